@@ -1,0 +1,115 @@
+// The reference path: plain loops, fp32/fp64 accumulation, every op of the lab.
+// Inputs are host TensorViews of f32/f16/bf16 unless noted; outputs may be any float dtype.
+// Every op validates shapes, dtypes and devices first and throws klab::Error on bad input.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "klab/quant.hpp"
+#include "klab/tensor.hpp"
+
+namespace klab::ref {
+
+// ---- normalisation and elementwise ----------------------------------------------------
+// x, out: [T, H]; weight: [H]. out = x / sqrt(mean(x^2) + eps) * weight.
+void rmsnorm(const TensorView& out, const TensorView& x, const TensorView& weight, float eps);
+// residual (in/out): residual += x, then out = rmsnorm(residual). Shapes as rmsnorm.
+void add_rmsnorm(const TensorView& out, const TensorView& residual, const TensorView& x,
+                 const TensorView& weight, float eps);
+// out = a + b, all [T, H] (any equal shapes).
+void residual_add(const TensorView& out, const TensorView& a, const TensorView& b);
+// gate, up, out: [T, F]. out = silu(gate) * up.
+void swiglu(const TensorView& out, const TensorView& gate, const TensorView& up);
+// Row-wise softmax over the last dim of [R, C], in f32 on (possibly) a copy: out may alias x.
+void softmax(const TensorView& out, const TensorView& x);
+
+// ---- RoPE -------------------------------------------------------------------------------
+enum class RopeStyle {
+  half_split,   // NeoX / HF: pairs (i, i + rot_dim/2)
+  interleaved,  // GPT-J / GGML "normal": pairs (2i, 2i+1)
+};
+// Llama-3 style frequency scaling ("rope_scaling": {"rope_type": "llama3", ...}).
+struct RopeScaling {
+  float factor = 8.0f;
+  float low_freq_factor = 1.0f;
+  float high_freq_factor = 4.0f;
+  int original_max_position = 8192;
+};
+// inv_freq[i] = theta^(-2i/rot_dim), i < rot_dim/2, optionally rescaled (the hook).
+std::vector<float> rope_inv_freq(int rot_dim, float theta, const RopeScaling* scaling = nullptr);
+// In place on x: [T, H, D]; rotates the first 2*inv_freq.size() dims of each head at
+// position positions[t].
+void rope(const TensorView& x, std::span<const std::int32_t> positions,
+          std::span<const float> inv_freq, RopeStyle style);
+
+// ---- QKV split ----------------------------------------------------------------------------
+// qkv: [T, (Hq + 2*Hkv) * D] laid out [q | k | v]; q: [T, Hq, D]; k, v: [T, Hkv, D].
+void qkv_split(const TensorView& q, const TensorView& k, const TensorView& v,
+               const TensorView& qkv);
+
+// ---- KV caches ----------------------------------------------------------------------------
+// A cache as attention reads it.
+//   contiguous: k, v: [B, max_S, Hkv, D]; sequence b's token s at [b, s].
+//   paged:      k, v: [num_pages, page_size, Hkv, D]; sequence b's token s at
+//               [block_table[b * max_blocks_per_seq + s / page_size], s % page_size].
+struct KvCacheView {
+  TensorView k;
+  TensorView v;
+  bool paged = false;
+  int page_size = 0;
+  std::span<const std::int32_t> block_table;
+  int max_blocks_per_seq = 0;
+
+  std::int64_t num_kv_heads() const { return k.dim(2); }
+  std::int64_t head_dim() const { return k.dim(3); }
+};
+// Writes k_new/v_new [T, Hkv, D] of token t into sequence seq[t] at position pos[t].
+void kv_append(const KvCacheView& cache, const TensorView& k_new, const TensorView& v_new,
+               std::span<const std::int32_t> seq, std::span<const std::int32_t> pos);
+
+// ---- attention ------------------------------------------------------------------------------
+// Varlen prefill over packed keys. Sequence b owns query rows [cu_q[b], cu_q[b+1]) and key rows
+// [cu_k[b], cu_k[b+1]); its queries are the LAST q_len keys' positions (a cached prefix of
+// k_len - q_len comes first), so causal query i sees keys j <= (k_len - q_len) + i.
+// q, out: [Tq, Hq, D]; k, v: [Tk, Hkv, D]; Hq % Hkv == 0 (GQA / MQA).
+void attention_prefill(const TensorView& out, const TensorView& q, const TensorView& k,
+                       const TensorView& v, std::span<const std::int32_t> cu_q,
+                       std::span<const std::int32_t> cu_k, float scale, bool causal);
+// Chunked prefill against a cache that already holds each sequence's kv_lens[b] keys (its new
+// keys included): sequence b's queries are its last (cu_q[b+1] - cu_q[b]) positions.
+void attention_prefill_cached(const TensorView& out, const TensorView& q, const KvCacheView& cache,
+                              std::span<const std::int32_t> cu_q,
+                              std::span<const std::int32_t> kv_lens, float scale, bool causal);
+// One query token per sequence: q, out: [B, Hq, D]; attends to kv_lens[b] cached keys.
+void attention_decode(const TensorView& out, const TensorView& q, const KvCacheView& cache,
+                      std::span<const std::int32_t> kv_lens, float scale);
+
+// ---- quantization and matrix products --------------------------------------------------------
+// w: [N, K] float, K % group == 0. Symmetric: scale = max|w| / qmax (qmax 7 or 127),
+// asymmetric: scale = (max - min) / (2^bits - 1), min = group minimum; round to nearest.
+QuantMatrix quantize(const TensorView& w, QuantFormat format);
+// out: [N, K] float.
+void dequantize(const TensorView& out, const QuantMatrix& w);
+// y[M, N] = x[M, K] . W[N, K]^T, accumulated in f64 per output.
+void quant_matmul(const TensorView& y, const TensorView& x, const QuantMatrix& w);
+// Dense version: w: [N, K] float.
+void matmul(const TensorView& y, const TensorView& x, const TensorView& w);
+
+// ---- sampling primitives ---------------------------------------------------------------------
+std::int32_t argmax(std::span<const float> logits);
+// In place on logits. repetition > 1 divides positive / multiplies negative logits of tokens
+// seen in `history`; frequency subtracts count * f; presence subtracts p once per seen token.
+void apply_penalties(std::span<float> logits, std::span<const std::int32_t> history,
+                     float repetition, float frequency, float presence);
+// probs = softmax(logits / temperature), temperature > 0.
+void softmax_temperature(std::span<float> probs, std::span<const float> logits, float temperature);
+// Filters zero out the dropped probabilities and renormalise the rest to sum 1.
+void top_k_filter(std::span<float> probs, int k);        // k <= 0: no-op
+void top_p_filter(std::span<float> probs, float p);      // p >= 1: no-op
+void min_p_filter(std::span<float> probs, float min_p);  // min_p <= 0: no-op
+// Inverse-CDF draw with u in [0, 1).
+std::int32_t sample_from(std::span<const float> probs, double u);
+
+}  // namespace klab::ref
