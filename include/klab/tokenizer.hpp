@@ -1,0 +1,72 @@
+// Tokenizers: GPT-2 style byte-level BPE and SentencePiece-style BPE with byte fallback.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace klab {
+
+// Everything a tokenizer needs, as stored in GGUF (`tokenizer.ggml.*`) or tokenizer.json.
+struct TokenizerData {
+  std::string model;  // "gpt2" (byte-level BPE) or "llama" (SentencePiece BPE)
+  std::string pre;    // pre-tokenizer name, e.g. "smollm", "llama-bpe", "gpt2", "qwen2"
+  std::vector<std::string> tokens;
+  std::vector<float> scores;             // SentencePiece merge priorities (may be empty)
+  std::vector<std::int32_t> token_types;  // 1 normal, 2 unknown, 3 control, 4 user, 6 byte
+  std::vector<std::string> merges;       // "a b" pairs, highest priority first (BPE)
+  std::int32_t bos_id = -1;
+  std::int32_t eos_id = -1;
+  std::int32_t unk_id = -1;
+  std::int32_t pad_id = -1;
+  std::vector<std::int32_t> eot_ids;  // extra end-of-generation ids (e.g. <|im_end|>, <|eot_id|>)
+  bool add_bos = false;
+  bool add_eos = false;
+  bool add_space_prefix = false;
+};
+
+class Tokenizer {
+ public:
+  // Validates the data (ids in range, merges refer to known tokens); throws Error otherwise.
+  static Tokenizer create(TokenizerData data);
+  Tokenizer(Tokenizer&&) noexcept;
+  Tokenizer& operator=(Tokenizer&&) noexcept;
+  ~Tokenizer();
+
+  // parse_special: recognise control/user-defined tokens written in the text (e.g.
+  // "<|im_start|>"). add_bos/add_eos follow the data's flags when `add_special` is true.
+  std::vector<std::int32_t> encode(std::string_view text, bool add_special = true,
+                                   bool parse_special = true) const;
+  // Raw bytes of one token (byte-level decoding applied; may be a partial UTF-8 sequence).
+  std::string token_bytes(std::int32_t id) const;
+  std::string decode(const std::vector<std::int32_t>& ids) const;
+
+  std::int32_t vocab_size() const;
+  std::int32_t bos_id() const;
+  std::int32_t eos_id() const;
+  bool is_end_of_generation(std::int32_t id) const;  // eos or any eot id
+  bool is_control(std::int32_t id) const;
+  std::int32_t find_token(std::string_view text) const;  // -1 when absent
+  const TokenizerData& data() const;
+
+ private:
+  Tokenizer();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Turns a stream of token ids into text without ever emitting half a UTF-8 character.
+class StreamDecoder {
+ public:
+  explicit StreamDecoder(const Tokenizer& tok) : tok_(&tok) {}
+  std::string push(std::int32_t id);  // complete characters so far
+  std::string flush();                // whatever remains (invalid bytes become U+FFFD)
+
+ private:
+  const Tokenizer* tok_;
+  std::string pending_;
+};
+
+}  // namespace klab
