@@ -4,7 +4,10 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <string>
+
 #include "klab/dtype.hpp"
+#include "klab/error.hpp"
 
 namespace klab::cuda {
 
