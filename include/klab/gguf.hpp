@@ -20,13 +20,17 @@ namespace klab::gguf {
 enum class TensorType : std::uint32_t {
   f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q8_1 = 9,
   q2_k = 10, q3_k = 11, q4_k = 12, q5_k = 13, q6_k = 14, q8_k = 15,
-  i8 = 24, i16 = 25, i32 = 26, i64 = 27, f64 = 28, bf16 = 30,
+  iq2_xxs = 16, iq2_xs = 17, iq3_xxs = 18, iq1_s = 19, iq4_nl = 20, iq3_s = 21, iq2_s = 22,
+  iq4_xs = 23, i8 = 24, i16 = 25, i32 = 26, i64 = 27, f64 = 28, iq1_m = 29, bf16 = 30,
+  tq1_0 = 34, tq2_0 = 35, mxfp4 = 39, nvfp4 = 40, q1_0 = 41,
 };
 std::string_view type_name(TensorType t);  // "Q4_1", ..., or "type#N" for unknown numbers
 // Elements per block and bytes per block; throws for types klab cannot size.
 int block_elems(TensorType t);
 std::size_t block_bytes(TensorType t);
 std::size_t tensor_bytes(TensorType t, std::int64_t elems);  // throws if elems % block != 0
+// True for every type number above (all of them have a known block size).
+bool is_known_type(std::uint32_t raw);
 
 // A metadata value: scalars, strings, and (nested) arrays.
 struct Value;
@@ -37,7 +41,12 @@ struct Value {
     array = 9, u64 = 10, i64 = 11, f64 = 12,
   };
   Kind kind = Kind::u32;
+  // Unsigned kinds hold uint64_t, signed kinds int64_t, f32/f64 double, then bool, string,
+  // array.
   std::variant<std::uint64_t, std::int64_t, double, bool, std::string, Array> data;
+  Kind elem_kind = Kind::u8;  // arrays only: the element kind (kept for empty arrays too)
+
+  bool operator==(const Value&) const = default;
 
   // Typed accessors; throw Error naming the key's expected vs actual kind.
   std::int64_t as_int() const;   // any integer kind
@@ -46,6 +55,7 @@ struct Value {
   const std::string& as_string() const;
   const Array& as_array() const;
 };
+std::string_view kind_name(Value::Kind k);  // "u8", ..., "string", "array"
 
 struct TensorInfo {
   std::string name;
@@ -84,6 +94,8 @@ class File {
   const TensorInfo& tensor(std::string_view name) const;  // throws naming the tensor
   // The tensor's bytes inside the mapping (bounds already checked at open).
   std::span<const std::uint8_t> tensor_data(const TensorInfo& t) const;
+  // Total bytes of all tensor data (sum of TensorInfo::bytes()).
+  std::size_t tensor_data_bytes() const;
 
  private:
   File();
@@ -99,13 +111,24 @@ class Writer {
   // `data` must be tensor_bytes(type, product(dims)) long; dims in GGUF order.
   void add_tensor(std::string name, TensorType type, std::vector<std::int64_t> dims,
                   std::span<const std::uint8_t> data);
+  // Like add_tensor, without copying: `data` must stay valid until write() returns
+  // (e.g. a tensor_data() span of an open File).
+  void add_tensor_view(std::string name, TensorType type, std::vector<std::int64_t> dims,
+                       std::span<const std::uint8_t> data);
+  std::size_t alignment() const { return alignment_; }
   void write(const std::filesystem::path& path) const;
 
   // Convenience constructors for values.
+  static Value u8(std::uint8_t v);
+  static Value i8(std::int8_t v);
+  static Value u16(std::uint16_t v);
+  static Value i16(std::int16_t v);
   static Value u32(std::uint32_t v);
   static Value i32(std::int32_t v);
   static Value u64(std::uint64_t v);
+  static Value i64(std::int64_t v);
   static Value f32(float v);
+  static Value f64(double v);
   static Value boolean(bool v);
   static Value str(std::string v);
   static Value array(Value::Kind elem_kind, Array items);
@@ -115,8 +138,10 @@ class Writer {
     std::string name;
     TensorType type;
     std::vector<std::int64_t> dims;
-    std::vector<std::uint8_t> data;
+    std::vector<std::uint8_t> owned;   // empty for add_tensor_view
+    std::span<const std::uint8_t> data;  // points into `owned` or the caller's memory
   };
+  void add_pending(PendingTensor t);
   std::size_t alignment_;
   std::vector<std::pair<std::string, Value>> kv_;
   std::vector<PendingTensor> tensors_;
