@@ -1,0 +1,67 @@
+// A small fork-join thread pool for the CPU backend: the caller plus (threads - 1) std::jthread
+// workers run the tasks of one job at a time. Workers spin briefly before sleeping, because a
+// decode step issues a few hundred short jobs back to back.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace klab::cpu {
+
+// Physical cores this process may use (falls back to std::thread::hardware_concurrency()).
+int default_thread_count();
+
+class ThreadPool {
+ public:
+  // threads <= 0: default_thread_count().
+  explicit ThreadPool(int threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  // Threads that work on a job, the caller included.
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Runs fn(task) for every task in [0, n_tasks) and returns when all are done. Tasks are
+  // handed out dynamically, so uneven tasks balance themselves. Tasks must not throw.
+  // Not reentrant: a task must not call run() on the same pool.
+  template <class F>
+  void run(std::int64_t n_tasks, F&& fn) {
+    using Fn = std::remove_reference_t<F>;
+    run_erased(
+        n_tasks, [](void* ctx, std::int64_t task) { (*static_cast<Fn*>(ctx))(task); },
+        const_cast<void*>(static_cast<const void*>(&fn)));
+  }
+
+  // Splits [0, n) into chunks of `grain` (the last may be shorter): fn(begin, end).
+  template <class F>
+  void parallel_for(std::int64_t n, std::int64_t grain, F&& fn) {
+    if (n <= 0) return;
+    if (grain < 1) grain = 1;
+    const std::int64_t chunks = (n + grain - 1) / grain;
+    run(chunks, [&](std::int64_t c) { fn(c * grain, std::min(n, (c + 1) * grain)); });
+  }
+
+ private:
+  using TaskFn = void (*)(void*, std::int64_t);
+  void run_erased(std::int64_t n_tasks, TaskFn fn, void* ctx);
+  void worker_loop(std::stop_token stop);
+  void work_on_current_job();
+
+  std::vector<std::jthread> workers_;
+  // The current job; written by the caller before `generation_` is bumped.
+  TaskFn job_fn_ = nullptr;
+  void* job_ctx_ = nullptr;
+  std::int64_t job_tasks_ = 0;
+  std::atomic<std::int64_t> next_task_{0};
+  std::atomic<std::uint32_t> generation_{0};
+  std::atomic<int> busy_workers_{0};  // workers that have not yet finished the current job
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace klab::cpu

@@ -1,0 +1,229 @@
+// matmul(): argument checks, the split of output columns over threads, and the choice of the
+// tile kernel for (weight type, ISA).
+#include <algorithm>
+#include <string>
+
+#include "cpu/kernels.hpp"
+#include "klab/error.hpp"
+
+namespace klab::cpu {
+namespace {
+
+bool cpu_has_avx2() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
+#else
+  return false;
+#endif
+}
+
+detail::QuantizeFn quantize_kernel(Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::avx2) return detail::quantize_q8_avx2;
+#endif
+  (void)isa;
+  return detail::quantize_q8_scalar;
+}
+
+detail::QuantTileFn quant_kernel(WeightType t, Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::avx2) {
+    switch (t) {
+      case WeightType::q4_0:
+        return detail::q4_0_tile_avx2;
+      case WeightType::q4_1:
+        return detail::q4_1_tile_avx2;
+      case WeightType::q8_0:
+        return detail::q8_0_tile_avx2;
+      default:
+        break;
+    }
+  }
+#endif
+  (void)isa;
+  switch (t) {
+    case WeightType::q4_0:
+      return detail::q4_0_tile_scalar;
+    case WeightType::q4_1:
+      return detail::q4_1_tile_scalar;
+    case WeightType::q8_0:
+      return detail::q8_0_tile_scalar;
+    default:
+      fail("cpu::matmul: no quantized kernel for " + std::string(weight_type_name(t)));
+  }
+}
+
+detail::FloatTileFn float_kernel(WeightType t, Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::avx2) {
+    switch (t) {
+      case WeightType::f32:
+        return detail::f32_tile_avx2;
+      case WeightType::f16:
+        return detail::f16_tile_avx2;
+      case WeightType::bf16:
+        return detail::bf16_tile_avx2;
+      default:
+        break;
+    }
+  }
+#endif
+  (void)isa;
+  switch (t) {
+    case WeightType::f32:
+      return detail::f32_tile_scalar;
+    case WeightType::f16:
+      return detail::f16_tile_scalar;
+    case WeightType::bf16:
+      return detail::bf16_tile_scalar;
+    default:
+      fail("cpu::matmul: no float kernel for " + std::string(weight_type_name(t)));
+  }
+}
+
+// Weight rows per task: enough tasks to balance the threads, few enough that the per-task
+// overhead stays small, and a tile of weights that stays cache-resident while the input rows
+// stream past it in prefill.
+std::int64_t rows_per_task(std::int64_t n, std::size_t row_bytes, int threads) {
+  constexpr std::size_t kTileBytes = 64 * 1024;
+  const std::int64_t by_cache = std::max<std::int64_t>(
+      4, static_cast<std::int64_t>(kTileBytes / std::max<std::size_t>(1, row_bytes)));
+  const std::int64_t by_balance = std::max<std::int64_t>(4, n / (8 * threads));
+  return std::min(by_cache, by_balance);
+}
+
+}  // namespace
+
+Isa best_isa() {
+  static const Isa isa = cpu_has_avx2() ? Isa::avx2 : Isa::scalar;
+  return isa;
+}
+
+std::string_view isa_name(Isa isa) {
+  return isa == Isa::avx2 ? "avx2" : "scalar";
+}
+
+std::string_view weight_type_name(WeightType t) {
+  switch (t) {
+    case WeightType::f32:
+      return "F32";
+    case WeightType::f16:
+      return "F16";
+    case WeightType::bf16:
+      return "BF16";
+    case WeightType::q4_0:
+      return "Q4_0";
+    case WeightType::q4_1:
+      return "Q4_1";
+    case WeightType::q8_0:
+      return "Q8_0";
+  }
+  return "?";
+}
+
+std::size_t weight_row_bytes(WeightType t, std::int64_t cols) {
+  check_arg(cols >= 0, "cpu::weight_row_bytes", "cols", "negative: " + std::to_string(cols));
+  const auto c = static_cast<std::size_t>(cols);
+  switch (t) {
+    case WeightType::f32:
+      return 4 * c;
+    case WeightType::f16:
+    case WeightType::bf16:
+      return 2 * c;
+    default:
+      break;
+  }
+  check_arg(cols % kQuantBlock == 0, "cpu::weight_row_bytes", "cols",
+            std::string(weight_type_name(t)) + " rows must be whole blocks of 32, got " +
+                std::to_string(cols));
+  const std::size_t blocks = c / kQuantBlock;
+  switch (t) {
+    case WeightType::q4_0:
+      return blocks * detail::kQ4_0Bytes;
+    case WeightType::q4_1:
+      return blocks * detail::kQ4_1Bytes;
+    default:
+      return blocks * detail::kQ8_0Bytes;
+  }
+}
+
+void WeightMatrix::validate(std::string_view what) const {
+  const std::size_t expected = static_cast<std::size_t>(rows) * weight_row_bytes(type, cols);
+  if (rows < 0 || data.size() != expected)
+    fail(std::string(what) + ": " + std::string(weight_type_name(type)) + " [" +
+         std::to_string(rows) + ", " + std::to_string(cols) + "] needs " +
+         std::to_string(expected) + " bytes, got " + std::to_string(data.size()));
+}
+
+void quantize_rows_q8(std::span<Q8Block> out, const float* x, std::int64_t rows, std::int64_t cols,
+                      Isa isa) {
+  check_arg(cols % kQuantBlock == 0, "cpu::quantize_rows_q8", "x",
+            "cols must be a multiple of 32, got " + std::to_string(cols));
+  const std::int64_t blocks = rows * cols / kQuantBlock;
+  check_arg(static_cast<std::int64_t>(out.size()) == blocks, "cpu::quantize_rows_q8", "out",
+            "expected " + std::to_string(blocks) + " blocks, got " + std::to_string(out.size()));
+  quantize_kernel(isa)(out.data(), x, blocks);
+}
+
+std::vector<float> dequantize_q8(std::span<const Q8Block> blocks) {
+  std::vector<float> out;
+  out.reserve(blocks.size() * kQuantBlock);
+  for (const Q8Block& b : blocks)
+    for (std::int8_t q : b.q) out.push_back(static_cast<float>(q) * b.d);
+  return out;
+}
+
+void Activations::reset(const float* x, std::int64_t rows, std::int64_t cols) {
+  x_ = x;
+  rows_ = rows;
+  cols_ = cols;
+  q8_ready_ = false;
+}
+
+std::span<const Q8Block> Activations::q8(ThreadPool& pool, Isa isa) {
+  if (q8_ready_) return q8_;
+  check_arg(cols_ % kQuantBlock == 0, "cpu::Activations::q8", "x",
+            "cols must be a multiple of 32 for quantized weights, got " + std::to_string(cols_));
+  const std::int64_t per_row = cols_ / kQuantBlock;
+  q8_.resize(static_cast<std::size_t>(rows_ * per_row));
+  const auto quantize = quantize_kernel(isa);
+  pool.parallel_for(rows_, std::max<std::int64_t>(1, 256 / std::max<std::int64_t>(1, per_row)),
+                    [&](std::int64_t r0, std::int64_t r1) {
+                      quantize(q8_.data() + r0 * per_row, x_ + r0 * cols_, (r1 - r0) * per_row);
+                    });
+  q8_ready_ = true;
+  return q8_;
+}
+
+void matmul(const TensorView& y, Activations& x, const WeightMatrix& w, ThreadPool& pool, Isa isa) {
+  constexpr std::string_view op = "cpu::matmul";
+  expect_dtype(op, "y", y, DType::f32);
+  expect_rank(op, "y", y, 2);
+  check_arg(y.stride[1] == 1 && y.stride[0] >= y.shape[1], op, "y", "rows must be contiguous");
+  check_arg(x.cols() == w.cols, op, "x",
+            "K = " + std::to_string(x.cols()) + " but W has " + std::to_string(w.cols) + " cols");
+  expect_shape(op, "y", y, {x.rows(), w.rows});
+  if (x.rows() == 0 || w.rows == 0) return;
+  check_arg(x.data() != nullptr, op, "x", "no data");
+
+  const std::size_t row_bytes = w.row_bytes();
+  const std::int64_t grain = rows_per_task(w.rows, row_bytes, pool.size());
+  if (is_block_quantized(w.type)) {
+    const auto blocks = x.q8(pool, isa);
+    const auto kernel = quant_kernel(w.type, isa);
+    pool.parallel_for(w.rows, grain, [&](std::int64_t n0, std::int64_t n1) {
+      kernel({w.data.data(), row_bytes, n0, n1, blocks.data(), x.cols() / kQuantBlock, x.rows(),
+              y.ptr<float>(), y.stride[0]});
+    });
+  } else {
+    const auto kernel = float_kernel(w.type, isa);
+    pool.parallel_for(w.rows, grain, [&](std::int64_t n0, std::int64_t n1) {
+      kernel({w.data.data(), row_bytes, n0, n1, x.data(), x.cols(), x.rows(), y.ptr<float>(),
+              y.stride[0]});
+    });
+  }
+}
+
+}  // namespace klab::cpu

@@ -1,0 +1,275 @@
+// AVX2 + FMA + F16C tile kernels, compiled for that target function by function (the rest of
+// the library stays baseline x86-64) and chosen at run time by best_isa().
+//
+// Quantized blocks: 32 weight codes are widened to one 256-bit register of bytes, multiplied
+// with the 32 int8 activations by maddubs (u8 x s8 -> s16 pairs) and madd (-> 8 x s32), then
+// scaled by d_w * d_x in float. Q4_x nibbles are already unsigned; Q8_0 uses the sign trick
+// (|w| x sign(w) * q). Each unpacked weight block serves up to 4 input rows.
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "cpu/kernels.hpp"
+
+namespace klab::cpu::detail {
+namespace {
+
+constexpr int kMaxRows = 4;  // input rows sharing one unpacked weight block
+
+[[gnu::target("avx2,fma,f16c"), gnu::always_inline]] inline float f16_at(const std::uint8_t* p) {
+  return _cvtsh_ss(load_u16(p));
+}
+
+[[gnu::target("avx2,fma,f16c"), gnu::always_inline]] inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// 16 bytes of packed nibbles -> 32 bytes: low nibbles (elements 0..15), then high (16..31).
+[[gnu::target("avx2,fma,f16c"), gnu::always_inline]] inline __m256i unpack_nibbles(
+    const std::uint8_t* qs) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m256i both =
+      _mm256_inserti128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+// Eight partial sums of u[i] * s[i] (u unsigned bytes, s signed bytes), as floats.
+[[gnu::target("avx2,fma,f16c"), gnu::always_inline]] inline __m256 dot_u8s8(__m256i u, __m256i s) {
+  const __m256i pairs = _mm256_maddubs_epi16(u, s);
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+[[gnu::target("avx2,fma,f16c"), gnu::always_inline]] inline __m256i load_q(const Q8Block& b) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.q));
+}
+
+// One weight row against R input rows. Two accumulator sets (even / odd blocks) hide the FMA
+// latency when R is small.
+template <bool kHasMin, int R>
+[[gnu::target("avx2,fma,f16c")]] void q4_row(const std::uint8_t* w, const Q8Block* x,
+                                             std::int64_t x_row_blocks, std::int64_t nb,
+                                             float* out) {
+  constexpr std::size_t kBytes = kHasMin ? kQ4_1Bytes : kQ4_0Bytes;
+  __m256 acc[2][R];
+  float acc_min[2][R];
+  for (int h = 0; h < 2; ++h)
+    for (int r = 0; r < R; ++r) {
+      acc[h][r] = _mm256_setzero_ps();
+      acc_min[h][r] = 0;
+    }
+  for (std::int64_t b = 0; b < nb; ++b, w += kBytes) {
+    const int h = static_cast<int>(b & 1);
+    const float d = f16_at(w);
+    const float m = kHasMin ? f16_at(w + 2) : -8.0f * d;
+    const __m256i codes = unpack_nibbles(w + (kHasMin ? 4 : 2));
+    for (int r = 0; r < R; ++r) {
+      const Q8Block& xb = x[r * x_row_blocks + b];
+      acc[h][r] = _mm256_fmadd_ps(dot_u8s8(codes, load_q(xb)), _mm256_set1_ps(d * xb.d), acc[h][r]);
+      acc_min[h][r] += m * xb.s;
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    out[r] = hsum(_mm256_add_ps(acc[0][r], acc[1][r])) + (acc_min[0][r] + acc_min[1][r]);
+}
+
+template <int R>
+[[gnu::target("avx2,fma,f16c")]] void q8_0_row(const std::uint8_t* w, const Q8Block* x,
+                                               std::int64_t x_row_blocks, std::int64_t nb,
+                                               float* out) {
+  __m256 acc[2][R];
+  for (int h = 0; h < 2; ++h)
+    for (int r = 0; r < R; ++r) acc[h][r] = _mm256_setzero_ps();
+  for (std::int64_t b = 0; b < nb; ++b, w += kQ8_0Bytes) {
+    const int h = static_cast<int>(b & 1);
+    const float d = f16_at(w);
+    const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2));
+    const __m256i magnitude = _mm256_sign_epi8(codes, codes);
+    for (int r = 0; r < R; ++r) {
+      const Q8Block& xb = x[r * x_row_blocks + b];
+      const __m256i signed_x = _mm256_sign_epi8(load_q(xb), codes);
+      acc[h][r] =
+          _mm256_fmadd_ps(dot_u8s8(magnitude, signed_x), _mm256_set1_ps(d * xb.d), acc[h][r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) out[r] = hsum(_mm256_add_ps(acc[0][r], acc[1][r]));
+}
+
+using QuantRowFn = void (*)(const std::uint8_t*, const Q8Block*, std::int64_t, std::int64_t,
+                            float*);
+
+// Outer loop over groups of up to 4 input rows, inner over the tile's weight rows, so the
+// tile's weights stay in cache while every group streams past them.
+template <template <int> class RowKernel>
+[[gnu::target("avx2,fma,f16c")]] void quant_tile(const QuantTile& t) {
+  static constexpr QuantRowFn kByRows[kMaxRows] = {RowKernel<1>::fn, RowKernel<2>::fn,
+                                                   RowKernel<3>::fn, RowKernel<4>::fn};
+  float out[kMaxRows];
+  for (std::int64_t r0 = 0; r0 < t.rows; r0 += kMaxRows) {
+    const int rows = static_cast<int>(std::min<std::int64_t>(kMaxRows, t.rows - r0));
+    const QuantRowFn row_fn = kByRows[rows - 1];
+    const Q8Block* x = t.x + r0 * t.x_row_blocks;
+    for (std::int64_t n = t.n0; n < t.n1; ++n) {
+      row_fn(t.w + static_cast<std::size_t>(n) * t.w_row_bytes, x, t.x_row_blocks, t.x_row_blocks,
+             out);
+      for (int r = 0; r < rows; ++r) t.y[(r0 + r) * t.ldy + n] = out[r];
+    }
+  }
+}
+
+template <int R>
+struct Q4_0Row {
+  static constexpr QuantRowFn fn = q4_row<false, R>;
+};
+template <int R>
+struct Q4_1Row {
+  static constexpr QuantRowFn fn = q4_row<true, R>;
+};
+template <int R>
+struct Q8_0Row {
+  static constexpr QuantRowFn fn = q8_0_row<R>;
+};
+
+// ---- float weights ---------------------------------------------------------------------------
+
+enum class FloatKind { f32, f16, bf16 };
+
+template <FloatKind kKind>
+[[gnu::target("avx2,fma,f16c"), gnu::always_inline]] inline __m256 load8(const std::uint8_t* w,
+                                                                         std::int64_t k) {
+  if constexpr (kKind == FloatKind::f32) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(w) + k);
+  } else {
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * k));
+    if constexpr (kKind == FloatKind::f16) {
+      return _mm256_cvtph_ps(raw);
+    } else {
+      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(raw), 16));
+    }
+  }
+}
+
+template <FloatKind kKind>
+[[gnu::target("avx2,fma,f16c"), gnu::always_inline]] inline float load1(const std::uint8_t* w,
+                                                                        std::int64_t k) {
+  if constexpr (kKind == FloatKind::f32) {
+    float v;
+    std::memcpy(&v, w + 4 * k, sizeof v);
+    return v;
+  } else if constexpr (kKind == FloatKind::f16) {
+    return _cvtsh_ss(load_u16(w + 2 * k));
+  } else {
+    return bf16_bits_to_f32(load_u16(w + 2 * k));
+  }
+}
+
+template <FloatKind kKind, int R>
+[[gnu::target("avx2,fma,f16c")]] void float_row(const std::uint8_t* w, const float* x,
+                                                std::int64_t k_total, float* out) {
+  __m256 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+  std::int64_t k = 0;
+  for (; k + 8 <= k_total; k += 8) {
+    const __m256 wv = load8<kKind>(w, k);
+    for (int r = 0; r < R; ++r)
+      acc[r] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + r * k_total + k), acc[r]);
+  }
+  for (int r = 0; r < R; ++r) {
+    float sum = hsum(acc[r]);
+    for (std::int64_t kk = k; kk < k_total; ++kk) sum += load1<kKind>(w, kk) * x[r * k_total + kk];
+    out[r] = sum;
+  }
+}
+
+template <FloatKind kKind>
+[[gnu::target("avx2,fma,f16c")]] void float_tile(const FloatTile& t) {
+  float out[kMaxRows];
+  for (std::int64_t r0 = 0; r0 < t.rows; r0 += kMaxRows) {
+    const int rows = static_cast<int>(std::min<std::int64_t>(kMaxRows, t.rows - r0));
+    const float* x = t.x + r0 * t.k;
+    for (std::int64_t n = t.n0; n < t.n1; ++n) {
+      const std::uint8_t* w = t.w + static_cast<std::size_t>(n) * t.w_row_bytes;
+      switch (rows) {
+        case 1:
+          float_row<kKind, 1>(w, x, t.k, out);
+          break;
+        case 2:
+          float_row<kKind, 2>(w, x, t.k, out);
+          break;
+        case 3:
+          float_row<kKind, 3>(w, x, t.k, out);
+          break;
+        default:
+          float_row<kKind, 4>(w, x, t.k, out);
+          break;
+      }
+      for (int r = 0; r < rows; ++r) t.y[(r0 + r) * t.ldy + n] = out[r];
+    }
+  }
+}
+
+}  // namespace
+
+void q4_0_tile_avx2(const QuantTile& t) {
+  quant_tile<Q4_0Row>(t);
+}
+void q4_1_tile_avx2(const QuantTile& t) {
+  quant_tile<Q4_1Row>(t);
+}
+void q8_0_tile_avx2(const QuantTile& t) {
+  quant_tile<Q8_0Row>(t);
+}
+void f32_tile_avx2(const FloatTile& t) {
+  float_tile<FloatKind::f32>(t);
+}
+void f16_tile_avx2(const FloatTile& t) {
+  float_tile<FloatKind::f16>(t);
+}
+void bf16_tile_avx2(const FloatTile& t) {
+  float_tile<FloatKind::bf16>(t);
+}
+
+// Same arithmetic as quantize_q8_scalar (max|x| / 127, multiply by the inverse, round half to
+// even), so both paths give identical blocks.
+[[gnu::target("avx2,fma,f16c")]] void quantize_q8_avx2(Q8Block* out, const float* x,
+                                                       std::int64_t blocks) {
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  const __m256i pack_order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (std::int64_t b = 0; b < blocks; ++b, x += kQuantBlock) {
+    __m256 v[4];
+    __m256 amax = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      v[i] = _mm256_loadu_ps(x + 8 * i);
+      amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign_bit, v[i]));
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float d = _mm_cvtss_f32(m4) / 127.0f;
+    const __m256 inv_d = _mm256_set1_ps(d != 0 ? 1.0f / d : 0.0f);
+    __m256i q[4];
+    for (int i = 0; i < 4; ++i)
+      q[i] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[i], inv_d),
+                                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    const __m256i sum4 =
+        _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum4), _mm256_extracti128_si256(sum4, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    const __m256i packed16_lo = _mm256_packs_epi32(q[0], q[1]);
+    const __m256i packed16_hi = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i packed8 =
+        _mm256_permutevar8x32_epi32(_mm256_packs_epi16(packed16_lo, packed16_hi), pack_order);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].q), packed8);
+    out[b].d = d;
+    out[b].s = d * static_cast<float>(_mm_cvtsi128_si32(s));
+  }
+}
+
+}  // namespace klab::cpu::detail
+
+#endif  // __x86_64__
