@@ -96,8 +96,8 @@ void rope(const TensorView& x, std::span<const std::int32_t> positions,
   std::vector<float> cos_sin(static_cast<std::size_t>(2 * pairs));
   for (std::int64_t t = 0; t < x.dim(0); ++t) {
     for (std::int64_t i = 0; i < pairs; ++i) {
-      // Angles in double: positions reach tens of thousands, where f32 loses the phase.
-      const double angle = static_cast<double>(positions[t]) * inv_freq[i];
+      // The angle is the f32 product, as HF computes it; sin and cos of it in f64.
+      const double angle = static_cast<float>(positions[t]) * inv_freq[i];
       cos_sin[2 * i] = static_cast<float>(std::cos(angle));
       cos_sin[2 * i + 1] = static_cast<float>(std::sin(angle));
     }
