@@ -62,8 +62,9 @@ class Cursor {
   std::string read_string() {
     const auto len = read<std::uint64_t>();
     if (len > remaining()) {
-      fail_here("string of " + std::to_string(len) + " bytes at byte " + std::to_string(pos_) +
-                " runs past the end of the file (" + std::to_string(bytes_.size()) + " bytes)");
+      fail_here("truncated or corrupt: string of " + std::to_string(len) + " bytes at byte " +
+                std::to_string(pos_) + " runs past the end of the file (" +
+                std::to_string(bytes_.size()) + " bytes)");
     }
     std::string s(reinterpret_cast<const char*>(bytes_.data() + pos_), len);
     pos_ += len;
@@ -74,9 +75,9 @@ class Cursor {
   // This bounds every allocation by the file size.
   void need_items(std::uint64_t count, std::size_t min_item_bytes, std::string_view what) {
     if (count > remaining() / min_item_bytes) {
-      fail_here(std::string(what) + " count " + std::to_string(count) + " at byte " +
-                std::to_string(pos_) + " cannot fit in the " + std::to_string(remaining()) +
-                " bytes left in the file");
+      fail_here("truncated or corrupt: " + std::string(what) + " count " + std::to_string(count) +
+                " at byte " + std::to_string(pos_) + " cannot fit in the " +
+                std::to_string(remaining()) + " bytes left in the file");
     }
   }
 
