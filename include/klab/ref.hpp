@@ -59,7 +59,7 @@ struct KvCacheView {
   TensorView v;
   bool paged = false;
   int page_size = 0;
-  std::span<const std::int32_t> block_table;
+  std::span<const std::int32_t> block_table{};
   int max_blocks_per_seq = 0;
 
   std::int64_t num_kv_heads() const { return k.dim(2); }
