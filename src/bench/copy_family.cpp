@@ -1,0 +1,139 @@
+// The "copy" family: the worked example of a benchmark family, and the copy peers.
+//   cuda_memcpy  cudaMemcpyAsync device-to-device (GPU), rotating buffer sets past L2
+//   host_memcpy  std::memcpy on one thread (CPU)
+#include <cstring>
+#include <memory>
+
+#include "bench/builtin.hpp"
+#include "klab/error.hpp"
+
+#if KLAB_HAS_CUDA
+#include "bench/cuda_util.hpp"
+#endif
+
+namespace klab::bench::detail {
+
+namespace {
+
+constexpr std::size_t kMiB = std::size_t{1} << 20;
+
+Case copy_meta(std::string variant, std::size_t bytes, Device device) {
+  Case c;
+  c.op = "copy";
+  c.variant = std::move(variant);
+  c.shape = std::to_string(bytes / kMiB) + " MiB";
+  c.dtype = "u8";
+  c.dims = {{"bytes", static_cast<std::int64_t>(bytes)}};
+  c.bytes = 2.0 * static_cast<double>(bytes);  // read once + written once
+  c.bound = Bound::memory;
+  c.device = device;
+  c.tolerance = 0.0;  // a copy is exact
+  return c;
+}
+
+#if KLAB_HAS_CUDA
+struct DeviceCopySet {
+  DeviceBuffer src, dst;
+};
+
+Instance setup_cuda_memcpy(const Context& ctx, std::size_t bytes) {
+  // Enough (src, dst) sets that consecutive runs never find their data in L2.
+  const int sets = ctx.rotation_sets(2 * bytes);
+  std::vector<DeviceCopySet> all;
+  for (int i = 0; i < sets; ++i) {
+    DeviceCopySet s{DeviceBuffer(bytes), DeviceBuffer(bytes)};
+    fill_random_device(s.src.data(), bytes / 4, DType::f32, ctx.seed + i, -1.0f, 1.0f);
+    all.push_back(std::move(s));
+  }
+  cuda::check(cudaDeviceSynchronize(), "copy setup");
+  auto rot = std::make_shared<Rotation<DeviceCopySet>>(std::move(all));
+  Instance inst;
+  inst.run = [rot, bytes](cudaStream_t stream) {
+    DeviceCopySet& s = rot->next();
+    cuda::check(
+        cudaMemcpyAsync(s.dst.data(), s.src.data(), bytes, cudaMemcpyDeviceToDevice, stream),
+        "cudaMemcpyAsync(D2D)");
+  };
+  inst.validate = [rot, bytes] {
+    DeviceCopySet& s = rot->first();
+    s.dst.fill_bytes(0xFF);  // poison: an unwritten byte fails
+    cuda::check(cudaMemcpy(s.dst.data(), s.src.data(), bytes, cudaMemcpyDeviceToDevice),
+                "cudaMemcpy(D2D)");
+    const auto n = static_cast<std::int64_t>(bytes / 4);
+    HostTensor want(DType::f32, {n}), got(DType::f32, {n});
+    s.src.copy_to_host(want.view().data, bytes / 4 * 4);
+    s.dst.copy_to_host(got.view().data, bytes / 4 * 4);
+    return rel_error(got.view(), want.view());
+  };
+  return inst;
+}
+#endif
+
+Instance setup_host_memcpy(const Context& ctx, std::size_t bytes) {
+  auto src = std::make_shared<HostBuffer>(bytes);
+  auto dst = std::make_shared<HostBuffer>(bytes);
+  const auto n = static_cast<std::int64_t>(bytes / 4);
+  fill_random_host(TensorView::contiguous(src->data(), DType::f32, {n}), ctx.seed);
+  std::memset(dst->data(), 0, bytes);
+  Instance inst;
+  inst.run = [src, dst, bytes](cudaStream_t) { std::memcpy(dst->data(), src->data(), bytes); };
+  inst.validate = [src, dst, bytes, n] {
+    std::memset(dst->data(), 0xFF, bytes);
+    std::memcpy(dst->data(), src->data(), bytes);
+    return rel_error(TensorView::contiguous(dst->data(), DType::f32, {n}),
+                     TensorView::contiguous(src->data(), DType::f32, {n}));
+  };
+  return inst;
+}
+
+std::vector<Case> copy_cases(std::span<const std::int64_t> mibs, bool gpu, bool host) {
+  std::vector<Case> out;
+  for (const auto mib : mibs) {
+    if (mib < 1 || mib > 16384) fail("klab bench copy: --MiB must be in [1, 16384]");
+    const std::size_t bytes = static_cast<std::size_t>(mib) * kMiB;
+    if (gpu) {
+      Case c = copy_meta("cuda_memcpy", bytes, Device::cuda);
+#if KLAB_HAS_CUDA
+      c.setup = [bytes](const Context& ctx) { return setup_cuda_memcpy(ctx, bytes); };
+#else
+      c.skip_reason = "GPU case: klab was built without CUDA";
+#endif
+      out.push_back(std::move(c));
+    }
+    if (host) {
+      Case c = copy_meta("host_memcpy", bytes, Device::cpu);
+      c.memory_ceiling = CeilingKind::host_memcpy;  // one thread: compare with one thread
+      c.setup = [bytes](const Context& ctx) { return setup_host_memcpy(ctx, bytes); };
+      out.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Family copy_family() {
+  Family f;
+  f.name = "copy";
+  f.help = "memory copies: cudaMemcpyAsync D2D (cuda_memcpy) and std::memcpy (host_memcpy)";
+  f.params = {{"MiB", "16,256,1024", "buffer sizes in MiB (list)"}};
+  f.cases = [](const Params& p) {
+    const auto mibs = p.ints("MiB");
+    return copy_cases(mibs, true, true);
+  };
+  f.suite = [](Suite s) {
+    const std::vector<std::int64_t> gpu_sizes =
+        s == Suite::quick ? std::vector<std::int64_t>{16, 1024}
+                          : std::vector<std::int64_t>{4, 16, 64, 256, 1024, 4096};
+    const std::vector<std::int64_t> host_sizes =
+        s == Suite::quick ? std::vector<std::int64_t>{64} : std::vector<std::int64_t>{16, 256};
+    auto out = copy_cases(gpu_sizes, true, false);
+    auto host = copy_cases(host_sizes, false, true);
+    out.insert(out.end(), std::make_move_iterator(host.begin()),
+               std::make_move_iterator(host.end()));
+    return out;
+  };
+  return f;
+}
+
+}  // namespace klab::bench::detail
