@@ -42,8 +42,16 @@ struct QuantMatrix {
   std::size_t storage_bytes() const;
   // Throws Error when sizes are inconsistent with format, rows and cols.
   void validate(std::string_view op) const;
-  // Value of one element (slow; for tests and the reference path).
+  // Value of one element (slow; for tests and the reference path): float(q) * scale (+ min),
+  // evaluated in f32 in that order (as llama.cpp dequantizes). Throws when out of range.
   float value(std::int64_t row, std::int64_t col) const;
+  // The integer q of one element (n - 8 for symmetric 4-bit, the raw code otherwise), and its
+  // inverse; both apply the packing rules above. Unchecked: callers validate first.
+  std::int32_t code(std::int64_t row, std::int64_t col) const;
+  void set_code(std::int64_t row, std::int64_t col, std::int32_t q);
+  // Code range of the format: [-8, 7] / [-128, 127] symmetric, [0, 15] / [0, 255] asymmetric.
+  std::int32_t min_code() const;
+  std::int32_t max_code() const;
 };
 
 // GGUF block types that map exactly onto a QuantMatrix.
