@@ -89,6 +89,11 @@ void attention_decode(const TensorView& out, const TensorView& q, const KvCacheV
 // ---- quantization and matrix products --------------------------------------------------------
 // w: [N, K] float, K % group == 0. Symmetric: scale = max|w| / qmax (qmax 7 or 127),
 // asymmetric: scale = (max - min) / (2^bits - 1), min = group minimum; round to nearest.
+// Scale and min are stored as f16 and the codes are computed against the STORED values:
+// the min is rounded down to an f16 (no element below it), and the scale is raised by one
+// f16 step where rounding it down would push the group's extreme element more than half a
+// step out of range. Hence |dequantized - w| <= stored scale / 2 for every element.
+// Codes round half away from zero. Throws for non-finite w or scales/mins beyond f16 range.
 QuantMatrix quantize(const TensorView& w, QuantFormat format);
 // out: [N, K] float.
 void dequantize(const TensorView& out, const QuantMatrix& w);
