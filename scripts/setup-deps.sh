@@ -4,7 +4,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-pkgs=(cmake g++ make libgtest-dev nlohmann-json3-dev libcli11-dev libfmt-dev unzip python3-pip)
+pkgs=(cmake g++ make libgtest-dev nlohmann-json3-dev libcli11-dev libfmt-dev unzip python3-pip bible-kjv fortunes)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "klab/gguf.hpp"
+
 namespace klab {
 
 // Everything a tokenizer needs, as stored in GGUF (`tokenizer.ggml.*`) or tokenizer.json.
@@ -14,9 +16,9 @@ struct TokenizerData {
   std::string model;  // "gpt2" (byte-level BPE) or "llama" (SentencePiece BPE)
   std::string pre;    // pre-tokenizer name, e.g. "smollm", "llama-bpe", "gpt2", "qwen2"
   std::vector<std::string> tokens;
-  std::vector<float> scores;             // SentencePiece merge priorities (may be empty)
+  std::vector<float> scores;              // SentencePiece merge priorities (may be empty)
   std::vector<std::int32_t> token_types;  // 1 normal, 2 unknown, 3 control, 4 user, 6 byte
-  std::vector<std::string> merges;       // "a b" pairs, highest priority first (BPE)
+  std::vector<std::string> merges;        // "a b" pairs, highest priority first (BPE)
   std::int32_t bos_id = -1;
   std::int32_t eos_id = -1;
   std::int32_t unk_id = -1;
@@ -41,7 +43,8 @@ class Tokenizer {
                                    bool parse_special = true) const;
   // Raw bytes of one token (byte-level decoding applied; may be a partial UTF-8 sequence).
   std::string token_bytes(std::int32_t id) const;
-  std::string decode(const std::vector<std::int32_t>& ids) const;
+  // Text of `ids`; invalid UTF-8 becomes U+FFFD. render_special = false drops control tokens.
+  std::string decode(const std::vector<std::int32_t>& ids, bool render_special = true) const;
 
   std::int32_t vocab_size() const;
   std::int32_t bos_id() const;
@@ -56,6 +59,12 @@ class Tokenizer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Reads `tokenizer.ggml.*` from a GGUF file (tokens, scores, types, merges, special ids and
+// flags) and finds the end-of-generation tokens (EOS, `tokenizer.ggml.eot_token_id`, and
+// tokens such as <|im_end|>, <|eot_id|>, <|end_of_text|>, <end_of_turn> when present).
+// Throws Error naming the file and the key when the metadata is missing or malformed.
+TokenizerData tokenizer_data_from_gguf(const gguf::File& file);
 
 // Turns a stream of token ids into text without ever emitting half a UTF-8 character.
 class StreamDecoder {
