@@ -18,15 +18,16 @@ __device__ __forceinline__ float rope_inv_freq(int i, int rot_dim, float theta,
   return static_cast<float>(pow(static_cast<double>(theta), -2.0 * i / rot_dim));
 }
 
-// sin and cos of pos * inv_freq. The product is formed in double and reduced modulo 2*pi
-// there, so large positions (pos * inv_freq up to ~1e6 rad) keep full float accuracy and
-// sincosf stays on its fast path.
+// sin and cos of the angle pos * inv_freq. The angle is the f32 product, as HF and
+// klab::ref compute it (__fmul_rn: never contracted into anything); it is then reduced modulo
+// 2*pi in double, so the hardware __sincosf (absolute error ~4e-7 on [-pi, pi]) is accurate
+// for any position, with no slow-path range reduction (which would need local memory).
 __device__ __forceinline__ void rope_sincos(std::int32_t pos, float inv_freq, float& s, float& c) {
   constexpr double kTwoPi = 6.283185307179586476925286766559;
   constexpr double kInvTwoPi = 0.159154943091895335768883763372514;
-  const double angle = static_cast<double>(pos) * static_cast<double>(inv_freq);
+  const double angle = __fmul_rn(static_cast<float>(pos), inv_freq);
   const double reduced = fma(-rint(angle * kInvTwoPi), kTwoPi, angle);
-  sincosf(static_cast<float>(reduced), &s, &c);
+  __sincosf(static_cast<float>(reduced), &s, &c);
 }
 
 // (x0, x1) -> (x0 c - x1 s, x1 c + x0 s), in float.
