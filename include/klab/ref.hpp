@@ -68,6 +68,10 @@ struct KvCacheView {
 // Writes k_new/v_new [T, Hkv, D] of token t into sequence seq[t] at position pos[t].
 void kv_append(const KvCacheView& cache, const TensorView& k_new, const TensorView& v_new,
                std::span<const std::int32_t> seq, std::span<const std::int32_t> pos);
+// Paged caches only: copies slots [0, tokens) of page src_page to page dst_page in k and v
+// (carries out a PagedKvAllocator copy-on-write, klab/paged_kv.hpp).
+void kv_copy_page(const KvCacheView& cache, std::int32_t src_page, std::int32_t dst_page,
+                  int tokens);
 
 // ---- attention ------------------------------------------------------------------------------
 // Varlen prefill over packed keys. Sequence b owns query rows [cu_q[b], cu_q[b+1]) and key rows

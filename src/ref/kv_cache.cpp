@@ -112,4 +112,20 @@ void kv_append(const KvCacheView& cache, const TensorView& k_new, const TensorVi
   }
 }
 
+void kv_copy_page(const KvCacheView& cache, std::int32_t src_page, std::int32_t dst_page,
+                  int tokens) {
+  constexpr std::string_view op = "kv_copy_page";
+  detail::check_cache(op, cache);
+  check_arg(cache.paged, op, "cache", "expected a paged cache");
+  const std::int64_t num_pages = cache.k.dim(0);
+  detail::expect_in_range(op, "src_page", 0, src_page, 0, num_pages);
+  detail::expect_in_range(op, "dst_page", 0, dst_page, 0, num_pages);
+  detail::expect_in_range(op, "tokens", 0, tokens, 0, cache.page_size + 1);
+  for (const TensorView& t : {cache.k, cache.v})
+    for (std::int64_t s = 0; s < tokens; ++s)
+      for (std::int64_t h = 0; h < t.dim(2); ++h)
+        for (std::int64_t i = 0; i < t.dim(3); ++i)
+          store_f32(t, t.offset({dst_page, s, h, i}), load_f32(t, t.offset({src_page, s, h, i})));
+}
+
 }  // namespace klab::ref
