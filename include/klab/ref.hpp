@@ -40,7 +40,8 @@ struct RopeScaling {
 // inv_freq[i] = theta^(-2i/rot_dim), i < rot_dim/2, optionally rescaled (the hook).
 std::vector<float> rope_inv_freq(int rot_dim, float theta, const RopeScaling* scaling = nullptr);
 // In place on x: [T, H, D]; rotates the first 2*inv_freq.size() dims of each head at
-// position positions[t].
+// position positions[t]. The angle is the f32 product float(pos) * inv_freq[i] (as HF computes
+// it, so kernels can match it bit for bit); sin/cos are taken in f64.
 void rope(const TensorView& x, std::span<const std::int32_t> positions,
           std::span<const float> inv_freq, RopeStyle style);
 
@@ -54,6 +55,8 @@ void qkv_split(const TensorView& q, const TensorView& k, const TensorView& v,
 //   contiguous: k, v: [B, max_S, Hkv, D]; sequence b's token s at [b, s].
 //   paged:      k, v: [num_pages, page_size, Hkv, D]; sequence b's token s at
 //               [block_table[b * max_blocks_per_seq + s / page_size], s % page_size].
+//               Entries past a sequence's length are never read (PagedKvAllocator pads -1).
+// Sequence b of a batch is cache row b (contiguous) or block-table row b (paged).
 struct KvCacheView {
   TensorView k;
   TensorView v;
@@ -77,7 +80,8 @@ void kv_copy_page(const KvCacheView& cache, std::int32_t src_page, std::int32_t 
 // Varlen prefill over packed keys. Sequence b owns query rows [cu_q[b], cu_q[b+1]) and key rows
 // [cu_k[b], cu_k[b+1]); its queries are the LAST q_len keys' positions (a cached prefix of
 // k_len - q_len comes first), so causal query i sees keys j <= (k_len - q_len) + i.
-// q, out: [Tq, Hq, D]; k, v: [Tk, Hkv, D]; Hq % Hkv == 0 (GQA / MQA).
+// q, out: [Tq, Hq, D]; k, v: [Tk, Hkv, D]; Hq % Hkv == 0 (GQA / MQA), query head h reads kv
+// head h / (Hq / Hkv). Every sequence needs q_len <= k_len (causal or not).
 void attention_prefill(const TensorView& out, const TensorView& q, const TensorView& k,
                        const TensorView& v, std::span<const std::int32_t> cu_q,
                        std::span<const std::int32_t> cu_k, float scale, bool causal);
@@ -107,6 +111,7 @@ void quant_matmul(const TensorView& y, const TensorView& x, const QuantMatrix& w
 void matmul(const TensorView& y, const TensorView& x, const TensorView& w);
 
 // ---- sampling primitives ---------------------------------------------------------------------
+// First index of the largest logit (ties: lowest index). NaN throws.
 std::int32_t argmax(std::span<const float> logits);
 // In place on logits. repetition > 1 divides positive / multiplies negative logits of tokens
 // seen in `history`; frequency subtracts count * f; presence subtracts p once per seen token.
@@ -115,10 +120,14 @@ void apply_penalties(std::span<float> logits, std::span<const std::int32_t> hist
 // probs = softmax(logits / temperature), temperature > 0.
 void softmax_temperature(std::span<float> probs, std::span<const float> logits, float temperature);
 // Filters zero out the dropped probabilities and renormalise the rest to sum 1.
+// top-k: the k largest, ties to the lower index. top-p: the smallest most-probable set whose
+// mass reaches p (the crossing token is kept; at least one token). min-p: tokens with
+// prob >= min_p * max prob (min_p <= 1).
 void top_k_filter(std::span<float> probs, int k);        // k <= 0: no-op
 void top_p_filter(std::span<float> probs, float p);      // p >= 1: no-op
 void min_p_filter(std::span<float> probs, float min_p);  // min_p <= 0: no-op
-// Inverse-CDF draw with u in [0, 1).
+// Inverse-CDF draw with u in [0, 1): the first token whose cumulative mass exceeds u * total
+// (probs need not be normalised; zero-probability tokens are never drawn).
 std::int32_t sample_from(std::span<const float> probs, double u);
 
 }  // namespace klab::ref
