@@ -85,6 +85,15 @@ class Activations {
 void matmul(const TensorView& y, Activations& x, const WeightMatrix& w, ThreadPool& pool,
             Isa isa = best_isa());
 
+// Several products of the same input in ONE parallel job (e.g. Q, K and V; gate and up):
+// y_i = x . W_i^T. Saves a fork-join per product, which matters in decode.
+struct MatmulTarget {
+  TensorView y;
+  const WeightMatrix* w = nullptr;
+};
+void matmul_many(std::span<const MatmulTarget> targets, Activations& x, ThreadPool& pool,
+                 Isa isa = best_isa());
+
 // Row `r` of W as floats (out.size() == cols).
 void dequantize_row(std::span<float> out, const WeightMatrix& w, std::int64_t r);
 // out[i, :] = row ids[i] of the table; out: f32 [ids.size(), cols]. Throws on an id out of range.

@@ -112,12 +112,20 @@ void attention_typed(const TensorView& out, const TensorView& q, const KvLayer& 
   const auto* k = static_cast<const T*>(cache.k.data);
   const auto* v = static_cast<const T*>(cache.v.data);
   const RowOps<T> ops = row_ops<T>();
-  pool.run(tokens * q_heads, [&](std::int64_t task) {
+  const auto one_task = [&](std::int64_t task) {
     const std::int64_t t = task / q_heads, h = task % q_heads;
     const std::int64_t kv_head = h / group;
     attend_one(out.ptr<float>() + (t * q_heads + h) * d, q.ptr<float>() + t * q.stride[0] + h * d,
                k + kv_head * d, v + kv_head * d, pos0 + t + 1, kv_row, d, scale, ops);
-  });
+  };
+  // Short contexts in decode are cheaper to do here than to hand out to the pool.
+  constexpr std::int64_t kSerialMacs = 64 * 1024;
+  const std::int64_t macs = tokens * q_heads * (pos0 + tokens) * d;
+  if (macs <= kSerialMacs) {
+    for (std::int64_t task = 0; task < tokens * q_heads; ++task) one_task(task);
+  } else {
+    pool.run(tokens * q_heads, one_task);
+  }
 }
 
 void expect_cache(std::string_view op, const KvLayer& cache) {

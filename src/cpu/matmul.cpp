@@ -91,7 +91,8 @@ std::int64_t rows_per_task(std::int64_t n, std::size_t row_bytes, int threads) {
   const std::int64_t by_cache = std::max<std::int64_t>(
       4, static_cast<std::int64_t>(kTileBytes / std::max<std::size_t>(1, row_bytes)));
   const std::int64_t by_balance = std::max<std::int64_t>(4, n / (8 * threads));
-  return std::min(by_cache, by_balance);
+  // Whole groups of 4 rows, the decode kernels' tile height.
+  return (std::min(by_cache, by_balance) + 3) / 4 * 4;
 }
 
 }  // namespace
@@ -189,6 +190,13 @@ std::span<const Q8Block> Activations::q8(ThreadPool& pool, Isa isa) {
   const std::int64_t per_row = cols_ / kQuantBlock;
   q8_.resize(static_cast<std::size_t>(rows_ * per_row));
   const auto quantize = quantize_kernel(isa);
+  // A few rows (decode) are quicker to quantize here than to hand out.
+  constexpr std::int64_t kSerialElems = 16 * 1024;
+  if (rows_ * cols_ <= kSerialElems) {
+    quantize(q8_.data(), x_, rows_ * per_row);
+    q8_ready_ = true;
+    return q8_;
+  }
   pool.parallel_for(rows_, std::max<std::int64_t>(1, 256 / std::max<std::int64_t>(1, per_row)),
                     [&](std::int64_t r0, std::int64_t r1) {
                       quantize(q8_.data() + r0 * per_row, x_ + r0 * cols_, (r1 - r0) * per_row);
@@ -197,7 +205,9 @@ std::span<const Q8Block> Activations::q8(ThreadPool& pool, Isa isa) {
   return q8_;
 }
 
-void matmul(const TensorView& y, Activations& x, const WeightMatrix& w, ThreadPool& pool, Isa isa) {
+namespace {
+
+void check_target(const TensorView& y, const Activations& x, const WeightMatrix& w) {
   constexpr std::string_view op = "cpu::matmul";
   expect_dtype(op, "y", y, DType::f32);
   expect_rank(op, "y", y, 2);
@@ -205,25 +215,55 @@ void matmul(const TensorView& y, Activations& x, const WeightMatrix& w, ThreadPo
   check_arg(x.cols() == w.cols, op, "x",
             "K = " + std::to_string(x.cols()) + " but W has " + std::to_string(w.cols) + " cols");
   expect_shape(op, "y", y, {x.rows(), w.rows});
-  if (x.rows() == 0 || w.rows == 0) return;
-  check_arg(x.data() != nullptr, op, "x", "no data");
+  check_arg(x.rows() == 0 || x.data() != nullptr, op, "x", "no data");
+}
 
-  const std::size_t row_bytes = w.row_bytes();
-  const std::int64_t grain = rows_per_task(w.rows, row_bytes, pool.size());
-  if (is_block_quantized(w.type)) {
-    const auto blocks = x.q8(pool, isa);
-    const auto kernel = quant_kernel(w.type, isa);
-    pool.parallel_for(w.rows, grain, [&](std::int64_t n0, std::int64_t n1) {
-      kernel({w.data.data(), row_bytes, n0, n1, blocks.data(), x.cols() / kQuantBlock, x.rows(),
-              y.ptr<float>(), y.stride[0]});
-    });
-  } else {
-    const auto kernel = float_kernel(w.type, isa);
-    pool.parallel_for(w.rows, grain, [&](std::int64_t n0, std::int64_t n1) {
-      kernel({w.data.data(), row_bytes, n0, n1, x.data(), x.cols(), x.rows(), y.ptr<float>(),
-              y.stride[0]});
-    });
+// One task: weight rows [n0, n1) of target `index`.
+struct RowRange {
+  std::size_t index;
+  std::int64_t n0, n1;
+};
+
+}  // namespace
+
+void matmul_many(std::span<const MatmulTarget> targets, Activations& x, ThreadPool& pool, Isa isa) {
+  bool any_quantized = false;
+  std::int64_t total_rows = 0;
+  for (const MatmulTarget& t : targets) {
+    check_arg(t.w != nullptr, "cpu::matmul", "w", "is null");
+    check_target(t.y, x, *t.w);
+    any_quantized |= is_block_quantized(t.w->type);
+    total_rows += t.w->rows;
   }
+  if (x.rows() == 0 || total_rows == 0) return;
+  const std::span<const Q8Block> blocks =
+      any_quantized ? x.q8(pool, isa) : std::span<const Q8Block>{};
+
+  std::vector<RowRange> tasks;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const WeightMatrix& w = *targets[i].w;
+    const std::int64_t grain = rows_per_task(total_rows, w.row_bytes(), pool.size());
+    for (std::int64_t n0 = 0; n0 < w.rows; n0 += grain)
+      tasks.push_back({i, n0, std::min(w.rows, n0 + grain)});
+  }
+  pool.run(static_cast<std::int64_t>(tasks.size()), [&](std::int64_t task) {
+    const RowRange& r = tasks[static_cast<std::size_t>(task)];
+    const MatmulTarget& t = targets[r.index];
+    const WeightMatrix& w = *t.w;
+    if (is_block_quantized(w.type)) {
+      quant_kernel(w.type,
+                   isa)({w.data.data(), w.row_bytes(), r.n0, r.n1, blocks.data(),
+                         x.cols() / kQuantBlock, x.rows(), t.y.ptr<float>(), t.y.stride[0]});
+    } else {
+      float_kernel(w.type, isa)({w.data.data(), w.row_bytes(), r.n0, r.n1, x.data(), x.cols(),
+                                 x.rows(), t.y.ptr<float>(), t.y.stride[0]});
+    }
+  });
+}
+
+void matmul(const TensorView& y, Activations& x, const WeightMatrix& w, ThreadPool& pool, Isa isa) {
+  const MatmulTarget target{y, &w};
+  matmul_many({&target, 1}, x, pool, isa);
 }
 
 }  // namespace klab::cpu

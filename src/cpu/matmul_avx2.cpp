@@ -48,91 +48,124 @@ constexpr int kMaxRows = 4;  // input rows sharing one unpacked weight block
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.q));
 }
 
-// One weight row against R input rows. Two accumulator sets (even / odd blocks) hide the FMA
-// latency when R is small.
-template <bool kHasMin, int R>
-[[gnu::target("avx2,fma,f16c")]] void q4_row(const std::uint8_t* w, const Q8Block* x,
-                                             std::int64_t x_row_blocks, std::int64_t nb,
-                                             float* out) {
-  constexpr std::size_t kBytes = kHasMin ? kQ4_1Bytes : kQ4_0Bytes;
-  __m256 acc[2][R];
-  float acc_min[2][R];
-  for (int h = 0; h < 2; ++h)
-    for (int r = 0; r < R; ++r) {
-      acc[h][r] = _mm256_setzero_ps();
-      acc_min[h][r] = 0;
+// Block formats: how one 32-element weight block is read.
+struct Q4_0Format {
+  static constexpr std::size_t kBytes = kQ4_0Bytes;
+  static constexpr bool kHasOffset = true;  // "- 8", folded in as a min of -8 * d
+  [[gnu::target("avx2,fma,f16c"), gnu::always_inline]] static __m256i codes(
+      const std::uint8_t* blk) {
+    return unpack_nibbles(blk + 2);
+  }
+  [[gnu::target("avx2,fma,f16c"), gnu::always_inline]] static float offset(const std::uint8_t*,
+                                                                           float d) {
+    return -8.0f * d;
+  }
+  [[gnu::target("avx2,fma,f16c"), gnu::always_inline]] static __m256 dot(__m256i codes, __m256i q) {
+    return dot_u8s8(codes, q);
+  }
+};
+
+struct Q4_1Format {
+  static constexpr std::size_t kBytes = kQ4_1Bytes;
+  static constexpr bool kHasOffset = true;
+  [[gnu::target("avx2,fma,f16c"), gnu::always_inline]] static __m256i codes(
+      const std::uint8_t* blk) {
+    return unpack_nibbles(blk + 4);
+  }
+  [[gnu::target("avx2,fma,f16c"), gnu::always_inline]] static float offset(const std::uint8_t* blk,
+                                                                           float) {
+    return f16_at(blk + 2);
+  }
+  [[gnu::target("avx2,fma,f16c"), gnu::always_inline]] static __m256 dot(__m256i codes, __m256i q) {
+    return dot_u8s8(codes, q);
+  }
+};
+
+struct Q8_0Format {
+  static constexpr std::size_t kBytes = kQ8_0Bytes;
+  static constexpr bool kHasOffset = false;
+  [[gnu::target("avx2,fma,f16c"), gnu::always_inline]] static __m256i codes(
+      const std::uint8_t* blk) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+  }
+  [[gnu::target("avx2,fma,f16c"), gnu::always_inline]] static float offset(const std::uint8_t*,
+                                                                           float) {
+    return 0.0f;
+  }
+  // Signed x signed via the sign trick: |w| (unsigned) times q with w's sign applied.
+  [[gnu::target("avx2,fma,f16c"), gnu::always_inline]] static __m256 dot(__m256i codes, __m256i q) {
+    return dot_u8s8(_mm256_sign_epi8(codes, codes), _mm256_sign_epi8(q, codes));
+  }
+};
+
+// RW weight rows against RX input rows: RW * RX independent accumulators, each weight block
+// unpacked once for RX rows and each activation block loaded once for RW rows.
+// out[j * RW + i] = dot(weight row i, input row j).
+template <class F, int RW, int RX>
+[[gnu::target("avx2,fma,f16c")]] void block_tile(const std::uint8_t* w, std::size_t w_row_bytes,
+                                                 const Q8Block* x, std::int64_t x_row_blocks,
+                                                 float* out) {
+  __m256 acc[RW][RX];
+  float acc_offset[RW][RX];
+  for (int i = 0; i < RW; ++i)
+    for (int j = 0; j < RX; ++j) {
+      acc[i][j] = _mm256_setzero_ps();
+      acc_offset[i][j] = 0;
     }
-  for (std::int64_t b = 0; b < nb; ++b, w += kBytes) {
-    const int h = static_cast<int>(b & 1);
-    const float d = f16_at(w);
-    const float m = kHasMin ? f16_at(w + 2) : -8.0f * d;
-    const __m256i codes = unpack_nibbles(w + (kHasMin ? 4 : 2));
-    for (int r = 0; r < R; ++r) {
-      const Q8Block& xb = x[r * x_row_blocks + b];
-      acc[h][r] = _mm256_fmadd_ps(dot_u8s8(codes, load_q(xb)), _mm256_set1_ps(d * xb.d), acc[h][r]);
-      acc_min[h][r] += m * xb.s;
+  for (std::int64_t b = 0; b < x_row_blocks; ++b) {
+    __m256i codes[RW];
+    float d[RW], offset[RW];
+    for (int i = 0; i < RW; ++i) {
+      const std::uint8_t* blk = w + i * w_row_bytes + b * F::kBytes;
+      codes[i] = F::codes(blk);
+      d[i] = f16_at(blk);
+      offset[i] = F::offset(blk, d[i]);
+    }
+    for (int j = 0; j < RX; ++j) {
+      const Q8Block& xb = x[j * x_row_blocks + b];
+      const __m256i q = load_q(xb);
+      for (int i = 0; i < RW; ++i) {
+        acc[i][j] = _mm256_fmadd_ps(F::dot(codes[i], q), _mm256_set1_ps(d[i] * xb.d), acc[i][j]);
+        if constexpr (F::kHasOffset) acc_offset[i][j] += offset[i] * xb.s;
+      }
     }
   }
-  for (int r = 0; r < R; ++r)
-    out[r] = hsum(_mm256_add_ps(acc[0][r], acc[1][r])) + (acc_min[0][r] + acc_min[1][r]);
+  for (int j = 0; j < RX; ++j)
+    for (int i = 0; i < RW; ++i) out[j * RW + i] = hsum(acc[i][j]) + acc_offset[i][j];
 }
 
-template <int R>
-[[gnu::target("avx2,fma,f16c")]] void q8_0_row(const std::uint8_t* w, const Q8Block* x,
-                                               std::int64_t x_row_blocks, std::int64_t nb,
-                                               float* out) {
-  __m256 acc[2][R];
-  for (int h = 0; h < 2; ++h)
-    for (int r = 0; r < R; ++r) acc[h][r] = _mm256_setzero_ps();
-  for (std::int64_t b = 0; b < nb; ++b, w += kQ8_0Bytes) {
-    const int h = static_cast<int>(b & 1);
-    const float d = f16_at(w);
-    const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2));
-    const __m256i magnitude = _mm256_sign_epi8(codes, codes);
-    for (int r = 0; r < R; ++r) {
-      const Q8Block& xb = x[r * x_row_blocks + b];
-      const __m256i signed_x = _mm256_sign_epi8(load_q(xb), codes);
-      acc[h][r] =
-          _mm256_fmadd_ps(dot_u8s8(magnitude, signed_x), _mm256_set1_ps(d * xb.d), acc[h][r]);
-    }
-  }
-  for (int r = 0; r < R; ++r) out[r] = hsum(_mm256_add_ps(acc[0][r], acc[1][r]));
-}
+using BlockTileFn = void (*)(const std::uint8_t*, std::size_t, const Q8Block*, std::int64_t,
+                             float*);
 
-using QuantRowFn = void (*)(const std::uint8_t*, const Q8Block*, std::int64_t, std::int64_t,
-                            float*);
-
-// Outer loop over groups of up to 4 input rows, inner over the tile's weight rows, so the
-// tile's weights stay in cache while every group streams past them.
-template <template <int> class RowKernel>
+// Decode (one input row) takes 4 weight rows at a time for independent accumulators; prefill
+// takes 2 weight rows x up to 4 input rows. Leftover weight rows go one at a time.
+template <class F>
 [[gnu::target("avx2,fma,f16c")]] void quant_tile(const QuantTile& t) {
-  static constexpr QuantRowFn kByRows[kMaxRows] = {RowKernel<1>::fn, RowKernel<2>::fn,
-                                                   RowKernel<3>::fn, RowKernel<4>::fn};
-  float out[kMaxRows];
+  static constexpr BlockTileFn kWide[kMaxRows] = {block_tile<F, 4, 1>, block_tile<F, 2, 2>,
+                                                  block_tile<F, 2, 3>, block_tile<F, 2, 4>};
+  static constexpr int kWideRows[kMaxRows] = {4, 2, 2, 2};
+  static constexpr BlockTileFn kSingle[kMaxRows] = {block_tile<F, 1, 1>, block_tile<F, 1, 2>,
+                                                    block_tile<F, 1, 3>, block_tile<F, 1, 4>};
+  float out[4 * kMaxRows];
   for (std::int64_t r0 = 0; r0 < t.rows; r0 += kMaxRows) {
-    const int rows = static_cast<int>(std::min<std::int64_t>(kMaxRows, t.rows - r0));
-    const QuantRowFn row_fn = kByRows[rows - 1];
+    const int rx = static_cast<int>(std::min<std::int64_t>(kMaxRows, t.rows - r0));
     const Q8Block* x = t.x + r0 * t.x_row_blocks;
-    for (std::int64_t n = t.n0; n < t.n1; ++n) {
-      row_fn(t.w + static_cast<std::size_t>(n) * t.w_row_bytes, x, t.x_row_blocks, t.x_row_blocks,
-             out);
-      for (int r = 0; r < rows; ++r) t.y[(r0 + r) * t.ldy + n] = out[r];
+    float* y = t.y + r0 * t.ldy;
+    std::int64_t n = t.n0;
+    const int rw = kWideRows[rx - 1];
+    for (; n + rw <= t.n1; n += rw) {
+      kWide[rx - 1](t.w + static_cast<std::size_t>(n) * t.w_row_bytes, t.w_row_bytes, x,
+                    t.x_row_blocks, out);
+      for (int j = 0; j < rx; ++j)
+        for (int i = 0; i < rw; ++i) y[j * t.ldy + n + i] = out[j * rw + i];
+    }
+    for (; n < t.n1; ++n) {
+      kSingle[rx - 1](t.w + static_cast<std::size_t>(n) * t.w_row_bytes, t.w_row_bytes, x,
+                      t.x_row_blocks, out);
+      for (int j = 0; j < rx; ++j) y[j * t.ldy + n] = out[j];
     }
   }
 }
-
-template <int R>
-struct Q4_0Row {
-  static constexpr QuantRowFn fn = q4_row<false, R>;
-};
-template <int R>
-struct Q4_1Row {
-  static constexpr QuantRowFn fn = q4_row<true, R>;
-};
-template <int R>
-struct Q8_0Row {
-  static constexpr QuantRowFn fn = q8_0_row<R>;
-};
 
 // ---- float weights ---------------------------------------------------------------------------
 
@@ -215,13 +248,13 @@ template <FloatKind kKind>
 }  // namespace
 
 void q4_0_tile_avx2(const QuantTile& t) {
-  quant_tile<Q4_0Row>(t);
+  quant_tile<Q4_0Format>(t);
 }
 void q4_1_tile_avx2(const QuantTile& t) {
-  quant_tile<Q4_1Row>(t);
+  quant_tile<Q4_1Format>(t);
 }
 void q8_0_tile_avx2(const QuantTile& t) {
-  quant_tile<Q8_0Row>(t);
+  quant_tile<Q8_0Format>(t);
 }
 void f32_tile_avx2(const FloatTile& t) {
   float_tile<FloatKind::f32>(t);

@@ -2,6 +2,7 @@
 
 #include <sched.h>
 
+#include <chrono>
 #include <fstream>
 #include <set>
 #include <string>
@@ -11,13 +12,26 @@ namespace klab::cpu {
 namespace {
 
 // How long a waiting thread polls before it sleeps in the kernel: long enough to cover the
-// gap between two jobs of one decode step, short enough not to burn a core while idle.
-constexpr int kSpinIterations = 1 << 14;
+// gap between two jobs of one decode step, short enough not to steal a shared core for long.
+constexpr auto kSpinTime = std::chrono::microseconds(40);
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #endif
+}
+
+// Polls `done` with pause instructions until it holds or kSpinTime has passed.
+template <class Done>
+bool spin_until(Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+  for (;;) {
+    for (int i = 0; i < 16; ++i) {
+      if (done()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return done();
+  }
 }
 
 int read_int_file(const std::string& path) {
@@ -93,29 +107,18 @@ void ThreadPool::run_erased(std::int64_t n_tasks, TaskFn fn, void* ctx) {
   work_on_current_job();
 
   // Wait until every worker is done with this job, so none touches it after we return.
-  for (int spin = 0;; ++spin) {
-    const int busy = busy_workers_.load(std::memory_order_acquire);
-    if (busy == 0) return;
-    if (spin < kSpinIterations)
-      cpu_relax();
-    else
-      busy_workers_.wait(busy, std::memory_order_acquire);
-  }
+  if (spin_until([&] { return busy_workers_.load(std::memory_order_acquire) == 0; })) return;
+  for (int busy; (busy = busy_workers_.load(std::memory_order_acquire)) != 0;)
+    busy_workers_.wait(busy, std::memory_order_acquire);
 }
 
 void ThreadPool::worker_loop(std::stop_token stop) {
   // Workers start before any job exists, so generation 0 is "no job yet".
   std::uint32_t seen = 0;
   for (;;) {
-    std::uint32_t now = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; now == seen; ++spin) {
-      if (spin < kSpinIterations)
-        cpu_relax();
-      else
-        generation_.wait(seen, std::memory_order_acquire);
-      now = generation_.load(std::memory_order_acquire);
-    }
-    seen = now;
+    if (!spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; }))
+      generation_.wait(seen, std::memory_order_acquire);
+    seen = generation_.load(std::memory_order_acquire);
     if (stopping_.load(std::memory_order_acquire) || stop.stop_requested()) return;
     work_on_current_job();
     if (busy_workers_.fetch_sub(1, std::memory_order_acq_rel) == 1) busy_workers_.notify_one();

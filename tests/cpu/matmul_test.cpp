@@ -1,0 +1,274 @@
+// CPU matrix products vs klab::ref on fresh random GGUF blocks and odd shapes, for the scalar
+// and (where the CPU has it) the AVX2 path, single- and multi-threaded.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "klab/cpu_matmul.hpp"
+#include "klab/quant.hpp"
+#include "klab/ref.hpp"
+#include "test_util.hpp"
+
+namespace klab::cpu {
+namespace {
+
+using test::rel_error;
+using test::rng;
+
+std::vector<Isa> isas() {
+  std::vector<Isa> v{Isa::scalar};
+  if (best_isa() == Isa::avx2) v.push_back(Isa::avx2);
+  return v;
+}
+
+GgufBlockType block_type(WeightType t) {
+  switch (t) {
+    case WeightType::q4_0:
+      return GgufBlockType::q4_0;
+    case WeightType::q4_1:
+      return GgufBlockType::q4_1;
+    default:
+      return GgufBlockType::q8_0;
+  }
+}
+
+void put_f16(std::vector<std::uint8_t>& out, float v) {
+  const std::uint16_t bits = to_half(v).bits;
+  out.push_back(static_cast<std::uint8_t>(bits & 0xFF));
+  out.push_back(static_cast<std::uint8_t>(bits >> 8));
+}
+
+// Random blocks exactly as a GGUF file stores them: random scales (and mins), random codes.
+std::vector<std::uint8_t> random_blocks(WeightType t, std::int64_t rows, std::int64_t cols) {
+  std::uniform_real_distribution<float> scale(0.002f, 0.05f), min(-0.4f, 0.0f);
+  std::uniform_int_distribution<int> byte(0, 255), q8(-127, 127);
+  std::vector<std::uint8_t> out;
+  out.reserve(static_cast<std::size_t>(rows) * weight_row_bytes(t, cols));
+  for (std::int64_t b = 0; b < rows * cols / kQuantBlock; ++b) {
+    put_f16(out, scale(rng()));
+    if (t == WeightType::q4_1) put_f16(out, min(rng()));
+    if (t == WeightType::q8_0) {
+      for (int j = 0; j < kQuantBlock; ++j) out.push_back(static_cast<std::uint8_t>(q8(rng())));
+    } else {
+      for (int j = 0; j < kQuantBlock / 2; ++j)
+        out.push_back(static_cast<std::uint8_t>(byte(rng())));
+    }
+  }
+  return out;
+}
+
+std::vector<float> random_floats(std::size_t n) {
+  std::vector<float> v(n);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (float& f : v) f = dist(rng());
+  return v;
+}
+
+TensorView view(std::vector<float>& v, std::int64_t rows, std::int64_t cols) {
+  return TensorView::contiguous(v.data(), DType::f32, {rows, cols});
+}
+
+struct QuantCase {
+  WeightType type;
+  std::int64_t m, n, k;
+};
+
+std::string case_name(const QuantCase& c) {
+  return std::string(weight_type_name(c.type)) + " M=" + std::to_string(c.m) +
+         " N=" + std::to_string(c.n) + " K=" + std::to_string(c.k);
+}
+
+void check_quant_case(const QuantCase& c, int threads) {
+  SCOPED_TRACE(case_name(c) + " threads=" + std::to_string(threads));
+  const auto blocks = random_blocks(c.type, c.n, c.k);
+  const WeightMatrix w{c.type, c.n, c.k, blocks};
+  w.validate("w");
+  auto x = random_floats(static_cast<std::size_t>(c.m * c.k));
+  const QuantMatrix qm = from_gguf_blocks(block_type(c.type), c.n, c.k, blocks);
+
+  // Reference on the exact input, and on the input as the 8-bit activation blocks stand for it.
+  std::vector<float> y_ref(static_cast<std::size_t>(c.m * c.n));
+  ref::quant_matmul(view(y_ref, c.m, c.n), view(x, c.m, c.k), qm);
+  std::vector<Q8Block> xq(static_cast<std::size_t>(c.m * c.k / kQuantBlock));
+  quantize_rows_q8(xq, x.data(), c.m, c.k);
+  auto x_seen = dequantize_q8(xq);
+  std::vector<float> y_seen(y_ref.size());
+  ref::quant_matmul(view(y_seen, c.m, c.n), view(x_seen, c.m, c.k), qm);
+
+  ThreadPool pool(threads);
+  for (Isa isa : isas()) {
+    SCOPED_TRACE(std::string(isa_name(isa)));
+    std::vector<float> y(y_ref.size(), std::nanf(""));
+    Activations act;
+    act.reset(x.data(), c.m, c.k);
+    matmul(view(y, c.m, c.n), act, w, pool, isa);
+    // Integer block dot products are exact: only float rounding separates us from the ref.
+    EXPECT_LE(rel_error(y, y_seen), 1e-5);
+    // Against the unquantized input the 8-bit activations cost at most
+    // sum_k |w[n, k]| * d(x block of k) / 2 per output (rounding to nearest)...
+    for (std::int64_t r = 0; r < c.m; ++r)
+      for (std::int64_t n = 0; n < c.n; n += std::max<std::int64_t>(1, c.n / 97)) {
+        double bound = 1e-5 * std::fabs(y_ref[r * c.n + n]) + 1e-6;
+        for (std::int64_t k = 0; k < c.k; ++k)
+          bound += std::fabs(qm.value(n, k)) * xq[(r * c.k + k) / kQuantBlock].d * 0.5;
+        ASSERT_LE(std::fabs(y[r * c.n + n] - y_ref[r * c.n + n]), bound)
+            << "y[" << r << ", " << n << "]";
+      }
+    // ...and, over enough outputs for the statistics to settle, about 0.5% in norm.
+    if (c.m * c.n >= 64) {
+      EXPECT_LE(rel_error(y, y_ref), 1e-2);
+    }
+  }
+}
+
+TEST(CpuMatmul, QuantizedOddShapes) {
+  for (WeightType t : {WeightType::q4_0, WeightType::q4_1, WeightType::q8_0})
+    for (std::int64_t k : {32, 576, 1536})
+      for (std::int64_t n : {1, 3, 67})
+        for (std::int64_t m : {1, 2, 3, 4, 5, 9}) check_quant_case({t, m, n, k}, 3);
+}
+
+TEST(CpuMatmul, QuantizedVocabSizedOutput) {
+  for (WeightType t : {WeightType::q4_0, WeightType::q4_1, WeightType::q8_0})
+    for (std::int64_t m : {1, 3}) check_quant_case({t, m, 49152, 576}, 2);
+}
+
+TEST(CpuMatmul, QuantizedSingleThreadPrefill) {
+  check_quant_case({WeightType::q4_1, 37, 192, 576}, 1);
+  check_quant_case({WeightType::q8_0, 37, 192, 576}, 1);
+}
+
+// Float weights, any K (no blocks): K = 1000 and tails shorter than one vector.
+struct FloatCase {
+  WeightType type;
+  std::int64_t m, n, k;
+};
+
+HostTensor weights_as(WeightType t, const std::vector<float>& values, std::int64_t n,
+                      std::int64_t k) {
+  const DType dt = t == WeightType::f32   ? DType::f32
+                   : t == WeightType::f16 ? DType::f16
+                                          : DType::bf16;
+  HostTensor w(dt, {n, k});
+  for (std::int64_t i = 0; i < n * k; ++i) store_f32(w.view(), i, values[i]);
+  return w;
+}
+
+TEST(CpuMatmul, FloatWeightsOddShapes) {
+  ThreadPool pool(3);
+  for (WeightType t : {WeightType::f32, WeightType::f16, WeightType::bf16})
+    for (std::int64_t k : {1, 7, 576, 1000})
+      for (std::int64_t n : {1, 3, 49})
+        for (std::int64_t m : {1, 4, 6}) {
+          const FloatCase c{t, m, n, k};
+          SCOPED_TRACE(std::string(weight_type_name(t)) + " M=" + std::to_string(m) +
+                       " N=" + std::to_string(n) + " K=" + std::to_string(k));
+          const HostTensor w = weights_as(t, random_floats(static_cast<std::size_t>(n * k)), n, k);
+          auto x = random_floats(static_cast<std::size_t>(m * k));
+          std::vector<float> y_ref(static_cast<std::size_t>(m * n));
+          ref::matmul(view(y_ref, m, n), view(x, m, k), w.view());
+          const WeightMatrix wm{
+              c.type, n, k, {static_cast<const std::uint8_t*>(w.view().data), w.view().nbytes()}};
+          for (Isa isa : isas()) {
+            SCOPED_TRACE(std::string(isa_name(isa)));
+            std::vector<float> y(y_ref.size(), std::nanf(""));
+            Activations act;
+            act.reset(x.data(), m, k);
+            matmul(view(y, m, n), act, wm, pool, isa);
+            EXPECT_LE(rel_error(y, y_ref), 1e-5);
+          }
+        }
+}
+
+TEST(CpuMatmul, WritesIntoStridedRows) {
+  ThreadPool pool(2);
+  const std::int64_t m = 3, n = 5, k = 64, ld = 9;
+  const auto blocks = random_blocks(WeightType::q8_0, n, k);
+  const WeightMatrix w{WeightType::q8_0, n, k, blocks};
+  auto x = random_floats(static_cast<std::size_t>(m * k));
+  std::vector<float> y(static_cast<std::size_t>(m * ld), std::nanf(""));
+  TensorView yv = TensorView::contiguous(y.data(), DType::f32, {m, n});
+  yv.stride[0] = ld;
+  Activations act;
+  act.reset(x.data(), m, k);
+  matmul(yv, act, w, pool);
+  std::vector<float> y_dense(static_cast<std::size_t>(m * n)), y_ref(y_dense.size());
+  for (std::int64_t r = 0; r < m; ++r)
+    for (std::int64_t c = 0; c < n; ++c) y_dense[r * n + c] = y[r * ld + c];
+  ref::quant_matmul(view(y_ref, m, n), view(x, m, k),
+                    from_gguf_blocks(GgufBlockType::q8_0, n, k, blocks));
+  EXPECT_LE(rel_error(y_dense, y_ref), 1e-2);
+  for (std::int64_t r = 0; r < m; ++r)  // the gaps between rows stay untouched
+    for (std::int64_t c = n; c < ld && r * ld + c < m * ld; ++c)
+      EXPECT_TRUE(std::isnan(y[r * ld + c]));
+}
+
+TEST(CpuMatmul, RejectsMismatchedShapes) {
+  ThreadPool pool(1);
+  const auto blocks = random_blocks(WeightType::q4_1, 4, 64);
+  const WeightMatrix w{WeightType::q4_1, 4, 64, blocks};
+  auto x = random_floats(96);
+  std::vector<float> y(4);
+  Activations act;
+  act.reset(x.data(), 1, 96);
+  EXPECT_THROW(matmul(view(y, 1, 4), act, w, pool), Error);
+  const WeightMatrix short_w{WeightType::q4_1, 5, 64, blocks};
+  EXPECT_THROW(short_w.validate("w"), Error);
+  EXPECT_THROW(weight_row_bytes(WeightType::q8_0, 33), Error);
+}
+
+TEST(CpuQuantize, PathsAgreeAndErrorIsBounded) {
+  const std::int64_t rows = 5, cols = 576;
+  auto x = random_floats(static_cast<std::size_t>(rows * cols));
+  x[3] = 0;  // and one all-zero block
+  std::fill(x.begin() + 64, x.begin() + 96, 0.0f);
+  std::vector<Q8Block> a(static_cast<std::size_t>(rows * cols / kQuantBlock)), b(a.size());
+  quantize_rows_q8(a, x.data(), rows, cols, Isa::scalar);
+  quantize_rows_q8(b, x.data(), rows, cols, best_isa());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].d, b[i].d) << "block " << i;
+    ASSERT_EQ(a[i].s, b[i].s) << "block " << i;
+    ASSERT_EQ(0, std::memcmp(a[i].q, b[i].q, sizeof a[i].q)) << "block " << i;
+  }
+  const auto back = dequantize_q8(a);
+  for (std::size_t i = 0; i < x.size(); ++i)
+    ASSERT_LE(std::fabs(back[i] - x[i]), a[i / kQuantBlock].d * 0.5001f + 1e-6f) << "element " << i;
+}
+
+TEST(CpuEmbedding, RowsMatchDequantizedTable) {
+  const std::int64_t rows = 50, cols = 96;
+  const std::vector<std::int32_t> ids{0, 49, 7, 7, 23};
+  for (WeightType t : {WeightType::q4_0, WeightType::q4_1, WeightType::q8_0}) {
+    SCOPED_TRACE(std::string(weight_type_name(t)));
+    const auto blocks = random_blocks(t, rows, cols);
+    const QuantMatrix qm = from_gguf_blocks(block_type(t), rows, cols, blocks);
+    std::vector<float> out(ids.size() * cols, std::nanf("")), expected(out.size());
+    embedding(view(out, static_cast<std::int64_t>(ids.size()), cols), {t, rows, cols, blocks}, ids);
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      for (std::int64_t c = 0; c < cols; ++c) expected[i * cols + c] = qm.value(ids[i], c);
+    EXPECT_LE(rel_error(out, expected), 1e-6);
+  }
+  for (WeightType t : {WeightType::f32, WeightType::f16, WeightType::bf16}) {
+    SCOPED_TRACE(std::string(weight_type_name(t)));
+    const auto values = random_floats(static_cast<std::size_t>(rows * cols));
+    const HostTensor w = weights_as(t, values, rows, cols);
+    const WeightMatrix wm{
+        t, rows, cols, {static_cast<const std::uint8_t*>(w.view().data), w.view().nbytes()}};
+    std::vector<float> out(ids.size() * cols, std::nanf("")), expected(out.size());
+    embedding(view(out, static_cast<std::int64_t>(ids.size()), cols), wm, ids);
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      for (std::int64_t c = 0; c < cols; ++c)
+        expected[i * cols + c] = load_f32(w.view(), ids[i] * cols + c);
+    EXPECT_EQ(rel_error(out, expected), 0.0);
+  }
+  const auto blocks = random_blocks(WeightType::q8_0, rows, cols);
+  std::vector<float> out(cols);
+  const std::vector<std::int32_t> bad{static_cast<std::int32_t>(rows)};
+  EXPECT_THROW(embedding(view(out, 1, cols), {WeightType::q8_0, rows, cols, blocks}, bad), Error);
+}
+
+}  // namespace
+}  // namespace klab::cpu
