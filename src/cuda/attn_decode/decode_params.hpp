@@ -1,0 +1,85 @@
+// What the decode-attention variants launch on, and their entry points. Kernels live one
+// variant per .cu file; the tile kernel shared by `tiled` and `split_kv` is instantiated per
+// dtype in decode_tile_<dtype>.cu.
+#pragma once
+
+#include <cstdint>
+
+#include "klab/cuda/kv_cache.hpp"
+#include "klab/dtype.hpp"
+
+using cudaStream_t = struct CUstream_st*;
+
+namespace klab::cuda::decode {
+
+// KV tile of the tiled / split kernels: tokens per shared-memory stage. Split chunks are
+// multiples of it.
+constexpr int kTileN = 32;
+// The most query heads one tiled block serves; larger groups (MQA with many heads) take
+// ceil(G / kMaxGroupTile) blocks per KV head, each reading that head's KV.
+constexpr int kMaxGroupTile = 8;
+constexpr int kMaxSplits = 256;
+constexpr int kMinSplitChunk = 128;  // tokens; shorter chunks cost more in partials than they gain
+
+struct DecodeParams {
+  KvCacheView cache;
+  const std::int32_t* kv_lens = nullptr;
+  void* out = nullptr;
+  const void* q = nullptr;
+  std::int64_t q_stride_b = 0, q_stride_h = 0;
+  std::int64_t out_stride_b = 0, out_stride_h = 0;
+  int batch = 0;
+  int num_q_heads = 0;
+  float scale = 0.0f;
+  DType dtype = DType::f16;
+  // Split-KV partition and partial results (max_splits == 1: write `out` directly).
+  int max_splits = 1;
+  int chunk = 0;
+  float* part_o = nullptr;    // [B, Hq, max_splits, D]
+  float* part_lse = nullptr;  // [B, Hq, max_splits], log2 of the partial softmax sum + max
+};
+
+// How sequence b with `len` keys is cut: `count` splits of `chunk` tokens (the last shorter).
+// Computed identically by the plan, the split kernel and the combine kernel (constexpr, so
+// device code calls it too). Zero keys: no splits.
+struct SeqSplit {
+  int count = 0;
+  int chunk = kTileN;
+};
+constexpr SeqSplit seq_split(int len, int max_splits, int chunk) {
+  if (len <= 0) return {0, kTileN};
+  const int round = kTileN;
+  if (max_splits <= 1 || chunk <= 0) return {1, (len + round - 1) / round * round};
+  const int wanted = (len + chunk - 1) / chunk;
+  const int n = wanted < max_splits ? wanted : max_splits;
+  const int c = ((len + n - 1) / n + round - 1) / round * round;
+  return {(len + c - 1) / c, c};
+}
+
+// Query heads per tiled block for a group of `group` query heads per KV head: 1, 4 or 8.
+constexpr int group_tile(int group) {
+  return group <= 1 ? 1 : group <= 4 ? 4 : kMaxGroupTile;
+}
+
+// 16-byte vectors everywhere: head_dim 64 / 128 / 256, strides and pointers 16-byte aligned.
+bool tile_supports(const DecodeParams& p);
+bool block_per_head_supports(const DecodeParams& p);
+
+void launch_block_per_head(const DecodeParams& p, cudaStream_t stream);
+// `tiled`: the tile kernel over each sequence's whole length (p.max_splits is ignored).
+void launch_tiled(const DecodeParams& p, cudaStream_t stream);
+// `split_kv`: the tile kernel over the plan's chunks, then the combine kernel.
+void launch_split_kv(const DecodeParams& p, cudaStream_t stream);
+// The tile kernel as p says (max_splits == 1: whole lengths, straight to out).
+void launch_decode_tile(const DecodeParams& p, cudaStream_t stream);
+// Merges the partials of every sequence cut into >= 2 splits into out.
+void launch_combine(const DecodeParams& p, cudaStream_t stream);
+// Resident tile-kernel blocks per SM (occupancy), for the split plan.
+int decode_tile_blocks_per_sm(DType dtype, int head_dim, int group_tile);
+
+template <class T>
+void launch_decode_tile_typed(const DecodeParams& p, cudaStream_t stream);
+template <class T>
+int decode_tile_blocks_per_sm_typed(int head_dim, int group_tile);
+
+}  // namespace klab::cuda::decode

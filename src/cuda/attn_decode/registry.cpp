@@ -1,0 +1,111 @@
+// The decode_attention op: argument checks, its variants, the auto choice and the entry point.
+#include <cmath>
+#include <string>
+
+#include "cuda/attn_decode/decode_params.hpp"
+#include "cuda/common/attn_checks.hpp"
+#include "cuda/common/launch_util.hpp"
+#include "klab/cuda/attention.hpp"
+
+namespace klab::cuda {
+
+namespace {
+
+decode::DecodeParams params_of(const DecodeAttnArgs& a) {
+  decode::DecodeParams p;
+  p.cache = a.cache;
+  p.kv_lens = a.kv_lens;
+  p.out = a.out.data;
+  p.q = a.q.data;
+  p.q_stride_b = a.q.stride[0];
+  p.q_stride_h = a.q.stride[1];
+  p.out_stride_b = a.out.stride[0];
+  p.out_stride_h = a.out.stride[1];
+  p.batch = static_cast<int>(a.q.dim(0));
+  p.num_q_heads = static_cast<int>(a.q.dim(1));
+  p.scale = a.scale;
+  p.dtype = a.cache.dtype;
+  if (a.plan) {
+    p.max_splits = a.plan->max_splits;
+    p.chunk = a.plan->chunk;
+    if (p.max_splits > 1) {
+      p.part_o = static_cast<float*>(a.workspace);
+      p.part_lse = p.part_o + std::int64_t{p.batch} * p.num_q_heads * p.max_splits * a.q.dim(2);
+    }
+  }
+  return p;
+}
+
+bool has_split_plan(const DecodeAttnArgs& a) {
+  return a.plan && (a.plan->max_splits <= 1 || a.workspace != nullptr);
+}
+
+registry::OpRegistry<DecodeAttnArgs> build() {
+  registry::OpRegistry<DecodeAttnArgs> r("decode_attention");
+  r.add({"block_per_head",
+         "a block per (sequence, query head); warp-per-key dots, K/V read per query head",
+         [](const DecodeAttnArgs& a) { return decode::block_per_head_supports(params_of(a)); },
+         [](const DecodeAttnArgs& a, cudaStream_t s) {
+           decode::launch_block_per_head(params_of(a), s);
+         }});
+  r.add({"tiled",
+         "a block per (sequence, KV head, <=8 query heads); 3-stage cp.async K/V tiles, each KV "
+         "row read once per group",
+         [](const DecodeAttnArgs& a) { return decode::tile_supports(params_of(a)); },
+         [](const DecodeAttnArgs& a, cudaStream_t s) { decode::launch_tiled(params_of(a), s); }});
+  r.add(
+      {"split_kv",
+       "flash-decoding: tiled over plan_decode_attention's KV chunks + a combine kernel",
+       [](const DecodeAttnArgs& a) {
+         return has_split_plan(a) && decode::tile_supports(params_of(a));
+       },
+       [](const DecodeAttnArgs& a, cudaStream_t s) { decode::launch_split_kv(params_of(a), s); }});
+  r.set_auto([](const DecodeAttnArgs& a) {
+    return has_split_plan(a) ? std::string("split_kv") : std::string("tiled");
+  });
+  return r;
+}
+
+}  // namespace
+
+void validate(const DecodeAttnArgs& a) {
+  constexpr std::string_view op = "decode_attention";
+  attn_checks::expect_kv_cache(op, a.cache);
+  attn_checks::expect_half_dtype(op, "cache", a.cache.dtype);
+  const std::int64_t hkv = a.cache.num_kv_heads, dim = a.cache.head_dim;
+  expect_rank(op, "q", a.q, 3);
+  check_arg(a.q.dim(1) >= hkv && a.q.dim(1) % hkv == 0, op, "q",
+            "expected a multiple of " + std::to_string(hkv) + " kv heads as query heads, got " +
+                shape_str(a.q));
+  attn_checks::expect_rows(op, "q", a.q, a.cache.dtype, a.q.dim(1), dim);
+  attn_checks::expect_rows(op, "out", a.out, a.cache.dtype, a.q.dim(1), dim);
+  expect_dim(op, "out", a.out, 0, a.q.dim(0));
+  check_arg(a.q.dim(0) >= 1 && a.q.dim(0) <= a.cache.num_seqs, op, "q",
+            "expected 1.." + std::to_string(a.cache.num_seqs) + " sequences (the cache's), got " +
+                shape_str(a.q));
+  check_arg(a.kv_lens != nullptr, op, "kv_lens", "expected a device i32 array");
+  check_arg(std::isfinite(a.scale) && a.scale > 0.0f, op, "scale",
+            "expected a finite value > 0, got " + std::to_string(a.scale));
+  if (a.plan) {
+    const DecodePlan& pl = *a.plan;
+    check_arg(pl.batch == a.q.dim(0) && pl.num_q_heads == a.q.dim(1) && pl.num_kv_heads == hkv &&
+                  pl.head_dim == dim && pl.max_splits >= 1 && pl.max_splits <= decode::kMaxSplits,
+              op, "plan", "was made for other shapes; call plan_decode_attention again");
+    if (pl.max_splits > 1)
+      check_arg(a.workspace != nullptr && is_aligned(a.workspace, 16), op, "workspace",
+                "expected a 16-byte aligned device buffer of " +
+                    std::to_string(pl.workspace_bytes) + " bytes");
+  }
+}
+
+const registry::OpRegistry<DecodeAttnArgs>& decode_attention_registry() {
+  static const registry::OpRegistry<DecodeAttnArgs> reg = build();
+  return reg;
+}
+
+void decode_attention(const DecodeAttnArgs& args, cudaStream_t stream, std::string_view variant) {
+  validate(args);
+  decode_attention_registry().run(args, stream, variant);
+}
+
+}  // namespace klab::cuda

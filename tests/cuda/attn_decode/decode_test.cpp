@@ -1,0 +1,276 @@
+// decode_attention variants vs klab::ref::attention_decode: f16/bf16, head dims 64/128/256,
+// GQA ratios 1/3/4/8, contiguous and paged caches (page 15/16/17), mixed lengths in one batch
+// (1, 7, 63, 64, 65, 300), a 4097-key sequence, paged == contiguous on the same data, split
+// plans that do not match the lengths, CUDA-graph capture of split_kv, and bad arguments.
+// Fresh random data for every check; outputs poisoned (NaN) before each run.
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "cuda/kv_append/kv_cache_fixture.hpp"
+#include "klab/cuda/attention.hpp"
+#include "test_util.hpp"
+
+namespace klab::test {
+namespace {
+
+void cuda_ok(cudaError_t e) {
+  ASSERT_EQ(e, cudaSuccess) << cudaGetErrorString(e);
+}
+
+// Everything one decode call needs, on host and device.
+struct DecodeProblem {
+  TestKvCache cache;
+  std::vector<std::int32_t> lens;
+  int num_q_heads;
+  float scale;
+  HostTensor q;
+  DeviceTensor dq, dout, dlens;
+  DeviceBuffer workspace;
+  std::optional<cuda::DecodePlan> plan;
+
+  DecodeProblem(const CacheSpec& spec, std::vector<std::int32_t> lens_, int group, float scale_)
+      : cache(spec), lens(std::move(lens_)), num_q_heads(spec.num_kv_heads * group), scale(scale_) {
+    const auto b = static_cast<std::int64_t>(lens.size());
+    q = random_tensor(spec.dtype, {b, num_q_heads, spec.head_dim}, -2.0f, 2.0f);
+    dq = DeviceTensor::upload(q.view());
+    dout = DeviceTensor(spec.dtype, {b, num_q_heads, spec.head_dim});
+    dlens = upload_i32(lens);
+  }
+
+  void use_plan(const cuda::DecodePlan& p) {
+    plan = p;
+    workspace = DeviceBuffer(std::max<std::size_t>(p.workspace_bytes, 16));
+  }
+  void plan_for_lengths() {
+    use_plan(cuda::plan_decode_attention(static_cast<int>(lens.size()), num_q_heads,
+                                         cache.spec().num_kv_heads, cache.spec().head_dim,
+                                         cache.spec().dtype, lens));
+  }
+
+  cuda::DecodeAttnArgs args() const {
+    cuda::DecodeAttnArgs a;
+    a.out = dout.view();
+    a.q = dq.view();
+    a.cache = cache.device();
+    a.kv_lens = dlens.view().ptr<const std::int32_t>();
+    a.scale = scale;
+    a.plan = plan;
+    a.workspace = plan ? workspace.data() : nullptr;
+    return a;
+  }
+
+  HostTensor run(const std::string& variant) {
+    if (variant == "split_kv" && !plan) plan_for_lengths();
+    dout.poison();
+    cuda::decode_attention(args(), nullptr, variant);
+    return result();
+  }
+  HostTensor result() const {
+    return download(dout,
+                    {static_cast<std::int64_t>(lens.size()), num_q_heads, cache.spec().head_dim});
+  }
+
+  HostTensor reference() const {
+    HostTensor out(DType::f32,
+                   {static_cast<std::int64_t>(lens.size()), num_q_heads, cache.spec().head_dim});
+    ref::attention_decode(out.view(), q.view(), cache.host(), lens, scale);
+    return out;
+  }
+};
+
+struct DecodeCase {
+  std::string variant;
+  DType dtype;
+  int head_dim;
+  bool paged;
+  int page_size;
+  int group;
+};
+
+class DecodeAttnTest : public GpuTest, public ::testing::WithParamInterface<DecodeCase> {};
+
+TEST_P(DecodeAttnTest, MixedLengthsMatchReference) {
+  const DecodeCase c = GetParam();
+  const std::vector<std::int32_t> lens = {1, 7, 63, 64, 65, 300};
+  CacheSpec spec{c.dtype, c.paged, c.page_size, 2, c.head_dim, lens};
+  DecodeProblem p(spec, lens, c.group, 1.0f / std::sqrt(float(c.head_dim)));
+  const HostTensor out = p.run(c.variant);
+  const double err = rel_error(out.view(), p.reference().view());
+  EXPECT_LE(err, 1e-2) << c.variant;
+}
+
+std::vector<DecodeCase> decode_cases() {
+  std::vector<DecodeCase> out;
+  for (const char* v : {"block_per_head", "tiled", "split_kv"})
+    for (DType dt : {DType::f16, DType::bf16})
+      for (int dim : {64, 128, 256})
+        for (int group : {1, 3, 4, 8}) {
+          out.push_back({v, dt, dim, false, 0, group});
+          if (dim == 128 || group == 4)
+            for (int ps : {15, 16, 17}) out.push_back({v, dt, dim, true, ps, group});
+        }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(All, DecodeAttnTest, ::testing::ValuesIn(decode_cases()),
+                         [](const auto& info) {
+                           const DecodeCase& c = info.param;
+                           return c.variant + "_" + std::string(dtype_name(c.dtype)) + "_d" +
+                                  std::to_string(c.head_dim) + "_g" + std::to_string(c.group) +
+                                  (c.paged ? "_page" + std::to_string(c.page_size) : "_contig");
+                         });
+
+class DecodeAttnLongTest : public GpuTest {};
+
+TEST_F(DecodeAttnLongTest, Length4097AllVariantsBothLayouts) {
+  for (bool paged : {false, true})
+    for (const char* v : {"block_per_head", "tiled", "split_kv"}) {
+      SCOPED_TRACE(std::string(v) + (paged ? " paged" : " contiguous"));
+      CacheSpec spec{DType::bf16, paged, 16, 1, 128, {4097}};
+      DecodeProblem p(spec, {4097}, 4, 1.0f / std::sqrt(128.0f));
+      const HostTensor out = p.run(v);
+      EXPECT_LE(rel_error(out.view(), p.reference().view()), 1e-2);
+    }
+}
+
+// A peaky softmax (large scale): the running max must be handled exactly.
+TEST_F(DecodeAttnLongTest, LargeScale) {
+  for (const char* v : {"block_per_head", "tiled", "split_kv"}) {
+    SCOPED_TRACE(v);
+    CacheSpec spec{DType::f16, true, 16, 2, 64, {1000, 33}};
+    DecodeProblem p(spec, {1000, 33}, 3, 2.0f);
+    const HostTensor out = p.run(v);
+    EXPECT_LE(rel_error(out.view(), p.reference().view()), 1e-2);
+  }
+}
+
+class DecodeLayoutTest : public GpuTest {};
+
+// The same data contiguous and paged (page 16 and 17) gives bit-identical outputs.
+TEST_F(DecodeLayoutTest, PagedEqualsContiguous) {
+  const std::vector<std::int32_t> lens = {5, 200, 64, 1025};
+  for (const char* v : {"block_per_head", "tiled", "split_kv"})
+    for (int ps : {16, 17}) {
+      SCOPED_TRACE(std::string(v) + " page " + std::to_string(ps));
+      CacheSpec spec{DType::bf16, false, 0, 2, 128, lens};
+      DecodeProblem contiguous(spec, lens, 4, 0.088f);
+      const HostTensor a = contiguous.run(v);
+      DecodeProblem paged(spec, lens, 4, 0.088f);
+      paged.cache = contiguous.cache.relayout(true, ps);
+      paged.q = HostTensor(DType::bf16, {4, 8, 128});
+      std::memcpy(paged.q.view().data, contiguous.q.view().data, contiguous.q.view().nbytes());
+      paged.dq = DeviceTensor::upload(paged.q.view());
+      const HostTensor b = paged.run(v);
+      EXPECT_EQ(std::memcmp(a.view().data, b.view().data, a.view().nbytes()), 0);
+      EXPECT_LE(rel_error(b.view(), contiguous.reference().view()), 1e-2);
+    }
+}
+
+class DecodeSplitTest : public GpuTest {};
+
+// Any plan is correct for any lengths: a plan sized for short sequences (as captured in a
+// graph before the sequences grew), one with many tiny chunks, and one with a single split.
+TEST_F(DecodeSplitTest, PlansThatDoNotMatchTheLengths) {
+  const std::vector<std::int32_t> lens = {3, 700, 129, 2048};
+  CacheSpec spec{DType::f16, true, 16, 2, 128, lens};
+  DecodeProblem p(spec, lens, 4, 0.09f);
+  const HostTensor ref = p.reference();
+  const std::vector<std::int32_t> short_lens = {3, 40, 40, 100};
+  const cuda::DecodePlan planned_short =
+      cuda::plan_decode_attention(4, 8, 2, 128, DType::f16, short_lens);
+  cuda::DecodePlan many = planned_short;
+  many.max_splits = 37;
+  many.chunk = 32;
+  cuda::DecodePlan one = planned_short;
+  one.max_splits = 1;
+  for (const cuda::DecodePlan& plan : {planned_short, many, one}) {
+    SCOPED_TRACE("max_splits " + std::to_string(plan.max_splits));
+    cuda::DecodePlan sized = plan;
+    const std::size_t parts = std::size_t{4} * 8 * plan.max_splits;
+    sized.workspace_bytes = parts * 128 * sizeof(float) + (parts * sizeof(float) + 15) / 16 * 16;
+    p.use_plan(sized);
+    EXPECT_LE(rel_error(p.run("split_kv").view(), ref.view()), 1e-2);
+  }
+}
+
+TEST_F(DecodeSplitTest, PlanChoosesSplitsForLongSingleSequences) {
+  const std::vector<std::int32_t> one_long = {16384};
+  const cuda::DecodePlan p = cuda::plan_decode_attention(1, 32, 8, 128, DType::bf16, one_long, 132);
+  EXPECT_GT(p.max_splits, 1);
+  EXPECT_EQ(p.chunk % 32, 0);
+  EXPECT_GE(std::int64_t{p.max_splits} * p.chunk, 16384);
+  EXPECT_GT(p.workspace_bytes, 0u);
+  const std::vector<std::int32_t> many(64, 4096);
+  const cuda::DecodePlan q = cuda::plan_decode_attention(64, 32, 8, 128, DType::bf16, many, 132);
+  EXPECT_EQ(q.max_splits, 1);  // 512 blocks already fill the GPU
+  EXPECT_EQ(q.workspace_bytes, 0u);
+}
+
+TEST_F(DecodeSplitTest, SplitKvCapturesInACudaGraph) {
+  const std::vector<std::int32_t> lens = {1500, 77};
+  CacheSpec spec{DType::bf16, true, 16, 2, 128, lens};
+  DecodeProblem p(spec, lens, 4, 0.088f);
+  p.plan_for_lengths();
+  ASSERT_GT(p.plan->max_splits, 1);
+  cudaStream_t stream = nullptr;
+  cuda_ok(cudaStreamCreate(&stream));
+  const cuda::DecodeAttnArgs args = p.args();
+  cuda::decode_attention(args, stream, "split_kv");  // first call sets kernel attributes
+  cuda_ok(cudaStreamSynchronize(stream));
+  cudaGraph_t graph = nullptr;
+  cuda_ok(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+  cuda::decode_attention(args, stream, "split_kv");
+  cuda_ok(cudaStreamEndCapture(stream, &graph));
+  cudaGraphExec_t exec = nullptr;
+  cuda_ok(cudaGraphInstantiate(&exec, graph, 0));
+  p.dout.poison();
+  cuda_ok(cudaGraphLaunch(exec, stream));
+  cuda_ok(cudaStreamSynchronize(stream));
+  EXPECT_LE(rel_error(p.result().view(), p.reference().view()), 1e-2);
+  cuda_ok(cudaGraphExecDestroy(exec));
+  cuda_ok(cudaGraphDestroy(graph));
+  cuda_ok(cudaStreamDestroy(stream));
+}
+
+class DecodeArgsTest : public GpuTest {};
+
+TEST_F(DecodeArgsTest, ZeroLengthGivesZeros) {
+  for (const char* v : {"block_per_head", "tiled", "split_kv"}) {
+    SCOPED_TRACE(v);
+    CacheSpec spec{DType::f16, false, 0, 1, 64, {0, 300}};
+    DecodeProblem p(spec, {0, 300}, 2, 0.125f);
+    const HostTensor out = p.run(v);
+    for (int i = 0; i < 2 * 64; ++i) ASSERT_EQ(load_f32(out.view(), i), 0.0f) << i;
+  }
+}
+
+TEST_F(DecodeArgsTest, RejectsBadArguments) {
+  const std::vector<std::int32_t> lens = {10, 20};
+  CacheSpec spec{DType::bf16, false, 0, 2, 128, lens};
+  DecodeProblem p(spec, lens, 4, 0.1f);
+  cuda::DecodeAttnArgs a = p.args();
+  a.scale = 0.0f;
+  EXPECT_THROW(cuda::decode_attention(a), Error);
+  a = p.args();
+  DeviceTensor q_wrong(DType::bf16, {2, 7, 128});  // 7 heads over 2 kv heads
+  a.q = q_wrong.view();
+  EXPECT_THROW(cuda::decode_attention(a), Error);
+  a = p.args();
+  DeviceTensor q_f16(DType::f16, {2, 8, 128});
+  a.q = q_f16.view();
+  EXPECT_THROW(cuda::decode_attention(a), Error);
+  a = p.args();
+  a.plan = cuda::plan_decode_attention(2, 16, 2, 128, DType::bf16, lens);  // other head count
+  EXPECT_THROW(cuda::decode_attention(a), Error);
+  a = p.args();
+  EXPECT_THROW(cuda::decode_attention(a, nullptr, "split_kv"), Error);  // no plan
+  EXPECT_THROW(cuda::plan_decode_attention(2, 8, 2, 96, DType::bf16, lens), Error);
+  EXPECT_THROW(cuda::plan_decode_attention(3, 8, 2, 128, DType::bf16, lens), Error);
+}
+
+}  // namespace
+}  // namespace klab::test
