@@ -1,0 +1,166 @@
+// A Llama-family model loaded from GGUF (weights stay in the memory map), and the inference
+// session interface that each backend (CPU now, CUDA later) implements: prefill a batch of
+// tokens, then decode one token at a time over a contiguous KV cache.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "klab/dtype.hpp"
+#include "klab/gguf.hpp"
+#include "klab/tensor.hpp"
+#include "klab/tokenizer.hpp"
+
+namespace klab {
+
+enum class RopeLayout : std::uint8_t {
+  interleaved,  // GGML "normal": pairs (2i, 2i+1). GGUF llama / mistral (Q, K were permuted)
+  half_split,   // NeoX: pairs (i, i + rot_dim/2). GGUF qwen2
+};
+
+// Hyper-parameters of the graph, from `<arch>.*` GGUF metadata.
+struct LlamaConfig {
+  std::string arch;  // general.architecture: llama, mistral or qwen2
+  std::int64_t n_layers = 0;
+  std::int64_t hidden = 0;      // embedding_length
+  std::int64_t ffn_hidden = 0;  // feed_forward_length
+  std::int64_t n_heads = 0;
+  std::int64_t n_kv_heads = 0;
+  std::int64_t head_dim = 0;  // attention.key_length, else hidden / n_heads
+  std::int64_t vocab_size = 0;
+  std::int64_t context_length = 0;
+  std::int64_t rope_dim = 0;  // rope.dimension_count, else head_dim
+  float rope_theta = 10000.0f;
+  float rope_linear_scale = 1.0f;  // rope.scaling.type == linear: positions / factor
+  RopeLayout rope_layout = RopeLayout::interleaved;
+  float rms_eps = 1e-5f;
+  bool qkv_bias = false;         // qwen2
+  bool tied_embeddings = false;  // no output.weight: the output projection is token_embd
+
+  std::int64_t q_dim() const { return n_heads * head_dim; }
+  std::int64_t kv_dim() const { return n_kv_heads * head_dim; }
+
+  // Reads and checks the metadata. Throws Error naming the file and the key, or the
+  // architecture when it is not one of the supported same-graph families.
+  static LlamaConfig from_gguf(const gguf::File& file);
+  std::string summary() const;  // one line: arch, layers, dims, heads, vocab, context
+};
+
+// One tensor of the model: a view into the mapped file, in GGUF's own encoding.
+struct WeightRef {
+  std::string name;
+  gguf::TensorType type = gguf::TensorType::f32;
+  std::int64_t rows = 0;  // outer dim (GGUF dims[1]; 1 for vectors)
+  std::int64_t cols = 0;  // inner dim (GGUF dims[0])
+  std::span<const std::uint8_t> data;
+};
+
+struct LayerWeights {
+  WeightRef attn_norm, wq, wk, wv, wo;
+  std::optional<WeightRef> bq, bk, bv;
+  WeightRef ffn_norm, w_gate, w_up, w_down;
+};
+
+struct LlamaWeights {
+  WeightRef token_embd;
+  WeightRef output_norm;
+  WeightRef output;                     // == token_embd when tied
+  std::optional<WeightRef> rope_freqs;  // per-frequency divisors (Llama 3.1 style), [rope_dim/2]
+  std::vector<LayerWeights> layers;
+};
+
+// Tensor types the matrix products accept, and those small vectors (norms, biases) accept.
+bool is_supported_matrix_type(gguf::TensorType t);
+bool is_supported_vector_type(gguf::TensorType t);
+// A 1-D float tensor (norm weight, bias) as f32.
+std::vector<float> to_f32_vector(const WeightRef& w);
+
+struct LoadOptions {
+  // Called with a fraction in [0, 1] while the weights are checked and paged in.
+  std::function<void(double)> progress;
+  // Touch every weight page once so that the first token does not pay for page faults.
+  bool prefault = true;
+};
+
+class Model {
+ public:
+  // Opens the GGUF, reads the config, checks every tensor's presence, type and shape, and
+  // builds the tokenizer when the file carries `tokenizer.ggml.*`. Throws Error with a one-line
+  // message (file, tensor or key, expected vs actual) on any problem.
+  static std::shared_ptr<const Model> load(const std::filesystem::path& path,
+                                           const LoadOptions& options = {});
+
+  const LlamaConfig& config() const { return config_; }
+  const LlamaWeights& weights() const { return weights_; }
+  const gguf::File& file() const { return file_; }
+  const std::filesystem::path& path() const { return file_.path(); }
+  bool has_tokenizer() const { return tokenizer_.has_value(); }
+  // Throws Error when the file has no tokenizer metadata.
+  const Tokenizer& tokenizer() const;
+  // `tokenizer.chat_template`, empty when absent.
+  std::string chat_template() const;
+  // Bytes of all weights (what one decode step reads).
+  std::size_t weight_bytes() const;
+
+  Model(gguf::File file, LlamaConfig config, LlamaWeights weights,
+        std::optional<Tokenizer> tokenizer);
+
+ private:
+  gguf::File file_;
+  LlamaConfig config_;
+  LlamaWeights weights_;
+  std::optional<Tokenizer> tokenizer_;
+};
+
+struct SessionOptions {
+  Device device = Device::cpu;
+  int threads = 0;               // CPU worker threads; 0: one per physical core
+  std::int64_t max_context = 0;  // KV cache length; 0: the model's context_length
+  DType kv_dtype = DType::f32;   // f32 or f16 cache entries
+  std::int64_t max_batch = 512;  // prefill processes the prompt in chunks of this many tokens
+};
+
+// One sequence's inference state (KV cache, scratch) on one backend.
+class Session {
+ public:
+  virtual ~Session() = default;
+
+  // Processes `tokens` at positions [n_past(), n_past() + size) as a batch and appends them to
+  // the cache. Returns the logits of the last token ([vocab]) or, with all_logits, of every
+  // token ([size * vocab], row-major). The span stays valid until the next call.
+  // Throws Error (and changes nothing) when the tokens would overflow max_context() or an id
+  // is outside the vocabulary.
+  virtual std::span<const float> prefill(std::span<const std::int32_t> tokens,
+                                         bool all_logits = false) = 0;
+  // One token: prefill of length 1 (backends may take a faster path).
+  virtual std::span<const float> decode(std::int32_t token) { return prefill({&token, 1}); }
+
+  virtual std::int64_t n_past() const = 0;
+  virtual std::int64_t max_context() const = 0;
+  // Forgets the cache (keeps the allocation).
+  virtual void reset() = 0;
+  // Drops cached positions >= n (n <= n_past()), e.g. to rewind a chat turn.
+  virtual void truncate(std::int64_t n) = 0;
+  virtual std::string describe() const = 0;  // e.g. "cpu, 2 threads, avx2, kv f32 x 4096"
+
+  const Model& model() const { return *model_; }
+
+ protected:
+  explicit Session(std::shared_ptr<const Model> model) : model_(std::move(model)) {}
+  std::shared_ptr<const Model> model_;
+};
+
+// True when `device` has a backend in this build (CUDA: built with it AND a GPU is present).
+bool backend_available(Device device);
+// Throws Error when the device's backend is not available.
+std::unique_ptr<Session> create_session(std::shared_ptr<const Model> model,
+                                        const SessionOptions& options = {});
+
+}  // namespace klab

@@ -1,0 +1,21 @@
+// Internal to klab_model: the backends behind create_session().
+#pragma once
+
+#include <memory>
+
+#include "klab/model.hpp"
+
+namespace klab::detail {
+
+std::unique_ptr<Session> create_cpu_session(std::shared_ptr<const Model> model,
+                                            const SessionOptions& options);
+
+// Shared argument checks of Session::prefill: throws when the tokens would overflow the
+// context or are outside the vocabulary.
+void check_prefill(const Model& model, std::span<const std::int32_t> tokens, std::int64_t n_past,
+                   std::int64_t max_context);
+
+// RoPE inverse frequencies of the config (theta, linear scaling, rope_freqs divisors).
+std::vector<float> rope_inv_freq(const Model& model);
+
+}  // namespace klab::detail
