@@ -31,9 +31,8 @@ struct Chars {
   std::size_t size() const { return cp.size(); }
 };
 
-// One scanner per regular expression; each `match_*` returns the end (char index) of the
-// match starting at `i`, or 0 when that alternative does not match (matches are never empty,
-// so 0 cannot be a real end past i >= 0... except i == 0, where a real end is >= 1).
+// One scanner per regular expression. Each alternative returns the end (char index) of its
+// match at `i`, or 0 when it does not match: a real match is never empty, so it ends past i.
 class Scanner {
  public:
   Scanner(const Chars& chars, std::size_t end) : c_(chars), end_(end) {}

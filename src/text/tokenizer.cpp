@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <iostream>
 #include <optional>
 
@@ -191,7 +192,8 @@ Tokenizer Tokenizer::create(TokenizerData data) {
 
   if (m.is_byte_level()) {
     const text::PreTokenizerInfo info = text::pre_tokenizer_for(d.pre);
-    if (!info.known)
+    static std::atomic<bool> warned{false};
+    if (!info.known && !warned.exchange(true))
       std::cerr << "klab: warning: unknown pre-tokenizer '" << d.pre
                 << "', using the GPT-2 pattern\n";
     m.pre = info.kind;

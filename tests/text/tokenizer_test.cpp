@@ -206,6 +206,20 @@ TEST(StreamDecoder, NeverSplitsACharacter) {
   EXPECT_EQ(bad.flush(), "\xEF\xBF\xBD");
 }
 
+TEST(ByteLevelBpe, UnknownPreTokenizerFallsBackToGpt2WithAWarning) {
+  ByteVocab v;
+  v.add_merge(mapped(" "), "a");
+  v.data.pre = "gpt2";
+  const auto gpt2 = Tokenizer::create(v.data);
+  v.data.pre = "no-such-pre-tokenizer";
+  testing::internal::CaptureStderr();
+  const auto fallback = Tokenizer::create(v.data);
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("no-such-pre-tokenizer"), std::string::npos);
+  const std::string text = "a a  a's 12 345\n\n x";
+  EXPECT_EQ(fallback.encode(text), gpt2.encode(text));
+}
+
 TEST(ByteLevelBpe, InvalidDataIsRejected) {
   ByteVocab v;
   v.data.merges.push_back("zz" + std::string(" ") + "q");
