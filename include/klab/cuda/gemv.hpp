@@ -1,0 +1,71 @@
+// GEMV / skinny GEMM on the GPU: y[M, N] = epilogue(x[M, K] · Wᵀ) for M = 1..8, with W
+// quantized (klab::cuda::DeviceQuantMatrix, 4/8-bit) or dense (f16 / bf16). f32 accumulation;
+// the semantics of klab::ref::quant_matmul / klab::ref::matmul plus the epilogue.
+//
+// Quantized variants ("gemv_q", src/cuda/gemv/, one file each, simple to fast;
+// docs/kernels/gemv.md):
+//   naive            a thread per output, element-wise decode (any M)
+//   warp_per_row     a warp per row of W, 4-byte code loads, x from L1
+//   multi_row        4 rows per warp, x staged in shared memory (f32) and shared by 16 rows
+//   vec16_pipelined  2 rows per warp, 16-byte code loads, 4 loads per row in flight
+//   split_k          a thread-block cluster splits K, partial sums reduced through DSMEM
+//   mma              tensor cores: mma.sync m16n8k16 on the tiled layout, M padded to 8
+//   mma_x2           the same with two row tiles per block sharing each x fragment
+// Dense variants ("gemv_dense"): warp_per_row, vec16_multi_row.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "klab/cuda/quant_matrix.hpp"
+#include "klab/registry.hpp"
+#include "klab/tensor.hpp"
+
+namespace klab::cuda {
+
+enum class Epilogue : std::uint8_t {
+  none,      // y = x · Wᵀ
+  residual,  // y = residual + x · Wᵀ (residual may alias y)
+  swiglu,    // y = silu(x · Wgᵀ) ⊙ (x · Wuᵀ): the fused gate + up of a SwiGLU MLP
+};
+
+// All tensors on the device, contiguous, row-major.
+//   x: [M, K] f16 or bf16.   y: [M, N], f32 or x's dtype.
+//   Weights [N, K]: `w` (quantized) or `w_dense` (x's dtype), not both.
+//   swiglu: the gate is w / w_dense, the up projection w_up / w_dense_up (same shape and
+//   format). residual: [M, N] of y's dtype.
+struct GemvArgs {
+  TensorView y;
+  TensorView x;
+  const DeviceQuantMatrix* w = nullptr;
+  const DeviceQuantMatrix* w_up = nullptr;
+  TensorView w_dense;
+  TensorView w_dense_up;
+  TensorView residual;
+  Epilogue epilogue = Epilogue::none;
+
+  bool quantized() const { return w != nullptr; }
+  std::int64_t M() const { return x.dim(0); }
+  std::int64_t K() const { return x.dim(1); }
+  std::int64_t N() const { return y.dim(1); }
+};
+
+// Largest M of the GEMV registries (beyond: klab::cuda::gemm).
+inline constexpr int kGemvMaxM = 8;
+
+// Empty when the arguments are consistent (shapes, dtypes, devices, epilogue operands),
+// else a one-line description of the first problem.
+std::string gemv_args_problem(const GemvArgs& args);
+// Throws klab::Error("<op>: <problem>") when gemv_args_problem is not empty.
+void validate_gemv_args(const GemvArgs& args, std::string_view op);
+
+// Quantized weights, M <= 8 (op "gemv_q"), and dense weights (op "gemv_dense").
+const registry::OpRegistry<GemvArgs>& gemv_registry();
+const registry::OpRegistry<GemvArgs>& gemv_dense_registry();
+
+// Validates, picks `variant` ("auto": by shape) from the registry matching the weights, and
+// launches on `stream`. Never synchronizes; graph-capturable.
+void gemv(const GemvArgs& args, cudaStream_t stream = nullptr, std::string_view variant = "auto");
+
+}  // namespace klab::cuda

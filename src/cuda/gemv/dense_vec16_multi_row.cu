@@ -1,0 +1,105 @@
+// gemv_dense / vec16_multi_row: R rows per warp (4; or the gate and up rows of one output for
+// the fused SwiGLU), 16-byte streaming weight loads with R * U = 8 in flight per lane, x read
+// through L1 once per vector and shared by the R rows.
+#include "cuda/common/reduce.cuh"
+#include "cuda/common/vec.cuh"
+#include "cuda/gemv/gemv_common.cuh"
+#include "klab/cuda/check.hpp"
+
+namespace klab::cuda::gemv_impl {
+
+namespace {
+
+constexpr int kWarps = 4;
+
+template <class T, int MT, int R, int U, bool Swiglu>
+__global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParams p) {
+  constexpr int kV = kVec16<T>;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const std::int64_t outs_per_warp = Swiglu ? 1 : R;
+  const std::int64_t n0 = (static_cast<std::int64_t>(blockIdx.x) * kWarps + warp) * outs_per_warp;
+  if (n0 >= p.N) return;
+  bool live[R];
+  const T* rows[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const std::int64_t n = Swiglu ? n0 : n0 + r;
+    live[r] = n < p.N;
+    const T* base = static_cast<const T*>((Swiglu && r == 1) ? p.wd_up : p.wd);
+    rows[r] = base + (live[r] ? n : n0) * p.K;
+  }
+  const T* x = static_cast<const T*>(p.x);
+  const std::int64_t vecs = p.K / kV;
+
+  float acc[R][MT] = {};
+  for (std::int64_t base = lane; base < vecs; base += 32 * U) {
+    uint4 wq[U][R];
+#pragma unroll
+    for (int u = 0; u < U; ++u)
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        const std::int64_t v = base + 32 * u;
+        wq[u][r] = (v < vecs && live[r]) ? load_stream16(rows[r] + v * kV) : uint4{};
+      }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const std::int64_t v = base + 32 * u;
+      if (v >= vecs) break;
+      float wf[R][kV];
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        const auto& wv = reinterpret_cast<const Vec16<T>&>(wq[u][r]);
+#pragma unroll
+        for (int i = 0; i < kV; ++i) wf[r][i] = to_f32(wv[i]);
+      }
+#pragma unroll
+      for (int m = 0; m < MT; ++m) {
+        if (m >= p.M) break;
+        Vec16<T> xv;
+        xv.load(x + m * p.K + v * kV);
+#pragma unroll
+        for (int i = 0; i < kV; ++i) {
+          const float xf = to_f32(xv[i]);
+#pragma unroll
+          for (int r = 0; r < R; ++r) acc[r][m] = fmaf(wf[r][i], xf, acc[r][m]);
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int m = 0; m < MT; ++m) {
+    float v[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) v[r] = warp_sum(acc[r][m]);
+    if (lane != 0 || m >= p.M) continue;
+    if constexpr (Swiglu) {
+      store_out<T>(p, m * p.N + n0, silu(v[0]) * v[1]);
+    } else {
+#pragma unroll
+      for (int r = 0; r < R; ++r)
+        if (live[r]) store_out<T>(p, m * p.N + n0 + r, v[r]);
+    }
+  }
+}
+
+}  // namespace
+
+void launch_dense_vec16_multi_row(const GemvParams& p, cudaStream_t stream) {
+  dispatch_act(p.act, [&](auto t) {
+    dispatch_m_tile(p.M, [&](auto mt) {
+      using T = decltype(t);
+      constexpr int MT = decltype(mt)::value;
+      if (p.epilogue == Epilogue::swiglu) {
+        const auto blocks = static_cast<unsigned>((p.N + kWarps - 1) / kWarps);
+        gemv_dense_vec16_kernel<T, MT, 2, 4, true><<<blocks, kWarps * 32, 0, stream>>>(p);
+      } else {
+        constexpr int R = 4;
+        const auto blocks = static_cast<unsigned>((p.N + kWarps * R - 1) / (kWarps * R));
+        gemv_dense_vec16_kernel<T, MT, R, 2, false><<<blocks, kWarps * 32, 0, stream>>>(p);
+      }
+      check_launch("gemv_dense_vec16_kernel");
+    });
+  });
+}
+
+}  // namespace klab::cuda::gemv_impl

@@ -1,0 +1,49 @@
+// What every GEMV variant launches on (one plain struct for quantized and dense weights, all
+// epilogues), and each variant's entry points. The kernels live one variant per .cu file;
+// registry.cpp is the only place that lists them.
+#pragma once
+
+#include <cstdint>
+
+#include "klab/cuda/gemv.hpp"
+#include "klab/cuda/quant_matrix.hpp"
+#include "klab/dtype.hpp"
+
+namespace klab::cuda::gemv_impl {
+
+struct GemvParams {
+  void* y = nullptr;
+  const void* x = nullptr;
+  const void* residual = nullptr;  // epilogue residual; may equal y
+  QuantPlainView w, w_up;          // plain layout (when uploaded)
+  QuantTiledView tw, tw_up;        // tiled layout (when uploaded)
+  const void* wd = nullptr;        // dense weights [N, K], act dtype
+  const void* wd_up = nullptr;
+  int M = 0;
+  std::int64_t N = 0;
+  std::int64_t K = 0;
+  int group_shift = 5;  // log2(group)
+  int zero_point = 0;   // code of q = 0 in the tiled layout (quant_zero_point)
+  DType act = DType::f16;
+  bool y_f32 = false;
+  Epilogue epilogue = Epilogue::none;
+};
+
+// Fills GemvParams from (already validated) arguments; layouts that were not uploaded stay null.
+GemvParams params_of(const GemvArgs& a);
+
+// Quantized, plain layout.
+void launch_naive(const GemvParams& p, cudaStream_t stream);
+void launch_warp_per_row(const GemvParams& p, cudaStream_t stream);
+void launch_multi_row(const GemvParams& p, cudaStream_t stream);
+void launch_vec16_pipelined(const GemvParams& p, cudaStream_t stream);
+void launch_split_k(const GemvParams& p, cudaStream_t stream);
+// Quantized, tiled layout (tensor cores). x2: two row tiles per block.
+void launch_mma(const GemvParams& p, cudaStream_t stream);
+void launch_mma_x2(const GemvParams& p, cudaStream_t stream);
+// Dense weights.
+void launch_dense_naive(const GemvParams& p, cudaStream_t stream);
+void launch_dense_warp_per_row(const GemvParams& p, cudaStream_t stream);
+void launch_dense_vec16_multi_row(const GemvParams& p, cudaStream_t stream);
+
+}  // namespace klab::cuda::gemv_impl

@@ -1,0 +1,128 @@
+// The GEMV families: every variant, what it supports, and the auto choice. The one place a
+// GEMV variant is added.
+#include <string>
+#include <utility>
+
+#include "cuda/common/launch_util.hpp"
+#include "cuda/gemv/gemv_params.hpp"
+#include "klab/cuda/gemv.hpp"
+
+namespace klab::cuda {
+
+namespace {
+
+using gemv_impl::GemvParams;
+using gemv_impl::params_of;
+using Launcher = void (*)(const GemvParams&, cudaStream_t);
+
+bool vec_ok(const GemvArgs& a) {
+  return is_aligned(a.x.data, 16) && a.K() % 8 == 0 &&
+         (a.w_dense.data == nullptr ||
+          (is_aligned(a.w_dense.data, 16) && is_aligned(a.w_dense_up.data, 16)));
+}
+
+bool quant_ok(const GemvArgs& a, int max_m) {
+  return a.quantized() && gemv_args_problem(a).empty() && a.M() <= max_m;
+}
+bool plain_ok(const GemvArgs& a) {
+  return a.w->has_plain() && (!a.w_up || a.w_up->has_plain());
+}
+bool tiled_ok(const GemvArgs& a) {
+  return a.w->has_tiled() && (!a.w_up || a.w_up->has_tiled());
+}
+bool dense_ok(const GemvArgs& a) {
+  return !a.quantized() && gemv_args_problem(a).empty();
+}
+
+registry::Variant<GemvArgs> variant(std::string name, std::string description,
+                                    std::function<bool(const GemvArgs&)> supports,
+                                    Launcher launch) {
+  return {std::move(name), std::move(description), std::move(supports),
+          [launch](const GemvArgs& a, cudaStream_t s) { launch(params_of(a), s); }};
+}
+
+registry::OpRegistry<GemvArgs> make_quant_registry() {
+  registry::OpRegistry<GemvArgs> r("gemv_q");
+  const auto no_swiglu = [](const GemvArgs& a) { return a.epilogue != Epilogue::swiglu; };
+  r.add(variant(
+      "naive", "thread per output, element-wise decode from the plain layout",
+      [](const GemvArgs& a) { return quant_ok(a, 0x7fffffff) && plain_ok(a); },
+      gemv_impl::launch_naive));
+  r.add(variant(
+      "warp_per_row", "warp per row, 4-byte code words, x through L1",
+      [=](const GemvArgs& a) {
+        return quant_ok(a, kGemvMaxM) && plain_ok(a) && vec_ok(a) && no_swiglu(a);
+      },
+      gemv_impl::launch_warp_per_row));
+  r.add(variant(
+      "multi_row", "4 rows per warp, 16 per block, x staged in shared memory as f32",
+      [=](const GemvArgs& a) { return quant_ok(a, kGemvMaxM) && plain_ok(a) && no_swiglu(a); },
+      gemv_impl::launch_multi_row));
+  r.add(variant(
+      "vec16_pipelined", "2 rows per warp, 16-byte streaming loads, 8 in flight",
+      [=](const GemvArgs& a) {
+        return quant_ok(a, kGemvMaxM) && plain_ok(a) && vec_ok(a) && no_swiglu(a);
+      },
+      gemv_impl::launch_vec16_pipelined));
+  r.add(variant(
+      "split_k", "8-block cluster splits K, partials reduced through DSMEM",
+      [=](const GemvArgs& a) {
+        return quant_ok(a, kGemvMaxM) && plain_ok(a) && vec_ok(a) && no_swiglu(a) &&
+               a.N() <= 4 * 65535;
+      },
+      gemv_impl::launch_split_k));
+  r.add(variant(
+      "mma", "tensor cores (mma.sync m16n8k16) on the tiled layout, M padded to 8",
+      [](const GemvArgs& a) { return quant_ok(a, kGemvMaxM) && tiled_ok(a) && vec_ok(a); },
+      gemv_impl::launch_mma));
+  r.add(variant(
+      "mma_x2", "mma with two row tiles per block sharing each x fragment",
+      [=](const GemvArgs& a) {
+        return quant_ok(a, kGemvMaxM) && tiled_ok(a) && vec_ok(a) && no_swiglu(a);
+      },
+      gemv_impl::launch_mma_x2));
+  r.set_auto([](const GemvArgs& a) -> std::string {
+    if (a.w->has_tiled()) return "mma";
+    if (a.N() < 64 && a.K() >= 2048) return "split_k";
+    return "vec16_pipelined";
+  });
+  return r;
+}
+
+registry::OpRegistry<GemvArgs> make_dense_registry() {
+  registry::OpRegistry<GemvArgs> r("gemv_dense");
+  r.add(
+      variant("naive", "thread per output, scalar loads", dense_ok, gemv_impl::launch_dense_naive));
+  r.add(variant(
+      "warp_per_row", "warp per row, 16-byte loads of W and x",
+      [](const GemvArgs& a) {
+        return dense_ok(a) && a.M() <= kGemvMaxM && vec_ok(a) && a.epilogue != Epilogue::swiglu;
+      },
+      gemv_impl::launch_dense_warp_per_row));
+  r.add(variant(
+      "vec16_multi_row", "4 rows (or gate + up) per warp, 8 streaming loads in flight",
+      [](const GemvArgs& a) { return dense_ok(a) && a.M() <= kGemvMaxM && vec_ok(a); },
+      gemv_impl::launch_dense_vec16_multi_row));
+  r.set_auto([](const GemvArgs&) -> std::string { return "vec16_multi_row"; });
+  return r;
+}
+
+}  // namespace
+
+const registry::OpRegistry<GemvArgs>& gemv_registry() {
+  static const registry::OpRegistry<GemvArgs> r = make_quant_registry();
+  return r;
+}
+
+const registry::OpRegistry<GemvArgs>& gemv_dense_registry() {
+  static const registry::OpRegistry<GemvArgs> r = make_dense_registry();
+  return r;
+}
+
+void gemv(const GemvArgs& args, cudaStream_t stream, std::string_view variant) {
+  validate_gemv_args(args, args.quantized() ? "gemv_q" : "gemv_dense");
+  const auto& r = args.quantized() ? gemv_registry() : gemv_dense_registry();
+  r.run(args, stream, variant);
+}
+
+}  // namespace klab::cuda

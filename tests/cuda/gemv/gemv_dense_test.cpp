@@ -1,0 +1,135 @@
+// Every dense (f16 / bf16 weights) GEMV variant against klab::ref::matmul: K = 576, 1000,
+// 14336; N = 1, 3, 4096, 49152; M = 1, 2, 3, 8; residual and SwiGLU epilogues.
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+#include <string>
+
+#include "cuda/gemv/quant_test_util.hpp"
+#include "klab/cuda/check.hpp"
+#include "klab/cuda/gemv.hpp"
+#include "klab/ref.hpp"
+
+namespace klab::test {
+namespace {
+
+using cuda::Epilogue;
+using cuda::GemvArgs;
+
+struct Case {
+  int M;
+  std::int64_t N, K;
+  DType act = DType::f16;
+  DType out = DType::f32;
+  Epilogue epilogue = Epilogue::none;
+};
+
+std::set<std::string> check_dense(const Case& c, const std::set<std::string>& required) {
+  SCOPED_TRACE("M=" + std::to_string(c.M) + " N=" + std::to_string(c.N) +
+               " K=" + std::to_string(c.K) + " x=" + std::string(dtype_name(c.act)) +
+               " y=" + std::string(dtype_name(c.out)) +
+               " epilogue=" + std::to_string(static_cast<int>(c.epilogue)));
+  const bool swiglu = c.epilogue == Epilogue::swiglu;
+  const HostTensor x = random_tensor(c.act, {c.M, c.K});
+  const HostTensor w = random_tensor(c.act, {c.N, c.K});
+  HostTensor w_up;
+  if (swiglu) w_up = random_tensor(c.act, {c.N, c.K});
+  HostTensor residual;
+  if (c.epilogue == Epilogue::residual) residual = random_tensor(c.out, {c.M, c.N});
+
+  HostTensor ref(DType::f32, {c.M, c.N});
+  ref::matmul(ref.view(), x.view(), w.view());
+  if (swiglu) {
+    HostTensor up(DType::f32, {c.M, c.N});
+    ref::matmul(up.view(), x.view(), w_up.view());
+    for (std::int64_t i = 0; i < c.M * c.N; ++i) {
+      const double g = ref.ptr<float>()[i];
+      ref.ptr<float>()[i] = static_cast<float>(g / (1.0 + std::exp(-g)) * up.ptr<float>()[i]);
+    }
+  }
+  if (c.epilogue == Epilogue::residual)
+    for (std::int64_t i = 0; i < c.M * c.N; ++i)
+      ref.ptr<float>()[i] += load_f32(residual.view(), i);
+
+  const DeviceTensor dx = DeviceTensor::upload(x.view()), dw = DeviceTensor::upload(w.view());
+  DeviceTensor dw_up, dres;
+  if (swiglu) dw_up = DeviceTensor::upload(w_up.view());
+  if (c.epilogue == Epilogue::residual) dres = DeviceTensor::upload(residual.view());
+  DeviceTensor dy(c.out, {c.M, c.N});
+  GemvArgs a;
+  a.y = dy.view();
+  a.x = dx.view();
+  a.w_dense = dw.view();
+  if (swiglu) a.w_dense_up = dw_up.view();
+  if (c.epilogue == Epilogue::residual) a.residual = dres.view();
+  a.epilogue = c.epilogue;
+  EXPECT_EQ(cuda::gemv_args_problem(a), "");
+
+  std::set<std::string> ran;
+  for (const auto& v : cuda::gemv_dense_registry().variants()) {
+    if (!v.supports(a)) {
+      EXPECT_FALSE(required.count(v.name)) << v.name << " should support this case";
+      continue;
+    }
+    dy.poison();
+    v.launch(a, nullptr);
+    cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+    const HostTensor y = download_2d(dy);
+    EXPECT_LE(rel_error(y.view(), ref.view()), output_tolerance(c.out)) << "variant " << v.name;
+    ran.insert(v.name);
+  }
+  return ran;
+}
+
+const std::set<std::string> kAll = {"naive", "warp_per_row", "vec16_multi_row"};
+
+class GemvDense : public GpuTest {};
+
+TEST_F(GemvDense, ShapesAndDtypes) {
+  const Case cases[] = {
+      {1, 1, 576},
+      {2, 3, 1000, DType::bf16},
+      {3, 4096, 576, DType::f16, DType::f16},
+      {8, 4096, 1000, DType::bf16, DType::bf16},
+      {1, 4096, 14336},
+      {8, 3, 14336, DType::bf16},
+      {2, 49152, 576, DType::f16, DType::f16},
+      {3, 1, 14336, DType::bf16, DType::f32},
+  };
+  for (const Case& c : cases) EXPECT_EQ(check_dense(c, kAll), kAll);
+}
+
+TEST_F(GemvDense, Epilogues) {
+  check_dense({3, 4096, 1000, DType::f16, DType::f16, Epilogue::residual}, kAll);
+  check_dense({1, 3, 576, DType::bf16, DType::f32, Epilogue::residual}, kAll);
+  const std::set<std::string> fused = {"naive", "vec16_multi_row"};
+  EXPECT_EQ(check_dense({8, 4096, 576, DType::bf16, DType::bf16, Epilogue::swiglu}, fused), fused);
+  EXPECT_EQ(check_dense({1, 3, 1000, DType::f16, DType::f32, Epilogue::swiglu}, fused), fused);
+}
+
+TEST_F(GemvDense, OddKFallsBackToNaive) {
+  // K = 1001 cannot use 16-byte vectors: only the naive variant applies.
+  const auto ran = check_dense({2, 3, 1001}, {"naive"});
+  EXPECT_EQ(ran, std::set<std::string>{"naive"});
+}
+
+TEST_F(GemvDense, RejectsMismatchedWeights) {
+  DeviceTensor x(DType::f16, {1, 576}), y(DType::f32, {1, 64}), w(DType::bf16, {64, 576});
+  GemvArgs a;
+  a.x = x.view();
+  a.y = y.view();
+  a.w_dense = w.view();  // dtype differs from x
+  EXPECT_THROW(cuda::gemv(a, nullptr), Error);
+  DeviceTensor w2(DType::f16, {64, 512});
+  a.w_dense = w2.view();  // K differs
+  EXPECT_THROW(cuda::gemv(a, nullptr), Error);
+  DeviceTensor w3(DType::f16, {64, 576});
+  a.w_dense = w3.view();
+  EXPECT_NO_THROW(cuda::gemv(a, nullptr));
+  EXPECT_THROW(cuda::gemv_dense_registry().pick(a, "nonexistent"), Error);
+}
+
+}  // namespace
+}  // namespace klab::test

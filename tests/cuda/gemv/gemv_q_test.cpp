@@ -1,0 +1,262 @@
+// Every quantized GEMV variant against klab::ref::quant_matmul: all formats and GGUF blocks,
+// K = 576 / 1152 / 14336 (K = 1000 is rejected: not a whole number of groups), N = 1, 3, 4096,
+// 49152, M = 1, 2, 3, 8, f16 and bf16 activations, f32 / f16 / bf16 outputs, the residual and
+// SwiGLU epilogues. Fresh random data per case; outputs poisoned before every launch.
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "cuda/gemv/quant_test_util.hpp"
+#include "klab/cuda/check.hpp"
+#include "klab/cuda/gemv.hpp"
+#include "klab/ref.hpp"
+
+namespace klab::test {
+namespace {
+
+using cuda::DeviceQuantMatrix;
+using cuda::Epilogue;
+using cuda::GemvArgs;
+
+struct Shape {
+  int M;
+  std::int64_t N, K;
+};
+
+struct Options {
+  DType act = DType::f16;
+  DType out = DType::f32;
+  Epilogue epilogue = Epilogue::none;
+  bool in_place_residual = false;
+  cuda::QuantLayouts layouts = cuda::QuantLayouts::both;
+};
+
+std::string describe(const QuantMatrix& w, const Shape& s, const Options& o) {
+  return w.format.name() + " M=" + std::to_string(s.M) + " N=" + std::to_string(s.N) +
+         " K=" + std::to_string(s.K) + " x=" + std::string(dtype_name(o.act)) +
+         " y=" + std::string(dtype_name(o.out)) +
+         " epilogue=" + std::to_string(static_cast<int>(o.epilogue)) +
+         (o.in_place_residual ? " in-place" : "");
+}
+
+// y_ref (f32) = epilogue(x · Wᵀ) from klab::ref.
+HostTensor reference(const HostTensor& x, const QuantMatrix& w, const QuantMatrix* w_up,
+                     const HostTensor* residual, const Shape& s, Epilogue e) {
+  HostTensor y(DType::f32, {s.M, s.N});
+  ref::quant_matmul(y.view(), x.view(), w);
+  if (e == Epilogue::swiglu) {
+    HostTensor up(DType::f32, {s.M, s.N});
+    ref::quant_matmul(up.view(), x.view(), *w_up);
+    for (std::int64_t i = 0; i < s.M * s.N; ++i) {
+      const double g = y.ptr<float>()[i];
+      y.ptr<float>()[i] = static_cast<float>(g / (1.0 + std::exp(-g)) * up.ptr<float>()[i]);
+    }
+  }
+  if (e == Epilogue::residual)
+    for (std::int64_t i = 0; i < s.M * s.N; ++i) y.ptr<float>()[i] += load_f32(residual->view(), i);
+  return y;
+}
+
+// Runs every variant of the registry that supports the case; `required` must all support it.
+// Returns the names that ran.
+std::set<std::string> check_variants(const QuantMatrix& w, const QuantMatrix* w_up, const Shape& s,
+                                     const Options& o, const std::set<std::string>& required) {
+  SCOPED_TRACE(describe(w, s, o));
+  const HostTensor x = random_tensor(o.act, {s.M, s.K});
+  const DeviceQuantMatrix dw = DeviceQuantMatrix::upload(w, o.layouts);
+  std::optional<DeviceQuantMatrix> dw_up;
+  if (w_up) dw_up = DeviceQuantMatrix::upload(*w_up, o.layouts);
+  const DeviceTensor dx = DeviceTensor::upload(x.view());
+  DeviceTensor dy(o.out, {s.M, s.N});
+  HostTensor residual;
+  DeviceTensor dres;
+  if (o.epilogue == Epilogue::residual) {
+    residual = random_tensor(o.out, {s.M, s.N});
+    dres = DeviceTensor::upload(residual.view());
+  }
+  const HostTensor ref = reference(x, w, w_up, &residual, s, o.epilogue);
+
+  GemvArgs a;
+  a.y = dy.view();
+  a.x = dx.view();
+  a.w = &dw;
+  a.w_up = dw_up ? &*dw_up : nullptr;
+  a.epilogue = o.epilogue;
+  if (o.epilogue == Epilogue::residual) a.residual = o.in_place_residual ? dy.view() : dres.view();
+  EXPECT_EQ(cuda::gemv_args_problem(a), "");
+
+  std::set<std::string> ran;
+  for (const auto& v : cuda::gemv_registry().variants()) {
+    if (!v.supports(a)) {
+      EXPECT_FALSE(required.count(v.name)) << v.name << " should support this case";
+      continue;
+    }
+    if (o.in_place_residual) {
+      dy = DeviceTensor::upload(residual.view());
+      a.y = a.residual = dy.view();
+    } else {
+      dy.poison();
+    }
+    v.launch(a, nullptr);
+    cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+    const HostTensor y = download_2d(dy);
+    const double err = rel_error(y.view(), ref.view());
+    EXPECT_LE(err, output_tolerance(o.out)) << "variant " << v.name;
+    ran.insert(v.name);
+  }
+  EXPECT_FALSE(ran.empty());
+  return ran;
+}
+
+const std::set<std::string> kAllM8 = {"naive",   "warp_per_row", "multi_row", "vec16_pipelined",
+                                      "split_k", "mma",          "mma_x2"};
+
+class GemvQ : public GpuTest {};
+
+// K = 576 is not a multiple of 128: groups of 128 use 1152.
+std::int64_t k_for(const QuantFormat& f) {
+  return 576 % f.group == 0 ? 576 : 1152;
+}
+
+TEST_F(GemvQ, EveryFormatSmallAndMediumShapes) {
+  int i = 0;
+  for (const auto& f : all_quant_formats()) {
+    const std::int64_t K = k_for(f);
+    for (const Shape& s : {Shape{1, 1, K}, Shape{2, 3, K}, Shape{3, 4096, K}, Shape{8, 4096, K}}) {
+      const QuantMatrix w = random_quant(f, s.N, s.K);
+      const DType act = (i++ % 2) ? DType::bf16 : DType::f16;
+      check_variants(w, nullptr, s, {.act = act, .out = DType::f32}, kAllM8);
+      check_variants(w, nullptr, s, {.act = act, .out = act}, kAllM8);
+    }
+  }
+}
+
+TEST_F(GemvQ, GgufBlocks) {
+  for (auto t : {GgufBlockType::q4_0, GgufBlockType::q4_1, GgufBlockType::q8_0}) {
+    SCOPED_TRACE(gguf_name(t));
+    for (const Shape& s : {Shape{1, 4096, 576}, Shape{3, 3, 576}, Shape{8, 3, 14336}}) {
+      const QuantMatrix w = random_gguf(t, s.N, s.K);
+      check_variants(w, nullptr, s, {.act = DType::f16, .out = DType::f32}, kAllM8);
+      check_variants(w, nullptr, s, {.act = DType::bf16, .out = DType::bf16}, kAllM8);
+    }
+  }
+}
+
+TEST_F(GemvQ, LongK) {
+  const Shape shapes[] = {{1, 4096, 14336}, {2, 1, 14336}, {3, 3, 14336}, {8, 4096, 14336}};
+  const QuantFormat formats[] = {{4, 32, false}, {8, 128, true}, {4, 64, true}, {8, 32, false}};
+  for (int i = 0; i < 4; ++i) {
+    const QuantMatrix w = random_quant(formats[i], shapes[i].N, shapes[i].K);
+    check_variants(w, nullptr, shapes[i], {.act = i % 2 ? DType::bf16 : DType::f16}, kAllM8);
+  }
+}
+
+TEST_F(GemvQ, WideN) {
+  const QuantMatrix w4 = random_gguf(GgufBlockType::q4_1, 49152, 576);
+  check_variants(w4, nullptr, {1, 49152, 576}, {.act = DType::f16, .out = DType::f16}, kAllM8);
+  const QuantMatrix w8 = random_quant({8, 64, false}, 49152, 576);
+  check_variants(w8, nullptr, {8, 49152, 576}, {.act = DType::bf16}, kAllM8);
+}
+
+TEST_F(GemvQ, ResidualEpilogue) {
+  const QuantMatrix w = random_quant({4, 32, true}, 4096, 576);
+  check_variants(w, nullptr, {3, 4096, 576},
+                 {.act = DType::f16, .out = DType::f16, .epilogue = Epilogue::residual}, kAllM8);
+  check_variants(w, nullptr, {1, 4096, 576},
+                 {.act = DType::bf16, .out = DType::f32, .epilogue = Epilogue::residual}, kAllM8);
+  check_variants(w, nullptr, {8, 4096, 576},
+                 {.act = DType::f16,
+                  .out = DType::f16,
+                  .epilogue = Epilogue::residual,
+                  .in_place_residual = true},
+                 kAllM8);
+}
+
+TEST_F(GemvQ, SwigluEpilogue) {
+  const std::set<std::string> fused = {"naive", "mma"};
+  for (const QuantFormat& f : {QuantFormat{4, 32, false}, QuantFormat{8, 64, true}}) {
+    for (const Shape& s : {Shape{1, 4096, 576}, Shape{8, 3, 1152}, Shape{2, 1536, 14336}}) {
+      const QuantMatrix g = random_quant(f, s.N, s.K), u = random_quant(f, s.N, s.K);
+      const auto ran = check_variants(
+          g, &u, s, {.act = DType::bf16, .out = DType::bf16, .epilogue = Epilogue::swiglu}, fused);
+      EXPECT_EQ(ran, fused);
+      check_variants(g, &u, s, {.act = DType::f16, .epilogue = Epilogue::swiglu}, fused);
+    }
+  }
+}
+
+TEST_F(GemvQ, SingleLayoutUploads) {
+  const QuantMatrix w = random_quant({4, 64, false}, 3, 576);
+  const auto plain = check_variants(w, nullptr, {2, 3, 576}, {.layouts = cuda::QuantLayouts::plain},
+                                    {"naive", "vec16_pipelined"});
+  EXPECT_FALSE(plain.count("mma"));
+  const auto tiled = check_variants(w, nullptr, {2, 3, 576}, {.layouts = cuda::QuantLayouts::tiled},
+                                    {"mma", "mma_x2"});
+  EXPECT_FALSE(tiled.count("naive"));
+}
+
+// Well-formed device arguments for the rejection tests.
+struct Fixture {
+  QuantMatrix w = random_quant({4, 32, false}, 64, 576);
+  DeviceQuantMatrix dw = DeviceQuantMatrix::upload(w);
+  DeviceTensor x{DType::f16, {9, 576}};
+  DeviceTensor y{DType::f32, {9, 64}};
+  GemvArgs args(int M) const {
+    GemvArgs a;
+    a.x = x.view().slice0(0, M);
+    a.y = y.view().slice0(0, M);
+    a.w = &dw;
+    return a;
+  }
+};
+
+TEST_F(GemvQ, RejectsUnsupportedArguments) {
+  Fixture f;
+  const auto& reg = cuda::gemv_registry();
+  // M = 9 is beyond every GEMV variant but the naive one.
+  for (const char* name :
+       {"warp_per_row", "multi_row", "vec16_pipelined", "split_k", "mma", "mma_x2"}) {
+    EXPECT_FALSE(reg.find(name)->supports(f.args(9))) << name;
+    EXPECT_THROW(reg.pick(f.args(9), name), Error) << name;
+  }
+  EXPECT_NO_THROW(reg.pick(f.args(8), "mma"));
+  EXPECT_THROW(reg.pick(f.args(1), "no_such_variant"), Error);
+
+  GemvArgs bad = f.args(1);
+  bad.y = f.y.view().slice0(0, 2);  // M mismatch
+  EXPECT_THROW(cuda::gemv(bad, nullptr), Error);
+  bad = f.args(1);
+  bad.epilogue = Epilogue::swiglu;  // no w_up
+  EXPECT_THROW(cuda::gemv(bad, nullptr), Error);
+  bad = f.args(1);
+  bad.epilogue = Epilogue::residual;  // no residual
+  EXPECT_THROW(cuda::gemv(bad, nullptr), Error);
+  DeviceTensor x32(DType::f32, {1, 576});
+  bad = f.args(1);
+  bad.x = x32.view();
+  EXPECT_THROW(cuda::gemv(bad, nullptr), Error);
+  DeviceTensor x_short(DType::f16, {1, 512});
+  bad = f.args(1);
+  bad.x = x_short.view();  // K mismatch
+  EXPECT_THROW(cuda::gemv(bad, nullptr), Error);
+  bad = f.args(1);
+  bad.x.device = Device::cpu;
+  EXPECT_THROW(cuda::gemv(bad, nullptr), Error);
+}
+
+TEST_F(GemvQ, RejectsColumnsThatAreNotWholeGroups) {
+  QuantMatrix w;  // K = 1000: not a multiple of 32
+  w.format = {4, 32, false};
+  w.rows = 4;
+  w.cols = 1000;
+  w.packed.resize(4 * 500);
+  w.scales.resize(4 * 31);
+  EXPECT_THROW(DeviceQuantMatrix::upload(w), Error);
+}
+
+}  // namespace
+}  // namespace klab::test
