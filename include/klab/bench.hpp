@@ -140,11 +140,11 @@ struct Instance {
 
 struct Context {
   bool has_gpu = false;
-  std::int64_t l2_bytes = 0;
-  bool rotate = true;  // false: --no-rotate (measure the cache-warm case)
+  std::int64_t l2_bytes = 0;  // GPU cases: the device's L2; CPU cases: the last-level cache
+  bool rotate = true;         // false: --no-rotate (measure the cache-warm case)
   std::uint64_t seed = 0;
   // How many copies of a `bytes_per_set` working set to cycle through so that each run
-  // misses L2: ceil(3 * L2 / bytes_per_set), within [1, max_sets] and a 4 GiB total.
+  // misses the cache: ceil(3 * L2 / bytes_per_set), within [1, max_sets] and a 4 GiB total.
   int rotation_sets(std::size_t bytes_per_set, int max_sets = 64) const;
 };
 

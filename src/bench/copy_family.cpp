@@ -69,19 +69,31 @@ Instance setup_cuda_memcpy(const Context& ctx, std::size_t bytes) {
 }
 #endif
 
+struct HostCopySet {
+  HostBuffer src, dst;
+};
+
 Instance setup_host_memcpy(const Context& ctx, std::size_t bytes) {
-  auto src = std::make_shared<HostBuffer>(bytes);
-  auto dst = std::make_shared<HostBuffer>(bytes);
   const auto n = static_cast<std::int64_t>(bytes / 4);
-  fill_random_host(TensorView::contiguous(src->data(), DType::f32, {n}), ctx.seed);
-  std::memset(dst->data(), 0, bytes);
+  std::vector<HostCopySet> all;
+  for (int i = 0, sets = ctx.rotation_sets(2 * bytes); i < sets; ++i) {
+    HostCopySet s{HostBuffer(bytes), HostBuffer(bytes)};
+    fill_random_host(TensorView::contiguous(s.src.data(), DType::f32, {n}), ctx.seed + i);
+    std::memset(s.dst.data(), 0, bytes);  // fault the pages in before timing
+    all.push_back(std::move(s));
+  }
+  auto rot = std::make_shared<Rotation<HostCopySet>>(std::move(all));
   Instance inst;
-  inst.run = [src, dst, bytes](cudaStream_t) { std::memcpy(dst->data(), src->data(), bytes); };
-  inst.validate = [src, dst, bytes, n] {
-    std::memset(dst->data(), 0xFF, bytes);
-    std::memcpy(dst->data(), src->data(), bytes);
-    return rel_error(TensorView::contiguous(dst->data(), DType::f32, {n}),
-                     TensorView::contiguous(src->data(), DType::f32, {n}));
+  inst.run = [rot, bytes](cudaStream_t) {
+    HostCopySet& s = rot->next();
+    std::memcpy(s.dst.data(), s.src.data(), bytes);
+  };
+  inst.validate = [rot, bytes, n] {
+    HostCopySet& s = rot->first();
+    std::memset(s.dst.data(), 0xFF, bytes);
+    std::memcpy(s.dst.data(), s.src.data(), bytes);
+    return rel_error(TensorView::contiguous(s.dst.data(), DType::f32, {n}),
+                     TensorView::contiguous(s.src.data(), DType::f32, {n}));
   };
   return inst;
 }

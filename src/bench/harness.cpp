@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include <unistd.h>
+
 #include "bench/timing.hpp"
 #include "klab/bench.hpp"
 #include "klab/error.hpp"
@@ -40,6 +42,15 @@ std::optional<double> floor_seconds(std::span<const Ceiling> ceilings, CeilingKi
   if (!c || !c->value || *c->value <= 0) return std::nullopt;
   const double rate = *c->value * (is_bandwidth_ceiling(kind) ? 1e9 : 1e12);
   return amount / rate;
+}
+
+// Last-level cache of the host (glibc's sysconf), or a conservative 64 MiB when unknown.
+std::int64_t host_llc_bytes() {
+  for (int name : {_SC_LEVEL3_CACHE_SIZE, _SC_LEVEL2_CACHE_SIZE}) {
+    const long v = sysconf(name);
+    if (v > 0) return v;
+  }
+  return std::int64_t{64} << 20;
 }
 
 std::string describe(const Case& c) {
@@ -115,7 +126,7 @@ Result run_case(const Case& c, std::span<const Ceiling> ceilings, const RunOptio
     ctx.has_gpu = has_gpu;
     ctx.rotate = opt.rotate;
     ctx.seed = fresh_seed();
-    if (c.device == Device::cuda) ctx.l2_bytes = cuda_device_info().l2_bytes;
+    ctx.l2_bytes = c.device == Device::cuda ? cuda_device_info().l2_bytes : host_llc_bytes();
     Instance inst = c.setup(ctx);
     if (!inst.run) fail("setup() returned no run()");
     if (opt.validate && inst.validate) {

@@ -6,6 +6,7 @@
 
 #if KLAB_HAS_CUDA
 // (family headers)
+#include "klab/cuda/attention.hpp"
 #include "klab/cuda/elementwise.hpp"
 #include "klab/cuda/norm.hpp"
 #include "klab/cuda/qkv.hpp"
@@ -17,6 +18,8 @@ namespace klab {
 void touch_all_kernel_registries() {
 #if KLAB_HAS_CUDA
   // (family registry accessors)
+  (void)cuda::kv_append_registry(), (void)cuda::decode_attention_registry(),
+      (void)cuda::prefill_attention_registry();
   (void)cuda::rmsnorm_registry(), (void)cuda::add_rmsnorm_registry();
   (void)cuda::rope_registry();
   (void)cuda::swiglu_registry(), (void)cuda::residual_add_registry();

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# One command for the lent GPU machine: build with CUDA, run every test (GPU tests enabled),
+# run compute-sanitizer on the GPU test binaries, run the quick benchmark suite, and leave
+# at most a handful of files under $OUT (the device tool returns 8 files at most):
+#   summary.txt  logs.tar.gz  bench-<suite>.json  bench-<suite>.csv
+# The last thing printed is a short summary table (the tool returns only the output's tail).
+#
+# Environment (all optional):
+#   OUT                     where results go (default ./gpu-out)
+#   KLAB_GPU_CHECK_ONLY     steps to run, any of tests,sanitizer,bench separated by , or |
+#                           (default: all three; the build always runs)
+#   KLAB_TEST_FILTER        ctest -R regex for the test step (and the sanitizer binaries)
+#   KLAB_RACECHECK=1        also run compute-sanitizer --tool racecheck
+#   KLAB_SANITIZER_GTEST    gtest filter for sanitizer runs (default: all tests of a binary)
+#   KLAB_SANITIZER_TIMEOUT  seconds per binary and tool (default 180)
+#   KLAB_BENCH_SUITE        quick (default) or full
+#   KLAB_BENCH_ARGS         extra arguments for `klab bench`
+#   KLAB_BUILD_DIR          default /tmp/klab-build;  KLAB_JOBS default 16
+#   KLAB_CUDA_ARCH          default 90a
+set -uo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="${OUT:-$root/gpu-out}"
+build="${KLAB_BUILD_DIR:-/tmp/klab-build}"
+jobs="${KLAB_JOBS:-16}"
+arch="${KLAB_CUDA_ARCH:-90a}"
+only="${KLAB_GPU_CHECK_ONLY:-tests,sanitizer,bench}"
+suite="${KLAB_BENCH_SUITE:-quick}"
+sanitizer_timeout="${KLAB_SANITIZER_TIMEOUT:-180}"
+mkdir -p "$out"
+logs="$(mktemp -d /tmp/klab-gpu-logs.XXXXXX)"
+summary="$out/summary.txt"
+: >"$summary"
+t_start=$SECONDS
+
+want() { [[ "|${only//,/|}|" == *"|$1|"* ]]; }
+note() { printf '%s\n' "$*" | tee -a "$summary"; }
+row() { printf '%-26s %-8s %6ss  %s\n' "$1" "$2" "$3" "$4" >>"$logs/.rows"; }
+: >"$logs/.rows"
+
+finish() {
+  tar -czf "$out/logs.tar.gz" -C "$logs" --exclude=.rows . 2>/dev/null
+  {
+    echo
+    echo "== gpu-check summary ($((SECONDS - t_start))s total; logs in $out/logs.tar.gz) =="
+    printf '%-26s %-8s %7s  %s\n' step status time detail
+    cat "$logs/.rows"
+  } | tee -a "$summary"
+  [ -f "$logs/bench-table.txt" ] && tee -a "$summary" <"$logs/bench-table.txt"
+  rm -rf "$logs"
+}
+trap finish EXIT
+
+# ---- machine ---------------------------------------------------------------------------------
+{
+  date -u +%Y-%m-%dT%H:%M:%SZ
+  uname -a
+  grep -m1 "model name" /proc/cpuinfo
+  nproc
+  nvidia-smi 2>&1
+  nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,clocks.max.sm,power.draw,temperature.gpu \
+    --format=csv 2>&1
+  nvcc --version 2>&1
+  cmake --version 2>&1 | head -1
+} >"$logs/machine.txt" 2>&1
+note "gpu-check: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo 'no nvidia-smi')"
+
+# The commit, when the checkout has its .git (the device copy may not).
+if [ -z "${KLAB_GIT_COMMIT:-}" ] && git -C "$root" rev-parse HEAD >/dev/null 2>&1; then
+  KLAB_GIT_COMMIT="$(git -C "$root" rev-parse --short=12 HEAD)"
+  export KLAB_GIT_COMMIT
+fi
+
+# ---- build -----------------------------------------------------------------------------------
+t0=$SECONDS
+generator=()
+command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
+targets=()
+if ! want tests && ! want sanitizer; then targets=(--target klab_cli); fi
+if cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DKLAB_CUDA=ON \
+  -DCMAKE_CUDA_ARCHITECTURES="$arch" -DKLAB_BUILD_TESTS=ON >"$logs/configure.log" 2>&1 &&
+  cmake --build "$build" -j "$jobs" "${targets[@]}" >"$logs/build.log" 2>&1; then
+  row build ok $((SECONDS - t0)) "CUDA arch $arch, $build"
+else
+  row build FAILED $((SECONDS - t0)) "see configure.log / build.log"
+  echo "---- build failed; last lines ----"
+  tail -n 40 "$logs/build.log" 2>/dev/null || tail -n 40 "$logs/configure.log"
+  exit 1
+fi
+status=0
+
+# ---- tests -----------------------------------------------------------------------------------
+if want tests; then
+  t0=$SECONDS
+  filter=()
+  [ -n "${KLAB_TEST_FILTER:-}" ] && filter=(-R "$KLAB_TEST_FILTER")
+  (cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 600 "${filter[@]}" \
+    --output-junit "$logs/ctest-junit.xml") >"$logs/ctest.log" 2>&1
+  rc=$?
+  line="$(grep -E 'tests passed|tests failed' "$logs/ctest.log" | tail -1)"
+  skipped="$(grep -c '\*\*\*Skipped\|Not Run' "$logs/ctest.log")"
+  row tests "$([ $rc -eq 0 ] && echo ok || echo FAILED)" $((SECONDS - t0)) "${line:-no result} ($skipped skipped)"
+  if [ $rc -ne 0 ]; then
+    status=1
+    grep -E '^\s*[0-9]+ - ' "$logs/ctest.log" | head -20 >"$logs/failed-tests.txt"
+    sed 's/^/  FAILED: /' "$logs/failed-tests.txt" >>"$logs/.rows"
+  fi
+fi
+
+# ---- compute-sanitizer -----------------------------------------------------------------------
+if want sanitizer; then
+  tools=(memcheck)
+  [ "${KLAB_RACECHECK:-0}" = 1 ] && tools+=(racecheck)
+  mapfile -t bins < <(find "$build/tests" -maxdepth 1 -type f -executable -name 'test_cuda*' | sort)
+  if [ -n "${KLAB_TEST_FILTER:-}" ]; then
+    mapfile -t bins < <(printf '%s\n' "${bins[@]}" | grep -E "$KLAB_TEST_FILTER")
+  fi
+  if ! command -v compute-sanitizer >/dev/null 2>&1; then
+    row sanitizer SKIPPED 0 "compute-sanitizer not on PATH"
+  elif [ ${#bins[@]} -eq 0 ]; then
+    row sanitizer SKIPPED 0 "no GPU test binaries"
+  fi
+  for tool in "${tools[@]}"; do
+    command -v compute-sanitizer >/dev/null 2>&1 && [ ${#bins[@]} -gt 0 ] || break
+    t0=$SECONDS
+    bad=()
+    for bin in "${bins[@]}"; do
+      name="$(basename "$bin")"
+      gtest=(--gtest_brief=1)
+      [ -n "${KLAB_SANITIZER_GTEST:-}" ] && gtest+=("--gtest_filter=$KLAB_SANITIZER_GTEST")
+      timeout "$sanitizer_timeout" compute-sanitizer --tool "$tool" --error-exitcode 99 \
+        --print-limit 20 "$bin" "${gtest[@]}" >"$logs/sanitizer-$tool-$name.log" 2>&1
+      rc=$?
+      [ $rc -ne 0 ] && bad+=("$name(rc=$rc)")
+    done
+    if [ ${#bad[@]} -eq 0 ]; then
+      row "sanitizer $tool" ok $((SECONDS - t0)) "${#bins[@]} binaries clean"
+    else
+      status=1
+      row "sanitizer $tool" FAILED $((SECONDS - t0)) "${#bad[@]}/${#bins[@]}: ${bad[*]}"
+    fi
+  done
+fi
+
+# ---- benchmarks ------------------------------------------------------------------------------
+if want bench; then
+  t0=$SECONDS
+  json="$out/bench-$suite.json"
+  csv="$out/bench-$suite.csv"
+  # shellcheck disable=SC2086
+  "$build/bin/klab" bench --suite "$suite" --json "$json" --csv "$csv" ${KLAB_BENCH_ARGS:-} \
+    >"$logs/bench-table.txt" 2>"$logs/bench-progress.log"
+  rc=$?
+  detail="$(python3 - "$json" <<'EOF' 2>/dev/null
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = d["cases"]
+n = lambda f: sum(1 for x in c if f(x))
+ceil = ", ".join(f'{k} {v["value"]:.0f} {v["unit"]}' for k, v in d["ceilings"].items()
+                 if isinstance(v.get("value"), (int, float)))
+print(f'{len(c)} cases: {n(lambda x: x["valid"] is True)} valid, '
+      f'{n(lambda x: x["valid"] is False)} INVALID, {n(lambda x: bool(x["error"]))} errors, '
+      f'{n(lambda x: x["skipped"])} skipped | {ceil}')
+EOF
+)"
+  row "bench $suite" "$([ $rc -eq 0 ] && echo ok || echo FAILED)" $((SECONDS - t0)) "${detail:-no JSON written}"
+  if [ $rc -ne 0 ]; then
+    status=1
+    tail -n 5 "$logs/bench-progress.log" | sed 's/^/  /' >>"$logs/.rows"
+  fi
+fi
+
+exit $status

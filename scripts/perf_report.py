@@ -1,0 +1,400 @@
+#!/usr/bin/env python3
+"""Turns `klab bench` result JSON (schema klab-bench/1) into docs/PERFORMANCE.md, and
+compares two result files.
+
+  scripts/perf_report.py bench/results/A.json [B.json ...]       # writes docs/PERFORMANCE.md
+  scripts/perf_report.py --compare before.json after.json         # prints changes
+
+Plots (PNG, docs/img/) need matplotlib (scripts/requirements-report.txt); without it the
+tables are still written and the plots are skipped with a warning. Tooling only: the
+runtime never runs Python.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+from collections import OrderedDict, defaultdict
+from pathlib import Path
+
+SCHEMA = "klab-bench/1"
+# dims keys that mean "context length" for the decode-attention plot, in preference order.
+CONTEXT_KEYS = ("kv_len", "ctx", "context", "S", "seq_len")
+
+
+# ---- loading -------------------------------------------------------------------------------
+def load(path: str) -> dict:
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise SystemExit(f"perf_report: {path}: not a {SCHEMA} document")
+    for key in ("machine", "ceilings", "date", "command", "git_commit", "cases"):
+        if key not in doc:
+            raise SystemExit(f"perf_report: {path}: missing '{key}'")
+    doc["_path"] = path
+    return doc
+
+
+def num(v):
+    """JSON number, or the strings 'inf'/'nan' the harness writes for non-finite values."""
+    if isinstance(v, (int, float)):
+        return float(v)
+    if v in ("inf", "-inf", "nan"):
+        return float(v)
+    return None
+
+
+def card(doc: dict) -> str:
+    gpu = doc["machine"].get("gpu")
+    if gpu:
+        return f'{gpu["name"]} (cc {gpu["cc"]}, {gpu["sm_count"]} SMs)'
+    return f'CPU only: {doc["machine"]["cpu_model"]}'
+
+
+def status(c: dict) -> str:
+    if c.get("skipped"):
+        return "skipped"
+    if c.get("error"):
+        return "error"
+    if c.get("valid") is True:
+        return "valid"
+    if c.get("valid") is False:
+        return "**INVALID**"
+    return "not validated"
+
+
+def key(c: dict) -> tuple:
+    return (c["op"], c["variant"], c["shape"], c["dtype"])
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
+
+
+# ---- formatting ----------------------------------------------------------------------------
+def fmt(v, digits=3) -> str:
+    v = num(v)
+    if v is None:
+        return "–"
+    if math.isinf(v) or math.isnan(v):
+        return str(v)
+    if v == 0:
+        return "0"
+    mag = abs(v)
+    if mag >= 1000:
+        return f"{v:,.0f}"
+    if mag >= 1:
+        return f"{v:.{max(digits - 1 - int(math.log10(mag)), 0)}f}"
+    if mag >= 1e-3:
+        return f"{v:.{digits}g}"
+    return f"{v:.1e}"
+
+
+def md_table(header: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def machine_section(doc: dict) -> str:
+    m = doc["machine"]
+    rows = [["CPU", f'{m["cpu_model"]} ({m["cpu_cores"]} logical CPUs)'], ["OS", m.get("os", "")]]
+    gpu = m.get("gpu")
+    if gpu:
+        rows += [
+            ["GPU", f'{gpu["name"]}, cc {gpu["cc"]}, {gpu["sm_count"]} SMs'],
+            ["GPU memory / L2", f'{gpu["memory_bytes"] / 2**30:.1f} GiB / {gpu["l2_bytes"] / 2**20:.0f} MiB'],
+            ["max clocks", f'SM {gpu["sm_clock_mhz"]} MHz, memory {gpu["mem_clock_mhz"]} MHz'],
+            ["driver / runtime", f'{gpu["driver_version"]} / {gpu["runtime_version"]}'],
+        ]
+        if m.get("cublas_version"):
+            rows.append(["cuBLAS", str(m["cublas_version"])])
+    else:
+        rows.append(["GPU", "none (built with CUDA)" if m.get("built_with_cuda") else "none (CPU build)"])
+    rows += [["date", doc["date"]], ["command", f'`{doc["command"]}`'], ["git commit", doc["git_commit"]],
+             ["result file", f'`{doc["_path"]}`']]
+    return md_table(["", ""], rows)
+
+
+def ceilings_section(doc: dict) -> str:
+    rows = []
+    for kind, c in doc["ceilings"].items():
+        value = num(c.get("value"))
+        spread = ""
+        if c.get("p10_us") is not None:
+            spread = f'{fmt(c["p10_us"])}–{fmt(c["p90_us"])}'
+        rows.append([kind, f'{fmt(value)} {c["unit"]}' if value is not None else "–",
+                     fmt(c.get("median_us")), spread, c.get("what") or c.get("note", "")])
+    return md_table(["ceiling", "value", "median µs", "p10–p90 µs", "how"], rows)
+
+
+def op_sections(doc: dict) -> str:
+    by_op: dict[str, list] = OrderedDict()
+    for c in doc["cases"]:
+        by_op.setdefault(c["op"], []).append(c)
+    parts = []
+    for op, cases in by_op.items():
+        rows = []
+        for c in sorted(cases, key=lambda c: (c["dtype"], sorted(c.get("dims", {}).items()), c["shape"], c["variant"])):
+            spread = f'{fmt(c["p10_us"])}–{fmt(c["p90_us"])}' if c.get("p10_us") is not None else "–"
+            pct = num(c.get("pct_of_ceiling"))
+            ceiling = f'{fmt(pct)}% {c.get("ceiling_kind") or ""}' if pct is not None else "–"
+            detail = c.get("skip_reason") or c.get("error") or c.get("note") or ""
+            rows.append([c["shape"], c["dtype"], c["variant"], fmt(c.get("median_us")), spread,
+                         fmt(c.get("gbps")), fmt(c.get("tflops")), ceiling, fmt(c.get("rel_error"), 2),
+                         status(c), detail])
+        parts.append(f"### {op}\n\n" + md_table(
+            ["shape", "dtype", "variant", "median µs", "p10–p90 µs", "GB/s", "TFLOP/s", "% of ceiling",
+             "rel. error", "status", "note"], rows))
+    return "\n\n".join(parts)
+
+
+def best_section(doc: dict) -> str:
+    """Fastest valid variant per (op, dtype, shape), with cuBLAS alongside when measured."""
+    groups = defaultdict(list)
+    for c in doc["cases"]:
+        if num(c.get("median_us")) is not None and c.get("valid") is not False and not c.get("error"):
+            groups[(c["op"], c["dtype"], c["shape"])].append(c)
+    rows = []
+    for (op, dtype, shape), cases in sorted(groups.items()):
+        best = min(cases, key=lambda c: c["median_us"])
+        rows.append([op, dtype, shape, best["variant"], fmt(best["median_us"]),
+                     fmt(num(best.get("pct_of_ceiling"))) + ("%" if best.get("pct_of_ceiling") is not None else ""),
+                     str(len(cases))])
+    if not rows:
+        return "_No timed cases in this run._"
+    return md_table(["op", "dtype", "shape", "fastest variant", "median µs", "% of ceiling", "variants timed"], rows)
+
+
+# ---- plots ---------------------------------------------------------------------------------
+def try_matplotlib():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        return plt
+    except ImportError:
+        print("perf_report: matplotlib not installed (pip install -r scripts/requirements-report.txt); "
+              "skipping plots", file=sys.stderr)
+        return None
+
+
+def plot_roofline(plt, doc: dict, op: str, cases: list, path: Path) -> bool:
+    timed = [c for c in cases if num(c.get("pct_of_ceiling")) is not None]
+    if not timed:
+        return False
+    shapes = list(OrderedDict.fromkeys(f'{c["shape"]}\n{c["dtype"]}' for c in timed))
+    variants = list(OrderedDict.fromkeys(c["variant"] for c in timed))
+    width = 0.8 / max(len(variants), 1)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(shapes) * max(1, len(variants)) * 0.45 + 2), 4.2))
+    for i, v in enumerate(variants):
+        xs, ys = [], []
+        for j, s in enumerate(shapes):
+            for c in timed:
+                if c["variant"] == v and f'{c["shape"]}\n{c["dtype"]}' == s:
+                    xs.append(j + (i - (len(variants) - 1) / 2) * width)
+                    ys.append(num(c["pct_of_ceiling"]))
+        ax.bar(xs, ys, width, label=v)
+    ax.axhline(100, color="black", linewidth=0.8, linestyle="--")
+    ax.set_xticks(range(len(shapes)))
+    ax.set_xticklabels(shapes, fontsize=7)
+    ax.set_ylabel("% of measured ceiling (roofline)")
+    ax.set_title(f"{op} on {card(doc)}", fontsize=9)
+    ax.legend(fontsize=7, ncol=min(len(variants), 4))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def context_key(c: dict):
+    for k in CONTEXT_KEYS:
+        if k in c.get("dims", {}):
+            return k
+    return None
+
+
+def plot_decode_attention(plt, doc: dict, cases: list, path: Path) -> bool:
+    series = defaultdict(list)
+    for c in cases:
+        k = context_key(c)
+        gbps = num(c.get("gbps"))
+        if k is None or gbps is None:
+            continue
+        other = ",".join(f"{d}={v}" for d, v in sorted(c["dims"].items()) if d != k)
+        series[(c["variant"], c["dtype"], other)].append((c["dims"][k], gbps))
+    if not series:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for (variant, dtype, other), pts in sorted(series.items()):
+        pts.sort()
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"{variant} {dtype} {other}")
+    copy = num(doc["ceilings"].get("d2d_copy", {}).get("value"))
+    if copy:
+        ax.axhline(copy, color="black", linestyle="--", linewidth=0.8, label="D2D copy ceiling")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("context length")
+    ax.set_ylabel("GB/s")
+    ax.set_title(f"decode attention on {card(doc)}", fontsize=9)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def plot_e2e(plt, doc: dict, cases: list, path: Path) -> bool:
+    """Tokens/s of end-to-end decode cases (op e2e_decode: bytes = bytes read per step,
+    dims.batch = sequences per step) against the bandwidth bound copy_GBps / bytes."""
+    copy = num(doc["ceilings"].get("d2d_copy", {}).get("value"))
+    pts = []
+    for c in cases:
+        t = num(c.get("median_us"))
+        if t is None or not c.get("bytes"):
+            continue
+        batch = c.get("dims", {}).get("batch", 1)
+        bound = copy * 1e9 / c["bytes"] * batch if copy else None
+        pts.append((f'{c["variant"]}\n{c["shape"]}', batch * 1e6 / t, bound))
+    if not pts:
+        return False
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(pts)), 4.2))
+    xs = range(len(pts))
+    ax.bar([x - 0.2 for x in xs], [p[1] for p in pts], 0.4, label="measured tokens/s")
+    ax.bar([x + 0.2 for x in xs], [p[2] or 0 for p in pts], 0.4, label="bandwidth bound")
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels([p[0] for p in pts], fontsize=7)
+    ax.set_ylabel("tokens/s")
+    ax.set_title(f"end-to-end decode on {card(doc)}", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def make_plots(doc: dict, img_dir: Path, md_dir: Path, plt) -> list[str]:
+    if plt is None:
+        return []
+    img_dir.mkdir(parents=True, exist_ok=True)
+    run = slug(Path(doc["_path"]).stem)
+    by_op = OrderedDict()
+    for c in doc["cases"]:
+        by_op.setdefault(c["op"], []).append(c)
+    lines = []
+    rel = lambda p: os.path.relpath(p, md_dir)
+    for op, cases in by_op.items():
+        p = img_dir / f"{run}-{slug(op)}-roofline.png"
+        if plot_roofline(plt, doc, op, cases, p):
+            lines.append(f"![{op}: % of roofline]({rel(p)})")
+        if "decode_attention" in op:
+            p = img_dir / f"{run}-{slug(op)}-gbps-vs-context.png"
+            if plot_decode_attention(plt, doc, cases, p):
+                lines.append(f"![{op}: GB/s vs context length]({rel(p)})")
+        if op.startswith("e2e"):
+            p = img_dir / f"{run}-{slug(op)}-tokens.png"
+            if plot_e2e(plt, doc, cases, p):
+                lines.append(f"![{op}: tokens/s vs bandwidth bound]({rel(p)})")
+    return lines
+
+
+# ---- document ------------------------------------------------------------------------------
+def render(docs: list[dict], out: Path, img_dir: Path, plots: bool) -> str:
+    plt = try_matplotlib() if plots else None
+    parts = ["# Performance", "",
+             "<!-- Generated by scripts/perf_report.py from committed bench/results/*.json; do not edit by hand. -->",
+             "",
+             "Every number below was measured by `klab bench` in the run named with it; the ceilings "
+             "(host and device-to-device copy, cuBLAS GEMM) were measured in that same run. "
+             "\"% of ceiling\" is the roofline fraction: max(bytes / copy GB/s, FLOPs / GEMM FLOP/s) "
+             "over the measured median time. Bytes count each input read once and each output "
+             "written once (weights + scales + x + y for matmuls). Regenerate with "
+             f"`python3 scripts/perf_report.py {' '.join(d['_path'] for d in docs)}`.", ""]
+    if not any(d["machine"].get("gpu") for d in docs):
+        parts += ["> **No GPU results are committed yet.** The run below was made on a development "
+                  "machine without a GPU: it shows the host ceilings and CPU cases, and lists every GPU "
+                  "case as skipped. The H100 numbers arrive with the first committed GPU result "
+                  "(`scripts/gpu-check.sh` writes it).", ""]
+    for doc in docs:
+        parts += [f"## {card(doc)} — {doc['date'][:10]} ({doc.get('suite', '')})", "",
+                  machine_section(doc), "", "### Ceilings (same run)", "", ceilings_section(doc), "",
+                  "### Fastest valid variant per shape", "", best_section(doc), ""]
+        images = make_plots(doc, img_dir, out.parent, plt)
+        if images:
+            parts += ["### Plots", ""] + [i + "\n" for i in images]
+        n = len(doc["cases"])
+        skipped = sum(1 for c in doc["cases"] if c.get("skipped"))
+        parts += [f"### All cases ({n}, {skipped} skipped)", "", op_sections(doc), ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+# ---- compare -------------------------------------------------------------------------------
+def spread(c: dict) -> float:
+    """Run-to-run spread of one result as a fraction of its median: (p90 - p10) / median."""
+    m = num(c.get("median_us"))
+    if not m:
+        return 0.0
+    return (num(c["p90_us"]) - num(c["p10_us"])) / m
+
+
+def compare(before: dict, after: dict, min_change: float) -> tuple[str, int]:
+    b = {key(c): c for c in before["cases"]}
+    a = {key(c): c for c in after["cases"]}
+    rows, flagged = [], 0
+    for k in [k for k in a if k in b] :
+        cb, ca = b[k], a[k]
+        tb, ta = num(cb.get("median_us")), num(ca.get("median_us"))
+        if tb is None or ta is None:
+            continue
+        change = ta / tb - 1.0
+        noise = max(spread(cb), spread(ca), min_change)
+        flag = ""
+        if abs(change) > noise:
+            flag = "FASTER" if change < 0 else "SLOWER"
+        if cb.get("valid") is not False and ca.get("valid") is False:
+            flag = (flag + " NOW-INVALID").strip()
+        flagged += bool(flag)
+        rows.append([*k[:3], k[3], fmt(tb), fmt(ta), f"{change * 100:+.1f}%", f"±{noise * 100:.1f}%", flag or "~"])
+    only_b = [k for k in b if k not in a]
+    only_a = [k for k in a if k not in b]
+    text = [f"before: {before['_path']} ({card(before)}, {before['date']}, {before['git_commit']})",
+            f"after:  {after['_path']} ({card(after)}, {after['date']}, {after['git_commit']})"]
+    if card(before) != card(after):
+        text.append("WARNING: different machines; timings are not comparable")
+    text += ["", md_table(["op", "variant", "shape", "dtype", "before µs", "after µs", "change",
+                           "spread (p10–p90)", "flag"], rows), "",
+             f"{flagged} case(s) changed beyond the run-to-run spread; "
+             f"{len(only_b)} only in before, {len(only_a)} only in after."]
+    return "\n".join(text), flagged
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results", nargs="*", help="klab bench result JSON files")
+    ap.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"), help="compare two result files")
+    ap.add_argument("--min-change", type=float, default=0.0,
+                    help="ignore changes below this fraction even when the spread is tighter (default 0)")
+    ap.add_argument("--out", default="docs/PERFORMANCE.md")
+    ap.add_argument("--img-dir", default="docs/img")
+    ap.add_argument("--no-plots", action="store_true")
+    args = ap.parse_args(argv)
+    if args.compare:
+        text, _ = compare(load(args.compare[0]), load(args.compare[1]), args.min_change)
+        print(text)
+        return 0
+    if not args.results:
+        ap.error("give result JSON files, or --compare BEFORE AFTER")
+    docs = [load(p) for p in args.results]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(docs, out, Path(args.img_dir), not args.no_plots), encoding="utf-8")
+    print(f"perf_report: wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
