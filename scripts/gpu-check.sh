@@ -17,6 +17,9 @@
 #   KLAB_BENCH_ARGS         extra arguments for `klab bench`
 #   KLAB_BUILD_DIR          default /tmp/klab-build;  KLAB_JOBS default 16
 #   KLAB_CUDA_ARCH          default 90a
+#   KLAB_BUILD_TIMEOUT, KLAB_TEST_TIMEOUT, KLAB_BENCH_TIMEOUT
+#                           seconds for the build / ctest / bench steps (0 = no limit, the
+#                           default); keeps the summary coming inside the device tool's limit
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,6 +30,11 @@ arch="${KLAB_CUDA_ARCH:-90a}"
 only="${KLAB_GPU_CHECK_ONLY:-tests,sanitizer,bench}"
 suite="${KLAB_BENCH_SUITE:-quick}"
 sanitizer_timeout="${KLAB_SANITIZER_TIMEOUT:-180}"
+limit() {  # limit SECONDS CMD...: runs CMD under timeout when SECONDS > 0
+  local s="$1"
+  shift
+  if [ "${s:-0}" -gt 0 ]; then timeout "$s" "$@"; else "$@"; fi
+}
 mkdir -p "$out"
 logs="$(mktemp -d /tmp/klab-gpu-logs.XXXXXX)"
 summary="$out/summary.txt"
@@ -79,7 +87,8 @@ targets=()
 if ! want tests && ! want sanitizer; then targets=(--target klab_cli); fi
 if cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DKLAB_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES="$arch" -DKLAB_BUILD_TESTS=ON >"$logs/configure.log" 2>&1 &&
-  cmake --build "$build" -j "$jobs" "${targets[@]}" >"$logs/build.log" 2>&1; then
+  limit "${KLAB_BUILD_TIMEOUT:-0}" cmake --build "$build" -j "$jobs" "${targets[@]}" \
+    >"$logs/build.log" 2>&1; then
   row build ok $((SECONDS - t0)) "CUDA arch $arch, $build"
 else
   row build FAILED $((SECONDS - t0)) "see configure.log / build.log"
@@ -94,7 +103,7 @@ if want tests; then
   t0=$SECONDS
   filter=()
   [ -n "${KLAB_TEST_FILTER:-}" ] && filter=(-R "$KLAB_TEST_FILTER")
-  (cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 600 "${filter[@]}" \
+  (cd "$build" && limit "${KLAB_TEST_TIMEOUT:-0}" ctest --output-on-failure -j "$jobs" --timeout 600 "${filter[@]}" \
     --output-junit "$logs/ctest-junit.xml") >"$logs/ctest.log" 2>&1
   rc=$?
   line="$(grep -E 'tests passed|tests failed' "$logs/ctest.log" | tail -1)"
@@ -148,7 +157,7 @@ if want bench; then
   json="$out/bench-$suite.json"
   csv="$out/bench-$suite.csv"
   # shellcheck disable=SC2086
-  "$build/bin/klab" bench --suite "$suite" --json "$json" --csv "$csv" ${KLAB_BENCH_ARGS:-} \
+  limit "${KLAB_BENCH_TIMEOUT:-0}" "$build/bin/klab" bench --suite "$suite" --json "$json" --csv "$csv" ${KLAB_BENCH_ARGS:-} \
     >"$logs/bench-table.txt" 2>"$logs/bench-progress.log"
   rc=$?
   detail="$(python3 - "$json" <<'EOF' 2>/dev/null
