@@ -81,6 +81,8 @@ class File {
   std::size_t data_offset() const;  // start of the tensor data section
 
   const std::map<std::string, Value>& metadata() const;
+  // Metadata keys in the order the file stores them.
+  const std::vector<std::string>& metadata_keys() const;
   const Value* find(std::string_view key) const;
   // Throw Error "<file>: missing metadata key '<key>'" when absent.
   const Value& get(std::string_view key) const;
@@ -146,5 +148,27 @@ class Writer {
   std::vector<std::pair<std::string, Value>> kv_;
   std::vector<PendingTensor> tensors_;
 };
+
+// ---- Model-level tools (klab inspect / klab gguf-slice) ----------------------------------------
+
+// One model-consistency check: vocab vs embeddings vs lm_head, special-token ids, head
+// dims and GQA divisibility, per-layer tensor shapes, quantization metadata vs tensor types.
+struct Check {
+  std::string name;     // e.g. "vocab size vs token_embd.weight"
+  bool ok = true;
+  std::string message;  // what was found (the failure reason when !ok)
+};
+std::vector<Check> validate_model(const File& file);
+
+struct Totals {
+  std::int64_t params = 0;  // elements of all tensors
+  std::size_t bytes = 0;    // tensor data bytes
+  double bits_per_weight() const { return params ? 8.0 * double(bytes) / double(params) : 0.0; }
+};
+Totals totals(const File& file);
+
+// Writes a GGUF with only the first `n_layers` transformer blocks ("blk.<i>." tensors with
+// i < n_layers), every other tensor and all metadata kept, and "<arch>.block_count" = n_layers.
+void slice_layers(const File& in, const std::filesystem::path& out, std::int64_t n_layers);
 
 }  // namespace klab::gguf

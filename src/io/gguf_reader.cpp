@@ -62,9 +62,8 @@ class Cursor {
   std::string read_string() {
     const auto len = read<std::uint64_t>();
     if (len > remaining()) {
-      fail_here("truncated or corrupt: string of " + std::to_string(len) + " bytes at byte " +
-                std::to_string(pos_) + " runs past the end of the file (" +
-                std::to_string(bytes_.size()) + " bytes)");
+      fail_corrupt("string of " + std::to_string(len) + " bytes at byte " + std::to_string(pos_) +
+                   " runs past the end of the file (" + std::to_string(bytes_.size()) + " bytes)");
     }
     std::string s(reinterpret_cast<const char*>(bytes_.data() + pos_), len);
     pos_ += len;
@@ -75,14 +74,20 @@ class Cursor {
   // This bounds every allocation by the file size.
   void need_items(std::uint64_t count, std::size_t min_item_bytes, std::string_view what) {
     if (count > remaining() / min_item_bytes) {
-      fail_here("truncated or corrupt: " + std::string(what) + " count " + std::to_string(count) +
-                " at byte " + std::to_string(pos_) + " cannot fit in the " +
-                std::to_string(remaining()) + " bytes left in the file");
+      fail_corrupt(std::string(what) + " count " + std::to_string(count) + " at byte " +
+                   std::to_string(pos_) + " cannot fit in the " + std::to_string(remaining()) +
+                   " bytes left in the file");
     }
   }
 
   [[noreturn]] void fail_here(const std::string& what) const {
     fail(file_ + ": " + (context_.empty() ? "" : context_ + ": ") + what);
+  }
+
+  // A length or count that runs past the end: either the file was cut short or the number
+  // itself is garbage; we cannot tell which.
+  [[noreturn]] void fail_corrupt(const std::string& what) const {
+    fail(file_ + ": truncated or corrupt: " + (context_.empty() ? "" : context_ + ": ") + what);
   }
 
  private:
@@ -234,6 +239,7 @@ struct File::Impl {
   std::size_t alignment = kDefaultAlignment;
   std::size_t data_offset = 0;
   std::map<std::string, Value> metadata;
+  std::vector<std::string> metadata_keys;  // file order
   std::vector<TensorInfo> tensors;
   std::map<std::string, std::size_t, std::less<>> tensor_index;
 
@@ -300,6 +306,7 @@ void File::Impl::parse_metadata(Cursor& cur, std::uint64_t n_kv) {
     if (!metadata.emplace(key, std::move(value)).second) {
       cur.fail_here("duplicate metadata key");
     }
+    metadata_keys.push_back(std::move(key));
   }
 }
 
@@ -445,6 +452,10 @@ std::size_t File::data_offset() const {
 }
 const std::map<std::string, Value>& File::metadata() const {
   return impl_->metadata;
+}
+
+const std::vector<std::string>& File::metadata_keys() const {
+  return impl_->metadata_keys;
 }
 
 const Value* File::find(std::string_view key) const {

@@ -132,7 +132,7 @@ TEST_F(GgufMalformed, BadMetadata) {
       RawGguf{}.header(0, 1).str("b").put<std::uint32_t>(7).put<std::uint8_t>(2).bytes,
       {"metadata key 'b'", "invalid bool byte 2"});
   expect_open_error(RawGguf{}.header(0, 1).str("x").bytes,
-                    {"truncated or corrupt: metadata entry count 1"});
+                    {"truncated or corrupt: header: metadata entry count 1"});
   expect_open_error(
       RawGguf{}.header(0, 1).str("").put<std::uint32_t>(4).put<std::uint32_t>(1).bytes,
       {"empty metadata key"});
