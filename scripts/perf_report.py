@@ -136,7 +136,18 @@ def op_sections(doc: dict) -> str:
     for c in doc["cases"]:
         by_op.setdefault(c["op"], []).append(c)
     parts = []
-    for op, cases in by_op.items():
+    for op, all_cases in by_op.items():
+        cases = [c for c in all_cases if not c.get("skipped")]
+        skipped = [c for c in all_cases if c.get("skipped")]
+        section = f"### {op}\n\n"
+        if skipped:
+            reasons = sorted({c.get("skip_reason", "") for c in skipped})
+            variants = sorted({c["variant"] for c in skipped})
+            section += (f"{len(skipped)} case(s) skipped ({'; '.join(reasons)}): variants "
+                        f"{', '.join(variants)}.\n\n")
+        if not cases:
+            parts.append(section.rstrip())
+            continue
         rows = []
         for c in sorted(cases, key=lambda c: (c["dtype"], sorted(c.get("dims", {}).items()), c["shape"], c["variant"])):
             spread = f'{fmt(c["p10_us"])}–{fmt(c["p90_us"])}' if c.get("p10_us") is not None else "–"
@@ -146,7 +157,7 @@ def op_sections(doc: dict) -> str:
             rows.append([c["shape"], c["dtype"], c["variant"], fmt(c.get("median_us")), spread,
                          fmt(c.get("gbps")), fmt(c.get("tflops")), ceiling, fmt(c.get("rel_error"), 2),
                          status(c), detail])
-        parts.append(f"### {op}\n\n" + md_table(
+        parts.append(section + md_table(
             ["shape", "dtype", "variant", "median µs", "p10–p90 µs", "GB/s", "TFLOP/s", "% of ceiling",
              "rel. error", "status", "note"], rows))
     return "\n\n".join(parts)
@@ -345,7 +356,7 @@ def compare(before: dict, after: dict, min_change: float) -> tuple[str, int]:
     b = {key(c): c for c in before["cases"]}
     a = {key(c): c for c in after["cases"]}
     rows, flagged = [], 0
-    for k in [k for k in a if k in b] :
+    for k in [k for k in a if k in b]:
         cb, ca = b[k], a[k]
         tb, ta = num(cb.get("median_us")), num(ca.get("median_us"))
         if tb is None or ta is None:
@@ -358,7 +369,7 @@ def compare(before: dict, after: dict, min_change: float) -> tuple[str, int]:
         if cb.get("valid") is not False and ca.get("valid") is False:
             flag = (flag + " NOW-INVALID").strip()
         flagged += bool(flag)
-        rows.append([*k[:3], k[3], fmt(tb), fmt(ta), f"{change * 100:+.1f}%", f"±{noise * 100:.1f}%", flag or "~"])
+        rows.append([*k[:3], k[3], fmt(tb), fmt(ta), f"{change * 100:+.1f}%", f"{noise * 100:.1f}%", flag or "~"])
     only_b = [k for k in b if k not in a]
     only_a = [k for k in a if k not in b]
     text = [f"before: {before['_path']} ({card(before)}, {before['date']}, {before['git_commit']})",

@@ -19,8 +19,9 @@
 //           auto s = std::make_shared<State>(...);       // host data, ref output, device sets
 //           s->sets = ctx.rotation_sets(bytes_per_set);  // >1 set: runs rotate past L2
 //           return kb::Instance{
-//               .run = [s](cudaStream_t st) { launch(s->next_set(), st); },
-//               .validate = [s] { /* poison, run set 0, download, */ return rel_error; }};
+//               .run = [s](cudaStream_t st) { launch(s->rot.next(), st); },
+//               .validate = [s] { /* poison, run set 0, download, */ return rel_error; },
+//               .sets = s->rot.size()};
 //         };
 //         out.push_back(std::move(c));
 //       }
@@ -136,6 +137,9 @@ struct Instance {
   // Optional: poison outputs, run once on fresh data, compare with klab::ref; returns
   // ||out - ref|| / ||ref|| (inf for NaN). Runs before timing.
   std::function<double()> validate;
+  // How many distinct input sets run() cycles through (Rotation::size()). The harness replays
+  // a CUDA graph of whole cycles, so a graph never pins the loop to the first few sets.
+  std::size_t sets = 1;
 };
 
 struct Context {

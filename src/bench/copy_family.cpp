@@ -65,6 +65,7 @@ Instance setup_cuda_memcpy(const Context& ctx, std::size_t bytes) {
     s.dst.copy_to_host(got.view().data, bytes / 4 * 4);
     return rel_error(got.view(), want.view());
   };
+  inst.sets = rot->size();
   return inst;
 }
 #endif
@@ -95,6 +96,7 @@ Instance setup_host_memcpy(const Context& ctx, std::size_t bytes) {
     return rel_error(TensorView::contiguous(s.dst.data(), DType::f32, {n}),
                      TensorView::contiguous(s.src.data(), DType::f32, {n}));
   };
+  inst.sets = rot->size();
   return inst;
 }
 

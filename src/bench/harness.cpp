@@ -134,9 +134,10 @@ Result run_case(const Case& c, std::span<const Ceiling> ceilings, const RunOptio
       r.rel_error = err;
       r.valid = std::isfinite(err) && err <= c.tolerance;
     }
-    const detail::Timed t = c.device == Device::cuda
-                                ? detail::time_on_gpu(inst.run, c.graph_safe, opt)
-                                : detail::time_on_host(inst.run, opt);
+    const detail::Timed t =
+        c.device == Device::cuda
+            ? detail::time_on_gpu(inst.run, c.graph_safe, std::max<std::size_t>(inst.sets, 1), opt)
+            : detail::time_on_host(inst.run, opt);
     r.time_us = summarize(t.per_run_us);
     r.inner = t.inner;
     r.reps = t.per_run_us.size() * t.inner;

@@ -102,6 +102,7 @@ Instance setup_matmul(const Context& ctx, const MatmulShape& shape, DType dt) {
   Instance inst;
   inst.run = [state](cudaStream_t stream) { state->launch(state->sets.next(), stream); };
   inst.validate = [state, seed = ctx.seed] { return state->validate(seed ^ 0x5eed); };
+  inst.sets = state->sets.size();
   return inst;
 }
 #endif

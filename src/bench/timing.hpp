@@ -24,7 +24,9 @@ Plan plan_samples(double est_run_us, const RunOptions& opt);
 
 Timed time_on_host(const std::function<void(cudaStream_t)>& run, const RunOptions& opt);
 // Throws Error without CUDA.
-Timed time_on_gpu(const std::function<void(cudaStream_t)>& run, bool graph_safe,
+// Graphs are used only when a sample batches several runs (tiny kernels); the batch is then
+// rounded up to whole cycles of `sets` input sets.
+Timed time_on_gpu(const std::function<void(cudaStream_t)>& run, bool graph_safe, std::size_t sets,
                   const RunOptions& opt);
 
 }  // namespace klab::bench::detail

@@ -52,7 +52,7 @@ UniqueGraphExec try_capture(const std::function<void(cudaStream_t)>& run, cudaSt
 
 }  // namespace
 
-Timed time_on_gpu(const std::function<void(cudaStream_t)>& run, bool graph_safe,
+Timed time_on_gpu(const std::function<void(cudaStream_t)>& run, bool graph_safe, std::size_t sets,
                   const RunOptions& opt) {
   const UniqueStream stream = make_stream();
   const UniqueEvent e0 = make_event(), e1 = make_event();
@@ -74,12 +74,16 @@ Timed time_on_gpu(const std::function<void(cudaStream_t)>& run, bool graph_safe,
     if (waited >= opt.warmup_seconds || batch >= 4096) break;
     batch *= 2;
   }
-  const Plan plan = plan_samples(est_us, opt);
+  Plan plan = plan_samples(est_us, opt);
+  // A run long enough to be its own sample gains nothing from a graph; shorter ones batch
+  // whole rotation cycles so every replay walks all sets.
+  const bool use_graph = graph_safe && plan.inner > 1;
+  if (use_graph && sets > 1) plan.inner = (plan.inner + sets - 1) / sets * sets;
 
   Timed t;
   t.inner = plan.inner;
   UniqueGraphExec graph;
-  if (graph_safe) graph = try_capture(run, stream.get(), plan.inner);
+  if (use_graph) graph = try_capture(run, stream.get(), plan.inner);
   t.method = graph ? "cuda_graph" : "cuda_events";
   const auto launch_sample = [&] {
     if (graph) {
@@ -110,7 +114,7 @@ Timed time_on_gpu(const std::function<void(cudaStream_t)>& run, bool graph_safe,
 
 #else
 
-Timed time_on_gpu(const std::function<void(cudaStream_t)>&, bool, const RunOptions&) {
+Timed time_on_gpu(const std::function<void(cudaStream_t)>&, bool, std::size_t, const RunOptions&) {
   fail("bench: klab was built without CUDA");
 }
 
