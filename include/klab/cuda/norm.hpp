@@ -5,6 +5,8 @@
 //   naive         block per row, scalar loads, two passes over the row
 //   vec16         block per row, 16-byte loads, two passes (second one mostly from L1)
 //   vec16_regs    block per row, 16-byte loads, the row held in registers: one pass
+//   vec16_prefetch  persistent vec16_regs: each block loads its next row before it reduces
+//                 and writes the current one (H <= 8192 f16/bf16)
 //   warp_per_row  warp per row, 16-byte loads, row in registers (small H, e.g. QK-norm)
 #pragma once
 

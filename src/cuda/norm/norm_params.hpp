@@ -37,6 +37,10 @@ void launch_vec16(const NormParams& p, cudaStream_t stream);
 bool regs_supports(const NormParams& p);
 void launch_vec16_regs(const NormParams& p, cudaStream_t stream);
 
+// Persistent, next row prefetched: at most 4 vectors per thread, 256 threads.
+bool prefetch_supports(const NormParams& p);
+void launch_vec16_prefetch(const NormParams& p, cudaStream_t stream);
+
 // A warp per row, row in registers: H of at most kWarpMaxVecs * 32 vectors.
 bool warp_supports(const NormParams& p);
 void launch_warp_per_row(const NormParams& p, cudaStream_t stream);
