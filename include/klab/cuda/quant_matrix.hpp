@@ -82,6 +82,8 @@ class DeviceQuantMatrix {
   DeviceQuantMatrix() = default;
   // Validates `m` (klab::Error on inconsistent sizes) and uploads the requested layouts.
   static DeviceQuantMatrix upload(const QuantMatrix& m, QuantLayouts layouts = QuantLayouts::both);
+  // A second device copy (device-to-device; e.g. benchmark sets that rotate past L2).
+  DeviceQuantMatrix clone() const;
 
   const QuantFormat& format() const { return format_; }
   std::int64_t rows() const { return rows_; }

@@ -1,8 +1,11 @@
 // Upload of quantized matrices and the host-side repacking into the tiled layout.
 #include "klab/cuda/quant_matrix.hpp"
 
+#include <cuda_runtime_api.h>
+
 #include <string>
 
+#include "klab/cuda/check.hpp"
 #include "klab/error.hpp"
 
 namespace klab::cuda {
@@ -164,6 +167,34 @@ DeviceQuantMatrix DeviceQuantMatrix::upload(const QuantMatrix& m, QuantLayouts l
     d.cols_padded_ = t.cols_padded;
     d.has_tiled_ = true;
   }
+  return d;
+}
+
+namespace {
+DeviceBuffer copy_buffer(const DeviceBuffer& src) {
+  if (src.data() == nullptr) return {};
+  DeviceBuffer dst(src.size());
+  klab::cuda::check(cudaMemcpy(dst.data(), src.data(), src.size(), cudaMemcpyDeviceToDevice),
+                    "cudaMemcpy D2D");
+  return dst;
+}
+}  // namespace
+
+DeviceQuantMatrix DeviceQuantMatrix::clone() const {
+  DeviceQuantMatrix d;
+  d.format_ = format_;
+  d.rows_ = rows_;
+  d.cols_ = cols_;
+  d.has_plain_ = has_plain_;
+  d.has_tiled_ = has_tiled_;
+  d.rows_padded_ = rows_padded_;
+  d.cols_padded_ = cols_padded_;
+  d.plain_codes_ = copy_buffer(plain_codes_);
+  d.plain_scales_ = copy_buffer(plain_scales_);
+  d.plain_mins_ = copy_buffer(plain_mins_);
+  d.tiled_codes_ = copy_buffer(tiled_codes_);
+  d.tiled_scales_ = copy_buffer(tiled_scales_);
+  d.tiled_mins_ = copy_buffer(tiled_mins_);
   return d;
 }
 
