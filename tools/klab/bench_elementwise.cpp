@@ -192,6 +192,7 @@ kb::Instance setup_norm(const kb::Context& ctx, const std::string& variant, DTyp
   };
   kb::Instance inst;
   inst.run = [s, run](cudaStream_t stream) { run(s->rot.next(), stream); };
+  inst.sets = s->rot.size();
   inst.validate = [s, run, residual, d, t, h] {
     NormSet& n = s->rot.first();
     refill(n.x, s->hx);
@@ -271,6 +272,7 @@ kb::Instance setup_rope(const kb::Context& ctx, const std::string& variant, DTyp
   };
   kb::Instance inst;
   inst.run = [s, run](cudaStream_t stream) { run(s->rot.next(), stream); };
+  inst.sets = s->rot.size();
   inst.validate = [s, run, hd, style] {
     DeviceTensor& x = s->rot.first();
     refill(x, s->hx);
@@ -334,6 +336,7 @@ kb::Instance setup_binary(const kb::Context& ctx, const std::string& variant, DT
   };
   kb::Instance inst;
   inst.run = [s, run](cudaStream_t stream) { run(s->rot.next(), stream); };
+  inst.sets = s->rot.size();
   inst.validate = [s, run, is_swiglu, d, t, f] {
     BinarySet& b = s->rot.first();
     refill(b.a, s->ha);
@@ -486,6 +489,7 @@ kb::Instance setup_qkv(const kb::Context& ctx, const std::string& variant, DType
   };
   kb::Instance inst;
   inst.run = [s, run](cudaStream_t stream) { run(s->rot.next(), stream); };
+  inst.sets = s->rot.size();
   inst.validate = [s, run, op, d, t, hq, hkv, hd, page_size] {
     QkvSet& q = s->rot.first();
     refill(q.qkv, s->hqkv);
