@@ -70,8 +70,10 @@ class RawGguf {
     return *this;
   }
   RawGguf& header(std::uint64_t n_tensors, std::uint64_t n_kv, std::uint32_t version = 3) {
-    bytes.insert(bytes.end(), {'G', 'G', 'U', 'F'});
-    return put<std::uint32_t>(version).put<std::uint64_t>(n_tensors).put<std::uint64_t>(n_kv);
+    return put<std::uint32_t>(0x46554747)  // "GGUF"
+        .put<std::uint32_t>(version)
+        .put<std::uint64_t>(n_tensors)
+        .put<std::uint64_t>(n_kv);
   }
   RawGguf& kv_u32(std::string_view key, std::uint32_t v) {
     str(key).put<std::uint32_t>(4);
