@@ -97,8 +97,18 @@ std::vector<kb::Case> collect_cases(const BenchOptions& o, std::string& suite_la
     klab::fail("klab bench: give a family (see --list), --suite quick|full, ceilings, or --list");
   suite_label = o.suite;
   const kb::Suite s = o.suite == "full" ? kb::Suite::full : kb::Suite::quick;
+  // The peers (copy, cuBLAS) first: a run cut short still has its reference points.
+  std::vector<const kb::Family*> order;
+  for (const auto& f : kb::families()) order.push_back(&f);
+  std::stable_sort(order.begin(), order.end(), [](const kb::Family* a, const kb::Family* b) {
+    const auto rank = [](const kb::Family* f) {
+      return f->name == "copy" || f->name == "cublas" ? 0 : 1;
+    };
+    return std::pair(rank(a), a->name) < std::pair(rank(b), b->name);
+  });
   std::vector<kb::Case> all;
-  for (const auto& f : kb::families()) {
+  for (const kb::Family* fp : order) {
+    const kb::Family& f = *fp;
     auto cases = f.suite(s);
     all.insert(all.end(), std::make_move_iterator(cases.begin()),
                std::make_move_iterator(cases.end()));
@@ -131,6 +141,9 @@ void run_bench(const BenchOptions& o) {
   std::fprintf(stderr, "bench: measuring ceilings%s...\n",
                rep.machine.gpu ? "" : " (no CUDA device: host copy only)");
   rep.ceilings = kb::measure_ceilings();
+  const std::string json_path = o.json.empty() ? kb::default_json_path(rep) : o.json;
+  std::fputs(kb::format_table(rep).c_str(), stderr);
+  kb::write_json(rep, json_path);  // a run cut short still leaves its machine and ceilings
 
   kb::RunOptions ro;
   ro.variant = o.variant;
@@ -138,10 +151,12 @@ void run_bench(const BenchOptions& o) {
   ro.validate = !o.no_validate && (o.validate || !o.suite.empty());
   ro.rotate = !o.no_rotate;
   ro.target_seconds = o.seconds;
-  rep.cases = kb::run_cases(cases, rep.ceilings, ro);
-
-  const std::string json_path = o.json.empty() ? kb::default_json_path(rep) : o.json;
-  kb::write_json(rep, json_path);
+  // One case at a time, rewriting the JSON after each, so a killed run keeps what it timed.
+  for (const auto& c : cases) {
+    if (ro.variant != "all" && c.variant != ro.variant) continue;
+    rep.cases.push_back(kb::run_case(c, rep.ceilings, ro));
+    kb::write_json(rep, json_path);
+  }
   if (!o.csv.empty()) kb::write_csv(rep, o.csv);
 
   std::fputs(kb::format_table(rep).c_str(), stdout);
