@@ -25,7 +25,7 @@ constexpr std::uint32_t kMaxDims = 4;  // GGML_MAX_DIMS
 constexpr int kMaxArrayDepth = 8;      // nested arrays; real files use depth 1
 // Decoded metadata costs ~sizeof(Value) per element; cap the total so a small file with huge
 // arrays of u8 cannot demand gigabytes. Real vocabularies have < 1M entries per array.
-constexpr std::uint64_t kMaxMetadataValues = std::uint64_t{1} << 25;
+constexpr std::uint64_t kMaxMetadataValues = std::uint64_t{1} << 24;
 
 std::string hex(std::uint64_t v) {
   constexpr char digits[] = "0123456789abcdef";

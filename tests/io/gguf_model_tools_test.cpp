@@ -254,18 +254,8 @@ TEST(GgufSlice, KeepsFirstBlocksAndEverythingElse) {
 }
 
 TEST(GgufSlice, RealModel) {
-  std::filesystem::path model;
-  if (const char* env = std::getenv("KLAB_MODEL"); env != nullptr && *env != '\0') {
-    model = env;
-  } else if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg != nullptr && *xdg != '\0') {
-    model = std::filesystem::path(xdg) / "klab/models/SmolLM2-135M-Instruct.Q4_1.gguf";
-  } else if (const char* home = std::getenv("HOME"); home != nullptr) {
-    model =
-        std::filesystem::path(home) / ".local/share/klab/models/SmolLM2-135M-Instruct.Q4_1.gguf";
-  }
-  if (model.empty() || !std::filesystem::exists(model)) {
-    GTEST_SKIP() << "default model not found (run scripts/fetch-model.sh)";
-  }
+  const auto model = klab::test::default_model_path();
+  if (model.empty()) GTEST_SKIP() << "default model not found (run scripts/fetch-model.sh)";
   const File in = File::open(model);
   for (const Check& c : validate_model(in)) EXPECT_TRUE(c.ok) << c.name << ": " << c.message;
   TempDir dir;

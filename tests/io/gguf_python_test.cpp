@@ -286,27 +286,10 @@ TEST_F(GgufPy, GgufPyReadsOurWriter) {
   }
 }
 
-std::optional<std::filesystem::path> default_model() {
-  if (const char* env = std::getenv("KLAB_MODEL"); env != nullptr && *env != '\0') {
-    return std::filesystem::path(env);
-  }
-  std::filesystem::path base;
-  if (const char* home = std::getenv("KLAB_HOME"); home != nullptr && *home != '\0') {
-    base = home;
-  } else if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg != nullptr && *xdg != '\0') {
-    base = std::filesystem::path(xdg) / "klab";
-  } else if (const char* h = std::getenv("HOME"); h != nullptr) {
-    base = std::filesystem::path(h) / ".local" / "share" / "klab";
-  }
-  const auto p = base / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf";
-  if (std::filesystem::exists(p)) return p;
-  return std::nullopt;
-}
-
 TEST_F(GgufPy, RealModelMatchesGgufPy) {
-  const auto model = default_model();
-  if (!model) GTEST_SKIP() << "default model not found (run scripts/fetch-model.sh)";
-  const File f = File::open(*model);
+  const auto model = klab::test::default_model_path();
+  if (model.empty()) GTEST_SKIP() << "default model not found (run scripts/fetch-model.sh)";
+  const File f = File::open(model);
   EXPECT_EQ(f.get_string("general.architecture"), "llama");
   const std::int64_t layers = f.get_int("llama.block_count");
   EXPECT_GT(layers, 0);
@@ -317,7 +300,7 @@ TEST_F(GgufPy, RealModelMatchesGgufPy) {
                 t.type == TensorType::q8_0)
         << t.name << " is " << type_name(t.type);
   }
-  expect_matches_dump(f, gguf_py_dump(*model));
+  expect_matches_dump(f, gguf_py_dump(model));
 }
 
 }  // namespace
