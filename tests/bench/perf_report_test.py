@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""scripts/perf_report.py on synthetic klab-bench/1 documents: tables, skipped cases,
+and --compare flagging only changes beyond the run-to-run spread. Plots are off so the test
+needs nothing beyond the standard library."""
+import copy
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import perf_report  # noqa: E402
+
+
+def case(variant, median, p10, p90, valid=True, **kw):
+    c = {"op": "gemv", "variant": variant, "shape": "M=1,N=4096,K=14336", "dtype": "f16",
+         "device": "cuda", "dims": {"M": 1, "N": 4096, "K": 14336}, "bytes": 1.2e8, "flops": 1.2e8,
+         "bound": "auto", "median_us": median, "min_us": p10, "p10_us": p10, "p90_us": p90,
+         "max_us": p90, "mean_us": median, "samples": 50, "reps": 50, "inner": 1,
+         "timing": "cuda_events", "gbps": 1.2e8 / median / 1e3 if median else None, "tflops": None,
+         "pct_of_ceiling": 80.0, "ceiling_kind": "d2d_copy", "rel_error": 1e-3, "tolerance": 1e-2,
+         "valid": valid, "skipped": False, "skip_reason": "", "error": "", "note": ""}
+    c.update(kw)
+    return c
+
+
+def doc(cases):
+    return {"schema": "klab-bench/1",
+            "machine": {"cpu_model": "Test CPU", "cpu_cores": 16, "os": "Linux", "built_with_cuda": True,
+                        "gpu": {"name": "NVIDIA H100 80GB HBM3", "cc": "9.0", "sm_count": 132,
+                                "l2_bytes": 52428800, "memory_bytes": 85e9, "driver_version": 13000,
+                                "runtime_version": 13000, "sm_clock_mhz": 1980, "mem_clock_mhz": 2619},
+                        "cublas_version": 130000},
+            "ceilings": {"d2d_copy": {"kind": "d2d_copy", "value": 3000.0, "unit": "GB/s", "median_us": 715.0,
+                                      "p10_us": 712.0, "p90_us": 720.0, "what": "cudaMemcpyAsync", "note": ""},
+                         "gemm_bf16": {"kind": "gemm_bf16", "value": None, "unit": "TFLOP/s", "note": "n/a"}},
+            "date": "2026-11-25T10:00:00Z", "command": "klab bench --suite quick", "git_commit": "abc",
+            "suite": "quick", "cases": cases}
+
+
+def write(tmp, name, d):
+    p = Path(tmp) / name
+    p.write_text(json.dumps(d))
+    return str(p)
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        before = doc([case("warp_per_row", 100.0, 98.0, 102.0), case("naive", 300.0, 250.0, 350.0),
+                      case("cublas", 50.0, 49.0, 51.0),
+                      case("vec16", None, None, None, valid=None, skipped=True,
+                           skip_reason="GPU case: no CUDA device on this machine")])
+        after = copy.deepcopy(before)
+        after["cases"][0].update(median_us=90.0, p10_us=89.0, p90_us=91.0)   # -10%, spread 4%: flagged
+        after["cases"][1].update(median_us=320.0, p10_us=260.0, p90_us=360.0)  # +7%, spread 33%: noise
+        after["cases"][2].update(valid=False, rel_error="inf")                # became invalid
+        b, a = write(tmp, "before.json", before), write(tmp, "after.json", after)
+
+        text, flagged = perf_report.compare(perf_report.load(b), perf_report.load(a), 0.0)
+        assert flagged == 2, text
+        rows = {line.split("|")[2].strip(): line for line in text.splitlines() if line.startswith("| gemv")}
+        assert "FASTER" in rows["warp_per_row"], text
+        assert rows["naive"].rstrip().endswith("~ |"), text
+        assert "NOW-INVALID" in rows["cublas"], text
+
+        out = Path(tmp) / "docs" / "PERFORMANCE.md"
+        md = perf_report.render([perf_report.load(a)], out, Path(tmp) / "docs" / "img", plots=False)
+        assert "NVIDIA H100 80GB HBM3" in md and "klab bench --suite quick" in md, md
+        assert "| d2d_copy | 3,000 GB/s |" in md, md
+        assert "**INVALID**" in md and "1 case(s) skipped (GPU case: no CUDA device" in md, md
+        assert "No GPU results are committed yet" not in md
+        assert "| gemv | f16 | M=1,N=4096,K=14336 | warp_per_row |" in md, md  # fastest valid
+
+        bad = write(tmp, "bad.json", {"schema": "other"})
+        try:
+            perf_report.load(bad)
+        except SystemExit as e:
+            assert "not a klab-bench/1 document" in str(e)
+        else:
+            raise AssertionError("a foreign document must be rejected")
+    print("perf_report_test: ok")
+
+
+if __name__ == "__main__":
+    main()
