@@ -94,13 +94,18 @@ class Model {
   // Opens the GGUF, reads the config, checks every tensor's presence, type and shape, and
   // builds the tokenizer when the file carries `tokenizer.ggml.*`. Throws Error with a one-line
   // message (file, tensor or key, expected vs actual) on any problem.
+  // `path` may also be a Hugging Face checkpoint directory (config.json, *.safetensors,
+  // tokenizer.json): see src/model/hf_model.cpp. Its F32/F16/BF16 weights stay in the mapping
+  // and its Q/K keep HF's half-split RoPE order (rope_layout = half_split).
   static std::shared_ptr<const Model> load(const std::filesystem::path& path,
                                            const LoadOptions& options = {});
 
   const LlamaConfig& config() const { return config_; }
   const LlamaWeights& weights() const { return weights_; }
-  const gguf::File& file() const { return file_; }
-  const std::filesystem::path& path() const { return file_.path(); }
+  bool is_gguf() const { return file_.has_value(); }
+  // The GGUF file; throws Error for a model loaded from a Hugging Face directory.
+  const gguf::File& file() const;
+  const std::filesystem::path& path() const { return path_; }
   bool has_tokenizer() const { return tokenizer_.has_value(); }
   // Throws Error when the file has no tokenizer metadata.
   const Tokenizer& tokenizer() const;
@@ -111,9 +116,16 @@ class Model {
 
   Model(gguf::File file, LlamaConfig config, LlamaWeights weights,
         std::optional<Tokenizer> tokenizer);
+  // A model whose weight views point into `storage` (e.g. safetensors mappings), kept alive
+  // as long as the model.
+  Model(std::filesystem::path path, std::shared_ptr<const void> storage, LlamaConfig config,
+        LlamaWeights weights, std::optional<Tokenizer> tokenizer, std::string chat_template);
 
  private:
-  gguf::File file_;
+  std::optional<gguf::File> file_;
+  std::filesystem::path path_;
+  std::shared_ptr<const void> storage_;
+  std::string chat_template_;
   LlamaConfig config_;
   LlamaWeights weights_;
   std::optional<Tokenizer> tokenizer_;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -65,6 +66,22 @@ class Tokenizer {
 // tokens such as <|im_end|>, <|eot_id|>, <|end_of_text|>, <end_of_turn> when present).
 // Throws Error naming the file and the key when the metadata is missing or malformed.
 TokenizerData tokenizer_data_from_gguf(const gguf::File& file);
+
+// From Hugging Face files: `tokenizer_json` is tokenizer.json (a BPE model with a ByteLevel
+// pre-tokenizer, or SentencePiece-style Metaspace / Prepend+Replace normalisation with
+// byte_fallback), `config_json` is tokenizer_config.json (may be empty: add_bos_token,
+// add_eos_token, bos/eos/unk/pad tokens). The pre-tokenizer config is mapped to klab's scanner
+// names (gpt2, smollm, llama-bpe, qwen2, tekken); an unknown one is an error, never a silent
+// fallback. Added tokens become control (special) or user-defined tokens. Errors name `source`.
+TokenizerData tokenizer_data_from_json(std::string_view tokenizer_json,
+                                       std::string_view config_json, std::string_view source);
+// Reads dir/tokenizer.json, dir/tokenizer_config.json (optional) and the extra end-of-generation
+// ids of dir/generation_config.json (optional; e.g. Llama 3's eos_token_id list).
+TokenizerData tokenizer_data_from_hf_dir(const std::filesystem::path& dir);
+
+// Adds the ids of end-of-turn tokens (<|im_end|>, <|eot_id|>, ...) present in the vocabulary to
+// data.eot_ids (without duplicates or the EOS id).
+void add_end_of_turn_ids(TokenizerData& data);
 
 // Turns a stream of token ids into text without ever emitting half a UTF-8 character.
 class StreamDecoder {

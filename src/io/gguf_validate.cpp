@@ -228,6 +228,17 @@ Check check_layer_tensors(const File& f, const Hparams& h) {
   if (!have_heads(h) || !h.n_layer) return {c.name, false, "hyper-parameters unavailable"};
   const std::int64_t e = *h.n_embd, hd = head_dim(h);
   const std::int64_t vd = h.value_len ? *h.value_len : hd;
+  // The counts come from the file: bound them before looping over blocks or multiplying
+  // (found by fuzz/fuzz_gguf: block_count 2^60 looped for hours).
+  constexpr std::int64_t kMaxDim = std::int64_t{1} << 30;
+  for (const std::int64_t d : {e, hd, vd, *h.n_head, *h.n_head_kv, h.n_ff.value_or(0)}) {
+    if (d < 0 || d > kMaxDim) return {c.name, false, "hyper-parameters out of range"};
+  }
+  if (*h.n_layer < 0 || *h.n_layer > static_cast<std::int64_t>(f.tensors().size())) {
+    return {c.name, false,
+            "block_count " + std::to_string(*h.n_layer) + " exceeds the " +
+                std::to_string(f.tensors().size()) + " tensors in the file"};
+  }
   const std::int64_t q = *h.n_head * hd, kv = *h.n_head_kv * hd, v = *h.n_head_kv * vd;
   const std::int64_t o = *h.n_head * vd;
   struct Expect {

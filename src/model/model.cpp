@@ -5,7 +5,9 @@
 #include <string>
 
 #include "klab/error.hpp"
+#include "klab/hf.hpp"
 #include "klab/model.hpp"
+#include "model/hf_model.hpp"
 
 namespace klab {
 namespace {
@@ -139,6 +141,13 @@ void prefault(const LlamaWeights& w, std::size_t total, const LoadOptions& optio
   (void)keep;
 }
 
+std::shared_ptr<const Model> finish_load(std::shared_ptr<const Model> model,
+                                         const LoadOptions& options) {
+  if (options.prefault) prefault(model->weights(), model->weight_bytes(), options);
+  if (options.progress) options.progress(1.0);
+  return model;
+}
+
 }  // namespace
 
 bool is_supported_matrix_type(gguf::TensorType t) {
@@ -177,12 +186,28 @@ std::vector<float> to_f32_vector(const WeightRef& w) {
 Model::Model(gguf::File file, LlamaConfig config, LlamaWeights weights,
              std::optional<Tokenizer> tokenizer)
     : file_(std::move(file)),
+      path_(file_->path()),
       config_(std::move(config)),
       weights_(std::move(weights)),
       tokenizer_(std::move(tokenizer)) {}
 
+Model::Model(std::filesystem::path path, std::shared_ptr<const void> storage, LlamaConfig config,
+             LlamaWeights weights, std::optional<Tokenizer> tokenizer, std::string chat_template)
+    : path_(std::move(path)),
+      storage_(std::move(storage)),
+      chat_template_(std::move(chat_template)),
+      config_(std::move(config)),
+      weights_(std::move(weights)),
+      tokenizer_(std::move(tokenizer)) {}
+
+const gguf::File& Model::file() const {
+  if (!file_) fail(path_.string() + ": not a GGUF model (loaded from a Hugging Face directory)");
+  return *file_;
+}
+
 std::shared_ptr<const Model> Model::load(const std::filesystem::path& path,
                                          const LoadOptions& options) {
+  if (hf::is_checkpoint_dir(path)) return finish_load(detail::load_hf_model(path), options);
   gguf::File file = gguf::File::open(path);
   LlamaConfig config = LlamaConfig::from_gguf(file);
   LlamaWeights weights = load_weights(file, config);
@@ -194,20 +219,20 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& path,
            " tokens but the model only " + std::to_string(config.vocab_size));
   }
   // Spans into the mapping stay valid when the File moves: the mapping itself does not move.
-  auto model = std::make_shared<const Model>(std::move(file), std::move(config), std::move(weights),
-                                             std::move(tokenizer));
-  if (options.prefault) prefault(model->weights(), model->weight_bytes(), options);
-  if (options.progress) options.progress(1.0);
-  return model;
+  return finish_load(std::make_shared<const Model>(std::move(file), std::move(config),
+                                                   std::move(weights), std::move(tokenizer)),
+                     options);
 }
 
 const Tokenizer& Model::tokenizer() const {
-  if (!tokenizer_) fail(path().string() + ": the model file has no tokenizer (tokenizer.ggml.*)");
+  if (!tokenizer_)
+    fail(path().string() + ": the model has no tokenizer (tokenizer.ggml.* / tokenizer.json)");
   return *tokenizer_;
 }
 
 std::string Model::chat_template() const {
-  const gguf::Value* v = file_.find("tokenizer.chat_template");
+  if (!file_) return chat_template_;
+  const gguf::Value* v = file_->find("tokenizer.chat_template");
   return v && v->kind == gguf::Value::Kind::string ? v->as_string() : std::string();
 }
 

@@ -134,12 +134,16 @@ TokenizerData tokenizer_data_from_gguf(const gguf::File& file) {
 
   add_unique(d.eot_ids, r.id_or("tokenizer.ggml.eot_token_id", -1, n));
   add_unique(d.eot_ids, r.id_or("tokenizer.ggml.eom_token_id", -1, n));
-  for (std::size_t id = 0; id < n; ++id) {
+  add_end_of_turn_ids(d);
+  return d;
+}
+
+void add_end_of_turn_ids(TokenizerData& d) {
+  for (std::size_t id = 0; id < d.tokens.size(); ++id) {
     for (std::string_view t : kEndOfTurnTexts)
       if (d.tokens[id] == t) add_unique(d.eot_ids, static_cast<std::int32_t>(id));
   }
   std::erase(d.eot_ids, d.eos_id);
-  return d;
 }
 
 }  // namespace klab
