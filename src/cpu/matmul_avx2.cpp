@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "cpu/kernels.hpp"
 
@@ -126,7 +127,9 @@ template <class F, int RW, int RX>
       const __m256i q = load_q(xb);
       for (int i = 0; i < RW; ++i) {
         acc[i][j] = _mm256_fmadd_ps(F::dot(codes[i], q), _mm256_set1_ps(d[i] * xb.d), acc[i][j]);
-        if constexpr (F::kHasOffset) acc_offset[i][j] += offset[i] * xb.s;
+        // An explicit fma: left to the compiler, contraction would differ between tile shapes
+        // and a batch would not reproduce decode bit for bit.
+        if constexpr (F::kHasOffset) acc_offset[i][j] = std::fma(offset[i], xb.s, acc_offset[i][j]);
       }
     }
   }
@@ -213,7 +216,8 @@ template <FloatKind kKind, int R>
   }
   for (int r = 0; r < R; ++r) {
     float sum = hsum(acc[r]);
-    for (std::int64_t kk = k; kk < k_total; ++kk) sum += load1<kKind>(w, kk) * x[r * k_total + kk];
+    for (std::int64_t kk = k; kk < k_total; ++kk)
+      sum = std::fma(load1<kKind>(w, kk), x[r * k_total + kk], sum);
     out[r] = sum;
   }
 }
