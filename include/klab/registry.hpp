@@ -4,10 +4,12 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "klab/autotune.hpp"
 #include "klab/error.hpp"
 
 using cudaStream_t = struct CUstream_st*;
@@ -35,42 +37,58 @@ struct Variant {
 };
 
 // One registry per argument type (= per op). `auto_choice` returns the default variant's
-// name for a shape; an autotune cache may override it.
+// name for a shape. An op that registers a bucket function (set_bucket) takes part in
+// autotuning: with dispatch enabled (klab/autotune.hpp), "auto" prefers the winner cached for
+// this GPU, op, bucket and dtype, and never picks a variant the cache records as invalid.
 template <class Args>
 class OpRegistry {
  public:
-  explicit OpRegistry(std::string op) : op_(std::move(op)) {}
+  explicit OpRegistry(std::string op) : impl_(std::make_unique<Impl>()) {
+    impl_->op = std::move(op);
+  }
 
   void add(Variant<Args> v) {
-    add_to_catalog({op_, v.name, v.description});
-    variants_.push_back(std::move(v));
+    add_to_catalog({impl_->op, v.name, v.description});
+    // Every launch path (pick + launch, or a variant launched directly) reports to the
+    // tuner's observer; without one this is a thread-local load.
+    v.launch = [impl = impl_.get(), name = v.name, launch = std::move(v.launch)](
+                   const Args& a, cudaStream_t stream) {
+      if (auto* obs = autotune::current_observer(); obs && obs->wants_more())
+        impl->observe(*obs, name, a);
+      launch(a, stream);
+    };
+    impl_->variants.push_back(std::move(v));
   }
-  void set_auto(std::function<std::string(const Args&)> choose) { auto_ = std::move(choose); }
-
-  const std::string& op() const { return op_; }
-  const std::vector<Variant<Args>>& variants() const { return variants_; }
-
-  const Variant<Args>* find(std::string_view name) const {
-    for (const auto& v : variants_)
-      if (v.name == name) return &v;
-    return nullptr;
+  void set_auto(std::function<std::string(const Args&)> choose) {
+    impl_->auto_ = std::move(choose);
+  }
+  void set_bucket(std::function<autotune::ShapeKey(const Args&)> bucket) {
+    impl_->bucket = std::move(bucket);
   }
 
-  // name == "auto": the auto choice if it supports args, else the first variant that does.
+  const std::string& op() const { return impl_->op; }
+  const std::vector<Variant<Args>>& variants() const { return impl_->variants; }
+  bool tunable() const { return static_cast<bool>(impl_->bucket); }
+  // The op's bucket for args (empty bucket when it registered no bucket function).
+  autotune::ShapeKey bucket(const Args& args) const {
+    return impl_->bucket ? impl_->bucket(args) : autotune::ShapeKey{};
+  }
+
+  const Variant<Args>* find(std::string_view name) const { return impl_->find(name); }
+
+  // name == "auto": the cached winner (autotune dispatch on), else the auto choice, else the
+  // first variant that supports args.
   const Variant<Args>& pick(const Args& args, std::string_view name = "auto") const {
-    if (name == "auto") {
-      if (auto_) {
-        if (const auto* v = find(auto_(args)); v && v->supports(args)) return *v;
-      }
-      for (const auto& v : variants_)
-        if (v.supports(args)) return v;
-      fail(op_ + ": no variant supports these arguments");
-    }
+    if (name == "auto") return impl_->pick_auto(args, true);
     const auto* v = find(name);
-    if (!v) fail(op_ + ": unknown variant '" + std::string(name) + "'");
+    if (!v) fail(impl_->op + ": unknown variant '" + std::string(name) + "'");
     if (!v->supports(args))
-      fail(op_ + ": variant '" + std::string(name) + "' does not support these arguments");
+      fail(impl_->op + ": variant '" + std::string(name) + "' does not support these arguments");
     return *v;
+  }
+  // The built-in auto choice, ignoring any autotune cache.
+  const Variant<Args>& pick_default(const Args& args) const {
+    return impl_->pick_auto(args, false);
   }
 
   void run(const Args& args, cudaStream_t stream, std::string_view name = "auto") const {
@@ -78,9 +96,62 @@ class OpRegistry {
   }
 
  private:
-  std::string op_;
-  std::vector<Variant<Args>> variants_;
-  std::function<std::string(const Args&)> auto_;
+  // Heap-held so the launch wrappers can point at it while the registry object moves.
+  struct Impl {
+    std::string op;
+    std::vector<Variant<Args>> variants;
+    std::function<std::string(const Args&)> auto_;
+    std::function<autotune::ShapeKey(const Args&)> bucket;
+
+    const Variant<Args>* find(std::string_view name) const {
+      for (const auto& v : variants)
+        if (v.name == name) return &v;
+      return nullptr;
+    }
+
+    const Variant<Args>& pick_auto(const Args& args, bool use_cache) const {
+      std::shared_ptr<const autotune::Entry> tuned;
+      if (use_cache && bucket && autotune::has_entries(op))
+        tuned = autotune::lookup(op, bucket(args));
+      const auto usable = [&](const Variant<Args>* v) {
+        return v && v->supports(args) && !(tuned && tuned->is_invalid(v->name));
+      };
+      if (tuned && !tuned->winner.empty())
+        if (const auto* v = find(tuned->winner); usable(v)) return *v;
+      if (auto_)
+        if (const auto* v = find(auto_(args)); usable(v)) return *v;
+      for (const auto& v : variants)
+        if (usable(&v)) return v;
+      if (tuned)
+        fail(op + ": every variant that supports these arguments is recorded as invalid for " +
+             "this GPU in the autotune cache (rerun klab autotune)");
+      fail(op + ": no variant supports these arguments");
+    }
+
+    void observe(autotune::Observer& obs, const std::string& variant, const Args& args) const {
+      autotune::Observation o;
+      o.op = op;
+      o.variant = variant;
+      try {
+        o.key = bucket ? bucket(args) : autotune::ShapeKey{};
+      } catch (const std::exception& e) {
+        o.problem = e.what();
+      }
+      o.auto_default = name_or_empty([&] { return &pick_auto(args, false); });
+      o.auto_tuned = name_or_empty([&] { return &pick_auto(args, true); });
+      obs.record(std::move(o));
+    }
+
+    template <class F>
+    static std::string name_or_empty(F pick) {
+      try {
+        return pick()->name;
+      } catch (const std::exception&) {
+        return {};
+      }
+    }
+  };
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace klab::registry

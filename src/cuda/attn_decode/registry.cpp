@@ -6,6 +6,7 @@
 #include "cuda/common/attn_checks.hpp"
 #include "cuda/common/launch_util.hpp"
 #include "klab/cuda/attention.hpp"
+#include "registry/autotune_buckets.hpp"
 
 namespace klab::cuda {
 
@@ -63,6 +64,7 @@ registry::OpRegistry<DecodeAttnArgs> build() {
   r.set_auto([](const DecodeAttnArgs& a) {
     return has_split_plan(a) ? std::string("split_kv") : std::string("tiled");
   });
+  r.set_bucket([](const DecodeAttnArgs& a) { return tune_bucket(a); });  // autotune
   return r;
 }
 

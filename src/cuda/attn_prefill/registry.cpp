@@ -7,6 +7,7 @@
 #include "cuda/common/attn_checks.hpp"
 #include "cuda/common/launch_util.hpp"
 #include "klab/cuda/attention.hpp"
+#include "registry/autotune_buckets.hpp"
 
 namespace klab::cuda {
 
@@ -63,6 +64,7 @@ registry::OpRegistry<PrefillAttnArgs> build() {
        [](const PrefillAttnArgs& a) { return prefill::mma_fa2_supports(params_of(a)); },
        [](const PrefillAttnArgs& a, cudaStream_t s) { prefill::launch_mma_fa2(params_of(a), s); }});
   r.set_auto([](const PrefillAttnArgs&) { return std::string("mma_fa2"); });
+  r.set_bucket([](const PrefillAttnArgs& a) { return tune_bucket(a); });  // autotune
   return r;
 }
 

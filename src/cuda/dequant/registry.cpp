@@ -4,6 +4,7 @@
 #include "cuda/common/launch_util.hpp"
 #include "cuda/dequant/dequant_params.hpp"
 #include "klab/cuda/dequant.hpp"
+#include "registry/autotune_buckets.hpp"
 
 namespace klab::cuda {
 
@@ -27,6 +28,7 @@ registry::OpRegistry<DequantArgs> make_registry() {
        [ok](const DequantArgs& a) { return ok(a) && is_aligned(a.out.data, 16); },
        [](const DequantArgs& a, cudaStream_t s) { dequant_impl::launch_vec16(params_of(a), s); }});
   r.set_auto([](const DequantArgs&) -> std::string { return "vec16"; });
+  r.set_bucket([](const DequantArgs& a) { return tune_bucket(a); });  // autotune
   return r;
 }
 

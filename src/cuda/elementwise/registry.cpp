@@ -6,6 +6,7 @@
 #include "cuda/common/launch_util.hpp"
 #include "cuda/elementwise/ew_params.hpp"
 #include "klab/cuda/elementwise.hpp"
+#include "registry/autotune_buckets.hpp"
 
 namespace klab::cuda {
 
@@ -139,6 +140,7 @@ registry::OpRegistry<Args> build(std::string op) {
     if (!elementwise::vectorizable(p)) return "naive";
     return p.rows * p.cols < (std::int64_t{1} << 20) ? "vec16" : "vec16_x4";
   });
+  reg.set_bucket([](const Args& a) { return tune_bucket(a); });  // autotune (klab/autotune.hpp)
   return reg;
 }
 

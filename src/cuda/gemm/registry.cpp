@@ -5,6 +5,7 @@
 #include "cuda/common/launch_util.hpp"
 #include "cuda/gemm/gemm_launch.hpp"
 #include "klab/cuda/gemm.hpp"
+#include "registry/autotune_buckets.hpp"
 
 namespace klab::cuda {
 
@@ -34,6 +35,7 @@ registry::OpRegistry<GemvArgs> make_registry() {
   r.set_auto([](const GemvArgs& a) -> std::string {
     return a.M() <= 256 ? "mma_tiled" : "dequant_cublas";
   });
+  r.set_bucket([](const GemvArgs& a) { return tune_bucket(a); });  // autotune (klab/autotune.hpp)
   return r;
 }
 

@@ -6,6 +6,7 @@
 #include "cuda/common/launch_util.hpp"
 #include "cuda/gemv/gemv_params.hpp"
 #include "klab/cuda/gemv.hpp"
+#include "registry/autotune_buckets.hpp"
 
 namespace klab::cuda {
 
@@ -86,6 +87,7 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
     if (a.N() < 64 && a.K() >= 2048) return "split_k";
     return "vec16_pipelined";
   });
+  r.set_bucket([](const GemvArgs& a) { return tune_bucket(a); });  // autotune
   return r;
 }
 
@@ -104,6 +106,7 @@ registry::OpRegistry<GemvArgs> make_dense_registry() {
       [](const GemvArgs& a) { return dense_ok(a) && a.M() <= kGemvMaxM && vec_ok(a); },
       gemv_impl::launch_dense_vec16_multi_row));
   r.set_auto([](const GemvArgs&) -> std::string { return "vec16_multi_row"; });
+  r.set_bucket([](const GemvArgs& a) { return tune_bucket(a); });  // autotune
   return r;
 }
 

@@ -6,6 +6,7 @@
 #include "cuda/common/launch_util.hpp"
 #include "cuda/norm/norm_params.hpp"
 #include "klab/cuda/norm.hpp"
+#include "registry/autotune_buckets.hpp"
 
 namespace klab::cuda {
 
@@ -130,6 +131,7 @@ registry::OpRegistry<Args> build(std::string op) {
                  }});
   }
   reg.set_auto([](const Args& a) { return auto_choice(params_of(a)); });
+  reg.set_bucket([](const Args& a) { return tune_bucket(a); });  // autotune (klab/autotune.hpp)
   return reg;
 }
 

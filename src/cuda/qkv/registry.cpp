@@ -7,6 +7,7 @@
 #include "cuda/common/rope_check.hpp"
 #include "cuda/qkv/qkv_params.hpp"
 #include "klab/cuda/qkv.hpp"
+#include "registry/autotune_buckets.hpp"
 
 namespace klab::cuda {
 
@@ -172,6 +173,7 @@ registry::OpRegistry<Args> build(std::string op) {
   reg.set_auto([](const Args& a) -> std::string {
     return qkv::vectorizable(params_of(a)) ? "token_per_block" : "naive";
   });
+  reg.set_bucket([](const Args& a) { return tune_bucket(a); });  // autotune (klab/autotune.hpp)
   return reg;
 }
 

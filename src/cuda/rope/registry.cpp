@@ -5,6 +5,7 @@
 #include "cuda/common/rope_check.hpp"
 #include "cuda/rope/rope_params.hpp"
 #include "klab/cuda/rope.hpp"
+#include "registry/autotune_buckets.hpp"
 
 namespace klab::cuda {
 
@@ -83,6 +84,7 @@ const registry::OpRegistry<RopeArgs>& rope_registry() {
     r.set_auto([](const RopeArgs& a) -> std::string {
       return rope_kernels::vectorizable(params_of(a)) ? "cached_sincos" : "naive";
     });
+    r.set_bucket([](const RopeArgs& a) { return tune_bucket(a); });  // autotune
     return r;
   }();
   return reg;
