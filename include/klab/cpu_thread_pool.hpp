@@ -51,16 +51,23 @@ class ThreadPool {
   using TaskFn = void (*)(void*, std::int64_t);
   void run_erased(std::int64_t n_tasks, TaskFn fn, void* ctx);
   void worker_loop(std::stop_token stop);
-  void work_on_current_job();
+  // Claims and runs tasks of the job tagged `generation` until none is left (returns at once
+  // when that job is over and a newer one, or none, is published).
+  void work_on(std::uint64_t generation);
+
+  // A task is claimed by a CAS on claim_ = generation << 40 | n_tasks << 20 | next_index, so a
+  // worker that wakes late cannot claim anything of a finished job, and the caller only waits
+  // for tasks actually claimed, never for a worker that is still asleep.
+  static constexpr int kIndexBits = 20;
+  static constexpr std::uint64_t kIndexMask = (std::uint64_t{1} << kIndexBits) - 1;
+  static constexpr std::int64_t kMaxTasksPerJob = std::int64_t{1} << kIndexBits;
 
   std::vector<std::jthread> workers_;
-  // The current job; written by the caller before `generation_` is bumped.
-  TaskFn job_fn_ = nullptr;
-  void* job_ctx_ = nullptr;
-  std::int64_t job_tasks_ = 0;
-  std::atomic<std::int64_t> next_task_{0};
-  std::atomic<std::uint32_t> generation_{0};
-  std::atomic<int> busy_workers_{0};  // workers that have not yet finished the current job
+  std::atomic<TaskFn> job_fn_{nullptr};
+  std::atomic<void*> job_ctx_{nullptr};
+  std::atomic<std::uint64_t> claim_{0};
+  std::atomic<std::int64_t> done_{0};  // tasks of the current job that have finished
+  std::uint64_t generation_ = 0;       // caller side only
   std::atomic<bool> stopping_{false};
 };
 

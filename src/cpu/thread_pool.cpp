@@ -2,6 +2,7 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <set>
@@ -33,6 +34,17 @@ bool spin_until(Done done) {
     if (std::chrono::steady_clock::now() >= deadline) return done();
   }
 }
+
+// Task t of a part of a job that was split is task base + t of the whole.
+struct ShiftedJob {
+  void (*fn)(void*, std::int64_t);
+  void* ctx;
+  std::int64_t base;
+  static void call(void* self, std::int64_t t) {
+    const auto* j = static_cast<const ShiftedJob*>(self);
+    j->fn(j->ctx, j->base + t);
+  }
+};
 
 int read_int_file(const std::string& path) {
   std::ifstream in(path);
@@ -77,16 +89,27 @@ ThreadPool::ThreadPool(int threads) {
 
 ThreadPool::~ThreadPool() {
   stopping_.store(true, std::memory_order_release);
-  generation_.fetch_add(1, std::memory_order_release);
-  generation_.notify_all();
+  claim_.fetch_add(std::uint64_t{1} << (2 * kIndexBits), std::memory_order_release);
+  claim_.notify_all();
   // The jthreads join in their destructors.
 }
 
-void ThreadPool::work_on_current_job() {
+void ThreadPool::work_on(std::uint64_t generation) {
+  std::uint64_t c = claim_.load(std::memory_order_acquire);
   for (;;) {
-    const std::int64_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
-    if (task >= job_tasks_) return;
-    job_fn_(job_ctx_, task);
+    if ((c >> (2 * kIndexBits)) != generation) return;
+    const std::uint64_t index = c & kIndexMask;
+    const std::uint64_t n_tasks = (c >> kIndexBits) & kIndexMask;
+    if (index >= n_tasks) return;
+    if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel,
+                                      std::memory_order_acquire))
+      continue;
+    // A claimed task keeps the job alive: the caller waits for it before publishing another.
+    job_fn_.load(std::memory_order_relaxed)(job_ctx_.load(std::memory_order_relaxed),
+                                            static_cast<std::int64_t>(index));
+    if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == static_cast<std::int64_t>(n_tasks))
+      done_.notify_one();
+    c = claim_.load(std::memory_order_acquire);
   }
 }
 
@@ -96,32 +119,41 @@ void ThreadPool::run_erased(std::int64_t n_tasks, TaskFn fn, void* ctx) {
     for (std::int64_t t = 0; t < n_tasks; ++t) fn(ctx, t);
     return;
   }
-  job_fn_ = fn;
-  job_ctx_ = ctx;
-  job_tasks_ = n_tasks;
-  next_task_.store(0, std::memory_order_relaxed);
-  busy_workers_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
-  generation_.notify_all();
+  // Jobs larger than the claim word can count run as consecutive jobs.
+  constexpr std::int64_t kMaxTasks = kMaxTasksPerJob - 1;
+  if (n_tasks > kMaxTasks) {
+    for (std::int64_t base = 0; base < n_tasks; base += kMaxTasks) {
+      ShiftedJob part{fn, ctx, base};
+      run_erased(std::min(kMaxTasks, n_tasks - base), &ShiftedJob::call, &part);
+    }
+    return;
+  }
+  job_fn_.store(fn, std::memory_order_relaxed);
+  job_ctx_.store(ctx, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  const std::uint64_t generation = ++generation_ & ((std::uint64_t{1} << 24) - 1);
+  claim_.store(generation << (2 * kIndexBits) | static_cast<std::uint64_t>(n_tasks) << kIndexBits,
+               std::memory_order_release);
+  claim_.notify_all();
 
-  work_on_current_job();
+  work_on(generation);
 
-  // Wait until every worker is done with this job, so none touches it after we return.
-  if (spin_until([&] { return busy_workers_.load(std::memory_order_acquire) == 0; })) return;
-  for (int busy; (busy = busy_workers_.load(std::memory_order_acquire)) != 0;)
-    busy_workers_.wait(busy, std::memory_order_acquire);
+  // Wait for the tasks the workers claimed (all others have run here).
+  const auto finished = [&] { return done_.load(std::memory_order_acquire) == n_tasks; };
+  if (spin_until(finished)) return;
+  for (std::int64_t d; (d = done_.load(std::memory_order_acquire)) != n_tasks;)
+    done_.wait(d, std::memory_order_acquire);
 }
 
 void ThreadPool::worker_loop(std::stop_token stop) {
-  // Workers start before any job exists, so generation 0 is "no job yet".
-  std::uint32_t seen = 0;
+  std::uint64_t seen = 0;  // claim word last looked at; 0 is "no job yet"
   for (;;) {
-    if (!spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; }))
-      generation_.wait(seen, std::memory_order_acquire);
-    seen = generation_.load(std::memory_order_acquire);
+    if (!spin_until([&] { return claim_.load(std::memory_order_acquire) != seen; }))
+      claim_.wait(seen, std::memory_order_acquire);
+    seen = claim_.load(std::memory_order_acquire);
     if (stopping_.load(std::memory_order_acquire) || stop.stop_requested()) return;
-    work_on_current_job();
-    if (busy_workers_.fetch_sub(1, std::memory_order_acq_rel) == 1) busy_workers_.notify_one();
+    work_on(seen >> (2 * kIndexBits));
+    seen = claim_.load(std::memory_order_acquire);
   }
 }
 

@@ -161,5 +161,13 @@ TEST(CpuThreadPool, RunsEveryTaskExactlyOnce) {
   EXPECT_GE(default_thread_count(), 1);
 }
 
+TEST(CpuThreadPool, JobsLargerThanOneClaimWord) {
+  ThreadPool pool(3);
+  const std::int64_t n = (std::int64_t{1} << 21) + 12345;  // split into several claim words
+  std::vector<std::uint8_t> hits(static_cast<std::size_t>(n), 0);
+  pool.run(n, [&](std::int64_t i) { ++hits[static_cast<std::size_t>(i)]; });
+  for (std::int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<std::size_t>(i)], 1) << i;
+}
+
 }  // namespace
 }  // namespace klab::cpu
