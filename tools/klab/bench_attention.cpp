@@ -3,6 +3,7 @@
 //   klab bench prefill-attn [--len 8192] [--causal 1,0] ...
 // Decode bytes: K + V of every sequence read once, plus q read and out written once.
 // Prefill FLOPs: 4 * S_q * S_k * D per (sequence, query head), halved when causal.
+// Shapes name B, S and the layout / mask; head counts and head dim are in `dims`.
 // Validation (before timing) compares a slice with klab::ref on the host: decode checks
 // sequence 0, prefill the last 64 query rows of head 0 (their keys are the whole sequence).
 #include <algorithm>
@@ -157,9 +158,8 @@ std::vector<kb::Case> decode_cases(const kb::Params& p) {
             c.op = "decode_attention";
             c.variant = variant;
             c.dtype = dts;
-            c.shape = "B=" + std::to_string(batch) + ",S=" + std::to_string(len) +
-                      ",Hq=" + std::to_string(hq) + ",Hkv=" + std::to_string(hkv) +
-                      ",D=" + std::to_string(dim) + "," + layout_name(paged, page);
+            c.shape = "B=" + std::to_string(batch) + ",S=" + std::to_string(len) + "," +
+                      layout_name(paged, page);
             c.dims = {{"B", batch}, {"S", len}, {"Hq", hq},
                       {"Hkv", hkv}, {"D", dim}, {"page", paged ? page : 0}};
             const double esz = static_cast<double>(klab::dtype_size(dt));
@@ -299,8 +299,7 @@ std::vector<kb::Case> prefill_cases(const kb::Params& p) {
           c.variant = variant;
           c.dtype = dts;
           c.shape = "B=" + std::to_string(batch) + ",S=" + std::to_string(len) +
-                    ",Hq=" + std::to_string(hq) + ",Hkv=" + std::to_string(hkv) +
-                    ",D=" + std::to_string(dim) + (causal ? ",causal" : ",full");
+                    (causal ? ",causal" : ",full");
           c.dims = {{"B", batch}, {"S", len}, {"Hq", hq},
                     {"Hkv", hkv}, {"D", dim}, {"causal", causal ? 1 : 0}};
           const double esz = static_cast<double>(klab::dtype_size(dt));

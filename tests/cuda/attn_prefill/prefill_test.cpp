@@ -145,7 +145,8 @@ class PrefillPackedTest : public GpuTest, public ::testing::WithParamInterface<P
 // Mixed lengths, some sequences with a prefix of earlier keys (k_len > q_len).
 TEST_P(PrefillPackedTest, VarlenMatchesReference) {
   const PrefillCase c = GetParam();
-  PackedProblem p(c.dtype, {1, 7, 63, 64, 65, 130}, {1, 12, 63, 128, 65, 200}, 2 * c.group, 2,
+  const int hkv = c.group == 8 ? 1 : 2;  // keeps the host reference quick
+  PackedProblem p(c.dtype, {1, 7, 63, 64, 65, 130}, {1, 12, 63, 128, 65, 200}, hkv * c.group, hkv,
                   c.head_dim, c.causal);
   EXPECT_LE(rel_error(p.run(c.variant).view(), p.reference().view()), 1e-2);
 }
@@ -157,7 +158,7 @@ std::vector<PrefillCase> packed_cases() {
       for (int dim : {64, 128, 256})
         for (bool causal : {true, false})
           for (int group : {1, 3, 4, 8}) {
-            if (dim == 256 && std::string(v) == "mma_fa2") continue;
+            if (dim == 256 && (std::string(v) == "mma_fa2" || group == 3 || group == 8)) continue;
             out.push_back({v, dt, dim, causal, group});
           }
   return out;
