@@ -22,6 +22,29 @@ struct PerplexityOptions {
   RuntimeOptions runtime;
   std::string file;
   std::int64_t max_windows = -1;
+  std::string dump_prefix;  // --dump-logits: PREFIX.tokens.i32 and PREFIX.logits.f32
+};
+
+// Raw little-endian arrays for scripts/compare_transformers.py.
+class LogitDump {
+ public:
+  explicit LogitDump(const std::string& prefix) {
+    if (prefix.empty()) return;
+    tokens_.open(prefix + ".tokens.i32", std::ios::binary);
+    logits_.open(prefix + ".logits.f32", std::ios::binary);
+    if (!tokens_ || !logits_) fail("cannot write --dump-logits files '" + prefix + ".*'");
+  }
+  void add(std::span<const std::int32_t> window, std::span<const float> logits) {
+    if (!tokens_.is_open()) return;
+    tokens_.write(reinterpret_cast<const char*>(window.data()),
+                  static_cast<std::streamsize>(window.size_bytes()));
+    logits_.write(reinterpret_cast<const char*>(logits.data()),
+                  static_cast<std::streamsize>(logits.size_bytes()));
+    if (!tokens_ || !logits_) fail("writing --dump-logits files failed");
+  }
+
+ private:
+  std::ofstream tokens_, logits_;
 };
 
 // Running sums of the negative log-likelihood of each predicted token.
@@ -85,6 +108,7 @@ void run_perplexity(const PerplexityOptions& o) {
                static_cast<long long>(windows), static_cast<long long>(ctx),
                session->describe().c_str());
   NllStats stats;
+  LogitDump dump(o.dump_prefix);
   Progress progress("perplexity");
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::int32_t> window;
@@ -95,6 +119,7 @@ void run_perplexity(const PerplexityOptions& o) {
     window.insert(window.end(), first, first + text_per_window);
     session->reset();
     const std::span<const float> logits = session->prefill(window, true);
+    dump.add(window, logits);
     for (std::size_t i = 0; i + 1 < window.size(); ++i)
       stats.add(token_nll(
           logits.subspan(i * static_cast<std::size_t>(vocab), static_cast<std::size_t>(vocab)),
@@ -120,6 +145,8 @@ const Registrar reg{
        sub.add_option("-f,--file", o->file, "text file")->required();
        sub.add_option("--chunks", o->max_windows, "evaluate at most this many windows (-1: all)")
            ->capture_default_str();
+       sub.add_option("--dump-logits", o->dump_prefix,
+                      "write PREFIX.tokens.i32 and PREFIX.logits.f32 (for comparisons)");
        sub.callback([o] { run_perplexity(*o); });
      }}};
 
