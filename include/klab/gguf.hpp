@@ -23,6 +23,10 @@ enum class TensorType : std::uint32_t {
   iq2_xxs = 16, iq2_xs = 17, iq3_xxs = 18, iq1_s = 19, iq4_nl = 20, iq3_s = 21, iq2_s = 22,
   iq4_xs = 23, i8 = 24, i16 = 25, i32 = 26, i64 = 27, f64 = 28, iq1_m = 29, bf16 = 30,
   tq1_0 = 34, tq2_0 = 35, mxfp4 = 39, nvfp4 = 40, q1_0 = 41,
+  // klab's own group-64/128 blocks (written by `klab quantize`; layout in docs/formats.md),
+  // numbered 1000 + group size + variant, far from ggml's range so no reader mistakes them.
+  klab_q4_0_g64 = 1064, klab_q4_1_g64 = 1065, klab_q8_0_g64 = 1066,
+  klab_q4_0_g128 = 1128, klab_q4_1_g128 = 1129, klab_q8_0_g128 = 1130,
 };
 std::string_view type_name(TensorType t);  // "Q4_1", ..., or "type#N" for unknown numbers
 // Elements per block and bytes per block; throws for types klab cannot size.

@@ -58,6 +58,13 @@ constexpr std::array kTypes = {
     TypeTraits{TensorType::mxfp4, "MXFP4", 32, 1 + 16},
     TypeTraits{TensorType::nvfp4, "NVFP4", 64, 4 + 32},
     TypeTraits{TensorType::q1_0, "Q1_0", 128, 2 + 16},
+    // klab's own: f16 scale (+ f16 min) then the group's codes (docs/formats.md).
+    TypeTraits{TensorType::klab_q4_0_g64, "KLAB_Q4_0_G64", 64, 2 + 32},
+    TypeTraits{TensorType::klab_q4_1_g64, "KLAB_Q4_1_G64", 64, 2 + 2 + 32},
+    TypeTraits{TensorType::klab_q8_0_g64, "KLAB_Q8_0_G64", 64, 2 + 64},
+    TypeTraits{TensorType::klab_q4_0_g128, "KLAB_Q4_0_G128", 128, 2 + 64},
+    TypeTraits{TensorType::klab_q4_1_g128, "KLAB_Q4_1_G128", 128, 2 + 2 + 64},
+    TypeTraits{TensorType::klab_q8_0_g128, "KLAB_Q8_0_G128", 128, 2 + 128},
 };
 
 const TypeTraits* find_traits(std::uint32_t raw) {

@@ -7,7 +7,9 @@
 #include "klab/error.hpp"
 #include "klab/hf.hpp"
 #include "klab/model.hpp"
+#include "klab/quantize.hpp"
 #include "model/hf_model.hpp"
+#include "model/quantize_expand.hpp"
 
 namespace klab {
 namespace {
@@ -26,10 +28,10 @@ class WeightLoader {
   WeightRef matrix(const std::string& name, std::int64_t rows, std::int64_t cols) const {
     const gguf::TensorInfo& info = require(name);
     expect_dims(info, {cols, rows});
-    if (!is_supported_matrix_type(info.type))
+    if (!is_supported_matrix_type(info.type) && !is_klab_group_type(info.type))
       bad(info, "has type " + std::string(gguf::type_name(info.type)) +
                     ", which klab cannot compute with (supported: F32, F16, BF16, Q4_0, Q4_1, "
-                    "Q8_0)");
+                    "Q8_0, KLAB_Q*_G64/G128)");
     if (gguf::block_elems(info.type) > 1 && cols % gguf::block_elems(info.type) != 0)
       bad(info, "has rows of " + std::to_string(cols) + " elements, not whole " +
                     std::string(gguf::type_name(info.type)) + " blocks");
@@ -211,6 +213,8 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& path,
   gguf::File file = gguf::File::open(path);
   LlamaConfig config = LlamaConfig::from_gguf(file);
   LlamaWeights weights = load_weights(file, config);
+  // klab's group-64/128 types run as the equivalent standard blocks (src/model/quantize_expand).
+  std::shared_ptr<const void> expanded = detail::expand_klab_group_types(weights);
   std::optional<Tokenizer> tokenizer;
   if (file.find("tokenizer.ggml.model")) {
     tokenizer = Tokenizer::create(tokenizer_data_from_gguf(file));
@@ -219,9 +223,10 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& path,
            " tokens but the model only " + std::to_string(config.vocab_size));
   }
   // Spans into the mapping stay valid when the File moves: the mapping itself does not move.
-  return finish_load(std::make_shared<const Model>(std::move(file), std::move(config),
-                                                   std::move(weights), std::move(tokenizer)),
-                     options);
+  auto model = std::make_shared<Model>(std::move(file), std::move(config), std::move(weights),
+                                       std::move(tokenizer));
+  model->storage_ = std::move(expanded);
+  return finish_load(std::move(model), options);
 }
 
 const Tokenizer& Model::tokenizer() const {

@@ -6,6 +6,7 @@
 
 #include "klab/device_info.hpp"
 #include "klab/error.hpp"
+#include "klab/hf.hpp"
 #include "progress.hpp"
 
 namespace klab::cli {
@@ -27,7 +28,9 @@ std::filesystem::path default_model_dir() {
 void expect_file(const std::filesystem::path& p, const std::string& what) {
   std::error_code ec;
   if (!std::filesystem::exists(p, ec)) fail(what + " '" + p.string() + "' does not exist");
-  if (std::filesystem::is_directory(p, ec)) fail(what + " '" + p.string() + "' is a directory");
+  // A directory is fine when it is a Hugging Face checkpoint (Model::load reads it).
+  if (std::filesystem::is_directory(p, ec) && !hf::is_checkpoint_dir(p))
+    fail(what + " '" + p.string() + "' is a directory without config.json (not an HF checkpoint)");
 }
 
 }  // namespace
@@ -50,7 +53,7 @@ std::filesystem::path resolve_model_path(const std::string& flag_value) {
 
 void add_runtime_options(CLI::App& app, RuntimeOptions& o) {
   app.add_option("-m,--model", o.model,
-                 "GGUF model file (default: $KLAB_MODEL, else the installed " +
+                 "GGUF model file or HF checkpoint directory (default: $KLAB_MODEL, else the installed " +
                      std::string(kDefaultModelName) + ")");
   app.add_option("--device", o.device, "auto, cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
