@@ -9,6 +9,11 @@ namespace klab::detail {
 
 std::unique_ptr<Session> create_cpu_session(std::shared_ptr<const Model> model,
                                             const SessionOptions& options);
+#if KLAB_HAS_CUDA
+// src/model/cuda_session.cpp; needs a visible GPU.
+std::unique_ptr<Session> create_cuda_session(std::shared_ptr<const Model> model,
+                                             const SessionOptions& options);
+#endif
 
 // Shared argument checks of Session::prefill: throws when the tokens would overflow the
 // context or are outside the vocabulary.

@@ -9,7 +9,7 @@
 namespace klab {
 
 bool backend_available(Device device) {
-  // The CUDA engine is not part of this build yet; it plugs in here next to the CPU one.
+  if (device == Device::cuda) return KLAB_HAS_CUDA && cuda_device_count() > 0;
   return device == Device::cpu;
 }
 
@@ -22,7 +22,11 @@ std::unique_ptr<Session> create_session(std::shared_ptr<const Model> model,
     case Device::cuda:
       if (cuda_device_count() == 0)
         fail("the CUDA backend needs an NVIDIA GPU, and none is visible (use --device cpu)");
-      fail("the CUDA inference backend is not yet available in this build (use --device cpu)");
+#if KLAB_HAS_CUDA
+      return detail::create_cuda_session(std::move(model), options);
+#else
+      fail("this build of klab has no CUDA backend (use --device cpu)");
+#endif
   }
   fail("create_session: unknown device");
 }

@@ -1,0 +1,183 @@
+// Weight upload for the CUDA backend, and the chunked GEMV over it.
+#if KLAB_HAS_CUDA
+
+#include "model/cuda_weights.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "klab/cpu_matmul.hpp"
+#include "klab/cuda/gemm.hpp"
+#include "klab/error.hpp"
+#include "klab/quant.hpp"
+
+namespace klab::detail::cuda_engine {
+namespace {
+
+std::optional<GgufBlockType> block_type(gguf::TensorType t) {
+  switch (t) {
+    case gguf::TensorType::q4_0:
+      return GgufBlockType::q4_0;
+    case gguf::TensorType::q4_1:
+      return GgufBlockType::q4_1;
+    case gguf::TensorType::q8_0:
+      return GgufBlockType::q8_0;
+    default:
+      return std::nullopt;
+  }
+}
+
+cpu::WeightType cpu_type(const WeightRef& w) {
+  switch (w.type) {
+    case gguf::TensorType::f32:
+      return cpu::WeightType::f32;
+    case gguf::TensorType::f16:
+      return cpu::WeightType::f16;
+    case gguf::TensorType::bf16:
+      return cpu::WeightType::bf16;
+    case gguf::TensorType::q4_0:
+      return cpu::WeightType::q4_0;
+    case gguf::TensorType::q4_1:
+      return cpu::WeightType::q4_1;
+    case gguf::TensorType::q8_0:
+      return cpu::WeightType::q8_0;
+    default:
+      fail("tensor '" + w.name + "' has type " + std::string(gguf::type_name(w.type)) +
+           ", which the CUDA backend cannot compute with");
+  }
+}
+
+std::int64_t check_parts(std::span<const WeightRef* const> parts) {
+  check_arg(!parts.empty(), "DeviceWeight::upload", "parts", "is empty");
+  std::int64_t rows = 0;
+  for (const WeightRef* p : parts) {
+    if (p->cols != parts[0]->cols)
+      fail("tensors '" + parts[0]->name + "' and '" + p->name +
+           "' cannot be stacked: their rows differ in length");
+    rows += p->rows;
+  }
+  return rows;
+}
+
+// Appends the rows of `w` as f16 bits (F16 copied as is, everything else through f32).
+void append_f16_rows(std::vector<std::uint16_t>& out, const WeightRef& w) {
+  const auto n = static_cast<std::size_t>(w.rows * w.cols);
+  const std::size_t at = out.size();
+  out.resize(at + n);
+  if (w.type == gguf::TensorType::f16) {
+    std::memcpy(out.data() + at, w.data.data(), n * 2);
+    return;
+  }
+  cpu::WeightMatrix m{cpu_type(w), w.rows, w.cols, w.data};
+  m.validate(w.name);
+  std::vector<float> row(static_cast<std::size_t>(w.cols));
+  for (std::int64_t r = 0; r < w.rows; ++r) {
+    cpu::dequantize_row(row, m, r);
+    for (std::size_t c = 0; c < row.size(); ++c)
+      out[at + static_cast<std::size_t>(r) * row.size() + c] = f32_to_f16_bits(row[c]);
+  }
+}
+
+}  // namespace
+
+DeviceWeight DeviceWeight::upload(std::span<const WeightRef* const> parts) {
+  const std::int64_t rows = check_parts(parts);
+  const auto bt = block_type(parts[0]->type);
+  const bool same_type = std::all_of(parts.begin(), parts.end(),
+                                     [&](const WeightRef* p) { return p->type == parts[0]->type; });
+  if (!bt || !same_type) return upload_dense(parts);
+
+  // GGUF blocks run along rows, so stacking matrices is concatenating their bytes.
+  std::vector<std::uint8_t> joined;
+  std::span<const std::uint8_t> bytes = parts[0]->data;
+  if (parts.size() > 1) {
+    for (const WeightRef* p : parts) joined.insert(joined.end(), p->data.begin(), p->data.end());
+    bytes = joined;
+  }
+  const QuantMatrix m = from_gguf_blocks(*bt, rows, parts[0]->cols, bytes);
+  DeviceWeight w;
+  w.quant_ = cuda::DeviceQuantMatrix::upload(m, cuda::QuantLayouts::both);
+  w.rows_ = rows;
+  w.cols_ = parts[0]->cols;
+  w.format_ = std::string(gguf::type_name(parts[0]->type));
+  return w;
+}
+
+DeviceWeight DeviceWeight::upload_dense(std::span<const WeightRef* const> parts) {
+  const std::int64_t rows = check_parts(parts);
+  std::vector<std::uint16_t> host;
+  host.reserve(static_cast<std::size_t>(rows * parts[0]->cols));
+  for (const WeightRef* p : parts) append_f16_rows(host, *p);
+  DeviceWeight w;
+  w.dense_ =
+      DeviceTensor::upload(TensorView::contiguous(host.data(), DType::f16, {rows, parts[0]->cols}));
+  w.rows_ = rows;
+  w.cols_ = parts[0]->cols;
+  w.format_ = "F16";
+  return w;
+}
+
+std::size_t DeviceWeight::device_bytes() const {
+  return quant_ ? quant_->weight_bytes() : dense_.view().nbytes();
+}
+
+std::pair<DeviceWeight, DeviceWeight> upload_pair(const WeightRef& a, const WeightRef& b) {
+  const WeightRef* pa[] = {&a};
+  const WeightRef* pb[] = {&b};
+  if (a.type == b.type && block_type(a.type))
+    return {DeviceWeight::upload(pa), DeviceWeight::upload(pb)};
+  return {DeviceWeight::upload_dense(pa), DeviceWeight::upload_dense(pb)};
+}
+
+DeviceTensor upload_f32(const std::vector<float>& v) {
+  return DeviceTensor::upload(TensorView::contiguous(const_cast<float*>(v.data()), DType::f32,
+                                                     {static_cast<std::int64_t>(v.size())}));
+}
+
+std::string gemv_variant_from_env() {
+  const char* v = std::getenv("KLAB_CUDA_GEMV");
+  return v && *v ? std::string(v) : std::string("auto");
+}
+
+void matmul(const TensorView& y, const TensorView& x, const DeviceWeight& w,
+            cuda::Epilogue epilogue, cudaStream_t stream, const std::string& variant,
+            const DeviceWeight* w_up) {
+  const std::int64_t m = x.dim(0);
+  if (w.quantized() && m > cuda::kGemvMaxM) {  // prefill: one tensor-core GEMM over all rows
+    cuda::GemvArgs args;
+    args.y = y;
+    args.x = x;
+    args.epilogue = epilogue;
+    if (epilogue == cuda::Epilogue::residual) args.residual = y;
+    args.w = &w.quant();
+    if (w_up) args.w_up = &w_up->quant();
+    cuda::gemm(args, stream);
+    return;
+  }
+  for (std::int64_t begin = 0; begin < m; begin += cuda::kGemvMaxM) {
+    const std::int64_t end = std::min(m, begin + cuda::kGemvMaxM);
+    cuda::GemvArgs args;
+    args.y = y.slice0(begin, end);
+    args.x = x.slice0(begin, end);
+    args.epilogue = epilogue;
+    if (epilogue == cuda::Epilogue::residual) args.residual = args.y;
+    if (w.quantized()) {
+      args.w = &w.quant();
+      if (w_up) args.w_up = &w_up->quant();
+    } else {
+      args.w_dense = w.dense();
+      if (w_up) args.w_dense_up = w_up->dense();
+    }
+    std::string_view pick = "auto";
+    if (variant != "auto") {
+      const auto& reg = w.quantized() ? cuda::gemv_registry() : cuda::gemv_dense_registry();
+      if (const auto* v = reg.find(variant); v && v->supports(args)) pick = variant;
+    }
+    cuda::gemv(args, stream, pick);
+  }
+}
+
+}  // namespace klab::detail::cuda_engine
+
+#endif  // KLAB_HAS_CUDA

@@ -1,0 +1,251 @@
+// The CUDA engine against the CPU engine: tiny random Llama GGUFs (GQA 1 and 3, head dims 64
+// and 128, Q4_0 / Q4_1 / Q8_0 / F16 weights, tied and untied, qwen2 biases with NeoX RoPE),
+// prefill and 16 decode steps, chunked prefill, every-position logits, truncate / reset,
+// context overflow; and the real default model (skipped when absent): greedy tokens equal for
+// 64 steps on several prompts, logits close.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "klab/model.hpp"
+#include "model/tiny_model.hpp"
+#include "test_util.hpp"
+
+namespace klab::test {
+namespace {
+
+using gguf::TensorType;
+
+// The CPU engine quantizes activations to 8 bits before quantized products, the CUDA engine
+// rounds them to f16: both are within ~1% of the exact forward pass.
+constexpr double kTol = 1e-2;
+
+std::vector<std::int32_t> random_tokens(std::int64_t n, std::int64_t vocab) {
+  std::uniform_int_distribution<std::int32_t> dist(0, static_cast<std::int32_t>(vocab - 1));
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(n));
+  for (auto& id : ids) id = dist(rng());
+  return ids;
+}
+
+std::vector<float> copy(std::span<const float> s) {
+  return {s.begin(), s.end()};
+}
+
+std::string spec_name(const TinySpec& s) {
+  return s.arch + " " + std::string(gguf::type_name(s.matrix_type)) + " embd " +
+         std::string(gguf::type_name(s.embd_type)) + (s.tied ? " tied" : "") + " heads " +
+         std::to_string(s.heads) + "/" + std::to_string(s.kv_heads) + " dim " +
+         std::to_string(s.head_dim());
+}
+
+// Prompt of 11 tokens (more than one 8-row GEMV chunk), then 16 decode steps, CUDA vs CPU.
+void expect_cuda_matches_cpu(const TinySpec& spec) {
+  SCOPED_TRACE(spec_name(spec));
+  TinyModel tiny(spec);
+  const auto model = Model::load(tiny.path());
+  auto cpu = create_session(model, {.device = Device::cpu, .threads = 2});
+  auto gpu = create_session(model, {.device = Device::cuda});
+  const auto prompt = random_tokens(11, spec.vocab);
+  const auto cpu_all = copy(cpu->prefill(prompt, true));
+  const auto gpu_all = copy(gpu->prefill(prompt, true));
+  ASSERT_EQ(gpu_all.size(), cpu_all.size());
+  EXPECT_LE(rel_error(gpu_all, cpu_all), kTol) << "prefill, every position";
+  // And against the exact forward pass over the stored weights.
+  EXPECT_LE(rel_error(gpu_all, tiny.reference_logits(prompt)), kTol) << "prefill vs reference";
+  for (const auto id : random_tokens(16, spec.vocab)) {
+    const auto want = copy(cpu->decode(id));
+    const auto got = copy(gpu->decode(id));
+    ASSERT_EQ(got.size(), static_cast<std::size_t>(spec.vocab));
+    EXPECT_LE(rel_error(got, want), kTol) << "decode at position " << gpu->n_past() - 1;
+  }
+  EXPECT_EQ(gpu->n_past(), 27);
+}
+
+TinySpec shape(std::int64_t heads, std::int64_t kv_heads, std::int64_t head_dim) {
+  TinySpec s;
+  s.heads = heads;
+  s.kv_heads = kv_heads;
+  s.hidden = heads * head_dim;
+  s.ffn = 160;
+  s.vocab = 70;
+  s.layers = 2;
+  return s;
+}
+
+class CudaSessionTest : public GpuTest {};
+
+TEST_F(CudaSessionTest, BackendIsAvailable) {
+  EXPECT_TRUE(backend_available(Device::cuda));
+}
+
+TEST_F(CudaSessionTest, QuantizedWeightsMatchCpu) {
+  for (TensorType t : {TensorType::q4_0, TensorType::q4_1, TensorType::q8_0})
+    for (auto [heads, kv_heads] : {std::pair{2, 2}, std::pair{3, 1}})
+      for (std::int64_t dim : {64, 128}) {
+        TinySpec s = shape(heads, kv_heads, dim);
+        s.matrix_type = t;
+        s.embd_type = TensorType::q8_0;
+        s.tied = dim == 64;  // the LM head is the Q8_0 embedding, as in the default model
+        expect_cuda_matches_cpu(s);
+      }
+}
+
+TEST_F(CudaSessionTest, FloatWeightsMatchCpu) {
+  TinySpec s = shape(3, 1, 64);
+  s.matrix_type = TensorType::f16;
+  s.embd_type = TensorType::f16;
+  s.tied = true;
+  expect_cuda_matches_cpu(s);
+  s = shape(2, 2, 128);
+  s.matrix_type = TensorType::f32;  // uploaded as f16
+  s.embd_type = TensorType::f32;
+  expect_cuda_matches_cpu(s);
+  s.matrix_type = TensorType::bf16;
+  s.embd_type = TensorType::q4_1;
+  expect_cuda_matches_cpu(s);
+}
+
+TEST_F(CudaSessionTest, Qwen2BiasesAndNeoxRope) {
+  TinySpec s = shape(3, 1, 64);
+  s.arch = "qwen2";
+  s.qkv_bias = true;
+  s.matrix_type = TensorType::q8_0;
+  s.embd_type = TensorType::f16;
+  expect_cuda_matches_cpu(s);
+}
+
+TEST_F(CudaSessionTest, PartialRotaryDims) {
+  TinySpec s = shape(2, 2, 64);
+  s.rope_dim = 32;
+  s.matrix_type = TensorType::q4_1;
+  s.embd_type = TensorType::q8_0;
+  expect_cuda_matches_cpu(s);
+}
+
+TEST_F(CudaSessionTest, ChunkedPrefillDecodeTruncateAndReset) {
+  TinySpec spec = shape(3, 1, 64);
+  spec.matrix_type = TensorType::q4_1;
+  spec.embd_type = TensorType::q8_0;
+  spec.tied = true;
+  TinyModel tiny(spec);
+  const auto model = Model::load(tiny.path());
+  const auto tokens = random_tokens(30, spec.vocab);
+  const std::int64_t vocab = spec.vocab;
+  const auto row = [&](const std::vector<float>& all, std::int64_t r) {
+    return std::vector<float>(all.begin() + r * vocab, all.begin() + (r + 1) * vocab);
+  };
+
+  // The 30-token batch runs through the GEMM, the chunks and decode steps through the GEMV.
+  auto batch = create_session(model, {.device = Device::cuda});
+  const auto all = copy(batch->prefill(tokens, true));
+  // Chunks of 7 tokens (prefill attention over a cache that already holds earlier chunks).
+  auto chunked = create_session(model, {.device = Device::cuda, .max_batch = 7});
+  EXPECT_LE(rel_error(copy(chunked->prefill(tokens, true)), all), 3e-3);
+  auto last_only = create_session(model, {.device = Device::cuda, .max_batch = 7});
+  EXPECT_LE(rel_error(copy(last_only->prefill(tokens)), row(all, 29)), 3e-3);
+
+  // Prompt of 17, then decode: each step matches the batch row.
+  auto inc = create_session(model, {.device = Device::cuda});
+  EXPECT_LE(rel_error(copy(inc->prefill(std::span(tokens).first(17))), row(all, 16)), 3e-3);
+  for (std::int64_t i = 17; i < 30; ++i)
+    EXPECT_LE(rel_error(copy(inc->decode(tokens[static_cast<std::size_t>(i)])), row(all, i)), 3e-3)
+        << "position " << i;
+  inc->truncate(25);
+  EXPECT_LE(rel_error(copy(inc->decode(tokens[25])), row(all, 25)), 3e-3);
+  inc->reset();
+  EXPECT_EQ(inc->n_past(), 0);
+  EXPECT_LE(rel_error(copy(inc->prefill(tokens, true)), all), 3e-3);
+  EXPECT_NE(inc->describe().find("cuda"), std::string::npos) << inc->describe();
+}
+
+TEST_F(CudaSessionTest, ContextOverflowIsAnErrorNotATruncation) {
+  TinySpec spec = shape(2, 2, 64);
+  TinyModel tiny(spec);
+  const auto model = Model::load(tiny.path());
+  auto session = create_session(model, {.device = Device::cuda, .max_context = 8});
+  session->prefill(random_tokens(6, spec.vocab));
+  try {
+    session->prefill(random_tokens(3, spec.vocab));
+    FAIL() << "expected an overflow error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("context"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(session->n_past(), 6);
+  session->prefill(random_tokens(2, spec.vocab));
+  EXPECT_THROW(session->decode(1), Error);
+  EXPECT_THROW(create_session(model, {.device = Device::cuda, .max_context = spec.ctx + 1}), Error);
+  const std::vector<std::int32_t> bad{static_cast<std::int32_t>(spec.vocab)};
+  auto other = create_session(model, {.device = Device::cuda});
+  EXPECT_THROW(other->prefill(bad), Error);
+  EXPECT_THROW(other->prefill({}), Error);
+  EXPECT_EQ(other->n_past(), 0);
+}
+
+TEST_F(CudaSessionTest, UnsupportedHeadDimIsAClearError) {
+  TinySpec spec;  // head dim 16
+  TinyModel tiny(spec);
+  const auto model = Model::load(tiny.path());
+  try {
+    create_session(model, {.device = Device::cuda});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("head dim"), std::string::npos) << e.what();
+  }
+}
+
+// ---- the real model ---------------------------------------------------------------------------
+
+std::filesystem::path real_model_path() {
+  if (const char* env = std::getenv("KLAB_MODEL"); env && *env) return env;
+  const char* home = std::getenv("HOME");
+  return std::filesystem::path(home ? home : "/root") /
+         ".local/share/klab/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+}
+
+std::int32_t argmax(std::span<const float> v) {
+  return static_cast<std::int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+TEST_F(CudaSessionTest, RealModelGreedyTokensEqualCpu) {
+  const auto path = real_model_path();
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "no model at " << path;
+  const auto model = Model::load(path);
+  const auto& tok = model->tokenizer();
+  const std::vector<std::string> prompts = {
+      "The capital of France is",
+      "<|im_start|>user\nWrite a haiku about the sea.<|im_end|>\n<|im_start|>assistant\n",
+      "def fibonacci(n):\n    ", "Once upon a time, in a small village by the mountains,"};
+  constexpr int kSteps = 64;
+  for (const std::string& prompt : prompts) {
+    SCOPED_TRACE(prompt);
+    auto cpu = create_session(model, {.device = Device::cpu, .max_context = 1024});
+    auto gpu = create_session(model, {.device = Device::cuda, .max_context = 1024});
+    const auto ids = tok.encode(prompt);
+    auto want = copy(cpu->prefill(ids));
+    auto got = copy(gpu->prefill(ids));
+    EXPECT_LE(rel_error(got, want), kTol) << "prefill";
+    std::vector<std::int32_t> cpu_out, gpu_out;
+    double worst = 0;
+    for (int step = 0; step < kSteps; ++step) {
+      cpu_out.push_back(argmax(want));
+      gpu_out.push_back(argmax(got));
+      if (cpu_out.back() != gpu_out.back()) break;
+      want = copy(cpu->decode(cpu_out.back()));
+      got = copy(gpu->decode(gpu_out.back()));
+      worst = std::max(worst, rel_error(got, want));
+    }
+    EXPECT_EQ(gpu_out, cpu_out) << "cpu: " << tok.decode(cpu_out)
+                                << "\ncuda: " << tok.decode(gpu_out);
+    EXPECT_LE(worst, kTol) << "worst decode-step logits error";
+    std::printf("[ cuda    ] %s%s  (worst logits rel error %.2e)\n", prompt.c_str(),
+                tok.decode(gpu_out).c_str(), worst);
+  }
+}
+
+}  // namespace
+}  // namespace klab::test
