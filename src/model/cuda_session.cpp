@@ -187,12 +187,13 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       logits_host_(static_cast<std::size_t>(cfg_.vocab_size)),
       attn_scale_(1.0f / std::sqrt(static_cast<float>(cfg_.head_dim))) {
   check_supported(cfg_, options);
-  sm_count_ = cuda_device_info().sm_count;
+  const DeviceInfo info = cuda_device_info();
+  sm_count_ = info.sm_count;
   upload_weights();
   allocate_buffers();
-  const DeviceInfo info = cuda_device_info();
-  description_ = "cuda (" + info.name + "), weights " + embd_.format() + "/" +
-                 layers_.front().wqkv.format() + " " + std::to_string(weight_bytes_ >> 20) +
+  const std::string layer_format = layers_.empty() ? "-" : layers_.front().wqkv.format();
+  description_ = "cuda (" + info.name + "), weights " + layer_format + " (embeddings " +
+                 embd_.format() + ") " + std::to_string(weight_bytes_ >> 20) +
                  " MiB on device, kv cache f16 x " + std::to_string(max_context_) + ", gemv " +
                  gemv_variant_;
 }
