@@ -304,6 +304,7 @@ struct Report {
   std::string git_commit;
   std::string suite;  // "quick", "full", a family name, or "ceilings"
   std::vector<Result> cases;
+  nlohmann::json autotune;  // what "auto" dispatch used (autotune::to_json(Status)); null: unknown
 };
 
 nlohmann::json to_json(const MachineInfo& m);

@@ -180,10 +180,12 @@ json to_json(const Report& r) {
   for (const auto& c : r.ceilings) ceilings[std::string(ceiling_name(c.kind))] = to_json(c);
   json cases = json::array();
   for (const auto& c : r.cases) cases.push_back(to_json(c));
-  return {{"schema", kSchema},    {"machine", to_json(r.machine)},
-          {"ceilings", ceilings}, {"date", r.date},
-          {"command", r.command}, {"git_commit", r.git_commit},
-          {"suite", r.suite},     {"cases", cases}};
+  json j = {{"schema", kSchema},    {"machine", to_json(r.machine)},
+            {"ceilings", ceilings}, {"date", r.date},
+            {"command", r.command}, {"git_commit", r.git_commit},
+            {"suite", r.suite},     {"cases", cases}};
+  if (!r.autotune.is_null()) j["autotune"] = r.autotune;  // autotune hook
+  return j;
 }
 
 Report report_from_json(const json& j) {
@@ -230,6 +232,7 @@ Report report_from_json(const json& j) {
     r.command = j.at("command").get<std::string>();
     r.git_commit = j.at("git_commit").get<std::string>();
     r.suite = j.value("suite", "");
+    if (j.contains("autotune")) r.autotune = j.at("autotune");  // autotune hook
     for (const auto& cj : j.at("cases")) {
       Result res;
       Case& c = res.meta;

@@ -207,7 +207,7 @@ Status status() {
   std::lock_guard lock(s.mutex);
   if (!st.enabled) {
     st.path = s.path_override.empty() ? default_cache_path() : s.path_override;
-    st.reason = "not enabled (--use-autotune or KLAB_AUTOTUNE=1)";
+    st.reason = "off; --use-autotune or KLAB_AUTOTUNE=1 turns it on";
     return st;
   }
   s.load();

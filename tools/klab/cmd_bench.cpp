@@ -13,6 +13,8 @@
 #include <set>
 
 #include "command.hpp"
+#include "klab/autotune.hpp"
+#include "klab/autotune_bench.hpp"
 #include "klab/bench.hpp"
 #include "klab/error.hpp"
 #include "klab/kernel_catalog.hpp"
@@ -31,6 +33,7 @@ struct BenchOptions {
   std::string json;
   std::string csv;
   bool no_rotate = false;
+  bool use_autotune = false;
   double seconds = 0.25;
   std::map<std::string, std::map<std::string, std::string>> family_values;
   std::vector<std::pair<std::string, CLI::App*>> family_cmds;
@@ -137,6 +140,10 @@ void run_bench(const BenchOptions& o) {
   rep.date = kb::utc_now_iso8601();
   rep.command = command_line();
   rep.git_commit = kb::git_commit();
+  if (o.use_autotune) klab::autotune::set_enabled(true);  // else KLAB_AUTOTUNE decides
+  const klab::autotune::Status tuned = klab::autotune::status();
+  rep.autotune = klab::autotune::to_json(tuned);
+  std::fprintf(stderr, "bench: %s\n", klab::autotune::describe(tuned).c_str());
 
   std::fprintf(stderr, "bench: measuring ceilings%s...\n",
                rep.machine.gpu ? "" : " (no CUDA device: host copy only)");
@@ -190,6 +197,8 @@ void setup_bench(CLI::App& sub) {
   sub.add_flag("--no-rotate", o->no_rotate,
                "reuse one input set (cache-warm) instead of rotating sets larger than L2");
   sub.add_option("--seconds", o->seconds, "timed seconds per case (default 0.25)");
+  sub.add_flag("--use-autotune", o->use_autotune,
+               "\"auto\" dispatch reads the autotune cache (klab autotune; also KLAB_AUTOTUNE=1)");
   o->ceilings_cmd = sub.add_subcommand("ceilings", "measure only the ceilings and the machine");
   for (const auto& f : kb::families()) {
     CLI::App* cmd = sub.add_subcommand(f.name, f.help);

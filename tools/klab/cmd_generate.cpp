@@ -9,6 +9,7 @@
 
 #include "command.hpp"
 #include "generation.hpp"
+#include "klab/autotune.hpp"
 #include "klab/chat.hpp"
 #include "klab/error.hpp"
 #include "klab/model.hpp"
@@ -26,6 +27,7 @@ struct GenerateOptions {
   bool chat = false;
   std::string system;
   bool display_prompt = true;
+  bool use_autotune = false;
 };
 
 std::string read_text_file(const std::string& path) {
@@ -58,6 +60,7 @@ void run_generate(const GenerateOptions& o) {
   if (o.prompt.empty() == o.prompt_file.empty())
     fail("give the prompt with exactly one of -p TEXT or -f FILE");
   const std::string prompt = o.prompt_file.empty() ? o.prompt : read_text_file(o.prompt_file);
+  if (o.use_autotune) autotune::set_enabled(true);  // else KLAB_AUTOTUNE decides
   const auto model = load_model(o.runtime);
   const Tokenizer& tok = model->tokenizer();
 
@@ -106,6 +109,9 @@ const Registrar reg{{"generate", "generate text from a prompt (streams tokens)",
                        sub.add_option("--system", o->system, "system prompt (with --chat)");
                        sub.add_flag("!--no-display-prompt", o->display_prompt,
                                     "do not echo the prompt");
+                       sub.add_flag("--use-autotune", o->use_autotune,
+                                    "GPU kernels: \"auto\" reads the autotune cache "
+                                    "(klab autotune; also KLAB_AUTOTUNE=1)");
                        sub.callback([o] { run_generate(*o); });
                      }}};
 
