@@ -28,6 +28,9 @@ struct TokenizerData {
   bool add_bos = false;
   bool add_eos = false;
   bool add_space_prefix = false;
+  // HF Metaspace (prepend_scheme always/first): no prefix when the text already starts with a
+  // space, unlike SentencePiece's dummy prefix.
+  bool space_prefix_only_if_missing = false;
 };
 
 class Tokenizer {

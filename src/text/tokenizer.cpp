@@ -138,7 +138,9 @@ struct Tokenizer::Impl {
     }
     std::string normalized;
     normalized.reserve(text.size() + 8);
-    if (data.add_space_prefix && after_special) normalized += kSpmSpace;
+    if (data.add_space_prefix && after_special &&
+        !(data.space_prefix_only_if_missing && !text.empty() && text[0] == ' '))
+      normalized += kSpmSpace;
     for (char c : text) {
       if (c == ' ') {
         normalized += kSpmSpace;

@@ -120,6 +120,7 @@ struct Flavor {
   std::string model;
   std::string pre;
   bool add_space_prefix = false;
+  bool prefix_only_if_missing = false;  // Metaspace, unlike the Prepend normaliser
 };
 
 bool normalizer_is_spm(const JsonReader& r, const Json* norm, bool& prepend) {
@@ -163,7 +164,7 @@ Flavor flavor_of(const JsonReader& r, const Json& root) {
       const Json* scheme = JsonReader::member(*p, "prepend_scheme");
       const bool add = scheme && scheme->is_string() ? scheme->get<std::string>() != "never"
                                                      : r.flag(*p, "add_prefix_space", true);
-      return {"llama", "default", add};
+      return {"llama", "default", add, true};
     } else if (type == "ByteLevel") {
       byte_level = true;
       byte_level_regex = r.flag(*p, "use_regex", true);
@@ -363,6 +364,7 @@ TokenizerData tokenizer_data_from_json(std::string_view tokenizer_json,
   d.model = flavor.model;
   d.pre = flavor.pre;
   d.add_space_prefix = flavor.add_space_prefix;
+  d.space_prefix_only_if_missing = flavor.prefix_only_if_missing;
   // klab ties ignore_merges to the scanner (Llama 3 sets it, the others do not).
   if (d.model == "gpt2" &&
       r.flag(*model, "ignore_merges", false) != text::pre_tokenizer_for(d.pre).ignore_merges)
