@@ -39,6 +39,9 @@ struct TensorView {
   T* ptr() const {
     return static_cast<T*>(data);
   }
+  // Offset (through the strides) of the element at row-major position `linear` of the shape;
+  // equals `linear` for contiguous views.
+  std::int64_t strided_offset(std::int64_t linear) const;
   // Element offset of a multi-index (unchecked).
   std::int64_t offset(std::initializer_list<std::int64_t> idx) const;
 

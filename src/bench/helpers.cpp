@@ -49,7 +49,8 @@ double rel_error(const TensorView& out, const TensorView& ref) {
          std::to_string(ref.numel()));
   double num = 0, den = 0;
   for (std::int64_t i = 0; i < ref.numel(); ++i) {
-    const double o = load_f32(out, i), r = load_f32(ref, i);
+    // Views may be strided slices (e.g. one head of [T, H, D]).
+    const double o = load_f32(out, out.strided_offset(i)), r = load_f32(ref, ref.strided_offset(i));
     if (!std::isfinite(o) || !std::isfinite(r)) return INFINITY;
     num += (o - r) * (o - r);
     den += r * r;

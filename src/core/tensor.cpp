@@ -48,6 +48,16 @@ std::int64_t TensorView::offset(std::initializer_list<std::int64_t> idx) const {
   return off;
 }
 
+std::int64_t TensorView::strided_offset(std::int64_t linear) const {
+  std::int64_t off = 0;
+  for (int d = rank - 1; d >= 0; --d) {
+    const auto i = static_cast<std::size_t>(d);
+    off += (linear % shape[i]) * stride[i];
+    linear /= shape[i];
+  }
+  return off;
+}
+
 TensorView TensorView::reshaped(std::initializer_list<std::int64_t> new_shape) const {
   if (!is_contiguous()) fail("TensorView::reshaped: view is not contiguous");
   TensorView t = contiguous(data, dtype, new_shape, device);

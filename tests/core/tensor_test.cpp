@@ -51,3 +51,14 @@ TEST(Tensor, LoadStoreRoundsPerDtype) {
 }
 
 TEST(DeviceInfo, NoThrowWithoutGpu) { EXPECT_GE(cuda_device_count(), 0); }
+
+TEST(Tensor, StridedOffsetWalksSlicesOfHeads) {
+  HostTensor t(DType::f32, {3, 4, 5});
+  TensorView head = t.view();
+  head.shape[1] = 1;  // head 0 of every row: a strided view
+  EXPECT_EQ(head.strided_offset(0), 0);
+  EXPECT_EQ(head.strided_offset(4), 4);
+  EXPECT_EQ(head.strided_offset(5), 20);
+  EXPECT_EQ(head.strided_offset(14), 44);
+  EXPECT_EQ(t.view().strided_offset(37), 37);
+}
