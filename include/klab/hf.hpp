@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace klab::hf {
 
@@ -50,5 +51,16 @@ bool is_checkpoint_dir(const std::filesystem::path& path);
 
 // The whole file as text (bounded, for JSON side files); throws naming the file.
 std::string read_text_file(const std::filesystem::path& path);
+
+// Consistency checks of a checkpoint directory for `klab inspect --validate` (defined in
+// klab_model: it loads the model): config.json, head dims and GQA, vocab size vs embeddings vs
+// lm_head, every expected tensor's presence, shape and dtype, tokenizer and special-token ids.
+// Each check reports its own failure; nothing throws for a bad checkpoint.
+struct CheckResult {
+  std::string name;
+  bool ok = true;
+  std::string message;
+};
+std::vector<CheckResult> validate_checkpoint(const std::filesystem::path& dir);
 
 }  // namespace klab::hf

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "hf_test_util.hpp"
 #include "klab/error.hpp"
+#include "klab/hf.hpp"
 #include "klab/model.hpp"
 
 namespace klab {
@@ -144,6 +146,36 @@ TEST(HfFixture, CommittedShardedCheckpointRuns) {
   const auto logits = session->prefill(ids);
   ASSERT_EQ(static_cast<std::int64_t>(logits.size()), model->config().vocab_size);
   for (const float v : logits) ASSERT_TRUE(std::isfinite(v));
+}
+
+}  // namespace
+}  // namespace klab
+
+namespace klab {
+namespace {
+
+// klab inspect --validate on HF directories: all checks pass on the fixture, and a config that
+// disagrees with the weights fails the checks that see it, each naming what it found.
+TEST(HfValidate, ChecksNameWhatTheyFind) {
+  test::ScratchDir dir;
+  const auto fixture = std::filesystem::path(KLAB_TEST_DATA_DIR) / "hf" / "tiny_sharded";
+  std::filesystem::copy(fixture, dir / "m");
+  for (const auto& c : hf::validate_checkpoint(dir / "m"))
+    EXPECT_TRUE(c.ok) << c.name << ": " << c.message;
+  edit_config(dir / "m", "vocab_size", 100);
+  std::map<std::string, hf::CheckResult> by_name;
+  for (const auto& c : hf::validate_checkpoint(dir / "m")) by_name[c.name] = c;
+  EXPECT_TRUE(by_name.at("config.json").ok);
+  EXPECT_FALSE(by_name.at("vocab size vs embeddings vs lm_head").ok);
+  EXPECT_NE(by_name.at("vocab size vs embeddings vs lm_head").message.find("embeddings 308 rows"),
+            std::string::npos);
+  EXPECT_FALSE(by_name.at("tensor presence, shapes and dtypes").ok);
+  EXPECT_FALSE(by_name.at("tokenizer and special-token ids").ok);
+  edit_config(dir / "m", "num_key_value_heads", 3);
+  const auto broken = hf::validate_checkpoint(dir / "m");
+  ASSERT_EQ(broken.size(), 1u);  // nothing else can be checked without a config
+  EXPECT_FALSE(broken[0].ok);
+  EXPECT_NE(broken[0].message.find("num_key_value_heads"), std::string::npos);
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <string>
 
 #include "command.hpp"
+#include "hf_inspect.hpp"
+#include "klab/hf.hpp"
 #include "klab/error.hpp"
 #include "klab/gguf.hpp"
 
@@ -226,6 +228,8 @@ void print_json(const gg::File& f, const std::vector<gg::Check>* checks, bool fu
 }
 
 void run(const InspectOptions& opt) {
+  if (klab::hf::is_checkpoint_dir(opt.path))
+    return klab::cli::inspect_hf_dir(opt.path, opt.json, opt.validate);
   const gg::File f = gg::File::open(opt.path);
   std::vector<gg::Check> checks;
   if (opt.validate) checks = gg::validate_model(f);
@@ -255,7 +259,8 @@ klab::cli::Registrar reg{{
     "Show a GGUF file's metadata, tensors and totals; --validate checks model consistency",
     [](CLI::App& sub) {
       auto opt = std::make_shared<InspectOptions>();
-      sub.add_option("model", opt->path, "GGUF file")->required();
+      sub.add_option("model", opt->path, "GGUF file or Hugging Face checkpoint directory")
+          ->required();
       sub.add_flag("--json", opt->json, "Machine-readable JSON output");
       sub.add_flag("--validate", opt->validate,
                    "Check vocab/embedding/lm_head sizes, special-token ids, head dims, GQA, "
