@@ -308,6 +308,19 @@ TEST_F(QuantizeModelTest, KeepEmbeddingsAndOutputAndNorms) {
   EXPECT_LE(reference_error(out), 0.25);
 }
 
+// Rows that are not whole groups (hidden 96 with group 64) stay F16; the file still runs.
+TEST_F(QuantizeModelTest, RowsNotWholeGroupsStayF16) {
+  const test::TinyLlama* t = tiny("--dtype F32 --hidden 96 --heads 3 --kv-heads 1 --ffn 192");
+  if (!t) GTEST_SKIP() << kNoPython;
+  const auto out = root_ / "g64.gguf";
+  const QuantizeSummary s = quantize_model(t->dir, out, with_type(T::klab_q4_0_g64));
+  const gguf::File f = gguf::File::open(out);
+  EXPECT_EQ(f.tensor("blk.0.attn_q.weight").type, T::f16);              // 96 columns
+  EXPECT_EQ(f.tensor("blk.0.ffn_down.weight").type, T::klab_q4_0_g64);  // 192 columns
+  EXPECT_EQ(s.kept_float, 1 + 1 + 2 * 6);  // token_embd, output, 6 per layer
+  EXPECT_LE(reference_error(out), 0.3);
+}
+
 TEST_F(QuantizeModelTest, GgufSourceGivesTheSameFileAsHfSource) {
   const test::TinyLlama* t = tiny();
   if (!t) GTEST_SKIP() << kNoPython;
