@@ -18,6 +18,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <string_view>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -119,6 +123,13 @@ class CudaSession final : public Session {
   void attention_block(const Layer& l, std::int64_t t, const StepLayout& s);
   void ffn_block(const Layer& l, std::int64_t t);
   void logits_rows(std::int64_t first, std::int64_t t, float* dst);
+  void decode_body(const StepLayout& layout);
+  void capture_decode_graph(const StepLayout& layout);
+
+  struct GraphExecDeleter {
+    void operator()(cudaGraphExec_t g) const { cudaGraphExecDestroy(g); }
+  };
+  using GraphExec = std::unique_ptr<std::remove_pointer_t<cudaGraphExec_t>, GraphExecDeleter>;
   const std::int32_t* step_i32(std::int64_t offset) const {
     return static_cast<const std::int32_t*>(step_dev_.data()) + offset;
   }
@@ -155,6 +166,11 @@ class CudaSession final : public Session {
   float attn_scale_;
   std::string description_;
   std::int64_t n_past_ = 0;
+  // One decode step (embedding, every layer, final norm, LM head) captured once and replayed:
+  // its inputs (ids, positions, kv length) live in step_dev_, so the graph never changes.
+  // KLAB_CUDA_GRAPHS=0 turns it off (for comparisons); a failed capture falls back silently.
+  bool use_graphs_ = true;
+  GraphExec decode_graph_;
 };
 
 std::int64_t context_of(const LlamaConfig& c, const SessionOptions& o) {
@@ -187,6 +203,8 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       logits_host_(static_cast<std::size_t>(cfg_.vocab_size)),
       attn_scale_(1.0f / std::sqrt(static_cast<float>(cfg_.head_dim))) {
   check_supported(cfg_, options);
+  if (const char* g = std::getenv("KLAB_CUDA_GRAPHS"); g && std::string_view(g) == "0")
+    use_graphs_ = false;
   const DeviceInfo info = cuda_device_info();
   sm_count_ = info.sm_count;
   upload_weights();
@@ -195,7 +213,7 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
   description_ = "cuda (" + info.name + "), weights " + layer_format + " (embeddings " +
                  embd_.format() + ") " + std::to_string(weight_bytes_ >> 20) +
                  " MiB on device, kv cache f16 x " + std::to_string(max_context_) + ", gemv " +
-                 gemv_variant_;
+                 gemv_variant_ + (use_graphs_ ? ", decode graph" : ", no graphs");
 }
 
 void CudaSession::upload_weights() {
@@ -328,7 +346,18 @@ void CudaSession::forward_chunk(std::span<const std::int32_t> tokens, std::int64
                               cudaMemcpyHostToDevice, s),
               "cudaMemcpyAsync(step inputs)");
 
-  if (t == 1 && attn_workspace_.size() > 0) {  // split-KV partition for this length
+  if (t == 1 && logits && first_logit_row == 0 && use_graphs_) {
+    if (!decode_graph_) capture_decode_graph(layout);
+    if (decode_graph_) {
+      cuda::check(cudaGraphLaunch(decode_graph_.get(), s), "cudaGraphLaunch(decode step)");
+      cuda::check(cudaMemcpyAsync(logits, logits_dev_.data(),
+                                  static_cast<std::size_t>(cfg_.vocab_size) * 4,
+                                  cudaMemcpyDeviceToHost, s),
+                  "cudaMemcpyAsync(logits)");
+      return;
+    }
+  }
+  if (t == 1 && attn_workspace_.size() > 0 && !decode_graph_) {  // split-KV for this length
     const auto len = static_cast<std::int32_t>(pos0 + 1);
     step_plan_ = cuda::plan_decode_attention(
         1, static_cast<int>(cfg_.n_heads), static_cast<int>(cfg_.n_kv_heads),
@@ -350,6 +379,53 @@ void CudaSession::forward_chunk(std::span<const std::int32_t> tokens, std::int64
     ffn_block(l, t);
   }
   if (logits) logits_rows(first_logit_row, t, logits);
+}
+
+// The whole device side of a one-token step, logits left in logits_dev_ (graph body).
+void CudaSession::decode_body(const StepLayout& layout) {
+  const cudaStream_t s = stream_.get();
+  cuda::EmbeddingArgs embed;
+  embed.out = x_rows(1);
+  embed.ids = dview(const_cast<std::int32_t*>(step_i32(layout.ids())), DType::i32, {1});
+  if (embd_.quantized())
+    embed.quant = embd_.quant().plain();
+  else
+    embed.dense = embd_.dense();
+  cuda::embedding_rows(embed, s);
+  for (const Layer& l : layers_) {
+    attention_block(l, 1, layout);
+    ffn_block(l, 1);
+  }
+  const TensorView h = h_rows(1);
+  cuda::rmsnorm_to_half({h, x_rows(1), output_norm_.view(), cfg_.rms_eps}, s);
+  const TensorView y = dview(logits_dev_.data(), DType::f32, {1, cfg_.vocab_size});
+  cuda_engine::matmul(y, h, tied_ ? embd_ : output_, cuda::Epilogue::none, s, gemv_variant_);
+}
+
+void CudaSession::capture_decode_graph(const StepLayout& layout) {
+  const cudaStream_t s = stream_.get();
+  // The split-KV plan for the longest context stays valid for every shorter length (each
+  // block derives its range from the device-side length), so the graph can bake it in.
+  step_plan_ = decode_plan_;
+  cudaGraph_t graph = nullptr;
+  cuda::check(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal),
+              "cudaStreamBeginCapture");
+  bool captured = true;
+  try {
+    decode_body(layout);
+  } catch (const Error&) {
+    captured = false;  // some launch is not capturable: run without graphs
+  }
+  const cudaError_t end = cudaStreamEndCapture(s, &graph);
+  cudaGraphExec_t exec = nullptr;
+  if (captured && end == cudaSuccess && graph &&
+      cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess) {
+    decode_graph_.reset(exec);
+  } else {
+    (void)cudaGetLastError();
+    use_graphs_ = false;
+  }
+  if (graph) cudaGraphDestroy(graph);
 }
 
 void CudaSession::attention_block(const Layer& l, std::int64_t t, const StepLayout& layout) {
