@@ -21,8 +21,6 @@ namespace {
 
 using gguf::TensorType;
 
-// The CPU engine quantizes activations to 8 bits before quantized products, the CUDA engine
-// rounds them to f16: both are within ~1% of the exact forward pass.
 // Whole-model tolerance. Two backends with different roundings meet here: the CPU path
 // quantizes activations to 8 bits for quantized weights (its own bound vs klab::ref is 4e-2 on
 // these tiny random models) and the CUDA path runs f16 weights/activations/KV through two
