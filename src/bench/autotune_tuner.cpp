@@ -1,6 +1,7 @@
 // The tuning loop: run the families' cases shape by shape, learn each shape's registry op and
 // bucket from its launches, choose the winner per bucket, and check the targets.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -364,6 +365,10 @@ TuneReport run_tuning(std::span<const bench::Case> cases, const TuneOptions& o,
   if (o.verbose)
     std::fprintf(stderr, "autotune: %zu shapes, %zu variant runs (%s, %.2f s timed each)\n",
                  shapes.size(), cases.size(), rep.suite.c_str(), ro.target_seconds);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto elapsed = [&t0] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
   for (std::size_t i = 0; i < shapes.size(); ++i) {
     std::vector<bench::Result> results;
     std::vector<std::vector<Observation>> seen;
@@ -375,10 +380,12 @@ TuneReport run_tuning(std::span<const bench::Case> cases, const TuneOptions& o,
     rep.shapes.push_back(summarize_shape(results, seen));
     if (o.verbose) {
       const ShapeResult& s = rep.shapes.back();
-      std::fprintf(stderr, "autotune [%zu/%zu] %s %s (%s): %s\n", i + 1, shapes.size(),
-                   s.case_op.c_str(), s.shape.c_str(), s.dtype.c_str(), progress_line(s).c_str());
+      std::fprintf(stderr, "autotune [%zu/%zu, %.0f s] %s %s (%s): %s\n", i + 1, shapes.size(),
+                   elapsed(), s.case_op.c_str(), s.shape.c_str(), s.dtype.c_str(),
+                   progress_line(s).c_str());
     }
   }
+  if (o.verbose) std::fprintf(stderr, "autotune: %zu shapes in %.0f s\n", shapes.size(), elapsed());
   rep.entries = choose_winners(rep.shapes, machine, {rep.date, rep.suite, rep.git_commit});
   return rep;
 }
@@ -398,7 +405,9 @@ TargetSummary check_targets(const TuneReport& r) {
     const auto tuned_gap = s.gap(tuned);
     if (tuned_gap && *tuned_gap <= kTunedTarget)
       ++t.tuned_within;
-    else if (s.problem.empty())
+    else if (!s.problem.empty())
+      t.misses.push_back(where + ": not tuned (" + s.problem + ")");
+    else
       t.misses.push_back(where + ": tuned " + (tuned.empty() ? "(none)" : tuned) + " " +
                          (tuned_gap ? percent(*tuned_gap) : "did not run") + " vs " + fastest);
     const auto default_gap = s.gap(s.auto_default);
