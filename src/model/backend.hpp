@@ -2,7 +2,9 @@
 #pragma once
 
 #include <memory>
+#include <string_view>
 
+#include "klab/cpu_matmul.hpp"
 #include "klab/model.hpp"
 
 namespace klab::detail {
@@ -19,6 +21,9 @@ std::unique_ptr<Session> create_cuda_session(std::shared_ptr<const Model> model,
 // context or are outside the vocabulary.
 void check_prefill(const Model& model, std::span<const std::int32_t> tokens, std::int64_t n_past,
                    std::int64_t max_context);
+
+// `w` as a checked klab::cpu matrix; types neither backend computes with fail naming `backend`.
+cpu::WeightMatrix weight_matrix(const WeightRef& w, std::string_view backend);
 
 // RoPE inverse frequencies of the config (theta, linear scaling, rope_freqs divisors).
 std::vector<float> rope_inv_freq(const Model& model);

@@ -13,30 +13,8 @@
 namespace klab::detail {
 namespace {
 
-cpu::WeightType cpu_weight_type(const WeightRef& w) {
-  switch (w.type) {
-    case gguf::TensorType::f32:
-      return cpu::WeightType::f32;
-    case gguf::TensorType::f16:
-      return cpu::WeightType::f16;
-    case gguf::TensorType::bf16:
-      return cpu::WeightType::bf16;
-    case gguf::TensorType::q4_0:
-      return cpu::WeightType::q4_0;
-    case gguf::TensorType::q4_1:
-      return cpu::WeightType::q4_1;
-    case gguf::TensorType::q8_0:
-      return cpu::WeightType::q8_0;
-    default:
-      fail("tensor '" + w.name + "' has type " + std::string(gguf::type_name(w.type)) +
-           ", which the CPU backend cannot compute with");
-  }
-}
-
 cpu::WeightMatrix as_matrix(const WeightRef& w) {
-  cpu::WeightMatrix m{cpu_weight_type(w), w.rows, w.cols, w.data};
-  m.validate(w.name);
-  return m;
+  return weight_matrix(w, "CPU");
 }
 
 std::vector<float> optional_f32(const std::optional<WeightRef>& w) {

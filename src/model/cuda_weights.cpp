@@ -11,6 +11,7 @@
 #include "klab/cuda/gemm.hpp"
 #include "klab/error.hpp"
 #include "klab/quant.hpp"
+#include "model/backend.hpp"
 
 namespace klab::detail::cuda_engine {
 namespace {
@@ -25,26 +26,6 @@ std::optional<GgufBlockType> block_type(gguf::TensorType t) {
       return GgufBlockType::q8_0;
     default:
       return std::nullopt;
-  }
-}
-
-cpu::WeightType cpu_type(const WeightRef& w) {
-  switch (w.type) {
-    case gguf::TensorType::f32:
-      return cpu::WeightType::f32;
-    case gguf::TensorType::f16:
-      return cpu::WeightType::f16;
-    case gguf::TensorType::bf16:
-      return cpu::WeightType::bf16;
-    case gguf::TensorType::q4_0:
-      return cpu::WeightType::q4_0;
-    case gguf::TensorType::q4_1:
-      return cpu::WeightType::q4_1;
-    case gguf::TensorType::q8_0:
-      return cpu::WeightType::q8_0;
-    default:
-      fail("tensor '" + w.name + "' has type " + std::string(gguf::type_name(w.type)) +
-           ", which the CUDA backend cannot compute with");
   }
 }
 
@@ -69,8 +50,7 @@ void append_f16_rows(std::vector<std::uint16_t>& out, const WeightRef& w) {
     std::memcpy(out.data() + at, w.data.data(), n * 2);
     return;
   }
-  cpu::WeightMatrix m{cpu_type(w), w.rows, w.cols, w.data};
-  m.validate(w.name);
+  const cpu::WeightMatrix m = weight_matrix(w, "CUDA");
   std::vector<float> row(static_cast<std::size_t>(w.cols));
   for (std::int64_t r = 0; r < w.rows; ++r) {
     cpu::dequantize_row(row, m, r);

@@ -46,6 +46,36 @@ void check_prefill(const Model& model, std::span<const std::int32_t> tokens, std
            std::to_string(vocab) + ")");
 }
 
+namespace {
+
+cpu::WeightType cpu_weight_type(const WeightRef& w, std::string_view backend) {
+  switch (w.type) {
+    case gguf::TensorType::f32:
+      return cpu::WeightType::f32;
+    case gguf::TensorType::f16:
+      return cpu::WeightType::f16;
+    case gguf::TensorType::bf16:
+      return cpu::WeightType::bf16;
+    case gguf::TensorType::q4_0:
+      return cpu::WeightType::q4_0;
+    case gguf::TensorType::q4_1:
+      return cpu::WeightType::q4_1;
+    case gguf::TensorType::q8_0:
+      return cpu::WeightType::q8_0;
+    default:
+      fail("tensor '" + w.name + "' has type " + std::string(gguf::type_name(w.type)) +
+           ", which the " + std::string(backend) + " backend cannot compute with");
+  }
+}
+
+}  // namespace
+
+cpu::WeightMatrix weight_matrix(const WeightRef& w, std::string_view backend) {
+  cpu::WeightMatrix m{cpu_weight_type(w, backend), w.rows, w.cols, w.data};
+  m.validate(w.name);
+  return m;
+}
+
 std::vector<float> rope_inv_freq(const Model& model) {
   const LlamaConfig& c = model.config();
   std::vector<float> factors;
