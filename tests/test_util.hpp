@@ -68,7 +68,9 @@ inline double rel_error(std::span<const float> out, std::span<const float> ref) 
 }
 
 // Threshold by the lowest-precision dtype involved.
-inline double tolerance(DType dt) { return dt == DType::f32 ? 1e-5 : 1e-2; }
+inline double tolerance(DType dt) {
+  return dt == DType::f32 ? 1e-5 : 1e-2;
+}
 
 // Base fixture for GPU tests: reports SKIPPED (never passed) where no CUDA device exists.
 class GpuTest : public ::testing::Test {

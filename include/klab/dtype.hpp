@@ -12,22 +12,32 @@ enum class DType : std::uint8_t { f32, f16, bf16, i32, u8 };
 
 constexpr std::size_t dtype_size(DType t) {
   switch (t) {
-    case DType::f32: return 4;
-    case DType::f16: return 2;
-    case DType::bf16: return 2;
-    case DType::i32: return 4;
-    case DType::u8: return 1;
+    case DType::f32:
+      return 4;
+    case DType::f16:
+      return 2;
+    case DType::bf16:
+      return 2;
+    case DType::i32:
+      return 4;
+    case DType::u8:
+      return 1;
   }
   return 0;
 }
 
 constexpr std::string_view dtype_name(DType t) {
   switch (t) {
-    case DType::f32: return "f32";
-    case DType::f16: return "f16";
-    case DType::bf16: return "bf16";
-    case DType::i32: return "i32";
-    case DType::u8: return "u8";
+    case DType::f32:
+      return "f32";
+    case DType::f16:
+      return "f16";
+    case DType::bf16:
+      return "bf16";
+    case DType::i32:
+      return "i32";
+    case DType::u8:
+      return "u8";
   }
   return "?";
 }
@@ -56,10 +66,20 @@ inline float bf16_bits_to_f32(std::uint16_t b) {
   return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16);
 }
 
-inline half_t to_half(float f) { return {f32_to_f16_bits(f)}; }
-inline bfloat16_t to_bf16(float f) { return {f32_to_bf16_bits(f)}; }
-inline float to_float(half_t h) { return f16_bits_to_f32(h.bits); }
-inline float to_float(bfloat16_t b) { return bf16_bits_to_f32(b.bits); }
-inline float to_float(float f) { return f; }
+inline half_t to_half(float f) {
+  return {f32_to_f16_bits(f)};
+}
+inline bfloat16_t to_bf16(float f) {
+  return {f32_to_bf16_bits(f)};
+}
+inline float to_float(half_t h) {
+  return f16_bits_to_f32(h.bits);
+}
+inline float to_float(bfloat16_t b) {
+  return bf16_bits_to_f32(b.bits);
+}
+inline float to_float(float f) {
+  return f;
+}
 
 }  // namespace klab

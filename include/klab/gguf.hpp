@@ -18,15 +18,48 @@ namespace klab::gguf {
 
 // ggml tensor types (numbering as in the GGUF spec). Only some are supported for compute.
 enum class TensorType : std::uint32_t {
-  f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q8_1 = 9,
-  q2_k = 10, q3_k = 11, q4_k = 12, q5_k = 13, q6_k = 14, q8_k = 15,
-  iq2_xxs = 16, iq2_xs = 17, iq3_xxs = 18, iq1_s = 19, iq4_nl = 20, iq3_s = 21, iq2_s = 22,
-  iq4_xs = 23, i8 = 24, i16 = 25, i32 = 26, i64 = 27, f64 = 28, iq1_m = 29, bf16 = 30,
-  tq1_0 = 34, tq2_0 = 35, mxfp4 = 39, nvfp4 = 40, q1_0 = 41,
+  f32 = 0,
+  f16 = 1,
+  q4_0 = 2,
+  q4_1 = 3,
+  q5_0 = 6,
+  q5_1 = 7,
+  q8_0 = 8,
+  q8_1 = 9,
+  q2_k = 10,
+  q3_k = 11,
+  q4_k = 12,
+  q5_k = 13,
+  q6_k = 14,
+  q8_k = 15,
+  iq2_xxs = 16,
+  iq2_xs = 17,
+  iq3_xxs = 18,
+  iq1_s = 19,
+  iq4_nl = 20,
+  iq3_s = 21,
+  iq2_s = 22,
+  iq4_xs = 23,
+  i8 = 24,
+  i16 = 25,
+  i32 = 26,
+  i64 = 27,
+  f64 = 28,
+  iq1_m = 29,
+  bf16 = 30,
+  tq1_0 = 34,
+  tq2_0 = 35,
+  mxfp4 = 39,
+  nvfp4 = 40,
+  q1_0 = 41,
   // klab's own group-64/128 blocks (written by `klab quantize`; layout in docs/formats.md),
   // numbered 1000 + group size + variant, far from ggml's range so no reader mistakes them.
-  klab_q4_0_g64 = 1064, klab_q4_1_g64 = 1065, klab_q8_0_g64 = 1066,
-  klab_q4_0_g128 = 1128, klab_q4_1_g128 = 1129, klab_q8_0_g128 = 1130,
+  klab_q4_0_g64 = 1064,
+  klab_q4_1_g64 = 1065,
+  klab_q8_0_g64 = 1066,
+  klab_q4_0_g128 = 1128,
+  klab_q4_1_g128 = 1129,
+  klab_q8_0_g128 = 1130,
 };
 std::string_view type_name(TensorType t);  // "Q4_1", ..., or "type#N" for unknown numbers
 // Elements per block and bytes per block; throws for types klab cannot size.
@@ -41,8 +74,19 @@ struct Value;
 using Array = std::vector<Value>;
 struct Value {
   enum class Kind : std::uint32_t {
-    u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6, boolean = 7, string = 8,
-    array = 9, u64 = 10, i64 = 11, f64 = 12,
+    u8 = 0,
+    i8 = 1,
+    u16 = 2,
+    i16 = 3,
+    u32 = 4,
+    i32 = 5,
+    f32 = 6,
+    boolean = 7,
+    string = 8,
+    array = 9,
+    u64 = 10,
+    i64 = 11,
+    f64 = 12,
   };
   Kind kind = Kind::u32;
   // Unsigned kinds hold uint64_t, signed kinds int64_t, f32/f64 double, then bool, string,
@@ -53,8 +97,8 @@ struct Value {
   bool operator==(const Value&) const = default;
 
   // Typed accessors; throw Error naming the key's expected vs actual kind.
-  std::int64_t as_int() const;   // any integer kind
-  double as_float() const;       // f32/f64 or any integer
+  std::int64_t as_int() const;  // any integer kind
+  double as_float() const;      // f32/f64 or any integer
   bool as_bool() const;
   const std::string& as_string() const;
   const Array& as_array() const;
@@ -144,7 +188,7 @@ class Writer {
     std::string name;
     TensorType type;
     std::vector<std::int64_t> dims;
-    std::vector<std::uint8_t> owned;   // empty for add_tensor_view
+    std::vector<std::uint8_t> owned;     // empty for add_tensor_view
     std::span<const std::uint8_t> data;  // points into `owned` or the caller's memory
   };
   void add_pending(PendingTensor t);
@@ -158,7 +202,7 @@ class Writer {
 // One model-consistency check: vocab vs embeddings vs lm_head, special-token ids, head
 // dims and GQA divisibility, per-layer tensor shapes, quantization metadata vs tensor types.
 struct Check {
-  std::string name;     // e.g. "vocab size vs token_embd.weight"
+  std::string name;  // e.g. "vocab size vs token_embd.weight"
   bool ok = true;
   std::string message;  // what was found (the failure reason when !ok)
 };

@@ -14,7 +14,9 @@
 namespace klab {
 
 enum class Device : std::uint8_t { cpu, cuda };
-constexpr std::string_view device_name(Device d) { return d == Device::cpu ? "cpu" : "cuda"; }
+constexpr std::string_view device_name(Device d) {
+  return d == Device::cpu ? "cpu" : "cuda";
+}
 
 constexpr int kMaxRank = 4;
 

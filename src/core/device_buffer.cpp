@@ -34,7 +34,9 @@ void check_launch(const char* kernel, std::source_location where) {
 
 }  // namespace cuda
 
-bool built_with_cuda() { return true; }
+bool built_with_cuda() {
+  return true;
+}
 
 int cuda_device_count() {
   int n = 0;
@@ -66,7 +68,9 @@ DeviceInfo cuda_device_info(int device) {
   return info;
 }
 
-void DeviceBuffer::Free::operator()(void* p) const { cudaFree(p); }
+void DeviceBuffer::Free::operator()(void* p) const {
+  cudaFree(p);
+}
 
 DeviceBuffer::DeviceBuffer(std::size_t bytes) : bytes_(bytes) {
   void* p = nullptr;
@@ -77,16 +81,16 @@ DeviceBuffer::DeviceBuffer(std::size_t bytes) : bytes_(bytes) {
 
 void DeviceBuffer::copy_from_host(const void* src, std::size_t bytes, std::size_t dst_offset) {
   if (dst_offset + bytes > bytes_) fail("DeviceBuffer::copy_from_host: out of range");
-  cuda::check(cudaMemcpy(static_cast<char*>(data()) + dst_offset, src, bytes,
-                         cudaMemcpyHostToDevice),
-              "cudaMemcpy H2D");
+  cuda::check(
+      cudaMemcpy(static_cast<char*>(data()) + dst_offset, src, bytes, cudaMemcpyHostToDevice),
+      "cudaMemcpy H2D");
 }
 
 void DeviceBuffer::copy_to_host(void* dst, std::size_t bytes, std::size_t src_offset) const {
   if (src_offset + bytes > bytes_) fail("DeviceBuffer::copy_to_host: out of range");
-  cuda::check(cudaMemcpy(dst, static_cast<const char*>(data()) + src_offset, bytes,
-                         cudaMemcpyDeviceToHost),
-              "cudaMemcpy D2H");
+  cuda::check(
+      cudaMemcpy(dst, static_cast<const char*>(data()) + src_offset, bytes, cudaMemcpyDeviceToHost),
+      "cudaMemcpy D2H");
 }
 
 void DeviceBuffer::fill_bytes(std::uint8_t value) {
@@ -95,18 +99,28 @@ void DeviceBuffer::fill_bytes(std::uint8_t value) {
 
 #else  // !KLAB_HAS_CUDA
 
-bool built_with_cuda() { return false; }
-int cuda_device_count() { return 0; }
-DeviceInfo cuda_device_info(int) { fail("cuda_device_info: klab was built without CUDA"); }
+bool built_with_cuda() {
+  return false;
+}
+int cuda_device_count() {
+  return 0;
+}
+DeviceInfo cuda_device_info(int) {
+  fail("cuda_device_info: klab was built without CUDA");
+}
 void DeviceBuffer::Free::operator()(void*) const {}
-DeviceBuffer::DeviceBuffer(std::size_t) { fail("DeviceBuffer: klab was built without CUDA"); }
+DeviceBuffer::DeviceBuffer(std::size_t) {
+  fail("DeviceBuffer: klab was built without CUDA");
+}
 void DeviceBuffer::copy_from_host(const void*, std::size_t, std::size_t) {
   fail("DeviceBuffer: klab was built without CUDA");
 }
 void DeviceBuffer::copy_to_host(void*, std::size_t, std::size_t) const {
   fail("DeviceBuffer: klab was built without CUDA");
 }
-void DeviceBuffer::fill_bytes(std::uint8_t) { fail("DeviceBuffer: klab was built without CUDA"); }
+void DeviceBuffer::fill_bytes(std::uint8_t) {
+  fail("DeviceBuffer: klab was built without CUDA");
+}
 
 #endif
 

@@ -5,7 +5,9 @@
 
 namespace klab {
 
-void HostBuffer::Free::operator()(void* p) const { std::free(p); }
+void HostBuffer::Free::operator()(void* p) const {
+  std::free(p);
+}
 
 HostBuffer::HostBuffer(std::size_t bytes) : bytes_(bytes) {
   const std::size_t rounded = (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;

@@ -4,8 +4,8 @@
 
 namespace klab {
 
-TensorView TensorView::contiguous(void* data, DType dtype, std::initializer_list<std::int64_t> shape,
-                                  Device device) {
+TensorView TensorView::contiguous(void* data, DType dtype,
+                                  std::initializer_list<std::int64_t> shape, Device device) {
   if (shape.size() > kMaxRank) fail("TensorView: rank " + std::to_string(shape.size()) + " > 4");
   TensorView t;
   t.data = data;
@@ -72,8 +72,8 @@ TensorView TensorView::slice0(std::int64_t begin, std::int64_t end) const {
     fail("TensorView::slice0: [" + std::to_string(begin) + ", " + std::to_string(end) +
          ") out of range for " + shape_str(*this));
   TensorView t = *this;
-  t.data = static_cast<char*>(data) +
-           static_cast<std::ptrdiff_t>(begin * stride[0]) * static_cast<std::ptrdiff_t>(dtype_size(dtype));
+  t.data = static_cast<char*>(data) + static_cast<std::ptrdiff_t>(begin * stride[0]) *
+                                          static_cast<std::ptrdiff_t>(dtype_size(dtype));
   t.shape[0] = end - begin;
   return t;
 }
@@ -89,22 +89,37 @@ std::string shape_str(const TensorView& t) {
 
 float load_f32(const TensorView& t, std::int64_t i) {
   switch (t.dtype) {
-    case DType::f32: return t.ptr<const float>()[i];
-    case DType::f16: return f16_bits_to_f32(t.ptr<const std::uint16_t>()[i]);
-    case DType::bf16: return bf16_bits_to_f32(t.ptr<const std::uint16_t>()[i]);
-    case DType::i32: return static_cast<float>(t.ptr<const std::int32_t>()[i]);
-    case DType::u8: return static_cast<float>(t.ptr<const std::uint8_t>()[i]);
+    case DType::f32:
+      return t.ptr<const float>()[i];
+    case DType::f16:
+      return f16_bits_to_f32(t.ptr<const std::uint16_t>()[i]);
+    case DType::bf16:
+      return bf16_bits_to_f32(t.ptr<const std::uint16_t>()[i]);
+    case DType::i32:
+      return static_cast<float>(t.ptr<const std::int32_t>()[i]);
+    case DType::u8:
+      return static_cast<float>(t.ptr<const std::uint8_t>()[i]);
   }
   return 0.0f;
 }
 
 void store_f32(const TensorView& t, std::int64_t i, float v) {
   switch (t.dtype) {
-    case DType::f32: t.ptr<float>()[i] = v; return;
-    case DType::f16: t.ptr<std::uint16_t>()[i] = f32_to_f16_bits(v); return;
-    case DType::bf16: t.ptr<std::uint16_t>()[i] = f32_to_bf16_bits(v); return;
-    case DType::i32: t.ptr<std::int32_t>()[i] = static_cast<std::int32_t>(v); return;
-    case DType::u8: t.ptr<std::uint8_t>()[i] = static_cast<std::uint8_t>(v); return;
+    case DType::f32:
+      t.ptr<float>()[i] = v;
+      return;
+    case DType::f16:
+      t.ptr<std::uint16_t>()[i] = f32_to_f16_bits(v);
+      return;
+    case DType::bf16:
+      t.ptr<std::uint16_t>()[i] = f32_to_bf16_bits(v);
+      return;
+    case DType::i32:
+      t.ptr<std::int32_t>()[i] = static_cast<std::int32_t>(v);
+      return;
+    case DType::u8:
+      t.ptr<std::uint8_t>()[i] = static_cast<std::uint8_t>(v);
+      return;
   }
 }
 

@@ -20,7 +20,8 @@ std::uint16_t nearest_f16(float f) {
     const float v = f16_bits_to_f32(static_cast<std::uint16_t>(h));
     if (std::isnan(v)) continue;
     const double err = std::fabs(double(v) - double(f));
-    if (err < best_err || (err == best_err && (h & 1u) == 0 && std::signbit(v) == std::signbit(f))) {
+    if (err < best_err ||
+        (err == best_err && (h & 1u) == 0 && std::signbit(v) == std::signbit(f))) {
       best = static_cast<std::uint16_t>(h);
       best_err = err;
     }
@@ -33,15 +34,15 @@ TEST(DType, F16EdgeValues) {
   EXPECT_EQ(f32_to_f16_bits(0.0f), 0x0000);
   EXPECT_EQ(f32_to_f16_bits(-0.0f), 0x8000);
   EXPECT_EQ(f32_to_f16_bits(1.0f), 0x3C00);
-  EXPECT_EQ(f32_to_f16_bits(65504.0f), 0x7BFF);                             // max finite
-  EXPECT_EQ(f32_to_f16_bits(65520.0f), 0x7C00);                             // rounds to inf
-  EXPECT_EQ(f32_to_f16_bits(65519.0f), 0x7BFF);                             // rounds down
-  EXPECT_EQ(f32_to_f16_bits(1e10f), 0x7C00);                                // overflow
+  EXPECT_EQ(f32_to_f16_bits(65504.0f), 0x7BFF);  // max finite
+  EXPECT_EQ(f32_to_f16_bits(65520.0f), 0x7C00);  // rounds to inf
+  EXPECT_EQ(f32_to_f16_bits(65519.0f), 0x7BFF);  // rounds down
+  EXPECT_EQ(f32_to_f16_bits(1e10f), 0x7C00);     // overflow
   EXPECT_EQ(f32_to_f16_bits(-INFINITY), 0xFC00);
-  EXPECT_EQ(f32_to_f16_bits(std::ldexp(1.0f, -24)), 0x0001);                // min subnormal
-  EXPECT_EQ(f32_to_f16_bits(std::ldexp(1.0f, -25)), 0x0000);                // tie -> even (0)
-  EXPECT_EQ(f32_to_f16_bits(std::ldexp(1.5f, -25)), 0x0001);                // above tie
-  EXPECT_EQ(f32_to_f16_bits(std::ldexp(3.0f, -25)), 0x0002);                // tie -> even (2)
+  EXPECT_EQ(f32_to_f16_bits(std::ldexp(1.0f, -24)), 0x0001);  // min subnormal
+  EXPECT_EQ(f32_to_f16_bits(std::ldexp(1.0f, -25)), 0x0000);  // tie -> even (0)
+  EXPECT_EQ(f32_to_f16_bits(std::ldexp(1.5f, -25)), 0x0001);  // above tie
+  EXPECT_EQ(f32_to_f16_bits(std::ldexp(3.0f, -25)), 0x0002);  // tie -> even (2)
   EXPECT_EQ(f32_to_f16_bits(std::ldexp(1.0f, -14) - std::ldexp(1.0f, -25)), 0x0400);  // to normal
   const std::uint16_t nan = f32_to_f16_bits(std::nanf(""));
   EXPECT_EQ(nan & 0x7C00, 0x7C00);

@@ -50,7 +50,9 @@ TEST(Tensor, LoadStoreRoundsPerDtype) {
   EXPECT_EQ(load_f32(t.view(), 0), 1.0f);
 }
 
-TEST(DeviceInfo, NoThrowWithoutGpu) { EXPECT_GE(cuda_device_count(), 0); }
+TEST(DeviceInfo, NoThrowWithoutGpu) {
+  EXPECT_GE(cuda_device_count(), 0);
+}
 
 TEST(Tensor, StridedOffsetWalksSlicesOfHeads) {
   HostTensor t(DType::f32, {3, 4, 5});

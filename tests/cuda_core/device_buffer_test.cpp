@@ -22,4 +22,3 @@ TEST_F(DeviceBufferTest, UploadPoisonDownload) {
   const auto info = cuda_device_info(0);
   EXPECT_GT(info.sm_count, 0);
 }
-

@@ -125,9 +125,10 @@ TEST_F(Cli, RealModelEndToEnd) {
   // Two turns through the chat template. (Greedy "What is the capital of France?" on the CPU
   // path, whose 8-bit activations move near-ties, answers with a list of French words, so the
   // check uses a prompt whose greedy answer is the same on CPU and on the H100 CUDA path.)
-  const Result chat = run(
-      "chat --temp 0 -n 32 <<'EOF'\nGive me three tips for staying healthy.\nAnd one more?\n/exit\nEOF",
-      "2>/dev/null");
+  const Result chat =
+      run("chat --temp 0 -n 32 <<'EOF'\nGive me three tips for staying healthy.\nAnd one "
+          "more?\n/exit\nEOF",
+          "2>/dev/null");
   EXPECT_EQ(chat.rc, 0) << chat.out;
   EXPECT_NE(chat.out.find("balanced diet"), std::string::npos) << chat.out;
   EXPECT_NE(chat.out.find("hydrated"), std::string::npos) << chat.out;

@@ -9,9 +9,9 @@
 
 #include "command.hpp"
 #include "hf_inspect.hpp"
-#include "klab/hf.hpp"
 #include "klab/error.hpp"
 #include "klab/gguf.hpp"
+#include "klab/hf.hpp"
 
 namespace {
 

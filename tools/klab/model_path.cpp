@@ -52,9 +52,10 @@ std::filesystem::path resolve_model_path(const std::string& flag_value) {
 }
 
 void add_runtime_options(CLI::App& app, RuntimeOptions& o) {
-  app.add_option("-m,--model", o.model,
-                 "GGUF model file or HF checkpoint directory (default: $KLAB_MODEL, else the installed " +
-                     std::string(kDefaultModelName) + ")");
+  app.add_option(
+      "-m,--model", o.model,
+      "GGUF model file or HF checkpoint directory (default: $KLAB_MODEL, else the installed " +
+          std::string(kDefaultModelName) + ")");
   app.add_option("--device", o.device, "auto, cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_option("-t,--threads", o.threads, "CPU threads (default: one per physical core)")
