@@ -4,7 +4,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-pkgs=(cmake g++ make libgtest-dev nlohmann-json3-dev libcli11-dev libfmt-dev unzip python3-pip bible-kjv fortunes)
+pkgs=(cmake g++ make libgtest-dev nlohmann-json3-dev libcli11-dev libfmt-dev unzip python3-pip python3-venv bible-kjv fortunes)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,6 +18,9 @@ if ((${#missing[@]})); then
 fi
 
 if [[ "${1:-}" == "--python" ]]; then
-  python3 -m pip install -q --disable-pip-version-check -r "$here/requirements-test.txt" 2>&1 |
-    grep -v "Running pip as the 'root' user" || true
+  # A virtual environment keeps the pinned test tooling away from the system Python (Debian 12
+  # refuses `pip install` into it: PEP 668). scripts/test.sh puts its bin/ first on PATH.
+  venv="${KLAB_VENV:-$here/../.venv}"
+  [ -x "$venv/bin/python3" ] || python3 -m venv "$venv"
+  "$venv/bin/python3" -m pip install -q --disable-pip-version-check -r "$here/requirements-test.txt"
 fi

@@ -4,6 +4,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup-deps.sh" --python
+export PATH="${KLAB_VENV:-$root/.venv}/bin:$PATH"  # the tests' python3 has the pinned tooling
 export KLAB_BUILD_DIR="${KLAB_BUILD_DIR:-$root/build}"
 "$root/scripts/build.sh" -DKLAB_BUILD_TESTS=ON
 # Tests that need the real default model (tokenizer vs HF, real-weight checks) find it here.
