@@ -107,8 +107,11 @@ void ThreadPool::work_on(std::uint64_t generation) {
     // A claimed task keeps the job alive: the caller waits for it before publishing another.
     job_fn_.load(std::memory_order_relaxed)(job_ctx_.load(std::memory_order_relaxed),
                                             static_cast<std::int64_t>(index));
+    // notify_all, not notify_one: libstdc++ waits on 64-bit atomics through a shared proxy
+    // futex, so one wake-up can land on a worker waiting on claim_ and the caller sleeps
+    // forever (seen: CpuThreadPool tests hung 2 runs in 20).
     if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == static_cast<std::int64_t>(n_tasks))
-      done_.notify_one();
+      done_.notify_all();
     c = claim_.load(std::memory_order_acquire);
   }
 }
