@@ -66,8 +66,11 @@ class ThreadPool {
   std::atomic<TaskFn> job_fn_{nullptr};
   std::atomic<void*> job_ctx_{nullptr};
   std::atomic<std::uint64_t> claim_{0};
-  std::atomic<std::int64_t> done_{0};  // tasks of the current job that have finished
-  std::uint64_t generation_ = 0;       // caller side only
+  // Sleeping happens only on 32-bit words: libstdc++ (GCC 12) waits on 64-bit atomics through
+  // a shared proxy whose wake-ups can be lost, which hung the pool about 1 run in 50.
+  std::atomic<std::uint32_t> wake_{0};  // bumped after every publish of claim_ (and at stop)
+  std::atomic<std::int32_t> done_{0};   // tasks of the current job that have finished
+  std::uint64_t generation_ = 0;        // caller side only
   std::atomic<bool> stopping_{false};
 };
 

@@ -90,7 +90,8 @@ ThreadPool::ThreadPool(int threads) {
 ThreadPool::~ThreadPool() {
   stopping_.store(true, std::memory_order_release);
   claim_.fetch_add(std::uint64_t{1} << (2 * kIndexBits), std::memory_order_release);
-  claim_.notify_all();
+  wake_.fetch_add(1, std::memory_order_release);
+  wake_.notify_all();
   // The jthreads join in their destructors.
 }
 
@@ -107,10 +108,7 @@ void ThreadPool::work_on(std::uint64_t generation) {
     // A claimed task keeps the job alive: the caller waits for it before publishing another.
     job_fn_.load(std::memory_order_relaxed)(job_ctx_.load(std::memory_order_relaxed),
                                             static_cast<std::int64_t>(index));
-    // notify_all, not notify_one: libstdc++ waits on 64-bit atomics through a shared proxy
-    // futex, so one wake-up can land on a worker waiting on claim_ and the caller sleeps
-    // forever (seen: CpuThreadPool tests hung 2 runs in 20).
-    if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == static_cast<std::int64_t>(n_tasks))
+    if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == static_cast<std::int32_t>(n_tasks))
       done_.notify_all();
     c = claim_.load(std::memory_order_acquire);
   }
@@ -137,26 +135,39 @@ void ThreadPool::run_erased(std::int64_t n_tasks, TaskFn fn, void* ctx) {
   const std::uint64_t generation = ++generation_ & ((std::uint64_t{1} << 24) - 1);
   claim_.store(generation << (2 * kIndexBits) | static_cast<std::uint64_t>(n_tasks) << kIndexBits,
                std::memory_order_release);
-  claim_.notify_all();
+  wake_.fetch_add(1, std::memory_order_release);
+  wake_.notify_all();
 
   work_on(generation);
 
   // Wait for the tasks the workers claimed (all others have run here).
-  const auto finished = [&] { return done_.load(std::memory_order_acquire) == n_tasks; };
+  const auto total = static_cast<std::int32_t>(n_tasks);
+  const auto finished = [&] { return done_.load(std::memory_order_acquire) == total; };
   if (spin_until(finished)) return;
-  for (std::int64_t d; (d = done_.load(std::memory_order_acquire)) != n_tasks;)
+  for (std::int32_t d; (d = done_.load(std::memory_order_acquire)) != total;)
     done_.wait(d, std::memory_order_acquire);
 }
 
 void ThreadPool::worker_loop(std::stop_token stop) {
-  std::uint64_t seen = 0;  // claim word last looked at; 0 is "no job yet"
+  const auto generation = [&] {
+    return claim_.load(std::memory_order_acquire) >> (2 * kIndexBits);
+  };
+  const auto stopping = [&] {
+    return stopping_.load(std::memory_order_acquire) || stop.stop_requested();
+  };
+  std::uint64_t last = 0;  // generation of the last job worked on; 0 is "no job yet"
   for (;;) {
-    if (!spin_until([&] { return claim_.load(std::memory_order_acquire) != seen; }))
-      claim_.wait(seen, std::memory_order_acquire);
-    seen = claim_.load(std::memory_order_acquire);
-    if (stopping_.load(std::memory_order_acquire) || stop.stop_requested()) return;
-    work_on(seen >> (2 * kIndexBits));
-    seen = claim_.load(std::memory_order_acquire);
+    // Read wake_ before looking at claim_: a publish (or the stop) after this read changes
+    // wake_, so the wait below returns at once instead of missing it. The stop is checked
+    // here too, since the last job's claim word may already carry the final generation.
+    const std::uint32_t w = wake_.load(std::memory_order_acquire);
+    if (stopping()) return;
+    if (!spin_until([&] { return generation() != last; })) wake_.wait(w, std::memory_order_acquire);
+    if (stopping()) return;
+    const std::uint64_t g = generation();
+    if (g == last) continue;  // woken without a new job
+    last = g;
+    work_on(g);
   }
 }
 
