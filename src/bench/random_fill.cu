@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "bench/random_fill.hpp"
+#include "cuda/common/dtype_traits.cuh"
 #include "klab/cuda/check.hpp"
 #include "klab/error.hpp"
 
@@ -20,21 +21,6 @@ __device__ __forceinline__ std::uint64_t mix64(std::uint64_t z) {
 }
 
 template <class T>
-__device__ __forceinline__ T from_float(float v);
-template <>
-__device__ __forceinline__ float from_float<float>(float v) {
-  return v;
-}
-template <>
-__device__ __forceinline__ __half from_float<__half>(float v) {
-  return __float2half_rn(v);
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
-}
-
-template <class T>
 __global__ void fill_uniform_kernel(T* __restrict__ out, std::size_t count, std::uint64_t seed,
                                     float lo, float scale) {
   const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
@@ -42,7 +28,7 @@ __global__ void fill_uniform_kernel(T* __restrict__ out, std::size_t count, std:
        i += stride) {
     const std::uint64_t bits = mix64(seed + 0x9e3779b97f4a7c15ULL * (i + 1));
     const float u = static_cast<float>(bits >> 40) * (1.0f / 16777216.0f);  // [0, 1), 24 bits
-    out[i] = from_float<T>(lo + scale * u);
+    out[i] = klab::cuda::from_f32<T>(lo + scale * u);
   }
 }
 
