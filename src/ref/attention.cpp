@@ -187,9 +187,10 @@ void attention_decode(const TensorView& out, const TensorView& q, const KvCacheV
   detail::expect_host_float(op, "q", q, 3);
   detail::expect_span_size(op, "kv_lens", kv_lens.size(), static_cast<std::size_t>(q.dim(0)));
   for (std::size_t b = 0; b < kv_lens.size(); ++b)
-    check_arg(kv_lens[b] >= 1, op, "kv_lens",
-              "element [" + std::to_string(b) + "] = " + std::to_string(kv_lens[b]) +
-                  ": decode needs at least one cached key");
+    check_arg(kv_lens[b] >= 1, op, "kv_lens", [&] {
+      return "element [" + std::to_string(b) + "] = " + std::to_string(kv_lens[b]) +
+             ": decode needs at least one cached key";
+    });
   // One query per sequence: row b is the last position of sequence b.
   std::vector<std::int32_t> cu_q(kv_lens.size() + 1);
   for (std::size_t b = 0; b < cu_q.size(); ++b) cu_q[b] = static_cast<std::int32_t>(b);

@@ -73,7 +73,7 @@ void rope(const TensorView& x, std::span<const std::int32_t> positions,
                 std::to_string(x.dim(2)) + ", got " + std::to_string(half));
   for (std::size_t i = 0; i < inv_freq.size(); ++i)
     check_arg(std::isfinite(inv_freq[i]), op, "inv_freq",
-              "element [" + std::to_string(i) + "] is not finite");
+              [i] { return "element [" + std::to_string(i) + "] is not finite"; });
   for (std::size_t t = 0; t < positions.size(); ++t)
     detail::expect_in_range(op, "positions", t, positions[t], 0, INT32_MAX);
   check_arg(style == RopeStyle::half_split || style == RopeStyle::interleaved, op, "style",

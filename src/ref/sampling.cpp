@@ -22,9 +22,10 @@ double check_probs(std::string_view op, std::span<const float> probs) {
   check_arg(!probs.empty(), op, "probs", "expected at least one probability");
   double total = 0.0;
   for (std::size_t i = 0; i < probs.size(); ++i) {
-    check_arg(std::isfinite(probs[i]) && probs[i] >= 0.0f, op, "probs",
-              "element [" + std::to_string(i) + "] = " + std::to_string(probs[i]) +
-                  " is not a finite non-negative probability");
+    check_arg(std::isfinite(probs[i]) && probs[i] >= 0.0f, op, "probs", [&] {
+      return "element [" + std::to_string(i) + "] = " + std::to_string(probs[i]) +
+             " is not a finite non-negative probability";
+    });
     total += probs[i];
   }
   check_arg(total > 0.0, op, "probs", "all probabilities are zero");
@@ -60,7 +61,8 @@ std::int32_t argmax(std::span<const float> logits) {
   check_arg(!logits.empty(), op, "logits", "expected at least one logit");
   std::size_t best = 0;
   for (std::size_t i = 0; i < logits.size(); ++i) {
-    check_arg(!std::isnan(logits[i]), op, "logits", "element [" + std::to_string(i) + "] is NaN");
+    check_arg(!std::isnan(logits[i]), op, "logits",
+              [i] { return "element [" + std::to_string(i) + "] is NaN"; });
     if (logits[i] > logits[best]) best = i;
   }
   return static_cast<std::int32_t>(best);
@@ -102,8 +104,9 @@ void softmax_temperature(std::span<float> probs, std::span<const float> logits, 
   detail::expect_span_size(op, "probs", probs.size(), logits.size());
   double max = -INFINITY;
   for (std::size_t i = 0; i < logits.size(); ++i) {
-    check_arg(!std::isnan(logits[i]) && logits[i] != INFINITY, op, "logits",
-              "element [" + std::to_string(i) + "] is " + std::to_string(logits[i]));
+    check_arg(!std::isnan(logits[i]) && logits[i] != INFINITY, op, "logits", [&] {
+      return "element [" + std::to_string(i) + "] is " + std::to_string(logits[i]);
+    });
     max = std::max(max, double(logits[i]));
   }
   check_arg(max > -INFINITY, op, "logits", "every logit is -inf");

@@ -77,7 +77,7 @@ std::vector<TokenProb> Sampler::distribution(std::span<const float> raw) const {
   check_arg(!raw.empty(), "Sampler", "logits", "expected at least one logit");
   for (std::size_t i = 0; i < raw.size(); ++i)
     check_arg(!std::isnan(raw[i]), "Sampler", "logits",
-              "element [" + std::to_string(i) + "] is NaN");
+              [i] { return "element [" + std::to_string(i) + "] is NaN"; });
   const std::span<const float> logits = penalised(raw);
   if (params_.temperature <= 0.0f) return {{ref::argmax(logits), 1.0f}};
 

@@ -40,8 +40,9 @@ DecodePlan plan_decode_attention(int batch, int num_q_heads, int num_kv_heads, i
   check_arg(dtype == DType::f16 || dtype == DType::bf16, op, "dtype", "expected f16 or bf16");
   std::int64_t max_len = 1;
   for (std::size_t b = 0; b < kv_lens.size(); ++b) {
-    check_arg(kv_lens[b] >= 0, op, "kv_lens",
-              "element [" + std::to_string(b) + "] is negative: " + std::to_string(kv_lens[b]));
+    check_arg(kv_lens[b] >= 0, op, "kv_lens", [&] {
+      return "element [" + std::to_string(b) + "] is negative: " + std::to_string(kv_lens[b]);
+    });
     max_len = std::max<std::int64_t>(max_len, kv_lens[b]);
   }
   if (sm_count <= 0) sm_count = current_sm_count();
