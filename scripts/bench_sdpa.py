@@ -81,7 +81,7 @@ def run_case(backend, kind, shape, dtype, causal, rotate_sets):
         "dtype": "bf16" if dtype == torch.bfloat16 else "f16",
         "shape": f"B={b},S={s},Hq={hq},Hkv={hkv},D={d}" + (
             "" if kind == "decode" else (",causal" if is_causal else ",full")),
-        "dims": {"B": b, "S": s, "Hq": hq, "Hkv": hkv, "D": d},
+        "dims": {"B": b, "S": s, "Hq": hq, "Hkv": hkv, "D": d, "causal": int(is_causal)},
     }
     try:
         err = check(attention(backend, *sets[0], is_causal), *sets[0], is_causal) \

@@ -7,8 +7,14 @@
 #
 # Environment (all optional):
 #   OUT                     where results go (default ./gpu-out)
-#   KLAB_GPU_CHECK_ONLY     steps to run, any of tests,sanitizer,bench separated by , or |
-#                           (default: all three; the build always runs)
+#   KLAB_GPU_CHECK_ONLY     steps to run, any of tests,sanitizer,bench,attn,sdpa,autotune,e2e,
+#                           profile separated by , or | (default: tests,sanitizer,bench,attn,sdpa,
+#                           autotune; the build always runs). attn: the issue's attention shapes
+#                           (decode 1..32 x 4096/16384, prefill 8192); sdpa: PyTorch's SDPA on
+#                           the same shapes (scripts/bench_sdpa.py); autotune: write a cache in
+#                           a scratch dir, bench the quick suite with it, check the targets;
+#                           e2e: `klab bench e2e --quick`; profile: scripts/profile-decode.sh
+#   KLAB_MODEL              the real model (GGUF) for e2e/profile (default: the fetched one)
 #   KLAB_TEST_FILTER        ctest -R regex for the test step (and the sanitizer binaries)
 #   KLAB_RACECHECK=1        also run compute-sanitizer --tool racecheck
 #   KLAB_SANITIZER_GTEST    gtest filter for sanitizer runs (default: all tests of a binary)
@@ -27,7 +33,8 @@ out="${OUT:-$root/gpu-out}"
 build="${KLAB_BUILD_DIR:-/tmp/klab-build}"
 jobs="${KLAB_JOBS:-16}"
 arch="${KLAB_CUDA_ARCH:-90a}"
-only="${KLAB_GPU_CHECK_ONLY:-tests,sanitizer,bench}"
+only="${KLAB_GPU_CHECK_ONLY:-tests,sanitizer,bench,attn,sdpa,autotune}"
+model="${KLAB_MODEL:-$HOME/.local/share/klab/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
 suite="${KLAB_BENCH_SUITE:-quick}"
 sanitizer_timeout="${KLAB_SANITIZER_TIMEOUT:-180}"
 limit() {  # limit SECONDS CMD...: runs CMD under timeout when SECONDS > 0
@@ -85,6 +92,11 @@ generator=()
 command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
 targets=()
 if ! want tests && ! want sanitizer; then targets=(--target klab_cli); fi
+# The CUDA session test looks for the default model where scripts/fetch-model.sh puts it.
+if [ -f "$model" ] && [ "$model" != "$HOME/.local/share/klab/models/SmolLM2-135M-Instruct.Q4_1.gguf" ]; then
+  mkdir -p "$HOME/.local/share/klab/models"
+  ln -sf "$model" "$HOME/.local/share/klab/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+fi
 if cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DKLAB_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES="$arch" -DKLAB_BUILD_TESTS=ON >"$logs/configure.log" 2>&1 &&
   limit "${KLAB_BUILD_TIMEOUT:-0}" cmake --build "$build" -j "$jobs" "${targets[@]}" \
@@ -177,6 +189,41 @@ EOF
     status=1
     tail -n 5 "$logs/bench-progress.log" | sed 's/^/  /' >>"$logs/.rows"
   fi
+fi
+
+# ---- extra measurement steps (each writes under $out) ----------------------------------------
+step() {  # step NAME TIMEOUT CMD...: runs CMD with its output in logs/NAME.log, one summary row
+  local name="$1" secs="$2"
+  shift 2
+  local t0=$SECONDS
+  limit "$secs" "$@" >"$logs/$name.log" 2>&1
+  local rc=$?
+  row "$name" "$([ $rc -eq 0 ] && echo ok || echo "FAILED($rc)")" $((SECONDS - t0)) "$(tail -n 1 "$logs/$name.log" | cut -c1-90)"
+  [ $rc -eq 0 ] || status=1
+}
+klab="$build/bin/klab"
+if want attn; then
+  step attn-decode 300 "$klab" bench decode-attn --batch 1,8,16,32 --len 4096,16384 \
+    --layout contiguous,paged --json "$out/bench-attn-decode.json"
+  step attn-prefill 300 "$klab" bench prefill-attn --len 8192 --causal 1,0 \
+    --json "$out/bench-attn-prefill.json"
+fi
+if want sdpa; then
+  step sdpa 300 python3 "$root/scripts/bench_sdpa.py" --out "$out/bench-sdpa.json"
+fi
+if want autotune; then
+  cache="$(mktemp -d /tmp/klab-autotune.XXXXXX)"
+  step autotune-write 400 env KLAB_CACHE_DIR="$cache" "$klab" autotune --quick --write-cache \
+    --json "$out/autotune-write.json"
+  step autotune-check 400 env KLAB_CACHE_DIR="$cache" "$klab" autotune --quick --check \
+    --json "$out/autotune-check.json"
+fi
+if want e2e; then
+  step e2e 550 "$klab" bench e2e --quick --json "$out/bench-e2e.json"
+fi
+if want profile && [ -f "$model" ]; then
+  step profile 300 env OUT="$out" KLAB_BUILD_DIR="$build" KLAB_PROFILE_STEP_KERNELS="${KLAB_PROFILE_STEP_KERNELS:-0}" \
+    bash "$root/scripts/profile-decode.sh" "$model"
 fi
 
 exit $status
