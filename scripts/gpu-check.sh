@@ -170,7 +170,8 @@ if want bench; then
   csv="$out/bench-$suite.csv"
   # shellcheck disable=SC2086
   limit "${KLAB_BENCH_TIMEOUT:-0}" "$build/bin/klab" bench --suite "$suite" --json "$json" --csv "$csv" ${KLAB_BENCH_ARGS:-} \
-    >"$logs/bench-table.txt" 2>"$logs/bench-progress.log"
+    >"$logs/bench-table.txt" 2> >(while IFS= read -r l; do printf '%4ds %s\n' $((SECONDS - t0)) "$l"; done \
+    >"$logs/bench-progress.log")
   rc=$?
   detail="$(python3 - "$json" <<'EOF' 2>/dev/null
 import json, sys
