@@ -221,6 +221,10 @@ if want autotune; then
 fi
 if want e2e; then
   step e2e 550 "$klab" bench e2e --quick --json "$out/bench-e2e.json"
+  if [ -f "$model" ]; then
+    step generate-memcheck 300 compute-sanitizer --tool memcheck --error-exitcode 99 "$klab" generate \
+      -m "$model" -p "The capital of France is" -n 16 --temp 0 --device cuda
+  fi
 fi
 if want profile && [ -f "$model" ]; then
   step profile 300 env OUT="$out" KLAB_BUILD_DIR="$build" KLAB_PROFILE_STEP_KERNELS="${KLAB_PROFILE_STEP_KERNELS:-0}" \
