@@ -1,5 +1,5 @@
 // matmul(): argument checks, the split of output columns over threads, and the choice of the
-// tile kernel for (weight type, ISA).
+// tile kernel for (weight type, activation format, ISA).
 #include <algorithm>
 #include <string>
 
@@ -27,6 +27,18 @@ detail::QuantizeFn quantize_kernel(Isa isa) {
   return detail::quantize_q8_scalar;
 }
 
+detail::Quantize16Fn quantize16_kernel(Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::avx2) return detail::quantize_q16_avx2;
+#endif
+  (void)isa;
+  return detail::quantize_q16_scalar;
+}
+
+[[noreturn]] void no_quant_kernel(WeightType t) {
+  fail("cpu::matmul: no quantized kernel for " + std::string(weight_type_name(t)));
+}
+
 detail::QuantTileFn quant_kernel(WeightType t, Isa isa) {
 #if defined(__x86_64__)
   if (isa == Isa::avx2) {
@@ -51,7 +63,35 @@ detail::QuantTileFn quant_kernel(WeightType t, Isa isa) {
     case WeightType::q8_0:
       return detail::q8_0_tile_scalar;
     default:
-      fail("cpu::matmul: no quantized kernel for " + std::string(weight_type_name(t)));
+      no_quant_kernel(t);
+  }
+}
+
+detail::Quant16TileFn quant16_kernel(WeightType t, Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::avx2) {
+    switch (t) {
+      case WeightType::q4_0:
+        return detail::q4_0_q16_tile_avx2;
+      case WeightType::q4_1:
+        return detail::q4_1_q16_tile_avx2;
+      case WeightType::q8_0:
+        return detail::q8_0_q16_tile_avx2;
+      default:
+        break;
+    }
+  }
+#endif
+  (void)isa;
+  switch (t) {
+    case WeightType::q4_0:
+      return detail::q4_0_q16_tile_scalar;
+    case WeightType::q4_1:
+      return detail::q4_1_q16_tile_scalar;
+    case WeightType::q8_0:
+      return detail::q8_0_q16_tile_scalar;
+    default:
+      no_quant_kernel(t);
   }
 }
 
@@ -168,12 +208,36 @@ void quantize_rows_q8(std::span<Q8Block> out, const float* x, std::int64_t rows,
   quantize_kernel(isa)(out.data(), x, blocks);
 }
 
-std::vector<float> dequantize_q8(std::span<const Q8Block> blocks) {
+void quantize_rows_q16(std::span<Q16Block> out, const float* x, std::int64_t rows,
+                       std::int64_t cols, Isa isa) {
+  check_arg(cols % kQuantBlock == 0, "cpu::quantize_rows_q16", "x",
+            "cols must be a multiple of 32, got " + std::to_string(cols));
+  const std::int64_t blocks = rows * cols / kQuantBlock;
+  check_arg(static_cast<std::int64_t>(out.size()) == blocks, "cpu::quantize_rows_q16", "out",
+            "expected " + std::to_string(blocks) + " blocks, got " + std::to_string(out.size()));
+  quantize16_kernel(isa)(out.data(), x, blocks);
+}
+
+namespace {
+template <class Block>
+std::vector<float> dequantize_blocks(std::span<const Block> blocks) {
   std::vector<float> out;
   out.reserve(blocks.size() * kQuantBlock);
-  for (const Q8Block& b : blocks)
-    for (std::int8_t q : b.q) out.push_back(static_cast<float>(q) * b.d);
+  for (const Block& b : blocks)
+    for (auto q : b.q) out.push_back(static_cast<float>(q) * b.d);
   return out;
+}
+}  // namespace
+
+std::vector<float> dequantize_q8(std::span<const Q8Block> blocks) {
+  return dequantize_blocks(blocks);
+}
+std::vector<float> dequantize_q16(std::span<const Q16Block> blocks) {
+  return dequantize_blocks(blocks);
+}
+
+std::string_view activation_format_name(ActivationFormat f) {
+  return f == ActivationFormat::q8 ? "q8" : "q16";
 }
 
 void Activations::reset(const float* x, std::int64_t rows, std::int64_t cols) {
@@ -181,28 +245,38 @@ void Activations::reset(const float* x, std::int64_t rows, std::int64_t cols) {
   rows_ = rows;
   cols_ = cols;
   q8_ready_ = false;
+  q16_ready_ = false;
 }
 
-std::span<const Q8Block> Activations::q8(ThreadPool& pool, Isa isa) {
-  if (q8_ready_) return q8_;
-  check_arg(cols_ % kQuantBlock == 0, "cpu::Activations::q8", "x",
+template <class Block, class Quantize>
+void Activations::quantize(std::vector<Block>& out, ThreadPool& pool, Quantize quantize_blocks) {
+  check_arg(cols_ % kQuantBlock == 0, "cpu::Activations", "x",
             "cols must be a multiple of 32 for quantized weights, got " + std::to_string(cols_));
   const std::int64_t per_row = cols_ / kQuantBlock;
-  q8_.resize(static_cast<std::size_t>(rows_ * per_row));
-  const auto quantize = quantize_kernel(isa);
+  out.resize(static_cast<std::size_t>(rows_ * per_row));
   // A few rows (decode) are quicker to quantize here than to hand out.
   constexpr std::int64_t kSerialElems = 16 * 1024;
   if (rows_ * cols_ <= kSerialElems) {
-    quantize(q8_.data(), x_, rows_ * per_row);
-    q8_ready_ = true;
-    return q8_;
+    quantize_blocks(out.data(), x_, rows_ * per_row);
+    return;
   }
   pool.parallel_for(rows_, std::max<std::int64_t>(1, 256 / std::max<std::int64_t>(1, per_row)),
                     [&](std::int64_t r0, std::int64_t r1) {
-                      quantize(q8_.data() + r0 * per_row, x_ + r0 * cols_, (r1 - r0) * per_row);
+                      quantize_blocks(out.data() + r0 * per_row, x_ + r0 * cols_,
+                                      (r1 - r0) * per_row);
                     });
+}
+
+std::span<const Q8Block> Activations::q8(ThreadPool& pool, Isa isa) {
+  if (!q8_ready_) quantize(q8_, pool, quantize_kernel(isa));
   q8_ready_ = true;
   return q8_;
+}
+
+std::span<const Q16Block> Activations::q16(ThreadPool& pool, Isa isa) {
+  if (!q16_ready_) quantize(q16_, pool, quantize16_kernel(isa));
+  q16_ready_ = true;
+  return q16_;
 }
 
 namespace {
@@ -236,8 +310,11 @@ void matmul_many(std::span<const MatmulTarget> targets, Activations& x, ThreadPo
     total_rows += t.w->rows;
   }
   if (x.rows() == 0 || total_rows == 0) return;
-  const std::span<const Q8Block> blocks =
-      any_quantized ? x.q8(pool, isa) : std::span<const Q8Block>{};
+  const bool q16 = x.format() == ActivationFormat::q16;
+  std::span<const Q8Block> blocks8;
+  std::span<const Q16Block> blocks16;
+  if (any_quantized && q16) blocks16 = x.q16(pool, isa);
+  if (any_quantized && !q16) blocks8 = x.q8(pool, isa);
 
   std::vector<RowRange> tasks;
   for (std::size_t i = 0; i < targets.size(); ++i) {
@@ -250,9 +327,13 @@ void matmul_many(std::span<const MatmulTarget> targets, Activations& x, ThreadPo
     const RowRange& r = tasks[static_cast<std::size_t>(task)];
     const MatmulTarget& t = targets[r.index];
     const WeightMatrix& w = *t.w;
-    if (is_block_quantized(w.type)) {
+    if (is_block_quantized(w.type) && q16) {
+      quant16_kernel(w.type,
+                     isa)({w.data.data(), w.row_bytes(), r.n0, r.n1, blocks16.data(),
+                           x.cols() / kQuantBlock, x.rows(), t.y.ptr<float>(), t.y.stride[0]});
+    } else if (is_block_quantized(w.type)) {
       quant_kernel(w.type,
-                   isa)({w.data.data(), w.row_bytes(), r.n0, r.n1, blocks.data(),
+                   isa)({w.data.data(), w.row_bytes(), r.n0, r.n1, blocks8.data(),
                          x.cols() / kQuantBlock, x.rows(), t.y.ptr<float>(), t.y.stride[0]});
     } else {
       float_kernel(w.type, isa)({w.data.data(), w.row_bytes(), r.n0, r.n1, x.data(), x.cols(),

@@ -1,10 +1,15 @@
 // CPU matrix products vs klab::ref on fresh random GGUF blocks and odd shapes, for the scalar
-// and (where the CPU has it) the AVX2 path, single- and multi-threaded.
+// and (where the CPU has it) the AVX2 path, single- and multi-threaded, with 16-bit and 8-bit
+// activation blocks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "klab/cpu_matmul.hpp"
@@ -71,6 +76,36 @@ TensorView view(std::vector<float>& v, std::int64_t rows, std::int64_t cols) {
   return TensorView::contiguous(v.data(), DType::f32, {rows, cols});
 }
 
+constexpr ActivationFormat kFormats[] = {ActivationFormat::q16, ActivationFormat::q8};
+
+// What the activation blocks of `format` stand for, and each block's step d.
+struct QuantizedInput {
+  std::vector<float> values;
+  std::vector<float> step;
+};
+
+template <class Block, class Quantize, class Dequantize>
+QuantizedInput quantized_as(const std::vector<float>& x, std::int64_t rows, std::int64_t cols,
+                            Isa isa, Quantize quantize, Dequantize dequantize) {
+  std::vector<Block> blocks(static_cast<std::size_t>(rows * cols / kQuantBlock));
+  quantize(std::span<Block>(blocks), x.data(), rows, cols, isa);
+  QuantizedInput out{dequantize(std::span<const Block>(blocks)), {}};
+  for (const Block& b : blocks) out.step.push_back(b.d);
+  return out;
+}
+
+QuantizedInput quantized_input(const std::vector<float>& x, std::int64_t rows, std::int64_t cols,
+                               ActivationFormat format, Isa isa = best_isa()) {
+  if (format == ActivationFormat::q8)
+    return quantized_as<Q8Block>(x, rows, cols, isa, quantize_rows_q8, dequantize_q8);
+  return quantized_as<Q16Block>(x, rows, cols, isa, quantize_rows_q16, dequantize_q16);
+}
+
+// Rounding to 8 bits costs about 0.5% of a product in norm; to 16 bits 258x less.
+double rounding_tolerance(ActivationFormat format) {
+  return format == ActivationFormat::q8 ? 1e-2 : 1e-4;
+}
+
 struct QuantCase {
   WeightType type;
   std::int64_t m, n, k;
@@ -81,20 +116,20 @@ std::string case_name(const QuantCase& c) {
          " N=" + std::to_string(c.n) + " K=" + std::to_string(c.k);
 }
 
-void check_quant_case(const QuantCase& c, int threads) {
-  SCOPED_TRACE(case_name(c) + " threads=" + std::to_string(threads));
+void check_quant_case(const QuantCase& c, int threads, ActivationFormat format) {
+  SCOPED_TRACE(case_name(c) + " threads=" + std::to_string(threads) + " activations " +
+               std::string(activation_format_name(format)));
   const auto blocks = random_blocks(c.type, c.n, c.k);
   const WeightMatrix w{c.type, c.n, c.k, blocks};
   w.validate("w");
   auto x = random_floats(static_cast<std::size_t>(c.m * c.k));
   const QuantMatrix qm = from_gguf_blocks(block_type(c.type), c.n, c.k, blocks);
 
-  // Reference on the exact input, and on the input as the 8-bit activation blocks stand for it.
+  // Reference on the exact input, and on the input as the activation blocks stand for it.
   std::vector<float> y_ref(static_cast<std::size_t>(c.m * c.n));
   ref::quant_matmul(view(y_ref, c.m, c.n), view(x, c.m, c.k), qm);
-  std::vector<Q8Block> xq(static_cast<std::size_t>(c.m * c.k / kQuantBlock));
-  quantize_rows_q8(xq, x.data(), c.m, c.k);
-  auto x_seen = dequantize_q8(xq);
+  QuantizedInput seen = quantized_input(x, c.m, c.k, format);
+  auto& x_seen = seen.values;
   std::vector<float> y_seen(y_ref.size());
   ref::quant_matmul(view(y_seen, c.m, c.n), view(x_seen, c.m, c.k), qm);
 
@@ -102,12 +137,12 @@ void check_quant_case(const QuantCase& c, int threads) {
   for (Isa isa : isas()) {
     SCOPED_TRACE(std::string(isa_name(isa)));
     std::vector<float> y(y_ref.size(), std::nanf(""));
-    Activations act;
+    Activations act(format);
     act.reset(x.data(), c.m, c.k);
     matmul(view(y, c.m, c.n), act, w, pool, isa);
     // Integer block dot products are exact: only f32 rounding separates us from the reference
     // on the input the blocks stand for (relative to sum |w x|, since an output may cancel).
-    // Against the unquantized input the 8-bit activations add at most
+    // Against the unquantized input the activation blocks add at most
     // sum_k |w[n, k]| * d(block of k) / 2 (round to nearest).
     for (std::int64_t r = 0; r < c.m; ++r)
       for (std::int64_t n = 0; n < c.n; n += std::max<std::int64_t>(1, c.n / 97)) {
@@ -115,7 +150,7 @@ void check_quant_case(const QuantCase& c, int threads) {
         for (std::int64_t k = 0; k < c.k; ++k) {
           const double wv = std::fabs(qm.value(n, k));
           magnitude += wv * std::fabs(x_seen[r * c.k + k]);
-          rounding += wv * xq[(r * c.k + k) / kQuantBlock].d * 0.5;
+          rounding += wv * seen.step[static_cast<std::size_t>((r * c.k + k) / kQuantBlock)] * 0.5;
         }
         const std::size_t i = static_cast<std::size_t>(r * c.n + n);
         ASSERT_LE(std::fabs(y[i] - y_seen[i]), 1e-5 * magnitude + 1e-30)
@@ -123,29 +158,62 @@ void check_quant_case(const QuantCase& c, int threads) {
         ASSERT_LE(std::fabs(y[i] - y_ref[i]), rounding + 1e-5 * magnitude)
             << "y[" << r << ", " << n << "]";
       }
-    // Over enough outputs for the statistics to settle: 1e-5 and about 0.5% in norm.
+    // Over enough outputs for the statistics to settle: 1e-5, and the rounding in norm.
     if (c.m * c.n >= 64) {
       EXPECT_LE(rel_error(y, y_seen), 1e-5);
-      EXPECT_LE(rel_error(y, y_ref), 1e-2);
+      EXPECT_LE(rel_error(y, y_ref), rounding_tolerance(format));
     }
   }
 }
 
 TEST(CpuMatmul, QuantizedOddShapes) {
-  for (WeightType t : {WeightType::q4_0, WeightType::q4_1, WeightType::q8_0})
-    for (std::int64_t k : {32, 576, 1536})
-      for (std::int64_t n : {1, 3, 67})
-        for (std::int64_t m : {1, 2, 3, 4, 5, 9}) check_quant_case({t, m, n, k}, 3);
+  for (ActivationFormat f : kFormats)
+    for (WeightType t : {WeightType::q4_0, WeightType::q4_1, WeightType::q8_0})
+      for (std::int64_t k : {32, 576, 1536})
+        for (std::int64_t n : {1, 3, 67})
+          for (std::int64_t m : {1, 2, 3, 4, 5, 9}) check_quant_case({t, m, n, k}, 3, f);
 }
 
 TEST(CpuMatmul, QuantizedVocabSizedOutput) {
-  for (WeightType t : {WeightType::q4_0, WeightType::q4_1, WeightType::q8_0})
-    for (std::int64_t m : {1, 3}) check_quant_case({t, m, 49152, 576}, 2);
+  for (ActivationFormat f : kFormats)
+    for (WeightType t : {WeightType::q4_0, WeightType::q4_1, WeightType::q8_0})
+      for (std::int64_t m : {1, 3}) check_quant_case({t, m, 49152, 576}, 2, f);
 }
 
 TEST(CpuMatmul, QuantizedSingleThreadPrefill) {
-  check_quant_case({WeightType::q4_1, 37, 192, 576}, 1);
-  check_quant_case({WeightType::q8_0, 37, 192, 576}, 1);
+  for (ActivationFormat f : kFormats) {
+    check_quant_case({WeightType::q4_1, 37, 192, 576}, 1, f);
+    check_quant_case({WeightType::q8_0, 37, 192, 576}, 1, f);
+  }
+}
+
+// The largest codes of both sides: Q8_0 weights of -128 and 127 against activation blocks whose
+// every element is +-max (all codes +-127 or +-32767) must neither saturate nor overflow.
+TEST(CpuMatmul, ExtremeCodesDoNotOverflow) {
+  const std::int64_t n = 6, k = 1536;
+  std::vector<std::uint8_t> blocks;
+  for (std::int64_t row = 0; row < n; ++row)
+    for (std::int64_t b = 0; b < k / kQuantBlock; ++b) {
+      put_f16(blocks, 0.01f);
+      for (int j = 0; j < kQuantBlock; ++j)
+        blocks.push_back(static_cast<std::uint8_t>(row % 2 == 0 ? 0x80 : 0x7F));  // -128 / 127
+    }
+  const WeightMatrix w{WeightType::q8_0, n, k, blocks};
+  std::vector<float> x(static_cast<std::size_t>(2 * k));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = i < static_cast<std::size_t>(k) ? 3.0f : -3.0f;
+  std::vector<float> y_ref(static_cast<std::size_t>(2 * n));
+  ref::quant_matmul(view(y_ref, 2, n), view(x, 2, k),
+                    from_gguf_blocks(GgufBlockType::q8_0, n, k, blocks));
+  ThreadPool pool(2);
+  for (ActivationFormat f : kFormats)
+    for (Isa isa : isas()) {
+      SCOPED_TRACE(std::string(activation_format_name(f)) + " " + std::string(isa_name(isa)));
+      std::vector<float> y(y_ref.size(), std::nanf(""));
+      Activations act(f);
+      act.reset(x.data(), 2, k);
+      matmul(view(y, 2, n), act, w, pool, isa);
+      EXPECT_LE(rel_error(y, y_ref), 1e-6);  // +-max is exactly representable in both formats
+    }
 }
 
 // Float weights, any K (no blocks): K = 1000 and tails shorter than one vector.
@@ -207,21 +275,24 @@ TEST(CpuMatmul, FloatWeightsOddShapes) {
 TEST(CpuMatmul, BatchedRowsEqualSingleRowsExactly) {
   ThreadPool pool(2);
   const std::int64_t m = 7, n = 45, k = 576;
-  for (WeightType t : {WeightType::q4_0, WeightType::q4_1, WeightType::q8_0}) {
-    SCOPED_TRACE(std::string(weight_type_name(t)));
-    const auto blocks = random_blocks(t, n, k);
-    const WeightMatrix w{t, n, k, blocks};
-    auto x = random_floats(static_cast<std::size_t>(m * k));
-    std::vector<float> batch(static_cast<std::size_t>(m * n)), single(static_cast<std::size_t>(n));
-    Activations act;
-    act.reset(x.data(), m, k);
-    matmul(view(batch, m, n), act, w, pool);
-    for (std::int64_t r = 0; r < m; ++r) {
-      act.reset(x.data() + r * k, 1, k);
-      matmul(view(single, 1, n), act, w, pool);
-      for (std::int64_t c = 0; c < n; ++c) ASSERT_EQ(single[c], batch[r * n + c]) << r << ", " << c;
+  for (ActivationFormat f : kFormats)
+    for (WeightType t : {WeightType::q4_0, WeightType::q4_1, WeightType::q8_0}) {
+      SCOPED_TRACE(std::string(weight_type_name(t)) + " " + std::string(activation_format_name(f)));
+      const auto blocks = random_blocks(t, n, k);
+      const WeightMatrix w{t, n, k, blocks};
+      auto x = random_floats(static_cast<std::size_t>(m * k));
+      std::vector<float> batch(static_cast<std::size_t>(m * n)),
+          single(static_cast<std::size_t>(n));
+      Activations act(f);
+      act.reset(x.data(), m, k);
+      matmul(view(batch, m, n), act, w, pool);
+      for (std::int64_t r = 0; r < m; ++r) {
+        act.reset(x.data() + r * k, 1, k);
+        matmul(view(single, 1, n), act, w, pool);
+        for (std::int64_t c = 0; c < n; ++c)
+          ASSERT_EQ(single[c], batch[r * n + c]) << r << ", " << c;
+      }
     }
-  }
 }
 
 TEST(CpuMatmul, WritesIntoStridedRows) {
@@ -233,7 +304,7 @@ TEST(CpuMatmul, WritesIntoStridedRows) {
   std::vector<float> y(static_cast<std::size_t>(m * ld), std::nanf(""));
   TensorView yv = TensorView::contiguous(y.data(), DType::f32, {m, n});
   yv.stride[0] = ld;
-  Activations act;
+  Activations act(ActivationFormat::q8);
   act.reset(x.data(), m, k);
   matmul(yv, act, w, pool);
   std::vector<float> y_dense(static_cast<std::size_t>(m * n)), y_ref(y_dense.size());
@@ -261,22 +332,44 @@ TEST(CpuMatmul, RejectsMismatchedShapes) {
   EXPECT_THROW(weight_row_bytes(WeightType::q8_0, 33), Error);
 }
 
-TEST(CpuQuantize, PathsAgreeAndErrorIsBounded) {
+template <class Block, class Quantize, class Dequantize>
+void check_quantize_paths(Quantize quantize, Dequantize dequantize, float qmax) {
   const std::int64_t rows = 5, cols = 576;
   auto x = random_floats(static_cast<std::size_t>(rows * cols));
   x[3] = 0;  // and one all-zero block
   std::fill(x.begin() + 64, x.begin() + 96, 0.0f);
-  std::vector<Q8Block> a(static_cast<std::size_t>(rows * cols / kQuantBlock)), b(a.size());
-  quantize_rows_q8(a, x.data(), rows, cols, Isa::scalar);
-  quantize_rows_q8(b, x.data(), rows, cols, best_isa());
+  // Poisoned: NaN scales and codes of the type's minimum, which quantizing never produces.
+  Block poison;
+  poison.d = poison.s = std::nanf("");
+  std::fill(std::begin(poison.q), std::end(poison.q),
+            std::numeric_limits<std::remove_reference_t<decltype(poison.q[0])>>::min());
+  std::vector<Block> a(static_cast<std::size_t>(rows * cols / kQuantBlock), poison), b(a);
+  quantize(std::span<Block>(a), x.data(), rows, cols, Isa::scalar);
+  quantize(std::span<Block>(b), x.data(), rows, cols, best_isa());
   for (std::size_t i = 0; i < a.size(); ++i) {
     ASSERT_EQ(a[i].d, b[i].d) << "block " << i;
     ASSERT_EQ(a[i].s, b[i].s) << "block " << i;
     ASSERT_EQ(0, std::memcmp(a[i].q, b[i].q, sizeof a[i].q)) << "block " << i;
+    ASSERT_EQ(std::count(std::begin(a[i].q), std::end(a[i].q), poison.q[0]), 0) << "block " << i;
+    float amax = 0;
+    std::int64_t sum = 0;
+    for (int j = 0; j < kQuantBlock; ++j) {
+      amax = std::max(amax, std::fabs(x[i * kQuantBlock + j]));
+      sum += a[i].q[j];
+    }
+    ASSERT_EQ(a[i].d, amax / qmax) << "block " << i;
+    ASSERT_EQ(a[i].s, a[i].d * static_cast<float>(sum)) << "block " << i;
   }
-  const auto back = dequantize_q8(a);
+  const auto back = dequantize(std::span<const Block>(a));
   for (std::size_t i = 0; i < x.size(); ++i)
-    ASSERT_LE(std::fabs(back[i] - x[i]), a[i / kQuantBlock].d * 0.5001f + 1e-6f) << "element " << i;
+    ASSERT_LE(std::fabs(back[i] - x[i]), a[i / kQuantBlock].d * 0.5001f + 1e-9f) << "element " << i;
+  EXPECT_THROW(quantize(std::span<Block>(a).first(3), x.data(), rows, cols, best_isa()), Error);
+  EXPECT_THROW(quantize(std::span<Block>(a), x.data(), rows * cols / 48, 48, best_isa()), Error);
+}
+
+TEST(CpuQuantize, PathsAgreeAndErrorIsBounded) {
+  check_quantize_paths<Q8Block>(quantize_rows_q8, dequantize_q8, 127.0f);
+  check_quantize_paths<Q16Block>(quantize_rows_q16, dequantize_q16, 32767.0f);
 }
 
 TEST(CpuEmbedding, RowsMatchDequantizedTable) {
