@@ -143,7 +143,8 @@ double validate_decode(DecodeState& st) {
 std::vector<kb::Case> decode_cases(const kb::Params& p) {
   std::vector<kb::Case> out;
   const std::int64_t hq = p.i64("hq"), hkv = p.i64("hkv"), dim = p.i64("dim"), page = p.i64("page");
-  std::vector<std::string> variants = {"block_per_head", "tiled", "split_kv"};
+  const std::vector<std::string> variants = {"block_per_head", "tiled",        "split_kv",
+                                             "tiled_mma",      "split_kv_mma", "split_kv_mma_pdl"};
   for (const auto& dts : p.strs("dtype"))
     for (const auto& layout : p.strs("layout"))
       for (const auto batch : p.ints("batch"))
@@ -176,7 +177,7 @@ std::vector<kb::Case> decode_cases(const kb::Params& p) {
               st->page = page;
               st->variant = variant;
               std::optional<klab::cuda::DecodePlan> plan;
-              if (variant == "split_kv")
+              if (variant.rfind("split_kv", 0) == 0)
                 plan = klab::cuda::plan_decode_attention(
                     static_cast<int>(s.batch), static_cast<int>(s.hq), static_cast<int>(s.hkv),
                     static_cast<int>(s.dim), dt,

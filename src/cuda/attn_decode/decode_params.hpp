@@ -82,4 +82,27 @@ void launch_decode_tile_typed(const DecodeParams& p, cudaStream_t stream);
 template <class T>
 int decode_tile_blocks_per_sm_typed(int head_dim, int group_tile);
 
+// ---- tensor-core rung (decode_mma.cuh): the group's query heads as the M = 16 rows of
+// mma.sync m16n8k16, every warp streaming its own 16-key K/V tiles through shared memory.
+constexpr int kMmaRows = 16;  // query heads per block; larger groups take several blocks
+// tile_supports plus a 16-byte aligned `out` with strides that are multiples of 8 elements.
+bool mma_supports(const DecodeParams& p);
+// The mma kernel as p says (max_splits == 1: whole lengths, straight to out). With `pdl` it is
+// launched with programmatic stream serialization (see pdl.cuh).
+void launch_decode_mma(const DecodeParams& p, cudaStream_t stream, bool pdl);
+// `tiled_mma`: the mma kernel over whole lengths.
+void launch_tiled_mma(const DecodeParams& p, cudaStream_t stream);
+// `split_kv_mma` / `split_kv_mma_pdl`: the mma kernel over the plan's chunks, then
+// launch_combine_heads; `pdl` launches both with programmatic stream serialization.
+void launch_split_kv_mma(const DecodeParams& p, cudaStream_t stream, bool pdl);
+// Block-per-(sequence, query head) combine whose 4 warps split the partials between them.
+void launch_combine_heads(const DecodeParams& p, cudaStream_t stream, bool pdl);
+// Resident mma-kernel blocks per SM (occupancy), for the split plan.
+int decode_mma_blocks_per_sm(DType dtype, int head_dim);
+
+template <class T>
+void launch_decode_mma_typed(const DecodeParams& p, cudaStream_t stream, bool pdl);
+template <class T>
+int decode_mma_blocks_per_sm_typed(int head_dim);
+
 }  // namespace klab::cuda::decode

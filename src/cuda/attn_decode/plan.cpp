@@ -1,6 +1,6 @@
-// The split-KV plan: how many chunks to cut each (sequence, KV head group) into so that the tile
-// kernel fills every resident block slot of the GPU once, without chunks so short that writing
-// and merging partials costs more than the parallelism gains.
+// The split-KV plan: how many chunks to cut each (sequence, KV head group) into so that the mma
+// decode kernel fills every resident block slot of the GPU once, without chunks so short that
+// writing and merging partials costs more than the parallelism gains.
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -47,11 +47,13 @@ DecodePlan plan_decode_attention(int batch, int num_q_heads, int num_kv_heads, i
   }
   if (sm_count <= 0) sm_count = current_sm_count();
 
-  const int gt = decode::group_tile(num_q_heads / num_kv_heads);
+  // Sized for the tensor-core kernel that "auto" runs (decode_mma.cuh): one wave of its
+  // resident blocks, each (sequence, KV head, <= 16 query heads) cut into equal chunks.
+  // (The scalar split_kv takes the same plan; its smaller blocks then leave slots free.)
   const std::int64_t blocks =
-      std::int64_t{batch} * num_kv_heads * ceil_div(num_q_heads / num_kv_heads, gt);
+      std::int64_t{batch} * num_kv_heads * ceil_div(num_q_heads / num_kv_heads, decode::kMmaRows);
   const std::int64_t slots =
-      std::int64_t{sm_count} * std::max(1, decode::decode_tile_blocks_per_sm(dtype, head_dim, gt));
+      std::int64_t{sm_count} * std::max(1, decode::decode_mma_blocks_per_sm(dtype, head_dim));
   std::int64_t splits = std::max<std::int64_t>(1, slots / blocks);
   splits = std::min(
       {splits, ceil_div(max_len, decode::kMinSplitChunk), std::int64_t{decode::kMaxSplits}});

@@ -61,8 +61,36 @@ registry::OpRegistry<DecodeAttnArgs> build() {
          return has_split_plan(a) && decode::tile_supports(params_of(a));
        },
        [](const DecodeAttnArgs& a, cudaStream_t s) { decode::launch_split_kv(params_of(a), s); }});
+  r.add(
+      {"tiled_mma",
+       "tensor-core rung over whole lengths: the group's query heads as mma.sync M rows, each "
+       "warp streaming its own 16-key K/V tiles through a cp.async ring",
+       [](const DecodeAttnArgs& a) { return decode::mma_supports(params_of(a)); },
+       [](const DecodeAttnArgs& a, cudaStream_t s) { decode::launch_tiled_mma(params_of(a), s); }});
+  r.add({"split_kv_mma",
+         "flash-decoding on the tensor-core rung: tiled_mma over plan_decode_attention's chunks + "
+         "a combine whose warps split the partials",
+         [](const DecodeAttnArgs& a) {
+           return has_split_plan(a) && decode::mma_supports(params_of(a));
+         },
+         [](const DecodeAttnArgs& a, cudaStream_t s) {
+           decode::launch_split_kv_mma(params_of(a), s, false);
+         }});
+  r.add({"split_kv_mma_pdl",
+         "split_kv_mma with programmatic dependent launch: each kernel's launch overlaps the "
+         "previous kernel's tail",
+         [](const DecodeAttnArgs& a) {
+           return has_split_plan(a) && decode::mma_supports(params_of(a));
+         },
+         [](const DecodeAttnArgs& a, cudaStream_t s) {
+           decode::launch_split_kv_mma(params_of(a), s, true);
+         }});
+  // The tensor-core rung when its alignment holds (it is memory-bound where the scalar tile
+  // kernel is issue-bound), with PDL when split; else the scalar ladder.
   r.set_auto([](const DecodeAttnArgs& a) {
-    return has_split_plan(a) ? std::string("split_kv") : std::string("tiled");
+    const bool mma = decode::mma_supports(params_of(a));
+    if (has_split_plan(a)) return std::string(mma ? "split_kv_mma_pdl" : "split_kv");
+    return std::string(mma ? "tiled_mma" : "tiled");
   });
   r.set_bucket([](const DecodeAttnArgs& a) { return tune_bucket(a); });  // autotune
   return r;

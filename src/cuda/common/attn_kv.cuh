@@ -58,6 +58,31 @@ struct CachedKv {
       if (page < 0 || page >= num_blocks) return -1;
       return std::int64_t{page} * block_stride + std::int64_t{pos % page_size} * row_stride;
     }
+    // row_offset of N rows at once, -1 also for rows at or past `end`. A paged cache's N
+    // block-table loads are all issued before any is used: one memory latency, not N.
+    template <int N>
+    __device__ __forceinline__ void row_offsets(const int (&pos)[N], int end,
+                                                std::int64_t (&off)[N]) const {
+      const int limit = end < max_len ? end : static_cast<int>(max_len);
+      if (!paged) {
+#pragma unroll
+        for (int r = 0; r < N; ++r)
+          off[r] = pos[r] >= 0 && pos[r] < limit
+                       ? block * block_stride + std::int64_t{pos[r]} * row_stride
+                       : -1;
+        return;
+      }
+      int page[N];
+#pragma unroll
+      for (int r = 0; r < N; ++r)
+        page[r] = pos[r] >= 0 && pos[r] < limit ? table[pos[r] / page_size] : -1;
+#pragma unroll
+      for (int r = 0; r < N; ++r)
+        off[r] = page[r] >= 0 && page[r] < num_blocks
+                     ? std::int64_t{page[r]} * block_stride +
+                           std::int64_t{pos[r] % page_size} * row_stride
+                     : -1;
+    }
   };
   __device__ __forceinline__ Seq seq(int b) const {
     Seq s;

@@ -1,14 +1,16 @@
 // decode_attention variants vs klab::ref::attention_decode: f16/bf16, head dims 64/128/256,
 // GQA ratios 1/3/4/8, contiguous and paged caches (page 15/16/17), mixed lengths in one batch
 // (1, 7, 63, 64, 65, 300), a 4097-key sequence, paged == contiguous on the same data, split
-// plans that do not match the lengths, CUDA-graph capture of split_kv, and bad arguments.
-// Fresh random data for every check; outputs poisoned (NaN) before each run.
+// plans that do not match the lengths, CUDA-graph capture of every split variant, groups larger
+// than one mma head tile, a PDL call that consumes the previous call's output, and bad
+// arguments. Fresh random data for every check; outputs poisoned (NaN) before each run.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "cuda/kv_append/kv_cache_fixture.hpp"
 #include "klab/cuda/attention.hpp"
@@ -19,6 +21,15 @@ namespace {
 
 void cuda_ok(cudaError_t e) {
   ASSERT_EQ(e, cudaSuccess) << cudaGetErrorString(e);
+}
+
+// Every variant, the scalar ladder first; the split ones need a plan and a workspace.
+const std::vector<std::string> kVariants = {"block_per_head", "tiled",        "split_kv",
+                                            "tiled_mma",      "split_kv_mma", "split_kv_mma_pdl"};
+const std::vector<std::string> kSplitVariants = {"split_kv", "split_kv_mma", "split_kv_mma_pdl"};
+
+bool is_split(const std::string& variant) {
+  return variant.rfind("split_kv", 0) == 0;
 }
 
 // Everything one decode call needs, on host and device.
@@ -64,7 +75,7 @@ struct DecodeProblem {
   }
 
   HostTensor run(const std::string& variant) {
-    if (variant == "split_kv" && !plan) plan_for_lengths();
+    if (is_split(variant) && !plan) plan_for_lengths();
     dout.poison();
     cuda::decode_attention(args(), nullptr, variant);
     return result();
@@ -105,7 +116,7 @@ TEST_P(DecodeAttnTest, MixedLengthsMatchReference) {
 
 std::vector<DecodeCase> decode_cases() {
   std::vector<DecodeCase> out;
-  for (const char* v : {"block_per_head", "tiled", "split_kv"})
+  for (const std::string& v : kVariants)
     for (DType dt : {DType::f16, DType::bf16})
       for (int dim : {64, 128, 256})
         for (int group : {1, 3, 4, 8}) {
@@ -128,8 +139,8 @@ class DecodeAttnLongTest : public GpuTest {};
 
 TEST_F(DecodeAttnLongTest, Length4097AllVariantsBothLayouts) {
   for (bool paged : {false, true})
-    for (const char* v : {"block_per_head", "tiled", "split_kv"}) {
-      SCOPED_TRACE(std::string(v) + (paged ? " paged" : " contiguous"));
+    for (const std::string& v : kVariants) {
+      SCOPED_TRACE(v + (paged ? " paged" : " contiguous"));
       CacheSpec spec{DType::bf16, paged, 16, 1, 128, {4097}};
       DecodeProblem p(spec, {4097}, 4, 1.0f / std::sqrt(128.0f));
       const HostTensor out = p.run(v);
@@ -139,7 +150,7 @@ TEST_F(DecodeAttnLongTest, Length4097AllVariantsBothLayouts) {
 
 // A peaky softmax (large scale): the running max must be handled exactly.
 TEST_F(DecodeAttnLongTest, LargeScale) {
-  for (const char* v : {"block_per_head", "tiled", "split_kv"}) {
+  for (const std::string& v : kVariants) {
     SCOPED_TRACE(v);
     CacheSpec spec{DType::f16, true, 16, 2, 64, {1000, 33}};
     DecodeProblem p(spec, {1000, 33}, 3, 2.0f);
@@ -153,9 +164,9 @@ class DecodeLayoutTest : public GpuTest {};
 // The same data contiguous and paged (page 16 and 17) gives bit-identical outputs.
 TEST_F(DecodeLayoutTest, PagedEqualsContiguous) {
   const std::vector<std::int32_t> lens = {5, 200, 64, 1025};
-  for (const char* v : {"block_per_head", "tiled", "split_kv"})
+  for (const std::string& v : kVariants)
     for (int ps : {16, 17}) {
-      SCOPED_TRACE(std::string(v) + " page " + std::to_string(ps));
+      SCOPED_TRACE(v + " page " + std::to_string(ps));
       CacheSpec spec{DType::bf16, false, 0, 2, 128, lens};
       DecodeProblem contiguous(spec, lens, 4, 0.088f);
       const HostTensor a = contiguous.run(v);
@@ -193,7 +204,10 @@ TEST_F(DecodeSplitTest, PlansThatDoNotMatchTheLengths) {
     const std::size_t parts = std::size_t{4} * 8 * plan.max_splits;
     sized.workspace_bytes = parts * 128 * sizeof(float) + (parts * sizeof(float) + 15) / 16 * 16;
     p.use_plan(sized);
-    EXPECT_LE(rel_error(p.run("split_kv").view(), ref.view()), 1e-2);
+    for (const std::string& v : kSplitVariants) {
+      SCOPED_TRACE(v);
+      EXPECT_LE(rel_error(p.run(v).view(), ref.view()), 1e-2);
+    }
   }
 }
 
@@ -210,7 +224,7 @@ TEST_F(DecodeSplitTest, PlanChoosesSplitsForLongSingleSequences) {
   EXPECT_EQ(q.workspace_bytes, 0u);
 }
 
-TEST_F(DecodeSplitTest, SplitKvCapturesInACudaGraph) {
+TEST_F(DecodeSplitTest, SplitVariantsCaptureInACudaGraph) {
   const std::vector<std::int32_t> lens = {1500, 77};
   CacheSpec spec{DType::bf16, true, 16, 2, 128, lens};
   DecodeProblem p(spec, lens, 4, 0.088f);
@@ -219,27 +233,76 @@ TEST_F(DecodeSplitTest, SplitKvCapturesInACudaGraph) {
   cudaStream_t stream = nullptr;
   cuda_ok(cudaStreamCreate(&stream));
   const cuda::DecodeAttnArgs args = p.args();
-  cuda::decode_attention(args, stream, "split_kv");  // first call sets kernel attributes
-  cuda_ok(cudaStreamSynchronize(stream));
-  cudaGraph_t graph = nullptr;
-  cuda_ok(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-  cuda::decode_attention(args, stream, "split_kv");
-  cuda_ok(cudaStreamEndCapture(stream, &graph));
-  cudaGraphExec_t exec = nullptr;
-  cuda_ok(cudaGraphInstantiate(&exec, graph, 0));
-  p.dout.poison();
-  cuda_ok(cudaGraphLaunch(exec, stream));
-  cuda_ok(cudaStreamSynchronize(stream));
-  EXPECT_LE(rel_error(p.result().view(), p.reference().view()), 1e-2);
-  cuda_ok(cudaGraphExecDestroy(exec));
-  cuda_ok(cudaGraphDestroy(graph));
+  for (const std::string& v : kSplitVariants) {
+    SCOPED_TRACE(v);
+    cuda::decode_attention(args, stream, v);  // first call sets kernel attributes
+    cuda_ok(cudaStreamSynchronize(stream));
+    cudaGraph_t graph = nullptr;
+    cuda_ok(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+    cuda::decode_attention(args, stream, v);
+    cuda::decode_attention(args, stream, v);  // a call right after a call: PDL edges
+    cuda_ok(cudaStreamEndCapture(stream, &graph));
+    cudaGraphExec_t exec = nullptr;
+    cuda_ok(cudaGraphInstantiate(&exec, graph, 0));
+    p.dout.poison();
+    cuda_ok(cudaGraphLaunch(exec, stream));
+    cuda_ok(cudaStreamSynchronize(stream));
+    EXPECT_LE(rel_error(p.result().view(), p.reference().view()), 1e-2);
+    cuda_ok(cudaGraphExecDestroy(exec));
+    cuda_ok(cudaGraphDestroy(graph));
+  }
   cuda_ok(cudaStreamDestroy(stream));
+}
+
+// Call 2's query is call 1's output, on one stream with no sync between: a kernel launched
+// with programmatic dependent launch must still wait for everything before it.
+TEST_F(DecodeSplitTest, BackToBackCallsSeeEachOthersResults) {
+  const std::vector<std::int32_t> lens = {4097, 900, 1};
+  CacheSpec spec{DType::bf16, false, 0, 2, 128, lens};
+  for (const std::string& v : kVariants) {
+    SCOPED_TRACE(v);
+    DecodeProblem first(spec, lens, 4, 0.088f), second(spec, lens, 4, 0.088f);
+    if (is_split(v)) {
+      first.plan_for_lengths();
+      second.plan_for_lengths();
+    }
+    first.dout.poison();
+    second.dout.poison();
+    cuda::DecodeAttnArgs a1 = first.args(), a2 = second.args();
+    a2.q = first.dout.view();
+    cuda::decode_attention(a1, nullptr, v);
+    cuda::decode_attention(a2, nullptr, v);
+    second.q = first.result();  // the query call 2 read
+    EXPECT_LE(rel_error(second.result().view(), second.reference().view()), 1e-2);
+  }
+}
+
+class DecodeGroupTest : public GpuTest {};
+
+// Groups of 16+ query heads per KV head take several mma head tiles (the last one partial).
+TEST_F(DecodeGroupTest, LargeGroups) {
+  for (int group : {16, 20, 33})
+    for (const std::string& v : kVariants) {
+      SCOPED_TRACE(v + " group " + std::to_string(group));
+      CacheSpec spec{DType::f16, true, 16, 1, 128, {700, 65}};
+      DecodeProblem p(spec, {700, 65}, group, 0.088f);
+      EXPECT_LE(rel_error(p.run(v).view(), p.reference().view()), 1e-2);
+    }
+}
+
+TEST_F(DecodeGroupTest, AutoPicksAWorkingVariant) {
+  const std::vector<std::int32_t> lens = {4097, 63};
+  CacheSpec spec{DType::bf16, true, 16, 8, 128, lens};
+  DecodeProblem p(spec, lens, 4, 0.088f);
+  EXPECT_LE(rel_error(p.run("auto").view(), p.reference().view()), 1e-2);  // no plan
+  p.plan_for_lengths();
+  EXPECT_LE(rel_error(p.run("auto").view(), p.reference().view()), 1e-2);
 }
 
 class DecodeArgsTest : public GpuTest {};
 
 TEST_F(DecodeArgsTest, ZeroLengthGivesZeros) {
-  for (const char* v : {"block_per_head", "tiled", "split_kv"}) {
+  for (const std::string& v : kVariants) {
     SCOPED_TRACE(v);
     CacheSpec spec{DType::f16, false, 0, 1, 64, {0, 300}};
     DecodeProblem p(spec, {0, 300}, 2, 0.125f);
