@@ -3,6 +3,11 @@
 // prompt plus the CPU's tokens, so its argmax at each step says whether its own greedy run
 // would have picked the same token, and its logits are compared on the same prefix throughout.
 // Skipped when the model is absent (scripts/fetch-model.sh).
+//
+// Measured with 16-bit activation blocks (the default): worst step rel L2 4.7e-4 to 6.7e-4, max
+// |dlogit| <= 0.007, all 64 steps equal. With 8-bit blocks it was 9e-2 to 1.7e-1 and greedy text
+// left the reference after 1, 5 and 8 steps on three prompts, hence the bound of 3e-3. The story
+// prompt has a near-tie at step 8 (the reference's top two logits 0.0035 apart).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -138,7 +143,7 @@ TEST_P(Prompts, GreedyTokensAndLogitsMatch) {
           : "",
       model_->tokenizer().decode(c.cpu_tokens).c_str());
   EXPECT_EQ(c.agreeing_steps, kSteps) << "greedy tokens differ from the f32 reference";
-  EXPECT_LE(c.worst_rel, 1e-2) << "logits differ from the f32 reference";
+  EXPECT_LE(c.worst_rel, 3e-3) << "logits differ from the f32 reference";
 }
 
 INSTANTIATE_TEST_SUITE_P(
