@@ -171,6 +171,9 @@ struct Case {
   CeilingKind memory_ceiling = CeilingKind::none;   // none: d2d_copy (GPU), host_memcpy_mt (CPU)
   double tolerance = 1e-2;                          // on validate()'s relative error
   bool graph_safe = true;
+  // A GPU case timed by the host clock (wall time of run(), which returns only when its work is
+  // done): end-to-end steps that synchronize and copy results back, like `bench e2e`.
+  bool host_timed = false;
   std::string skip_reason;  // non-empty: reported as skipped without setup
   std::string note;
   std::function<Instance(const Context&)> setup;
@@ -220,6 +223,7 @@ struct Param {
   std::string name;           // CLI option --<name>
   std::string default_value;  // as text; lists are comma separated
   std::string help;
+  bool flag = false;  // a value-less switch: "true" when given, else default_value
 };
 
 // Family parameters as given on the command line (defaults filled in).

@@ -89,6 +89,23 @@ struct LoadOptions {
   bool prefault = true;
 };
 
+// Random weights of a real model's shapes, made in memory (no file, no tokenizer): end-to-end
+// benchmarks and tests. Matrices (embeddings and output head included) in `weight_type`, norms
+// f32. Values are small and finite so activations stay finite through every layer: each
+// matrix element has a standard deviation of about 1/sqrt(cols), norms are near 1.
+struct SyntheticOptions {
+  gguf::TensorType weight_type = gguf::TensorType::q4_0;  // Q4_0, Q8_0 or F16
+  std::uint64_t seed = 0x5eed;
+  int threads = 0;  // 0: every hardware thread
+};
+
+// Named shapes: "llama2-7b" (32 layers, hidden 4096, 32/32 heads, FFN 11008, vocab 32000,
+// context 4096), "llama3-8b" (32 layers, 4096, 32/8 heads, FFN 14336, vocab 128256, RoPE theta
+// 500000, context 8192) and "tiny" (2 layers, 256, 4/2 heads of 64, FFN 352, vocab 320,
+// context 256). Throws Error naming the presets for an unknown name.
+LlamaConfig synthetic_config(std::string_view preset);
+std::vector<std::string> synthetic_presets();
+
 class Model {
  public:
   // Opens the GGUF, reads the config, checks every tensor's presence, type and shape, and
@@ -99,6 +116,12 @@ class Model {
   // and its Q/K keep HF's half-split RoPE order (rope_layout = half_split).
   static std::shared_ptr<const Model> load(const std::filesystem::path& path,
                                            const LoadOptions& options = {});
+
+  // A model of `config`'s shapes with random weights (see SyntheticOptions); path()
+  // is "synthetic:<weight type>". Throws Error for an unsupported weight type or a config whose
+  // matrix widths are not whole blocks of the type.
+  static std::shared_ptr<const Model> synthetic(const LlamaConfig& config,
+                                                const SyntheticOptions& options = {});
 
   const LlamaConfig& config() const { return config_; }
   const LlamaWeights& weights() const { return weights_; }
@@ -137,9 +160,13 @@ struct SessionOptions {
   std::int64_t max_context = 0;  // KV cache length; 0: the model's context_length
   DType kv_dtype = DType::f32;   // f32 or f16 cache entries
   std::int64_t max_batch = 512;  // prefill processes the prompt in chunks of this many tokens
+  // Independent sequences the session holds, each with its own cache of max_context positions
+  // and its own length (Session::decode_batch and the seq overloads).
+  std::int64_t max_sequences = 1;
 };
 
-// One sequence's inference state (KV cache, scratch) on one backend.
+// Inference state (KV cache, scratch) on one backend for up to max_sequences() independent
+// sequences. The single-sequence calls act on sequence 0; the seq overloads on any.
 class Session {
  public:
   virtual ~Session() = default;
@@ -149,24 +176,62 @@ class Session {
   // token ([size * vocab], row-major). The span stays valid until the next call.
   // Throws Error (and changes nothing) when the tokens would overflow max_context() or an id
   // is outside the vocabulary.
-  virtual std::span<const float> prefill(std::span<const std::int32_t> tokens,
-                                         bool all_logits = false) = 0;
-  // One token: prefill of length 1 (backends may take a faster path).
-  virtual std::span<const float> decode(std::int32_t token) { return prefill({&token, 1}); }
+  std::span<const float> prefill(std::span<const std::int32_t> tokens, bool all_logits = false) {
+    return prefill(0, tokens, all_logits);
+  }
+  // One token of sequence 0 (decode_batch of one).
+  std::span<const float> decode(std::int32_t token);
 
-  virtual std::int64_t n_past() const = 0;
-  virtual std::int64_t max_context() const = 0;
-  // Forgets the cache (keeps the allocation).
-  virtual void reset() = 0;
-  // Drops cached positions >= n (n <= n_past()), e.g. to rewind a chat turn.
-  virtual void truncate(std::int64_t n) = 0;
+  std::int64_t n_past() const { return n_past(0); }
+  // Positions each sequence can hold.
+  std::int64_t max_context() const { return max_context_; }
+  // Forgets every sequence's cache (keeps the allocation).
+  void reset();
+  // Drops cached positions >= n of sequence 0 (n <= n_past()), e.g. to rewind a chat turn.
+  void truncate(std::int64_t n) { truncate(0, n); }
   virtual std::string describe() const = 0;  // e.g. "cpu, 2 threads, avx2, kv f32 x 4096"
+
+  // ---- several sequences: ids in [0, max_sequences()) ---------------------------------------
+  std::int64_t max_sequences() const { return static_cast<std::int64_t>(lengths_.size()); }
+  // prefill() of sequence `seq`.
+  std::span<const float> prefill(std::int64_t seq, std::span<const std::int32_t> tokens,
+                                 bool all_logits = false);
+  // One step for several sequences together: tokens[i] is appended to sequence seq_ids[i].
+  // Returns logits [B, vocab], row i for seq_ids[i]; valid until the next call. Throws Error
+  // (and changes nothing) when the spans are empty or differ in size, a sequence id is out of
+  // range or repeated, a sequence is full, or a token is outside the vocabulary.
+  std::span<const float> decode_batch(std::span<const std::int32_t> tokens,
+                                      std::span<const std::int32_t> seq_ids);
+  std::int64_t n_past(std::int64_t seq) const;
+  void reset(std::int64_t seq);
+  void truncate(std::int64_t seq, std::int64_t n);
+  // Makes `dst` a copy of `src` (its cached positions and length), e.g. to fork a shared prompt.
+  void copy_sequence(std::int64_t src, std::int64_t dst);
 
   const Model& model() const { return *model_; }
 
  protected:
-  explicit Session(std::shared_ptr<const Model> model) : model_(std::move(model)) {}
+  Session(std::shared_ptr<const Model> model, std::int64_t max_context, std::int64_t max_sequences);
+
+  // Backend hooks, called with checked arguments; sequence lengths (n_past(seq)) are those
+  // before the call, and the base class updates them when the hook returns.
+  // `tokens` of sequence `seq` at positions [n_past(seq), n_past(seq) + size).
+  virtual std::span<const float> forward_prefill(std::int64_t seq,
+                                                 std::span<const std::int32_t> tokens,
+                                                 bool all_logits) = 0;
+  // One token per sequence, sequences distinct, each with room for one more position.
+  virtual std::span<const float> forward_decode(std::span<const std::int32_t> tokens,
+                                                std::span<const std::int32_t> seq_ids) = 0;
+  // Copies cached positions [0, n) of sequence src over those of dst.
+  virtual void copy_cache(std::int64_t src, std::int64_t dst, std::int64_t n) = 0;
+
   std::shared_ptr<const Model> model_;
+
+ private:
+  void check_seq(std::string_view op, std::int64_t seq) const;
+
+  std::int64_t max_context_;
+  std::vector<std::int64_t> lengths_;  // n_past of each sequence
 };
 
 // True when `device` has a backend in this build (CUDA: built with it AND a GPU is present).

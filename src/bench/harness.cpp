@@ -135,7 +135,7 @@ Result run_case(const Case& c, std::span<const Ceiling> ceilings, const RunOptio
       r.valid = std::isfinite(err) && err <= c.tolerance;
     }
     const detail::Timed t =
-        c.device == Device::cuda
+        c.device == Device::cuda && !c.host_timed
             ? detail::time_on_gpu(inst.run, c.graph_safe, std::max<std::size_t>(inst.sets, 1), opt)
             : detail::time_on_host(inst.run, opt);
     r.time_us = summarize(t.per_run_us);

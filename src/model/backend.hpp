@@ -17,6 +17,10 @@ std::unique_ptr<Session> create_cuda_session(std::shared_ptr<const Model> model,
                                              const SessionOptions& options);
 #endif
 
+// The per-sequence context of a session: options.max_context, else the model's; throws when it
+// exceeds the model's context length (src/model/session_base.cpp).
+std::int64_t session_context(const Model& model, const SessionOptions& options);
+
 // Shared argument checks of Session::prefill: throws when the tokens would overflow the
 // context or are outside the vocabulary.
 void check_prefill(const Model& model, std::span<const std::int32_t> tokens, std::int64_t n_past,

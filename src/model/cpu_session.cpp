@@ -1,6 +1,8 @@
 // The CPU backend: the Llama graph on klab::cpu kernels. Prefill runs the prompt in chunks of
-// up to max_batch tokens as matrix-matrix products; decode is the same path with one token.
+// up to max_batch tokens as matrix-matrix products; decode is the same path with one token
+// (a batch of sequences: one such pass per sequence). Each sequence owns a KV region.
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -37,37 +39,37 @@ class CpuSession final : public Session {
  public:
   CpuSession(std::shared_ptr<const Model> model, const SessionOptions& options);
 
-  std::span<const float> prefill(std::span<const std::int32_t> tokens, bool all_logits) override;
-  std::int64_t n_past() const override { return n_past_; }
-  std::int64_t max_context() const override { return max_context_; }
-  void reset() override { n_past_ = 0; }
-  void truncate(std::int64_t n) override {
-    check_arg(n >= 0 && n <= n_past_, "Session::truncate", "n",
-              std::to_string(n) + " is outside [0, " + std::to_string(n_past_) + "]");
-    n_past_ = n;
-  }
   std::string describe() const override {
     return "cpu (" + std::string(cpu::isa_name(cpu::best_isa())) + "), " +
            std::to_string(pool_.size()) + " threads, kv cache " +
-           std::string(dtype_name(kv_dtype_)) + " x " + std::to_string(max_context_);
+           std::string(dtype_name(kv_dtype_)) + " x " + std::to_string(max_context()) +
+           (max_sequences() > 1 ? " x " + std::to_string(max_sequences()) + " sequences" : "");
   }
+
+ protected:
+  std::span<const float> forward_prefill(std::int64_t seq, std::span<const std::int32_t> tokens,
+                                         bool all_logits) override;
+  std::span<const float> forward_decode(std::span<const std::int32_t> tokens,
+                                        std::span<const std::int32_t> seq_ids) override;
+  void copy_cache(std::int64_t src, std::int64_t dst, std::int64_t n) override;
 
  private:
   struct Layer {
     std::vector<float> attn_norm, ffn_norm, bq, bk, bv;
     cpu::WeightMatrix wq, wk, wv, wo, w_gate, w_up, w_down;
-    cpu::KvLayer kv;
   };
 
-  void forward_chunk(std::span<const std::int32_t> tokens, std::int64_t pos0,
+  // Layer `layer`'s cache of sequence `seq`: k, v [max_context, Hkv, D].
+  cpu::KvLayer kv_of(std::size_t layer, std::int64_t seq) const;
+  void forward_chunk(std::int64_t seq, std::span<const std::int32_t> tokens, std::int64_t pos0,
                      std::int64_t first_logit_row, float* logits);
-  void attention_block(const Layer& layer, std::int64_t t, std::int64_t pos0);
+  void attention_block(const Layer& layer, const cpu::KvLayer& kv, std::int64_t t,
+                       std::int64_t pos0);
   void ffn_block(const Layer& layer, std::int64_t t);
   void ensure_scratch(std::int64_t t);
 
   const LlamaConfig& cfg_;
   cpu::ThreadPool pool_;
-  std::int64_t max_context_;
   std::int64_t max_batch_;
   DType kv_dtype_;
   cpu::WeightMatrix embd_, output_;
@@ -75,9 +77,10 @@ class CpuSession final : public Session {
   std::vector<float> inv_freq_;
   cpu::RopeStyle rope_style_;
   float attn_scale_;
+  // k, v: [layers, sequences, max_context, Hkv, D] in kv_dtype_.
   HostBuffer k_cache_, v_cache_;
+  std::size_t seq_bytes_ = 0;  // one sequence's cache in one layer
   std::vector<Layer> layers_;
-  std::int64_t n_past_ = 0;
 
   // Scratch, sized for the largest chunk seen.
   cpu::Activations act_;
@@ -86,10 +89,9 @@ class CpuSession final : public Session {
 };
 
 CpuSession::CpuSession(std::shared_ptr<const Model> model, const SessionOptions& options)
-    : Session(std::move(model)),
+    : Session(model, session_context(*model, options), options.max_sequences),
       cfg_(model_->config()),
       pool_(options.threads),
-      max_context_(options.max_context > 0 ? options.max_context : cfg_.context_length),
       max_batch_(std::max<std::int64_t>(1, options.max_batch)),
       kv_dtype_(options.kv_dtype),
       embd_(as_matrix(model_->weights().token_embd)),
@@ -101,38 +103,40 @@ CpuSession::CpuSession(std::shared_ptr<const Model> model, const SessionOptions&
       attn_scale_(1.0f / std::sqrt(static_cast<float>(cfg_.head_dim))) {
   check_arg(kv_dtype_ == DType::f32 || kv_dtype_ == DType::f16, "cpu session", "kv_dtype",
             "must be f32 or f16, got " + std::string(dtype_name(kv_dtype_)));
-  if (max_context_ > cfg_.context_length)
-    fail("a context of " + std::to_string(max_context_) + " tokens exceeds the model's " +
-         std::to_string(cfg_.context_length));
   // Pages of the cache are only touched as positions fill, so a long context costs address
   // space up front, not memory.
-  const std::size_t per_layer = static_cast<std::size_t>(max_context_ * cfg_.kv_dim());
-  const std::size_t bytes =
-      per_layer * static_cast<std::size_t>(cfg_.n_layers) * dtype_size(kv_dtype_);
+  seq_bytes_ = static_cast<std::size_t>(max_context() * cfg_.kv_dim()) * dtype_size(kv_dtype_);
+  const std::size_t bytes = seq_bytes_ * static_cast<std::size_t>(max_sequences()) *
+                            static_cast<std::size_t>(cfg_.n_layers);
   k_cache_ = HostBuffer(bytes);
   v_cache_ = HostBuffer(bytes);
   layers_.reserve(model_->weights().layers.size());
-  for (std::size_t i = 0; i < model_->weights().layers.size(); ++i) {
-    const LayerWeights& w = model_->weights().layers[i];
-    const std::size_t offset = i * per_layer * dtype_size(kv_dtype_);
-    Layer l{to_f32_vector(w.attn_norm),
-            to_f32_vector(w.ffn_norm),
-            optional_f32(w.bq),
-            optional_f32(w.bk),
-            optional_f32(w.bv),
-            as_matrix(w.wq),
-            as_matrix(w.wk),
-            as_matrix(w.wv),
-            as_matrix(w.wo),
-            as_matrix(w.w_gate),
-            as_matrix(w.w_up),
-            as_matrix(w.w_down),
-            cpu::KvLayer{}};
-    l.kv.k = TensorView::contiguous(static_cast<std::uint8_t*>(k_cache_.data()) + offset, kv_dtype_,
-                                    {max_context_, cfg_.n_kv_heads, cfg_.head_dim});
-    l.kv.v = TensorView::contiguous(static_cast<std::uint8_t*>(v_cache_.data()) + offset, kv_dtype_,
-                                    {max_context_, cfg_.n_kv_heads, cfg_.head_dim});
-    layers_.push_back(std::move(l));
+  for (const LayerWeights& w : model_->weights().layers) {
+    layers_.push_back(Layer{to_f32_vector(w.attn_norm), to_f32_vector(w.ffn_norm),
+                            optional_f32(w.bq), optional_f32(w.bk), optional_f32(w.bv),
+                            as_matrix(w.wq), as_matrix(w.wk), as_matrix(w.wv), as_matrix(w.wo),
+                            as_matrix(w.w_gate), as_matrix(w.w_up), as_matrix(w.w_down)});
+  }
+}
+
+cpu::KvLayer CpuSession::kv_of(std::size_t layer, std::int64_t seq) const {
+  const std::size_t offset =
+      (layer * static_cast<std::size_t>(max_sequences()) + static_cast<std::size_t>(seq)) *
+      seq_bytes_;
+  const auto view = [&](const HostBuffer& buf) {
+    return TensorView::contiguous(
+        const_cast<std::uint8_t*>(static_cast<const std::uint8_t*>(buf.data()) + offset), kv_dtype_,
+        {max_context(), cfg_.n_kv_heads, cfg_.head_dim});
+  };
+  return cpu::KvLayer{view(k_cache_), view(v_cache_)};
+}
+
+void CpuSession::copy_cache(std::int64_t src, std::int64_t dst, std::int64_t n) {
+  const std::size_t bytes = static_cast<std::size_t>(n * cfg_.kv_dim()) * dtype_size(kv_dtype_);
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const cpu::KvLayer from = kv_of(l, src), to = kv_of(l, dst);
+    std::memcpy(to.k.data, from.k.data, bytes);
+    std::memcpy(to.v.data, from.v.data, bytes);
   }
 }
 
@@ -151,11 +155,12 @@ void CpuSession::ensure_scratch(std::int64_t t) {
   grow(up_, t * cfg_.ffn_hidden);
 }
 
-std::span<const float> CpuSession::prefill(std::span<const std::int32_t> tokens, bool all_logits) {
-  check_arg(!tokens.empty(), "Session::prefill", "tokens", "is empty");
-  check_prefill(*model_, tokens, n_past_, max_context_);
+std::span<const float> CpuSession::forward_prefill(std::int64_t seq,
+                                                   std::span<const std::int32_t> tokens,
+                                                   bool all_logits) {
   const auto n = static_cast<std::int64_t>(tokens.size());
   const std::int64_t vocab = cfg_.vocab_size;
+  const std::int64_t pos0 = n_past(seq);
   logits_.resize(static_cast<std::size_t>((all_logits ? n : 1) * vocab));
   for (std::int64_t begin = 0; begin < n; begin += max_batch_) {
     const std::int64_t end = std::min(n, begin + max_batch_);
@@ -170,24 +175,34 @@ std::span<const float> CpuSession::prefill(std::span<const std::int32_t> tokens,
       dst = logits_.data();
     }
     forward_chunk(
-        tokens.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin)),
-        n_past_ + begin, first_logit_row, dst);
+        seq, tokens.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin)),
+        pos0 + begin, first_logit_row, dst);
   }
-  n_past_ += n;
   return logits_;
 }
 
-void CpuSession::forward_chunk(std::span<const std::int32_t> tokens, std::int64_t pos0,
-                               std::int64_t first_logit_row, float* logits) {
+// Each sequence's token as its own one-row pass (the sequences' caches differ).
+std::span<const float> CpuSession::forward_decode(std::span<const std::int32_t> tokens,
+                                                  std::span<const std::int32_t> seq_ids) {
+  const std::int64_t vocab = cfg_.vocab_size;
+  logits_.resize(tokens.size() * static_cast<std::size_t>(vocab));
+  for (std::size_t i = 0; i < tokens.size(); ++i)
+    forward_chunk(seq_ids[i], tokens.subspan(i, 1), n_past(seq_ids[i]), 0,
+                  logits_.data() + static_cast<std::int64_t>(i) * vocab);
+  return logits_;
+}
+
+void CpuSession::forward_chunk(std::int64_t seq, std::span<const std::int32_t> tokens,
+                               std::int64_t pos0, std::int64_t first_logit_row, float* logits) {
   const auto t = static_cast<std::int64_t>(tokens.size());
   ensure_scratch(t);
   positions_.resize(static_cast<std::size_t>(t));
   for (std::int64_t i = 0; i < t; ++i) positions_[i] = static_cast<std::int32_t>(pos0 + i);
 
   cpu::embedding(view2(x_, t, cfg_.hidden), embd_, tokens);
-  for (const Layer& layer : layers_) {
-    attention_block(layer, t, pos0);
-    ffn_block(layer, t);
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    attention_block(layers_[l], kv_of(l, seq), t, pos0);
+    ffn_block(layers_[l], t);
   }
   if (!logits) return;
   const std::int64_t rows = t - first_logit_row;
@@ -198,7 +213,8 @@ void CpuSession::forward_chunk(std::span<const std::int32_t> tokens, std::int64_
               pool_);
 }
 
-void CpuSession::attention_block(const Layer& l, std::int64_t t, std::int64_t pos0) {
+void CpuSession::attention_block(const Layer& l, const cpu::KvLayer& kv, std::int64_t t,
+                                 std::int64_t pos0) {
   const LlamaConfig& c = cfg_;
   cpu::rmsnorm(view2(h_, t, c.hidden), view2(x_, t, c.hidden), vec_view(l.attn_norm), c.rms_eps);
   act_.reset(h_.data(), t, c.hidden);  // quantized once, read by Q, K and V
@@ -214,8 +230,8 @@ void CpuSession::attention_block(const Layer& l, std::int64_t t, std::int64_t po
   const TensorView k = view3(k_, t, c.n_kv_heads, c.head_dim);
   cpu::rope(q, positions_, inv_freq_, rope_style_);
   cpu::rope(k, positions_, inv_freq_, rope_style_);
-  cpu::kv_store(l.kv, k, view3(v_, t, c.n_kv_heads, c.head_dim), pos0);
-  cpu::attention(view3(attn_, t, c.n_heads, c.head_dim), q, l.kv, pos0, attn_scale_, pool_);
+  cpu::kv_store(kv, k, view3(v_, t, c.n_kv_heads, c.head_dim), pos0);
+  cpu::attention(view3(attn_, t, c.n_heads, c.head_dim), q, kv, pos0, attn_scale_, pool_);
 
   act_.reset(attn_.data(), t, c.q_dim());
   cpu::matmul(view2(proj_, t, c.hidden), act_, l.wo, pool_);

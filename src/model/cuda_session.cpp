@@ -12,17 +12,30 @@
 //             O GEMV + residual -> rmsnorm -> gate/up GEMV with SwiGLU -> down GEMV + residual.
 // Prefill runs the prompt in chunks of max_batch tokens through the quantized GEMM (dense
 // weights: GEMV, 8 rows at a time). Only the logits copy synchronizes the host with the GPU.
+//
+// Sequences (SessionOptions::max_sequences = S): each owns a [max_context] region of every
+// layer's cache, k/v [layers, S, max_context, Hkv, D]. With S > 1 the kernels see it as a paged
+// cache whose page is a whole sequence and whose block table (part of the step inputs) maps
+// each batch entry to its sequence, so a step can serve any set of sequences. A decode step of
+// B sequences runs B rows through every GEMV (B > 8: one tensor-core GEMM, or GEMV passes of
+// 8 rows with KLAB_CUDA_WIDE_DECODE=gemv) and one decode-attention launch over B lengths; each
+// B gets its own CUDA graph, captured on first use with a split-KV plan for max_context.
 #if KLAB_HAS_CUDA
 
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <exception>
 #include <memory>
-#include <string_view>
-#include <type_traits>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "klab/buffer.hpp"
@@ -84,30 +97,42 @@ constexpr std::int64_t round4(std::int64_t n) {
   return (n + 3) / 4 * 4;
 }
 
-// Per-chunk integer inputs, one host->device copy: [kv_len, cu_q = {0, T}, pad, ids[R],
-// positions[R]] with R = T rounded up to 4 (16-byte aligned arrays).
+// The integer inputs of every step in one device array at fixed offsets (so graphs stay valid),
+// written with one host->device copy of the prefix a step uses. Arrays start 16-byte aligned.
+//   kv_lens[S]    per batch entry: keys after this step
+//   table[S]      per batch entry: its sequence (the paged view's block table)
+//   cu_q[4]       prefill: {0, T}
+//   ids[R], positions[R]  per token row
 struct StepLayout {
-  std::int64_t tokens;
-  std::int64_t padded() const { return round4(tokens); }
-  std::int64_t ids() const { return 4; }
-  std::int64_t positions() const { return 4 + padded(); }
-  std::int64_t total() const { return 4 + 2 * padded(); }
+  std::int64_t seqs;  // S
+  std::int64_t rows;  // R: the most token rows of a step
+  std::int64_t kv_lens() const { return 0; }
+  std::int64_t table() const { return round4(seqs); }
+  std::int64_t cu_q() const { return 2 * round4(seqs); }
+  std::int64_t ids() const { return cu_q() + 4; }
+  std::int64_t positions() const { return ids() + round4(rows); }
+  std::int64_t total() const { return positions() + round4(rows); }
+};
+
+// How one step's rows meet the cache.
+struct AttnStep {
+  std::int64_t rows = 0;
+  bool decode = false;                      // a token per batch entry, else one sequence's chunk
+  const std::int32_t* row_entry = nullptr;  // device [rows]: the batch entry of each row
+  std::optional<cuda::DecodePlan> plan;     // decode: the split-KV plan
 };
 
 class CudaSession final : public Session {
  public:
   CudaSession(std::shared_ptr<const Model> model, const SessionOptions& options);
-
-  std::span<const float> prefill(std::span<const std::int32_t> tokens, bool all_logits) override;
-  std::int64_t n_past() const override { return n_past_; }
-  std::int64_t max_context() const override { return max_context_; }
-  void reset() override { n_past_ = 0; }
-  void truncate(std::int64_t n) override {
-    check_arg(n >= 0 && n <= n_past_, "Session::truncate", "n",
-              std::to_string(n) + " is outside [0, " + std::to_string(n_past_) + "]");
-    n_past_ = n;  // later writes overwrite the dropped positions
-  }
   std::string describe() const override { return description_; }
+
+ protected:
+  std::span<const float> forward_prefill(std::int64_t seq, std::span<const std::int32_t> tokens,
+                                         bool all_logits) override;
+  std::span<const float> forward_decode(std::span<const std::int32_t> tokens,
+                                        std::span<const std::int32_t> seq_ids) override;
+  void copy_cache(std::int64_t src, std::int64_t dst, std::int64_t n) override;
 
  private:
   struct Layer {
@@ -116,15 +141,22 @@ class CudaSession final : public Session {
     cuda::KvCacheView kv;
   };
 
+  Layer upload_layer(const LayerWeights& lw) const;
   void upload_weights();
   void allocate_buffers();
-  void forward_chunk(std::span<const std::int32_t> tokens, std::int64_t pos0,
+  void make_decode_plans();
+  void forward_chunk(std::int64_t seq, std::span<const std::int32_t> tokens, std::int64_t pos0,
                      std::int64_t first_logit_row, float* logits);
-  void attention_block(const Layer& l, std::int64_t t, const StepLayout& s);
+  void embed(std::int64_t rows);
+  void attention_block(const Layer& l, const AttnStep& step);
   void ffn_block(const Layer& l, std::int64_t t);
   void logits_rows(std::int64_t first, std::int64_t t, float* dst);
-  void decode_body(const StepLayout& layout);
-  void capture_decode_graph(const StepLayout& layout);
+  void decode_body(std::int64_t batch, const cuda::DecodePlan& plan);
+  bool capture_decode_graph(std::int64_t batch);
+  void upload_step(std::int64_t used);
+  // y = epilogue(x · Wᵀ); decode batches wider than a GEMV go as one GEMM or as GEMV passes.
+  void matmul(const TensorView& y, const TensorView& x, const DeviceWeight& w,
+              cuda::Epilogue epilogue, const DeviceWeight* w_up = nullptr);
 
   struct GraphExecDeleter {
     void operator()(cudaGraphExec_t g) const { cudaGraphExecDestroy(g); }
@@ -133,13 +165,19 @@ class CudaSession final : public Session {
   const std::int32_t* step_i32(std::int64_t offset) const {
     return static_cast<const std::int32_t*>(step_dev_.data()) + offset;
   }
+  TensorView i32_rows(const std::int32_t* p, std::int64_t n) const {
+    return dview(const_cast<std::int32_t*>(p), DType::i32, {n});
+  }
   TensorView x_rows(std::int64_t t) const { return dview(x_.data(), DType::f32, {t, cfg_.hidden}); }
   TensorView h_rows(std::int64_t t) const { return dview(h_.data(), DType::f16, {t, cfg_.hidden}); }
+  std::size_t seqs() const { return static_cast<std::size_t>(max_sequences()); }
 
   const LlamaConfig& cfg_;
-  std::int64_t max_context_;
   std::int64_t chunk_;  // tokens per forward pass (max_batch, at most the context)
+  std::int64_t rows_;   // activation rows: max(chunk_, sequences)
+  StepLayout layout_;
   std::string gemv_variant_;
+  bool wide_decode_gemv_ = false;  // KLAB_CUDA_WIDE_DECODE=gemv: B > 8 as GEMV passes of 8 rows
   Stream stream_;
   int sm_count_ = 0;
 
@@ -151,35 +189,28 @@ class CudaSession final : public Session {
   std::vector<Layer> layers_;
   std::size_t weight_bytes_ = 0;
 
-  // KV cache: k, v each [layers, max_context, Hkv, D] f16.
+  // KV cache: k, v each [layers, sequences, max_context, Hkv, D] f16.
   DeviceBuffer k_cache_, v_cache_;
-  cuda::DecodePlan decode_plan_;  // for max_context: sizes the workspace
-  cuda::DecodePlan step_plan_;    // for the current decode step's length
-  DeviceBuffer attn_workspace_;
+  std::size_t seq_bytes_ = 0;  // one sequence's region of one layer
+  // plans_[B - 1]: split-KV plan of a B-sequence decode step for max_context (graphs bake it
+  // in; each block derives its range from the device-side length, so shorter ones are right).
+  std::vector<cuda::DecodePlan> plans_;
+  DeviceBuffer attn_workspace_;  // the largest plan's
 
-  // Activations, [chunk, *].
+  // Activations, [rows_, *].
   DeviceBuffer x_, h_, qkv_, q_, attn_, ffn_, logits_dev_;
-  DeviceBuffer step_dev_, seq_zeros_;
+  DeviceBuffer step_dev_, entry_zeros_, entry_iota_;
   PinnedArray<std::int32_t> step_host_;
-  PinnedArray<float> logits_host_;  // [vocab]: the last token's logits
+  PinnedArray<float> logits_host_;  // [sequences, vocab]: a decode step's logits
   std::vector<float> all_logits_;
   float attn_scale_;
   std::string description_;
-  std::int64_t n_past_ = 0;
-  // One decode step (embedding, every layer, final norm, LM head) captured once and replayed:
-  // its inputs (ids, positions, kv length) live in step_dev_, so the graph never changes.
-  // KLAB_CUDA_GRAPHS=0 turns it off (for comparisons); a failed capture falls back silently.
+  // One decode step of B sequences (embedding, every layer, final norm, LM head) captured once
+  // per B and replayed: its inputs live in step_dev_, so the graph never changes.
+  // KLAB_CUDA_GRAPHS=0 turns graphs off (for comparisons); a failed capture falls back.
   bool use_graphs_ = true;
-  GraphExec decode_graph_;
+  std::vector<GraphExec> graphs_;  // [B - 1]
 };
-
-std::int64_t context_of(const LlamaConfig& c, const SessionOptions& o) {
-  const std::int64_t ctx = o.max_context > 0 ? o.max_context : c.context_length;
-  if (ctx > c.context_length)
-    fail("a context of " + std::to_string(ctx) + " tokens exceeds the model's " +
-         std::to_string(c.context_length));
-  return ctx;
-}
 
 void check_supported(const LlamaConfig& c, const SessionOptions& o) {
   const std::string what = "the CUDA backend ";
@@ -193,96 +224,144 @@ void check_supported(const LlamaConfig& c, const SessionOptions& o) {
     fail(what + "needs an even rope dimension <= the head dim, got " + std::to_string(c.rope_dim));
 }
 
+bool env_is(const char* name, std::string_view value) {
+  const char* v = std::getenv(name);
+  return v && std::string_view(v) == value;
+}
+
 CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOptions& options)
-    : Session(std::move(model)),
+    : Session(model, session_context(*model, options), options.max_sequences),
       cfg_(model_->config()),
-      max_context_(context_of(cfg_, options)),
-      chunk_(std::clamp<std::int64_t>(options.max_batch, 1, max_context_)),
+      chunk_(std::clamp<std::int64_t>(options.max_batch, 1, max_context())),
+      rows_(std::max(chunk_, max_sequences())),
+      layout_{max_sequences(), rows_},
       gemv_variant_(cuda_engine::gemv_variant_from_env()),
-      step_host_(static_cast<std::size_t>(StepLayout{chunk_}.total())),
-      logits_host_(static_cast<std::size_t>(cfg_.vocab_size)),
+      wide_decode_gemv_(env_is("KLAB_CUDA_WIDE_DECODE", "gemv")),
+      step_host_(static_cast<std::size_t>(layout_.total())),
+      logits_host_(seqs() * static_cast<std::size_t>(cfg_.vocab_size)),
       attn_scale_(1.0f / std::sqrt(static_cast<float>(cfg_.head_dim))) {
   check_supported(cfg_, options);
-  if (const char* g = std::getenv("KLAB_CUDA_GRAPHS"); g && std::string_view(g) == "0")
-    use_graphs_ = false;
+  if (env_is("KLAB_CUDA_GRAPHS", "0")) use_graphs_ = false;
   const DeviceInfo info = cuda_device_info();
   sm_count_ = info.sm_count;
   upload_weights();
   allocate_buffers();
+  make_decode_plans();
   const std::string layer_format = layers_.empty() ? "-" : layers_.front().wqkv.format();
+  const std::string sequences =
+      max_sequences() > 1 ? " x " + std::to_string(max_sequences()) + " sequences" : "";
   description_ = "cuda (" + info.name + "), weights " + layer_format + " (embeddings " +
                  embd_.format() + ") " + std::to_string(weight_bytes_ >> 20) +
-                 " MiB on device, kv cache f16 x " + std::to_string(max_context_) + ", gemv " +
-                 gemv_variant_ + (use_graphs_ ? ", decode graph" : ", no graphs");
+                 " MiB on device, kv cache f16 x " + std::to_string(max_context()) + sequences +
+                 ", gemv " + gemv_variant_ +
+                 (max_sequences() > cuda::kGemvMaxM
+                      ? (wide_decode_gemv_ ? ", wide decode gemv" : ", wide decode gemm")
+                      : "") +
+                 (use_graphs_ ? ", decode graphs" : ", no graphs");
+}
+// Runs fn(0..n-1) on up to `threads` host threads bound to the calling thread's device; the
+// first exception is rethrown here once every thread has stopped.
+template <class Fn>
+void parallel_for(std::size_t n, std::size_t threads, Fn fn) {
+  int device = 0;
+  cuda::check(cudaGetDevice(&device), "cudaGetDevice");
+  std::atomic<std::size_t> next{0};
+  std::mutex failure_mutex;
+  std::exception_ptr failure;
+  const auto work = [&] {
+    try {
+      cuda::check(cudaSetDevice(device), "cudaSetDevice");
+      for (std::size_t i = next++; i < n; i = next++) fn(i);
+    } catch (...) {
+      const std::lock_guard lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+      next = n;  // the others stop at their next claim
+    }
+  };
+  {
+    std::vector<std::jthread> pool;
+    for (std::size_t t = 1; t < std::min(threads, n); ++t) pool.emplace_back(work);
+    work();
+  }
+  if (failure) std::rethrow_exception(failure);
 }
 
+CudaSession::Layer CudaSession::upload_layer(const LayerWeights& lw) const {
+  Layer l;
+  l.attn_norm = cuda_engine::upload_f32(to_f32_vector(lw.attn_norm));
+  l.ffn_norm = cuda_engine::upload_f32(to_f32_vector(lw.ffn_norm));
+  const WeightRef* qkv[] = {&lw.wq, &lw.wk, &lw.wv};
+  l.wqkv = DeviceWeight::upload(qkv);
+  if (lw.bq || lw.bk || lw.bv) {
+    std::vector<float> bias;
+    const auto append = [&](const std::optional<WeightRef>& b, std::int64_t n) {
+      const std::vector<float> v = b ? to_f32_vector(*b) : std::vector<float>(n, 0.0f);
+      bias.insert(bias.end(), v.begin(), v.end());
+    };
+    append(lw.bq, cfg_.q_dim());
+    append(lw.bk, cfg_.kv_dim());
+    append(lw.bv, cfg_.kv_dim());
+    l.qkv_bias = cuda_engine::upload_f32(bias);
+  }
+  const WeightRef* wo[] = {&lw.wo};
+  l.wo = DeviceWeight::upload(wo);
+  auto [gate, up] = cuda_engine::upload_pair(lw.w_gate, lw.w_up);
+  l.w_gate = std::move(gate);
+  l.w_up = std::move(up);
+  const WeightRef* down[] = {&lw.w_down};
+  l.w_down = DeviceWeight::upload(down);
+  return l;
+}
+
+// The host-side repacking (GGUF blocks -> plain + tiled layouts, or -> f16) dominates a large
+// model's upload, so matrices convert on every core: task 0 the embeddings, 1 the output head,
+// 2.. the layers.
 void CudaSession::upload_weights() {
   const LlamaWeights& w = model_->weights();
-  const WeightRef* embd[] = {&w.token_embd};
-  embd_ = DeviceWeight::upload(embd);
   tied_ = w.output.data.data() == w.token_embd.data.data();
-  if (!tied_) {
-    const WeightRef* out[] = {&w.output};
-    output_ = DeviceWeight::upload(out);
-  }
   output_norm_ = cuda_engine::upload_f32(to_f32_vector(w.output_norm));
   inv_freq_ = cuda_engine::upload_f32(rope_inv_freq(*model_));
-  weight_bytes_ = embd_.device_bytes() + (tied_ ? 0 : output_.device_bytes());
-
-  layers_.reserve(w.layers.size());
-  for (const LayerWeights& lw : w.layers) {
-    Layer l;
-    l.attn_norm = cuda_engine::upload_f32(to_f32_vector(lw.attn_norm));
-    l.ffn_norm = cuda_engine::upload_f32(to_f32_vector(lw.ffn_norm));
-    const WeightRef* qkv[] = {&lw.wq, &lw.wk, &lw.wv};
-    l.wqkv = DeviceWeight::upload(qkv);
-    if (lw.bq || lw.bk || lw.bv) {
-      std::vector<float> bias;
-      const auto append = [&](const std::optional<WeightRef>& b, std::int64_t n) {
-        const std::vector<float> v = b ? to_f32_vector(*b) : std::vector<float>(n, 0.0f);
-        bias.insert(bias.end(), v.begin(), v.end());
-      };
-      append(lw.bq, cfg_.q_dim());
-      append(lw.bk, cfg_.kv_dim());
-      append(lw.bv, cfg_.kv_dim());
-      l.qkv_bias = cuda_engine::upload_f32(bias);
+  layers_.resize(w.layers.size());
+  const std::size_t threads = std::max(1u, std::thread::hardware_concurrency());
+  parallel_for(w.layers.size() + 2, threads, [&](std::size_t task) {
+    if (task == 0) {
+      const WeightRef* embd[] = {&w.token_embd};
+      embd_ = DeviceWeight::upload(embd);
+    } else if (task == 1) {
+      const WeightRef* out[] = {&w.output};
+      if (!tied_) output_ = DeviceWeight::upload(out);
+    } else {
+      layers_[task - 2] = upload_layer(w.layers[task - 2]);
     }
-    const WeightRef* wo[] = {&lw.wo};
-    l.wo = DeviceWeight::upload(wo);
-    auto [gate, up] = cuda_engine::upload_pair(lw.w_gate, lw.w_up);
-    l.w_gate = std::move(gate);
-    l.w_up = std::move(up);
-    const WeightRef* down[] = {&lw.w_down};
-    l.w_down = DeviceWeight::upload(down);
+  });
+  weight_bytes_ = embd_.device_bytes() + (tied_ ? 0 : output_.device_bytes());
+  for (const Layer& l : layers_)
     weight_bytes_ += l.wqkv.device_bytes() + l.wo.device_bytes() + l.w_gate.device_bytes() +
                      l.w_up.device_bytes() + l.w_down.device_bytes();
-    layers_.push_back(std::move(l));
-  }
 }
 
 void CudaSession::allocate_buffers() {
   const LlamaConfig& c = cfg_;
-  const std::int64_t layer_elems = max_context_ * c.kv_dim();
-  const auto kv_bytes = static_cast<std::size_t>(layer_elems * c.n_layers * 2);
+  const std::int64_t n_seqs = max_sequences();
+  seq_bytes_ = static_cast<std::size_t>(max_context() * c.kv_dim()) * 2;
+  const std::size_t kv_bytes = seq_bytes_ * seqs() * static_cast<std::size_t>(c.n_layers);
   k_cache_ = DeviceBuffer(kv_bytes);
   v_cache_ = DeviceBuffer(kv_bytes);
+  step_dev_ = DeviceBuffer(static_cast<std::size_t>(layout_.total()) * 4);
+  const TensorView table =
+      dview(const_cast<std::int32_t*>(step_i32(layout_.table())), DType::i32, {n_seqs, 1});
   for (std::size_t i = 0; i < layers_.size(); ++i) {
-    const auto offset = static_cast<std::size_t>(layer_elems) * i * 2;
+    const std::size_t offset = seq_bytes_ * seqs() * i;
     auto* k = static_cast<std::uint8_t*>(k_cache_.data()) + offset;
     auto* v = static_cast<std::uint8_t*>(v_cache_.data()) + offset;
-    layers_[i].kv = cuda::make_contiguous_kv_cache(
-        dview(k, DType::f16, {1, max_context_, c.n_kv_heads, c.head_dim}),
-        dview(v, DType::f16, {1, max_context_, c.n_kv_heads, c.head_dim}));
+    const TensorView kt = dview(k, DType::f16, {n_seqs, max_context(), c.n_kv_heads, c.head_dim});
+    const TensorView vt = dview(v, DType::f16, {n_seqs, max_context(), c.n_kv_heads, c.head_dim});
+    // One sequence: batch entry 0 is sequence 0, no indirection needed.
+    layers_[i].kv = n_seqs == 1 ? cuda::make_contiguous_kv_cache(kt, vt)
+                                : cuda::make_paged_kv_cache(kt, vt, table);
   }
-  // Split-KV plan for the longest sequence; each step re-plans for its length within it.
-  const std::int32_t longest = static_cast<std::int32_t>(max_context_);
-  decode_plan_ = cuda::plan_decode_attention(
-      1, static_cast<int>(c.n_heads), static_cast<int>(c.n_kv_heads), static_cast<int>(c.head_dim),
-      DType::f16, {&longest, 1}, sm_count_);
-  if (decode_plan_.workspace_bytes > 0)
-    attn_workspace_ = DeviceBuffer(decode_plan_.workspace_bytes);
 
-  const auto rows = static_cast<std::size_t>(chunk_);
+  const auto rows = static_cast<std::size_t>(rows_);
   const auto qkv_dim = static_cast<std::size_t>(c.q_dim() + 2 * c.kv_dim());
   x_ = DeviceBuffer(rows * static_cast<std::size_t>(c.hidden) * 4);
   h_ = DeviceBuffer(rows * static_cast<std::size_t>(c.hidden) * 2);
@@ -290,19 +369,50 @@ void CudaSession::allocate_buffers() {
   q_ = DeviceBuffer(rows * static_cast<std::size_t>(c.q_dim()) * 2);
   attn_ = DeviceBuffer(rows * static_cast<std::size_t>(c.q_dim()) * 2);
   ffn_ = DeviceBuffer(rows * static_cast<std::size_t>(c.ffn_hidden) * 2);
-  logits_dev_ = DeviceBuffer(static_cast<std::size_t>(cuda::kGemvMaxM * c.vocab_size) * 4);
-  step_dev_ = DeviceBuffer(static_cast<std::size_t>(StepLayout{chunk_}.total()) * 4);
-  seq_zeros_ = DeviceBuffer(rows * 4);
-  cuda::check(cudaMemsetAsync(seq_zeros_.data(), 0, seq_zeros_.size(), stream_.get()),
+  const std::size_t logit_rows = std::max<std::size_t>(cuda::kGemvMaxM, seqs());
+  logits_dev_ = DeviceBuffer(logit_rows * static_cast<std::size_t>(c.vocab_size) * 4);
+  // Batch entries of token rows: all 0 in a prefill chunk, 0..B-1 in a decode step.
+  entry_zeros_ = DeviceBuffer(rows * 4);
+  cuda::check(cudaMemsetAsync(entry_zeros_.data(), 0, entry_zeros_.size(), stream_.get()),
               "cudaMemsetAsync");
+  std::vector<std::int32_t> iota(seqs());
+  for (std::size_t i = 0; i < iota.size(); ++i) iota[i] = static_cast<std::int32_t>(i);
+  entry_iota_ = DeviceBuffer(iota.size() * 4);
+  entry_iota_.copy_from_host(iota.data(), iota.size() * 4);
   cuda::check(cudaStreamSynchronize(stream_.get()), "cudaStreamSynchronize");
 }
 
-std::span<const float> CudaSession::prefill(std::span<const std::int32_t> tokens, bool all_logits) {
-  check_arg(!tokens.empty(), "Session::prefill", "tokens", "is empty");
-  check_prefill(*model_, tokens, n_past_, max_context_);
+void CudaSession::make_decode_plans() {
+  const LlamaConfig& c = cfg_;
+  const std::vector<std::int32_t> longest(seqs(), static_cast<std::int32_t>(max_context()));
+  std::size_t workspace = 0;
+  for (std::size_t b = 1; b <= seqs(); ++b) {
+    plans_.push_back(cuda::plan_decode_attention(
+        static_cast<int>(b), static_cast<int>(c.n_heads), static_cast<int>(c.n_kv_heads),
+        static_cast<int>(c.head_dim), DType::f16, std::span(longest).first(b), sm_count_));
+    workspace = std::max(workspace, plans_.back().workspace_bytes);
+  }
+  if (workspace > 0) attn_workspace_ = DeviceBuffer(workspace);
+  graphs_.resize(seqs());
+}
+
+void CudaSession::upload_step(std::int64_t used) {
+  cuda::check(
+      cudaMemcpyAsync(step_dev_.data(), step_host_.data(), static_cast<std::size_t>(used) * 4,
+                      cudaMemcpyHostToDevice, stream_.get()),
+      "cudaMemcpyAsync(step inputs)");
+}
+
+std::span<const float> CudaSession::forward_prefill(std::int64_t seq,
+                                                    std::span<const std::int32_t> tokens,
+                                                    bool all_logits) {
   const auto n = static_cast<std::int64_t>(tokens.size());
+  if (n == 1 && !all_logits) {  // a decode step (graph)
+    const auto entry = static_cast<std::int32_t>(seq);
+    return forward_decode(tokens, {&entry, 1});
+  }
   const std::int64_t vocab = cfg_.vocab_size;
+  const std::int64_t pos0 = n_past(seq);
   if (all_logits) all_logits_.resize(static_cast<std::size_t>(n * vocab));
   for (std::int64_t begin = 0; begin < n; begin += chunk_) {
     const std::int64_t end = std::min(n, begin + chunk_);
@@ -316,125 +426,174 @@ std::span<const float> CudaSession::prefill(std::span<const std::int32_t> tokens
       dst = logits_host_.data();
     }
     forward_chunk(
-        tokens.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin)),
-        n_past_ + begin, first_logit_row, dst);
+        seq, tokens.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin)),
+        pos0 + begin, first_logit_row, dst);
   }
   cuda::check(cudaStreamSynchronize(stream_.get()), "cudaStreamSynchronize");
-  n_past_ += n;
   if (all_logits) return all_logits_;
   return {logits_host_.data(), static_cast<std::size_t>(vocab)};
 }
 
-void CudaSession::forward_chunk(std::span<const std::int32_t> tokens, std::int64_t pos0,
-                                std::int64_t first_logit_row, float* logits) {
-  const auto t = static_cast<std::int64_t>(tokens.size());
+std::span<const float> CudaSession::forward_decode(std::span<const std::int32_t> tokens,
+                                                   std::span<const std::int32_t> seq_ids) {
+  const auto batch = static_cast<std::int64_t>(tokens.size());
   const cudaStream_t s = stream_.get();
-  // The previous chunk's copy of the step inputs may still be queued: let it finish before
-  // the pinned buffer is rewritten (free at decode: the last logits copy already waited).
-  cuda::check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
-  const StepLayout layout{t};
   std::int32_t* host = step_host_.data();
-  host[0] = static_cast<std::int32_t>(pos0 + t);  // kv length after this chunk
-  host[1] = 0;
-  host[2] = static_cast<std::int32_t>(t);
-  host[3] = 0;
-  for (std::int64_t i = 0; i < t; ++i) {
-    host[layout.ids() + i] = tokens[static_cast<std::size_t>(i)];
-    host[layout.positions() + i] = static_cast<std::int32_t>(pos0 + i);
+  std::vector<std::int32_t> lens(tokens.size());
+  for (std::size_t b = 0; b < tokens.size(); ++b) {
+    const auto pos = static_cast<std::int32_t>(n_past(seq_ids[b]));
+    lens[b] = pos + 1;
+    host[layout_.kv_lens() + b] = pos + 1;
+    host[layout_.table() + b] = seq_ids[b];
+    host[layout_.ids() + b] = tokens[b];
+    host[layout_.positions() + b] = pos;
   }
-  cuda::check(cudaMemcpyAsync(step_dev_.data(), host, static_cast<std::size_t>(layout.total()) * 4,
-                              cudaMemcpyHostToDevice, s),
-              "cudaMemcpyAsync(step inputs)");
+  upload_step(layout_.positions() + batch);
 
-  if (t == 1 && logits && first_logit_row == 0 && use_graphs_) {
-    if (!decode_graph_) capture_decode_graph(layout);
-    if (decode_graph_) {
-      cuda::check(cudaGraphLaunch(decode_graph_.get(), s), "cudaGraphLaunch(decode step)");
-      cuda::check(cudaMemcpyAsync(logits, logits_dev_.data(),
-                                  static_cast<std::size_t>(cfg_.vocab_size) * 4,
-                                  cudaMemcpyDeviceToHost, s),
-                  "cudaMemcpyAsync(logits)");
-      return;
+  GraphExec& graph = graphs_[static_cast<std::size_t>(batch - 1)];
+  if (use_graphs_ && !graph && !capture_decode_graph(batch)) use_graphs_ = false;
+  if (use_graphs_) {
+    cuda::check(cudaGraphLaunch(graph.get(), s), "cudaGraphLaunch(decode step)");
+  } else {  // eager: split-KV planned for these lengths (better balance than max_context's)
+    cuda::DecodePlan plan = cuda::plan_decode_attention(
+        static_cast<int>(batch), static_cast<int>(cfg_.n_heads), static_cast<int>(cfg_.n_kv_heads),
+        static_cast<int>(cfg_.head_dim), DType::f16, lens, sm_count_);
+    if (plan.workspace_bytes > attn_workspace_.size())
+      plan = plans_[static_cast<std::size_t>(batch - 1)];
+    decode_body(batch, plan);
+  }
+  const std::size_t n = static_cast<std::size_t>(batch * cfg_.vocab_size);
+  cuda::check(
+      cudaMemcpyAsync(logits_host_.data(), logits_dev_.data(), n * 4, cudaMemcpyDeviceToHost, s),
+      "cudaMemcpyAsync(logits)");
+  cuda::check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+  return {logits_host_.data(), n};
+}
+
+void CudaSession::copy_cache(std::int64_t src, std::int64_t dst, std::int64_t n) {
+  const auto bytes = static_cast<std::size_t>(n * cfg_.kv_dim()) * 2;
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const std::size_t layer = seq_bytes_ * seqs() * l;
+    const std::size_t from = layer + seq_bytes_ * static_cast<std::size_t>(src);
+    const std::size_t to = layer + seq_bytes_ * static_cast<std::size_t>(dst);
+    for (const DeviceBuffer* cache : {&k_cache_, &v_cache_}) {
+      auto* base = static_cast<std::uint8_t*>(cache->data());
+      cuda::check(
+          cudaMemcpyAsync(base + to, base + from, bytes, cudaMemcpyDeviceToDevice, stream_.get()),
+          "cudaMemcpyAsync(copy_sequence)");
     }
   }
-  if (t == 1 && attn_workspace_.size() > 0 && !decode_graph_) {  // split-KV for this length
+  cuda::check(cudaStreamSynchronize(stream_.get()), "cudaStreamSynchronize");
+}
+
+void CudaSession::forward_chunk(std::int64_t seq, std::span<const std::int32_t> tokens,
+                                std::int64_t pos0, std::int64_t first_logit_row, float* logits) {
+  const auto t = static_cast<std::int64_t>(tokens.size());
+  // The previous chunk's copy of the step inputs may still be queued: let it finish before
+  // the pinned buffer is rewritten.
+  cuda::check(cudaStreamSynchronize(stream_.get()), "cudaStreamSynchronize");
+  std::int32_t* host = step_host_.data();
+  host[layout_.kv_lens()] = static_cast<std::int32_t>(pos0 + t);  // keys after this chunk
+  host[layout_.table()] = static_cast<std::int32_t>(seq);
+  host[layout_.cu_q()] = 0;
+  host[layout_.cu_q() + 1] = static_cast<std::int32_t>(t);
+  for (std::int64_t i = 0; i < t; ++i) {
+    host[layout_.ids() + i] = tokens[static_cast<std::size_t>(i)];
+    host[layout_.positions() + i] = static_cast<std::int32_t>(pos0 + i);
+  }
+  upload_step(layout_.positions() + t);
+
+  AttnStep step;
+  step.rows = t;
+  step.row_entry = static_cast<const std::int32_t*>(entry_zeros_.data());
+  if (t == 1) {  // one token: decode attention, split-KV for this length
+    step.decode = true;
     const auto len = static_cast<std::int32_t>(pos0 + 1);
-    step_plan_ = cuda::plan_decode_attention(
+    step.plan = cuda::plan_decode_attention(
         1, static_cast<int>(cfg_.n_heads), static_cast<int>(cfg_.n_kv_heads),
         static_cast<int>(cfg_.head_dim), DType::f16, {&len, 1}, sm_count_);
-    if (step_plan_.workspace_bytes > attn_workspace_.size()) step_plan_ = decode_plan_;
+    if (step.plan->workspace_bytes > attn_workspace_.size()) step.plan = plans_.front();
   }
-
-  cuda::EmbeddingArgs embed;
-  embed.out = x_rows(t);
-  embed.ids = dview(const_cast<std::int32_t*>(step_i32(layout.ids())), DType::i32, {t});
-  if (embd_.quantized())
-    embed.quant = embd_.quant().plain();
-  else
-    embed.dense = embd_.dense();
-  cuda::embedding_rows(embed, s);
-
+  embed(t);
   for (const Layer& l : layers_) {
-    attention_block(l, t, layout);
+    attention_block(l, step);
     ffn_block(l, t);
   }
   if (logits) logits_rows(first_logit_row, t, logits);
 }
 
-// The whole device side of a one-token step, logits left in logits_dev_ (graph body).
-void CudaSession::decode_body(const StepLayout& layout) {
-  const cudaStream_t s = stream_.get();
-  cuda::EmbeddingArgs embed;
-  embed.out = x_rows(1);
-  embed.ids = dview(const_cast<std::int32_t*>(step_i32(layout.ids())), DType::i32, {1});
+void CudaSession::embed(std::int64_t rows) {
+  cuda::EmbeddingArgs args;
+  args.out = x_rows(rows);
+  args.ids = i32_rows(step_i32(layout_.ids()), rows);
   if (embd_.quantized())
-    embed.quant = embd_.quant().plain();
+    args.quant = embd_.quant().plain();
   else
-    embed.dense = embd_.dense();
-  cuda::embedding_rows(embed, s);
-  for (const Layer& l : layers_) {
-    attention_block(l, 1, layout);
-    ffn_block(l, 1);
-  }
-  const TensorView h = h_rows(1);
-  cuda::rmsnorm_to_half({h, x_rows(1), output_norm_.view(), cfg_.rms_eps}, s);
-  const TensorView y = dview(logits_dev_.data(), DType::f32, {1, cfg_.vocab_size});
-  cuda_engine::matmul(y, h, tied_ ? embd_ : output_, cuda::Epilogue::none, s, gemv_variant_);
+    args.dense = embd_.dense();
+  cuda::embedding_rows(args, stream_.get());
 }
 
-void CudaSession::capture_decode_graph(const StepLayout& layout) {
+// The whole device side of a decode step of `batch` sequences, logits left in logits_dev_.
+void CudaSession::decode_body(std::int64_t batch, const cuda::DecodePlan& plan) {
+  AttnStep step;
+  step.rows = batch;
+  step.decode = true;
+  step.row_entry = static_cast<const std::int32_t*>(entry_iota_.data());
+  step.plan = plan;
+  embed(batch);
+  for (const Layer& l : layers_) {
+    attention_block(l, step);
+    ffn_block(l, batch);
+  }
+  const TensorView h = h_rows(batch);
+  cuda::rmsnorm_to_half({h, x_rows(batch), output_norm_.view(), cfg_.rms_eps}, stream_.get());
+  const TensorView y = dview(logits_dev_.data(), DType::f32, {batch, cfg_.vocab_size});
+  matmul(y, h, tied_ ? embd_ : output_, cuda::Epilogue::none);
+}
+
+bool CudaSession::capture_decode_graph(std::int64_t batch) {
   const cudaStream_t s = stream_.get();
-  // The split-KV plan for the longest context stays valid for every shorter length (each
-  // block derives its range from the device-side length), so the graph can bake it in.
-  step_plan_ = decode_plan_;
   cudaGraph_t graph = nullptr;
   cuda::check(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal),
               "cudaStreamBeginCapture");
   bool captured = true;
   try {
-    decode_body(layout);
+    decode_body(batch, plans_[static_cast<std::size_t>(batch - 1)]);
   } catch (const Error&) {
     captured = false;  // some launch is not capturable: run without graphs
   }
   const cudaError_t end = cudaStreamEndCapture(s, &graph);
   cudaGraphExec_t exec = nullptr;
-  if (captured && end == cudaSuccess && graph &&
-      cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess) {
-    decode_graph_.reset(exec);
-  } else {
+  const bool ok = captured && end == cudaSuccess && graph &&
+                  cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
+  if (ok)
+    graphs_[static_cast<std::size_t>(batch - 1)].reset(exec);
+  else
     (void)cudaGetLastError();
-    use_graphs_ = false;
-  }
   if (graph) cudaGraphDestroy(graph);
+  return ok;
 }
 
-void CudaSession::attention_block(const Layer& l, std::int64_t t, const StepLayout& layout) {
+void CudaSession::matmul(const TensorView& y, const TensorView& x, const DeviceWeight& w,
+                         cuda::Epilogue epilogue, const DeviceWeight* w_up) {
+  const cudaStream_t s = stream_.get();
+  const std::int64_t m = x.dim(0);
+  const bool gemv_passes = wide_decode_gemv_ && m > cuda::kGemvMaxM && m <= max_sequences();
+  if (!gemv_passes) return cuda_engine::matmul(y, x, w, epilogue, s, gemv_variant_, w_up);
+  for (std::int64_t r = 0; r < m; r += cuda::kGemvMaxM) {
+    const std::int64_t e = std::min<std::int64_t>(m, r + cuda::kGemvMaxM);
+    cuda_engine::matmul(y.slice0(r, e), x.slice0(r, e), w, epilogue, s, gemv_variant_, w_up);
+  }
+}
+
+void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
   const LlamaConfig& c = cfg_;
   const cudaStream_t s = stream_.get();
+  const std::int64_t t = step.rows;
   const std::int64_t qkv_dim = c.q_dim() + 2 * c.kv_dim();
   cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.attn_norm.view(), c.rms_eps}, s);
   const TensorView qkv = dview(qkv_.data(), DType::f16, {t, qkv_dim});
-  cuda_engine::matmul(qkv, h_rows(t), l.wqkv, cuda::Epilogue::none, s, gemv_variant_);
+  matmul(qkv, h_rows(t), l.wqkv, cuda::Epilogue::none);
   if (l.qkv_bias.view().data) cuda::add_bias({qkv, l.qkv_bias.view()}, s);
 
   const TensorView q = dview(q_.data(), DType::f16, {t, c.n_heads, c.head_dim});
@@ -442,8 +601,8 @@ void CudaSession::attention_block(const Layer& l, std::int64_t t, const StepLayo
   split.q = q;
   split.cache = l.kv;
   split.qkv = qkv;
-  split.positions = dview(const_cast<std::int32_t*>(step_i32(layout.positions())), DType::i32, {t});
-  split.seq_ids = dview(seq_zeros_.data(), DType::i32, {t});
+  split.positions = i32_rows(step_i32(layout_.positions()), t);
+  split.seq_ids = i32_rows(step.row_entry, t);
   split.freqs.inv_freq = inv_freq_.view();
   split.freqs.theta = c.rope_theta;
   split.freqs.rot_dim = static_cast<int>(c.rope_dim);
@@ -452,16 +611,16 @@ void CudaSession::attention_block(const Layer& l, std::int64_t t, const StepLayo
   cuda::qkv_rope_kv_write(split, s);
 
   const TensorView out = dview(attn_.data(), DType::f16, {t, c.n_heads, c.head_dim});
-  const std::int32_t* kv_len = step_i32(0);
-  if (t == 1) {
+  const std::int32_t* kv_lens = step_i32(layout_.kv_lens());
+  if (step.decode) {
     cuda::DecodeAttnArgs a;
     a.out = out;
     a.q = q;
     a.cache = l.kv;
-    a.kv_lens = kv_len;
+    a.kv_lens = kv_lens;
     a.scale = attn_scale_;
-    if (attn_workspace_.size() > 0) {
-      a.plan = step_plan_;
+    if (step.plan && attn_workspace_.size() > 0) {  // plans never outgrow it
+      a.plan = step.plan;
       a.workspace = attn_workspace_.data();
     }
     cuda::decode_attention(a, s);
@@ -469,26 +628,25 @@ void CudaSession::attention_block(const Layer& l, std::int64_t t, const StepLayo
     cuda::PrefillAttnArgs a;
     a.out = out;
     a.q = q;
-    a.cu_q = step_i32(1);
+    a.cu_q = step_i32(layout_.cu_q());
     a.batch = 1;
     a.max_q_len = static_cast<int>(t);
     a.cache = l.kv;
-    a.kv_lens = kv_len;
+    a.kv_lens = kv_lens;
     a.scale = attn_scale_;
     a.causal = true;
     cuda::prefill_attention(a, s);
   }
-  cuda_engine::matmul(x_rows(t), dview(attn_.data(), DType::f16, {t, c.q_dim()}), l.wo,
-                      cuda::Epilogue::residual, s, gemv_variant_);
+  matmul(x_rows(t), dview(attn_.data(), DType::f16, {t, c.q_dim()}), l.wo,
+         cuda::Epilogue::residual);
 }
 
 void CudaSession::ffn_block(const Layer& l, std::int64_t t) {
   const LlamaConfig& c = cfg_;
-  const cudaStream_t s = stream_.get();
-  cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.ffn_norm.view(), c.rms_eps}, s);
+  cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.ffn_norm.view(), c.rms_eps}, stream_.get());
   const TensorView ffn = dview(ffn_.data(), DType::f16, {t, c.ffn_hidden});
-  cuda_engine::matmul(ffn, h_rows(t), l.w_gate, cuda::Epilogue::swiglu, s, gemv_variant_, &l.w_up);
-  cuda_engine::matmul(x_rows(t), ffn, l.w_down, cuda::Epilogue::residual, s, gemv_variant_);
+  matmul(ffn, h_rows(t), l.w_gate, cuda::Epilogue::swiglu, &l.w_up);
+  matmul(x_rows(t), ffn, l.w_down, cuda::Epilogue::residual);
 }
 
 // Logits of rows [first, t) of the chunk into host memory at dst ([t - first, vocab]).

@@ -205,7 +205,11 @@ void setup_bench(CLI::App& sub) {
     auto& values = o->family_values[f.name];
     for (const auto& p : f.params) {
       values[p.name] = p.default_value;
-      cmd->add_option("--" + p.name, values[p.name], p.help)->capture_default_str();
+      if (p.flag)
+        cmd->add_flag_callback("--" + p.name, [&values, name = p.name] { values[name] = "true"; },
+                               p.help);
+      else
+        cmd->add_option("--" + p.name, values[p.name], p.help)->capture_default_str();
     }
     o->family_cmds.emplace_back(f.name, cmd);
   }
