@@ -206,8 +206,8 @@ void setup_bench(CLI::App& sub) {
     for (const auto& p : f.params) {
       values[p.name] = p.default_value;
       if (p.flag)
-        cmd->add_flag_callback("--" + p.name, [&values, name = p.name] { values[name] = "true"; },
-                               p.help);
+        cmd->add_flag_callback(
+            "--" + p.name, [&values, name = p.name] { values[name] = "true"; }, p.help);
       else
         cmd->add_option("--" + p.name, values[p.name], p.help)->capture_default_str();
     }
