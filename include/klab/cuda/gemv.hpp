@@ -11,6 +11,7 @@
 //   split_k          a thread-block cluster splits K, partial sums reduced through DSMEM
 //   mma              tensor cores: mma.sync m16n8k16 on the tiled layout, M padded to 8
 //   mma_x2           the same with two row tiles per block sharing each x fragment
+//   mma_pipelined    mma on a persistent single-wave grid, a register ring of 16-byte loads
 // Dense variants ("gemv_dense"): warp_per_row, vec16_multi_row.
 #pragma once
 

@@ -82,8 +82,15 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
         return quant_ok(a, kGemvMaxM) && tiled_ok(a) && vec_ok(a) && no_swiglu(a);
       },
       gemv_impl::launch_mma_x2));
+  r.add(variant(
+      "mma_pipelined",
+      "mma on a persistent single-wave grid, 8 outstanding 16-byte loads per lane (ring)",
+      [](const GemvArgs& a) { return quant_ok(a, kGemvMaxM) && tiled_ok(a) && vec_ok(a); },
+      gemv_impl::launch_mma_pipelined));
   r.set_auto([](const GemvArgs& a) -> std::string {
-    if (a.w->has_tiled()) return "mma";
+    // mma_pipelined keeps ~64 KB of loads in flight per SM for the whole kernel; mma drains
+    // between load rounds (docs/kernels/gemv.md, predictions).
+    if (a.w->has_tiled()) return "mma_pipelined";
     if (a.N() < 64 && a.K() >= 2048) return "split_k";
     return "vec16_pipelined";
   });

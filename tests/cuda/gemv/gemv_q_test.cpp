@@ -113,7 +113,7 @@ std::set<std::string> check_variants(const QuantMatrix& w, const QuantMatrix* w_
 }
 
 const std::set<std::string> kAllM8 = {"naive",   "warp_per_row", "multi_row", "vec16_pipelined",
-                                      "split_k", "mma",          "mma_x2"};
+                                      "split_k", "mma",          "mma_x2",    "mma_pipelined"};
 
 class GemvQ : public GpuTest {};
 
@@ -177,7 +177,7 @@ TEST_F(GemvQ, ResidualEpilogue) {
 }
 
 TEST_F(GemvQ, SwigluEpilogue) {
-  const std::set<std::string> fused = {"naive", "mma"};
+  const std::set<std::string> fused = {"naive", "mma", "mma_pipelined"};
   for (const QuantFormat& f : {QuantFormat{4, 32, false}, QuantFormat{8, 64, true}}) {
     for (const Shape& s : {Shape{1, 4096, 576}, Shape{8, 3, 1152}, Shape{2, 1536, 14336}}) {
       const QuantMatrix g = random_quant(f, s.N, s.K), u = random_quant(f, s.N, s.K);
@@ -195,7 +195,7 @@ TEST_F(GemvQ, SingleLayoutUploads) {
                                     {"naive", "vec16_pipelined"});
   EXPECT_FALSE(plain.count("mma"));
   const auto tiled = check_variants(w, nullptr, {2, 3, 576}, {.layouts = cuda::QuantLayouts::tiled},
-                                    {"mma", "mma_x2"});
+                                    {"mma", "mma_x2", "mma_pipelined"});
   EXPECT_FALSE(tiled.count("naive"));
 }
 
@@ -218,8 +218,8 @@ TEST_F(GemvQ, RejectsUnsupportedArguments) {
   Fixture f;
   const auto& reg = cuda::gemv_registry();
   // M = 9 is beyond every GEMV variant but the naive one.
-  for (const char* name :
-       {"warp_per_row", "multi_row", "vec16_pipelined", "split_k", "mma", "mma_x2"}) {
+  for (const char* name : {"warp_per_row", "multi_row", "vec16_pipelined", "split_k", "mma",
+                           "mma_x2", "mma_pipelined"}) {
     EXPECT_FALSE(reg.find(name)->supports(f.args(9))) << name;
     EXPECT_THROW(reg.pick(f.args(9), name), Error) << name;
   }
@@ -256,6 +256,33 @@ TEST_F(GemvQ, RejectsColumnsThatAreNotWholeGroups) {
   w.packed.resize(4 * 500);
   w.scales.resize(4 * 31);
   EXPECT_THROW(DeviceQuantMatrix::upload(w), Error);
+}
+
+// mma_pipelined's work split: fewer chunks per tile than warps (some warps own none), several
+// tiles per block with a partial last block, rows not a multiple of 16, both decode shapes.
+TEST_F(GemvQ, PipelinedWorkSplits) {
+  struct Case {
+    QuantFormat format;
+    Shape shape;
+    DType act;
+  };
+  const Case cases[] = {
+      {{4, 32, false}, {1, 5, 320}, DType::f16},        // 5 chunks < 8 warps
+      {{8, 32, true}, {3, 17, 160}, DType::bf16},       // 5 chunks, asymmetric
+      {{4, 64, true}, {2, 8208, 576}, DType::f16},      // 513 tiles: a partial last block
+      {{8, 32, false}, {8, 14341, 4096}, DType::bf16},  // ragged last tile, several per block
+      {{4, 32, false}, {1, 14336, 4096}, DType::f16},   // the decode shapes
+      {{4, 128, false}, {8, 4096, 14336}, DType::f16},
+  };
+  for (const Case& c : cases) {
+    const QuantMatrix w = random_quant(c.format, c.shape.N, c.shape.K);
+    const Options o{.act = c.act, .out = c.act};
+    check_variants(w, nullptr, c.shape, o, {"mma", "mma_pipelined"});
+  }
+  const QuantMatrix g = random_quant({4, 32, true}, 8208, 576);
+  const QuantMatrix u = random_quant({4, 32, true}, 8208, 576);
+  check_variants(g, &u, {3, 8208, 576}, {.act = DType::f16, .epilogue = Epilogue::swiglu},
+                 {"mma", "mma_pipelined"});
 }
 
 }  // namespace
