@@ -291,7 +291,7 @@ std::vector<kb::Case> prefill_cases(const kb::Params& p) {
   for (const auto& dts : p.strs("dtype"))
     for (const auto causal_flag : p.ints("causal"))
       for (const auto len : p.ints("len"))
-        for (const std::string variant : {"naive_rows", "tiled", "mma_fa2"}) {
+        for (const std::string variant : {"naive_rows", "tiled", "mma_fa2", "mma_fa2_v2"}) {
           const DType dt = klab::parse_dtype(dts);
           const bool causal = causal_flag != 0;
           const AttnShape s{batch, len, hq, hkv, dim};

@@ -45,7 +45,12 @@ void launch_tiled(const PrefillParams& p, cudaStream_t stream);
 bool mma_fa2_supports(const PrefillParams& p);
 void launch_mma_fa2(const PrefillParams& p, cudaStream_t stream);
 
+// 32 query rows per warp (128 per block); same support as mma_fa2.
+void launch_mma_fa2_v2(const PrefillParams& p, cudaStream_t stream);
+
 template <class T>
 void launch_mma_fa2_typed(const PrefillParams& p, cudaStream_t stream);
+template <class T>
+void launch_mma_fa2_v2_typed(const PrefillParams& p, cudaStream_t stream);
 
 }  // namespace klab::cuda::prefill

@@ -63,7 +63,15 @@ registry::OpRegistry<PrefillAttnArgs> build() {
        "m16n8k16, causal tile skip (head dim 64/128)",
        [](const PrefillAttnArgs& a) { return prefill::mma_fa2_supports(params_of(a)); },
        [](const PrefillAttnArgs& a, cudaStream_t s) { prefill::launch_mma_fa2(params_of(a), s); }});
-  r.set_auto([](const PrefillAttnArgs&) { return std::string("mma_fa2"); });
+  r.add({"mma_fa2_v2",
+         "FlashAttention-2 with 32 query rows per warp (128 per block): each K/V fragment feeds "
+         "two MMAs, Q fragments from shared memory, 32-key softmax rounds with lazy O rescale "
+         "(head dim 64/128)",
+         [](const PrefillAttnArgs& a) { return prefill::mma_fa2_supports(params_of(a)); },
+         [](const PrefillAttnArgs& a, cudaStream_t s) {
+           prefill::launch_mma_fa2_v2(params_of(a), s);
+         }});
+  r.set_auto([](const PrefillAttnArgs&) { return std::string("mma_fa2_v2"); });
   r.set_bucket([](const PrefillAttnArgs& a) { return tune_bucket(a); });  // autotune
   return r;
 }

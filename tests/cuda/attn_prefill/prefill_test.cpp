@@ -2,7 +2,8 @@
 // f16/bf16, head dims 64/128 (256 for the scalar variants), causal and full, GQA ratios
 // 1/3/4/8, varlen batches with mixed lengths (1, 7, 63, 64, 65, 130) and cached prefixes,
 // chunked prefill from contiguous and paged caches (page 15/16/17), paged == contiguous on the
-// same data, a 4097-long sequence, and bad arguments. Fresh random data for every check;
+// same data, a 4097-long sequence, lengths around the tensor-core block sizes, a row maximum
+// that keeps growing, and bad arguments. Fresh random data for every check;
 // outputs poisoned (NaN) before each run.
 #include <gtest/gtest.h>
 
@@ -17,7 +18,11 @@
 namespace klab::test {
 namespace {
 
-constexpr const char* kVariants[] = {"naive_rows", "tiled", "mma_fa2"};
+constexpr const char* kVariants[] = {"naive_rows", "tiled", "mma_fa2", "mma_fa2_v2"};
+
+bool is_mma(const std::string& variant) {
+  return variant.rfind("mma_fa2", 0) == 0;
+}
 
 int max_of(std::span<const std::int32_t> v) {
   int m = 0;
@@ -158,7 +163,7 @@ std::vector<PrefillCase> packed_cases() {
       for (int dim : {64, 128, 256})
         for (bool causal : {true, false})
           for (int group : {1, 3, 4, 8}) {
-            if (dim == 256 && (std::string(v) == "mma_fa2" || group == 3 || group == 8)) continue;
+            if (dim == 256 && (is_mma(v) || group == 3 || group == 8)) continue;
             out.push_back({v, dt, dim, causal, group});
           }
   return out;
@@ -281,6 +286,37 @@ TEST_F(PrefillArgsTest, RejectsBadArguments) {
   bad.k = bad.v = k_d256.view();
   bad.q = bad.out = q_d256.view();
   EXPECT_THROW(cuda::prefill_attention(bad, nullptr, "mma_fa2"), Error);
+  EXPECT_THROW(cuda::prefill_attention(bad, nullptr, "mma_fa2_v2"), Error);
+}
+
+class PrefillTileEdgeTest : public GpuTest {};
+
+// Query lengths around mma_fa2_v2's 128-row block and 32-key softmax rounds, with prefixes
+// that put the causal diagonal at every offset inside a 64-key tile.
+TEST_F(PrefillTileEdgeTest, LengthsAroundTheBlockAndRoundSizes) {
+  for (const char* v : {"mma_fa2", "mma_fa2_v2"})
+    for (bool causal : {true, false}) {
+      SCOPED_TRACE(std::string(v) + (causal ? " causal" : " full"));
+      PackedProblem p(DType::bf16, {127, 128, 129, 31, 33, 257}, {127, 160, 190, 31, 97, 300}, 8, 2,
+                      128, causal);
+      EXPECT_LE(rel_error(p.run(v).view(), p.reference().view()), 1e-2);
+    }
+}
+
+// A sequence whose first scores are tiny and later ones large: the running max grows on late
+// tiles, so the lazily skipped rescale of O must still happen exactly when it changes.
+TEST_F(PrefillTileEdgeTest, GrowingRowMaximum) {
+  PackedProblem p(DType::f16, {200}, {600}, 4, 1, 128, false);
+  for (std::int64_t r = 0; r < 600; ++r)
+    for (int d = 0; d < 128; ++d) {
+      const std::int64_t i = r * 128 + d;
+      store_f32(p.k.view(), i, load_f32(p.k.view(), i) * (0.05f + 8.0f * float(r) / 600.0f));
+    }
+  p.dk = DeviceTensor::upload(p.k.view());
+  for (const char* v : kVariants) {
+    SCOPED_TRACE(v);
+    EXPECT_LE(rel_error(p.run(v).view(), p.reference().view()), 1e-2);
+  }
 }
 
 }  // namespace
