@@ -102,10 +102,13 @@ std::vector<TokenProb> Sampler::distribution(std::span<const float> raw) const {
 
 std::int32_t Sampler::sample(std::span<const float> logits) {
   const std::vector<TokenProb> dist = distribution(logits);
+  if (params_.temperature <= 0.0f) return dist.front().id;  // greedy draws nothing
+  // Drawn even when one candidate is left, so the random stream advances once per sampled
+  // token whatever the logits were (the GPU sampler does the same: the two stay in step).
+  const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53;  // 53 random bits in [0, 1)
   if (dist.size() == 1) return dist.front().id;
   std::vector<float> probs(dist.size());
   for (std::size_t i = 0; i < dist.size(); ++i) probs[i] = dist[i].prob;
-  const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53;  // 53 random bits in [0, 1)
   return dist[ref::sample_from(probs, u)].id;
 }
 
