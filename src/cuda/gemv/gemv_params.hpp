@@ -43,6 +43,8 @@ void launch_mma(const GemvParams& p, cudaStream_t stream);
 void launch_mma_x2(const GemvParams& p, cudaStream_t stream);
 // Persistent single-wave grid, a register ring of outstanding loads per warp.
 void launch_mma_pipelined(const GemvParams& p, cudaStream_t stream);
+// The same with programmatic dependent launch (weights streamed before the previous kernel ends).
+void launch_mma_pipelined_pdl(const GemvParams& p, cudaStream_t stream);
 // Dense weights.
 void launch_dense_naive(const GemvParams& p, cudaStream_t stream);
 void launch_dense_warp_per_row(const GemvParams& p, cudaStream_t stream);

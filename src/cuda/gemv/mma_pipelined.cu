@@ -13,7 +13,11 @@ int current_sm_count() {
 }
 
 void launch_mma_pipelined(const GemvParams& p, cudaStream_t stream) {
-  dispatch_act(p.act, [&](auto t) { launch_mma_pipelined_act<decltype(t)>(p, stream); });
+  dispatch_act(p.act, [&](auto t) { launch_mma_pipelined_act<decltype(t)>(p, stream, false); });
+}
+
+void launch_mma_pipelined_pdl(const GemvParams& p, cudaStream_t stream) {
+  dispatch_act(p.act, [&](auto t) { launch_mma_pipelined_act<decltype(t)>(p, stream, true); });
 }
 
 }  // namespace klab::cuda::gemv_impl

@@ -15,12 +15,16 @@
 //     in L1 would otherwise sit on every item's critical path).
 //   * Per-tile partial sums go to shared memory; one barrier at the end, then the block sums the
 //     W partials of each of its tiles in a fixed order (deterministic) and applies the epilogue.
+//   * Programmatic dependent launch (variant mma_pipelined_pdl): the ring's first D loads read
+//     only weights, so they are issued before griddepcontrol.wait; x, y and the residual are
+//     touched only after it. Launched without the attribute, both PDL instructions are no-ops.
 #pragma once
 
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
 
+#include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/launch_util.hpp"
 #include "cuda/gemv/mma_gemv.cuh"
 #include "klab/cuda/check.hpp"
@@ -173,9 +177,11 @@ __global__ void __launch_bounds__(pipelined::kWarps * 32, 2)
       }
   };
 
+  decode::pdl_launch_dependents();  // the next kernel may start its own weight loads
   SlotT ring[kDepthEff];
 #pragma unroll
   for (int s = 0; s < kDepthEff; ++s) refill(ring[s]);
+  decode::pdl_wait();  // x, y and the residual may come from the previous kernel
 
   float acc[kTiles][4] = {};
   if (per_tile == 0) {  // more warps than chunks: this warp's partials are zero
@@ -240,7 +246,7 @@ int current_sm_count();
 
 // Launches the kernel for one activation dtype (instantiated in mma_pipelined_{f16,bf16}.cu).
 template <class T, int Bits, bool Swiglu, bool Asym>
-void launch_mma_pipelined_kernel(const GemvParams& p, cudaStream_t stream) {
+void launch_mma_pipelined_kernel(const GemvParams& p, cudaStream_t stream, bool pdl) {
   using namespace pipelined;
   constexpr auto* kernel = &gemv_mma_pipelined_kernel<T, Bits, Swiglu, Asym>;
   constexpr int kMaxTiles = max_tiles_per_block<Swiglu>();
@@ -251,21 +257,21 @@ void launch_mma_pipelined_kernel(const GemvParams& p, cudaStream_t stream) {
   const auto per_block =
       static_cast<int>(std::clamp<std::int64_t>(ceil_div(tiles, resident), 1, kMaxTiles));
   const auto blocks = static_cast<unsigned>(ceil_div(tiles, per_block));
-  kernel<<<blocks, kWarps * 32, per_block * kTileBytes, stream>>>(p, per_block);
-  check_launch("gemv_mma_pipelined_kernel");
+  decode::launch_maybe_pdl(kernel, dim3(blocks), dim3(kWarps * 32), per_block * kTileBytes, stream,
+                           pdl, "gemv_mma_pipelined_kernel", p, per_block);
 }
 
 template <class T>
-void launch_mma_pipelined_act(const GemvParams& p, cudaStream_t stream) {
+void launch_mma_pipelined_act(const GemvParams& p, cudaStream_t stream, bool pdl) {
   const bool swiglu = p.epilogue == Epilogue::swiglu, asym = p.tw.asymmetric;
   dispatch_bits(p.tw.bits, [&](auto bits) {
     constexpr int B = decltype(bits)::value;
     if (swiglu)
-      asym ? launch_mma_pipelined_kernel<T, B, true, true>(p, stream)
-           : launch_mma_pipelined_kernel<T, B, true, false>(p, stream);
+      asym ? launch_mma_pipelined_kernel<T, B, true, true>(p, stream, pdl)
+           : launch_mma_pipelined_kernel<T, B, true, false>(p, stream, pdl);
     else
-      asym ? launch_mma_pipelined_kernel<T, B, false, true>(p, stream)
-           : launch_mma_pipelined_kernel<T, B, false, false>(p, stream);
+      asym ? launch_mma_pipelined_kernel<T, B, false, true>(p, stream, pdl)
+           : launch_mma_pipelined_kernel<T, B, false, false>(p, stream, pdl);
   });
 }
 
@@ -273,6 +279,6 @@ void launch_mma_pipelined_act(const GemvParams& p, cudaStream_t stream) {
 
 namespace klab::cuda::gemv_impl {
 // One translation unit per activation dtype (nvcc time on 2-core CI).
-extern template void launch_mma_pipelined_act<__half>(const GemvParams&, cudaStream_t);
-extern template void launch_mma_pipelined_act<__nv_bfloat16>(const GemvParams&, cudaStream_t);
+extern template void launch_mma_pipelined_act<__half>(const GemvParams&, cudaStream_t, bool);
+extern template void launch_mma_pipelined_act<__nv_bfloat16>(const GemvParams&, cudaStream_t, bool);
 }  // namespace klab::cuda::gemv_impl

@@ -87,6 +87,12 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
       "mma on a persistent single-wave grid, 8 outstanding 16-byte loads per lane (ring)",
       [](const GemvArgs& a) { return quant_ok(a, kGemvMaxM) && tiled_ok(a) && vec_ok(a); },
       gemv_impl::launch_mma_pipelined));
+  r.add(variant(
+      "mma_pipelined_pdl",
+      "mma_pipelined launched with PDL: its first weight loads overlap the previous kernel's "
+      "tail (x, y read after griddepcontrol.wait; W must not be written by that kernel)",
+      [](const GemvArgs& a) { return quant_ok(a, kGemvMaxM) && tiled_ok(a) && vec_ok(a); },
+      gemv_impl::launch_mma_pipelined_pdl));
   r.set_auto([](const GemvArgs& a) -> std::string {
     // mma_pipelined keeps ~64 KB of loads in flight per SM for the whole kernel; mma drains
     // between load rounds (docs/kernels/gemv.md, predictions).

@@ -112,8 +112,9 @@ std::set<std::string> check_variants(const QuantMatrix& w, const QuantMatrix* w_
   return ran;
 }
 
-const std::set<std::string> kAllM8 = {"naive",   "warp_per_row", "multi_row", "vec16_pipelined",
-                                      "split_k", "mma",          "mma_x2",    "mma_pipelined"};
+const std::set<std::string> kAllM8 = {"naive",           "warp_per_row",  "multi_row",
+                                      "vec16_pipelined", "split_k",       "mma",
+                                      "mma_x2",          "mma_pipelined", "mma_pipelined_pdl"};
 
 class GemvQ : public GpuTest {};
 
@@ -177,7 +178,7 @@ TEST_F(GemvQ, ResidualEpilogue) {
 }
 
 TEST_F(GemvQ, SwigluEpilogue) {
-  const std::set<std::string> fused = {"naive", "mma", "mma_pipelined"};
+  const std::set<std::string> fused = {"naive", "mma", "mma_pipelined", "mma_pipelined_pdl"};
   for (const QuantFormat& f : {QuantFormat{4, 32, false}, QuantFormat{8, 64, true}}) {
     for (const Shape& s : {Shape{1, 4096, 576}, Shape{8, 3, 1152}, Shape{2, 1536, 14336}}) {
       const QuantMatrix g = random_quant(f, s.N, s.K), u = random_quant(f, s.N, s.K);
@@ -195,7 +196,7 @@ TEST_F(GemvQ, SingleLayoutUploads) {
                                     {"naive", "vec16_pipelined"});
   EXPECT_FALSE(plain.count("mma"));
   const auto tiled = check_variants(w, nullptr, {2, 3, 576}, {.layouts = cuda::QuantLayouts::tiled},
-                                    {"mma", "mma_x2", "mma_pipelined"});
+                                    {"mma", "mma_x2", "mma_pipelined", "mma_pipelined_pdl"});
   EXPECT_FALSE(tiled.count("naive"));
 }
 
@@ -219,7 +220,7 @@ TEST_F(GemvQ, RejectsUnsupportedArguments) {
   const auto& reg = cuda::gemv_registry();
   // M = 9 is beyond every GEMV variant but the naive one.
   for (const char* name : {"warp_per_row", "multi_row", "vec16_pipelined", "split_k", "mma",
-                           "mma_x2", "mma_pipelined"}) {
+                           "mma_x2", "mma_pipelined", "mma_pipelined_pdl"}) {
     EXPECT_FALSE(reg.find(name)->supports(f.args(9))) << name;
     EXPECT_THROW(reg.pick(f.args(9), name), Error) << name;
   }
@@ -283,6 +284,39 @@ TEST_F(GemvQ, PipelinedWorkSplits) {
   const QuantMatrix u = random_quant({4, 32, true}, 8208, 576);
   check_variants(g, &u, {3, 8208, 576}, {.act = DType::f16, .epilogue = Epilogue::swiglu},
                  {"mma", "mma_pipelined"});
+}
+
+// Programmatic dependent launch: each GEMV of a chain reads the previous one's output as x and
+// may start before it ends, so its griddepcontrol.wait must come before every x / y access.
+TEST_F(GemvQ, PdlChainReadsThePreviousOutput) {
+  constexpr int M = 3;
+  constexpr std::int64_t K0 = 576, K1 = 4096, N = 14336;
+  const QuantMatrix w1 = random_quant({4, 32, false}, K1, K0);
+  const QuantMatrix w2 = random_quant({8, 32, true}, N, K1);
+  const DeviceQuantMatrix d1 = DeviceQuantMatrix::upload(w1, cuda::QuantLayouts::tiled);
+  const DeviceQuantMatrix d2 = DeviceQuantMatrix::upload(w2, cuda::QuantLayouts::tiled);
+  const HostTensor x0 = random_tensor(DType::f16, {M, K0});
+  const DeviceTensor dx0 = DeviceTensor::upload(x0.view());
+  DeviceTensor dy1(DType::f16, {M, K1}), dy2(DType::f32, {M, N});
+  for (int round = 0; round < 3; ++round) {
+    dy1.poison();
+    dy2.poison();
+    GemvArgs a1, a2;
+    a1.x = dx0.view();
+    a1.y = dy1.view();
+    a1.w = &d1;
+    a2.x = dy1.view();
+    a2.y = dy2.view();
+    a2.w = &d2;
+    cuda::gemv(a1, nullptr, "mma_pipelined_pdl");
+    cuda::gemv(a2, nullptr, "mma_pipelined_pdl");
+    cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+    const HostTensor y1 = download_2d(dy1);  // f16: exactly the x the second GEMV must see
+    HostTensor ref(DType::f32, {M, N});
+    ref::quant_matmul(ref.view(), y1.view(), w2);
+    EXPECT_LE(rel_error(download_2d(dy2).view(), ref.view()), output_tolerance(DType::f32))
+        << "round " << round;
+  }
 }
 
 }  // namespace
