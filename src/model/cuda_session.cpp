@@ -48,6 +48,7 @@
 #include "klab/device_info.hpp"
 #include "klab/error.hpp"
 #include "model/backend.hpp"
+#include "model/cuda_dense_gemm.hpp"
 #include "model/cuda_weights.hpp"
 
 namespace klab::detail {
@@ -149,14 +150,16 @@ class CudaSession final : public Session {
                      std::int64_t first_logit_row, float* logits);
   void embed(std::int64_t rows);
   void attention_block(const Layer& l, const AttnStep& step);
-  void ffn_block(const Layer& l, std::int64_t t);
+  void ffn_block(const Layer& l, std::int64_t t, bool decode);
   void logits_rows(std::int64_t first, std::int64_t t, float* dst);
   void decode_body(std::int64_t batch, const cuda::DecodePlan& plan);
   bool capture_decode_graph(std::int64_t batch);
   void upload_step(std::int64_t used);
-  // y = epilogue(x · Wᵀ); decode batches wider than a GEMV go as one GEMM or as GEMV passes.
+  // y = epilogue(x · Wᵀ). More rows than one GEMV takes: quantized weights through the
+  // tensor-core GEMM, dense ones through cuBLAS; decode batches as GEMV passes of 8 rows
+  // instead with KLAB_CUDA_WIDE_DECODE=gemv.
   void matmul(const TensorView& y, const TensorView& x, const DeviceWeight& w,
-              cuda::Epilogue epilogue, const DeviceWeight* w_up = nullptr);
+              cuda::Epilogue epilogue, bool decode, const DeviceWeight* w_up = nullptr);
 
   struct GraphExecDeleter {
     void operator()(cudaGraphExec_t g) const { cudaGraphExecDestroy(g); }
@@ -188,6 +191,8 @@ class CudaSession final : public Session {
   DeviceTensor output_norm_, inv_freq_;
   std::vector<Layer> layers_;
   std::size_t weight_bytes_ = 0;
+  std::optional<cuda_engine::DenseGemm> dense_gemm_;  // when some matrix is dense
+  DeviceBuffer gate_scratch_;                         // [rows_, ffn] f16: dense SwiGLU's gate
 
   // KV cache: k, v each [layers, sequences, max_context, Hkv, D] f16.
   DeviceBuffer k_cache_, v_cache_;
@@ -379,6 +384,12 @@ void CudaSession::allocate_buffers() {
   for (std::size_t i = 0; i < iota.size(); ++i) iota[i] = static_cast<std::int32_t>(i);
   entry_iota_ = DeviceBuffer(iota.size() * 4);
   entry_iota_.copy_from_host(iota.data(), iota.size() * 4);
+  const auto dense = [](const DeviceWeight& w) { return w.rows() > 0 && !w.quantized(); };
+  const bool dense_layers = std::any_of(layers_.begin(), layers_.end(), [&](const Layer& l) {
+    return dense(l.wqkv) || dense(l.wo) || dense(l.w_gate) || dense(l.w_down);
+  });
+  if (dense_layers || dense(embd_) || dense(output_)) dense_gemm_.emplace(stream_.get());
+  if (dense_layers) gate_scratch_ = DeviceBuffer(rows * static_cast<std::size_t>(c.ffn_hidden) * 2);
   cuda::check(cudaStreamSynchronize(stream_.get()), "cudaStreamSynchronize");
 }
 
@@ -517,7 +528,7 @@ void CudaSession::forward_chunk(std::int64_t seq, std::span<const std::int32_t> 
   embed(t);
   for (const Layer& l : layers_) {
     attention_block(l, step);
-    ffn_block(l, t);
+    ffn_block(l, t, step.decode);
   }
   if (logits) logits_rows(first_logit_row, t, logits);
 }
@@ -543,12 +554,12 @@ void CudaSession::decode_body(std::int64_t batch, const cuda::DecodePlan& plan) 
   embed(batch);
   for (const Layer& l : layers_) {
     attention_block(l, step);
-    ffn_block(l, batch);
+    ffn_block(l, batch, true);
   }
   const TensorView h = h_rows(batch);
   cuda::rmsnorm_to_half({h, x_rows(batch), output_norm_.view(), cfg_.rms_eps}, stream_.get());
   const TensorView y = dview(logits_dev_.data(), DType::f32, {batch, cfg_.vocab_size});
-  matmul(y, h, tied_ ? embd_ : output_, cuda::Epilogue::none);
+  matmul(y, h, tied_ ? embd_ : output_, cuda::Epilogue::none, true);
 }
 
 bool CudaSession::capture_decode_graph(std::int64_t batch) {
@@ -575,15 +586,21 @@ bool CudaSession::capture_decode_graph(std::int64_t batch) {
 }
 
 void CudaSession::matmul(const TensorView& y, const TensorView& x, const DeviceWeight& w,
-                         cuda::Epilogue epilogue, const DeviceWeight* w_up) {
+                         cuda::Epilogue epilogue, bool decode, const DeviceWeight* w_up) {
   const cudaStream_t s = stream_.get();
   const std::int64_t m = x.dim(0);
-  const bool gemv_passes = wide_decode_gemv_ && m > cuda::kGemvMaxM && m <= max_sequences();
-  if (!gemv_passes) return cuda_engine::matmul(y, x, w, epilogue, s, gemv_variant_, w_up);
-  for (std::int64_t r = 0; r < m; r += cuda::kGemvMaxM) {
-    const std::int64_t e = std::min<std::int64_t>(m, r + cuda::kGemvMaxM);
-    cuda_engine::matmul(y.slice0(r, e), x.slice0(r, e), w, epilogue, s, gemv_variant_, w_up);
+  if (m > cuda::kGemvMaxM && decode && wide_decode_gemv_) {
+    for (std::int64_t r = 0; r < m; r += cuda::kGemvMaxM) {
+      const std::int64_t e = std::min<std::int64_t>(m, r + cuda::kGemvMaxM);
+      cuda_engine::matmul(y.slice0(r, e), x.slice0(r, e), w, epilogue, s, gemv_variant_, w_up);
+    }
+    return;
   }
+  if (m > cuda::kGemvMaxM && !w.quantized()) {
+    const TensorView* up = w_up ? &w_up->dense() : nullptr;
+    return dense_gemm_->run(y, x, w.dense(), epilogue, up, gate_scratch_.data());
+  }
+  cuda_engine::matmul(y, x, w, epilogue, s, gemv_variant_, w_up);
 }
 
 void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
@@ -593,7 +610,7 @@ void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
   const std::int64_t qkv_dim = c.q_dim() + 2 * c.kv_dim();
   cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.attn_norm.view(), c.rms_eps}, s);
   const TensorView qkv = dview(qkv_.data(), DType::f16, {t, qkv_dim});
-  matmul(qkv, h_rows(t), l.wqkv, cuda::Epilogue::none);
+  matmul(qkv, h_rows(t), l.wqkv, cuda::Epilogue::none, step.decode);
   if (l.qkv_bias.view().data) cuda::add_bias({qkv, l.qkv_bias.view()}, s);
 
   const TensorView q = dview(q_.data(), DType::f16, {t, c.n_heads, c.head_dim});
@@ -637,16 +654,16 @@ void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
     a.causal = true;
     cuda::prefill_attention(a, s);
   }
-  matmul(x_rows(t), dview(attn_.data(), DType::f16, {t, c.q_dim()}), l.wo,
-         cuda::Epilogue::residual);
+  matmul(x_rows(t), dview(attn_.data(), DType::f16, {t, c.q_dim()}), l.wo, cuda::Epilogue::residual,
+         step.decode);
 }
 
-void CudaSession::ffn_block(const Layer& l, std::int64_t t) {
+void CudaSession::ffn_block(const Layer& l, std::int64_t t, bool decode) {
   const LlamaConfig& c = cfg_;
   cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.ffn_norm.view(), c.rms_eps}, stream_.get());
   const TensorView ffn = dview(ffn_.data(), DType::f16, {t, c.ffn_hidden});
-  matmul(ffn, h_rows(t), l.w_gate, cuda::Epilogue::swiglu, &l.w_up);
-  matmul(x_rows(t), ffn, l.w_down, cuda::Epilogue::residual);
+  matmul(ffn, h_rows(t), l.w_gate, cuda::Epilogue::swiglu, decode, &l.w_up);
+  matmul(x_rows(t), ffn, l.w_down, cuda::Epilogue::residual, decode);
 }
 
 // Logits of rows [first, t) of the chunk into host memory at dst ([t - first, vocab]).

@@ -242,7 +242,7 @@ std::shared_ptr<Engine> make_engine(const ModelSpec& spec, const Plan& plan) {
   const std::int64_t fill = e->session->max_context() - 1;
   if (fill > 0) e->session->prefill(e->reserve, e->random_ids(static_cast<std::size_t>(fill)));
   std::fprintf(stderr,
-               "bench: e2e %s: weights made in %.1f s, on the GPU in %.1f s, reserve cache "
+               "bench: e2e %s: weights made in %.1f s, session (upload) in %.1f s, reserve cache "
                "filled to %lld in %.1f s: %s\n",
                spec.key().c_str(), made, uploaded, static_cast<long long>(fill), seconds_since(t0),
                e->session->describe().c_str());
