@@ -10,16 +10,17 @@
 // Per layer:  rmsnorm -> QKV GEMV (wq|wk|wv stacked) [+ bias] -> split + RoPE + KV write ->
 //             decode attention (1 token, split-KV) or causal prefill attention over the cache ->
 //             O GEMV + residual -> rmsnorm -> gate/up GEMV with SwiGLU -> down GEMV + residual.
-// Prefill runs the prompt in chunks of max_batch tokens through the quantized GEMM (dense
-// weights: GEMV, 8 rows at a time). Only the logits copy synchronizes the host with the GPU.
+// Prefill runs the prompt in chunks of max_batch tokens through the quantized tensor-core GEMM
+// (dense weights: cuBLAS). Only the logits copy synchronizes the host with the GPU.
 //
 // Sequences (SessionOptions::max_sequences = S): each owns a [max_context] region of every
 // layer's cache, k/v [layers, S, max_context, Hkv, D]. With S > 1 the kernels see it as a paged
 // cache whose page is a whole sequence and whose block table (part of the step inputs) maps
 // each batch entry to its sequence, so a step can serve any set of sequences. A decode step of
 // B sequences runs B rows through every GEMV (B > 8: one tensor-core GEMM, or GEMV passes of
-// 8 rows with KLAB_CUDA_WIDE_DECODE=gemv) and one decode-attention launch over B lengths; each
-// B gets its own CUDA graph, captured on first use with a split-KV plan for max_context.
+// 8 rows with KLAB_CUDA_WIDE_DECODE=gemv; dense: cuBLAS) and one decode-attention launch over B
+// lengths; each B gets its own CUDA graph, captured on first use with a split-KV plan for
+// max_context.
 #if KLAB_HAS_CUDA
 
 #include <cuda_runtime_api.h>
