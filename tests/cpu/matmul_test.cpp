@@ -362,7 +362,9 @@ void check_quantize_paths(Quantize quantize, Dequantize dequantize, float qmax) 
   }
   const auto back = dequantize(std::span<const Block>(a));
   for (std::size_t i = 0; i < x.size(); ++i)
-    ASSERT_LE(std::fabs(back[i] - x[i]), a[i / kQuantBlock].d * 0.5001f + 1e-9f) << "element " << i;
+    // Half a step, plus the f32 rounding of x / d (relative to x: matters for 16-bit codes).
+    ASSERT_LE(std::fabs(back[i] - x[i]), a[i / kQuantBlock].d * 0.5f + std::fabs(x[i]) * 1e-6f)
+        << "element " << i;
   EXPECT_THROW(quantize(std::span<Block>(a).first(3), x.data(), rows, cols, best_isa()), Error);
   EXPECT_THROW(quantize(std::span<Block>(a), x.data(), rows * cols / 48, 48, best_isa()), Error);
 }
