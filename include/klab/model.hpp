@@ -15,6 +15,7 @@
 
 #include "klab/dtype.hpp"
 #include "klab/gguf.hpp"
+#include "klab/sampler.hpp"
 #include "klab/tensor.hpp"
 #include "klab/tokenizer.hpp"
 
@@ -210,8 +211,31 @@ class Session {
 
   const Model& model() const { return *model_; }
 
+  // ---- sampling next to the logits (sequence 0) ---------------------------------------------
+  // The sampler that sample_last() / decode_sample() use; restarts its history and random
+  // stream. Backends with a device sampler (CUDA) run it on the GPU, inside the decode step's
+  // graph, and copy back only the token id; the others sample on the host with klab::Sampler.
+  // The same parameters and seed choose the same tokens on every backend (same u sequence).
+  virtual void set_sampler(const SamplerParams& params);
+  // Records tokens the penalties count (e.g. the prompt), without running the model.
+  virtual void sampler_accept(std::span<const std::int32_t> ids);
+  // Samples the logits the last prefill()/decode() of sequence 0 returned and records the id.
+  virtual std::int32_t sample_last();
+  // Appends `token` to sequence 0 and samples the next token (decode() + sample_last(), fused
+  // where the backend can). Same checks as decode().
+  std::int32_t decode_sample(std::int32_t token);
+
  protected:
   Session(std::shared_ptr<const Model> model, std::int64_t max_context, std::int64_t max_sequences);
+
+  // decode_sample()'s device path: runs the step and samples on the device, returning the id,
+  // or nullopt to fall back to decode() + sample_last(). Lengths are updated by the caller.
+  virtual std::optional<std::int32_t> forward_decode_sample(std::int32_t /*token*/) {
+    return std::nullopt;
+  }
+  // The logits sample_last() reads: what the last prefill()/decode() of sequence 0 returned.
+  std::span<const float> last_logits() const { return last_logits_; }
+  Sampler& host_sampler(std::string_view op);
 
   // Backend hooks, called with checked arguments; sequence lengths (n_past(seq)) are those
   // before the call, and the base class updates them when the hook returns.
@@ -229,9 +253,13 @@ class Session {
 
  private:
   void check_seq(std::string_view op, std::int64_t seq) const;
+  void check_decode(std::span<const std::int32_t> tokens,
+                    std::span<const std::int32_t> seq_ids) const;
 
   std::int64_t max_context_;
   std::vector<std::int64_t> lengths_;  // n_past of each sequence
+  std::optional<Sampler> sampler_;     // the host sampler (set_sampler)
+  std::span<const float> last_logits_;
 };
 
 // True when `device` has a backend in this build (CUDA: built with it AND a GPU is present).

@@ -30,6 +30,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -46,6 +47,7 @@
 #include "klab/cuda/kv_cache.hpp"
 #include "klab/cuda/model_kernels.hpp"
 #include "klab/cuda/qkv.hpp"
+#include "klab/cuda/sampling.hpp"
 #include "klab/device_info.hpp"
 #include "klab/error.hpp"
 #include "model/backend.hpp"
@@ -128,6 +130,9 @@ class CudaSession final : public Session {
  public:
   CudaSession(std::shared_ptr<const Model> model, const SessionOptions& options);
   std::string describe() const override { return description_; }
+  void set_sampler(const SamplerParams& params) override;
+  void sampler_accept(std::span<const std::int32_t> ids) override;
+  std::int32_t sample_last() override;
 
  protected:
   std::span<const float> forward_prefill(std::int64_t seq, std::span<const std::int32_t> tokens,
@@ -135,6 +140,7 @@ class CudaSession final : public Session {
   std::span<const float> forward_decode(std::span<const std::int32_t> tokens,
                                         std::span<const std::int32_t> seq_ids) override;
   void copy_cache(std::int64_t src, std::int64_t dst, std::int64_t n) override;
+  std::optional<std::int32_t> forward_decode_sample(std::int32_t token) override;
 
  private:
   struct Layer {
@@ -154,7 +160,20 @@ class CudaSession final : public Session {
   void ffn_block(const Layer& l, std::int64_t t, bool decode);
   void logits_rows(std::int64_t first, std::int64_t t, float* dst);
   void decode_body(std::int64_t batch, const cuda::DecodePlan& plan);
+  struct GraphExecDeleter {
+    void operator()(cudaGraphExec_t g) const { cudaGraphExecDestroy(g); }
+  };
+  using GraphExec = std::unique_ptr<std::remove_pointer_t<cudaGraphExec_t>, GraphExecDeleter>;
+  GraphExec capture(const std::function<void()>& body);
   bool capture_decode_graph(std::int64_t batch);
+  bool capture_sample_graph();
+  // Step inputs of a decode of one token per sequence; returns each entry's keys after it.
+  std::vector<std::int32_t> write_decode_step(std::span<const std::int32_t> tokens,
+                                              std::span<const std::int32_t> seq_ids);
+  cuda::DecodePlan eager_plan(std::span<const std::int32_t> lens) const;
+  // Samples logits_dev_ row 0 into sampled_id_ and records it in the sampler's history.
+  void sample_tail();
+  std::int32_t read_sampled_id();
   void upload_step(std::int64_t used);
   // y = epilogue(x · Wᵀ). More rows than one GEMV takes: quantized weights through the
   // tensor-core GEMM, dense ones through cuBLAS; decode batches as GEMV passes of 8 rows
@@ -162,10 +181,6 @@ class CudaSession final : public Session {
   void matmul(const TensorView& y, const TensorView& x, const DeviceWeight& w,
               cuda::Epilogue epilogue, bool decode, const DeviceWeight* w_up = nullptr);
 
-  struct GraphExecDeleter {
-    void operator()(cudaGraphExec_t g) const { cudaGraphExecDestroy(g); }
-  };
-  using GraphExec = std::unique_ptr<std::remove_pointer_t<cudaGraphExec_t>, GraphExecDeleter>;
   const std::int32_t* step_i32(std::int64_t offset) const {
     return static_cast<const std::int32_t*>(step_dev_.data()) + offset;
   }
@@ -216,6 +231,13 @@ class CudaSession final : public Session {
   // KLAB_CUDA_GRAPHS=0 turns graphs off (for comparisons); a failed capture falls back.
   bool use_graphs_ = true;
   std::vector<GraphExec> graphs_;  // [B - 1]
+
+  // Sampling on the GPU (set_sampler): the decode step of sequence 0 and the sampler in one
+  // graph, only the id copied back.
+  std::optional<cuda::GpuSampler> sampler_;
+  GraphExec sample_graph_;
+  DeviceBuffer sampled_id_;
+  PinnedArray<std::int32_t> id_host_{1};
 };
 
 void check_supported(const LlamaConfig& c, const SessionOptions& o) {
@@ -446,10 +468,8 @@ std::span<const float> CudaSession::forward_prefill(std::int64_t seq,
   return {logits_host_.data(), static_cast<std::size_t>(vocab)};
 }
 
-std::span<const float> CudaSession::forward_decode(std::span<const std::int32_t> tokens,
-                                                   std::span<const std::int32_t> seq_ids) {
-  const auto batch = static_cast<std::int64_t>(tokens.size());
-  const cudaStream_t s = stream_.get();
+std::vector<std::int32_t> CudaSession::write_decode_step(std::span<const std::int32_t> tokens,
+                                                         std::span<const std::int32_t> seq_ids) {
   std::int32_t* host = step_host_.data();
   std::vector<std::int32_t> lens(tokens.size());
   for (std::size_t b = 0; b < tokens.size(); ++b) {
@@ -460,26 +480,105 @@ std::span<const float> CudaSession::forward_decode(std::span<const std::int32_t>
     host[layout_.ids() + b] = tokens[b];
     host[layout_.positions() + b] = pos;
   }
-  upload_step(layout_.positions() + batch);
+  upload_step(layout_.positions() + static_cast<std::int64_t>(tokens.size()));
+  return lens;
+}
 
+// Eager steps plan split-KV for their actual lengths (better balance than max_context's).
+cuda::DecodePlan CudaSession::eager_plan(std::span<const std::int32_t> lens) const {
+  cuda::DecodePlan plan =
+      cuda::plan_decode_attention(static_cast<int>(lens.size()), static_cast<int>(cfg_.n_heads),
+                                  static_cast<int>(cfg_.n_kv_heads),
+                                  static_cast<int>(cfg_.head_dim), DType::f16, lens, sm_count_);
+  if (plan.workspace_bytes > attn_workspace_.size()) plan = plans_[lens.size() - 1];
+  return plan;
+}
+
+std::span<const float> CudaSession::forward_decode(std::span<const std::int32_t> tokens,
+                                                   std::span<const std::int32_t> seq_ids) {
+  const auto batch = static_cast<std::int64_t>(tokens.size());
+  const cudaStream_t s = stream_.get();
+  const std::vector<std::int32_t> lens = write_decode_step(tokens, seq_ids);
   GraphExec& graph = graphs_[static_cast<std::size_t>(batch - 1)];
   if (use_graphs_ && !graph && !capture_decode_graph(batch)) use_graphs_ = false;
-  if (use_graphs_) {
+  if (use_graphs_)
     cuda::check(cudaGraphLaunch(graph.get(), s), "cudaGraphLaunch(decode step)");
-  } else {  // eager: split-KV planned for these lengths (better balance than max_context's)
-    cuda::DecodePlan plan = cuda::plan_decode_attention(
-        static_cast<int>(batch), static_cast<int>(cfg_.n_heads), static_cast<int>(cfg_.n_kv_heads),
-        static_cast<int>(cfg_.head_dim), DType::f16, lens, sm_count_);
-    if (plan.workspace_bytes > attn_workspace_.size())
-      plan = plans_[static_cast<std::size_t>(batch - 1)];
-    decode_body(batch, plan);
-  }
+  else
+    decode_body(batch, eager_plan(lens));
   const std::size_t n = static_cast<std::size_t>(batch * cfg_.vocab_size);
   cuda::check(
       cudaMemcpyAsync(logits_host_.data(), logits_dev_.data(), n * 4, cudaMemcpyDeviceToHost, s),
       "cudaMemcpyAsync(logits)");
   cuda::check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
   return {logits_host_.data(), n};
+}
+
+// ---- sampling on the GPU ------------------------------------------------------------------------
+
+void CudaSession::set_sampler(const SamplerParams& params) {
+  Session::set_sampler(params);  // validates the parameters
+  sample_graph_.reset();         // the graph bakes the sampler's launch in
+  sampler_.reset();
+  sampler_.emplace(cfg_.vocab_size, 1, params);
+  if (!sampled_id_.data()) sampled_id_ = DeviceBuffer(16);
+}
+
+void CudaSession::sampler_accept(std::span<const std::int32_t> ids) {
+  if (!sampler_) {
+    Session::sampler_accept(ids);  // throws: no sampler
+    return;
+  }
+  if (!ids.empty()) sampler_->accept_host(0, ids, stream_.get());
+}
+
+void CudaSession::sample_tail() {
+  const cudaStream_t s = stream_.get();
+  const TensorView logits = dview(logits_dev_.data(), DType::f32, {1, cfg_.vocab_size});
+  const TensorView id = dview(sampled_id_.data(), DType::i32, {1});
+  sampler_->sample(logits, id, s);
+  sampler_->accept(id, s);
+}
+
+std::int32_t CudaSession::read_sampled_id() {
+  const cudaStream_t s = stream_.get();
+  cuda::check(cudaMemcpyAsync(id_host_.data(), sampled_id_.data(), 4, cudaMemcpyDeviceToHost, s),
+              "cudaMemcpyAsync(sampled id)");
+  cuda::check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+  const std::int32_t id = id_host_.data()[0];
+  if (id < 0) fail("sampling failed: " + cuda::describe_sample_status(id));
+  return id;
+}
+
+// The logits of the last prefill are on the host (prefill copies them back): sample them on
+// the device so the sampler's history and random stream stay the device's.
+std::int32_t CudaSession::sample_last() {
+  if (!sampler_) return Session::sample_last();
+  const std::span<const float> logits = last_logits();
+  if (logits.empty())
+    fail("Session::sample_last: sequence 0 has no logits to sample (prefill or decode first)");
+  const cudaStream_t s = stream_.get();
+  cuda::check(cudaMemcpyAsync(logits_dev_.data(), logits.data(), logits.size_bytes(),
+                              cudaMemcpyHostToDevice, s),
+              "cudaMemcpyAsync(logits)");
+  sampler_->stage_uniforms(1, s);
+  sample_tail();
+  return read_sampled_id();
+}
+
+std::optional<std::int32_t> CudaSession::forward_decode_sample(std::int32_t token) {
+  if (!sampler_) return std::nullopt;
+  const std::int32_t seq = 0;
+  const std::vector<std::int32_t> lens = write_decode_step({&token, 1}, {&seq, 1});
+  const cudaStream_t s = stream_.get();
+  sampler_->stage_uniforms(1, s);
+  if (use_graphs_ && !sample_graph_ && !capture_sample_graph()) use_graphs_ = false;
+  if (use_graphs_) {
+    cuda::check(cudaGraphLaunch(sample_graph_.get(), s), "cudaGraphLaunch(decode + sample)");
+  } else {
+    decode_body(1, eager_plan(lens));
+    sample_tail();
+  }
+  return read_sampled_id();
 }
 
 void CudaSession::copy_cache(std::int64_t src, std::int64_t dst, std::int64_t n) {
@@ -563,27 +662,40 @@ void CudaSession::decode_body(std::int64_t batch, const cuda::DecodePlan& plan) 
   matmul(y, h, tied_ ? embd_ : output_, cuda::Epilogue::none, true);
 }
 
-bool CudaSession::capture_decode_graph(std::int64_t batch) {
+// Captures what `body` launches on the stream as one graph; empty when some launch is not
+// capturable (the caller then runs eagerly).
+CudaSession::GraphExec CudaSession::capture(const std::function<void()>& body) {
   const cudaStream_t s = stream_.get();
   cudaGraph_t graph = nullptr;
   cuda::check(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal),
               "cudaStreamBeginCapture");
   bool captured = true;
   try {
-    decode_body(batch, plans_[static_cast<std::size_t>(batch - 1)]);
+    body();
   } catch (const Error&) {
-    captured = false;  // some launch is not capturable: run without graphs
+    captured = false;
   }
   const cudaError_t end = cudaStreamEndCapture(s, &graph);
   cudaGraphExec_t exec = nullptr;
   const bool ok = captured && end == cudaSuccess && graph &&
                   cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
-  if (ok)
-    graphs_[static_cast<std::size_t>(batch - 1)].reset(exec);
-  else
-    (void)cudaGetLastError();
+  if (!ok) (void)cudaGetLastError();
   if (graph) cudaGraphDestroy(graph);
-  return ok;
+  return GraphExec(ok ? exec : nullptr);
+}
+
+bool CudaSession::capture_decode_graph(std::int64_t batch) {
+  const auto b = static_cast<std::size_t>(batch - 1);
+  graphs_[b] = capture([&] { decode_body(batch, plans_[b]); });
+  return graphs_[b] != nullptr;
+}
+
+bool CudaSession::capture_sample_graph() {
+  sample_graph_ = capture([&] {
+    decode_body(1, plans_.front());
+    sample_tail();
+  });
+  return sample_graph_ != nullptr;
 }
 
 void CudaSession::matmul(const TensorView& y, const TensorView& x, const DeviceWeight& w,

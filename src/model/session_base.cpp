@@ -78,6 +78,10 @@ std::span<const float> Session::prefill(std::int64_t seq, std::span<const std::i
   detail::check_prefill(*model_, tokens, length, max_context_);
   const std::span<const float> logits = forward_prefill(seq, tokens, all_logits);
   length += static_cast<std::int64_t>(tokens.size());
+  if (seq == 0) {
+    const auto vocab = static_cast<std::size_t>(model_->config().vocab_size);
+    last_logits_ = logits.subspan(logits.size() - vocab);  // all_logits: the last row
+  }
   return logits;
 }
 
@@ -88,6 +92,20 @@ std::span<const float> Session::decode(std::int32_t token) {
 
 std::span<const float> Session::decode_batch(std::span<const std::int32_t> tokens,
                                              std::span<const std::int32_t> seq_ids) {
+  check_decode(tokens, seq_ids);
+  const std::span<const float> logits = forward_decode(tokens, seq_ids);
+  for (const std::int32_t seq : seq_ids) ++lengths_[static_cast<std::size_t>(seq)];
+  last_logits_ = {};
+  for (std::size_t i = 0; i < seq_ids.size(); ++i) {
+    if (seq_ids[i] != 0) continue;
+    const auto vocab = static_cast<std::size_t>(model_->config().vocab_size);
+    last_logits_ = logits.subspan(i * vocab, vocab);
+  }
+  return logits;
+}
+
+void Session::check_decode(std::span<const std::int32_t> tokens,
+                           std::span<const std::int32_t> seq_ids) const {
   constexpr std::string_view op = "Session::decode_batch";
   check_arg(!tokens.empty(), op, "tokens", "is empty");
   check_arg(seq_ids.size() == tokens.size(), op, "seq_ids",
@@ -105,9 +123,41 @@ std::span<const float> Session::decode_batch(std::span<const std::int32_t> token
   }
   for (std::size_t i = 0; i < tokens.size(); ++i)
     detail::check_prefill(*model_, tokens.subspan(i, 1), 0, max_context_);  // vocabulary
-  const std::span<const float> logits = forward_decode(tokens, seq_ids);
-  for (const std::int32_t seq : seq_ids) ++lengths_[static_cast<std::size_t>(seq)];
-  return logits;
+}
+
+// ---- sampling ----------------------------------------------------------------------------------
+
+void Session::set_sampler(const SamplerParams& params) {
+  sampler_.emplace(params);
+}
+
+Sampler& Session::host_sampler(std::string_view op) {
+  if (!sampler_) fail(std::string(op) + ": no sampler (call Session::set_sampler first)");
+  return *sampler_;
+}
+
+void Session::sampler_accept(std::span<const std::int32_t> ids) {
+  Sampler& s = host_sampler("Session::sampler_accept");
+  for (const std::int32_t id : ids) s.accept(id);
+}
+
+std::int32_t Session::sample_last() {
+  Sampler& s = host_sampler("Session::sample_last");
+  if (last_logits_.empty())
+    fail("Session::sample_last: sequence 0 has no logits to sample (prefill or decode first)");
+  return s.next(last_logits_);
+}
+
+std::int32_t Session::decode_sample(std::int32_t token) {
+  const std::int32_t seq = 0;
+  check_decode({&token, 1}, {&seq, 1});
+  if (const std::optional<std::int32_t> id = forward_decode_sample(token)) {
+    ++lengths_[0];
+    last_logits_ = {};  // they stayed on the device
+    return *id;
+  }
+  decode(token);
+  return sample_last();
 }
 
 }  // namespace klab

@@ -135,6 +135,39 @@ TEST(ModelSession, PrefillThenDecodeEqualsOneBatch) {
   EXPECT_EQ(inc->n_past(), 0);
 }
 
+// The session's sampler (host path on the CPU backend) is klab::Sampler over the logits of the
+// last prefill / decode: same parameters and seed, same tokens.
+TEST(ModelSession, SessionSamplerEqualsSamplerOverLogits) {
+  TinySpec spec;
+  spec.matrix_type = TensorType::q4_0;
+  TinyModel tiny(spec);
+  const auto model = Model::load(tiny.path());
+  SamplerParams p;
+  p.temperature = 0.9f;
+  p.top_k = 20;
+  p.repeat_penalty = 1.2f;
+  p.seed = 99;
+  const auto prompt = random_tokens(6, spec.vocab);
+  auto session = create_session(model, {.threads = 2});
+  EXPECT_THROW(session->sample_last(), Error);  // no sampler yet
+  session->set_sampler(p);
+  EXPECT_THROW(session->sample_last(), Error);  // no logits yet
+  session->sampler_accept(prompt);
+  auto plain = create_session(model, {.threads = 2});
+  Sampler sampler(p);
+  for (const auto id : prompt) sampler.accept(id);
+
+  session->prefill(prompt);
+  std::vector<std::int32_t> got{session->sample_last()};
+  std::vector<std::int32_t> want{sampler.next(plain->prefill(prompt))};
+  for (int i = 0; i < 12; ++i) {
+    got.push_back(session->decode_sample(got.back()));
+    want.push_back(sampler.next(plain->decode(want.back())));
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(session->n_past(), 6 + 12);
+}
+
 TEST(ModelSession, ContextOverflowIsAnErrorNotATruncation) {
   TinySpec spec;
   TinyModel tiny(spec);

@@ -45,9 +45,10 @@ class Conversation {
         tmpl_(model_->chat_template()),
         format_(detect_chat_format(tmpl_)),
         default_system_(default_system_prompt(tmpl_)),
-        session_(open_session(model_, o.runtime,
-                              o.runtime.ctx > 0 ? o.runtime.ctx : model_->config().context_length)),
-        sampler_(o.sampling.params()) {
+        session_(
+            open_session(model_, o.runtime,
+                         o.runtime.ctx > 0 ? o.runtime.ctx : model_->config().context_length)) {
+    session_->set_sampler(o.sampling.params());
     reset();
   }
 
@@ -82,7 +83,7 @@ class Conversation {
     session_->truncate(static_cast<std::int64_t>(keep));
     const std::span<const std::int32_t> fresh = std::span(ids).subspan(keep);
     const GenerationStats stats =
-        generate_reply(*session_, sampler_, fresh, options_.n_predict, options_.sampling.stops);
+        generate_reply(*session_, fresh, options_.n_predict, options_.sampling.stops);
     std::fputc('\n', stdout);
     std::fflush(stdout);
     // The cache now holds the prompt and every generated token but the last one.
@@ -103,7 +104,6 @@ class Conversation {
   ChatFormat format_;
   std::string default_system_;
   std::unique_ptr<Session> session_;
-  Sampler sampler_;
   std::vector<ChatMessage> messages_;
   std::vector<std::int32_t> cached_;  // the tokens the session holds
 };

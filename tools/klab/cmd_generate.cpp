@@ -78,14 +78,12 @@ void run_generate(const GenerateOptions& o) {
   const std::int64_t ctx = choose_context(o, *model, static_cast<std::int64_t>(ids.size()));
   auto session = open_session(model, o.runtime, ctx);
 
-  Sampler sampler(o.sampling.params());
-  for (std::int32_t id : ids) sampler.accept(id);
+  session->set_sampler(o.sampling.params());
   if (o.display_prompt && !o.chat) {
     std::fwrite(prompt.data(), 1, prompt.size(), stdout);
     std::fflush(stdout);
   }
-  const GenerationStats stats =
-      generate_reply(*session, sampler, ids, o.n_predict, o.sampling.stops);
+  const GenerationStats stats = generate_reply(*session, ids, o.n_predict, o.sampling.stops);
   std::fputc('\n', stdout);
   std::fflush(stdout);
   if (stats.hit_context_limit)

@@ -55,30 +55,33 @@ void add_sampling_options(CLI::App& app, SamplingOptions& o) {
   app.add_option("--stop", o.stops, "stop when this string is generated (repeatable)");
 }
 
-GenerationStats generate_reply(Session& session, Sampler& sampler,
-                               std::span<const std::int32_t> prompt, std::int64_t max_tokens,
-                               const std::vector<std::string>& stops) {
+GenerationStats generate_reply(Session& session, std::span<const std::int32_t> prompt,
+                               std::int64_t max_tokens, const std::vector<std::string>& stops) {
   const Tokenizer& tok = session.model().tokenizer();
   GenerationStats stats;
   stats.prompt_tokens = static_cast<std::int64_t>(prompt.size());
+  session.sampler_accept(prompt);
   const auto t0 = std::chrono::steady_clock::now();
-  std::span<const float> logits = session.prefill(prompt);
+  session.prefill(prompt);
   stats.prompt_seconds = seconds_since(t0);
 
   StreamDecoder decoder(tok);
   StopMatcher stop(stops);
   auto t1 = std::chrono::steady_clock::now();
   for (std::int64_t i = 0; max_tokens < 0 || i < max_tokens; ++i) {
-    if (i > 0) {
+    std::int32_t id = 0;
+    if (i == 0) {
+      id = session.sample_last();
+      t1 = std::chrono::steady_clock::now();  // decode timing starts here
+    } else {
       if (session.n_past() >= session.max_context()) {
         stats.hit_context_limit = true;
         break;
       }
-      logits = session.decode(stats.tokens.back());
+      // One step: the token in, the next one out (on a GPU only its id leaves the device).
+      id = session.decode_sample(stats.tokens.back());
       ++stats.decode_steps;
     }
-    const std::int32_t id = sampler.next(logits);
-    if (i == 0) t1 = std::chrono::steady_clock::now();  // decode timing starts here
     if (tok.is_end_of_generation(id)) break;
     stats.tokens.push_back(id);
     ++stats.generated;

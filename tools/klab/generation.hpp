@@ -40,12 +40,12 @@ struct GenerationStats {
   std::vector<std::int32_t> tokens;  // what was generated (without a final end-of-turn token)
 };
 
-// Prefills `prompt` (after what the session already holds), then samples up to `max_tokens`
-// tokens (-1: until the context is full), printing text to stdout as it comes. Stops at an
+// Records `prompt` in the session's sampler (Session::set_sampler) and prefills it (after what
+// the session already holds), then samples up to `max_tokens` tokens (-1: until the context is
+// full) with the session's sampler, printing text to stdout as it comes. Stops at an
 // end-of-generation token or a stop string.
-GenerationStats generate_reply(Session& session, Sampler& sampler,
-                               std::span<const std::int32_t> prompt, std::int64_t max_tokens,
-                               const std::vector<std::string>& stops);
+GenerationStats generate_reply(Session& session, std::span<const std::int32_t> prompt,
+                               std::int64_t max_tokens, const std::vector<std::string>& stops);
 
 // "prompt: 5 tokens in 40.1 ms (124.7 tok/s) | decode: 127 tokens in 2.31 s (55.0 tok/s)"
 std::string format_stats(const GenerationStats& s);
