@@ -130,13 +130,19 @@ __global__ void __launch_bounds__(kMmaThreads) decode_mma_kernel(DecodeParams p)
     }
   };
 
-  // Prologue: the first kStages - 1 tiles go out before anything else waits on memory.
+  // Prologue: the first kStages - 1 tiles go out before anything else waits on memory. A
+  // paged cache's block-table entries of those tiles and of the one after are all loaded
+  // before the first copy is issued (the copies are volatile asm, so loads interleaved with
+  // them would cost one table latency per tile before the ring is full).
+  TileRows<T, D> first[S::kStages];
+#pragma unroll
+  for (int s = 0; s < S::kStages; ++s) first[s] = rows_of(s);
 #pragma unroll
   for (int s = 0; s < S::kStages - 1; ++s) {
-    if (s < my_tiles) load_tile(rows_of(s), s);
+    if (s < my_tiles) load_tile(first[s], s);
     cp_async_commit();
   }
-  TileRows<T, D> ahead = rows_of(S::kStages - 1);
+  TileRows<T, D> ahead = first[S::kStages - 1];
 
   // Q rows of this block's heads (rows past them zero), swizzled like the K tiles.
   for (int idx = tid; idx < kMmaRows * S::kChunks; idx += kMmaThreads) {

@@ -97,6 +97,12 @@ void launch_tiled_mma(const DecodeParams& p, cudaStream_t stream);
 void launch_split_kv_mma(const DecodeParams& p, cudaStream_t stream, bool pdl);
 // Block-per-(sequence, query head) combine whose 4 warps split the partials between them.
 void launch_combine_heads(const DecodeParams& p, cudaStream_t stream, bool pdl);
+// Same merge as combine_heads with every load issued before any is used (one L2 round trip
+// for up to 32 splits); see combine_onepass.cu.
+void launch_combine_onepass(const DecodeParams& p, cudaStream_t stream, bool pdl);
+// `split_kv_mma_onepass`: the mma kernel over the plan's chunks, then launch_combine_onepass,
+// both under programmatic dependent launch.
+void launch_split_kv_mma_onepass(const DecodeParams& p, cudaStream_t stream);
 // Resident mma-kernel blocks per SM (occupancy), for the split plan.
 int decode_mma_blocks_per_sm(DType dtype, int head_dim);
 

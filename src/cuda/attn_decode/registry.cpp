@@ -85,6 +85,15 @@ registry::OpRegistry<DecodeAttnArgs> build() {
          [](const DecodeAttnArgs& a, cudaStream_t s) {
            decode::launch_split_kv_mma(params_of(a), s, true);
          }});
+  r.add({"split_kv_mma_onepass",
+         "split_kv_mma_pdl whose combine issues every load (log-sum-exps and partial rows) before "
+         "using any: one L2 round trip for up to 32 splits instead of three",
+         [](const DecodeAttnArgs& a) {
+           return has_split_plan(a) && decode::mma_supports(params_of(a));
+         },
+         [](const DecodeAttnArgs& a, cudaStream_t s) {
+           decode::launch_split_kv_mma_onepass(params_of(a), s);
+         }});
   // The tensor-core rung when its alignment holds (it is memory-bound where the scalar tile
   // kernel is issue-bound), with PDL when split; else the scalar ladder.
   r.set_auto([](const DecodeAttnArgs& a) {

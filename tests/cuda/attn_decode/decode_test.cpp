@@ -24,9 +24,11 @@ void cuda_ok(cudaError_t e) {
 }
 
 // Every variant, the scalar ladder first; the split ones need a plan and a workspace.
-const std::vector<std::string> kVariants = {"block_per_head", "tiled",        "split_kv",
-                                            "tiled_mma",      "split_kv_mma", "split_kv_mma_pdl"};
-const std::vector<std::string> kSplitVariants = {"split_kv", "split_kv_mma", "split_kv_mma_pdl"};
+const std::vector<std::string> kVariants = {
+    "block_per_head",      "tiled", "split_kv", "tiled_mma", "split_kv_mma", "split_kv_mma_pdl",
+    "split_kv_mma_onepass"};
+const std::vector<std::string> kSplitVariants = {"split_kv", "split_kv_mma", "split_kv_mma_pdl",
+                                                 "split_kv_mma_onepass"};
 
 bool is_split(const std::string& variant) {
   return variant.rfind("split_kv", 0) == 0;
@@ -204,6 +206,30 @@ TEST_F(DecodeSplitTest, PlansThatDoNotMatchTheLengths) {
     const std::size_t parts = std::size_t{4} * 8 * plan.max_splits;
     sized.workspace_bytes = parts * 128 * sizeof(float) + (parts * sizeof(float) + 15) / 16 * 16;
     p.use_plan(sized);
+    for (const std::string& v : kSplitVariants) {
+      SCOPED_TRACE(v);
+      EXPECT_LE(rel_error(p.run(v).view(), ref.view()), 1e-2);
+    }
+  }
+}
+
+// The most splits a plan may hold (kMaxSplits 256 of 32 keys): every lane of the one-pass
+// combine holds 8 log-sum-exps and each warp takes 8 batches of partial rows; the shorter
+// sequences end between batches and inside one.
+TEST_F(DecodeSplitTest, TheMostSplitsAPlanHolds) {
+  const std::vector<std::int32_t> lens = {8192, 4097, 1000, 65};
+  for (const int head_dim : {64, 128, 256}) {
+    SCOPED_TRACE("head_dim " + std::to_string(head_dim));
+    CacheSpec spec{DType::bf16, true, 15, 2, head_dim, lens};
+    DecodeProblem p(spec, lens, 3, 0.07f);
+    const HostTensor ref = p.reference();
+    cuda::DecodePlan plan = cuda::plan_decode_attention(4, 6, 2, head_dim, DType::bf16, lens);
+    plan.max_splits = 256;
+    plan.chunk = 32;
+    const std::size_t parts = std::size_t{4} * 6 * plan.max_splits;
+    plan.workspace_bytes =
+        parts * head_dim * sizeof(float) + (parts * sizeof(float) + 15) / 16 * 16;
+    p.use_plan(plan);
     for (const std::string& v : kSplitVariants) {
       SCOPED_TRACE(v);
       EXPECT_LE(rel_error(p.run(v).view(), ref.view()), 1e-2);
