@@ -1,10 +1,10 @@
 // Batched decode on the CUDA engine (SessionOptions::max_sequences > 1): B sequences with
 // different prompt lengths decoded together give the logits (rel error <= 1e-2) and greedy
 // tokens of each sequence decoded alone in its own session; B = 1..8 (one GEMV pass) and
-// B > 8 (tensor-core GEMM, or GEMV passes with KLAB_CUDA_WIDE_DECODE=gemv), with and without
-// CUDA graphs, GQA 1/2/3/4, head dims 64/128, Q4_0/Q8_0/F16 synthetic weights; the one-sequence
-// path of a multi-sequence session equals a one-sequence session; copy_sequence; bad sequence
-// ids and one full sequence are errors that change nothing.
+// B > 8 (GEMV passes of 8 rows, or the tensor-core GEMM with KLAB_CUDA_WIDE_DECODE=gemm), with and
+// without CUDA graphs, GQA 1/2/3/4, head dims 64/128, Q4_0/Q8_0/F16 synthetic weights; the
+// one-sequence path of a multi-sequence session equals a one-sequence session; copy_sequence; bad
+// sequence ids and one full sequence are errors that change nothing.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -155,9 +155,9 @@ TEST_F(CudaBatchDecode, WiderThanOneGemvPass) {
     SCOPED_TRACE(gguf::type_name(type));
     const auto model =
         Model::synthetic(shape(4, 2, 64), {.weight_type = type, .seed = fresh_seed()});
-    expect_batch_matches_alone(model, 11, 3, 12);  // quantized: one tensor-core GEMM per matrix
+    expect_batch_matches_alone(model, 11, 3, 12);  // GEMV passes of 8 + 3 rows
     {
-      ScopedEnv gemv("KLAB_CUDA_WIDE_DECODE", "gemv");  // passes of 8 + 3 rows instead
+      ScopedEnv gemm("KLAB_CUDA_WIDE_DECODE", "gemm");  // quantized: one tensor-core GEMM instead
       expect_batch_matches_alone(model, 11, 2, 12);
     }
   }

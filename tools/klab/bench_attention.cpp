@@ -140,11 +140,35 @@ double validate_decode(DecodeState& st) {
 }
 #endif
 
+// Every registered variant (the registry is the one place a variant is added); a build
+// without CUDA lists the ladder's names so its report shows the cases as skipped.
+template <class Registry>
+std::vector<std::string> variant_names(const Registry& r) {
+  std::vector<std::string> names;
+  for (const auto& v : r.variants()) names.push_back(v.name);
+  return names;
+}
+
+std::vector<std::string> decode_variants() {
+#if KLAB_HAS_CUDA
+  return variant_names(klab::cuda::decode_attention_registry());
+#else
+  return {"block_per_head", "tiled", "split_kv"};
+#endif
+}
+
+std::vector<std::string> prefill_variants() {
+#if KLAB_HAS_CUDA
+  return variant_names(klab::cuda::prefill_attention_registry());
+#else
+  return {"naive_rows", "tiled", "mma_fa2"};
+#endif
+}
+
 std::vector<kb::Case> decode_cases(const kb::Params& p) {
   std::vector<kb::Case> out;
   const std::int64_t hq = p.i64("hq"), hkv = p.i64("hkv"), dim = p.i64("dim"), page = p.i64("page");
-  const std::vector<std::string> variants = {"block_per_head", "tiled",        "split_kv",
-                                             "tiled_mma",      "split_kv_mma", "split_kv_mma_pdl"};
+  const std::vector<std::string> variants = decode_variants();
   for (const auto& dts : p.strs("dtype"))
     for (const auto& layout : p.strs("layout"))
       for (const auto batch : p.ints("batch"))
@@ -291,7 +315,7 @@ std::vector<kb::Case> prefill_cases(const kb::Params& p) {
   for (const auto& dts : p.strs("dtype"))
     for (const auto causal_flag : p.ints("causal"))
       for (const auto len : p.ints("len"))
-        for (const std::string variant : {"naive_rows", "tiled", "mma_fa2", "mma_fa2_v2"}) {
+        for (const std::string& variant : prefill_variants()) {
           const DType dt = klab::parse_dtype(dts);
           const bool causal = causal_flag != 0;
           const AttnShape s{batch, len, hq, hkv, dim};

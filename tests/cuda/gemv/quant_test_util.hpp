@@ -86,11 +86,13 @@ inline HostTensor download_2d(const DeviceTensor& d) {
 }
 
 // Tolerance on ||out - ref|| / ||ref|| for an output dtype when all inputs are exact in the
-// kernel's arithmetic (f32 accumulation; the output rounding dominates).
+// kernel's arithmetic (f32 accumulation; the output rounding dominates). f32 outputs carry the
+// f32 accumulation's own error, which grows with K and with cancellation in random-sign dot
+// products: measured on the H100 up to 3.7e-5 (naive, one thread summing K = 14336 terms).
 inline double output_tolerance(DType out) {
   switch (out) {
     case DType::f32:
-      return 1e-5;
+      return 1e-4;
     case DType::f16:
       return 1e-3;
     default:
