@@ -1,0 +1,12 @@
+// fused decode, mode store: rmsnorm -> GEMV, f16 or f32 out (fused_mma.cuh); 4-bit, 8-bit and dense
+// f16 weights.
+#include "cuda/fused_decode/fused_mma.cuh"
+
+namespace klab::cuda::fused {
+
+void launch_norm_store(const FusedParams& p, cudaStream_t stream) {
+  dispatch_weights(
+      p.bits, [&](auto bits) { launch_fused<decltype(bits)::value, FusedMode::store>(p, stream); });
+}
+
+}  // namespace klab::cuda::fused

@@ -1,0 +1,689 @@
+// Every fused decode variant against the UNFUSED composition of klab::ref ops:
+//   norm_gemv:  ref::rmsnorm (f16 out) -> ref::quant_matmul / ref::matmul (-> SwiGLU)
+//   norm_qkv:   ref::rmsnorm -> matmul + bias -> ref::qkv_split -> ref::rope (q, k) ->
+//               ref::kv_append
+//   residual:   y + ref::quant_matmul(x, W)
+// Q4_0 / Q4_1 / Q8_0 GGUF blocks and dense f16 weights; K = 576, 1000 (dense: quantized K must
+// be whole groups), 1536, 4096, 14336; N = 192, 960, 1536, 14336; M = 1..8; both RoPE styles,
+// full and partial rotary dims; contiguous and paged caches (page 15 / 16 / 17); GQA 1, 3, 4, 8;
+// every case with and without PDL. Fresh random inputs per case, outputs poisoned (NaN) before
+// every launch, random cache contents compared exactly outside the written rows. A layer chain
+// (qkv -> O -> gate/up -> down) runs with PDL, in a CUDA graph, against the unfused chain.
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "cuda/elementwise/gpu_check.hpp"
+#include "cuda/gemv/quant_test_util.hpp"
+#include "klab/cuda/check.hpp"
+#include "klab/cuda/fused_decode.hpp"
+#include "klab/ref.hpp"
+
+namespace klab::test {
+namespace {
+
+using cuda::DeviceQuantMatrix;
+using cuda::Epilogue;
+using cuda::RopeStyle;
+
+constexpr double kTol = 1e-2;  // f16 activations (the rules' bound); typical errors are ~1e-3
+constexpr float kEps = 1e-5f;
+constexpr float kTheta = 10000.0f;
+
+enum class WKind { q4_0, q4_1, q8_0, f16 };
+const WKind kAllKinds[] = {WKind::q4_0, WKind::q4_1, WKind::q8_0, WKind::f16};
+
+std::string kind_name(WKind k) {
+  switch (k) {
+    case WKind::q4_0:
+      return "q4_0";
+    case WKind::q4_1:
+      return "q4_1";
+    case WKind::q8_0:
+      return "q8_0";
+    case WKind::f16:
+      return "f16";
+  }
+  return "?";
+}
+
+// A weight matrix [N, K] on the host (reference) and on the device (both layouts).
+struct Weight {
+  WKind kind = WKind::f16;
+  QuantMatrix q;
+  HostTensor dense;
+  std::optional<DeviceQuantMatrix> dq;
+  DeviceTensor dd;
+
+  Weight(WKind k, std::int64_t N, std::int64_t K) : kind(k) {
+    if (k == WKind::f16) {
+      dense = random_tensor(DType::f16, {N, K}, -0.1f, 0.1f);
+      dd = DeviceTensor::upload(dense.view());
+      return;
+    }
+    const GgufBlockType t = k == WKind::q4_0   ? GgufBlockType::q4_0
+                            : k == WKind::q4_1 ? GgufBlockType::q4_1
+                                               : GgufBlockType::q8_0;
+    q = random_gguf(t, N, K);
+    dq = DeviceQuantMatrix::upload(q);
+  }
+  // y (f32 [M, N]) = x · Wᵀ
+  HostTensor matmul(const HostTensor& x) const {
+    const std::int64_t N = kind == WKind::f16 ? dense.view().dim(0) : q.rows;
+    HostTensor y(DType::f32, {x.view().dim(0), N});
+    if (kind == WKind::f16)
+      ref::matmul(y.view(), x.view(), dense.view());
+    else
+      ref::quant_matmul(y.view(), x.view(), q);
+    return y;
+  }
+};
+
+cuda::FusedWeights device_weights(const Weight& w, const Weight* up = nullptr) {
+  cuda::FusedWeights f;
+  if (w.kind == WKind::f16) {
+    f.w_dense = w.dd.view();
+    if (up) f.w_dense_up = up->dd.view();
+  } else {
+    f.w = &*w.dq;
+    if (up) f.w_up = &*up->dq;
+  }
+  return f;
+}
+
+// The residual stream and the norm weight, host and device.
+struct NormInput {
+  HostTensor x, w;
+  DeviceTensor dx, dw;
+  NormInput(std::int64_t M, std::int64_t K)
+      : x(random_tensor(DType::f32, {M, K}, -2.0f, 2.0f)),
+        w(random_tensor(DType::f32, {K}, 0.5f, 1.5f)),
+        dx(DeviceTensor::upload(x.view())),
+        dw(DeviceTensor::upload(w.view())) {}
+  cuda::RmsNormPrologue prologue() const { return {dx.view(), dw.view(), kEps}; }
+  HostTensor normalized() const {  // f16, as rmsnorm_to_half rounds it
+    HostTensor h(DType::f16, {x.view().dim(0), x.view().dim(1)});
+    ref::rmsnorm(h.view(), x.view(), w.view(), kEps);
+    return h;
+  }
+};
+
+void sync() {
+  cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+}
+
+// ---- fused_norm_gemv ---------------------------------------------------------------------
+
+struct GemvCase {
+  int M;
+  std::int64_t N, K;
+  WKind kind;
+  Epilogue epilogue;
+  DType out;
+};
+
+std::string describe(const GemvCase& c) {
+  return kind_name(c.kind) + " M=" + std::to_string(c.M) + " N=" + std::to_string(c.N) +
+         " K=" + std::to_string(c.K) + (c.epilogue == Epilogue::swiglu ? " swiglu" : " none") +
+         " y=" + std::string(dtype_name(c.out));
+}
+
+// Runs every variant that supports the case, with and without PDL; returns the names that ran.
+std::set<std::string> check_norm_gemv(const GemvCase& c) {
+  SCOPED_TRACE(describe(c));
+  const bool swiglu = c.epilogue == Epilogue::swiglu;
+  const NormInput in(c.M, c.K);
+  const Weight w(c.kind, c.N, c.K);
+  std::optional<Weight> up;
+  if (swiglu) up.emplace(c.kind, c.N, c.K);
+  const HostTensor h = in.normalized();
+  HostTensor expect = w.matmul(h);
+  if (swiglu) {
+    const HostTensor u = up->matmul(h);
+    for (std::int64_t i = 0; i < expect.view().numel(); ++i) {
+      const double g = expect.ptr<float>()[i];
+      expect.ptr<float>()[i] = static_cast<float>(g / (1.0 + std::exp(-g)) * u.ptr<float>()[i]);
+    }
+  }
+
+  DeviceTensor y(c.out, {c.M, c.N});
+  cuda::FusedNormGemvArgs a;
+  a.y = y.view();
+  a.norm = in.prologue();
+  a.weights = device_weights(w, up ? &*up : nullptr);
+  a.epilogue = c.epilogue;
+  DeviceBuffer ws(cuda::fused_workspace_bytes(a));
+  a.workspace = ws.data();
+  a.workspace_bytes = ws.size();
+  EXPECT_NO_THROW(cuda::validate(a));
+
+  std::set<std::string> ran;
+  for (const auto& v : cuda::fused_norm_gemv_registry().variants()) {
+    if (!v.supports(a)) continue;
+    for (bool pdl : {false, true}) {
+      SCOPED_TRACE("variant " + v.name + (pdl ? " pdl" : ""));
+      a.pdl = pdl;
+      y.poison();
+      cuda::fused_norm_gemv(a, nullptr, v.name);
+      sync();
+      EXPECT_LE(rel_error(fetch(y).view(), expect.view()), kTol);
+    }
+    ran.insert(v.name);
+  }
+  EXPECT_TRUE(ran.count("unfused"));
+  return ran;
+}
+
+class FusedDecode : public GpuTest {};
+
+TEST_F(FusedDecode, NormGemvEveryWeightKindAndShape) {
+  int i = 0;
+  for (WKind kind : kAllKinds)
+    for (const auto& [M, N, K] : {std::tuple{1, 192, 576}, std::tuple{3, 960, 576},
+                                  std::tuple{8, 1536, 576}, std::tuple{2, 960, 4096}}) {
+      const DType out = (i++ % 2) ? DType::f32 : DType::f16;
+      const auto ran = check_norm_gemv({M, N, K, kind, Epilogue::none, out});
+      EXPECT_TRUE(ran.count("mma")) << kind_name(kind) << " N=" << N << " K=" << K;
+    }
+}
+
+TEST_F(FusedDecode, NormGemvSwiglu) {
+  for (WKind kind : kAllKinds)
+    for (const auto& [M, N, K] :
+         {std::tuple{1, 1536, 576}, std::tuple{5, 192, 576}, std::tuple{8, 960, 4096}}) {
+      const auto ran = check_norm_gemv({M, N, K, kind, Epilogue::swiglu, DType::f16});
+      EXPECT_TRUE(ran.count("mma"));
+    }
+}
+
+TEST_F(FusedDecode, NormGemvDenseOddK) {  // K = 1000: not a multiple of 64 (a partial chunk)
+  for (int M : {1, 4, 8}) {
+    const auto ran = check_norm_gemv({M, 960, 1000, WKind::f16, Epilogue::none, DType::f16});
+    EXPECT_EQ(ran, (std::set<std::string>{"unfused", "mma", "mma_split_k"}));
+    check_norm_gemv({M, 192, 1000, WKind::f16, Epilogue::swiglu, DType::f16});
+  }
+}
+
+TEST_F(FusedDecode, NormGemvLargeN) {  // Llama-3-8B gate/up: many tiles, no K split wanted
+  check_norm_gemv({1, 14336, 4096, WKind::q4_0, Epilogue::swiglu, DType::f16});
+  check_norm_gemv({8, 14336, 4096, WKind::q8_0, Epilogue::none, DType::f32});
+}
+
+// ---- fused_norm_qkv_rope_kv ----------------------------------------------------------------
+
+// A cache on the host (reference) and its device copy, both filled with the same random data.
+struct Cache {
+  HostTensor hk, hv;
+  DeviceTensor dk, dv, dtable;
+  std::vector<std::int32_t> table;
+  int page_size = 0;  // 0: contiguous
+  int max_blocks = 0;
+
+  Cache(std::int64_t seqs, std::int64_t max_len, std::int64_t hkv, std::int64_t d, int page)
+      : page_size(page) {
+    std::int64_t blocks = seqs, rows = max_len;
+    if (page > 0) {
+      max_blocks = static_cast<int>((max_len + page - 1) / page);
+      blocks = seqs * max_blocks + 3;  // spare pages: stray writes land somewhere visible
+      rows = page;
+      std::vector<std::int32_t> perm(static_cast<std::size_t>(blocks));
+      std::iota(perm.begin(), perm.end(), 0);
+      std::shuffle(perm.begin(), perm.end(), rng());
+      table.assign(perm.begin(), perm.begin() + seqs * max_blocks);
+      HostTensor t(DType::i32, {seqs, max_blocks});
+      std::memcpy(t.view().data, table.data(), table.size() * sizeof(std::int32_t));
+      dtable = DeviceTensor::upload(t.view());
+    }
+    hk = random_tensor(DType::f16, {blocks, rows, hkv, d});
+    hv = random_tensor(DType::f16, {blocks, rows, hkv, d});
+    dk = DeviceTensor::upload(hk.view());
+    dv = DeviceTensor::upload(hv.view());
+  }
+  bool paged() const { return page_size > 0; }
+  ref::KvCacheView host_view(const HostTensor& k, const HostTensor& v) const {
+    ref::KvCacheView c{k.view(), v.view()};
+    c.paged = paged();
+    c.page_size = page_size;
+    c.block_table = table;
+    c.max_blocks_per_seq = max_blocks;
+    return c;
+  }
+  cuda::KvCacheView device_view() const {
+    return paged() ? cuda::make_paged_kv_cache(dk.view(), dv.view(), dtable.view())
+                   : cuda::make_contiguous_kv_cache(dk.view(), dv.view());
+  }
+  // Element offset of (seq, pos, head 0, dim 0) in a [blocks, rows, Hkv, D] tensor.
+  std::int64_t row_offset(const TensorView& t, std::int32_t seq, std::int32_t pos) const {
+    const std::int64_t block =
+        paged() ? table[static_cast<std::size_t>(seq * max_blocks + pos / page_size)] : seq;
+    return t.offset({block, paged() ? pos % page_size : pos, 0, 0});
+  }
+};
+
+// Moves the rows (seq[t], pos[t]) of `all` out into [T, Hkv, D] and zeroes them in `all`, so
+// the rest of the cache can be compared exactly.
+HostTensor take_rows(const Cache& c, HostTensor& all, std::span<const std::int32_t> seq,
+                     std::span<const std::int32_t> pos) {
+  const TensorView& v = all.view();
+  const std::int64_t width = v.dim(2) * v.dim(3), tokens = static_cast<std::int64_t>(seq.size());
+  HostTensor out(v.dtype, {tokens, v.dim(2), v.dim(3)});
+  for (std::int64_t t = 0; t < tokens; ++t) {
+    const auto s = static_cast<std::size_t>(t);
+    const std::int64_t at = c.row_offset(v, seq[s], pos[s]);
+    for (std::int64_t i = 0; i < width; ++i) {
+      store_f32(out.view(), t * width + i, load_f32(v, at + i));
+      store_f32(v, at + i, 0.0f);
+    }
+  }
+  return out;
+}
+
+struct QkvCase {
+  int M;
+  std::int64_t hq, hkv, d, K;
+  WKind kind;
+  RopeStyle style;
+  bool partial;  // rot_dim = D / 2 through an inv_freq table; else D from theta
+  int page_size;
+  bool bias;
+};
+
+std::string describe(const QkvCase& c) {
+  return kind_name(c.kind) + " M=" + std::to_string(c.M) + " Hq=" + std::to_string(c.hq) +
+         " Hkv=" + std::to_string(c.hkv) + " D=" + std::to_string(c.d) +
+         " K=" + std::to_string(c.K) +
+         (c.style == RopeStyle::half_split ? " half_split" : " interleaved") +
+         (c.partial ? " partial" : " full") + " page=" + std::to_string(c.page_size) +
+         (c.bias ? " bias" : "");
+}
+
+// Tokens over 3 sequences, each continuing from its own random length.
+void assign_tokens(int M, std::int64_t max_start, std::vector<std::int32_t>& seq,
+                   std::vector<std::int32_t>& pos) {
+  std::vector<std::int32_t> next(3);
+  for (auto& n : next)
+    n = std::uniform_int_distribution<std::int32_t>(0, static_cast<std::int32_t>(max_start))(rng());
+  for (int t = 0; t < M; ++t) {
+    seq.push_back(std::uniform_int_distribution<std::int32_t>(0, 2)(rng()));
+    pos.push_back(next[static_cast<std::size_t>(seq.back())]++);
+  }
+}
+
+std::set<std::string> check_norm_qkv(const QkvCase& c) {
+  SCOPED_TRACE(describe(c));
+  const std::int64_t N = (c.hq + 2 * c.hkv) * c.d, kMaxStart = 200;
+  const int rot = static_cast<int>(c.partial ? c.d / 2 : c.d);
+  const NormInput in(c.M, c.K);
+  const Weight w(c.kind, N, c.K);
+  const HostTensor bias = random_tensor(DType::f32, {N});
+  std::vector<std::int32_t> seq, pos;
+  assign_tokens(c.M, kMaxStart, seq, pos);
+  const auto inv_freq = ref::rope_inv_freq(rot, kTheta);
+
+  // Reference: norm -> projection (+ bias) -> split -> rope -> append.
+  HostTensor qkv = w.matmul(in.normalized());
+  if (c.bias)
+    for (std::int64_t i = 0; i < qkv.view().numel(); ++i)
+      qkv.ptr<float>()[i] += bias.ptr<float>()[i % N];
+  HostTensor eq(DType::f32, {c.M, c.hq, c.d}), ek(DType::f32, {c.M, c.hkv, c.d}),
+      ev(DType::f32, {c.M, c.hkv, c.d});
+  ref::qkv_split(eq.view(), ek.view(), ev.view(), qkv.view());
+  ref::rope(eq.view(), pos, inv_freq, c.style);
+  ref::rope(ek.view(), pos, inv_freq, c.style);
+  Cache cache(3, kMaxStart + c.M, c.hkv, c.d, c.page_size);
+  const HostTensor k0 = compact(cache.hk.view()), v0 = compact(cache.hv.view());
+  HostTensor want_k = compact(cache.hk.view()), want_v = compact(cache.hv.view());
+  ref::kv_append(cache.host_view(want_k, want_v), ek.view(), ev.view(), seq, pos);
+  take_rows(cache, want_k, seq, pos);
+  take_rows(cache, want_v, seq, pos);
+
+  const DeviceTensor dbias = DeviceTensor::upload(bias.view()), dpos = upload_i32(pos),
+                     dseq = upload_i32(seq), dfreq = upload_f32(inv_freq);
+  DeviceTensor q(DType::f16, {c.M, c.hq, c.d});
+  cuda::FusedNormQkvArgs a;
+  a.q = q.view();
+  a.cache = cache.device_view();
+  a.norm = in.prologue();
+  a.weights = device_weights(w);
+  if (c.bias) a.bias = dbias.view();
+  a.positions = dpos.view();
+  a.seq_ids = dseq.view();
+  a.freqs.style = c.style;
+  a.freqs.theta = kTheta;
+  if (c.partial)
+    a.freqs.inv_freq = dfreq.view();
+  else
+    a.freqs.rot_dim = rot;
+  DeviceBuffer ws(cuda::fused_workspace_bytes(a));
+  a.workspace = ws.data();
+  a.workspace_bytes = ws.size();
+  EXPECT_NO_THROW(cuda::validate(a));
+
+  std::set<std::string> ran;
+  for (const auto& v : cuda::fused_norm_qkv_registry().variants()) {
+    if (!v.supports(a)) continue;
+    for (bool pdl : {false, true}) {
+      SCOPED_TRACE("variant " + v.name + (pdl ? " pdl" : ""));
+      cache.dk = DeviceTensor::upload(k0.view());
+      cache.dv = DeviceTensor::upload(v0.view());
+      a.cache = cache.device_view();
+      a.pdl = pdl;
+      q.poison();
+      cuda::fused_norm_qkv_rope_kv(a, nullptr, v.name);
+      sync();
+      EXPECT_LE(rel_error(fetch(q).view(), eq.view()), kTol);
+      HostTensor got_k = fetch(cache.dk), got_v = fetch(cache.dv);
+      EXPECT_LE(rel_error(take_rows(cache, got_k, seq, pos).view(), ek.view()), kTol);
+      EXPECT_LE(rel_error(take_rows(cache, got_v, seq, pos).view(), ev.view()), kTol);
+      EXPECT_EQ(rel_error(got_k.view(), want_k.view()), 0.0) << "k written outside its rows";
+      EXPECT_EQ(rel_error(got_v.view(), want_v.view()), 0.0) << "v written outside its rows";
+    }
+    ran.insert(v.name);
+  }
+  EXPECT_TRUE(ran.count("unfused"));
+  return ran;
+}
+
+TEST_F(FusedDecode, NormQkvRopeKvEveryWeightKind) {
+  // SmolLM2-135M (GQA 3) and Llama shapes (GQA 4 / 8 / 1), M = 1..8.
+  const QkvCase base[] = {
+      {1, 9, 3, 64, 576, WKind::q4_1, RopeStyle::half_split, false, 0, false},
+      {3, 32, 8, 128, 4096, WKind::q4_0, RopeStyle::half_split, false, 16, false},
+      {8, 8, 2, 64, 576, WKind::q8_0, RopeStyle::interleaved, false, 15, true},
+      {2, 4, 4, 128, 576, WKind::f16, RopeStyle::half_split, true, 17, true},
+      {5, 12, 4, 64, 1000, WKind::f16, RopeStyle::interleaved, true, 0, false},
+      {4, 16, 2, 64, 1536, WKind::q4_1, RopeStyle::half_split, true, 16, true},
+  };
+  int i = 0;
+  for (QkvCase c : base)
+    for (WKind kind : kAllKinds) {
+      if (c.K % 32 != 0 && kind != WKind::f16) continue;  // quantized K: whole groups
+      c.kind = kind;
+      c.page_size = std::array{0, 15, 16, 17}[static_cast<std::size_t>(i++ % 4)];
+      const auto ran = check_norm_qkv(c);
+      EXPECT_TRUE(ran.count("mma")) << describe(c);
+    }
+}
+
+TEST_F(FusedDecode, NormQkvRopeStylesAndPartialRotary) {
+  for (RopeStyle style : {RopeStyle::half_split, RopeStyle::interleaved})
+    for (bool partial : {false, true})
+      for (int page : {0, 16}) {
+        check_norm_qkv({1, 9, 3, 64, 576, WKind::q4_0, style, partial, page, true});
+        check_norm_qkv({2, 8, 1, 128, 576, WKind::q8_0, style, partial, page, false});
+      }
+}
+
+TEST_F(FusedDecode, NormQkvDropsUnaddressableRows) {
+  const std::int64_t hq = 8, hkv = 2, d = 64, K = 576, N = (hq + 2 * hkv) * d;
+  const NormInput in(4, K);
+  const Weight w(WKind::q4_0, N, K);
+  const std::vector<std::int32_t> seq{0, 1, 1, 7 /* no such sequence */}, pos{5, 0, 1, 3};
+  const auto inv_freq = ref::rope_inv_freq(static_cast<int>(d), kTheta);
+  const HostTensor qkv = w.matmul(in.normalized());
+  HostTensor eq(DType::f32, {4, hq, d}), ek(DType::f32, {4, hkv, d}), ev(DType::f32, {4, hkv, d});
+  ref::qkv_split(eq.view(), ek.view(), ev.view(), qkv.view());
+  ref::rope(eq.view(), pos, inv_freq, RopeStyle::half_split);
+  ref::rope(ek.view(), pos, inv_freq, RopeStyle::half_split);
+  const DeviceTensor dpos = upload_i32(pos), dseq = upload_i32(seq);
+  for (int page : {0, 16}) {
+    Cache cache(2, 32, hkv, d, page);
+    HostTensor want_k = compact(cache.hk.view()), want_v = compact(cache.hv.view());
+    ref::kv_append(cache.host_view(want_k, want_v), ek.view().slice0(0, 3), ev.view().slice0(0, 3),
+                   std::span(seq).first(3), std::span(pos).first(3));
+    const HostTensor k0 = compact(cache.hk.view()), v0 = compact(cache.hv.view());
+    for (const char* variant : {"mma", "mma_split_k"}) {
+      SCOPED_TRACE(std::string(variant) + " page " + std::to_string(page));
+      cache.dk = DeviceTensor::upload(k0.view());
+      cache.dv = DeviceTensor::upload(v0.view());
+      DeviceTensor q(DType::f16, {4, hq, d});
+      q.poison();
+      cuda::FusedNormQkvArgs a;
+      a.q = q.view();
+      a.cache = cache.device_view();
+      a.norm = in.prologue();
+      a.weights = device_weights(w);
+      a.positions = dpos.view();
+      a.seq_ids = dseq.view();
+      if (!cuda::fused_norm_qkv_registry().find(variant)->supports(a)) continue;
+      cuda::fused_norm_qkv_rope_kv(a, nullptr, variant);
+      sync();
+      EXPECT_LE(rel_error(fetch(q).view(), eq.view()), kTol);
+      EXPECT_LE(rel_error(fetch(cache.dk).view(), want_k.view()), kTol);
+      EXPECT_LE(rel_error(fetch(cache.dv).view(), want_v.view()), kTol);
+    }
+  }
+}
+
+// ---- fused_gemv_residual -------------------------------------------------------------------
+
+std::set<std::string> check_residual(int M, std::int64_t N, std::int64_t K, WKind kind) {
+  SCOPED_TRACE(kind_name(kind) + " M=" + std::to_string(M) + " N=" + std::to_string(N) +
+               " K=" + std::to_string(K));
+  const HostTensor x = random_tensor(DType::f16, {M, K});
+  const HostTensor r = random_tensor(DType::f32, {M, N}, -4.0f, 4.0f);
+  const Weight w(kind, N, K);
+  HostTensor expect = w.matmul(x);
+  for (std::int64_t i = 0; i < expect.view().numel(); ++i)
+    expect.ptr<float>()[i] += r.ptr<float>()[i];
+  const DeviceTensor dx = DeviceTensor::upload(x.view());
+  std::set<std::string> ran;
+  for (const auto& v : cuda::fused_gemv_residual_registry().variants())
+    for (bool pdl : {false, true}) {
+      SCOPED_TRACE("variant " + v.name + (pdl ? " pdl" : ""));
+      const DeviceTensor y = DeviceTensor::upload(r.view());
+      const cuda::FusedGemvResidualArgs a{y.view(), dx.view(), device_weights(w), pdl};
+      if (!v.supports(a)) continue;
+      cuda::fused_gemv_residual(a, nullptr, v.name);
+      sync();
+      EXPECT_LE(rel_error(fetch(y).view(), expect.view()), kTol);
+      ran.insert(v.name);
+    }
+  return ran;
+}
+
+TEST_F(FusedDecode, GemvResidual) {
+  for (WKind kind : kAllKinds) {
+    EXPECT_EQ(check_residual(1, 576, 576, kind),
+              (std::set<std::string>{"unfused", "mma", "mma_split_k"}));
+    EXPECT_TRUE(check_residual(3, 576, 1536, kind).count("mma_split_k"));
+    EXPECT_TRUE(check_residual(8, 4096, 4096, kind).count("mma"));
+  }
+  check_residual(2, 1000, 1000, WKind::f16);
+  // Llama-3-8B down: K = 14336; M = 8 stages 229 KB of x without a K split (too much)
+  check_residual(1, 4096, 14336, WKind::q4_0);
+  EXPECT_TRUE(check_residual(8, 4096, 14336, WKind::q4_1).count("mma_split_k"));
+}
+
+// ---- a decode layer chained with PDL and captured in a CUDA graph -----------------------------
+
+// SmolLM2-135M shapes (H 576, 9 / 3 heads of 64, FFN 1536): qkv -> (q as the attention output)
+// O projection + residual -> gate/up SwiGLU -> down + residual. Every kernel reads what the
+// previous one wrote, so a missing PDL dependency shows as a wrong residual stream.
+struct Layer {
+  int M;
+  NormInput in;
+  Weight wqkv, wo, wg, wu, wd;
+  HostTensor attn_norm = random_tensor(DType::f32, {576}, 0.5f, 1.5f);
+  DeviceTensor dattn_norm = DeviceTensor::upload(attn_norm.view());
+  DeviceTensor pos, seq;
+  Cache cache;
+  DeviceTensor q, ffn;
+  DeviceBuffer ws;
+
+  Layer(int m, WKind k)
+      : M(m),
+        in(m, 576),
+        wqkv(k, (9 + 6) * 64, 576),
+        wo(k, 576, 9 * 64),
+        wg(k, 1536, 576),
+        wu(k, 1536, 576),
+        wd(k, 576, 1536),
+        cache(3, 64, 3, 64, 16),
+        q(DType::f16, {m, 9, 64}),
+        ffn(DType::f16, {m, 1536}),
+        ws(1 << 20) {
+    std::vector<std::int32_t> s, p;
+    assign_tokens(m, 40, s, p);
+    seq = upload_i32(s);
+    pos = upload_i32(p);
+  }
+
+  void run(std::string_view variant, bool pdl, cudaStream_t stream) {
+    cuda::FusedNormQkvArgs qa;
+    qa.q = q.view();
+    qa.cache = cache.device_view();
+    qa.norm = {in.dx.view(), dattn_norm.view(), kEps};
+    qa.weights = device_weights(wqkv);
+    qa.positions = pos.view();
+    qa.seq_ids = seq.view();
+    qa.pdl = pdl;
+    qa.workspace = ws.data();
+    qa.workspace_bytes = ws.size();
+    cuda::fused_norm_qkv_rope_kv(qa, stream, variant);
+    const TensorView attn =
+        TensorView::contiguous(q.view().data, DType::f16, {M, 9 * 64}, Device::cuda);
+    cuda::fused_gemv_residual({in.dx.view(), attn, device_weights(wo), pdl}, stream, variant);
+    cuda::FusedNormGemvArgs fa;
+    fa.y = ffn.view();
+    fa.norm = in.prologue();
+    fa.weights = device_weights(wg, &wu);
+    fa.epilogue = Epilogue::swiglu;
+    fa.pdl = pdl;
+    fa.workspace = ws.data();
+    fa.workspace_bytes = ws.size();
+    cuda::fused_norm_gemv(fa, stream, variant);
+    cuda::fused_gemv_residual({in.dx.view(), ffn.view(), device_weights(wd), pdl}, stream, variant);
+  }
+};
+
+TEST_F(FusedDecode, LayerChainWithPdlInACudaGraph) {
+  for (WKind kind : {WKind::q4_1, WKind::f16})
+    for (int M : {1, 4}) {
+      SCOPED_TRACE(kind_name(kind) + " M=" + std::to_string(M));
+      Layer layer(M, kind);
+      const HostTensor x0 = compact(layer.in.x.view());
+      const HostTensor k0 = compact(layer.cache.hk.view()), v0 = compact(layer.cache.hv.view());
+      const auto reset = [&] {
+        layer.in.dx = DeviceTensor::upload(x0.view());
+        layer.cache.dk = DeviceTensor::upload(k0.view());
+        layer.cache.dv = DeviceTensor::upload(v0.view());
+      };
+      reset();
+      layer.run("unfused", false, nullptr);
+      sync();
+      const HostTensor want_x = fetch(layer.in.dx), want_k = fetch(layer.cache.dk);
+
+      cudaStream_t stream = nullptr;
+      cuda::check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+      for (const char* variant : {"mma", "mma_split_k", "auto"}) {
+        SCOPED_TRACE(variant);
+        // Eagerly with PDL, twice in a row (the second layer reads the first one's stream).
+        reset();
+        layer.run(variant, true, stream);
+        cuda::check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+        EXPECT_LE(rel_error(fetch(layer.in.dx).view(), want_x.view()), kTol);
+        EXPECT_LE(rel_error(fetch(layer.cache.dk).view(), want_k.view()), kTol);
+        // Captured once, replayed on fresh inputs.
+        reset();
+        cudaGraph_t graph = nullptr;
+        cudaGraphExec_t exec = nullptr;
+        cuda::check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal),
+                    "cudaStreamBeginCapture");
+        layer.run(variant, true, stream);
+        cuda::check(cudaStreamEndCapture(stream, &graph), "cudaStreamEndCapture");
+        cuda::check(cudaGraphInstantiate(&exec, graph, 0), "cudaGraphInstantiate");
+        cuda::check(cudaGraphLaunch(exec, stream), "cudaGraphLaunch");
+        cuda::check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+        EXPECT_LE(rel_error(fetch(layer.in.dx).view(), want_x.view()), kTol);
+        EXPECT_LE(rel_error(fetch(layer.cache.dk).view(), want_k.view()), kTol);
+        cudaGraphExecDestroy(exec);
+        cudaGraphDestroy(graph);
+      }
+      cudaStreamDestroy(stream);
+    }
+}
+
+// ---- bad arguments -----------------------------------------------------------------------
+
+TEST_F(FusedDecode, RejectsBadArguments) {
+  const NormInput in(9, 576);
+  const Weight w(WKind::q4_0, 192, 576), up(WKind::q4_0, 192, 576), w8(WKind::q8_0, 192, 576);
+  DeviceTensor y(DType::f16, {9, 192}), y_bf(DType::bf16, {1, 192}), wrong_w(DType::f32, {500});
+  DeviceTensor x16(DType::f16, {1, 576}), y32(DType::f32, {1, 192});
+  const auto args = [&](int M) {
+    cuda::FusedNormGemvArgs a;
+    a.y = y.view().slice0(0, M);
+    a.norm = {in.dx.view().slice0(0, M), in.dw.view(), kEps};
+    a.weights = device_weights(w);
+    return a;
+  };
+  EXPECT_NO_THROW(cuda::fused_norm_gemv(args(8), nullptr, "mma"));
+  EXPECT_THROW(cuda::fused_norm_gemv(args(9)), Error);  // M > 8
+  auto a = args(1);
+  a.y = y_bf.view();
+  EXPECT_THROW(cuda::fused_norm_gemv(a), Error);
+  a = args(1);
+  a.norm.x = x16.view();  // the norm reads the f32 residual stream
+  EXPECT_THROW(cuda::fused_norm_gemv(a), Error);
+  a = args(1);
+  a.norm.weight = wrong_w.view();
+  EXPECT_THROW(cuda::fused_norm_gemv(a), Error);
+  a = args(1);
+  a.norm.eps = -1.0f;
+  EXPECT_THROW(cuda::fused_norm_gemv(a), Error);
+  a = args(1);
+  a.epilogue = Epilogue::swiglu;  // no up projection
+  EXPECT_THROW(cuda::fused_norm_gemv(a), Error);
+  a.weights = device_weights(w, &w8);  // formats differ
+  EXPECT_THROW(cuda::fused_norm_gemv(a), Error);
+  a.weights = device_weights(w, &up);
+  EXPECT_NO_THROW(cuda::fused_norm_gemv(a, nullptr, "mma"));
+  a = args(1);
+  a.epilogue = Epilogue::residual;
+  EXPECT_THROW(cuda::fused_norm_gemv(a), Error);
+  a = args(1);
+  EXPECT_FALSE(cuda::fused_norm_gemv_registry().find("unfused")->supports(a));  // no workspace
+  EXPECT_THROW(cuda::fused_norm_gemv(a, nullptr, "unfused"), Error);
+  EXPECT_THROW(cuda::fused_norm_gemv(a, nullptr, "no_such_variant"), Error);
+
+  // QKV: cache dtype, head dim, index arrays.
+  const Weight wqkv(WKind::q4_0, (8 + 4) * 64, 576);
+  DeviceTensor q(DType::f16, {2, 8, 64}), kc(DType::bf16, {2, 16, 2, 64}),
+      vc(DType::bf16, {2, 16, 2, 64}), kc16(DType::f16, {2, 16, 2, 128}),
+      vc16(DType::f16, {2, 16, 2, 128}), idx(DType::i32, {2}), idx3(DType::i32, {3});
+  cuda::FusedNormQkvArgs qa;
+  qa.q = q.view();
+  qa.norm = {in.dx.view().slice0(0, 2), in.dw.view(), kEps};
+  qa.weights = device_weights(wqkv);
+  qa.positions = idx.view();
+  qa.seq_ids = idx.view();
+  qa.cache = cuda::make_contiguous_kv_cache(kc.view(), vc.view());
+  EXPECT_THROW(cuda::fused_norm_qkv_rope_kv(qa), Error);  // bf16 cache
+  qa.cache = cuda::make_contiguous_kv_cache(kc16.view(), vc16.view());
+  EXPECT_THROW(cuda::fused_norm_qkv_rope_kv(qa), Error);  // head dim 128 vs 64
+  qa.positions = idx3.view();
+  EXPECT_THROW(cuda::validate(qa), Error);
+
+  // Residual: y must be f32, x f16.
+  EXPECT_NO_THROW(cuda::fused_gemv_residual({y32.view(), x16.view(), device_weights(w), false}));
+  EXPECT_THROW(
+      cuda::fused_gemv_residual({y.view().slice0(0, 1), x16.view(), device_weights(w), false}),
+      Error);
+  EXPECT_THROW(
+      cuda::fused_gemv_residual({y32.view(), in.dx.view().slice0(0, 1), device_weights(w), false}),
+      Error);
+}
+
+}  // namespace
+}  // namespace klab::test
