@@ -45,6 +45,9 @@ void launch_mma_x2(const GemvParams& p, cudaStream_t stream);
 void launch_mma_pipelined(const GemvParams& p, cudaStream_t stream);
 // The same with programmatic dependent launch (weights streamed before the previous kernel ends).
 void launch_mma_pipelined_pdl(const GemvParams& p, cudaStream_t stream);
+// Codes, scales and x all loaded D items ahead (ring), tiles split evenly over one wave; + PDL.
+void launch_mma_stream(const GemvParams& p, cudaStream_t stream);
+void launch_mma_stream_pdl(const GemvParams& p, cudaStream_t stream);
 // Dense weights.
 void launch_dense_naive(const GemvParams& p, cudaStream_t stream);
 void launch_dense_warp_per_row(const GemvParams& p, cudaStream_t stream);

@@ -93,6 +93,18 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
       "tail (x, y read after griddepcontrol.wait; W must not be written by that kernel)",
       [](const GemvArgs& a) { return quant_ok(a, kGemvMaxM) && tiled_ok(a) && vec_ok(a); },
       gemv_impl::launch_mma_pipelined_pdl));
+  r.add(variant(
+      "mma_stream",
+      "mma with codes, scales and x all loaded 2-6 items ahead in a register ring, tiles split "
+      "evenly over one wave",
+      [](const GemvArgs& a) { return quant_ok(a, kGemvMaxM) && tiled_ok(a) && vec_ok(a); },
+      gemv_impl::launch_mma_stream));
+  r.add(variant(
+      "mma_stream_pdl",
+      "mma_stream launched with PDL: its first code and scale loads overlap the previous "
+      "kernel's tail (x, y read after griddepcontrol.wait; W must not be written by that kernel)",
+      [](const GemvArgs& a) { return quant_ok(a, kGemvMaxM) && tiled_ok(a) && vec_ok(a); },
+      gemv_impl::launch_mma_stream_pdl));
   r.set_auto([](const GemvArgs& a) -> std::string {
     // mma beat mma_pipelined on the H100 at both decode shapes (4-bit M=1: 18.2 vs 30.4 us at
     // N=14336 K=4096, 19.0 vs 27.4 us at N=4096 K=14336; docs/kernels/gemv.md), despite the

@@ -112,9 +112,9 @@ std::set<std::string> check_variants(const QuantMatrix& w, const QuantMatrix* w_
   return ran;
 }
 
-const std::set<std::string> kAllM8 = {"naive",           "warp_per_row",  "multi_row",
-                                      "vec16_pipelined", "split_k",       "mma",
-                                      "mma_x2",          "mma_pipelined", "mma_pipelined_pdl"};
+const std::set<std::string> kAllM8 = {
+    "naive",  "warp_per_row",  "multi_row",         "vec16_pipelined", "split_k",       "mma",
+    "mma_x2", "mma_pipelined", "mma_pipelined_pdl", "mma_stream",      "mma_stream_pdl"};
 
 class GemvQ : public GpuTest {};
 
@@ -178,7 +178,8 @@ TEST_F(GemvQ, ResidualEpilogue) {
 }
 
 TEST_F(GemvQ, SwigluEpilogue) {
-  const std::set<std::string> fused = {"naive", "mma", "mma_pipelined", "mma_pipelined_pdl"};
+  const std::set<std::string> fused = {
+      "naive", "mma", "mma_pipelined", "mma_pipelined_pdl", "mma_stream", "mma_stream_pdl"};
   for (const QuantFormat& f : {QuantFormat{4, 32, false}, QuantFormat{8, 64, true}}) {
     for (const Shape& s : {Shape{1, 4096, 576}, Shape{8, 3, 1152}, Shape{2, 1536, 14336}}) {
       const QuantMatrix g = random_quant(f, s.N, s.K), u = random_quant(f, s.N, s.K);
@@ -195,8 +196,9 @@ TEST_F(GemvQ, SingleLayoutUploads) {
   const auto plain = check_variants(w, nullptr, {2, 3, 576}, {.layouts = cuda::QuantLayouts::plain},
                                     {"naive", "vec16_pipelined"});
   EXPECT_FALSE(plain.count("mma"));
-  const auto tiled = check_variants(w, nullptr, {2, 3, 576}, {.layouts = cuda::QuantLayouts::tiled},
-                                    {"mma", "mma_x2", "mma_pipelined", "mma_pipelined_pdl"});
+  const auto tiled = check_variants(
+      w, nullptr, {2, 3, 576}, {.layouts = cuda::QuantLayouts::tiled},
+      {"mma", "mma_x2", "mma_pipelined", "mma_pipelined_pdl", "mma_stream", "mma_stream_pdl"});
   EXPECT_FALSE(tiled.count("naive"));
 }
 
@@ -219,8 +221,9 @@ TEST_F(GemvQ, RejectsUnsupportedArguments) {
   Fixture f;
   const auto& reg = cuda::gemv_registry();
   // M = 9 is beyond every GEMV variant but the naive one.
-  for (const char* name : {"warp_per_row", "multi_row", "vec16_pipelined", "split_k", "mma",
-                           "mma_x2", "mma_pipelined", "mma_pipelined_pdl"}) {
+  for (const char* name :
+       {"warp_per_row", "multi_row", "vec16_pipelined", "split_k", "mma", "mma_x2", "mma_pipelined",
+        "mma_pipelined_pdl", "mma_stream", "mma_stream_pdl"}) {
     EXPECT_FALSE(reg.find(name)->supports(f.args(9))) << name;
     EXPECT_THROW(reg.pick(f.args(9), name), Error) << name;
   }
@@ -278,12 +281,34 @@ TEST_F(GemvQ, PipelinedWorkSplits) {
   for (const Case& c : cases) {
     const QuantMatrix w = random_quant(c.format, c.shape.N, c.shape.K);
     const Options o{.act = c.act, .out = c.act};
-    check_variants(w, nullptr, c.shape, o, {"mma", "mma_pipelined"});
+    check_variants(w, nullptr, c.shape, o, {"mma", "mma_pipelined", "mma_stream"});
   }
   const QuantMatrix g = random_quant({4, 32, true}, 8208, 576);
   const QuantMatrix u = random_quant({4, 32, true}, 8208, 576);
   check_variants(g, &u, {3, 8208, 576}, {.act = DType::f16, .epilogue = Epilogue::swiglu},
-                 {"mma", "mma_pipelined"});
+                 {"mma", "mma_pipelined", "mma_stream"});
+}
+
+// mma_stream's ring and even tile split: N = 1 and 3 (one ragged tile, fewer tiles than
+// blocks), 4096 and 49152 (several tiles per block, uneven counts), K = 576 (9 or 18 chunks:
+// warps with 1 vs 2 items, fewer items than ring slots) and 14336 (long rings crossing tiles),
+// M = 1, 2, 3, 8, both activation dtypes, sym / asym, 4 / 8 bits. (K = 1000 is not a whole
+// number of groups: RejectsColumnsThatAreNotWholeGroups.)
+TEST_F(GemvQ, StreamShapes) {
+  const QuantFormat formats[] = {{4, 32, false}, {8, 32, false}, {4, 64, true}, {8, 64, true}};
+  int i = 0;
+  for (const std::int64_t K : {576, 14336})
+    for (const std::int64_t N : {1, 3, 4096, 49152}) {
+      if (K == 14336 && N == 49152) continue;  // 700 MB of reference work, covered by WideN
+      for (const int M : {1, 2, 3, 8}) {
+        const QuantFormat& f = formats[i % 4];
+        const DType act = i % 2 ? DType::bf16 : DType::f16;
+        ++i;
+        const QuantMatrix w = random_quant(f, N, K);
+        check_variants(w, nullptr, {M, N, K}, {.act = act, .out = i % 3 ? DType::f32 : act},
+                       {"mma", "mma_stream", "mma_stream_pdl"});
+      }
+    }
 }
 
 // Programmatic dependent launch: each GEMV of a chain reads the previous one's output as x and
@@ -308,8 +333,9 @@ TEST_F(GemvQ, PdlChainReadsThePreviousOutput) {
     a2.x = dy1.view();
     a2.y = dy2.view();
     a2.w = &d2;
-    cuda::gemv(a1, nullptr, "mma_pipelined_pdl");
-    cuda::gemv(a2, nullptr, "mma_pipelined_pdl");
+    const char* variant = round % 2 ? "mma_stream_pdl" : "mma_pipelined_pdl";
+    cuda::gemv(a1, nullptr, variant);
+    cuda::gemv(a2, nullptr, variant);
     cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
     const HostTensor y1 = download_2d(dy1);  // f16: exactly the x the second GEMV must see
     HostTensor ref(DType::f32, {M, N});
