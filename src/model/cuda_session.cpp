@@ -44,6 +44,7 @@
 #include "klab/buffer.hpp"
 #include "klab/cuda/attention.hpp"
 #include "klab/cuda/check.hpp"
+#include "klab/cuda/fused_decode.hpp"
 #include "klab/cuda/gemv.hpp"
 #include "klab/cuda/kv_cache.hpp"
 #include "klab/cuda/model_kernels.hpp"
@@ -159,6 +160,11 @@ class CudaSession final : public Session {
   void embed(std::int64_t rows);
   void attention_block(const Layer& l, const AttnStep& step);
   void ffn_block(const Layer& l, std::int64_t t, bool decode);
+  bool fused_step(const AttnStep& step, const DeviceWeight& w) const;
+  void qkv_unfused(const Layer& l, const AttnStep& step, const TensorView& q);
+  void qkv_fused(const Layer& l, const AttnStep& step, const TensorView& q);
+  void residual_matmul(const TensorView& x, const DeviceWeight& w, bool decode, bool fused);
+  cuda::RopeFreqs rope_freqs() const;
   void logits_rows(std::int64_t first, std::int64_t t, float* dst);
   void decode_body(std::int64_t batch, const cuda::DecodePlan& plan);
   struct GraphExecDeleter {
@@ -201,6 +207,12 @@ class CudaSession final : public Session {
   // the GEMM). Measured on the H100, Llama-2-7B shape Q4_0, B=16: the GEMM path 21.5 ms a step.
   static constexpr std::int64_t kWideDecodeGemvRows = 32;
   bool wide_decode_gemv_ = true;
+  // Decode steps of <= 8 rows through the fused blocks (src/cuda/fused_decode: RMSNorm in the
+  // GEMV prologue, QKV + bias + RoPE + KV write in one kernel, residual GEMVs), launched with
+  // programmatic dependent launch unless KLAB_CUDA_PDL=0. Opt-in (KLAB_CUDA_FUSED=1) until its
+  // H100 timings are in: the unfused chain is the default.
+  bool fused_ = false;
+  bool pdl_ = true;
   Stream stream_;
   int sm_count_ = 0;
 
@@ -269,6 +281,8 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       layout_{max_sequences(), rows_},
       gemv_variant_(cuda_engine::gemv_variant_from_env()),
       wide_decode_gemv_(!env_is("KLAB_CUDA_WIDE_DECODE", "gemm")),
+      fused_(env_is("KLAB_CUDA_FUSED", "1")),
+      pdl_(!env_is("KLAB_CUDA_PDL", "0")),
       step_host_(static_cast<std::size_t>(layout_.total())),
       logits_host_(seqs() * static_cast<std::size_t>(cfg_.vocab_size)),
       attn_scale_(1.0f / std::sqrt(static_cast<float>(cfg_.head_dim))) {
@@ -289,6 +303,7 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
                  (max_sequences() > cuda::kGemvMaxM
                       ? (wide_decode_gemv_ ? ", wide decode gemv" : ", wide decode gemm")
                       : "") +
+                 (fused_ ? (pdl_ ? ", fused decode + pdl" : ", fused decode") : "") +
                  (use_graphs_ ? ", decode graphs" : ", no graphs");
 }
 // Runs fn(0..n-1) on up to `threads` host threads bound to the calling thread's device; the
@@ -720,29 +735,96 @@ void CudaSession::matmul(const TensorView& y, const TensorView& x, const DeviceW
   cuda_engine::matmul(y, x, w, epilogue, s, gemv_variant_, w_up);
 }
 
-void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
+namespace {
+
+cuda::FusedWeights fused_weights(const DeviceWeight& w, const DeviceWeight* up = nullptr) {
+  cuda::FusedWeights f;
+  if (w.quantized()) {
+    f.w = &w.quant();
+    if (up) f.w_up = &up->quant();
+  } else {
+    f.w_dense = w.dense();
+    if (up) f.w_dense_up = up->dense();
+  }
+  return f;
+}
+
+}  // namespace
+
+// The fused blocks take decode steps of up to one GEMV's rows, on tiled quantized or f16 weights.
+bool CudaSession::fused_step(const AttnStep& step, const DeviceWeight& w) const {
+  if (!fused_ || !step.decode || step.rows > cuda::kGemvMaxM) return false;
+  return w.quantized() ? w.quant().has_tiled() : w.dense().dtype == DType::f16;
+}
+
+cuda::RopeFreqs CudaSession::rope_freqs() const {
+  cuda::RopeFreqs f;
+  f.inv_freq = inv_freq_.view();
+  f.theta = cfg_.rope_theta;
+  f.rot_dim = static_cast<int>(cfg_.rope_dim);
+  f.style = cfg_.rope_layout == RopeLayout::interleaved ? cuda::RopeStyle::interleaved
+                                                        : cuda::RopeStyle::half_split;
+  return f;
+}
+
+void CudaSession::qkv_unfused(const Layer& l, const AttnStep& step, const TensorView& q) {
   const LlamaConfig& c = cfg_;
   const cudaStream_t s = stream_.get();
   const std::int64_t t = step.rows;
-  const std::int64_t qkv_dim = c.q_dim() + 2 * c.kv_dim();
   cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.attn_norm.view(), c.rms_eps}, s);
-  const TensorView qkv = dview(qkv_.data(), DType::f16, {t, qkv_dim});
+  const TensorView qkv = dview(qkv_.data(), DType::f16, {t, c.q_dim() + 2 * c.kv_dim()});
   matmul(qkv, h_rows(t), l.wqkv, cuda::Epilogue::none, step.decode);
   if (l.qkv_bias.view().data) cuda::add_bias({qkv, l.qkv_bias.view()}, s);
-
-  const TensorView q = dview(q_.data(), DType::f16, {t, c.n_heads, c.head_dim});
   cuda::QkvRopeKvWriteArgs split;
   split.q = q;
   split.cache = l.kv;
   split.qkv = qkv;
   split.positions = i32_rows(step_i32(layout_.positions()), t);
   split.seq_ids = i32_rows(step.row_entry, t);
-  split.freqs.inv_freq = inv_freq_.view();
-  split.freqs.theta = c.rope_theta;
-  split.freqs.rot_dim = static_cast<int>(c.rope_dim);
-  split.freqs.style = c.rope_layout == RopeLayout::interleaved ? cuda::RopeStyle::interleaved
-                                                               : cuda::RopeStyle::half_split;
+  split.freqs = rope_freqs();
   cuda::qkv_rope_kv_write(split, s);
+}
+
+void CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorView& q) {
+  const std::int64_t t = step.rows;
+  cuda::FusedNormQkvArgs a;
+  a.q = q;
+  a.cache = l.kv;
+  a.norm = {x_rows(t), l.attn_norm.view(), cfg_.rms_eps};
+  a.weights = fused_weights(l.wqkv);
+  a.bias = l.qkv_bias.view();
+  a.positions = i32_rows(step_i32(layout_.positions()), t);
+  a.seq_ids = i32_rows(step.row_entry, t);
+  a.freqs = rope_freqs();
+  a.pdl = pdl_;
+  cuda::fused_norm_qkv_rope_kv(a, stream_.get());
+}
+
+// x += in · Wᵀ (O and down projections; `in` is attn_ or ffn_ per w's columns).
+void CudaSession::residual_matmul(const TensorView& in, const DeviceWeight& w, bool decode,
+                                  bool fused) {
+  const TensorView x = x_rows(in.dim(0));
+  if (!fused) {
+    matmul(x, in, w, cuda::Epilogue::residual, decode);
+    return;
+  }
+  cuda::FusedGemvResidualArgs a;
+  a.y = x;
+  a.x = in;
+  a.weights = fused_weights(w);
+  a.pdl = pdl_;
+  cuda::fused_gemv_residual(a, stream_.get());
+}
+
+void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
+  const LlamaConfig& c = cfg_;
+  const cudaStream_t s = stream_.get();
+  const std::int64_t t = step.rows;
+  const TensorView q = dview(q_.data(), DType::f16, {t, c.n_heads, c.head_dim});
+  if (fused_step(step, l.wqkv))
+    qkv_fused(l, step, q);
+  else
+    qkv_unfused(l, step, q);
 
   const TensorView out = dview(attn_.data(), DType::f16, {t, c.n_heads, c.head_dim});
   const std::int32_t* kv_lens = step_i32(layout_.kv_lens());
@@ -771,16 +853,29 @@ void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
     a.causal = true;
     cuda::prefill_attention(a, s);
   }
-  matmul(x_rows(t), dview(attn_.data(), DType::f16, {t, c.q_dim()}), l.wo, cuda::Epilogue::residual,
-         step.decode);
+  residual_matmul(dview(attn_.data(), DType::f16, {t, c.q_dim()}), l.wo, step.decode,
+                  fused_step(step, l.wo));
 }
 
 void CudaSession::ffn_block(const Layer& l, std::int64_t t, bool decode) {
   const LlamaConfig& c = cfg_;
-  cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.ffn_norm.view(), c.rms_eps}, stream_.get());
   const TensorView ffn = dview(ffn_.data(), DType::f16, {t, c.ffn_hidden});
-  matmul(ffn, h_rows(t), l.w_gate, cuda::Epilogue::swiglu, decode, &l.w_up);
-  matmul(x_rows(t), ffn, l.w_down, cuda::Epilogue::residual, decode);
+  AttnStep shape;
+  shape.rows = t;
+  shape.decode = decode;
+  if (fused_step(shape, l.w_gate) && fused_step(shape, l.w_up)) {
+    cuda::FusedNormGemvArgs a;
+    a.y = ffn;
+    a.norm = {x_rows(t), l.ffn_norm.view(), c.rms_eps};
+    a.weights = fused_weights(l.w_gate, &l.w_up);
+    a.epilogue = cuda::Epilogue::swiglu;
+    a.pdl = pdl_;
+    cuda::fused_norm_gemv(a, stream_.get());
+  } else {
+    cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.ffn_norm.view(), c.rms_eps}, stream_.get());
+    matmul(ffn, h_rows(t), l.w_gate, cuda::Epilogue::swiglu, decode, &l.w_up);
+  }
+  residual_matmul(ffn, l.w_down, decode, fused_step(shape, l.w_down));
 }
 
 // Logits of rows [first, t) of the chunk into host memory at dst ([t - first, vocab]).

@@ -114,6 +114,30 @@ TEST_F(CudaSessionTest, FloatWeightsMatchCpu) {
   expect_cuda_matches_cpu(s);
 }
 
+// The fused decode blocks (KLAB_CUDA_FUSED=1, with and without PDL) give the same answers as
+// the CPU engine, for every weight kind, GQA, qwen2 biases with NeoX RoPE.
+TEST_F(CudaSessionTest, FusedDecodeBlocksMatchCpu) {
+  for (const char* pdl : {"1", "0"}) {
+    SCOPED_TRACE(std::string("KLAB_CUDA_PDL=") + pdl);
+    setenv("KLAB_CUDA_FUSED", "1", 1);
+    setenv("KLAB_CUDA_PDL", pdl, 1);
+    for (TensorType t : {TensorType::q4_0, TensorType::q4_1, TensorType::q8_0, TensorType::f16}) {
+      TinySpec s = shape(3, 1, 64);
+      s.matrix_type = t;
+      s.embd_type = TensorType::q8_0;
+      expect_cuda_matches_cpu(s);
+    }
+    TinySpec qwen = shape(4, 2, 128);
+    qwen.arch = "qwen2";
+    qwen.qkv_bias = true;
+    qwen.matrix_type = TensorType::q8_0;
+    qwen.embd_type = TensorType::f16;
+    expect_cuda_matches_cpu(qwen);
+    unsetenv("KLAB_CUDA_FUSED");
+    unsetenv("KLAB_CUDA_PDL");
+  }
+}
+
 TEST_F(CudaSessionTest, Qwen2BiasesAndNeoxRope) {
   TinySpec s = shape(3, 1, 64);
   s.arch = "qwen2";
