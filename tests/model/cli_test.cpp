@@ -122,9 +122,8 @@ TEST_F(Cli, RealModelEndToEnd) {
   expect_one_line_error("generate -p 'The capital of France is' -n 100000", "context");
   expect_one_line_error("generate -p 'The capital of France is' -n 20 --ctx 10", "context");
 
-  // Two turns through the chat template. (Greedy "What is the capital of France?" on the CPU
-  // path, whose 8-bit activations move near-ties, answers with a list of French words, so the
-  // check uses a prompt whose greedy answer is the same on CPU and on the H100 CUDA path.)
+  // Two turns through the chat template, with a prompt whose greedy answer is the same on the
+  // CPU and on the H100 CUDA path.
   const Result chat =
       run("chat --temp 0 -n 32 <<'EOF'\nGive me three tips for staying healthy.\nAnd one "
           "more?\n/exit\nEOF",
