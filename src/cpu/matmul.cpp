@@ -1,7 +1,9 @@
 // matmul(): argument checks, the split of output columns over threads, and the choice of the
 // tile kernel for (weight type, activation format, ISA).
 #include <algorithm>
+#include <array>
 #include <string>
+#include <string_view>
 
 #include "cpu/kernels.hpp"
 #include "klab/error.hpp"
@@ -35,93 +37,57 @@ detail::Quantize16Fn quantize16_kernel(Isa isa) {
   return detail::quantize_q16_scalar;
 }
 
-[[noreturn]] void no_quant_kernel(WeightType t) {
-  fail("cpu::matmul: no quantized kernel for " + std::string(weight_type_name(t)));
+// One row of a dispatch table: the tile kernel of a weight type, per ISA (avx2 may be null).
+template <class Fn>
+struct KernelRow {
+  WeightType type;
+  Fn avx2;
+  Fn scalar;
+};
+
+template <class Fn, std::size_t N>
+Fn pick_kernel(const std::array<KernelRow<Fn>, N>& table, WeightType t, Isa isa,
+               std::string_view what) {
+  for (const KernelRow<Fn>& row : table)
+    if (row.type == t) return isa == Isa::avx2 && row.avx2 ? row.avx2 : row.scalar;
+  fail("cpu::matmul: no " + std::string(what) + " kernel for " + std::string(weight_type_name(t)));
 }
 
-detail::QuantTileFn quant_kernel(WeightType t, Isa isa) {
+// The AVX2 kernels exist only in x86-64 builds; elsewhere the tables hold null there (a
+// macro, because the names themselves are missing on other targets).
 #if defined(__x86_64__)
-  if (isa == Isa::avx2) {
-    switch (t) {
-      case WeightType::q4_0:
-        return detail::q4_0_tile_avx2;
-      case WeightType::q4_1:
-        return detail::q4_1_tile_avx2;
-      case WeightType::q8_0:
-        return detail::q8_0_tile_avx2;
-      default:
-        break;
-    }
-  }
+#define KLAB_AVX2(fn) detail::fn
+#else
+#define KLAB_AVX2(fn) nullptr
 #endif
-  (void)isa;
-  switch (t) {
-    case WeightType::q4_0:
-      return detail::q4_0_tile_scalar;
-    case WeightType::q4_1:
-      return detail::q4_1_tile_scalar;
-    case WeightType::q8_0:
-      return detail::q8_0_tile_scalar;
-    default:
-      no_quant_kernel(t);
-  }
+
+detail::QuantTileFn quant_kernel(WeightType t, Isa isa) {
+  static constexpr std::array<KernelRow<detail::QuantTileFn>, 3> table{{
+      {WeightType::q4_0, KLAB_AVX2(q4_0_tile_avx2), detail::q4_0_tile_scalar},
+      {WeightType::q4_1, KLAB_AVX2(q4_1_tile_avx2), detail::q4_1_tile_scalar},
+      {WeightType::q8_0, KLAB_AVX2(q8_0_tile_avx2), detail::q8_0_tile_scalar},
+  }};
+  return pick_kernel(table, t, isa, "quantized");
 }
 
 detail::Quant16TileFn quant16_kernel(WeightType t, Isa isa) {
-#if defined(__x86_64__)
-  if (isa == Isa::avx2) {
-    switch (t) {
-      case WeightType::q4_0:
-        return detail::q4_0_q16_tile_avx2;
-      case WeightType::q4_1:
-        return detail::q4_1_q16_tile_avx2;
-      case WeightType::q8_0:
-        return detail::q8_0_q16_tile_avx2;
-      default:
-        break;
-    }
-  }
-#endif
-  (void)isa;
-  switch (t) {
-    case WeightType::q4_0:
-      return detail::q4_0_q16_tile_scalar;
-    case WeightType::q4_1:
-      return detail::q4_1_q16_tile_scalar;
-    case WeightType::q8_0:
-      return detail::q8_0_q16_tile_scalar;
-    default:
-      no_quant_kernel(t);
-  }
+  static constexpr std::array<KernelRow<detail::Quant16TileFn>, 3> table{{
+      {WeightType::q4_0, KLAB_AVX2(q4_0_q16_tile_avx2), detail::q4_0_q16_tile_scalar},
+      {WeightType::q4_1, KLAB_AVX2(q4_1_q16_tile_avx2), detail::q4_1_q16_tile_scalar},
+      {WeightType::q8_0, KLAB_AVX2(q8_0_q16_tile_avx2), detail::q8_0_q16_tile_scalar},
+  }};
+  return pick_kernel(table, t, isa, "quantized");
 }
 
 detail::FloatTileFn float_kernel(WeightType t, Isa isa) {
-#if defined(__x86_64__)
-  if (isa == Isa::avx2) {
-    switch (t) {
-      case WeightType::f32:
-        return detail::f32_tile_avx2;
-      case WeightType::f16:
-        return detail::f16_tile_avx2;
-      case WeightType::bf16:
-        return detail::bf16_tile_avx2;
-      default:
-        break;
-    }
-  }
-#endif
-  (void)isa;
-  switch (t) {
-    case WeightType::f32:
-      return detail::f32_tile_scalar;
-    case WeightType::f16:
-      return detail::f16_tile_scalar;
-    case WeightType::bf16:
-      return detail::bf16_tile_scalar;
-    default:
-      fail("cpu::matmul: no float kernel for " + std::string(weight_type_name(t)));
-  }
+  static constexpr std::array<KernelRow<detail::FloatTileFn>, 3> table{{
+      {WeightType::f32, KLAB_AVX2(f32_tile_avx2), detail::f32_tile_scalar},
+      {WeightType::f16, KLAB_AVX2(f16_tile_avx2), detail::f16_tile_scalar},
+      {WeightType::bf16, KLAB_AVX2(bf16_tile_avx2), detail::bf16_tile_scalar},
+  }};
+  return pick_kernel(table, t, isa, "float");
 }
+#undef KLAB_AVX2
 
 // Weight rows per task: enough tasks to balance the threads, few enough that the per-task
 // overhead stays small, and a tile of weights that stays cache-resident while the input rows
