@@ -2,7 +2,8 @@
 # One command for the lent GPU machine: build with CUDA, run every test (GPU tests enabled),
 # run compute-sanitizer on the GPU test binaries, run the quick benchmark suite, and leave
 # at most a handful of files under $OUT (the device tool returns 8 files at most):
-#   summary.txt  logs.tar.gz  bench-<suite>.json  bench-<suite>.csv
+#   summary.txt  logs.tar.gz  results.tar.gz (every JSON/CSV result: bench-<suite>.json,
+#   bench-attn-*.json, bench-sdpa.json, autotune-*.json, bench-e2e.json, ncu summaries)
 # The last thing printed is a short summary table (the tool returns only the output's tail).
 #
 # Environment (all optional):
@@ -44,6 +45,8 @@ limit() {  # limit SECONDS CMD...: runs CMD under timeout when SECONDS > 0
 }
 mkdir -p "$out"
 logs="$(mktemp -d /tmp/klab-gpu-logs.XXXXXX)"
+results="$logs/results"
+mkdir -p "$results"
 summary="$out/summary.txt"
 : >"$summary"
 t_start=$SECONDS
@@ -54,7 +57,9 @@ row() { printf '%-26s %-8s %6ss  %s\n' "$1" "$2" "$3" "$4" >>"$logs/.rows"; }
 : >"$logs/.rows"
 
 finish() {
-  tar -czf "$out/logs.tar.gz" -C "$logs" --exclude=.rows . 2>/dev/null
+  tar -czf "$out/logs.tar.gz" -C "$logs" --exclude=.rows --exclude=results . 2>/dev/null
+  # One archive for the results: the device tool brings back only a few files per call.
+  tar -czf "$out/results.tar.gz" -C "$results" . 2>/dev/null
   {
     echo
     echo "== gpu-check summary ($((SECONDS - t_start))s total; logs in $out/logs.tar.gz) =="
@@ -141,24 +146,33 @@ if want sanitizer; then
   elif [ ${#bins[@]} -eq 0 ]; then
     row sanitizer SKIPPED 0 "no GPU test binaries"
   fi
+  # The binaries run side by side (KLAB_SANITIZER_JOBS at once, default 12): one after another
+  # they take longer than a device call may (seen on the H100: 25 binaries, 4-6 min in parallel).
+  san_one() {  # san_one TOOL BIN -> "TOOL NAME RC"
+    local tool="$1" bin="$2" name gtest=(--gtest_brief=1)
+    name="$(basename "$bin")"
+    [ -n "${KLAB_SANITIZER_GTEST:-}" ] && gtest+=("--gtest_filter=$KLAB_SANITIZER_GTEST")
+    timeout "$sanitizer_timeout" compute-sanitizer --tool "$tool" --error-exitcode 99 \
+      --print-limit 20 "$bin" "${gtest[@]}" >"$logs/sanitizer-$tool-$name.log" 2>&1
+    echo "$tool $name $?"
+  }
+  export -f san_one
+  export logs sanitizer_timeout KLAB_SANITIZER_GTEST
   for tool in "${tools[@]}"; do
     command -v compute-sanitizer >/dev/null 2>&1 && [ ${#bins[@]} -gt 0 ] || break
     t0=$SECONDS
+    mapfile -t verdicts < <(printf '%s\n' "${bins[@]}" |
+      xargs -P "${KLAB_SANITIZER_JOBS:-12}" -I{} bash -c 'san_one "$0" "$1"' "$tool" {})
     bad=()
-    for bin in "${bins[@]}"; do
-      name="$(basename "$bin")"
-      gtest=(--gtest_brief=1)
-      [ -n "${KLAB_SANITIZER_GTEST:-}" ] && gtest+=("--gtest_filter=$KLAB_SANITIZER_GTEST")
-      timeout "$sanitizer_timeout" compute-sanitizer --tool "$tool" --error-exitcode 99 \
-        --print-limit 20 "$bin" "${gtest[@]}" >"$logs/sanitizer-$tool-$name.log" 2>&1
-      rc=$?
-      [ $rc -ne 0 ] && bad+=("$name(rc=$rc)")
+    for v in "${verdicts[@]}"; do
+      read -r _ name rc <<<"$v"
+      [ "$rc" != 0 ] && bad+=("$name(rc=$rc)")
     done
     if [ ${#bad[@]} -eq 0 ]; then
       row "sanitizer $tool" ok $((SECONDS - t0)) "${#bins[@]} binaries clean"
     else
       status=1
-      row "sanitizer $tool" FAILED $((SECONDS - t0)) "${#bad[@]}/${#bins[@]}: ${bad[*]}"
+      row "sanitizer $tool" FAILED $((SECONDS - t0)) "${#bad[@]}/${#bins[@]}: ${bad[*]} (124 = timeout)"
     fi
   done
 fi
@@ -166,8 +180,8 @@ fi
 # ---- benchmarks ------------------------------------------------------------------------------
 if want bench; then
   t0=$SECONDS
-  json="$out/bench-$suite.json"
-  csv="$out/bench-$suite.csv"
+  json="$results/bench-$suite.json"
+  csv="$results/bench-$suite.csv"
   # shellcheck disable=SC2086
   limit "${KLAB_BENCH_TIMEOUT:-0}" "$build/bin/klab" bench --suite "$suite" --json "$json" --csv "$csv" ${KLAB_BENCH_ARGS:-} \
     >"$logs/bench-table.txt" 2> >(while IFS= read -r l; do printf '%4ds %s\n' $((SECONDS - t0)) "$l"; done \
@@ -205,29 +219,29 @@ step() {  # step NAME TIMEOUT CMD...: runs CMD with its output in logs/NAME.log,
 klab="$build/bin/klab"
 if want attn; then
   step attn-decode 300 "$klab" bench decode-attn --batch 1,8,16,32 --len 4096,16384 \
-    --layout contiguous,paged --json "$out/bench-attn-decode.json"
+    --layout contiguous,paged --json "$results/bench-attn-decode.json"
   step attn-prefill 300 "$klab" bench prefill-attn --len 8192 --causal 1,0 \
-    --json "$out/bench-attn-prefill.json"
+    --json "$results/bench-attn-prefill.json"
 fi
 if want sdpa; then
-  step sdpa 300 python3 "$root/scripts/bench_sdpa.py" --out "$out/bench-sdpa.json"
+  step sdpa 300 python3 "$root/scripts/bench_sdpa.py" --out "$results/bench-sdpa.json"
 fi
 if want autotune; then
   cache="$(mktemp -d /tmp/klab-autotune.XXXXXX)"
   step autotune-write 400 env KLAB_CACHE_DIR="$cache" "$klab" autotune --quick --write-cache \
-    --json "$out/autotune-write.json"
+    --json "$results/autotune-write.json"
   step autotune-check 400 env KLAB_CACHE_DIR="$cache" "$klab" autotune --quick --check \
-    --json "$out/autotune-check.json"
+    --json "$results/autotune-check.json"
 fi
 if want e2e; then
-  step e2e 550 "$klab" bench e2e --quick --json "$out/bench-e2e.json"
+  step e2e 550 "$klab" bench e2e --quick --json "$results/bench-e2e.json"
   if [ -f "$model" ]; then
     step generate-memcheck 300 compute-sanitizer --tool memcheck --error-exitcode 99 "$klab" generate \
       -m "$model" -p "The capital of France is" -n 16 --temp 0 --device cuda
   fi
 fi
 if want profile && [ -f "$model" ]; then
-  step profile 300 env OUT="$out" KLAB_BUILD_DIR="$build" KLAB_PROFILE_STEP_KERNELS="${KLAB_PROFILE_STEP_KERNELS:-0}" \
+  step profile 300 env OUT="$results" KLAB_BUILD_DIR="$build" KLAB_PROFILE_STEP_KERNELS="${KLAB_PROFILE_STEP_KERNELS:-0}" \
     bash "$root/scripts/profile-decode.sh" "$model"
 fi
 
