@@ -16,7 +16,7 @@ for graphs in 1 0; do
     --device cuda 2>&1 | tail -3
 done
 # Eager: 2 decode tokens profiled; the step's kernels are the last launches.
-KLAB_CUDA_GRAPHS=0 timeout 300 ncu --clock-control none --metrics gpu__time_duration.sum --csv \
+KLAB_CUDA_GRAPHS=0 timeout 300 ncu --clock-control none --cache-control none --metrics gpu__time_duration.sum --csv \
   "$klab" generate -m "$model" -p "$prompt" -n 3 --temp 0 --device cuda >"$out/ncu-decode.csv" 2>"$out/ncu-decode.err"
 echo "ncu exit $?"
 steps="${KLAB_PROFILE_STEP_KERNELS:-0}"
