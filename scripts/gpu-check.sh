@@ -15,6 +15,7 @@
 #                           the same shapes (scripts/bench_sdpa.py); autotune: write a cache in
 #                           a scratch dir, bench the quick suite with it, check the targets;
 #                           e2e: `klab bench e2e --quick`; profile: scripts/profile-decode.sh
+#                           (the real model) and scripts/profile-e2e.sh (Llama-2-7B shape, Q4_0)
 #   KLAB_MODEL              the real model (GGUF) for e2e/profile (default: the fetched one)
 #   KLAB_TEST_FILTER        ctest -R regex for the test step (and the sanitizer binaries)
 #   KLAB_RACECHECK=1        also run compute-sanitizer --tool racecheck
@@ -243,6 +244,9 @@ fi
 if want profile && [ -f "$model" ]; then
   step profile 300 env OUT="$results" KLAB_BUILD_DIR="$build" KLAB_PROFILE_STEP_KERNELS="${KLAB_PROFILE_STEP_KERNELS:-0}" \
     bash "$root/scripts/profile-decode.sh" "$model"
+fi
+if want profile; then
+  step profile-e2e 550 env OUT="$results" KLAB_BUILD_DIR="$build" bash "$root/scripts/profile-e2e.sh" llama2-7b q4_0
 fi
 
 exit $status
