@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
 #include <random>
 #include <span>
 #include <vector>
@@ -14,6 +16,25 @@
 #include "klab/tensor.hpp"
 
 namespace klab::test {
+
+// Where the default model (SmolLM2-135M-Instruct Q4_1) is, as the CLI looks for it and
+// scripts/fetch-model.sh puts it: $KLAB_MODEL, else
+// ${KLAB_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/klab}/models/. The file may be absent:
+// tests that need it skip.
+inline std::filesystem::path default_model_path() {
+  const auto env = [](const char* name) -> std::filesystem::path {
+    const char* v = std::getenv(name);
+    return v != nullptr ? std::filesystem::path(v) : std::filesystem::path();
+  };
+  if (!env("KLAB_MODEL").empty()) return env("KLAB_MODEL");
+  std::filesystem::path base = env("KLAB_HOME");
+  if (base.empty()) {
+    std::filesystem::path data = env("XDG_DATA_HOME");
+    if (data.empty()) data = env("HOME") / ".local" / "share";
+    base = data / "klab";
+  }
+  return base / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf";
+}
 
 // A fresh seed per call, so every check sees new data; printed on failure via SCOPED_TRACE.
 inline std::uint64_t fresh_seed() {

@@ -229,13 +229,6 @@ TEST_F(CudaSessionTest, UnsupportedHeadDimIsAClearError) {
 
 // ---- the real model ---------------------------------------------------------------------------
 
-std::filesystem::path real_model_path() {
-  if (const char* env = std::getenv("KLAB_MODEL"); env && *env) return env;
-  const char* home = std::getenv("HOME");
-  return std::filesystem::path(home ? home : "/root") /
-         ".local/share/klab/models/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
-
 std::int32_t argmax(std::span<const float> v) {
   return static_cast<std::int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
@@ -300,7 +293,7 @@ TEST_F(CudaSessionTest, SamplingWithoutASamplerIsAClearError) {
 }
 
 TEST_F(CudaSessionTest, RealModelGreedyTokensEqualCpu) {
-  const auto path = real_model_path();
+  const auto path = default_model_path();
   if (!std::filesystem::exists(path)) GTEST_SKIP() << "no model at " << path;
   const auto model = Model::load(path);
   const auto& tok = model->tokenizer();

@@ -288,7 +288,8 @@ TEST_F(GgufPy, GgufPyReadsOurWriter) {
 
 TEST_F(GgufPy, RealModelMatchesGgufPy) {
   const auto model = klab::test::default_model_path();
-  if (model.empty()) GTEST_SKIP() << "default model not found (run scripts/fetch-model.sh)";
+  if (!std::filesystem::exists(model))
+    GTEST_SKIP() << "default model not found (run scripts/fetch-model.sh)";
   const File f = File::open(model);
   EXPECT_EQ(f.get_string("general.architecture"), "llama");
   const std::int64_t layers = f.get_int("llama.block_count");

@@ -113,29 +113,6 @@ inline void expect_error(const std::function<void()>& f, std::vector<std::string
   }
 }
 
-// The default model (SmolLM2-135M-Instruct Q4_1), where scripts/fetch-model.sh puts it:
-// $KLAB_MODEL, else ${KLAB_HOME:-${XDG_DATA_HOME:-~/.local/share}/klab}/models/. Empty when
-// absent, so tests can skip.
-inline std::filesystem::path default_model_path() {
-  auto env = [](const char* name) -> std::string {
-    const char* v = std::getenv(name);
-    return v == nullptr ? std::string() : std::string(v);
-  };
-  if (!env("KLAB_MODEL").empty() && std::filesystem::exists(env("KLAB_MODEL"))) {
-    return env("KLAB_MODEL");
-  }
-  std::filesystem::path home;
-  if (!env("KLAB_HOME").empty()) {
-    home = env("KLAB_HOME");
-  } else if (!env("XDG_DATA_HOME").empty()) {
-    home = std::filesystem::path(env("XDG_DATA_HOME")) / "klab";
-  } else if (!env("HOME").empty()) {
-    home = std::filesystem::path(env("HOME")) / ".local" / "share" / "klab";
-  }
-  const auto p = home / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf";
-  return std::filesystem::exists(p) ? p : std::filesystem::path();
-}
-
 inline std::vector<std::uint8_t> random_bytes(std::size_t n) {
   std::vector<std::uint8_t> v(n);
   std::uniform_int_distribution<int> dist(0, 255);

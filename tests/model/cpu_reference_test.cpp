@@ -26,20 +26,6 @@
 namespace klab {
 namespace {
 
-std::filesystem::path default_model() {
-  if (const char* env = std::getenv("KLAB_MODEL"); env && *env) return env;
-  std::filesystem::path base;
-  if (const char* home = std::getenv("KLAB_HOME"); home && *home) {
-    base = std::filesystem::path(home);
-  } else if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) {
-    base = std::filesystem::path(xdg) / "klab";
-  } else {
-    base = std::filesystem::path(std::getenv("HOME") ? std::getenv("HOME") : "") / ".local" /
-           "share" / "klab";
-  }
-  return base / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf";
-}
-
 constexpr int kSteps = 64;
 constexpr int kThreads = 2;
 
@@ -73,7 +59,7 @@ struct Comparison {
 class CpuVsF32Reference : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const auto path = default_model();
+    const auto path = test::default_model_path();
     if (!std::filesystem::exists(path)) return;
     model_ = Model::load(path);
     reference_ = std::make_unique<test::F32Reference>(*model_, kThreads);
@@ -84,7 +70,8 @@ class CpuVsF32Reference : public ::testing::Test {
   }
   void SetUp() override {
     if (!model_)
-      GTEST_SKIP() << default_model() << " is not installed (bash scripts/fetch-model.sh)";
+      GTEST_SKIP() << test::default_model_path()
+                   << " is not installed (bash scripts/fetch-model.sh)";
   }
 
   // Greedy CPU decode for kSteps steps (no stop on EOS: the comparison wants every step),

@@ -13,24 +13,10 @@
 namespace klab {
 namespace {
 
-std::filesystem::path default_model() {
-  if (const char* env = std::getenv("KLAB_MODEL"); env && *env) return env;
-  std::filesystem::path base;
-  if (const char* home = std::getenv("KLAB_HOME"); home && *home) {
-    base = std::filesystem::path(home);
-  } else if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) {
-    base = std::filesystem::path(xdg) / "klab";
-  } else {
-    base = std::filesystem::path(std::getenv("HOME") ? std::getenv("HOME") : "") / ".local" /
-           "share" / "klab";
-  }
-  return base / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf";
-}
-
 class RealModel : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto path = default_model();
+    const auto path = test::default_model_path();
     if (!std::filesystem::exists(path))
       GTEST_SKIP() << path << " is not installed (bash scripts/fetch-model.sh fetches it)";
     static std::shared_ptr<const Model> cached = Model::load(path);

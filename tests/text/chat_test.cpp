@@ -8,6 +8,7 @@
 #include "klab/chat.hpp"
 #include "klab/error.hpp"
 #include "klab/gguf.hpp"
+#include "test_util.hpp"
 
 namespace {
 
@@ -97,12 +98,7 @@ TEST(Chat, FormatNamesRoundTrip) {
 }
 
 TEST(Chat, DefaultModelTemplateIsChatmlWithSmolLmSystem) {
-  const char* env = std::getenv("KLAB_MODEL");
-  const char* home = std::getenv("HOME");
-  const std::filesystem::path model =
-      env && *env ? std::filesystem::path(env)
-                  : std::filesystem::path(home ? home : "/") /
-                        ".local/share/klab/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+  const std::filesystem::path model = klab::test::default_model_path();
   if (!std::filesystem::exists(model)) GTEST_SKIP() << "default model not found: " << model;
   const auto file = klab::gguf::File::open(model);
   const std::string& t = file.get_string("tokenizer.chat_template");

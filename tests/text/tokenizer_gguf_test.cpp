@@ -20,12 +20,6 @@ using klab::gguf::Writer;
 
 namespace {
 
-fs::path model_path() {
-  if (const char* env = std::getenv("KLAB_MODEL"); env && *env) return env;
-  const char* home = std::getenv("HOME");
-  return fs::path(home ? home : "/") / ".local/share/klab/models/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
-
 Value strings(const std::vector<std::string>& v) {
   Array a;
   for (const auto& s : v) a.push_back(Writer::str(s));
@@ -166,8 +160,9 @@ TEST(TokenizerGguf, SentencePieceDefaults) {
 class DefaultModelTokenizer : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists(model_path())) GTEST_SKIP() << "default model not found: " << model_path();
-    auto file = klab::gguf::File::open(model_path());
+    if (!fs::exists(klab::test::default_model_path()))
+      GTEST_SKIP() << "default model not found: " << klab::test::default_model_path();
+    auto file = klab::gguf::File::open(klab::test::default_model_path());
     tok_.emplace(klab::Tokenizer::create(klab::tokenizer_data_from_gguf(file)));
   }
   std::optional<klab::Tokenizer> tok_;

@@ -19,26 +19,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path default_model_path() {
-  if (const char* env = std::getenv("KLAB_MODEL"); env && *env) return env;
-  fs::path base;
-  if (const char* home = std::getenv("KLAB_HOME"); home && *home) {
-    base = home;
-  } else if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) {
-    base = fs::path(xdg) / "klab";
-  } else if (const char* h = std::getenv("HOME"); h && *h) {
-    base = fs::path(h) / ".local/share/klab";
-  }
-  return base / "models/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
-
 using klab::test::escape_text;
 using klab::test::join_ids;
 
 class TokenizerVsHf : public ::testing::Test {
  protected:
   void SetUp() override {
-    model_ = default_model_path();
+    model_ = klab::test::default_model_path();
     if (!fs::exists(model_))
       GTEST_SKIP() << "model not found at " << model_ << " (run scripts/fetch-model.sh)";
     auto result = klab::test::run_reference_script("tokenizer_reference.py",
