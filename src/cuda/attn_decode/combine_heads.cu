@@ -9,6 +9,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "cuda/attn_decode/combine_common.cuh"
 #include "cuda/attn_decode/decode_params.hpp"
 #include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/dtype_traits.cuh"
@@ -66,18 +67,7 @@ __global__ void __launch_bounds__(kWarps * 32) combine_heads_kernel(DecodeParams
       }
     }
   }
-#pragma unroll
-  for (int e = 0; e < kPer; ++e) partial[warp][lane * kPer + e] = acc[e];
-  __syncthreads();
-
-  const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-  T* out = static_cast<T*>(p.out) + b * p.out_stride_b + h * p.out_stride_h;
-  for (int d = threadIdx.x; d < D; d += kWarps * 32) {
-    float o = 0.0f;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) o += partial[w][d];
-    out[d] = from_f32<T>(o * inv);
-  }
+  write_combined<T, D, kWarps>(partial, acc, sum, p, b, h);
 }
 
 template <class T>
