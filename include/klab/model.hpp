@@ -234,7 +234,9 @@ class Session {
     return std::nullopt;
   }
   // The logits sample_last() reads: what the last prefill()/decode() of sequence 0 returned.
-  std::span<const float> last_logits() const { return last_logits_; }
+  // Throws Error when there are none (nothing run yet, or decode_sample() kept them on the
+  // device).
+  std::span<const float> last_logits() const;
   Sampler& host_sampler(std::string_view op);
 
   // Backend hooks, called with checked arguments; sequence lengths (n_past(seq)) are those

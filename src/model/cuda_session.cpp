@@ -573,8 +573,6 @@ std::int32_t CudaSession::read_sampled_id() {
 std::int32_t CudaSession::sample_last() {
   if (!sampler_) return Session::sample_last();
   const std::span<const float> logits = last_logits();
-  if (logits.empty())
-    fail("Session::sample_last: sequence 0 has no logits to sample (prefill or decode first)");
   const cudaStream_t s = stream_.get();
   cuda::check(cudaMemcpyAsync(logits_dev_.data(), logits.data(), logits.size_bytes(),
                               cudaMemcpyHostToDevice, s),

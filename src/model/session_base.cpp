@@ -141,11 +141,15 @@ void Session::sampler_accept(std::span<const std::int32_t> ids) {
   for (const std::int32_t id : ids) s.accept(id);
 }
 
-std::int32_t Session::sample_last() {
-  Sampler& s = host_sampler("Session::sample_last");
+std::span<const float> Session::last_logits() const {
   if (last_logits_.empty())
     fail("Session::sample_last: sequence 0 has no logits to sample (prefill or decode first)");
-  return s.next(last_logits_);
+  return last_logits_;
+}
+
+std::int32_t Session::sample_last() {
+  Sampler& s = host_sampler("Session::sample_last");
+  return s.next(last_logits());
 }
 
 std::int32_t Session::decode_sample(std::int32_t token) {
