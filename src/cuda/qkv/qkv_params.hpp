@@ -45,8 +45,14 @@ struct QkvParams {
 // vectors.
 bool vectorizable(const QkvParams& p);
 
+// grid.y limit of a launch.
+constexpr std::int64_t kMaxGridY = 65535;
+// token_split's row of blocks per token fits in grid.y (and the params are vectorizable).
+bool token_split_fits(const QkvParams& p);
+
 void launch_naive(const QkvParams& p, cudaStream_t stream);
 void launch_vec16(const QkvParams& p, cudaStream_t stream);
 void launch_token_per_block(const QkvParams& p, cudaStream_t stream);
+void launch_token_split(const QkvParams& p, cudaStream_t stream);
 
 }  // namespace klab::cuda::qkv

@@ -155,7 +155,22 @@ constexpr Rung kLadder[] = {
     {"vec16", "thread per 16-byte unit, sin/cos per pair", qkv::vectorizable, qkv::launch_vec16},
     {"token_per_block", "block per token, sin/cos once per token in shared memory, 16-byte units",
      qkv::vectorizable, qkv::launch_token_per_block},
+    {"token_split",
+     "a token over a row of blocks, one 16-byte unit per thread, sin/cos per block; few tokens",
+     qkv::token_split_fits, qkv::launch_token_split},
 };
+
+// Up to this many tokens `auto` spreads each token over several blocks (token_split): a
+// decode step's one block per token would walk its ~1000 items (Llama-2-7B) serially.
+// Beyond it (prefill) a block per token already fills the GPU and computes each token's
+// sin/cos once. The crossover is not measured yet; autotune (klab autotune) overrides it.
+constexpr std::int64_t kTokenSplitMaxTokens = 64;
+
+std::string auto_choice(const QkvParams& p) {
+  if (!qkv::vectorizable(p)) return "naive";
+  return p.tokens <= kTokenSplitMaxTokens && qkv::token_split_fits(p) ? "token_split"
+                                                                      : "token_per_block";
+}
 
 template <class Args>
 registry::OpRegistry<Args> build(std::string op) {
@@ -170,9 +185,7 @@ registry::OpRegistry<Args> build(std::string op) {
                    l(params_of(a), stream);
                  }});
   }
-  reg.set_auto([](const Args& a) -> std::string {
-    return qkv::vectorizable(params_of(a)) ? "token_per_block" : "naive";
-  });
+  reg.set_auto([](const Args& a) { return auto_choice(params_of(a)); });
   reg.set_bucket([](const Args& a) { return tune_bucket(a); });  // autotune (klab/autotune.hpp)
   return reg;
 }

@@ -1,5 +1,6 @@
 // Every QKV variant against the reference composition qkv_split -> rope(q), rope(k) ->
-// kv_append: GQA 32/8, 9/3, 4/4, 8/1, 6/2; head dims 64/80/128; both RoPE styles, full and
+// kv_append: GQA 32/8, 9/3, 4/4, 8/1, 6/2, 32/32, 12/4; head dims 64/80/128/256; T = 1 .. 100;
+// both RoPE styles, full and
 // partial rotary dims; contiguous and paged caches with page sizes 15/16/17; poisoned outputs,
 // random cache contents (so stray writes show), dropped rows, and bad arguments.
 #include <gtest/gtest.h>
@@ -21,8 +22,9 @@ using cuda::RopeStyle;
 struct Case {
   std::int64_t tokens, hq, hkv, d;
 };
-const Case kCases[] = {{1, 32, 8, 128}, {3, 9, 3, 64}, {100, 4, 4, 128},
-                       {5, 8, 1, 64},   {2, 6, 2, 80}, {64, 32, 8, 128}};
+// {1, 32, 32, 128}: a Llama-2-7B decode step (T = 1, the token_split rung's case).
+const Case kCases[] = {{1, 32, 8, 128}, {3, 9, 3, 64},    {100, 4, 4, 128}, {5, 8, 1, 64},
+                       {2, 6, 2, 80},   {64, 32, 8, 128}, {1, 32, 32, 128}, {7, 12, 4, 256}};
 
 std::string name(DType dtype, const Case& c) {
   return dt(dtype) + " T=" + std::to_string(c.tokens) + " Hq=" + std::to_string(c.hq) +
@@ -298,6 +300,24 @@ TEST_F(QkvTest, RopeKvWriteDropsUnaddressableRows) {
       EXPECT_LE(rel_error(fetch(q).view(), expect.q.view()), 1e-2);
       EXPECT_LE(rel_error(fetch(cache.dk).view(), cache.hk.view()), 1e-2);
       EXPECT_EQ(rel_error(fetch(cache.dv).view(), cache.hv.view()), 0.0);
+    }
+}
+
+// A decode step's few tokens go to token_split (a token over several blocks), prefill's many
+// to token_per_block, unaligned shapes to naive.
+TEST_F(QkvTest, AutoSpreadsFewTokensOverBlocks) {
+  for (std::int64_t tokens : {1, 4, 512})
+    for (std::int64_t d : {128, 36}) {
+      SCOPED_TRACE("T=" + std::to_string(tokens) + " D=" + std::to_string(d));
+      DeviceTensor qkv(DType::f16, {tokens, 96 * d}), q(DType::f16, {tokens, 32, d}),
+          k(DType::f16, {tokens, 32, d}), v(DType::f16, {tokens, 32, d}), pos(DType::i32, {tokens});
+      cuda::RopeFreqs f;
+      f.theta = kTheta;
+      const cuda::QkvSplitRopeArgs args{q.view(), k.view(), v.view(), qkv.view(), pos.view(), f};
+      const std::string want = d % 8 != 0    ? "naive"
+                               : tokens < 64 ? "token_split"
+                                             : "token_per_block";
+      EXPECT_EQ(cuda::qkv_split_rope_registry().pick_default(args).name, want);
     }
 }
 
