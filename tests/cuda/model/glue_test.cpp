@@ -1,7 +1,8 @@
 // The CUDA engine's glue kernels against klab::QuantMatrix / klab::ref: embedding rows from
-// Q4_0 / Q4_1 / Q8_0 GGUF blocks (bit-exact) and dense f16 tables, rmsnorm from the f32
-// residual stream into f16, and the f16 bias add. Fresh random data, poisoned outputs, odd
-// sizes (H = 32, 96, 576, 63 for the scalar norm path), strided rows, bad arguments.
+// Q4_0 / Q4_1 / Q8_0 GGUF blocks and other quant formats (bit-exact) and dense f16 tables,
+// rmsnorm from the f32 residual stream into f16, and the f16 bias add. Fresh random data,
+// poisoned outputs, both paths of each kernel (vector and per-element embedding chunks;
+// rows in registers and two-pass norms), odd sizes, T = 1, strided rows, bad arguments.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -29,7 +30,7 @@ std::vector<std::int32_t> random_ids(std::int64_t n, std::int64_t vocab) {
   std::uniform_int_distribution<std::int32_t> d(0, static_cast<std::int32_t>(vocab - 1));
   std::vector<std::int32_t> ids(static_cast<std::size_t>(n));
   for (auto& id : ids) id = d(rng());
-  ids.back() = static_cast<std::int32_t>(vocab - 1);  // the last row too
+  if (n > 1) ids.back() = static_cast<std::int32_t>(vocab - 1);  // the last row too
   return ids;
 }
 
@@ -61,78 +62,110 @@ TensorView dev_rows(const DeviceBuffer& b, DType dt, std::int64_t rows, std::int
 
 class EngineGlueTest : public GpuTest {};
 
-TEST_F(EngineGlueTest, EmbeddingRowsFromGgufBlocksAreExact) {
-  for (GgufBlockType bt : {GgufBlockType::q4_0, GgufBlockType::q4_1, GgufBlockType::q8_0})
-    for (std::int64_t cols : {32, 96, 576})
-      for (std::int64_t tokens : {1, 7}) {
-        SCOPED_TRACE("type " + gguf_block_format(bt).name() + " H " + std::to_string(cols) + " T " +
-                     std::to_string(tokens));
-        const std::int64_t vocab = 37;
-        const auto w = random_floats(static_cast<std::size_t>(vocab * cols), -1.0f, 1.0f);
-        const QuantMatrix qm = ref::quantize(
-            TensorView::contiguous(const_cast<float*>(w.data()), DType::f32, {vocab, cols}),
-            gguf_block_format(bt));
-        // Through the GGUF bytes, as the engine loads them.
-        const QuantMatrix m = from_gguf_blocks(bt, vocab, cols, to_gguf_blocks(bt, qm));
-        // The plain layout, as DeviceQuantMatrix uploads it.
-        const DeviceBuffer codes = upload(m.packed), scales = upload(m.scales),
-                           mins = m.mins.empty() ? DeviceBuffer() : upload(m.mins);
-        const cuda::QuantPlainView table{static_cast<const std::uint8_t*>(codes.data()),
-                                         static_cast<const std::uint16_t*>(scales.data()),
-                                         static_cast<const std::uint16_t*>(mins.data()),
-                                         vocab,
-                                         cols,
-                                         m.format.bits,
-                                         m.format.group,
-                                         m.format.asymmetric};
-        const auto ids = random_ids(tokens, vocab);
-        const DeviceBuffer d_ids = upload(ids);
-        const std::int64_t stride = cols + 4;
-        DeviceBuffer out(static_cast<std::size_t>(tokens * stride) * 4);
-        out.fill_bytes(0xFF);
-        cuda::embedding_rows({dev_rows(out, DType::f32, tokens, cols, stride),
-                              dev(d_ids, DType::i32, {tokens}),
-                              table,
-                              {}});
-        const auto got = download<float>(out, static_cast<std::size_t>(tokens * stride));
-        int mismatches = 0;
-        for (std::int64_t t = 0; t < tokens; ++t)
-          for (std::int64_t c = 0; c < cols; ++c) {
-            const float want = m.value(ids[t], c);
-            const float have = got[static_cast<std::size_t>(t * stride + c)];
-            if (std::memcmp(&want, &have, 4) != 0) ++mismatches;
-          }
-        EXPECT_EQ(mismatches, 0);
-      }
+// Looks up `tokens` random rows (the last row among them, an out-of-range id first when
+// tokens > 2) of the plain-layout table `m` into rows `stride` floats apart and compares every
+// element bit for bit with QuantMatrix::value (zero for the bad id).
+void expect_embedding_exact(const QuantMatrix& m, std::int64_t tokens, std::int64_t stride) {
+  SCOPED_TRACE(m.format.name() + " H " + std::to_string(m.cols) + " T " + std::to_string(tokens) +
+               " stride " + std::to_string(stride));
+  const DeviceBuffer codes = upload(m.packed), scales = upload(m.scales),
+                     mins = m.mins.empty() ? DeviceBuffer() : upload(m.mins);
+  const cuda::QuantPlainView table{static_cast<const std::uint8_t*>(codes.data()),
+                                   static_cast<const std::uint16_t*>(scales.data()),
+                                   static_cast<const std::uint16_t*>(mins.data()),
+                                   m.rows,
+                                   m.cols,
+                                   m.format.bits,
+                                   m.format.group,
+                                   m.format.asymmetric};
+  auto ids = random_ids(tokens, m.rows);
+  if (tokens > 2) ids.front() = static_cast<std::int32_t>(m.rows);
+  const DeviceBuffer d_ids = upload(ids);
+  DeviceBuffer out(static_cast<std::size_t>(tokens * stride) * 4);
+  out.fill_bytes(0xFF);
+  cuda::embedding_rows({dev_rows(out, DType::f32, tokens, m.cols, stride),
+                        dev(d_ids, DType::i32, {tokens}),
+                        table,
+                        {}});
+  const auto got = download<float>(out, static_cast<std::size_t>(tokens * stride));
+  int mismatches = 0;
+  for (std::int64_t t = 0; t < tokens; ++t)
+    for (std::int64_t c = 0; c < m.cols; ++c) {
+      const bool valid = ids[t] >= 0 && ids[t] < m.rows;
+      const float want = valid ? m.value(ids[t], c) : 0.0f;
+      const float have = got[static_cast<std::size_t>(t * stride + c)];
+      if (std::memcmp(&want, &have, 4) != 0) ++mismatches;
+    }
+  EXPECT_EQ(mismatches, 0);
 }
 
+QuantMatrix random_quant_table(std::int64_t vocab, std::int64_t cols, QuantFormat format) {
+  const auto w = random_floats(static_cast<std::size_t>(vocab * cols), -1.0f, 1.0f);
+  return ref::quantize(
+      TensorView::contiguous(const_cast<float*>(w.data()), DType::f32, {vocab, cols}), format);
+}
+
+// Strides cols + 4 take the vector path (aligned 8-element chunks, float4 stores), cols + 3 the
+// per-element one; H = 4096 is the Llama-2-7B row, decoded as in a decode step (T = 1).
+TEST_F(EngineGlueTest, EmbeddingRowsFromGgufBlocksAreExact) {
+  const std::int64_t vocab = 37;
+  for (GgufBlockType bt : {GgufBlockType::q4_0, GgufBlockType::q4_1, GgufBlockType::q8_0})
+    for (std::int64_t cols : {32, 96, 576, 4096}) {
+      const QuantMatrix qm = random_quant_table(vocab, cols, gguf_block_format(bt));
+      // Through the GGUF bytes, as the engine loads them.
+      const QuantMatrix m = from_gguf_blocks(bt, vocab, cols, to_gguf_blocks(bt, qm));
+      for (std::int64_t tokens : {1, 7})
+        for (std::int64_t pad : {4, 3}) expect_embedding_exact(m, tokens, cols + pad);
+    }
+}
+
+// Formats GGUF has no block type for: 8-bit asymmetric, wider groups.
+TEST_F(EngineGlueTest, EmbeddingRowsFromOtherQuantFormatsAreExact) {
+  for (QuantFormat f : {QuantFormat{8, 64, true}, QuantFormat{4, 128, false},
+                        QuantFormat{4, 64, true}, QuantFormat{8, 128, false}}) {
+    const QuantMatrix m = random_quant_table(29, 384, f);
+    for (std::int64_t pad : {0, 4, 1}) expect_embedding_exact(m, 5, 384 + pad);
+  }
+}
+
+// Widths 96 (16-byte chunks) and 100 (per element); an out-of-range id gives a zero row.
 TEST_F(EngineGlueTest, EmbeddingRowsFromDenseHalfTable) {
-  const std::int64_t vocab = 50, cols = 96, tokens = 5;
-  std::vector<std::uint16_t> table(static_cast<std::size_t>(vocab * cols));
-  const auto values = random_floats(table.size(), -2.0f, 2.0f);
-  for (std::size_t i = 0; i < table.size(); ++i) table[i] = f32_to_f16_bits(values[i]);
-  const DeviceBuffer d_table = upload(table);
-  const auto ids = random_ids(tokens, vocab);
-  const DeviceBuffer d_ids = upload(ids);
-  DeviceBuffer out(static_cast<std::size_t>(tokens * cols) * 4);
-  out.fill_bytes(0xFF);
-  cuda::embedding_rows({dev(out, DType::f32, {tokens, cols}),
-                        dev(d_ids, DType::i32, {tokens}),
-                        {},
-                        dev(d_table, DType::f16, {vocab, cols})});
-  const auto got = download<float>(out, static_cast<std::size_t>(tokens * cols));
-  for (std::int64_t t = 0; t < tokens; ++t)
-    for (std::int64_t c = 0; c < cols; ++c)
-      ASSERT_EQ(got[static_cast<std::size_t>(t * cols + c)],
-                f16_bits_to_f32(table[static_cast<std::size_t>(ids[t] * cols + c)]));
+  for (std::int64_t cols : {96, 100, 4096}) {
+    SCOPED_TRACE("H " + std::to_string(cols));
+    const std::int64_t vocab = 50, tokens = 5;
+    std::vector<std::uint16_t> table(static_cast<std::size_t>(vocab * cols));
+    const auto values = random_floats(table.size(), -2.0f, 2.0f);
+    for (std::size_t i = 0; i < table.size(); ++i) table[i] = f32_to_f16_bits(values[i]);
+    const DeviceBuffer d_table = upload(table);
+    auto ids = random_ids(tokens, vocab);
+    ids[1] = -3;
+    const DeviceBuffer d_ids = upload(ids);
+    DeviceBuffer out(static_cast<std::size_t>(tokens * cols) * 4);
+    out.fill_bytes(0xFF);
+    cuda::embedding_rows({dev(out, DType::f32, {tokens, cols}),
+                          dev(d_ids, DType::i32, {tokens}),
+                          {},
+                          dev(d_table, DType::f16, {vocab, cols})});
+    const auto got = download<float>(out, static_cast<std::size_t>(tokens * cols));
+    for (std::int64_t t = 0; t < tokens; ++t)
+      for (std::int64_t c = 0; c < cols; ++c) {
+        const float want =
+            ids[t] < 0 ? 0.0f : f16_bits_to_f32(table[static_cast<std::size_t>(ids[t] * cols + c)]);
+        ASSERT_EQ(got[static_cast<std::size_t>(t * cols + c)], want)
+            << "token " << t << " col " << c;
+      }
+  }
 }
 
 TEST_F(EngineGlueTest, RmsNormToHalfMatchesReference) {
   struct Case {
     std::int64_t rows, cols, x_stride;
   };
-  for (const Case& c : {Case{1, 576, 576}, Case{5, 576, 580}, Case{3, 63, 70}, Case{2, 4096, 4096},
-                        Case{4, 32, 32}, Case{1, 1, 1}}) {
+  // Rows in registers (float4: up to 16384, scalar: up to 4096) and the two-pass loop beyond.
+  for (const Case& c : {Case{1, 576, 576}, Case{5, 576, 580}, Case{3, 63, 70}, Case{1, 4096, 4096},
+                        Case{2, 4096, 4096}, Case{3, 5120, 5124}, Case{1, 16384, 16384},
+                        Case{2, 16400, 16400}, Case{2, 4099, 4101}, Case{1, 4095, 4095},
+                        Case{4, 32, 32}, Case{1, 1, 1}, Case{2, 33, 37}}) {
     SCOPED_TRACE("T " + std::to_string(c.rows) + " H " + std::to_string(c.cols) + " stride " +
                  std::to_string(c.x_stride));
     auto x = random_floats(static_cast<std::size_t>(c.rows * c.x_stride), -3.0f, 3.0f);
