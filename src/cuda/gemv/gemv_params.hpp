@@ -48,6 +48,10 @@ void launch_mma_pipelined_pdl(const GemvParams& p, cudaStream_t stream);
 // Codes, scales and x all loaded D items ahead (ring), tiles split evenly over one wave; + PDL.
 void launch_mma_stream(const GemvParams& p, cudaStream_t stream);
 void launch_mma_stream_pdl(const GemvParams& p, cudaStream_t stream);
+// Codes, scale lines and x copied D chunks ahead into a per-warp shared-memory ring (cp.async);
+// the _pdl launch starts the weight stream before the previous kernel ends.
+void launch_mma_async(const GemvParams& p, cudaStream_t stream);
+void launch_mma_async_pdl(const GemvParams& p, cudaStream_t stream);
 // Dense weights.
 void launch_dense_naive(const GemvParams& p, cudaStream_t stream);
 void launch_dense_warp_per_row(const GemvParams& p, cudaStream_t stream);

@@ -105,6 +105,18 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
       "kernel's tail (x, y read after griddepcontrol.wait; W must not be written by that kernel)",
       [](const GemvArgs& a) { return quant_ok(a, kGemvMaxM) && tiled_ok(a) && vec_ok(a); },
       gemv_impl::launch_mma_stream_pdl));
+  r.add(variant(
+      "mma_async",
+      "mma fed by a per-warp cp.async shared-memory ring: codes, scale lines and x of the next "
+      "4-8 chunks always in flight, no global loads in the compute loop",
+      [](const GemvArgs& a) { return quant_ok(a, kGemvMaxM) && tiled_ok(a) && vec_ok(a); },
+      gemv_impl::launch_mma_async));
+  r.add(variant(
+      "mma_async_pdl",
+      "mma_async launched with PDL: the first chunks' weights are requested before "
+      "griddepcontrol.wait (x, y after it; W must not be written by the previous kernel)",
+      [](const GemvArgs& a) { return quant_ok(a, kGemvMaxM) && tiled_ok(a) && vec_ok(a); },
+      gemv_impl::launch_mma_async_pdl));
   r.set_auto([](const GemvArgs& a) -> std::string {
     // mma beat mma_pipelined on the H100 at both decode shapes (4-bit M=1: 18.2 vs 30.4 us at
     // N=14336 K=4096, 19.0 vs 27.4 us at N=4096 K=14336; docs/kernels/gemv.md), despite the

@@ -112,9 +112,11 @@ std::set<std::string> check_variants(const QuantMatrix& w, const QuantMatrix* w_
   return ran;
 }
 
-const std::set<std::string> kAllM8 = {
-    "naive",  "warp_per_row",  "multi_row",         "vec16_pipelined", "split_k",       "mma",
-    "mma_x2", "mma_pipelined", "mma_pipelined_pdl", "mma_stream",      "mma_stream_pdl"};
+const std::set<std::string> kAllM8 = {"naive",           "warp_per_row",   "multi_row",
+                                      "vec16_pipelined", "split_k",        "mma",
+                                      "mma_x2",          "mma_pipelined",  "mma_pipelined_pdl",
+                                      "mma_stream",      "mma_stream_pdl", "mma_async",
+                                      "mma_async_pdl"};
 
 class GemvQ : public GpuTest {};
 
@@ -179,7 +181,8 @@ TEST_F(GemvQ, ResidualEpilogue) {
 
 TEST_F(GemvQ, SwigluEpilogue) {
   const std::set<std::string> fused = {
-      "naive", "mma", "mma_pipelined", "mma_pipelined_pdl", "mma_stream", "mma_stream_pdl"};
+      "naive",          "mma",       "mma_pipelined", "mma_pipelined_pdl", "mma_stream",
+      "mma_stream_pdl", "mma_async", "mma_async_pdl"};
   for (const QuantFormat& f : {QuantFormat{4, 32, false}, QuantFormat{8, 64, true}}) {
     for (const Shape& s : {Shape{1, 4096, 576}, Shape{8, 3, 1152}, Shape{2, 1536, 14336}}) {
       const QuantMatrix g = random_quant(f, s.N, s.K), u = random_quant(f, s.N, s.K);
@@ -196,9 +199,9 @@ TEST_F(GemvQ, SingleLayoutUploads) {
   const auto plain = check_variants(w, nullptr, {2, 3, 576}, {.layouts = cuda::QuantLayouts::plain},
                                     {"naive", "vec16_pipelined"});
   EXPECT_FALSE(plain.count("mma"));
-  const auto tiled = check_variants(
-      w, nullptr, {2, 3, 576}, {.layouts = cuda::QuantLayouts::tiled},
-      {"mma", "mma_x2", "mma_pipelined", "mma_pipelined_pdl", "mma_stream", "mma_stream_pdl"});
+  const auto tiled = check_variants(w, nullptr, {2, 3, 576}, {.layouts = cuda::QuantLayouts::tiled},
+                                    {"mma", "mma_x2", "mma_pipelined", "mma_pipelined_pdl",
+                                     "mma_stream", "mma_stream_pdl", "mma_async", "mma_async_pdl"});
   EXPECT_FALSE(tiled.count("naive"));
 }
 
@@ -223,7 +226,7 @@ TEST_F(GemvQ, RejectsUnsupportedArguments) {
   // M = 9 is beyond every GEMV variant but the naive one.
   for (const char* name :
        {"warp_per_row", "multi_row", "vec16_pipelined", "split_k", "mma", "mma_x2", "mma_pipelined",
-        "mma_pipelined_pdl", "mma_stream", "mma_stream_pdl"}) {
+        "mma_pipelined_pdl", "mma_stream", "mma_stream_pdl", "mma_async", "mma_async_pdl"}) {
     EXPECT_FALSE(reg.find(name)->supports(f.args(9))) << name;
     EXPECT_THROW(reg.pick(f.args(9), name), Error) << name;
   }
@@ -281,12 +284,12 @@ TEST_F(GemvQ, PipelinedWorkSplits) {
   for (const Case& c : cases) {
     const QuantMatrix w = random_quant(c.format, c.shape.N, c.shape.K);
     const Options o{.act = c.act, .out = c.act};
-    check_variants(w, nullptr, c.shape, o, {"mma", "mma_pipelined", "mma_stream"});
+    check_variants(w, nullptr, c.shape, o, {"mma", "mma_pipelined", "mma_stream", "mma_async"});
   }
   const QuantMatrix g = random_quant({4, 32, true}, 8208, 576);
   const QuantMatrix u = random_quant({4, 32, true}, 8208, 576);
   check_variants(g, &u, {3, 8208, 576}, {.act = DType::f16, .epilogue = Epilogue::swiglu},
-                 {"mma", "mma_pipelined", "mma_stream"});
+                 {"mma", "mma_pipelined", "mma_stream", "mma_async"});
 }
 
 // mma_stream's ring and even tile split: N = 1 and 3 (one ragged tile, fewer tiles than
