@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cuda/attn_prefill/prefill_params.hpp"
+#include "cuda/attn_prefill/wgmma_fa3.hpp"
 #include "cuda/common/attn_checks.hpp"
 #include "cuda/common/launch_util.hpp"
 #include "klab/cuda/attention.hpp"
@@ -70,6 +71,14 @@ registry::OpRegistry<PrefillAttnArgs> build() {
          [](const PrefillAttnArgs& a) { return prefill::mma_fa2_supports(params_of(a)); },
          [](const PrefillAttnArgs& a, cudaStream_t s) {
            prefill::launch_mma_fa2_v2(params_of(a), s);
+         }});
+  r.add({"wgmma_fa3",
+         "FlashAttention-3 style, sm_90a only: 2 warpgroups x 64 query rows, wgmma m64n128k16 "
+         "with Q/K from 128B-swizzled smem, P in registers x MN-major V, softmax of tile j "
+         "overlapping P V of tile j-1, cp.async K/V staging (head dim 64/128)",
+         [](const PrefillAttnArgs& a) { return prefill::wgmma_fa3_supports(params_of(a)); },
+         [](const PrefillAttnArgs& a, cudaStream_t s) {
+           prefill::launch_wgmma_fa3(params_of(a), s);
          }});
   // mma_fa2 beat mma_fa2_v2 on the H100 at S=8192 (bf16, 32/8 heads, d128: causal 2,077 vs
   // 2,436 us, full 3,925 vs 4,214 us), against v2's predictions: mma_fa2 stays the default.
