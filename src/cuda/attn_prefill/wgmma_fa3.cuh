@@ -12,18 +12,21 @@
 //   O += P_j V_j     8 wgmma m64nDk16, A = P re-packed from the S accumulators in registers
 //                    (same fragment layout, no data movement), B = V from smem read MN-major
 //                    (imm-trans-b = 1): V stays [keys, D] as loaded, no transpose pass
-// Intra-warpgroup pipelining (the FA3 overlap): iteration j issues S_j and then O += P_{j-1}
-// V_{j-1} back to back, waits only for S_j, runs the softmax of S_j while the tensor cores
-// still work on P_{j-1} V_{j-1}, then waits for that and rescales O. O is therefore always
-// one tile behind the running max, which the rescale order accounts for.
+// Intra-warpgroup pipelining (the FA3 overlap): iteration j first waits for the previous
+// batch, rescales O to the max of tile j - 1 and packs P_{j-1}, then issues S_j and
+// O += P_{j-1} V_{j-1} back to back, waits only for S_j and runs the softmax of S_j while the
+// tensor cores still work on P_{j-1} V_{j-1}. O therefore lags the running max by one tile,
+// which the rescale order accounts for.
 //
 // Loads: all 256 threads stage K/V tile j + 1 with 16-byte cp.async (one key row half per
-// thread: one row lookup, one block-table read when paged) while tile j computes; rows the
-// source cannot address or past the length are zero-filled. K uses 2 stages, V 3 (V_{j-1} is
-// still read during iteration j). Every thread fences its copies into the async proxy
-// (fence.proxy.async) before the barrier that publishes them to wgmma. Causal CTAs stop at the
-// last key tile their rows can see and run heaviest-first. The K/V source (packed varlen or a
-// contiguous/paged cache) is a template parameter, as in mma_fa2.
+// thread: one row lookup, one block-table read when paged) right after issuing iteration j's
+// wgmmas (the copies run under them); rows the source cannot address or past the length are
+// zero-filled. K uses 2 stages, V 4: V_{j-1} is read by this warpgroup's batch j and V_{j-2}
+// may still be read by the other warpgroup, whose wait for it comes after the barrier. Every
+// thread fences its copies into the async proxy (fence.proxy.async) before the one barrier
+// per tile that publishes them to wgmma. Causal CTAs stop at the last key tile their rows can
+// see and run heaviest-first. The K/V source (packed varlen or a contiguous/paged cache) is a
+// template parameter, as in mma_fa2.
 //
 // Not (yet) here: TMA loads, a producer warpgroup with setmaxnreg, ping-pong scheduling of the
 // two warpgroups' softmax against each other's GEMMs.
@@ -49,7 +52,7 @@ struct Fa3Shape {
   static constexpr int kBM = 64 * kFa3Warpgroups;  // query rows per CTA
   static constexpr int kBN = 128;                  // keys per tile
   static constexpr int kKStages = 2;
-  static constexpr int kVStages = 3;
+  static constexpr int kVStages = 4;
   static constexpr int kChunks = D / 8;  // 16-byte chunks per row
   static constexpr std::uint32_t kQBytes = kBM * D * sizeof(T);
   static constexpr std::uint32_t kTileBytes = kBN * D * sizeof(T);
@@ -78,6 +81,15 @@ __device__ __forceinline__ void copy_row_half(std::uint32_t tile, const T* src, 
     const int c = half * (Chunks / 2) + j;
     cp_async16_at(tile + sw128_offset<Rows>(row, c), src + c * 8, valid);
   }
+}
+
+// 2^x on the MUFU alone. exp2f adds a range fix-up (a compare and two predicated FMULs) per
+// call to keep denormal results; softmax weights below 2^-126 of the row maximum do not matter,
+// and ex2.approx.ftz maps -inf to +0 as the masking needs.
+__device__ __forceinline__ float exp2_ftz(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
 }
 
 // O += P V for one 16-key step: n = D.
@@ -200,14 +212,14 @@ __global__ void __launch_bounds__(kFa3Threads, 1) wgmma_fa3_kernel(PrefillParams
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
       const float base = mx == -INFINITY ? 0.0f : mx * sl;
-      alpha[half] = exp2f(row_max[half] * sl - base);
+      alpha[half] = exp2_ftz(row_max[half] * sl - base);
       row_max[half] = mx;
       float sum = 0.0f;
 #pragma unroll
       for (int i = 0; i < kSRegs / 4; ++i)
 #pragma unroll
         for (int e = 2 * half; e < 2 * half + 2; ++e) {
-          s[4 * i + e] = exp2f(fmaf(s[4 * i + e], sl, -base));
+          s[4 * i + e] = exp2_ftz(fmaf(s[4 * i + e], sl, -base));
           sum += s[4 * i + e];
         }
       row_sum[half] = row_sum[half] * alpha[half] + sum;  // lane-partial; reduced at the end
@@ -226,32 +238,15 @@ __global__ void __launch_bounds__(kFa3Threads, 1) wgmma_fa3_kernel(PrefillParams
     __syncthreads();  // tile t + 1 visible to every warpgroup; tile t's stages free
   };
 
-  if (ntiles > 0) {  // tile 0: S and softmax only (O is still zero)
-    if (ntiles > 1) load_kv(1);
-    cp_async_commit();
-    const std::uint64_t dk = k_desc(0);
-    wgmma_fence();
-    issue_s(dk);
+  // O += P_{t-1} V_{t-1} for the batch of iteration t: waits for the previous batch's
+  // P_{t-2} V_{t-2} (O and P's registers are then free), rescales O from max m_{t-2} to m_{t-1}
+  // and packs P_{t-1} from the softmax left in s. Done at the top of the next iteration, not
+  // right after the softmax: ptxas schedules within a basic block, and with the wait in the
+  // softmax's block it hoists the wait above the exponentials (they feed the pack that must
+  // follow it), which serialises softmax and P V. The loop back-edge keeps them apart.
+  float alpha[2] = {0.0f, 0.0f};
+  auto prepare_pv = [&] {
     wgmma_wait<0>();
-    fence_operands(s);
-    float alpha[2];
-    softmax(0, alpha);
-    pack_p();
-    publish_next_tile();
-  }
-  int k_stage = 1, v_prev = 0;  // stage of K_t and of V_{t-1}
-  for (int t = 1; t < ntiles; ++t) {
-    if (t + 1 < ntiles) load_kv(t + 1);
-    cp_async_commit();
-    const std::uint64_t dk = k_desc(k_stage), dv = v_desc(v_prev);
-    wgmma_fence();  // O was rescaled and P rewritten by ordinary instructions
-    issue_s(dk);
-    issue_pv(dv);
-    wgmma_wait<1>();  // S_t done; P_{t-1} V_{t-1} may still run
-    fence_operands(s);
-    float alpha[2];
-    softmax(t, alpha);
-    wgmma_wait<0>();  // P_{t-1} V_{t-1} done: O is final for the old max, P_{t-1} is free
     fence_operands(o);
 #pragma unroll
     for (int k = 0; k < kPvSteps; ++k) fence_operands(pf[k]);
@@ -260,11 +255,40 @@ __global__ void __launch_bounds__(kFa3Threads, 1) wgmma_fa3_kernel(PrefillParams
 #pragma unroll
       for (int e = 0; e < 4; ++e) o[4 * i + e] *= alpha[e >> 1];
     pack_p();
+  };
+
+  if (ntiles > 0) {  // tile 0: S and softmax only
+    const std::uint64_t dk = k_desc(0);
+    wgmma_fence();
+    issue_s(dk);
+    if (ntiles > 1) load_kv(1);  // issued while the tensor cores work
+    cp_async_commit();
+    wgmma_wait<0>();
+    fence_operands(s);
+    softmax(0, alpha);
+    publish_next_tile();
+  }
+  int k_stage = 1, v_prev = 0;  // stage of K_t and of V_{t-1}
+  for (int t = 1; t < ntiles; ++t) {
+    prepare_pv();
+    const std::uint64_t dk = k_desc(k_stage), dv = v_desc(v_prev);
+    wgmma_fence();  // O was rescaled and P rewritten by ordinary instructions
+    issue_s(dk);
+    issue_pv(dv);
+    // Tile t + 1 goes to K stage (t + 1) % 2 and V stage (t + 1) % 4: not read by this batch,
+    // nor by the other warpgroup's P_{t-2} V_{t-2}, which may still run (its wait is at the
+    // top of its iteration t, after the barrier that ended iteration t - 1).
+    if (t + 1 < ntiles) load_kv(t + 1);
+    cp_async_commit();
+    wgmma_wait<1>();  // S_t done; P_{t-1} V_{t-1} may still run
+    fence_operands(s);
+    softmax(t, alpha);
     publish_next_tile();
     k_stage ^= 1;
     v_prev = v_prev + 1 == S::kVStages ? 0 : v_prev + 1;
   }
   if (ntiles > 0) {
+    prepare_pv();
     const std::uint64_t dv = v_desc(v_prev);
     wgmma_fence();
     issue_pv(dv);
