@@ -83,23 +83,40 @@ __device__ __forceinline__ __nv_bfloat162 f16x2_to<__nv_bfloat16>(std::uint32_t 
 template <class T, int Bits>
 struct CodeDecoder;
 
+// 4-bit pairs J = 0..3 of a word: bits 4J..4J+3 and 16+4J..16+4J+3. Odd J keep their nibble in
+// place (mask 0x00F000F0: 1024 + 16 q, exact) and scale it back with one fma, so a word costs
+// one shift (by 8, shared by J = 2, 3), four LOP3 and four half2 ops, all exact.
 template <>
 struct CodeDecoder<__half, 4> {
-  __half2 bias;
-  __device__ explicit CodeDecoder(int z) : bias(__float2half2_rn(1024.0f + z)) {}
+  __half2 bias, inv16, bias16;
+  __device__ explicit CodeDecoder(int z)
+      : bias(__float2half2_rn(1024.0f + z)),
+        inv16(__float2half2_rn(1.0f / 16.0f)),
+        bias16(__float2half2_rn(-64.0f - z)) {}
   template <int J>
   __device__ __forceinline__ __half2 pair(std::uint32_t w) const {
-    return __hsub2(bits_as<__half2>(((w >> (4 * J)) & 0x000F000Fu) | 0x64006400u), bias);
+    const std::uint32_t v = w >> (8 * (J / 2));
+    if constexpr (J % 2 == 0)
+      return __hsub2(bits_as<__half2>((v & 0x000F000Fu) | 0x64006400u), bias);
+    else
+      return __hfma2(bits_as<__half2>((v & 0x00F000F0u) | 0x64006400u), inv16, bias16);
   }
 };
 
 template <>
 struct CodeDecoder<__nv_bfloat16, 4> {
-  __nv_bfloat162 bias;
-  __device__ explicit CodeDecoder(int z) : bias(__float2bfloat162_rn(128.0f + z)) {}
+  __nv_bfloat162 bias, inv16, bias16;
+  __device__ explicit CodeDecoder(int z)
+      : bias(__float2bfloat162_rn(128.0f + z)),
+        inv16(__float2bfloat162_rn(1.0f / 16.0f)),
+        bias16(__float2bfloat162_rn(-8.0f - z)) {}
   template <int J>
   __device__ __forceinline__ __nv_bfloat162 pair(std::uint32_t w) const {
-    return __hsub2(bits_as<__nv_bfloat162>(((w >> (4 * J)) & 0x000F000Fu) | 0x43004300u), bias);
+    const std::uint32_t v = w >> (8 * (J / 2));
+    if constexpr (J % 2 == 0)
+      return __hsub2(bits_as<__nv_bfloat162>((v & 0x000F000Fu) | 0x43004300u), bias);
+    else
+      return __hfma2(bits_as<__nv_bfloat162>((v & 0x00F000F0u) | 0x43004300u), inv16, bias16);
   }
 };
 

@@ -27,25 +27,33 @@ namespace klab::cuda::gemv_impl::async {
 
 constexpr int kWarps = 8;
 
-// Byte layout of one ring slot (one chunk of kTiles tiles), all offsets multiples of 16.
-template <int Bits, int Tiles>
-struct SlotLayout {
+// Byte layout of one ring slot (one chunk of kTiles tiles, x of up to MaxM tokens), every
+// offset a compile-time multiple of 16: codes [tile][lane][16], scale lines [tile][sub][8
+// words], min lines (same; copied only when asymmetric), x [sub][token][t][16 bytes].
+template <int Bits, int Tiles, int MaxM>
+struct Slot {
   static constexpr int kSub = Bits == 4 ? 2 : 1;  // 32-column sub-chunks per chunk
-  static constexpr int kCodes = Tiles * 512;
-  static constexpr int kScaleLine = 32;  // 8 words: rows g and g + 8 for g in 0..7
-  static constexpr int kScales = Tiles * kSub * kScaleLine;
-  int bytes = 0, mins = 0, x = 0;  // mins: 0 when symmetric
-  __host__ __device__ constexpr SlotLayout(int M, bool asymmetric) {
-    mins = kCodes + kScales;
-    x = mins + (asymmetric ? kScales : 0);
-    bytes = x + kSub * M * 64;  // [sub][token][t][16 bytes]
-  }
+  static constexpr int kLine = 32;
+  static constexpr int kCodes = 0;
+  static constexpr int kScales = Tiles * 512;
+  static constexpr int kMins = kScales + Tiles * kSub * kLine;
+  static constexpr int kX = kMins + Tiles * kSub * kLine;
+  static constexpr int kBytes = kX + kSub * MaxM * 64;
 };
 
 __device__ __forceinline__ void cp_async16_to(std::uint32_t smem, const void* gmem, bool valid) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem), "l"(gmem),
                "r"(valid ? 16 : 0)
                : "memory");
+}
+
+// The copy only where `on` (a predicated instruction, not a divergent branch).
+__device__ __forceinline__ void cp_async16_if(bool on, std::uint32_t smem, const void* gmem) {
+  asm volatile(
+      "{\n .reg .pred p;\n setp.ne.b32 p, %2, 0;\n"
+      " @p cp.async.cg.shared.global [%0], [%1], 16;\n}\n" ::"r"(smem),
+      "l"(gmem), "r"(static_cast<int>(on))
+      : "memory");
 }
 
 __device__ __forceinline__ uint4 lds128(std::uint32_t a) {
@@ -62,70 +70,75 @@ __device__ __forceinline__ std::uint32_t lds32(std::uint32_t a) {
   return v;
 }
 
-template <class T, int Bits, bool Swiglu, int D>
+// Chunk j of warp w is chunk w + j * kWarps of the block's tile. All per-item state is 32-bit
+// and advances by a constant per item; the slot of item j is j % D (D a power of two).
+template <class T, int Bits, bool Swiglu, bool Asym, int D, int MaxM>
 __global__ void __launch_bounds__(kWarps * 32) gemv_mma_async_kernel(GemvParams p) {
+  static_assert((D & (D - 1)) == 0, "ring depth must be a power of two");
   constexpr int kTiles = Swiglu ? 2 : 1;
-  using Slot = SlotLayout<Bits, kTiles>;
-  constexpr int kSub = Slot::kSub;
+  using L = Slot<Bits, kTiles, MaxM>;
+  constexpr int kSub = L::kSub;
   constexpr int kChunkCols = 256 / Bits;
+  constexpr int kColStep = kWarps * kChunkCols;
   extern __shared__ __align__(16) std::uint8_t ring[];
   __shared__ float red[kWarps][kTiles][4][32];
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
   const int chunks = static_cast<int>(p.tw.chunks());
+  const int K = static_cast<int>(p.K);
+  const int gshift = p.group_shift;
   const std::int64_t groups = p.tw.groups_padded();
-  const bool asymmetric = p.tw.asymmetric;
-  const Slot slot(p.M, asymmetric);
   const std::int64_t tile = blockIdx.x;
-
-  const std::uint8_t* codes[kTiles];
-  const std::uint32_t* scales[kTiles];
-  const std::uint32_t* mins[kTiles];
-#pragma unroll
-  for (int i = 0; i < kTiles; ++i) {
-    const QuantTiledView& w = i == 1 ? p.tw_up : p.tw;
-    codes[i] = w.codes + (tile * chunks * 32 + lane) * 16;
-    scales[i] = w.scales + tile * groups * 8;
-    mins[i] = w.mins ? w.mins + tile * groups * 8 : scales[i];
-  }
-  const T* x = static_cast<const T*>(p.x);
-  const bool x_lane = g < p.M;
-  const std::uint32_t ring_base =
-      smem_addr(ring) + static_cast<std::uint32_t>(warp * D * slot.bytes);
-
-  // Chunk j of this warp is chunk warp + j * kWarps of the tile.
   const int items = chunks > warp ? (chunks - warp + kWarps - 1) / kWarps : 0;
-  // Scale / min lines: lane L < 2 * kSub * kTiles copies half h = L & 1 of line (tile, sub).
+  const std::uint32_t ring_warp =
+      smem_addr(ring) + static_cast<std::uint32_t>(warp * D * L::kBytes);
+  const auto slot_of = [&](int j) {
+    return ring_warp + static_cast<std::uint32_t>((j & (D - 1)) * L::kBytes);
+  };
+
+  // This lane's sources. Codes: its 16 bytes of each tile's chunk. Scale (min) lines: lane
+  // L < 2 * kSub * kTiles copies half L & 1 of line (tile L / (2 kSub), sub (L / 2) % kSub).
+  const std::uint8_t* code_src[kTiles];
+#pragma unroll
+  for (int i = 0; i < kTiles; ++i)
+    code_src[i] = (i == 1 ? p.tw_up : p.tw).codes + (tile * chunks * 32 + lane) * 16 + warp * 512;
   const int line_tile = lane / (2 * kSub), line_sub = (lane >> 1) % kSub, line_half = lane & 1;
   const bool line_lane = lane < 2 * kSub * kTiles;
+  const QuantTiledView& lw = (kTiles == 2 && line_tile == 1) ? p.tw_up : p.tw;
+  const std::uint32_t* scale_src = lw.scales + tile * groups * 8 + line_half * 4;
+  const std::uint32_t* min_src = Asym ? lw.mins + tile * groups * 8 + line_half * 4 : scale_src;
+  const std::uint32_t line_dst =
+      static_cast<std::uint32_t>((line_tile * kSub + line_sub) * L::kLine + line_half * 16);
+  const int line_col = warp * kChunkCols + 32 * line_sub;
+  // x: lane (g, t) copies token g's 8 columns 8t..8t+7 of each sub-chunk. Lanes g >= M read
+  // token 0's fragment instead: it only feeds mma output columns g >= M, which are dropped.
+  const bool x_lane = g < p.M;
+  const int x_row = x_lane ? g : 0;
+  const T* x_src = static_cast<const T*>(p.x) + x_row * p.K + 8 * t;
+  const int x_col = warp * kChunkCols + 8 * t;
+  const std::uint32_t x_dst = static_cast<std::uint32_t>(L::kX + (g * 4 + t) * 16);
+  const std::uint32_t x_read = static_cast<std::uint32_t>(L::kX + (x_row * 4 + t) * 16);
+
   const auto issue_weights = [&](int j) {
-    const int c = warp + j * kWarps;
-    const std::uint32_t s = ring_base + static_cast<std::uint32_t>((j % D) * slot.bytes);
+    const std::uint32_t s = slot_of(j);
+    const std::uint32_t step = static_cast<std::uint32_t>(j) * (kWarps * 512);
 #pragma unroll
     for (int i = 0; i < kTiles; ++i)
-      cp_async16_to(s + i * 512 + lane * 16, codes[i] + std::int64_t{c} * 512, true);
-    if (line_lane) {
-      const std::int64_t grp = (std::int64_t{c} * kChunkCols + 32 * line_sub) >> p.group_shift;
-      const std::uint32_t off = (line_tile * kSub + line_sub) * Slot::kScaleLine + line_half * 16;
-      const std::int64_t word = grp * 8 + line_half * 4;
-      // A select, not scales[line_tile]: a dynamic index would put the arrays on the stack.
-      const bool up = kTiles == 2 && line_tile == 1;
-      cp_async16_to(s + Slot::kCodes + off, (up ? scales[kTiles - 1] : scales[0]) + word, true);
-      if (asymmetric)
-        cp_async16_to(s + slot.mins + off, (up ? mins[kTiles - 1] : mins[0]) + word, true);
-    }
+      cp_async16_if(true, s + i * 512 + lane * 16, code_src[i] + step);
+    const std::uint32_t word = static_cast<std::uint32_t>((line_col + j * kColStep) >> gshift) * 8;
+    cp_async16_if(line_lane, s + L::kScales + line_dst, scale_src + word);
+    if constexpr (Asym) cp_async16_if(line_lane, s + L::kMins + line_dst, min_src + word);
   };
   const auto issue_x = [&](int j) {
-    if (!x_lane) return;
-    const int c = warp + j * kWarps;
-    const std::uint32_t s = ring_base + static_cast<std::uint32_t>((j % D) * slot.bytes);
+    const std::uint32_t s = slot_of(j) + x_dst;
+    const int col = x_col + j * kColStep;
 #pragma unroll
     for (int sub = 0; sub < kSub; ++sub) {
-      const std::int64_t col = std::int64_t{c} * kChunkCols + 32 * sub + 8 * t;
-      const bool valid = col < p.K;
-      cp_async16_to(s + slot.x + ((sub * p.M + g) * 4 + t) * 16, x + (valid ? g * p.K + col : 0),
-                    valid);
+      const int c = col + 32 * sub;
+      // Past K (a last chunk that is half padding): zero-filled, so padded codes meet zeros.
+      const bool in_k = c < K;
+      if (x_lane) cp_async16_to(s + sub * MaxM * 64, x_src + (in_k ? c - 8 * t : 0), in_k);
     }
   };
 
@@ -140,6 +153,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_mma_async_kernel(GemvParams 
 
   const CodeDecoder<T, Bits> dec(p.zero_point);
   float acc[kTiles][4] = {};
+#pragma unroll 2
   for (int j = 0; j < items; ++j) {
     __syncwarp();  // every lane is done with slot (j - 1) % D, which the next copy refills
     if (j + D - 1 < items) {
@@ -149,21 +163,21 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_mma_async_kernel(GemvParams 
     cp_async_commit();
     cp_async_wait<D - 1>();  // this lane's copies of chunk j have landed
     __syncwarp();            // and so have the other lanes' (scale lines, x)
-    const std::uint32_t s = ring_base + static_cast<std::uint32_t>((j % D) * slot.bytes);
+    const std::uint32_t s = slot_of(j);
     uint4 q[kTiles];
 #pragma unroll
     for (int i = 0; i < kTiles; ++i) q[i] = lds128(s + i * 512 + lane * 16);
-    const auto sub = [&](auto sc_const) {
-      constexpr int S = decltype(sc_const)::value;
-      const uint4 xv = x_lane ? lds128(s + slot.x + ((S * p.M + g) * 4 + t) * 16) : uint4{};
+    const auto sub = [&](auto sub_const) {
+      constexpr int S = decltype(sub_const)::value;
+      const uint4 xv = lds128(s + x_read + S * MaxM * 64);
       float2 sc[kTiles], mn[kTiles];
 #pragma unroll
       for (int i = 0; i < kTiles; ++i) {
-        const std::uint32_t off = (i * kSub + S) * Slot::kScaleLine + g * 4;
-        sc[i] = f16x2_bits_to_float2(lds32(s + Slot::kCodes + off));
-        mn[i] = asymmetric ? f16x2_bits_to_float2(lds32(s + slot.mins + off)) : float2{};
+        const std::uint32_t off = (i * kSub + S) * L::kLine + g * 4;
+        sc[i] = f16x2_bits_to_float2(lds32(s + L::kScales + off));
+        mn[i] = Asym ? f16x2_bits_to_float2(lds32(s + L::kMins + off)) : float2{};
       }
-      mma_sub_chunk<T, Bits, S, kTiles>(dec, q, xv, sc, mn, asymmetric, acc);
+      mma_sub_chunk<T, Bits, S, kTiles>(dec, q, xv, sc, mn, Asym, acc);
     };
     sub(std::integral_constant<int, 0>{});
     if constexpr (kSub == 2) sub(std::integral_constant<int, 1>{});
@@ -196,36 +210,40 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_mma_async_kernel(GemvParams 
   }
 }
 
-template <class T, int Bits, bool Swiglu, int D>
+template <class T, int Bits, bool Swiglu, bool Asym, int D, int MaxM>
 void launch_kernel(const GemvParams& p, cudaStream_t stream, bool pdl) {
-  constexpr auto* kernel = &gemv_mma_async_kernel<T, Bits, Swiglu, D>;
-  const SlotLayout<Bits, Swiglu ? 2 : 1> slot(p.M, p.tw.asymmetric);
-  const std::size_t smem = std::size_t{kWarps} * D * slot.bytes;
-  // Raised once to the largest ring any M needs (M = 8, asymmetric).
+  constexpr auto* kernel = &gemv_mma_async_kernel<T, Bits, Swiglu, Asym, D, MaxM>;
+  constexpr int kSmem = kWarps * D * Slot < Bits, Swiglu ? 2 : 1, MaxM > ::kBytes;
   static const bool raised = [] {
-    const SlotLayout<Bits, Swiglu ? 2 : 1> largest(8, true);
-    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(std::size_t{kWarps} * D * largest.bytes)),
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem),
           "cudaFuncSetAttribute(gemv_mma_async_kernel)");
     return true;
   }();
   (void)raised;
   decode::launch_maybe_pdl(kernel, dim3(static_cast<unsigned>(p.tw.tiles())), dim3(kWarps * 32),
-                           smem, stream, pdl, "gemv_mma_async_kernel", p);
+                           kSmem, stream, pdl, "gemv_mma_async_kernel", p);
+}
+
+template <class T, int Bits, int D, int MaxM>
+void launch_shape(const GemvParams& p, cudaStream_t stream, bool pdl) {
+  const bool swiglu = p.epilogue == Epilogue::swiglu, asym = p.tw.asymmetric;
+  if (swiglu)
+    asym ? launch_kernel<T, Bits, true, true, D, MaxM>(p, stream, pdl)
+         : launch_kernel<T, Bits, true, false, D, MaxM>(p, stream, pdl);
+  else
+    asym ? launch_kernel<T, Bits, false, true, D, MaxM>(p, stream, pdl)
+         : launch_kernel<T, Bits, false, false, D, MaxM>(p, stream, pdl);
 }
 
 template <class T>
 void launch_act(const GemvParams& p, cudaStream_t stream, bool pdl) {
   dispatch_bits(p.tw.bits, [&](auto bits) {
     constexpr int B = decltype(bits)::value;
-    const bool swiglu = p.epilogue == Epilogue::swiglu;
-    // Ring depth: 8 chunks where a slot is small (M <= 2), else 4 (slots carry M x rows).
-    if (p.M <= 2)
-      swiglu ? launch_kernel<T, B, true, 8>(p, stream, pdl)
-             : launch_kernel<T, B, false, 8>(p, stream, pdl);
+    // Decode (M = 1): 8 chunks in flight per warp; M = 2..8: slots carry 8 x rows, 4 deep.
+    if (p.M <= 1)
+      launch_shape<T, B, 8, 1>(p, stream, pdl);
     else
-      swiglu ? launch_kernel<T, B, true, 4>(p, stream, pdl)
-             : launch_kernel<T, B, false, 4>(p, stream, pdl);
+      launch_shape<T, B, 4, 8>(p, stream, pdl);
   });
 }
 
