@@ -61,7 +61,7 @@ __device__ __forceinline__ void quant_chunk(const QuantPlainView& w, std::int64_
     const std::int64_t g = groups_before + c0 / w.group;
     const float scale = half_bits_to_float(w.scales[g]);
     const float min = w.asymmetric ? half_bits_to_float(w.mins[g]) : 0.0f;
-    std::uint32_t word[2];
+    std::uint32_t word[2] = {0, 0};
     if (w.bits == 4) {
       word[0] = *reinterpret_cast<const std::uint32_t*>(codes + c0 / 2);
     } else {
