@@ -223,6 +223,20 @@ TEST_F(EngineGlueTest, BadArgumentsAreErrors) {
   EXPECT_THROW(cuda::embedding_rows(
                    {f32_rows, dev(buf, DType::i32, {3}), {}, dev(buf, DType::f16, {4, 64})}),
                Error);
+  // Rows wider than one grid's blocks can cover (checked before anything is read).
+  const std::int64_t too_wide = std::int64_t{65536} * 128 * 8;
+  const cuda::QuantPlainView wide_table{static_cast<const std::uint8_t*>(buf.data()),
+                                        static_cast<const std::uint16_t*>(buf.data()),
+                                        nullptr,
+                                        1,
+                                        too_wide,
+                                        4,
+                                        32,
+                                        false};
+  EXPECT_THROW(
+      cuda::embedding_rows(
+          {dev(buf, DType::f32, {1, too_wide}), dev(buf, DType::i32, {1}), wide_table, {}}),
+      Error);
   EXPECT_THROW(cuda::add_bias({f16_rows, dev(buf, DType::f32, {65})}), Error);
   // Host tensors are rejected.
   EXPECT_THROW(cuda::add_bias({TensorView::contiguous(buf.data(), DType::f16, {2, 64}), weight}),
