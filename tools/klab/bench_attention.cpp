@@ -101,6 +101,7 @@ DecodeSet make_decode_set(const AttnShape& s, DType dt, bool paged, std::int64_t
   set.args.scale = 1.0f / std::sqrt(static_cast<float>(s.dim));
   if (plan) {
     set.workspace = klab::DeviceBuffer(std::max<std::size_t>(plan->workspace_bytes, 16));
+    klab::cuda::prepare_decode_workspace(set.workspace.data());  // split_kv_mma_fused's counters
     set.args.plan = plan;
     set.args.workspace = set.workspace.data();
   }

@@ -81,6 +81,16 @@ DecodePlan plan_decode_attention(int batch, int num_q_heads, int num_kv_heads, i
                                  DType dtype, std::span<const std::int32_t> kv_lens,
                                  int sm_count = 0);
 
+// The workspace a plan needs (plan_decode_attention stores it in workspace_bytes; 0 without
+// splits): split_kv_mma_fused's arrival counters (a fixed block at the start, so one workspace
+// serves plans of any batch size), then the partial outputs and log-sum-exps.
+std::size_t decode_workspace_bytes(const DecodePlan& plan);
+
+// Zeroes the workspace's arrival counters, asynchronously on `stream`. Needed once per
+// workspace allocation before its first split_kv_mma_fused call (or graph capture): every
+// call leaves them zero again. Null workspace: nothing to do.
+void prepare_decode_workspace(void* workspace, cudaStream_t stream = nullptr);
+
 // out[b, h] = softmax(scale * q[b, h] . K_b^T) V_b over the first kv_lens[b] cached keys of
 // KV head h / (Hq / Hkv).
 //   q, out:  device [B, Hq, D], the cache dtype; batch and head strides free, dim unit-stride.

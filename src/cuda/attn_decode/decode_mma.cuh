@@ -20,11 +20,17 @@
 //                    ldmatrix.trans
 // The 4 warp states (max, sum, O rows of the group) merge once through shared memory; the
 // block then writes `out` (one split) or a normalised partial + log2-sum-exp for the combine.
+//
+// kFused (split_kv_mma_fused): rows are addressed through page_window.cuh (block-table window
+// staged in shared memory, no divisions in the loop) and the last CTA of each (sequence, head
+// tile) merges the partials itself (combine_fused.cuh) instead of a combine kernel.
 #pragma once
 
 #include <cstdint>
 
+#include "cuda/attn_decode/combine_fused.cuh"
 #include "cuda/attn_decode/decode_params.hpp"
+#include "cuda/attn_decode/page_window.cuh"
 #include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/attn_kv.cuh"
 #include "cuda/common/dtype_traits.cuh"
@@ -59,9 +65,18 @@ struct MmaShape {
       sizeof(float) * kMmaWarps * kMmaRows * (kMergeStride + 2);
   static constexpr std::size_t kQOffset = kPipeBytes > kMergeBytes ? kPipeBytes : kMergeBytes;
   static constexpr std::size_t kSmemBytes = kQOffset + sizeof(T) * kMmaRows * D;
+  // kFused: the block-table window after Q.
+  static constexpr std::size_t kPagesOffset = kSmemBytes;
+  static constexpr std::size_t kFusedSmemBytes = kPagesOffset + sizeof(int) * kPageWindow;
   static_assert(sizeof(T) == 2 && D % 64 == 0, "f16 / bf16 rows of 64, 128 or 256");
   static_assert(kQOffset % 16 == 0 && kMergeStride % 4 == 0);
+  static_assert(kMergeBytes >= sizeof(float) * (512 / D) * (D + 2), "combine_partials scratch");
 };
+
+template <class T, int D, bool kFused>
+constexpr std::size_t mma_smem_bytes() {
+  return kFused ? MmaShape<T, D>::kFusedSmemBytes : MmaShape<T, D>::kSmemBytes;
+}
 
 // Element offsets (head 0, dim 0) of the kRowsPerLane rows this lane copies for a warp tile,
 // or -1 for rows outside [.., end) or not addressable (zero-filled).
@@ -70,7 +85,7 @@ struct TileRows {
   std::int64_t off[MmaShape<T, D>::kRowsPerLane];
 };
 
-template <class T, int D>
+template <class T, int D, bool kFused>
 __global__ void __launch_bounds__(kMmaThreads) decode_mma_kernel(DecodeParams p) {
   using S = MmaShape<T, D>;
   constexpr int kKSteps = D / 16;  // Q K^T reduction steps
@@ -89,11 +104,29 @@ __global__ void __launch_bounds__(kMmaThreads) decode_mma_kernel(DecodeParams p)
   const int split = blockIdx.x;
 
   const CachedKv::Seq seq = CachedKv{p.cache, p.kv_lens}.seq(b);
+  // kFused, paged: the table window of the range the plan's chunk gives, loaded while the
+  // length is still on its way (page_window.cuh).
+  int* s_pages = reinterpret_cast<int*>(smem + S::kPagesOffset);
+  const int guess_first = kFused && seq.paged ? split * p.chunk / seq.page_size : 0;
+  if (kFused && seq.paged) stage_pages(s_pages, seq.table, guess_first, p.cache.max_blocks_per_seq);
   const SeqSplit cut = seq_split(seq.len, p.max_splits, p.chunk);
   if (split >= (cut.count > 0 ? cut.count : 1)) return;  // split 0 writes zeros when len <= 0
   const int begin = split * cut.chunk;
   const int end = seq.len < begin + cut.chunk ? seq.len : begin + cut.chunk;
   const int block_tiles = end > begin ? (end - begin + kMmaKeys - 1) / kMmaKeys : 0;
+  PageWindow window;
+  if constexpr (kFused) {
+    if (seq.paged && end > begin) {
+      window.s_pages = s_pages;
+      window.first = begin / seq.page_size;
+      window.staged = (end - 1) / seq.page_size - window.first < kPageWindow;
+      if (window.staged && window.first != guess_first) {  // the cut differs from the plan's
+        __syncthreads();
+        stage_pages(s_pages, seq.table, window.first, p.cache.max_blocks_per_seq);
+      }
+    }
+    __syncthreads();  // the window is visible to every warp
+  }
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int my_tiles = block_tiles > warp ? (block_tiles - warp + kMmaWarps - 1) / kMmaWarps : 0;
@@ -104,12 +137,19 @@ __global__ void __launch_bounds__(kMmaThreads) decode_mma_kernel(DecodeParams p)
 
   // Warp tile i covers keys key0(i) .. +15; this lane copies rows lane / 8 + 4 r of it.
   auto key0 = [&](int i) { return begin + (warp + i * kMmaWarps) * kMmaKeys; };
+  // kFused: rows_of is called for i = 0, 1, 2, ... in order, so a cursor walks the rows.
+  RowCursor<S::kRowsPerLane> cursor;
+  if constexpr (kFused) cursor.start(seq, key0(0) + lane / 8, 4, kMmaWarps * kMmaKeys);
   auto rows_of = [&](int i) {
-    int pos[S::kRowsPerLane];
-#pragma unroll
-    for (int r = 0; r < S::kRowsPerLane; ++r) pos[r] = key0(i) + lane / 8 + 4 * r;
     TileRows<T, D> t;
-    seq.row_offsets(pos, i < my_tiles ? end : 0, t.off);
+    if constexpr (kFused) {
+      cursor.take(seq, window, i < my_tiles ? end : 0, t.off);
+    } else {
+      int pos[S::kRowsPerLane];
+#pragma unroll
+      for (int r = 0; r < S::kRowsPerLane; ++r) pos[r] = key0(i) + lane / 8 + 4 * r;
+      seq.row_offsets(pos, i < my_tiles ? end : 0, t.off);
+    }
     return t;
   };
   auto load_tile = [&](const TileRows<T, D>& t, int stage) {
@@ -314,16 +354,23 @@ __global__ void __launch_bounds__(kMmaThreads) decode_mma_kernel(DecodeParams p)
       if (c == 0) p.part_lse[part] = sum > 0.0f ? mx + log2f(sum) : -INFINITY;
     }
   }
+  if constexpr (kFused) {
+    if (direct) return;
+    unsigned* counter = p.counters + blockIdx.z * gridDim.y + blockIdx.y;
+    if (!arrive_last(counter, cut.count)) return;
+    combine_partials<T, D, kMmaThreads>(p, b, h0, n_heads, cut.count, mo);
+    if (tid == 0) *counter = 0u;  // every CTA of this tile has arrived: ready for the next call
+  }
 }
 
-template <class T, int D>
+template <class T, int D, bool kFused = false>
 void launch_mma_dim(const DecodeParams& p, cudaStream_t stream, bool pdl) {
-  using S = MmaShape<T, D>;
-  const auto kernel = decode_mma_kernel<T, D>;
+  constexpr std::size_t smem_bytes = mma_smem_bytes<T, D, kFused>();
+  const auto kernel = decode_mma_kernel<T, D, kFused>;
   // Once per instantiation (not a stream operation, so graph capture is unaffected).
   static const bool smem_ok = [&] {
     check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(S::kSmemBytes)),
+                               static_cast<int>(smem_bytes)),
           "cudaFuncSetAttribute(decode mma)");
     return true;
   }();
@@ -333,13 +380,13 @@ void launch_mma_dim(const DecodeParams& p, cudaStream_t stream, bool pdl) {
   const dim3 grid(static_cast<unsigned>(p.max_splits),
                   static_cast<unsigned>(p.cache.num_kv_heads * tiles_per_group),
                   static_cast<unsigned>(p.batch));
-  launch_maybe_pdl(kernel, grid, dim3(kMmaThreads), S::kSmemBytes, stream, pdl,
-                   "decode_attention mma", p);
+  launch_maybe_pdl(kernel, grid, dim3(kMmaThreads), smem_bytes, stream, pdl,
+                   kFused ? "decode_attention mma fused" : "decode_attention mma", p);
 }
 
 template <class T, int D>
 int mma_blocks_per_sm() {
-  const auto kernel = decode_mma_kernel<T, D>;
+  const auto kernel = decode_mma_kernel<T, D, false>;
   static const bool smem_ok = [&] {
     check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                static_cast<int>(MmaShape<T, D>::kSmemBytes)),
@@ -364,6 +411,21 @@ void launch_decode_mma_typed(const DecodeParams& p, cudaStream_t stream, bool pd
       return launch_mma_dim<T, 128>(p, stream, pdl);
     case 256:
       return launch_mma_dim<T, 256>(p, stream, pdl);
+    default:
+      fail("decode_attention mma: head_dim must be 64, 128 or 256");
+  }
+}
+
+// Explicitly instantiated per dtype in decode_mma_fused_<dtype>.cu; always under PDL.
+template <class T>
+void launch_decode_mma_fused_typed(const DecodeParams& p, cudaStream_t stream) {
+  switch (p.cache.head_dim) {
+    case 64:
+      return launch_mma_dim<T, 64, true>(p, stream, true);
+    case 128:
+      return launch_mma_dim<T, 128, true>(p, stream, true);
+    case 256:
+      return launch_mma_dim<T, 256, true>(p, stream, true);
     default:
       fail("decode_attention mma: head_dim must be 64, 128 or 256");
   }

@@ -3,6 +3,7 @@
 // dtype in decode_tile_<dtype>.cu.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "klab/cuda/kv_cache.hpp"
@@ -20,6 +21,11 @@ constexpr int kTileN = 32;
 constexpr int kMaxGroupTile = 8;
 constexpr int kMaxSplits = 256;
 constexpr int kMinSplitChunk = 128;  // tokens; shorter chunks cost more in partials than they gain
+// The workspace starts with kCounterSlots arrival counters (one per (sequence, KV head, mma head
+// tile) of split_kv_mma_fused), at the same offset for every plan, so that one workspace shared
+// by plans of different batch sizes keeps them zero; the partials follow.
+constexpr int kCounterSlots = 4096;
+constexpr std::size_t kCounterBytes = kCounterSlots * sizeof(unsigned);
 
 struct DecodeParams {
   KvCacheView cache;
@@ -35,8 +41,9 @@ struct DecodeParams {
   // Split-KV partition and partial results (max_splits == 1: write `out` directly).
   int max_splits = 1;
   int chunk = 0;
-  float* part_o = nullptr;    // [B, Hq, max_splits, D]
-  float* part_lse = nullptr;  // [B, Hq, max_splits], log2 of the partial softmax sum + max
+  float* part_o = nullptr;       // [B, Hq, max_splits, D]
+  float* part_lse = nullptr;     // [B, Hq, max_splits], log2 of the partial softmax sum + max
+  unsigned* counters = nullptr;  // [kCounterSlots], zero between calls (split_kv_mma_fused)
 };
 
 // How sequence b with `len` keys is cut: `count` splits of `chunk` tokens (the last shorter).
@@ -110,5 +117,14 @@ template <class T>
 void launch_decode_mma_typed(const DecodeParams& p, cudaStream_t stream, bool pdl);
 template <class T>
 int decode_mma_blocks_per_sm_typed(int head_dim);
+
+// ---- split_kv_mma_fused (split_kv_mma_fused.cu, combine_fused.cuh, page_window.cuh): the mma
+// kernel whose last CTA to finish a (sequence, KV head, head tile) merges the partials (one
+// launch), with each CTA's block-table entries staged in shared memory before streaming.
+// Needs p.counters zeroed before the first call (each call leaves them zero).
+bool fused_supports(const DecodeParams& p);
+void launch_split_kv_mma_fused(const DecodeParams& p, cudaStream_t stream);
+template <class T>
+void launch_decode_mma_fused_typed(const DecodeParams& p, cudaStream_t stream);
 
 }  // namespace klab::cuda::decode

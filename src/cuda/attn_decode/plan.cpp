@@ -1,12 +1,14 @@
 // The split-KV plan: how many chunks to cut each (sequence, KV head group) into so that the mma
 // decode kernel fills every resident block slot of the GPU once, without chunks so short that
-// writing and merging partials costs more than the parallelism gains.
+// writing and merging partials costs more than the parallelism gains (reasoning in
+// split_plan.hpp), and the workspace layout.
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
 #include <string>
 
 #include "cuda/attn_decode/decode_params.hpp"
+#include "cuda/attn_decode/split_plan.hpp"
 #include "cuda/common/launch_util.hpp"
 #include "klab/cuda/attention.hpp"
 #include "klab/cuda/check.hpp"
@@ -25,6 +27,68 @@ int current_sm_count() {
 
 }  // namespace
 
+namespace decode {
+
+namespace {
+
+// CTAs of a split kernel with this chunk (the device's seq_split cut, which gives every
+// sequence ceil(len / chunk) splits when max_splits is the longest's).
+std::int64_t ctas_for(std::span<const std::int32_t> lens, int blocks_per_seq, std::int64_t chunk) {
+  std::int64_t n = 0;
+  for (const std::int32_t len : lens) n += len > 0 ? ceil_div(len, chunk) : 1;
+  return n * blocks_per_seq;
+}
+
+}  // namespace
+
+SplitChoice choose_decode_splits(std::span<const std::int32_t> lens, int blocks_per_seq,
+                                 std::int64_t slots) {
+  std::int64_t max_len = 1, total = 0;
+  for (const std::int32_t len : lens) {
+    max_len = std::max<std::int64_t>(max_len, len);
+    total += std::max<std::int32_t>(len, 0);
+  }
+  const std::int64_t whole = round_up(max_len, kTileN);
+  // The smallest chunk the split cap allows.
+  std::int64_t lo = std::max<std::int64_t>(
+      {round_up(ceil_div(total * blocks_per_seq, std::max<std::int64_t>(slots, 1)), kTileN),
+       kMinSplitChunk, round_up(ceil_div(max_len, kMaxSplits), kTileN)});
+  lo = std::min(lo, whole);
+  // CTAs only fall as the chunk grows: binary search for the smallest one-wave chunk (or the
+  // whole length when even one split per sequence does not fit).
+  std::int64_t hi = whole;
+  if (ctas_for(lens, blocks_per_seq, lo) > slots) {
+    while (hi - lo > kTileN) {
+      const std::int64_t mid = round_up((lo + hi) / 2, kTileN);
+      if (mid >= hi) break;
+      if (ctas_for(lens, blocks_per_seq, mid) <= slots)
+        hi = mid;
+      else
+        lo = mid;
+    }
+    lo = hi;
+  }
+  SplitChoice c;
+  c.chunk = static_cast<int>(lo);
+  c.max_splits = static_cast<int>(ceil_div(max_len, lo));
+  return c;
+}
+
+}  // namespace decode
+
+std::size_t decode_workspace_bytes(const DecodePlan& plan) {
+  if (plan.max_splits <= 1) return 0;
+  const std::size_t parts = std::size_t(plan.batch) * plan.num_q_heads * plan.max_splits;
+  return decode::kCounterBytes + parts * plan.head_dim * sizeof(float) +
+         round_up(parts * sizeof(float), 16);
+}
+
+void prepare_decode_workspace(void* workspace, cudaStream_t stream) {
+  if (workspace == nullptr) return;
+  check(cudaMemsetAsync(workspace, 0, decode::kCounterBytes, stream),
+        "cudaMemsetAsync(decode workspace counters)");
+}
+
 DecodePlan plan_decode_attention(int batch, int num_q_heads, int num_kv_heads, int head_dim,
                                  DType dtype, std::span<const std::int32_t> kv_lens, int sm_count) {
   constexpr std::string_view op = "plan_decode_attention";
@@ -38,38 +102,29 @@ DecodePlan plan_decode_attention(int batch, int num_q_heads, int num_kv_heads, i
   check_arg(head_dim == 64 || head_dim == 128 || head_dim == 256, op, "head_dim",
             "expected 64, 128 or 256, got " + std::to_string(head_dim));
   check_arg(dtype == DType::f16 || dtype == DType::bf16, op, "dtype", "expected f16 or bf16");
-  std::int64_t max_len = 1;
-  for (std::size_t b = 0; b < kv_lens.size(); ++b) {
+  for (std::size_t b = 0; b < kv_lens.size(); ++b)
     check_arg(kv_lens[b] >= 0, op, "kv_lens", [&] {
       return "element [" + std::to_string(b) + "] is negative: " + std::to_string(kv_lens[b]);
     });
-    max_len = std::max<std::int64_t>(max_len, kv_lens[b]);
-  }
   if (sm_count <= 0) sm_count = current_sm_count();
 
   // Sized for the tensor-core kernel that "auto" runs (decode_mma.cuh): one wave of its
-  // resident blocks, each (sequence, KV head, <= 16 query heads) cut into equal chunks.
+  // resident blocks, each (sequence, KV head, <= 16 query heads) cut into chunks.
   // (The scalar split_kv takes the same plan; its smaller blocks then leave slots free.)
-  const std::int64_t blocks =
-      std::int64_t{batch} * num_kv_heads * ceil_div(num_q_heads / num_kv_heads, decode::kMmaRows);
+  const int blocks_per_seq =
+      num_kv_heads * static_cast<int>(ceil_div(num_q_heads / num_kv_heads, decode::kMmaRows));
   const std::int64_t slots =
       std::int64_t{sm_count} * std::max(1, decode::decode_mma_blocks_per_sm(dtype, head_dim));
-  std::int64_t splits = std::max<std::int64_t>(1, slots / blocks);
-  splits = std::min(
-      {splits, ceil_div(max_len, decode::kMinSplitChunk), std::int64_t{decode::kMaxSplits}});
-  splits = std::max<std::int64_t>(1, splits);
+  const decode::SplitChoice split = decode::choose_decode_splits(kv_lens, blocks_per_seq, slots);
 
   DecodePlan plan;
   plan.batch = batch;
   plan.num_q_heads = num_q_heads;
   plan.num_kv_heads = num_kv_heads;
   plan.head_dim = head_dim;
-  plan.chunk = static_cast<int>(round_up(ceil_div(max_len, splits), decode::kTileN));
-  plan.max_splits = static_cast<int>(ceil_div(max_len, plan.chunk));
-  if (plan.max_splits > 1) {
-    const std::size_t parts = std::size_t(batch) * num_q_heads * plan.max_splits;
-    plan.workspace_bytes = parts * head_dim * sizeof(float) + round_up(parts * sizeof(float), 16);
-  }
+  plan.chunk = split.chunk;
+  plan.max_splits = split.max_splits;
+  plan.workspace_bytes = decode_workspace_bytes(plan);
   return plan;
 }
 

@@ -29,8 +29,9 @@ decode::DecodeParams params_of(const DecodeAttnArgs& a) {
   if (a.plan) {
     p.max_splits = a.plan->max_splits;
     p.chunk = a.plan->chunk;
-    if (p.max_splits > 1) {
-      p.part_o = static_cast<float*>(a.workspace);
+    if (p.max_splits > 1 && a.workspace) {  // layout: decode_workspace_bytes
+      p.counters = static_cast<unsigned*>(a.workspace);
+      p.part_o = reinterpret_cast<float*>(static_cast<char*>(a.workspace) + decode::kCounterBytes);
       p.part_lse = p.part_o + std::int64_t{p.batch} * p.num_q_heads * p.max_splits * a.q.dim(2);
     }
   }
@@ -93,6 +94,16 @@ registry::OpRegistry<DecodeAttnArgs> build() {
          },
          [](const DecodeAttnArgs& a, cudaStream_t s) {
            decode::launch_split_kv_mma_onepass(params_of(a), s);
+         }});
+  r.add({"split_kv_mma_fused",
+         "split_kv_mma_onepass in one launch: the last CTA of each (sequence, KV head) merges the "
+         "partials (workspace arrival counters, reset by that CTA); paged block-table entries "
+         "staged in shared memory per CTA, row addresses walked without divisions",
+         [](const DecodeAttnArgs& a) {
+           return has_split_plan(a) && decode::fused_supports(params_of(a));
+         },
+         [](const DecodeAttnArgs& a, cudaStream_t s) {
+           decode::launch_split_kv_mma_fused(params_of(a), s);
          }});
   // The tensor-core rung when its alignment holds (it is memory-bound where the scalar tile
   // kernel is issue-bound), with PDL when split; else the scalar ladder.

@@ -2,8 +2,10 @@
 // GQA ratios 1/3/4/8, contiguous and paged caches (page 15/16/17), mixed lengths in one batch
 // (1, 7, 63, 64, 65, 300), a 4097-key sequence, paged == contiguous on the same data, split
 // plans that do not match the lengths, CUDA-graph capture of every split variant, groups larger
-// than one mma head tile, a PDL call that consumes the previous call's output, and bad
-// arguments. Fresh random data for every check; outputs poisoned (NaN) before each run.
+// than one mma head tile, a PDL call that consumes the previous call's output, the fused
+// variant's arrival counters (zero after every call, graph replays with new data and lengths,
+// one workspace shared by plans of several batch sizes), and bad arguments. Fresh random data
+// for every check; outputs poisoned (NaN) before each run.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
@@ -24,11 +26,16 @@ void cuda_ok(cudaError_t e) {
 }
 
 // Every variant, the scalar ladder first; the split ones need a plan and a workspace.
-const std::vector<std::string> kVariants = {
-    "block_per_head",      "tiled", "split_kv", "tiled_mma", "split_kv_mma", "split_kv_mma_pdl",
-    "split_kv_mma_onepass"};
+const std::vector<std::string> kVariants = {"block_per_head",
+                                            "tiled",
+                                            "split_kv",
+                                            "tiled_mma",
+                                            "split_kv_mma",
+                                            "split_kv_mma_pdl",
+                                            "split_kv_mma_onepass",
+                                            "split_kv_mma_fused"};
 const std::vector<std::string> kSplitVariants = {"split_kv", "split_kv_mma", "split_kv_mma_pdl",
-                                                 "split_kv_mma_onepass"};
+                                                 "split_kv_mma_onepass", "split_kv_mma_fused"};
 
 bool is_split(const std::string& variant) {
   return variant.rfind("split_kv", 0) == 0;
@@ -57,6 +64,8 @@ struct DecodeProblem {
   void use_plan(const cuda::DecodePlan& p) {
     plan = p;
     workspace = DeviceBuffer(std::max<std::size_t>(p.workspace_bytes, 16));
+    workspace.fill_bytes(0xFF);  // partials poisoned too; prepare zeroes only the counters
+    cuda::prepare_decode_workspace(workspace.data());
   }
   void plan_for_lengths() {
     use_plan(cuda::plan_decode_attention(static_cast<int>(lens.size()), num_q_heads,
@@ -203,8 +212,7 @@ TEST_F(DecodeSplitTest, PlansThatDoNotMatchTheLengths) {
   for (const cuda::DecodePlan& plan : {planned_short, many, one}) {
     SCOPED_TRACE("max_splits " + std::to_string(plan.max_splits));
     cuda::DecodePlan sized = plan;
-    const std::size_t parts = std::size_t{4} * 8 * plan.max_splits;
-    sized.workspace_bytes = parts * 128 * sizeof(float) + (parts * sizeof(float) + 15) / 16 * 16;
+    sized.workspace_bytes = cuda::decode_workspace_bytes(sized);
     p.use_plan(sized);
     for (const std::string& v : kSplitVariants) {
       SCOPED_TRACE(v);
@@ -226,9 +234,7 @@ TEST_F(DecodeSplitTest, TheMostSplitsAPlanHolds) {
     cuda::DecodePlan plan = cuda::plan_decode_attention(4, 6, 2, head_dim, DType::bf16, lens);
     plan.max_splits = 256;
     plan.chunk = 32;
-    const std::size_t parts = std::size_t{4} * 6 * plan.max_splits;
-    plan.workspace_bytes =
-        parts * head_dim * sizeof(float) + (parts * sizeof(float) + 15) / 16 * 16;
+    plan.workspace_bytes = cuda::decode_workspace_bytes(plan);
     p.use_plan(plan);
     for (const std::string& v : kSplitVariants) {
       SCOPED_TRACE(v);
@@ -278,6 +284,89 @@ TEST_F(DecodeSplitTest, SplitVariantsCaptureInACudaGraph) {
     cuda_ok(cudaGraphDestroy(graph));
   }
   cuda_ok(cudaStreamDestroy(stream));
+}
+
+// The fused variant's arrival counters are back to zero after a call, whatever the cut.
+TEST_F(DecodeSplitTest, FusedLeavesItsCountersZero) {
+  const std::vector<std::int32_t> lens = {4097, 900, 1, 0, 129};
+  CacheSpec spec{DType::f16, true, 16, 2, 128, lens};
+  DecodeProblem p(spec, lens, 8, 0.088f);
+  p.plan_for_lengths();
+  ASSERT_GT(p.plan->max_splits, 1);
+  for (int call = 0; call < 3; ++call) {
+    EXPECT_LE(rel_error(p.run("split_kv_mma_fused").view(), p.reference().view()), 1e-2);
+    std::vector<unsigned> counters(4096);
+    p.workspace.copy_to_host(counters.data(), counters.size() * sizeof(unsigned));
+    for (std::size_t i = 0; i < counters.size(); ++i) ASSERT_EQ(counters[i], 0u) << i;
+  }
+}
+
+// One captured fused call replayed 3 times, each time with a new query and new lengths (so
+// other cuts and arrival counts): only correct when every replay leaves the counters at zero.
+TEST_F(DecodeSplitTest, FusedGraphReplaysWithNewData) {
+  const std::vector<std::int32_t> capacity = {2500, 700, 77};
+  CacheSpec spec{DType::bf16, true, 17, 2, 128, capacity};
+  DecodeProblem p(spec, capacity, 4, 0.088f);
+  p.plan_for_lengths();
+  ASSERT_GT(p.plan->max_splits, 1);
+  cudaStream_t stream = nullptr;
+  cuda_ok(cudaStreamCreate(&stream));
+  const cuda::DecodeAttnArgs args = p.args();
+  cuda::decode_attention(args, stream, "split_kv_mma_fused");  // sets kernel attributes
+  cuda_ok(cudaStreamSynchronize(stream));
+  cudaGraph_t graph = nullptr;
+  cuda_ok(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+  cuda::decode_attention(args, stream, "split_kv_mma_fused");
+  cuda_ok(cudaStreamEndCapture(stream, &graph));
+  cudaGraphExec_t exec = nullptr;
+  cuda_ok(cudaGraphInstantiate(&exec, graph, 0));
+  const std::vector<std::vector<std::int32_t>> replays = {
+      {2500, 700, 77}, {1999, 33, 76}, {2048, 700, 1}};
+  for (const auto& lens : replays) {
+    SCOPED_TRACE("lengths " + std::to_string(lens[0]) + ", " + std::to_string(lens[1]) + ", " +
+                 std::to_string(lens[2]));
+    p.lens = lens;
+    p.q = random_tensor(DType::bf16, {3, 8, 128}, -2.0f, 2.0f);
+    cuda_ok(
+        cudaMemcpy(p.dq.view().data, p.q.view().data, p.q.view().nbytes(), cudaMemcpyHostToDevice));
+    cuda_ok(cudaMemcpy(p.dlens.view().data, lens.data(), lens.size() * sizeof(std::int32_t),
+                       cudaMemcpyHostToDevice));
+    p.dout.poison();
+    cuda_ok(cudaGraphLaunch(exec, stream));
+    cuda_ok(cudaStreamSynchronize(stream));
+    EXPECT_LE(rel_error(p.result().view(), p.reference().view()), 1e-2);
+  }
+  cuda_ok(cudaGraphExecDestroy(exec));
+  cuda_ok(cudaGraphDestroy(graph));
+  cuda_ok(cudaStreamDestroy(stream));
+}
+
+// Plans of batch 1, 3 and 2 take turns on one workspace (as the engine shares one across its
+// per-batch-size plans): the counters sit at the same place for all of them.
+TEST_F(DecodeSplitTest, FusedPlansShareOneWorkspace) {
+  const std::vector<std::int32_t> lens = {3000, 1200, 640};
+  const CacheSpec spec{DType::bf16, false, 0, 2, 64, lens};
+  std::size_t most = 0;
+  std::vector<cuda::DecodePlan> plans;
+  for (int b = 1; b <= 3; ++b) {
+    plans.push_back(cuda::plan_decode_attention(b, 6, 2, 64, DType::bf16,
+                                                std::span(lens).first(std::size_t(b))));
+    most = std::max(most, plans.back().workspace_bytes);
+  }
+  DeviceBuffer shared(most);
+  cuda::prepare_decode_workspace(shared.data());
+  for (const int b : {1, 3, 2, 3, 1}) {
+    SCOPED_TRACE("batch " + std::to_string(b));
+    const std::vector<std::int32_t> sub(lens.begin(), lens.begin() + b);
+    DecodeProblem p(spec, sub, 3, 0.1f);  // its own random cache and query
+    ASSERT_GT(plans[std::size_t(b) - 1].max_splits, 1);
+    p.plan = plans[std::size_t(b) - 1];
+    cuda::DecodeAttnArgs a = p.args();
+    a.workspace = shared.data();
+    p.dout.poison();
+    cuda::decode_attention(a, nullptr, "split_kv_mma_fused");
+    EXPECT_LE(rel_error(p.result().view(), p.reference().view()), 1e-2);
+  }
 }
 
 // Call 2's query is call 1's output, on one stream with no sync between: a kernel launched
