@@ -203,6 +203,8 @@ class CudaSession final : public Session {
   std::int64_t rows_;   // activation rows: max(chunk_, sequences)
   StepLayout layout_;
   std::string gemv_variant_;
+  // The decode-attention variant ("auto" unless $KLAB_CUDA_DECODE_ATTN names one).
+  std::string decode_attn_variant_;
   // Decode batches of 9..kWideDecodeGemvRows as GEMV passes of 8 rows (KLAB_CUDA_WIDE_DECODE=gemm:
   // the GEMM). Measured on the H100, Llama-2-7B shape Q4_0, B=16: the GEMM path 21.5 ms a step.
   static constexpr std::int64_t kWideDecodeGemvRows = 32;
@@ -268,6 +270,11 @@ void check_supported(const LlamaConfig& c, const SessionOptions& o) {
     fail(what + "needs an even rope dimension <= the head dim, got " + std::to_string(c.rope_dim));
 }
 
+std::string env_or(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+
 bool env_is(const char* name, std::string_view value) {
   const char* v = std::getenv(name);
   return v && std::string_view(v) == value;
@@ -280,6 +287,7 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       rows_(std::max(chunk_, max_sequences())),
       layout_{max_sequences(), rows_},
       gemv_variant_(cuda_engine::gemv_variant_from_env()),
+      decode_attn_variant_(env_or("KLAB_CUDA_DECODE_ATTN", "auto")),
       wide_decode_gemv_(!env_is("KLAB_CUDA_WIDE_DECODE", "gemm")),
       fused_(env_is("KLAB_CUDA_FUSED", "1")),
       pdl_(!env_is("KLAB_CUDA_PDL", "0")),
@@ -445,7 +453,11 @@ void CudaSession::make_decode_plans() {
         static_cast<int>(c.head_dim), DType::f16, std::span(longest).first(b), sm_count_));
     workspace = std::max(workspace, plans_.back().workspace_bytes);
   }
-  if (workspace > 0) attn_workspace_ = DeviceBuffer(workspace);
+  if (workspace > 0) {
+    attn_workspace_ = DeviceBuffer(workspace);
+    // Zeroes the arrival counters of the fused split-KV variant once (it resets them itself).
+    cuda::prepare_decode_workspace(attn_workspace_.data(), stream_.get());
+  }
   graphs_.resize(seqs());
 }
 
@@ -837,7 +849,9 @@ void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
       a.plan = step.plan;
       a.workspace = attn_workspace_.data();
     }
-    cuda::decode_attention(a, s);
+    // A named variant that cannot take this call (e.g. no plan in an eager step) defers to auto.
+    const auto* named = cuda::decode_attention_registry().find(decode_attn_variant_);
+    cuda::decode_attention(a, s, named && named->supports(a) ? decode_attn_variant_ : "auto");
   } else {
     cuda::PrefillAttnArgs a;
     a.out = out;

@@ -83,12 +83,22 @@ __device__ __forceinline__ __nv_bfloat162 f16x2_to<__nv_bfloat16>(std::uint32_t 
 template <class T, int Bits>
 struct CodeDecoder;
 
+// (a & Mask) | c in one LOP3. Written out because with both constants as immediates ptxas
+// emits an AND and an OR; `c` passed in a register keeps it one instruction.
+template <std::uint32_t Mask>
+__device__ __forceinline__ std::uint32_t and_or(std::uint32_t a, std::uint32_t c) {
+  std::uint32_t d;
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;\n" : "=r"(d) : "r"(a), "n"(Mask), "r"(c));
+  return d;
+}
+
 // 4-bit pairs J = 0..3 of a word: bits 4J..4J+3 and 16+4J..16+4J+3. Odd J keep their nibble in
 // place (mask 0x00F000F0: 1024 + 16 q, exact) and scale it back with one fma, so a word costs
 // one shift (by 8, shared by J = 2, 3), four LOP3 and four half2 ops, all exact.
 template <>
 struct CodeDecoder<__half, 4> {
   __half2 bias, inv16, bias16;
+  std::uint32_t magic = 0x64006400u;  // 1024.0 in both halves
   __device__ explicit CodeDecoder(int z)
       : bias(__float2half2_rn(1024.0f + z)),
         inv16(__float2half2_rn(1.0f / 16.0f)),
@@ -97,26 +107,22 @@ struct CodeDecoder<__half, 4> {
   __device__ __forceinline__ __half2 pair(std::uint32_t w) const {
     const std::uint32_t v = w >> (8 * (J / 2));
     if constexpr (J % 2 == 0)
-      return __hsub2(bits_as<__half2>((v & 0x000F000Fu) | 0x64006400u), bias);
+      return __hsub2(bits_as<__half2>(and_or<0x000F000Fu>(v, magic)), bias);
     else
-      return __hfma2(bits_as<__half2>((v & 0x00F000F0u) | 0x64006400u), inv16, bias16);
+      return __hfma2(bits_as<__half2>(and_or<0x00F000F0u>(v, magic)), inv16, bias16);
   }
 };
 
+// bf16 has 7 mantissa bits: a nibble at bits 4..7 would reach the exponent, so every pair is
+// shifted down (the f16 trick above does not apply).
 template <>
 struct CodeDecoder<__nv_bfloat16, 4> {
-  __nv_bfloat162 bias, inv16, bias16;
-  __device__ explicit CodeDecoder(int z)
-      : bias(__float2bfloat162_rn(128.0f + z)),
-        inv16(__float2bfloat162_rn(1.0f / 16.0f)),
-        bias16(__float2bfloat162_rn(-8.0f - z)) {}
+  __nv_bfloat162 bias;
+  std::uint32_t magic = 0x43004300u;  // 128.0 in both halves
+  __device__ explicit CodeDecoder(int z) : bias(__float2bfloat162_rn(128.0f + z)) {}
   template <int J>
   __device__ __forceinline__ __nv_bfloat162 pair(std::uint32_t w) const {
-    const std::uint32_t v = w >> (8 * (J / 2));
-    if constexpr (J % 2 == 0)
-      return __hsub2(bits_as<__nv_bfloat162>((v & 0x000F000Fu) | 0x43004300u), bias);
-    else
-      return __hfma2(bits_as<__nv_bfloat162>((v & 0x00F000F0u) | 0x43004300u), inv16, bias16);
+    return __hsub2(bits_as<__nv_bfloat162>(and_or<0x000F000Fu>(w >> (4 * J), magic)), bias);
   }
 };
 

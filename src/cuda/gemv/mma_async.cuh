@@ -23,9 +23,11 @@
 #include "cuda/gemv/mma_gemv.cuh"
 #include "klab/cuda/check.hpp"
 
-namespace klab::cuda::gemv_impl::async {
+namespace klab::cuda::gemv_impl {
+int current_sm_count();  // mma_pipelined.cu
+}  // namespace klab::cuda::gemv_impl
 
-constexpr int kWarps = 8;
+namespace klab::cuda::gemv_impl::async {
 
 // Byte layout of one ring slot (one chunk of kTiles tiles, x of up to MaxM tokens), every
 // offset a compile-time multiple of 16: codes [tile][lane][16], scale lines [tile][sub][8
@@ -45,6 +47,16 @@ __device__ __forceinline__ void cp_async16_to(std::uint32_t smem, const void* gm
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem), "l"(gmem),
                "r"(valid ? 16 : 0)
                : "memory");
+}
+
+// The copy only where `on`, zero-filling the 16 bytes where !valid (predicated, no branch).
+__device__ __forceinline__ void cp_async16_zfill_if(bool on, std::uint32_t smem, const void* gmem,
+                                                    bool valid) {
+  asm volatile(
+      "{\n .reg .pred p;\n setp.ne.b32 p, %2, 0;\n"
+      " @p cp.async.cg.shared.global [%0], [%1], 16, %3;\n}\n" ::"r"(smem),
+      "l"(gmem), "r"(static_cast<int>(on)), "r"(valid ? 16 : 0)
+      : "memory");
 }
 
 // The copy only where `on` (a predicated instruction, not a divergent branch).
@@ -72,8 +84,8 @@ __device__ __forceinline__ std::uint32_t lds32(std::uint32_t a) {
 
 // Chunk j of warp w is chunk w + j * kWarps of the block's tile. All per-item state is 32-bit
 // and advances by a constant per item; the slot of item j is j % D (D a power of two).
-template <class T, int Bits, bool Swiglu, bool Asym, int D, int MaxM>
-__global__ void __launch_bounds__(kWarps * 32) gemv_mma_async_kernel(GemvParams p) {
+template <class T, int Bits, bool Swiglu, bool Asym, int kWarps, int D, int MaxM>
+__global__ void __launch_bounds__(kWarps * 32, 2) gemv_mma_async_kernel(GemvParams p) {
   static_assert((D & (D - 1)) == 0, "ring depth must be a power of two");
   constexpr int kTiles = Swiglu ? 2 : 1;
   using L = Slot<Bits, kTiles, MaxM>;
@@ -105,9 +117,13 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_mma_async_kernel(GemvParams 
     code_src[i] = (i == 1 ? p.tw_up : p.tw).codes + (tile * chunks * 32 + lane) * 16 + warp * 512;
   const int line_tile = lane / (2 * kSub), line_sub = (lane >> 1) % kSub, line_half = lane & 1;
   const bool line_lane = lane < 2 * kSub * kTiles;
-  const QuantTiledView& lw = (kTiles == 2 && line_tile == 1) ? p.tw_up : p.tw;
-  const std::uint32_t* scale_src = lw.scales + tile * groups * 8 + line_half * 4;
-  const std::uint32_t* min_src = Asym ? lw.mins + tile * groups * 8 + line_half * 4 : scale_src;
+  // Select the pointers, not a QuantTiledView reference: a runtime choice between two kernel
+  // parameter structs is copied to the stack.
+  const bool line_up = kTiles == 2 && line_tile == 1;
+  const std::int64_t line_base = tile * groups * 8 + line_half * 4;
+  const std::uint32_t* scale_src = (line_up ? p.tw_up.scales : p.tw.scales) + line_base;
+  const std::uint32_t* min_src =
+      Asym ? (line_up ? p.tw_up.mins : p.tw.mins) + line_base : scale_src;
   const std::uint32_t line_dst =
       static_cast<std::uint32_t>((line_tile * kSub + line_sub) * L::kLine + line_half * 16);
   const int line_col = warp * kChunkCols + 32 * line_sub;
@@ -120,34 +136,36 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_mma_async_kernel(GemvParams 
   const std::uint32_t x_dst = static_cast<std::uint32_t>(L::kX + (g * 4 + t) * 16);
   const std::uint32_t x_read = static_cast<std::uint32_t>(L::kX + (x_row * 4 + t) * 16);
 
+  // Item j's copies; an item past the end re-copies the last one into its (never read) slot,
+  // so the loop issues unconditionally.
   const auto issue_weights = [&](int j) {
     const std::uint32_t s = slot_of(j);
-    const std::uint32_t step = static_cast<std::uint32_t>(j) * (kWarps * 512);
+    const int jj = min(j, items - 1);
+    const std::uint32_t step = static_cast<std::uint32_t>(jj) * (kWarps * 512);
 #pragma unroll
     for (int i = 0; i < kTiles; ++i)
       cp_async16_if(true, s + i * 512 + lane * 16, code_src[i] + step);
-    const std::uint32_t word = static_cast<std::uint32_t>((line_col + j * kColStep) >> gshift) * 8;
+    const std::uint32_t word = static_cast<std::uint32_t>((line_col + jj * kColStep) >> gshift) * 8;
     cp_async16_if(line_lane, s + L::kScales + line_dst, scale_src + word);
     if constexpr (Asym) cp_async16_if(line_lane, s + L::kMins + line_dst, min_src + word);
   };
   const auto issue_x = [&](int j) {
     const std::uint32_t s = slot_of(j) + x_dst;
-    const int col = x_col + j * kColStep;
+    const int col = x_col + min(j, items - 1) * kColStep;
 #pragma unroll
     for (int sub = 0; sub < kSub; ++sub) {
-      const int c = col + 32 * sub;
       // Past K (a last chunk that is half padding): zero-filled, so padded codes meet zeros.
-      const bool in_k = c < K;
-      if (x_lane) cp_async16_to(s + sub * MaxM * 64, x_src + (in_k ? c - 8 * t : 0), in_k);
+      const int c = col + 32 * sub;
+      cp_async16_zfill_if(x_lane, s + sub * MaxM * 64, x_src + min(c, K - 8) - 8 * t, c < K);
     }
   };
 
   decode::pdl_launch_dependents();
-  for (int j = 0; j < D - 1; ++j)
-    if (j < items) issue_weights(j);
+  if (items > 0)
+    for (int j = 0; j < D - 1; ++j) issue_weights(j);
   decode::pdl_wait();  // x (and the residual read at the end) may come from the previous kernel
   for (int j = 0; j < D - 1; ++j) {
-    if (j < items) issue_x(j);
+    if (items > 0) issue_x(j);
     cp_async_commit();
   }
 
@@ -155,14 +173,14 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_mma_async_kernel(GemvParams 
   float acc[kTiles][4] = {};
 #pragma unroll 2
   for (int j = 0; j < items; ++j) {
-    __syncwarp();  // every lane is done with slot (j - 1) % D, which the next copy refills
-    if (j + D - 1 < items) {
-      issue_weights(j + D - 1);
-      issue_x(j + D - 1);
-    }
+    // Groups committed so far: D - 1 + j; chunk j is group j.
+    cp_async_wait<D - 2>();
+    // Every lane's copies of chunk j have landed, and every lane is done with chunk j - 1,
+    // whose slot the next copy refills.
+    __syncwarp();
+    issue_weights(j + D - 1);
+    issue_x(j + D - 1);
     cp_async_commit();
-    cp_async_wait<D - 1>();  // this lane's copies of chunk j have landed
-    __syncwarp();            // and so have the other lanes' (scale lines, x)
     const std::uint32_t s = slot_of(j);
     uint4 q[kTiles];
 #pragma unroll
@@ -210,9 +228,9 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_mma_async_kernel(GemvParams 
   }
 }
 
-template <class T, int Bits, bool Swiglu, bool Asym, int D, int MaxM>
+template <class T, int Bits, bool Swiglu, bool Asym, int kWarps, int D, int MaxM>
 void launch_kernel(const GemvParams& p, cudaStream_t stream, bool pdl) {
-  constexpr auto* kernel = &gemv_mma_async_kernel<T, Bits, Swiglu, Asym, D, MaxM>;
+  constexpr auto* kernel = &gemv_mma_async_kernel<T, Bits, Swiglu, Asym, kWarps, D, MaxM>;
   constexpr int kSmem = kWarps * D * Slot < Bits, Swiglu ? 2 : 1, MaxM > ::kBytes;
   static const bool raised = [] {
     check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem),
@@ -224,26 +242,30 @@ void launch_kernel(const GemvParams& p, cudaStream_t stream, bool pdl) {
                            kSmem, stream, pdl, "gemv_mma_async_kernel", p);
 }
 
-template <class T, int Bits, int D, int MaxM>
+template <class T, int Bits, bool Swiglu, int W, int D, int MaxM>
 void launch_shape(const GemvParams& p, cudaStream_t stream, bool pdl) {
-  const bool swiglu = p.epilogue == Epilogue::swiglu, asym = p.tw.asymmetric;
-  if (swiglu)
-    asym ? launch_kernel<T, Bits, true, true, D, MaxM>(p, stream, pdl)
-         : launch_kernel<T, Bits, true, false, D, MaxM>(p, stream, pdl);
-  else
-    asym ? launch_kernel<T, Bits, false, true, D, MaxM>(p, stream, pdl)
-         : launch_kernel<T, Bits, false, false, D, MaxM>(p, stream, pdl);
+  p.tw.asymmetric ? launch_kernel<T, Bits, Swiglu, true, W, D, MaxM>(p, stream, pdl)
+                  : launch_kernel<T, Bits, Swiglu, false, W, D, MaxM>(p, stream, pdl);
 }
 
+// Decode (M = 1): 8 chunks in flight per warp; M = 2..8: slots carry 8 x rows, 4 deep. Few
+// tiles (N <= 3 x 16 x SMs, e.g. N = 4096 on 132 SMs): 16 warps per block, so every SM still
+// runs ~32 warps (ncu, 8 warps at N = 4096: 14 warps/SM, 1.3 eligible per scheduler). SwiGLU
+// blocks already carry two tiles and stay at 8 warps (16 would spill at 64 registers).
 template <class T>
 void launch_act(const GemvParams& p, cudaStream_t stream, bool pdl) {
+  static const int sms = current_sm_count();  // one device per process (as the engine)
+  const bool few_tiles = p.tw.tiles() <= 3 * sms;
   dispatch_bits(p.tw.bits, [&](auto bits) {
     constexpr int B = decltype(bits)::value;
-    // Decode (M = 1): 8 chunks in flight per warp; M = 2..8: slots carry 8 x rows, 4 deep.
-    if (p.M <= 1)
-      launch_shape<T, B, 8, 1>(p, stream, pdl);
+    if (p.epilogue == Epilogue::swiglu)
+      p.M <= 1 ? launch_shape<T, B, true, 8, 8, 1>(p, stream, pdl)
+               : launch_shape<T, B, true, 8, 4, 8>(p, stream, pdl);
+    else if (p.M > 1)
+      launch_shape<T, B, false, 8, 4, 8>(p, stream, pdl);
     else
-      launch_shape<T, B, 4, 8>(p, stream, pdl);
+      few_tiles ? launch_shape<T, B, false, 16, 8, 1>(p, stream, pdl)
+                : launch_shape<T, B, false, 8, 8, 1>(p, stream, pdl);
   });
 }
 
