@@ -52,6 +52,11 @@ void launch_mma_stream_pdl(const GemvParams& p, cudaStream_t stream);
 // the _pdl launch starts the weight stream before the previous kernel ends.
 void launch_mma_async(const GemvParams& p, cudaStream_t stream);
 void launch_mma_async_pdl(const GemvParams& p, cudaStream_t stream);
+// x and the tile's scales staged in shared memory once per block, the codes streamed through a
+// per-warp cp.async ring; only where M x K x 2 bytes of x fit (mma_staged_fits).
+bool mma_staged_fits(const GemvParams& p);
+void launch_mma_staged(const GemvParams& p, cudaStream_t stream);
+void launch_mma_staged_pdl(const GemvParams& p, cudaStream_t stream);
 // Dense weights.
 void launch_dense_naive(const GemvParams& p, cudaStream_t stream);
 void launch_dense_warp_per_row(const GemvParams& p, cudaStream_t stream);

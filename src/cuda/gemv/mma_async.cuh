@@ -85,7 +85,8 @@ __device__ __forceinline__ std::uint32_t lds32(std::uint32_t a) {
 // Chunk j of warp w is chunk w + j * kWarps of the block's tile. All per-item state is 32-bit
 // and advances by a constant per item; the slot of item j is j % D (D a power of two).
 template <class T, int Bits, bool Swiglu, bool Asym, int kWarps, int D, int MaxM>
-__global__ void __launch_bounds__(kWarps * 32, 2) gemv_mma_async_kernel(GemvParams p) {
+__global__ void __launch_bounds__(kWarps * 32, kWarps == 16 ? 2 : 4)
+    gemv_mma_async_kernel(GemvParams p) {
   static_assert((D & (D - 1)) == 0, "ring depth must be a power of two");
   constexpr int kTiles = Swiglu ? 2 : 1;
   using L = Slot<Bits, kTiles, MaxM>;
@@ -136,8 +137,7 @@ __global__ void __launch_bounds__(kWarps * 32, 2) gemv_mma_async_kernel(GemvPara
   const std::uint32_t x_dst = static_cast<std::uint32_t>(L::kX + (g * 4 + t) * 16);
   const std::uint32_t x_read = static_cast<std::uint32_t>(L::kX + (x_row * 4 + t) * 16);
 
-  // Item j's copies; an item past the end re-copies the last one into its (never read) slot,
-  // so the loop issues unconditionally.
+  // Item j's copies (j < items; the min keeps the prologue's addresses in range when it is not).
   const auto issue_weights = [&](int j) {
     const std::uint32_t s = slot_of(j);
     const int jj = min(j, items - 1);
@@ -161,25 +161,26 @@ __global__ void __launch_bounds__(kWarps * 32, 2) gemv_mma_async_kernel(GemvPara
   };
 
   decode::pdl_launch_dependents();
-  if (items > 0)
-    for (int j = 0; j < D - 1; ++j) issue_weights(j);
+  for (int j = 0; j < D - 1; ++j)
+    if (j < items) issue_weights(j);
   decode::pdl_wait();  // x (and the residual read at the end) may come from the previous kernel
   for (int j = 0; j < D - 1; ++j) {
-    if (items > 0) issue_x(j);
+    if (j < items) issue_x(j);
     cp_async_commit();
   }
 
   const CodeDecoder<T, Bits> dec(p.zero_point);
   float acc[kTiles][4] = {};
-#pragma unroll 2
   for (int j = 0; j < items; ++j) {
     // Groups committed so far: D - 1 + j; chunk j is group j.
     cp_async_wait<D - 2>();
     // Every lane's copies of chunk j have landed, and every lane is done with chunk j - 1,
     // whose slot the next copy refills.
     __syncwarp();
-    issue_weights(j + D - 1);
-    issue_x(j + D - 1);
+    if (j + D - 1 < items) {  // warp-uniform
+      issue_weights(j + D - 1);
+      issue_x(j + D - 1);
+    }
     cp_async_commit();
     const std::uint32_t s = slot_of(j);
     uint4 q[kTiles];

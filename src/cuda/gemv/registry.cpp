@@ -117,6 +117,18 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
       "griddepcontrol.wait (x, y after it; W must not be written by the previous kernel)",
       [](const GemvArgs& a) { return quant_ok(a, kGemvMaxM) && tiled_ok(a) && vec_ok(a); },
       gemv_impl::launch_mma_async_pdl));
+  const auto staged_ok = [](const GemvArgs& a) {
+    return quant_ok(a, kGemvMaxM) && tiled_ok(a) && vec_ok(a) &&
+           gemv_impl::mma_staged_fits(params_of(a));
+  };
+  r.add(variant("mma_staged",
+                "mma with x and the tile's scales staged in shared memory once per block, codes "
+                "streamed through a per-warp cp.async ring (x of M x K halves up to 64 KiB)",
+                staged_ok, gemv_impl::launch_mma_staged));
+  r.add(variant("mma_staged_pdl",
+                "mma_staged launched with PDL: scales and the first chunks requested before "
+                "griddepcontrol.wait (x, y after it; W must not be written by the previous kernel)",
+                staged_ok, gemv_impl::launch_mma_staged_pdl));
   r.set_auto([](const GemvArgs& a) -> std::string {
     // mma beat mma_pipelined on the H100 at both decode shapes (4-bit M=1: 18.2 vs 30.4 us at
     // N=14336 K=4096, 19.0 vs 27.4 us at N=4096 K=14336; docs/kernels/gemv.md), despite the

@@ -182,7 +182,7 @@ TEST_F(GemvQ, ResidualEpilogue) {
 TEST_F(GemvQ, SwigluEpilogue) {
   const std::set<std::string> fused = {
       "naive",          "mma",       "mma_pipelined", "mma_pipelined_pdl", "mma_stream",
-      "mma_stream_pdl", "mma_async", "mma_async_pdl"};
+      "mma_stream_pdl", "mma_async", "mma_async_pdl", "mma_staged", "mma_staged_pdl"};
   for (const QuantFormat& f : {QuantFormat{4, 32, false}, QuantFormat{8, 64, true}}) {
     for (const Shape& s : {Shape{1, 4096, 576}, Shape{8, 3, 1152}, Shape{2, 1536, 14336}}) {
       const QuantMatrix g = random_quant(f, s.N, s.K), u = random_quant(f, s.N, s.K);
@@ -226,7 +226,8 @@ TEST_F(GemvQ, RejectsUnsupportedArguments) {
   // M = 9 is beyond every GEMV variant but the naive one.
   for (const char* name :
        {"warp_per_row", "multi_row", "vec16_pipelined", "split_k", "mma", "mma_x2", "mma_pipelined",
-        "mma_pipelined_pdl", "mma_stream", "mma_stream_pdl", "mma_async", "mma_async_pdl"}) {
+        "mma_pipelined_pdl", "mma_stream", "mma_stream_pdl", "mma_async", "mma_async_pdl", "mma_staged",
+        "mma_staged_pdl"}) {
     EXPECT_FALSE(reg.find(name)->supports(f.args(9))) << name;
     EXPECT_THROW(reg.pick(f.args(9), name), Error) << name;
   }

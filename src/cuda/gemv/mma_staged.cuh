@@ -1,0 +1,254 @@
+// The tensor-core GEMV (`mma`'s math and tiled layout, mma_gemv.cuh) with x and the tile's
+// scales staged in shared memory once per block, and only the codes streamed, through a
+// per-warp cp.async ring D chunks deep.
+//
+// Why: on the H200 `mma` and `mma_async` are issue-bound at 4 bits (ncu: IPC ~2.5, ~150
+// instructions per 512-byte chunk per warp against ~57 for the decode + mma itself); the
+// per-chunk x and scale copies, their address arithmetic and LDGSTS padding were most of the
+// rest. Staged once, x and the scales cost one shared load per use; a chunk then costs one
+// code copy, one code load, two x loads and two scale loads around its decode and 4 mma.
+//
+// Shared memory: x [M][cols_padded] (zero past K), scales (and mins) [tiles][groups][8 words],
+// then the rings [warp][D][tiles][512 bytes]. Supported while M x cols_padded x 2 <= 64 KiB
+// (decode: M = 1 up to K = 32768); larger x goes to `mma`.
+//
+// PDL: scales and the first D - 1 chunks are requested before griddepcontrol.wait, x after it.
+#pragma once
+
+#include "cuda/attn_decode/pdl.cuh"
+#include "cuda/common/smem_tiles.cuh"
+#include "cuda/gemv/mma_gemv.cuh"
+#include "klab/cuda/check.hpp"
+
+namespace klab::cuda::gemv_impl {
+int current_sm_count();  // mma_pipelined.cu
+}  // namespace klab::cuda::gemv_impl
+
+namespace klab::cuda::gemv_impl::staged {
+
+constexpr std::int64_t kMaxXBytes = 64 * 1024;
+
+__device__ __forceinline__ void cp16(std::uint32_t smem, const void* gmem, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem), "l"(gmem),
+               "r"(valid ? 16 : 0)
+               : "memory");
+}
+
+__device__ __forceinline__ uint4 lds128(std::uint32_t a) {
+  uint4 v;
+  asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "r"(a));
+  return v;
+}
+
+__device__ __forceinline__ std::uint32_t lds32(std::uint32_t a) {
+  std::uint32_t v;
+  asm volatile("ld.shared.u32 %0, [%1];\n" : "=r"(v) : "r"(a));
+  return v;
+}
+
+// Byte sizes of the shared-memory regions (host and device agree through this).
+struct Smem {
+  std::uint32_t x, scales;
+  __host__ __device__ Smem(int M, std::int64_t cols_padded, std::int64_t groups, int tiles,
+                           bool asym)
+      : x(static_cast<std::uint32_t>(M * cols_padded * 2)),
+        scales(static_cast<std::uint32_t>(tiles * groups * 32 * (asym ? 2 : 1))) {}
+};
+
+constexpr std::size_t ring_bytes(int warps, int depth, int tiles) {
+  return static_cast<std::size_t>(warps) * depth * tiles * 512;
+}
+
+// Chunk j of warp w is chunk w + j * W of the block's tile.
+template <class T, int Bits, bool Swiglu, bool Asym, int W, int D>
+__global__ void __launch_bounds__(W * 32, W == 16 ? 2 : 4) gemv_mma_staged_kernel(GemvParams p) {
+  static_assert((D & (D - 1)) == 0, "ring depth must be a power of two");
+  constexpr int kTiles = Swiglu ? 2 : 1;
+  constexpr int kSub = Bits == 4 ? 2 : 1;
+  constexpr int kChunkCols = 256 / Bits;
+  extern __shared__ __align__(16) std::uint8_t smem[];
+  __shared__ float red[W][kTiles][4][32];
+
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int chunks = static_cast<int>(p.tw.chunks());
+  const int cols = chunks * kChunkCols;  // cols_padded
+  const int groups = static_cast<int>(p.tw.groups_padded());
+  const int K = static_cast<int>(p.K);
+  const std::int64_t tile = blockIdx.x;
+  const Smem sz(p.M, cols, groups, kTiles, Asym);
+  const std::uint32_t x_s = smem_addr(smem);
+  const std::uint32_t scales_s = x_s + sz.x;
+  const std::uint32_t mins_s = scales_s + static_cast<std::uint32_t>(kTiles * groups * 32);
+  const std::uint32_t ring_s =
+      scales_s + sz.scales + static_cast<std::uint32_t>(warp * D * kTiles * 512);
+  const int items = chunks > warp ? (chunks - warp + W - 1) / W : 0;
+
+  // The tile's scale (min) lines: [tile][group][8 words], 2 x 16 bytes per group.
+  const int lines16 = kTiles * groups * 2;
+  for (int i = threadIdx.x; i < lines16; i += W * 32) {
+    const int tl = i / (groups * 2), rest = i - tl * groups * 2;
+    const std::int64_t word = tile * groups * 8 + rest * 4;
+    // Pointers selected, not a QuantTiledView reference (that would copy a parameter struct).
+    cp16(scales_s + i * 16, (tl == 1 ? p.tw_up.scales : p.tw.scales) + word, true);
+    if constexpr (Asym) cp16(mins_s + i * 16, (tl == 1 ? p.tw_up.mins : p.tw.mins) + word, true);
+  }
+  const std::uint8_t* code_src[kTiles];
+#pragma unroll
+  for (int i = 0; i < kTiles; ++i)
+    code_src[i] = (i == 1 ? p.tw_up : p.tw).codes + (tile * chunks * 32 + lane) * 16 + warp * 512;
+  const auto issue_codes = [&](int j) {
+    const std::uint32_t s = ring_s + static_cast<std::uint32_t>((j & (D - 1)) * kTiles * 512);
+    const std::uint32_t step = static_cast<std::uint32_t>(j) * (W * 512);
+#pragma unroll
+    for (int i = 0; i < kTiles; ++i) cp16(s + i * 512 + lane * 16, code_src[i] + step, true);
+  };
+
+  decode::pdl_launch_dependents();
+  for (int j = 0; j < D - 1; ++j) {
+    if (j < items) issue_codes(j);
+    cp_async_commit();
+  }
+  decode::pdl_wait();  // x (and the residual read at the end) may come from the previous kernel
+  const T* x = static_cast<const T*>(p.x);
+  const int x16 = p.M * cols / 8;
+  for (int i = threadIdx.x; i < x16; i += W * 32) {
+    const int m = i / (cols / 8), c = (i - m * (cols / 8)) * 8;
+    const bool in_k = c < K;  // the padded tail is zero
+    cp16(x_s + i * 16, x + (in_k ? std::int64_t{m} * K + c : 0), in_k);
+  }
+  cp_async_commit();
+  cp_async_wait<0>();
+  __syncthreads();
+
+  // Lanes g >= M read token 0's x: that only feeds mma columns g >= M, which are dropped.
+  const std::uint32_t x_lane_s =
+      x_s + static_cast<std::uint32_t>(((g < p.M ? g : 0) * cols + 8 * t) * 2);
+  const std::uint32_t scale_lane_s = scales_s + g * 4;
+  const int gshift = p.group_shift;
+  const CodeDecoder<T, Bits> dec(p.zero_point);
+  float acc[kTiles][4] = {};
+  for (int j = 0; j < items; ++j) {
+    // Groups committed after the prologue: j; chunk j's group is complete at D - 2 pending.
+    cp_async_wait<D - 2>();
+    __syncwarp();  // every lane's chunk j has landed; every lane is done with chunk j - 1
+    if (j + D - 1 < items) issue_codes(j + D - 1);
+    cp_async_commit();
+    const std::uint32_t s = ring_s + static_cast<std::uint32_t>((j & (D - 1)) * kTiles * 512);
+    uint4 q[kTiles];
+#pragma unroll
+    for (int i = 0; i < kTiles; ++i) q[i] = lds128(s + i * 512 + lane * 16);
+    const int col0 = (warp + j * W) * kChunkCols;
+    const auto sub = [&](auto sub_const) {
+      constexpr int S = decltype(sub_const)::value;
+      const int col = col0 + 32 * S;
+      const uint4 xv = lds128(x_lane_s + col * 2);
+      const std::uint32_t line = static_cast<std::uint32_t>((col >> gshift) * 32);
+      float2 sc[kTiles], mn[kTiles];
+#pragma unroll
+      for (int i = 0; i < kTiles; ++i) {
+        const std::uint32_t off = static_cast<std::uint32_t>(i * groups * 32) + line;
+        sc[i] = f16x2_bits_to_float2(lds32(scale_lane_s + off));
+        mn[i] =
+            Asym ? f16x2_bits_to_float2(lds32(scale_lane_s + (mins_s - scales_s) + off)) : float2{};
+      }
+      mma_sub_chunk<T, Bits, S, kTiles>(dec, q, xv, sc, mn, Asym, acc);
+    };
+    sub(std::integral_constant<int, 0>{});
+    if constexpr (kSub == 2) sub(std::integral_constant<int, 1>{});
+  }
+  cp_async_wait<0>();
+
+#pragma unroll
+  for (int i = 0; i < kTiles; ++i)
+#pragma unroll
+    for (int r = 0; r < 4; ++r) red[warp][i][r][lane] = acc[i][r];
+  __syncthreads();
+  if (warp != 0) return;
+#pragma unroll
+  for (int i = 0; i < kTiles; ++i)
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+      float v = 0.0f;
+#pragma unroll
+      for (int w = 0; w < W; ++w) v += red[w][i][r][lane];
+      acc[i][r] = v;
+    }
+    // acc[i][r]: row g + 8 * (r / 2) of the tile, token 2t + r % 2.
+#pragma unroll
+  for (int r = 0; r < 4; ++r) {
+    const int token = 2 * t + (r & 1);
+    const std::int64_t row = tile * kQuantTileRows + g + 8 * (r >> 1);
+    if (token >= p.M || row >= p.N) continue;
+    const float v = Swiglu ? silu(acc[0][r]) * acc[kTiles - 1][r] : acc[0][r];
+    store_out<T>(p, token * p.N + row, v);
+  }
+}
+
+// The launch shape: 8 chunks in flight per warp; few tiles (N <= 3 x 16 x SMs, e.g. N = 4096
+// on 132 SMs): 16 warps per block so every SM runs ~32 warps; SwiGLU blocks (two tiles) 8.
+struct Shape {
+  int warps = 8;
+  int depth = 8;
+  std::size_t smem = 0;
+};
+
+inline Shape shape_of(const GemvParams& p) {
+  static const int sms = current_sm_count();  // one device per process (as the engine)
+  const bool swiglu = p.epilogue == Epilogue::swiglu;
+  const int tiles = swiglu ? 2 : 1;
+  Shape s;
+  s.warps = !swiglu && p.tw.tiles() <= 3 * sms ? 16 : 8;
+  const Smem sz(p.M, p.tw.cols_padded, p.tw.groups_padded(), tiles, p.tw.asymmetric);
+  s.smem = std::size_t{sz.x} + sz.scales + ring_bytes(s.warps, s.depth, tiles);
+  return s;
+}
+
+// x staged within kMaxXBytes, and everything within one block's shared memory (227 KiB on
+// sm_90; the static reduction buffer is at most 8 KiB).
+inline bool fits(const GemvParams& p) {
+  return std::int64_t{p.M} * p.tw.cols_padded * 2 <= kMaxXBytes && shape_of(p).smem <= 219 * 1024;
+}
+
+template <class T, int Bits, bool Swiglu, bool Asym, int W, int D>
+void launch_kernel(const GemvParams& p, std::size_t smem, cudaStream_t stream, bool pdl) {
+  constexpr auto* kernel = &gemv_mma_staged_kernel<T, Bits, Swiglu, Asym, W, D>;
+  static const bool raised = [] {  // once, to the most any supported call asks for
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 219 * 1024),
+          "cudaFuncSetAttribute(gemv_mma_staged_kernel)");
+    return true;
+  }();
+  (void)raised;
+  decode::launch_maybe_pdl(kernel, dim3(static_cast<unsigned>(p.tw.tiles())), dim3(W * 32), smem,
+                           stream, pdl, "gemv_mma_staged_kernel", p);
+}
+
+template <class T, int Bits, bool Swiglu, int W>
+void launch_shape(const GemvParams& p, std::size_t smem, cudaStream_t stream, bool pdl) {
+  p.tw.asymmetric ? launch_kernel<T, Bits, Swiglu, true, W, 8>(p, smem, stream, pdl)
+                  : launch_kernel<T, Bits, Swiglu, false, W, 8>(p, smem, stream, pdl);
+}
+
+template <class T>
+void launch_act(const GemvParams& p, cudaStream_t stream, bool pdl) {
+  const Shape s = shape_of(p);
+  dispatch_bits(p.tw.bits, [&](auto bits) {
+    constexpr int B = decltype(bits)::value;
+    if (p.epilogue == Epilogue::swiglu)
+      launch_shape<T, B, true, 8>(p, s.smem, stream, pdl);
+    else if (s.warps == 16)
+      launch_shape<T, B, false, 16>(p, s.smem, stream, pdl);
+    else
+      launch_shape<T, B, false, 8>(p, s.smem, stream, pdl);
+  });
+}
+
+}  // namespace klab::cuda::gemv_impl::staged
+
+namespace klab::cuda::gemv_impl::staged {
+// One translation unit per activation dtype (nvcc time on 2-core CI).
+extern template void launch_act<__half>(const GemvParams&, cudaStream_t, bool);
+extern template void launch_act<__nv_bfloat16>(const GemvParams&, cudaStream_t, bool);
+}  // namespace klab::cuda::gemv_impl::staged
