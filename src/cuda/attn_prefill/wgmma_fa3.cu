@@ -70,11 +70,29 @@ bool wgmma_fa3_supports(const PrefillParams& p) {
   return vectorizable(p) && (p.head_dim == 64 || p.head_dim == 128) && current_device_runs_sm90a();
 }
 
-void launch_wgmma_fa3(const PrefillParams& p, cudaStream_t stream) {
+namespace {
+
+void launch_packed(const PrefillParams& p, int pack_heads, cudaStream_t stream) {
   if (p.max_q_len <= 0) return;
-  if (p.dtype == DType::f16) return launch_wgmma_fa3_typed<__half>(p, stream);
-  if (p.dtype == DType::bf16) return launch_wgmma_fa3_typed<__nv_bfloat16>(p, stream);
+  if (p.dtype == DType::f16) return launch_wgmma_fa3_typed<__half>(p, pack_heads, stream);
+  if (p.dtype == DType::bf16) return launch_wgmma_fa3_typed<__nv_bfloat16>(p, pack_heads, stream);
   fail("prefill_attention: dtype must be f16 or bf16");
+}
+
+}  // namespace
+
+int wgmma_fa3_pack_heads(int group) {
+  for (int heads = kFa3MaxPackHeads; heads > 1; --heads)
+    if (group % heads == 0) return heads;
+  return 1;
+}
+
+void launch_wgmma_fa3(const PrefillParams& p, cudaStream_t stream) {
+  launch_packed(p, 1, stream);
+}
+
+void launch_wgmma_fa3_gqa(const PrefillParams& p, cudaStream_t stream) {
+  launch_packed(p, wgmma_fa3_pack_heads(p.num_q_heads / p.num_kv_heads), stream);
 }
 
 }  // namespace klab::cuda::prefill

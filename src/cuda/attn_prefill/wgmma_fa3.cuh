@@ -102,8 +102,22 @@ __device__ __forceinline__ void wgmma_pv(float (&o)[D / 2], const std::uint32_t 
     wgmma_m64n64k16_rs_tb<T>(o, a, desc_v);
 }
 
+// Which query rows a CTA owns. `heads` query heads of one KV group share the CTA (GQA packing,
+// wgmma_fa3_gqa): tile row r is position first_pos + r / heads of query head first_head +
+// r % heads, so every K/V tile fetched feeds `heads` times the MMA work. Rows at or past
+// positions * heads (when heads does not divide kBM) are padding: zero queries, never stored.
+// heads == 1 is the plain mapping of wgmma_fa3 (128 consecutive positions of one head).
+struct Fa3Rows {
+  int heads = 1;
+  int positions = 0;  // kBM / heads
+  __device__ __forceinline__ int pos_of(int r) const { return r / heads; }
+  __device__ __forceinline__ int head_of(int r) const { return r - (r / heads) * heads; }
+  __device__ __forceinline__ bool real(int r) const { return r < positions * heads; }
+};
+
 template <class T, int D, class Src>
-__global__ void __launch_bounds__(kFa3Threads, 1) wgmma_fa3_kernel(PrefillParams p, Src src) {
+__global__ void __launch_bounds__(kFa3Threads, 1)
+    wgmma_fa3_kernel(PrefillParams p, Src src, Fa3Rows map) {
 #if KLAB_WGMMA_AVAILABLE
   using S = Fa3Shape<T, D>;
   constexpr int kSRegs = S::kBN / 2;     // S accumulator registers per thread (64 x kBN / 128)
@@ -114,14 +128,14 @@ __global__ void __launch_bounds__(kFa3Threads, 1) wgmma_fa3_kernel(PrefillParams
   const std::uint32_t smem = (smem_addr(smem_raw) + 1023u) & ~1023u;
   const std::uint32_t sq = smem, sk = smem + S::kKOffset, sv = smem + S::kVOffset;
 
-  const int b = blockIdx.z, h = blockIdx.y;
+  const int b = blockIdx.z, h = blockIdx.y * map.heads;  // first query head of the CTA
   const int tile = p.causal ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
   const auto seq = src.seq(b);
   const SeqRows rows = seq_rows(p, b, seq.len);
-  const int m0 = tile * S::kBM;
+  const int m0 = tile * map.positions;  // first query position of the CTA
   if (m0 >= rows.q_len) return;
-  const int last_row = (m0 + S::kBM < rows.q_len ? m0 + S::kBM : rows.q_len) - 1;
-  const int ntiles = (rows.visible(last_row, p.causal) + S::kBN - 1) / S::kBN;
+  const int last_pos = (m0 + map.positions < rows.q_len ? m0 + map.positions : rows.q_len) - 1;
+  const int ntiles = (rows.visible(last_pos, p.causal) + S::kBN - 1) / S::kBN;
   const int hkv = h / (p.num_q_heads / p.num_kv_heads);
   const int tid = threadIdx.x, wg = tid / 128, warp = (tid % 128) / 32, lane = tid % 32;
 
@@ -139,9 +153,12 @@ __global__ void __launch_bounds__(kFa3Threads, 1) wgmma_fa3_kernel(PrefillParams
   };
 
   {  // Q tile (rows past the sequence zero-filled) and the first K/V tile.
-    const bool valid = m0 + copy_row < rows.q_len;
-    const T* qg = static_cast<const T*>(p.q) + h * p.q_stride_h +
-                  (valid ? std::int64_t{rows.q_begin + m0 + copy_row} * p.q_stride_t : 0);
+    const int pos = m0 + map.pos_of(copy_row);
+    const bool valid = map.real(copy_row) && pos < rows.q_len;
+    const T* qg =
+        static_cast<const T*>(p.q) + (valid ? std::int64_t{rows.q_begin + pos} * p.q_stride_t +
+                                                  (h + map.head_of(copy_row)) * p.q_stride_h
+                                            : 0);
     copy_row_half<T, S::kBM, S::kChunks>(sq, qg, valid, copy_row, copy_half);
     if (ntiles > 0) load_kv(0);
     cp_async_commit();
@@ -186,10 +203,12 @@ __global__ void __launch_bounds__(kFa3Threads, 1) wgmma_fa3_kernel(PrefillParams
 
   float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};
   const float sl = p.scale * kLog2e;
-  const int warp_row0 = m0 + wg * 64 + warp * 16;
-  const int row0 = warp_row0 + lane / 4;  // this thread's rows: row0 and row0 + 8
-  const int warp_first_visible = rows.visible(warp_row0, p.causal);
-  const int vis[2] = {rows.visible(row0, p.causal), rows.visible(row0 + 8, p.causal)};
+  const int warp_row0 = wg * 64 + warp * 16;
+  const int row0 = warp_row0 + lane / 4;  // this thread's tile rows: row0 and row0 + 8
+  // Positions grow with the tile row, so the warp's first row sees the fewest keys.
+  const int warp_first_visible = rows.visible(m0 + map.pos_of(warp_row0), p.causal);
+  const int vis[2] = {rows.visible(m0 + map.pos_of(row0), p.causal),
+                      rows.visible(m0 + map.pos_of(row0 + 8), p.causal)};
 
   // Masks S_t (only tiles that reach past a row's last visible key), updates the running max
   // and sum, turns S into unnormalised probabilities in place and returns O's rescale factors.
@@ -301,11 +320,11 @@ __global__ void __launch_bounds__(kFa3Threads, 1) wgmma_fa3_kernel(PrefillParams
     float sum = row_sum[half];
     sum += __shfl_xor_sync(0xffffffffu, sum, 1);
     sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-    const int row = row0 + 8 * half;
-    if (row >= rows.q_len) continue;
+    const int row = row0 + 8 * half, pos = m0 + map.pos_of(row);
+    if (!map.real(row) || pos >= rows.q_len) continue;
     const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-    T* dst = static_cast<T*>(p.out) + std::int64_t{rows.q_begin + row} * p.out_stride_t +
-             h * p.out_stride_h + (lane % 4) * 2;
+    T* dst = static_cast<T*>(p.out) + std::int64_t{rows.q_begin + pos} * p.out_stride_t +
+             (h + map.head_of(row)) * p.out_stride_h + (lane % 4) * 2;
 #pragma unroll
     for (int i = 0; i < kORegs / 4; ++i)
       *reinterpret_cast<std::uint32_t*>(dst + i * 8) =
@@ -319,10 +338,14 @@ __global__ void __launch_bounds__(kFa3Threads, 1) wgmma_fa3_kernel(PrefillParams
 }
 
 template <class T, int D>
-void launch_wgmma_fa3_dim(const PrefillParams& p, cudaStream_t stream) {
+void launch_wgmma_fa3_dim(const PrefillParams& p, int pack_heads, cudaStream_t stream) {
   using S = Fa3Shape<T, D>;
-  const dim3 grid(static_cast<unsigned>((p.max_q_len + S::kBM - 1) / S::kBM),
-                  static_cast<unsigned>(p.num_q_heads), static_cast<unsigned>(p.batch));
+  Fa3Rows map;
+  map.heads = pack_heads;
+  map.positions = S::kBM / pack_heads;
+  const dim3 grid(static_cast<unsigned>((p.max_q_len + map.positions - 1) / map.positions),
+                  static_cast<unsigned>(p.num_q_heads / pack_heads),
+                  static_cast<unsigned>(p.batch));
   with_source(p, [&](auto src) {
     const auto kernel = wgmma_fa3_kernel<T, D, decltype(src)>;
     static const bool smem_ok = [&] {
@@ -332,19 +355,19 @@ void launch_wgmma_fa3_dim(const PrefillParams& p, cudaStream_t stream) {
       return true;
     }();
     (void)smem_ok;
-    kernel<<<grid, kFa3Threads, S::kSmemBytes, stream>>>(p, src);
+    kernel<<<grid, kFa3Threads, S::kSmemBytes, stream>>>(p, src, map);
     check_launch("prefill_attention wgmma_fa3");
   });
 }
 
 // Explicitly instantiated per dtype in wgmma_fa3_<dtype>.cu.
 template <class T>
-void launch_wgmma_fa3_typed(const PrefillParams& p, cudaStream_t stream) {
+void launch_wgmma_fa3_typed(const PrefillParams& p, int pack_heads, cudaStream_t stream) {
   switch (p.head_dim) {
     case 64:
-      return launch_wgmma_fa3_dim<T, 64>(p, stream);
+      return launch_wgmma_fa3_dim<T, 64>(p, pack_heads, stream);
     case 128:
-      return launch_wgmma_fa3_dim<T, 128>(p, stream);
+      return launch_wgmma_fa3_dim<T, 128>(p, pack_heads, stream);
     default:
       fail("prefill_attention wgmma_fa3: head_dim must be 64 or 128");
   }

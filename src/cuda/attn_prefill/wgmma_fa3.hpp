@@ -11,7 +11,17 @@ namespace klab::cuda::prefill {
 bool wgmma_fa3_supports(const PrefillParams& p);
 void launch_wgmma_fa3(const PrefillParams& p, cudaStream_t stream);
 
+// GQA packing: one CTA serves wgmma_fa3_pack_heads(Hq / Hkv) query heads of a KV head, 128 / that
+// many positions each, so each K/V tile read feeds that many heads. Same support as wgmma_fa3.
+void launch_wgmma_fa3_gqa(const PrefillParams& p, cudaStream_t stream);
+
+// The most query heads one CTA packs: the largest divisor of `group` up to 8 (8 heads leave 16
+// positions per CTA; more would shrink the causal tiles' useful share further).
+constexpr int kFa3MaxPackHeads = 8;
+int wgmma_fa3_pack_heads(int group);
+
+// pack_heads query heads of one KV group per CTA (1: one head, 128 positions).
 template <class T>
-void launch_wgmma_fa3_typed(const PrefillParams& p, cudaStream_t stream);
+void launch_wgmma_fa3_typed(const PrefillParams& p, int pack_heads, cudaStream_t stream);
 
 }  // namespace klab::cuda::prefill

@@ -19,7 +19,8 @@
 namespace klab::test {
 namespace {
 
-constexpr const char* kVariants[] = {"naive_rows", "tiled", "mma_fa2", "mma_fa2_v2", "wgmma_fa3"};
+constexpr const char* kVariants[] = {"naive_rows", "tiled",     "mma_fa2",
+                                     "mma_fa2_v2", "wgmma_fa3", "wgmma_fa3_gqa"};
 
 // Tensor-core variants: head dims 64 / 128 only.
 bool is_mma(const std::string& variant) {
@@ -303,6 +304,7 @@ TEST_F(PrefillArgsTest, RejectsBadArguments) {
   EXPECT_THROW(cuda::prefill_attention(bad, nullptr, "mma_fa2"), Error);
   EXPECT_THROW(cuda::prefill_attention(bad, nullptr, "mma_fa2_v2"), Error);
   EXPECT_THROW(cuda::prefill_attention(bad, nullptr, "wgmma_fa3"), Error);
+  EXPECT_THROW(cuda::prefill_attention(bad, nullptr, "wgmma_fa3_gqa"), Error);
 }
 
 class PrefillTileEdgeTest : public GpuTest {};
@@ -311,7 +313,7 @@ class PrefillTileEdgeTest : public GpuTest {};
 // softmax rounds and wgmma_fa3's 128-key tiles, with prefixes that put the causal diagonal at
 // many offsets inside a key tile.
 TEST_F(PrefillTileEdgeTest, LengthsAroundTheBlockAndRoundSizes) {
-  for (const char* v : {"mma_fa2", "mma_fa2_v2", "wgmma_fa3"})
+  for (const char* v : {"mma_fa2", "mma_fa2_v2", "wgmma_fa3", "wgmma_fa3_gqa"})
     for (bool causal : {true, false}) {
       if (!runs_here(v)) continue;
       SCOPED_TRACE(std::string(v) + (causal ? " causal" : " full"));
@@ -319,6 +321,20 @@ TEST_F(PrefillTileEdgeTest, LengthsAroundTheBlockAndRoundSizes) {
                       128, causal);
       EXPECT_LE(rel_error(p.run(v).view(), p.reference().view()), 1e-2);
     }
+}
+
+// GQA groups the packing splits (16 heads: two CTAs of 8 per KV head) or packs unevenly (6 heads:
+// 21 positions per CTA, 2 padding rows), with prefixes that move the causal diagonal.
+TEST_F(PrefillTileEdgeTest, GqaPackingOfLargeAndUnevenGroups) {
+  for (const char* v : {"wgmma_fa3", "wgmma_fa3_gqa"})
+    for (int group : {16, 6})
+      for (bool causal : {true, false}) {
+        if (!runs_here(v)) continue;
+        SCOPED_TRACE(std::string(v) + " group " + std::to_string(group) +
+                     (causal ? " causal" : " full"));
+        PackedProblem p(DType::bf16, {20, 43, 1, 100}, {20, 60, 9, 333}, 2 * group, 2, 128, causal);
+        EXPECT_LE(rel_error(p.run(v).view(), p.reference().view()), 1e-2);
+      }
 }
 
 // A sequence whose first scores are tiny and later ones large: the running max grows on late
