@@ -88,6 +88,14 @@ registry::OpRegistry<PrefillAttnArgs> build() {
          [](const PrefillAttnArgs& a, cudaStream_t s) {
            prefill::launch_wgmma_fa3_gqa(params_of(a), s);
          }});
+  r.add({"wgmma_fa3_tma",
+         "wgmma_fa3_gqa with full key tiles fetched by TMA (one thread, an mbarrier per stage, "
+         "the warpgroups wait right before the wgmma that reads it); paged caches keep cp.async "
+         "(head dim 64/128)",
+         [](const PrefillAttnArgs& a) { return prefill::wgmma_fa3_supports(params_of(a)); },
+         [](const PrefillAttnArgs& a, cudaStream_t s) {
+           prefill::launch_wgmma_fa3_tma(params_of(a), s);
+         }});
   // mma_fa2 beat mma_fa2_v2 on the H100 at S=8192 (bf16, 32/8 heads, d128: causal 2,077 vs
   // 2,436 us, full 3,925 vs 4,214 us), against v2's predictions: mma_fa2 stays the default.
   r.set_auto([](const PrefillAttnArgs&) { return std::string("mma_fa2"); });

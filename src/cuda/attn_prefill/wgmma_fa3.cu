@@ -72,10 +72,11 @@ bool wgmma_fa3_supports(const PrefillParams& p) {
 
 namespace {
 
-void launch_packed(const PrefillParams& p, int pack_heads, cudaStream_t stream) {
+void launch_packed(const PrefillParams& p, int pack_heads, bool tma, cudaStream_t stream) {
   if (p.max_q_len <= 0) return;
-  if (p.dtype == DType::f16) return launch_wgmma_fa3_typed<__half>(p, pack_heads, stream);
-  if (p.dtype == DType::bf16) return launch_wgmma_fa3_typed<__nv_bfloat16>(p, pack_heads, stream);
+  if (p.dtype == DType::f16) return launch_wgmma_fa3_typed<__half>(p, pack_heads, tma, stream);
+  if (p.dtype == DType::bf16)
+    return launch_wgmma_fa3_typed<__nv_bfloat16>(p, pack_heads, tma, stream);
   fail("prefill_attention: dtype must be f16 or bf16");
 }
 
@@ -88,11 +89,15 @@ int wgmma_fa3_pack_heads(int group) {
 }
 
 void launch_wgmma_fa3(const PrefillParams& p, cudaStream_t stream) {
-  launch_packed(p, 1, stream);
+  launch_packed(p, 1, false, stream);
 }
 
 void launch_wgmma_fa3_gqa(const PrefillParams& p, cudaStream_t stream) {
-  launch_packed(p, wgmma_fa3_pack_heads(p.num_q_heads / p.num_kv_heads), stream);
+  launch_packed(p, wgmma_fa3_pack_heads(p.num_q_heads / p.num_kv_heads), false, stream);
+}
+
+void launch_wgmma_fa3_tma(const PrefillParams& p, cudaStream_t stream) {
+  launch_packed(p, wgmma_fa3_pack_heads(p.num_q_heads / p.num_kv_heads), true, stream);
 }
 
 }  // namespace klab::cuda::prefill

@@ -36,6 +36,7 @@
 
 #include "cuda/attn_prefill/prefill_common.cuh"
 #include "cuda/attn_prefill/wgmma_fa3.hpp"
+#include "cuda/attn_prefill/wgmma_fa3_tma.hpp"
 #include "cuda/common/mma.cuh"
 #include "cuda/common/smem_tiles.cuh"
 #include "cuda/common/wgmma.cuh"
@@ -58,8 +59,10 @@ struct Fa3Shape {
   static constexpr std::uint32_t kTileBytes = kBN * D * sizeof(T);
   static constexpr std::uint32_t kKOffset = kQBytes;
   static constexpr std::uint32_t kVOffset = kKOffset + kKStages * kTileBytes;
+  // One mbarrier per K and per V stage (TMA loads only).
+  static constexpr std::uint32_t kBarOffset = kVOffset + kVStages * kTileBytes;
   // + 1024: the dynamic smem base is rounded up to the swizzle atom alignment.
-  static constexpr std::size_t kSmemBytes = kVOffset + kVStages * kTileBytes + 1024;
+  static constexpr std::size_t kSmemBytes = kBarOffset + 8 * (kKStages + kVStages) + 1024;
   static_assert(D == 64 || D == 128, "head dim 64 or 128");
   static_assert(kBM * 2 == kFa3Threads && kBN * 2 == kFa3Threads, "a thread per row half");
 };
@@ -115,9 +118,32 @@ struct Fa3Rows {
   __device__ __forceinline__ bool real(int r) const { return r < positions * heads; }
 };
 
-template <class T, int D, class Src>
+// Where a sequence's key rows start in the TMA view (wgmma_fa3_tma.hpp): packed K/V are one
+// block whose rows the sequences share; a contiguous cache gives each sequence a block.
+__device__ __forceinline__ int tma_row_base(const PackedKv::Seq& s) {
+  return static_cast<int>(s.begin);
+}
+__device__ __forceinline__ int tma_row_base(const CachedKv::Seq&) {
+  return 0;
+}
+__device__ __forceinline__ int tma_block(const PackedKv::Seq&) {
+  return 0;
+}
+__device__ __forceinline__ int tma_block(const CachedKv::Seq& s) {
+  return static_cast<int>(s.block);
+}
+
+// kTma (wgmma_fa3_tma): every key tile wholly inside the sequence is fetched by one thread with
+// TMA into the same swizzled stages, completing on the stage's mbarrier, which the warpgroups
+// wait on right before the wgmma that reads it; the other 255 threads issue no loads. A tile
+// reaching past the sequence's last key (at most the final one) still takes the cp.async path,
+// which zero-fills the rows past the end: TMA would read the next sequence's (or a cache's
+// unwritten) rows there, and P = 0 times a NaN in V is still NaN. The per-tile barrier stays:
+// it is what frees a stage for its next load.
+template <class T, int D, class Src, bool kTma>
 __global__ void __launch_bounds__(kFa3Threads, 1)
-    wgmma_fa3_kernel(PrefillParams p, Src src, Fa3Rows map) {
+    wgmma_fa3_kernel(PrefillParams p, Src src, Fa3Rows map,
+                     const __grid_constant__ Fa3KvMaps maps) {
 #if KLAB_WGMMA_AVAILABLE
   using S = Fa3Shape<T, D>;
   constexpr int kSRegs = S::kBN / 2;     // S accumulator registers per thread (64 x kBN / 128)
@@ -127,6 +153,7 @@ __global__ void __launch_bounds__(kFa3Threads, 1)
   extern __shared__ __align__(1024) unsigned char smem_raw[];
   const std::uint32_t smem = (smem_addr(smem_raw) + 1023u) & ~1023u;
   const std::uint32_t sq = smem, sk = smem + S::kKOffset, sv = smem + S::kVOffset;
+  const std::uint32_t bars = smem + S::kBarOffset;  // K stages' barriers, then V stages'
 
   const int b = blockIdx.z, h = blockIdx.y * map.heads;  // first query head of the CTA
   const int tile = p.causal ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
@@ -142,7 +169,36 @@ __global__ void __launch_bounds__(kFa3Threads, 1)
   const T* kg = static_cast<const T*>(kv_k(src)) + hkv * kv_head_stride(src);
   const T* vg = static_cast<const T*>(kv_v(src)) + hkv * kv_head_stride(src);
   const int copy_row = tid / 2, copy_half = tid % 2;
+  auto k_bar = [&](int t) { return bars + 8u * static_cast<std::uint32_t>(t % S::kKStages); };
+  auto v_bar = [&](int t) {
+    return bars + 8u * static_cast<std::uint32_t>(S::kKStages + t % S::kVStages);
+  };
+  auto by_tma = [&](int t) { return kTma && (t + 1) * S::kBN <= rows.k_len; };
+  auto tma_kv = [&](int t) {
+    const int row = tma_row_base(seq) + t * S::kBN, block = tma_block(seq);
+    const std::uint32_t k_dst = sk + (t % S::kKStages) * S::kTileBytes;
+    const std::uint32_t v_dst = sv + (t % S::kVStages) * S::kTileBytes;
+    mbarrier_arrive_expect_tx(k_bar(t), S::kTileBytes);
+#pragma unroll
+    for (int cb = 0; cb < D / 64; ++cb)
+      tma_load_4d(k_dst + cb * (S::kBN * 128), &maps.k, k_bar(t), cb * 64, hkv, row, block);
+    mbarrier_arrive_expect_tx(v_bar(t), S::kTileBytes);
+#pragma unroll
+    for (int cb = 0; cb < D / 64; ++cb)
+      tma_load_4d(v_dst + cb * (S::kBN * 128), &maps.v, v_bar(t), cb * 64, hkv, row, block);
+  };
+  // Tile t's n-th use of its stage completes the barrier's phase n: parity n & 1.
+  auto wait_k = [&](int t) {
+    if (by_tma(t)) mbarrier_wait(k_bar(t), static_cast<std::uint32_t>((t / S::kKStages) & 1));
+  };
+  auto wait_v = [&](int t) {
+    if (by_tma(t)) mbarrier_wait(v_bar(t), static_cast<std::uint32_t>((t / S::kVStages) & 1));
+  };
   auto load_kv = [&](int t) {
+    if (by_tma(t)) {
+      if (tid == 0) tma_kv(t);
+      return;
+    }
     const int pos = t * S::kBN + copy_row;
     const std::int64_t off = pos < rows.k_len ? seq.row_offset(pos) : -1;
     const std::int64_t at = off >= 0 ? off : 0;
@@ -152,6 +208,13 @@ __global__ void __launch_bounds__(kFa3Threads, 1)
                                          copy_row, copy_half);
   };
 
+  if constexpr (kTma) {
+    if (tid == 0) {
+      for (int i = 0; i < S::kKStages + S::kVStages; ++i) mbarrier_init(bars + 8u * i, 1);
+      fence_mbarrier_init();
+    }
+    __syncthreads();
+  }
   {  // Q tile (rows past the sequence zero-filled) and the first K/V tile.
     const int pos = m0 + map.pos_of(copy_row);
     const bool valid = map.real(copy_row) && pos < rows.q_len;
@@ -277,6 +340,7 @@ __global__ void __launch_bounds__(kFa3Threads, 1)
   };
 
   if (ntiles > 0) {  // tile 0: S and softmax only
+    wait_k(0);
     const std::uint64_t dk = k_desc(0);
     wgmma_fence();
     issue_s(dk);
@@ -290,6 +354,8 @@ __global__ void __launch_bounds__(kFa3Threads, 1)
   int k_stage = 1, v_prev = 0;  // stage of K_t and of V_{t-1}
   for (int t = 1; t < ntiles; ++t) {
     prepare_pv();
+    wait_k(t);
+    wait_v(t - 1);
     const std::uint64_t dk = k_desc(k_stage), dv = v_desc(v_prev);
     wgmma_fence();  // O was rescaled and P rewritten by ordinary instructions
     issue_s(dk);
@@ -308,6 +374,7 @@ __global__ void __launch_bounds__(kFa3Threads, 1)
   }
   if (ntiles > 0) {
     prepare_pv();
+    wait_v(ntiles - 1);
     const std::uint64_t dv = v_desc(v_prev);
     wgmma_fence();
     issue_pv(dv);
@@ -337,37 +404,47 @@ __global__ void __launch_bounds__(kFa3Threads, 1)
 #endif
 }
 
-template <class T, int D>
-void launch_wgmma_fa3_dim(const PrefillParams& p, int pack_heads, cudaStream_t stream) {
+template <class T, int D, bool kTma, class Src>
+void launch_wgmma_fa3_kernel(const PrefillParams& p, Src src, Fa3Rows map, const Fa3KvMaps& maps,
+                             cudaStream_t stream) {
   using S = Fa3Shape<T, D>;
+  const dim3 grid(static_cast<unsigned>((p.max_q_len + map.positions - 1) / map.positions),
+                  static_cast<unsigned>(p.num_q_heads / map.heads), static_cast<unsigned>(p.batch));
+  const auto kernel = wgmma_fa3_kernel<T, D, Src, kTma>;
+  static const bool smem_ok = [&] {
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               static_cast<int>(S::kSmemBytes)),
+          "cudaFuncSetAttribute(prefill wgmma_fa3)");
+    return true;
+  }();
+  (void)smem_ok;
+  kernel<<<grid, kFa3Threads, S::kSmemBytes, stream>>>(p, src, map, maps);
+  check_launch("prefill_attention wgmma_fa3");
+}
+
+template <class T, int D>
+void launch_wgmma_fa3_dim(const PrefillParams& p, int pack_heads, bool tma, cudaStream_t stream) {
   Fa3Rows map;
   map.heads = pack_heads;
-  map.positions = S::kBM / pack_heads;
-  const dim3 grid(static_cast<unsigned>((p.max_q_len + map.positions - 1) / map.positions),
-                  static_cast<unsigned>(p.num_q_heads / pack_heads),
-                  static_cast<unsigned>(p.batch));
+  map.positions = Fa3Shape<T, D>::kBM / pack_heads;
+  Fa3KvMaps maps{};
+  const bool use_tma = tma && encode_fa3_kv_maps(p, Fa3Shape<T, D>::kBN, maps);
   with_source(p, [&](auto src) {
-    const auto kernel = wgmma_fa3_kernel<T, D, decltype(src)>;
-    static const bool smem_ok = [&] {
-      check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                 static_cast<int>(S::kSmemBytes)),
-            "cudaFuncSetAttribute(prefill wgmma_fa3)");
-      return true;
-    }();
-    (void)smem_ok;
-    kernel<<<grid, kFa3Threads, S::kSmemBytes, stream>>>(p, src, map);
-    check_launch("prefill_attention wgmma_fa3");
+    if (use_tma)
+      launch_wgmma_fa3_kernel<T, D, true>(p, src, map, maps, stream);
+    else
+      launch_wgmma_fa3_kernel<T, D, false>(p, src, map, maps, stream);
   });
 }
 
 // Explicitly instantiated per dtype in wgmma_fa3_<dtype>.cu.
 template <class T>
-void launch_wgmma_fa3_typed(const PrefillParams& p, int pack_heads, cudaStream_t stream) {
+void launch_wgmma_fa3_typed(const PrefillParams& p, int pack_heads, bool tma, cudaStream_t stream) {
   switch (p.head_dim) {
     case 64:
-      return launch_wgmma_fa3_dim<T, 64>(p, pack_heads, stream);
+      return launch_wgmma_fa3_dim<T, 64>(p, pack_heads, tma, stream);
     case 128:
-      return launch_wgmma_fa3_dim<T, 128>(p, pack_heads, stream);
+      return launch_wgmma_fa3_dim<T, 128>(p, pack_heads, tma, stream);
     default:
       fail("prefill_attention wgmma_fa3: head_dim must be 64 or 128");
   }

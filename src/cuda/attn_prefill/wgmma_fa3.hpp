@@ -15,13 +15,18 @@ void launch_wgmma_fa3(const PrefillParams& p, cudaStream_t stream);
 // many positions each, so each K/V tile read feeds that many heads. Same support as wgmma_fa3.
 void launch_wgmma_fa3_gqa(const PrefillParams& p, cudaStream_t stream);
 
+// wgmma_fa3_gqa with key tiles fetched by TMA (one thread, mbarrier per stage) from packed K/V
+// and contiguous caches; paged caches keep the cp.async loads. Same support as wgmma_fa3.
+void launch_wgmma_fa3_tma(const PrefillParams& p, cudaStream_t stream);
+
 // The most query heads one CTA packs: the largest divisor of `group` up to 8 (8 heads leave 16
 // positions per CTA; more would shrink the causal tiles' useful share further).
 constexpr int kFa3MaxPackHeads = 8;
 int wgmma_fa3_pack_heads(int group);
 
-// pack_heads query heads of one KV group per CTA (1: one head, 128 positions).
+// pack_heads query heads of one KV group per CTA (1: one head, 128 positions); tma: full key
+// tiles by TMA where the source allows it.
 template <class T>
-void launch_wgmma_fa3_typed(const PrefillParams& p, int pack_heads, cudaStream_t stream);
+void launch_wgmma_fa3_typed(const PrefillParams& p, int pack_heads, bool tma, cudaStream_t stream);
 
 }  // namespace klab::cuda::prefill

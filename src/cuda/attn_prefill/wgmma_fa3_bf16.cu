@@ -5,6 +5,6 @@
 namespace klab::cuda::prefill {
 
 template void launch_wgmma_fa3_typed<__nv_bfloat16>(const PrefillParams& p, int pack_heads,
-                                                    cudaStream_t stream);
+                                                    bool tma, cudaStream_t stream);
 
 }  // namespace klab::cuda::prefill

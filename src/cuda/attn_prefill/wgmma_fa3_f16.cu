@@ -4,7 +4,7 @@
 
 namespace klab::cuda::prefill {
 
-template void launch_wgmma_fa3_typed<__half>(const PrefillParams& p, int pack_heads,
+template void launch_wgmma_fa3_typed<__half>(const PrefillParams& p, int pack_heads, bool tma,
                                              cudaStream_t stream);
 
 }  // namespace klab::cuda::prefill

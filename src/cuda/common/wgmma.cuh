@@ -108,6 +108,54 @@ __device__ __forceinline__ void fence_proxy_async_smem() {
 #endif
 }
 
+// --- mbarriers and TMA (cp.async.bulk.tensor) -------------------------------------------------
+// A TMA copy writes shared memory through the async proxy and signals completion by
+// complete_tx on an mbarrier: the issuing thread arms the barrier with the bytes to expect
+// (arrive.expect_tx), and waiters poll the phase parity. Data seen after the wait is visible to
+// wgmma (same proxy) without a proxy fence.
+
+__device__ __forceinline__ void mbarrier_init(std::uint32_t bar, std::uint32_t count) {
+#if KLAB_WGMMA_AVAILABLE
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+#endif
+}
+// Makes initialised barriers visible to the async proxy (the TMA unit's complete_tx).
+__device__ __forceinline__ void fence_mbarrier_init() {
+#if KLAB_WGMMA_AVAILABLE
+  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void mbarrier_arrive_expect_tx(std::uint32_t bar, std::uint32_t bytes) {
+#if KLAB_WGMMA_AVAILABLE
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes)
+               : "memory");
+#endif
+}
+// Blocks until the barrier's phase with parity `parity` has completed.
+__device__ __forceinline__ void mbarrier_wait(std::uint32_t bar, std::uint32_t parity) {
+#if KLAB_WGMMA_AVAILABLE
+  asm volatile(
+      "{\n.reg .pred done;\nwait_%=:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra wait_%=;\n}\n" ::"r"(bar),
+      "r"(parity)
+      : "memory");
+#endif
+}
+// 4-D tiled TMA load of the box at coordinates (c0 innermost .. c3) of the tensor map at
+// generic address `map` (a __grid_constant__ kernel parameter) into shared address `dst`;
+// completes `bar`'s transaction bytes. Out-of-range box elements are zero-filled.
+__device__ __forceinline__ void tma_load_4d(std::uint32_t dst, const void* map, std::uint32_t bar,
+                                            int c0, int c1, int c2, int c3) {
+#if KLAB_WGMMA_AVAILABLE
+  asm volatile(
+      "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+      " [%0], [%1, {%2, %3, %4, %5}], [%6];\n" ::"r"(dst),
+      "l"(reinterpret_cast<std::uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar)
+      : "memory");
+#endif
+}
+
 // D (64 x N, f32) = A B (+ D when `accumulate`), A and B K-major from shared memory.
 template <class T>
 __device__ __forceinline__ void wgmma_m64n128k16_ss(float (&d)[64], std::uint64_t desc_a,

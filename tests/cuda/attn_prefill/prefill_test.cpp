@@ -19,8 +19,8 @@
 namespace klab::test {
 namespace {
 
-constexpr const char* kVariants[] = {"naive_rows", "tiled",     "mma_fa2",
-                                     "mma_fa2_v2", "wgmma_fa3", "wgmma_fa3_gqa"};
+constexpr const char* kVariants[] = {"naive_rows", "tiled",         "mma_fa2",      "mma_fa2_v2",
+                                     "wgmma_fa3",  "wgmma_fa3_gqa", "wgmma_fa3_tma"};
 
 // Tensor-core variants: head dims 64 / 128 only.
 bool is_mma(const std::string& variant) {
@@ -305,6 +305,7 @@ TEST_F(PrefillArgsTest, RejectsBadArguments) {
   EXPECT_THROW(cuda::prefill_attention(bad, nullptr, "mma_fa2_v2"), Error);
   EXPECT_THROW(cuda::prefill_attention(bad, nullptr, "wgmma_fa3"), Error);
   EXPECT_THROW(cuda::prefill_attention(bad, nullptr, "wgmma_fa3_gqa"), Error);
+  EXPECT_THROW(cuda::prefill_attention(bad, nullptr, "wgmma_fa3_tma"), Error);
 }
 
 class PrefillTileEdgeTest : public GpuTest {};
@@ -313,7 +314,7 @@ class PrefillTileEdgeTest : public GpuTest {};
 // softmax rounds and wgmma_fa3's 128-key tiles, with prefixes that put the causal diagonal at
 // many offsets inside a key tile.
 TEST_F(PrefillTileEdgeTest, LengthsAroundTheBlockAndRoundSizes) {
-  for (const char* v : {"mma_fa2", "mma_fa2_v2", "wgmma_fa3", "wgmma_fa3_gqa"})
+  for (const char* v : {"mma_fa2", "mma_fa2_v2", "wgmma_fa3", "wgmma_fa3_gqa", "wgmma_fa3_tma"})
     for (bool causal : {true, false}) {
       if (!runs_here(v)) continue;
       SCOPED_TRACE(std::string(v) + (causal ? " causal" : " full"));
@@ -326,7 +327,7 @@ TEST_F(PrefillTileEdgeTest, LengthsAroundTheBlockAndRoundSizes) {
 // GQA groups the packing splits (16 heads: two CTAs of 8 per KV head) or packs unevenly (6 heads:
 // 21 positions per CTA, 2 padding rows), with prefixes that move the causal diagonal.
 TEST_F(PrefillTileEdgeTest, GqaPackingOfLargeAndUnevenGroups) {
-  for (const char* v : {"wgmma_fa3", "wgmma_fa3_gqa"})
+  for (const char* v : {"wgmma_fa3", "wgmma_fa3_gqa", "wgmma_fa3_tma"})
     for (int group : {16, 6})
       for (bool causal : {true, false}) {
         if (!runs_here(v)) continue;
