@@ -72,6 +72,15 @@ struct DecodePlan {
   int head_dim = 0;
   int max_splits = 1;
   int chunk = 0;  // tokens, a multiple of the kernel's KV tile
+  // split_kv_mma_fused's own partition: up to `fused_splits` CTAs per (sequence, KV head tile).
+  // The device spreads each sequence's actual length over them so that the whole batch's work
+  // fills about `sm_count` SMs once, with >= 64 keys per split (decode::fused_split), so a plan
+  // made for longer lengths (a captured graph) still spreads short ones. fused_chunk: the cut
+  // of the longest planned length (a paged cache's block-table window is staged for it before
+  // the lengths arrive). sm_count <= 0: the current device's.
+  int fused_splits = 1;
+  int fused_chunk = 0;
+  int sm_count = 0;
   std::size_t workspace_bytes = 0;
 };
 
@@ -81,14 +90,20 @@ DecodePlan plan_decode_attention(int batch, int num_q_heads, int num_kv_heads, i
                                  DType dtype, std::span<const std::int32_t> kv_lens,
                                  int sm_count = 0);
 
-// The workspace a plan needs (plan_decode_attention stores it in workspace_bytes; 0 without
-// splits): split_kv_mma_fused's arrival counters (a fixed block at the start, so one workspace
-// serves plans of any batch size), then the partial outputs and log-sum-exps.
+// The workspace a plan needs (plan_decode_attention stores it in workspace_bytes; 0 when
+// neither max_splits nor fused_splits exceeds 1): split_kv_mma_fused's arrival counters (a fixed
+// block at the start, so one workspace serves plans of any batch size), then the partial outputs
+// and log-sum-exps of max(max_splits, fused_splits) splits.
 std::size_t decode_workspace_bytes(const DecodePlan& plan);
 
 // Zeroes the workspace's arrival counters, asynchronously on `stream`. Needed once per
 // workspace allocation before its first split_kv_mma_fused call (or graph capture): every
-// call leaves them zero again. Null workspace: nothing to do.
+// call leaves them zero again. `bytes`: the allocation's size; one smaller than the counter
+// block (the workspace of a plan without splits) has no counters and is left alone. Null
+// workspace: nothing to do.
+void prepare_decode_workspace(void* workspace, std::size_t bytes, cudaStream_t stream = nullptr);
+// The same for a workspace known to hold a split plan's decode_workspace_bytes (> the 16 KiB
+// counter block); prefer the sized form.
 void prepare_decode_workspace(void* workspace, cudaStream_t stream = nullptr);
 
 // out[b, h] = softmax(scale * q[b, h] . K_b^T) V_b over the first kv_lens[b] cached keys of

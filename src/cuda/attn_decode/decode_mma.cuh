@@ -30,6 +30,7 @@
 
 #include "cuda/attn_decode/combine_fused.cuh"
 #include "cuda/attn_decode/decode_params.hpp"
+#include "cuda/attn_decode/fused_cut.cuh"
 #include "cuda/attn_decode/page_window.cuh"
 #include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/attn_kv.cuh"
@@ -105,14 +106,23 @@ __global__ void __launch_bounds__(kMmaThreads) decode_mma_kernel(DecodeParams p)
 
   const CachedKv::Seq seq = CachedKv{p.cache, p.kv_lens}.seq(b);
   // kFused, paged: the table window of the range the plan's chunk gives, loaded while the
-  // length is still on its way (page_window.cuh).
+  // lengths are still on their way (page_window.cuh).
   int* s_pages = reinterpret_cast<int*>(smem + S::kPagesOffset);
-  const int guess_first = kFused && seq.paged ? split * p.chunk / seq.page_size : 0;
+  const int guess_first =
+      kFused && seq.paged ? static_cast<int>(std::int64_t{split} * p.chunk / seq.page_size) : 0;
   if (kFused && seq.paged) stage_pages(s_pages, seq.table, guess_first, p.cache.max_blocks_per_seq);
-  const SeqSplit cut = seq_split(seq.len, p.max_splits, p.chunk);
+  // kFused: its own cut from the whole batch's lengths (fused_cut.cuh), over the rows the
+  // cache addresses; the other variants: the plan's chunk (seq_split).
+  const int max_len = seq.max_len < 0x7fffffff ? static_cast<int>(seq.max_len) : 0x7fffffff;
+  const int len = kFused ? (seq.len < max_len ? seq.len : max_len) : seq.len;
+  SeqSplit cut;
+  if constexpr (kFused)
+    cut = fused_cut(p, len, max_len);
+  else
+    cut = seq_split(len, p.max_splits, p.chunk);
   if (split >= (cut.count > 0 ? cut.count : 1)) return;  // split 0 writes zeros when len <= 0
   const int begin = split * cut.chunk;
-  const int end = seq.len < begin + cut.chunk ? seq.len : begin + cut.chunk;
+  const int end = len < begin + cut.chunk ? len : begin + cut.chunk;
   const int block_tiles = end > begin ? (end - begin + kMmaKeys - 1) / kMmaKeys : 0;
   PageWindow window;
   if constexpr (kFused) {

@@ -44,6 +44,7 @@ struct DecodeParams {
   float* part_o = nullptr;       // [B, Hq, max_splits, D]
   float* part_lse = nullptr;     // [B, Hq, max_splits], log2 of the partial softmax sum + max
   unsigned* counters = nullptr;  // [kCounterSlots], zero between calls (split_kv_mma_fused)
+  int sm_count = 0;              // split_kv_mma_fused: the SMs its cut balances over
 };
 
 // How sequence b with `len` keys is cut: `count` splits of `chunk` tokens (the last shorter).
@@ -62,6 +63,36 @@ constexpr SeqSplit seq_split(int len, int max_splits, int chunk) {
   const int c = ((len + n - 1) / n + round - 1) / round * round;
   return {(len + c - 1) / c, c};
 }
+
+// split_kv_mma_fused's cut (the plan's choose_fused_splits and the kernel share it). Each
+// sequence is spread over up to max_splits CTAs of >= kFusedMinChunk keys (one 16-key tile per
+// warp of the mma kernel), chunks rounded to that tile, so that the batch's work over the SMs
+// (fused_target, from the ACTUAL lengths on the device) is about one CTA per SM:
+//   - one CTA per SM, not per resident slot: 64 KiB of copies in flight per CTA stream an SM's
+//     share of HBM bandwidth, and half the CTAs halve the partial rows the last CTA of each
+//     head tile merges (16 splits: one L2 round trip for its threads, 32: two);
+//   - floor, not ceil, of len / target: uniform batches get at most one CTA per SM (B=1 Hkv=8:
+//     16 splits; B=8: 2) instead of a partial second CTA on some SMs;
+//   - from the actual lengths: a plan made for the longest lengths (a captured graph) still
+//     spreads a short context over the GPU.
+constexpr int kFusedMinChunk = 64;
+constexpr int kFusedRound = 16;
+constexpr std::int64_t fused_target(std::int64_t total_keys, int ctas_per_split, int sm_count) {
+  const std::int64_t per =
+      sm_count > 0 ? (total_keys * ctas_per_split + sm_count - 1) / sm_count : total_keys;
+  return per > kFusedMinChunk ? per : kFusedMinChunk;
+}
+constexpr SeqSplit fused_split(int len, int max_splits, std::int64_t target) {
+  if (len <= 0) return {0, kFusedRound};
+  std::int64_t n = len / target;
+  if (n > max_splits) n = max_splits;
+  if (n < 1) n = 1;
+  const std::int64_t c = ((len + n - 1) / n + kFusedRound - 1) / kFusedRound * kFusedRound;
+  return {static_cast<int>((len + c - 1) / c), static_cast<int>(c)};
+}
+
+// SMs of the current device.
+int current_sm_count();
 
 // Query heads per tiled block for a group of `group` query heads per KV head: 1, 4 or 8.
 constexpr int group_tile(int group) {

@@ -15,7 +15,7 @@
 
 namespace klab::cuda {
 
-namespace {
+namespace decode {
 
 int current_sm_count() {
   int device = 0, count = 0;
@@ -24,10 +24,6 @@ int current_sm_count() {
         "cudaDeviceGetAttribute(multiProcessorCount)");
   return count;
 }
-
-}  // namespace
-
-namespace decode {
 
 namespace {
 
@@ -74,19 +70,41 @@ SplitChoice choose_decode_splits(std::span<const std::int32_t> lens, int blocks_
   return c;
 }
 
+SplitChoice choose_fused_splits(std::span<const std::int32_t> lens, int blocks_per_seq,
+                                int sm_count) {
+  std::int64_t total = 0;
+  int longest = 0;
+  for (const std::int32_t len : lens) {
+    total += std::max<std::int32_t>(len, 0);
+    longest = std::max<int>(longest, len);
+  }
+  const std::int64_t target = fused_target(total, blocks_per_seq, sm_count);
+  SplitChoice c;
+  for (const std::int32_t len : lens)
+    c.max_splits = std::max(c.max_splits, fused_split(len, kMaxSplits, target).count);
+  c.chunk = fused_split(longest, kMaxSplits, target).chunk;
+  return c;
+}
+
 }  // namespace decode
 
 std::size_t decode_workspace_bytes(const DecodePlan& plan) {
-  if (plan.max_splits <= 1) return 0;
-  const std::size_t parts = std::size_t(plan.batch) * plan.num_q_heads * plan.max_splits;
+  const int splits = std::max(plan.max_splits, plan.fused_splits);
+  if (splits <= 1) return 0;
+  const std::size_t parts = std::size_t(plan.batch) * plan.num_q_heads * splits;
   return decode::kCounterBytes + parts * plan.head_dim * sizeof(float) +
          round_up(parts * sizeof(float), 16);
 }
 
-void prepare_decode_workspace(void* workspace, cudaStream_t stream) {
-  if (workspace == nullptr) return;
+void prepare_decode_workspace(void* workspace, std::size_t bytes, cudaStream_t stream) {
+  // A workspace smaller than the counter block belongs to a plan without splits: no counters.
+  if (workspace == nullptr || bytes < decode::kCounterBytes) return;
   check(cudaMemsetAsync(workspace, 0, decode::kCounterBytes, stream),
         "cudaMemsetAsync(decode workspace counters)");
+}
+
+void prepare_decode_workspace(void* workspace, cudaStream_t stream) {
+  prepare_decode_workspace(workspace, decode::kCounterBytes, stream);
 }
 
 DecodePlan plan_decode_attention(int batch, int num_q_heads, int num_kv_heads, int head_dim,
@@ -106,7 +124,7 @@ DecodePlan plan_decode_attention(int batch, int num_q_heads, int num_kv_heads, i
     check_arg(kv_lens[b] >= 0, op, "kv_lens", [&] {
       return "element [" + std::to_string(b) + "] is negative: " + std::to_string(kv_lens[b]);
     });
-  if (sm_count <= 0) sm_count = current_sm_count();
+  if (sm_count <= 0) sm_count = decode::current_sm_count();
 
   // Sized for the tensor-core kernel that "auto" runs (decode_mma.cuh): one wave of its
   // resident blocks, each (sequence, KV head, <= 16 query heads) cut into chunks.
@@ -116,6 +134,7 @@ DecodePlan plan_decode_attention(int batch, int num_q_heads, int num_kv_heads, i
   const std::int64_t slots =
       std::int64_t{sm_count} * std::max(1, decode::decode_mma_blocks_per_sm(dtype, head_dim));
   const decode::SplitChoice split = decode::choose_decode_splits(kv_lens, blocks_per_seq, slots);
+  const decode::SplitChoice fused = decode::choose_fused_splits(kv_lens, blocks_per_seq, sm_count);
 
   DecodePlan plan;
   plan.batch = batch;
@@ -124,6 +143,9 @@ DecodePlan plan_decode_attention(int batch, int num_q_heads, int num_kv_heads, i
   plan.head_dim = head_dim;
   plan.chunk = split.chunk;
   plan.max_splits = split.max_splits;
+  plan.fused_splits = fused.max_splits;
+  plan.fused_chunk = fused.chunk;
+  plan.sm_count = sm_count;
   plan.workspace_bytes = decode_workspace_bytes(plan);
   return plan;
 }

@@ -38,8 +38,29 @@ decode::DecodeParams params_of(const DecodeAttnArgs& a) {
   return p;
 }
 
+// split_kv_mma_fused runs on the plan's fused partition (DecodePlan::fused_splits): its
+// partials take the same workspace layout with that split count.
+decode::DecodeParams fused_params_of(const DecodeAttnArgs& a) {
+  decode::DecodeParams p = params_of(a);
+  if (!a.plan) return p;
+  p.max_splits = a.plan->fused_splits;
+  p.chunk = a.plan->fused_chunk;
+  p.sm_count = a.plan->sm_count > 0 ? a.plan->sm_count : decode::current_sm_count();
+  p.counters = nullptr;
+  p.part_o = p.part_lse = nullptr;
+  if (p.max_splits > 1 && a.workspace) {
+    p.counters = static_cast<unsigned*>(a.workspace);
+    p.part_o = reinterpret_cast<float*>(static_cast<char*>(a.workspace) + decode::kCounterBytes);
+    p.part_lse = p.part_o + std::int64_t{p.batch} * p.num_q_heads * p.max_splits * a.q.dim(2);
+  }
+  return p;
+}
+
 bool has_split_plan(const DecodeAttnArgs& a) {
   return a.plan && (a.plan->max_splits <= 1 || a.workspace != nullptr);
+}
+bool has_fused_plan(const DecodeAttnArgs& a) {
+  return a.plan && (a.plan->fused_splits <= 1 || a.workspace != nullptr);
 }
 
 registry::OpRegistry<DecodeAttnArgs> build() {
@@ -97,13 +118,14 @@ registry::OpRegistry<DecodeAttnArgs> build() {
          }});
   r.add({"split_kv_mma_fused",
          "split_kv_mma_onepass in one launch: the last CTA of each (sequence, KV head) merges the "
-         "partials (workspace arrival counters, reset by that CTA); paged block-table entries "
-         "staged in shared memory per CTA, row addresses walked without divisions",
+         "partials (workspace arrival counters, reset by that CTA); its own cut from the actual "
+         "lengths (about one CTA per SM, >= 64 keys each); paged block-table entries staged in "
+         "shared memory per CTA, row addresses walked without divisions",
          [](const DecodeAttnArgs& a) {
-           return has_split_plan(a) && decode::fused_supports(params_of(a));
+           return has_fused_plan(a) && decode::fused_supports(fused_params_of(a));
          },
          [](const DecodeAttnArgs& a, cudaStream_t s) {
-           decode::launch_split_kv_mma_fused(params_of(a), s);
+           decode::launch_split_kv_mma_fused(fused_params_of(a), s);
          }});
   // The tensor-core rung when its alignment holds (it is memory-bound where the scalar tile
   // kernel is issue-bound), with PDL when split; else the scalar ladder.
@@ -141,9 +163,10 @@ void validate(const DecodeAttnArgs& a) {
   if (a.plan) {
     const DecodePlan& pl = *a.plan;
     check_arg(pl.batch == a.q.dim(0) && pl.num_q_heads == a.q.dim(1) && pl.num_kv_heads == hkv &&
-                  pl.head_dim == dim && pl.max_splits >= 1 && pl.max_splits <= decode::kMaxSplits,
+                  pl.head_dim == dim && pl.max_splits >= 1 && pl.max_splits <= decode::kMaxSplits &&
+                  pl.fused_splits >= 1 && pl.fused_splits <= decode::kMaxSplits,
               op, "plan", "was made for other shapes; call plan_decode_attention again");
-    if (pl.max_splits > 1)
+    if (pl.max_splits > 1 || pl.fused_splits > 1)
       check_arg(a.workspace != nullptr && is_aligned(a.workspace, 16), op, "workspace",
                 "expected a 16-byte aligned device buffer of " +
                     std::to_string(pl.workspace_bytes) + " bytes");

@@ -5,6 +5,9 @@
 //     (kCounterSlots of them) and must be zero before the first call (prepare_decode_workspace);
 //   - a paged cache's block-table entries of each CTA's range are staged in shared memory
 //     once, loaded alongside the sequence length (page_window.cuh).
+//   - its own cut (fused_cut.cuh, decode_params.hpp fused_split): the plan's fused_splits CTAs
+//     per (sequence, head tile) at most, each sequence's ACTUAL length spread over about one CTA
+//     per SM for the whole batch, >= 64 keys per split.
 // Sequences cut into one split are written directly, as in the other split variants.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>

@@ -33,4 +33,9 @@ struct SplitChoice {
 SplitChoice choose_decode_splits(std::span<const std::int32_t> lens, int blocks_per_seq,
                                  std::int64_t slots);
 
+// split_kv_mma_fused's grid: the most splits fused_split gives any of `lens` (at least 1) with
+// the target of their sum over sm_count SMs; chunk: the longest length's cut.
+SplitChoice choose_fused_splits(std::span<const std::int32_t> lens, int blocks_per_seq,
+                                int sm_count);
+
 }  // namespace klab::cuda::decode

@@ -4,11 +4,13 @@
 // plans that do not match the lengths, CUDA-graph capture of every split variant, groups larger
 // than one mma head tile, a PDL call that consumes the previous call's output, the fused
 // variant's arrival counters (zero after every call, graph replays with new data and lengths,
-// one workspace shared by plans of several batch sizes), and bad arguments. Fresh random data
+// one workspace shared by plans of several batch sizes, its device-side cut under plans made for
+// other lengths), and bad arguments. Fresh random data
 // for every check; outputs poisoned (NaN) before each run.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -65,7 +67,7 @@ struct DecodeProblem {
     plan = p;
     workspace = DeviceBuffer(std::max<std::size_t>(p.workspace_bytes, 16));
     workspace.fill_bytes(0xFF);  // partials poisoned too; prepare zeroes only the counters
-    cuda::prepare_decode_workspace(workspace.data());
+    cuda::prepare_decode_workspace(workspace.data(), workspace.size());
   }
   void plan_for_lengths() {
     use_plan(cuda::plan_decode_attention(static_cast<int>(lens.size()), num_q_heads,
@@ -96,10 +98,17 @@ struct DecodeProblem {
                     {static_cast<std::int64_t>(lens.size()), num_q_heads, cache.spec().head_dim});
   }
 
+  // klab::ref needs >= 1 key per sequence; the op gives a zero row for a zero length, so those
+  // rows are computed over one key and then zeroed.
   HostTensor reference() const {
-    HostTensor out(DType::f32,
-                   {static_cast<std::int64_t>(lens.size()), num_q_heads, cache.spec().head_dim});
-    ref::attention_decode(out.view(), q.view(), cache.host(), lens, scale);
+    const std::int64_t d = cache.spec().head_dim;
+    HostTensor out(DType::f32, {static_cast<std::int64_t>(lens.size()), num_q_heads, d});
+    std::vector<std::int32_t> ref_lens = lens;
+    for (std::int32_t& len : ref_lens) len = std::max(len, 1);
+    ref::attention_decode(out.view(), q.view(), cache.host(), ref_lens, scale);
+    float* rows = static_cast<float*>(out.view().data);
+    for (std::size_t b = 0; b < lens.size(); ++b)
+      if (lens[b] <= 0) std::fill_n(rows + b * num_q_heads * d, num_q_heads * d, 0.0f);
     return out;
   }
 };
@@ -207,8 +216,12 @@ TEST_F(DecodeSplitTest, PlansThatDoNotMatchTheLengths) {
   cuda::DecodePlan many = planned_short;
   many.max_splits = 37;
   many.chunk = 32;
+  many.fused_splits = 37;  // the fused cut: 64-key splits (a huge SM count), at most 37
+  many.fused_chunk = 32;   // a window guess that never matches: every paged CTA restages
+  many.sm_count = 1 << 20;
   cuda::DecodePlan one = planned_short;
   one.max_splits = 1;
+  one.fused_splits = 1;
   for (const cuda::DecodePlan& plan : {planned_short, many, one}) {
     SCOPED_TRACE("max_splits " + std::to_string(plan.max_splits));
     cuda::DecodePlan sized = plan;
@@ -234,6 +247,8 @@ TEST_F(DecodeSplitTest, TheMostSplitsAPlanHolds) {
     cuda::DecodePlan plan = cuda::plan_decode_attention(4, 6, 2, head_dim, DType::bf16, lens);
     plan.max_splits = 256;
     plan.chunk = 32;
+    plan.fused_splits = 256;  // the fused cut's most: 64 keys each (8192 keys: 128 splits)
+    plan.sm_count = 1 << 20;
     plan.workspace_bytes = cuda::decode_workspace_bytes(plan);
     p.use_plan(plan);
     for (const std::string& v : kSplitVariants) {
@@ -292,7 +307,7 @@ TEST_F(DecodeSplitTest, FusedLeavesItsCountersZero) {
   CacheSpec spec{DType::f16, true, 16, 2, 128, lens};
   DecodeProblem p(spec, lens, 8, 0.088f);
   p.plan_for_lengths();
-  ASSERT_GT(p.plan->max_splits, 1);
+  ASSERT_GT(p.plan->fused_splits, 1);
   for (int call = 0; call < 3; ++call) {
     EXPECT_LE(rel_error(p.run("split_kv_mma_fused").view(), p.reference().view()), 1e-2);
     std::vector<unsigned> counters(4096);
@@ -308,7 +323,7 @@ TEST_F(DecodeSplitTest, FusedGraphReplaysWithNewData) {
   CacheSpec spec{DType::bf16, true, 17, 2, 128, capacity};
   DecodeProblem p(spec, capacity, 4, 0.088f);
   p.plan_for_lengths();
-  ASSERT_GT(p.plan->max_splits, 1);
+  ASSERT_GT(p.plan->fused_splits, 1);
   cudaStream_t stream = nullptr;
   cuda_ok(cudaStreamCreate(&stream));
   const cuda::DecodeAttnArgs args = p.args();
@@ -354,12 +369,12 @@ TEST_F(DecodeSplitTest, FusedPlansShareOneWorkspace) {
     most = std::max(most, plans.back().workspace_bytes);
   }
   DeviceBuffer shared(most);
-  cuda::prepare_decode_workspace(shared.data());
+  cuda::prepare_decode_workspace(shared.data(), shared.size());
   for (const int b : {1, 3, 2, 3, 1}) {
     SCOPED_TRACE("batch " + std::to_string(b));
     const std::vector<std::int32_t> sub(lens.begin(), lens.begin() + b);
     DecodeProblem p(spec, sub, 3, 0.1f);  // its own random cache and query
-    ASSERT_GT(plans[std::size_t(b) - 1].max_splits, 1);
+    ASSERT_GT(plans[std::size_t(b) - 1].fused_splits, 1);
     p.plan = plans[std::size_t(b) - 1];
     cuda::DecodeAttnArgs a = p.args();
     a.workspace = shared.data();
@@ -367,6 +382,23 @@ TEST_F(DecodeSplitTest, FusedPlansShareOneWorkspace) {
     cuda::decode_attention(a, nullptr, "split_kv_mma_fused");
     EXPECT_LE(rel_error(p.result().view(), p.reference().view()), 1e-2);
   }
+}
+
+// The fused variant cuts on the device from the actual lengths: a plan made for long sequences
+// (as the engine captures its graphs with the longest context) runs short ones spread over its
+// grid, and a plan made for short ones runs longer ones with longer chunks.
+TEST_F(DecodeSplitTest, FusedCutFollowsTheActualLengths) {
+  const std::vector<std::vector<std::int32_t>> planned = {{4096, 4096}, {64, 100}, {4096, 1}};
+  const std::vector<std::vector<std::int32_t>> actual = {{512, 37}, {3000, 65}, {1, 2049}};
+  for (const bool paged : {false, true})
+    for (std::size_t i = 0; i < planned.size(); ++i) {
+      SCOPED_TRACE(std::string(paged ? "paged " : "contiguous ") + std::to_string(i));
+      CacheSpec spec{DType::bf16, paged, 16, 2, 128, {4096, 4096}};
+      DecodeProblem p(spec, actual[i], 4, 0.088f);
+      p.use_plan(cuda::plan_decode_attention(2, 8, 2, 128, DType::bf16, planned[i]));
+      for (int call = 0; call < 2; ++call)
+        EXPECT_LE(rel_error(p.run("split_kv_mma_fused").view(), p.reference().view()), 1e-2);
+    }
 }
 
 // Call 2's query is call 1's output, on one stream with no sync between: a kernel launched

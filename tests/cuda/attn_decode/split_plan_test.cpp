@@ -1,4 +1,5 @@
-// The split-KV plan as pure host code (decode::choose_decode_splits, decode_workspace_bytes):
+// The split-KV plan as pure host code (decode::choose_decode_splits, choose_fused_splits and
+// the fused cut the kernel shares with it, decode_workspace_bytes):
 // no GPU needed, so these run in CI. The slot counts are the H100's (132 SMs x 2 resident mma
 // blocks at D = 128) and a few others.
 #include <gtest/gtest.h>
@@ -97,6 +98,75 @@ TEST(DecodeSplitPlan, ZeroLengthsAndTheSplitCap) {
   EXPECT_EQ(c.max_splits, kMaxSplits);
 }
 
+// split_kv_mma_fused's cut: the batch's keys x CTAs per split over the SMs, floored, >= 64 keys
+// per split, chunks rounded to the 16-key warp tile.
+TEST(FusedSplitPlan, AboutOneCtaPerSm) {
+  const struct {
+    std::vector<std::int32_t> lens;
+    int blocks;
+    int splits, chunk;
+  } cases[] = {
+      {{512}, kBlocks, 8, 64},       // B=1 short: one 16-key tile per warp, 64 CTAs
+      {{1000}, kBlocks, 13, 80},     // 1000 / 15 splits -> 67 -> 80 keys: 13 splits
+      {{4096}, kBlocks, 16, 256},    // 128 CTAs, 16 partials per head: one round trip
+      {{16384}, kBlocks, 16, 1024},  // 128 CTAs of 1024 keys
+      {std::vector<std::int32_t>(8, 4096), kBlocks, 2, 2048},   // B=8: 128 CTAs
+      {std::vector<std::int32_t>(8, 512), kBlocks, 2, 256},     // B=8 short
+      {std::vector<std::int32_t>(32, 4096), kBlocks, 1, 4096},  // B=32: one split, 256 CTAs
+      {{512}, 32, 4, 128},     // Llama-2-7B (32 KV heads) at context 512
+      {{40}, kBlocks, 1, 48},  // shorter than the minimum: one split
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE("lens[0] " + std::to_string(c.lens[0]) + " x " + std::to_string(c.lens.size()) +
+                 ", blocks " + std::to_string(c.blocks));
+    const SplitChoice got = choose_fused_splits(c.lens, c.blocks, 132);
+    EXPECT_EQ(got.max_splits, c.splits);
+    EXPECT_EQ(got.chunk, c.chunk);
+    std::int64_t total = 0, ctas = 0;
+    for (const std::int32_t len : c.lens) total += len;
+    for (const std::int32_t len : c.lens)
+      ctas += fused_split(len, got.max_splits, fused_target(total, c.blocks, 132)).count;
+    if (got.max_splits > 1) {
+      EXPECT_LE(ctas * c.blocks, 132) << "at most one CTA per SM";
+    }
+  }
+}
+
+TEST(FusedSplitPlan, CutCoversEveryKeyOnce) {
+  for (const int len : {1, 15, 16, 63, 64, 65, 127, 500, 4095, 4097, 16384, 100003})
+    for (const int splits : {1, 2, 3, 16, 37, 256})
+      for (const std::int64_t target : {64, 100, 249, 993, 1 << 20}) {
+        const SeqSplit c = fused_split(len, splits, target);
+        SCOPED_TRACE(std::to_string(len) + " / " + std::to_string(splits) + " / " +
+                     std::to_string(target));
+        EXPECT_GE(c.count, 1);
+        EXPECT_LE(c.count, splits);
+        EXPECT_EQ(c.chunk % kFusedRound, 0);
+        EXPECT_GE(std::int64_t{c.count} * c.chunk, len);      // every key in a split
+        EXPECT_LT(std::int64_t{c.count - 1} * c.chunk, len);  // no empty split
+        if (c.count > 1) {
+          EXPECT_GE(c.chunk, kFusedMinChunk);  // no split under one tile per warp
+        }
+      }
+  EXPECT_EQ(fused_split(0, 16, 64).count, 0);
+  EXPECT_EQ(fused_split(-5, 16, 64).count, 0);
+}
+
+// The kernel recomputes the cut from the actual lengths: a plan for long sequences spreads a
+// short one over the same grid (the engine's graphs are captured with the longest lengths).
+TEST(FusedSplitPlan, ShortLengthsUnderALongPlanStillSpread) {
+  const std::vector<std::int32_t> planned = {4096};
+  const SplitChoice plan = choose_fused_splits(planned, kBlocks, 132);
+  ASSERT_EQ(plan.max_splits, 16);
+  const SeqSplit at_512 = fused_split(512, plan.max_splits, fused_target(512, kBlocks, 132));
+  EXPECT_EQ(at_512.count, 8);
+  EXPECT_EQ(at_512.chunk, 64);
+  // Longer than planned: still at most the grid's splits, longer chunks.
+  const SeqSplit at_16k = fused_split(16384, plan.max_splits, fused_target(16384, kBlocks, 132));
+  EXPECT_EQ(at_16k.count, 16);
+  EXPECT_EQ(at_16k.chunk, 1024);
+}
+
 TEST(DecodeSplitPlan, WorkspaceHoldsCountersThenPartials) {
   DecodePlan plan;
   plan.batch = 2;
@@ -110,6 +180,13 @@ TEST(DecodeSplitPlan, WorkspaceHoldsCountersThenPartials) {
   EXPECT_EQ(decode_workspace_bytes(plan),
             kCounterBytes + parts * 128 * 4 + (parts * 4 + 15) / 16 * 16);
   EXPECT_EQ(kCounterBytes % 16, 0u);  // the partials stay 16-byte aligned
+  plan.fused_splits = 9;  // the fused partition needs more partial rows: sized for those
+  const std::size_t fused_parts = 2 * 32 * 9;
+  EXPECT_EQ(decode_workspace_bytes(plan),
+            kCounterBytes + fused_parts * 128 * 4 + (fused_parts * 4 + 15) / 16 * 16);
+  plan.max_splits = 1;
+  plan.fused_splits = 2;  // only the fused partition splits: counters and partials all the same
+  EXPECT_GT(decode_workspace_bytes(plan), kCounterBytes);
 }
 
 }  // namespace
