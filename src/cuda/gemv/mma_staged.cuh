@@ -15,6 +15,8 @@
 // PDL: scales and the first D - 1 chunks are requested before griddepcontrol.wait, x after it.
 #pragma once
 
+#include <algorithm>
+
 #include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/smem_tiles.cuh"
 #include "cuda/gemv/mma_gemv.cuh"
@@ -61,9 +63,15 @@ constexpr std::size_t ring_bytes(int warps, int depth, int tiles) {
   return static_cast<std::size_t>(warps) * depth * tiles * 512;
 }
 
+// Blocks per SM the register budget is sized for: 64 registers a thread at any W
+// (65536 / (64 x 32 W)).
+constexpr int min_blocks(int warps) {
+  return 32 / warps;
+}
+
 // Chunk j of warp w is chunk w + j * W of the block's tile.
 template <class T, int Bits, bool Swiglu, bool Asym, int W, int D>
-__global__ void __launch_bounds__(W * 32, W == 16 ? 2 : 4) gemv_mma_staged_kernel(GemvParams p) {
+__global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(GemvParams p) {
   static_assert((D & (D - 1)) == 0, "ring depth must be a power of two");
   constexpr int kTiles = Swiglu ? 2 : 1;
   constexpr int kSub = Bits == 4 ? 2 : 1;
@@ -187,8 +195,11 @@ __global__ void __launch_bounds__(W * 32, W == 16 ? 2 : 4) gemv_mma_staged_kerne
   }
 }
 
-// The launch shape: 8 chunks in flight per warp; few tiles (N <= 3 x 16 x SMs, e.g. N = 4096
-// on 132 SMs): 16 warps per block so every SM runs ~32 warps; SwiGLU blocks (two tiles) 8.
+// The launch shape: 8 chunks in flight per warp, and ~14+ chunks per warp so the per-block
+// fixed costs (staging, the partial-sum reduction) stay small: H200 ncu at N=14336 K=4096 with 8
+// warps (8 chunks each): ~140 instructions per chunk executed against ~88 in the loop. So 4
+// warps at K = 4096, 8 for K ~ 8-11k, 16 for K ~ 14k when tiles are few (N = 4096: 256 blocks,
+// ~2 per SM, still ~32 warps per SM). SwiGLU blocks carry two tiles and use at most 8 warps.
 struct Shape {
   int warps = 8;
   int depth = 8;
@@ -199,8 +210,10 @@ inline Shape shape_of(const GemvParams& p) {
   static const int sms = current_sm_count();  // one device per process (as the engine)
   const bool swiglu = p.epilogue == Epilogue::swiglu;
   const int tiles = swiglu ? 2 : 1;
+  const std::int64_t chunks = p.tw.chunks();
   Shape s;
-  s.warps = !swiglu && p.tw.tiles() <= 3 * sms ? 16 : 8;
+  s.warps = chunks >= 16 * 14 && p.tw.tiles() <= 3 * sms ? 16 : chunks >= 8 * 14 ? 8 : 4;
+  if (swiglu) s.warps = std::min(s.warps, 8);
   const Smem sz(p.M, p.tw.cols_padded, p.tw.groups_padded(), tiles, p.tw.asymmetric);
   s.smem = std::size_t{sz.x} + sz.scales + ring_bytes(s.warps, s.depth, tiles);
   return s;
@@ -237,11 +250,13 @@ void launch_act(const GemvParams& p, cudaStream_t stream, bool pdl) {
   dispatch_bits(p.tw.bits, [&](auto bits) {
     constexpr int B = decltype(bits)::value;
     if (p.epilogue == Epilogue::swiglu)
-      launch_shape<T, B, true, 8>(p, s.smem, stream, pdl);
+      s.warps == 8 ? launch_shape<T, B, true, 8>(p, s.smem, stream, pdl)
+                   : launch_shape<T, B, true, 4>(p, s.smem, stream, pdl);
     else if (s.warps == 16)
       launch_shape<T, B, false, 16>(p, s.smem, stream, pdl);
     else
-      launch_shape<T, B, false, 8>(p, s.smem, stream, pdl);
+      s.warps == 8 ? launch_shape<T, B, false, 8>(p, s.smem, stream, pdl)
+                   : launch_shape<T, B, false, 4>(p, s.smem, stream, pdl);
   });
 }
 

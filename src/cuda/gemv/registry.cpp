@@ -130,10 +130,12 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
                 "griddepcontrol.wait (x, y after it; W must not be written by the previous kernel)",
                 staged_ok, gemv_impl::launch_mma_staged_pdl));
   r.set_auto([](const GemvArgs& a) -> std::string {
-    // mma beat mma_pipelined on the H100 at both decode shapes (4-bit M=1: 18.2 vs 30.4 us at
-    // N=14336 K=4096, 19.0 vs 27.4 us at N=4096 K=14336; docs/kernels/gemv.md), despite the
-    // latter's predictions: mma stays the default.
-    if (a.w->has_tiled()) return "mma";
+    // H200, 2026-11-26 (M = 1, 4-bit g32; us): mma_staged / mma_async / mma at N x K =
+    // 4096 x 14336: 17.0 / 14.8 / 18.0; 14336 x 4096: 17.0 / 16.0 / 15.9; 8-bit: 22.7 / 22.2 /
+    // 28.7 and 22.0 / 23.7 / 24.2; Llama-2-7B decode end to end Q4_0 392 / 393 / 336 tok/s,
+    // Q8_0 342 / 324 / 250. The ring variants win; staged needs x to fit in shared memory.
+    if (a.w->has_tiled())
+      return gemv_impl::mma_staged_fits(params_of(a)) ? "mma_staged" : "mma_async";
     if (a.N() < 64 && a.K() >= 2048) return "split_k";
     return "vec16_pipelined";
   });
