@@ -456,7 +456,7 @@ void CudaSession::make_decode_plans() {
   if (workspace > 0) {
     attn_workspace_ = DeviceBuffer(workspace);
     // Zeroes the arrival counters of the fused split-KV variant once (it resets them itself).
-    cuda::prepare_decode_workspace(attn_workspace_.data(), stream_.get());
+    cuda::prepare_decode_workspace(attn_workspace_.data(), attn_workspace_.size(), stream_.get());
   }
   graphs_.resize(seqs());
 }

@@ -101,7 +101,8 @@ DecodeSet make_decode_set(const AttnShape& s, DType dt, bool paged, std::int64_t
   set.args.scale = 1.0f / std::sqrt(static_cast<float>(s.dim));
   if (plan) {
     set.workspace = klab::DeviceBuffer(std::max<std::size_t>(plan->workspace_bytes, 16));
-    klab::cuda::prepare_decode_workspace(set.workspace.data());  // split_kv_mma_fused's counters
+    // split_kv_mma_fused's counters (a plan without splits has none: the call leaves it alone)
+    klab::cuda::prepare_decode_workspace(set.workspace.data(), set.workspace.size());
     set.args.plan = plan;
     set.args.workspace = set.workspace.data();
   }
