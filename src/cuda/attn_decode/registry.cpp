@@ -131,9 +131,17 @@ registry::OpRegistry<DecodeAttnArgs> build() {
   // kernel is issue-bound), with PDL when split; else the scalar ladder.
   r.set_auto([](const DecodeAttnArgs& a) {
     const bool mma = decode::mma_supports(params_of(a));
-    // split_kv_mma_onepass measured fastest or tied on every H100 shape (bf16 32/8 heads d128:
-    // B=1 S=4096 11.23 us vs 11.95 for split_kv_mma_pdl, S=16384 32.8 vs 33.3, B=8/32 equal).
-    if (has_split_plan(a)) return std::string(mma ? "split_kv_mma_onepass" : "split_kv");
+    // H200, 2026-11-26, bf16 32/8 heads d128 (us, onepass / fused): contiguous B=1 S=512 7.51 /
+    // 8.18, S=4096 11.23 / 11.46, S=16384 26.05 / 25.92, B=8 S=4096 41.06 / 39.94; paged16 B=1
+    // S=4096 13.60 / 13.18, S=16384 32.19 / 27.81, B=8 S=4096 50.00 / 42.78. So the fused
+    // variant for paged caches and batches, onepass for one contiguous sequence.
+    if (has_split_plan(a)) {
+      if (!mma) return std::string("split_kv");
+      const bool paged = a.cache.block_table != nullptr;
+      const bool fused_ok = decode_attention_registry().find("split_kv_mma_fused")->supports(a);
+      return std::string((paged || a.q.dim(0) > 1) && fused_ok ? "split_kv_mma_fused"
+                                                               : "split_kv_mma_onepass");
+    }
     return std::string(mma ? "tiled_mma" : "tiled");
   });
   r.set_bucket([](const DecodeAttnArgs& a) { return tune_bucket(a); });  // autotune

@@ -98,7 +98,12 @@ registry::OpRegistry<PrefillAttnArgs> build() {
          }});
   // mma_fa2 beat mma_fa2_v2 on the H100 at S=8192 (bf16, 32/8 heads, d128: causal 2,077 vs
   // 2,436 us, full 3,925 vs 4,214 us), against v2's predictions: mma_fa2 stays the default.
-  r.set_auto([](const PrefillAttnArgs&) { return std::string("mma_fa2"); });
+  // H200, 2026-11-26, bf16 32/8 heads d128 S=8192 (us, causal / full): wgmma_fa3_tma 1,149 /
+  // 2,230, wgmma_fa3_gqa 2,108 / 4,075, wgmma_fa3 2,216 / 4,263, mma_fa2 2,074 / 3,959. Off
+  // sm_90a (or where the wgmma rungs decline a shape) mma_fa2 stays the choice.
+  r.set_auto([](const PrefillAttnArgs& a) {
+    return std::string(prefill::wgmma_fa3_supports(params_of(a)) ? "wgmma_fa3_tma" : "mma_fa2");
+  });
   r.set_bucket([](const PrefillAttnArgs& a) { return tune_bucket(a); });  // autotune
   return r;
 }
