@@ -734,7 +734,8 @@ void CudaSession::matmul(const TensorView& y, const TensorView& x, const DeviceW
   if (m > cuda::kGemvMaxM && decode && wide_decode_gemv_ && m <= kWideDecodeGemvRows) {
     for (std::int64_t r = 0; r < m; r += cuda::kGemvMaxM) {
       const std::int64_t e = std::min<std::int64_t>(m, r + cuda::kGemvMaxM);
-      cuda_engine::matmul(y.slice0(r, e), x.slice0(r, e), w, epilogue, s, gemv_variant_, w_up);
+      cuda_engine::matmul(y.slice0(r, e), x.slice0(r, e), w, epilogue, s, gemv_variant_, w_up,
+                          pdl_);
     }
     return;
   }
@@ -742,7 +743,7 @@ void CudaSession::matmul(const TensorView& y, const TensorView& x, const DeviceW
     const TensorView* up = w_up ? &w_up->dense() : nullptr;
     return dense_gemm_->run(y, x, w.dense(), epilogue, up, gate_scratch_.data());
   }
-  cuda_engine::matmul(y, x, w, epilogue, s, gemv_variant_, w_up);
+  cuda_engine::matmul(y, x, w, epilogue, s, gemv_variant_, w_up, pdl_);
 }
 
 namespace {
@@ -902,7 +903,8 @@ void CudaSession::logits_rows(std::int64_t first, std::int64_t t, float* dst) {
   for (std::int64_t r = 0; r < rows; r += cuda::kGemvMaxM) {
     const std::int64_t m = std::min<std::int64_t>(cuda::kGemvMaxM, rows - r);
     const TensorView y = dview(logits_dev_.data(), DType::f32, {m, c.vocab_size});
-    cuda_engine::matmul(y, h.slice0(r, r + m), head, cuda::Epilogue::none, s, gemv_variant_);
+    cuda_engine::matmul(y, h.slice0(r, r + m), head, cuda::Epilogue::none, s, gemv_variant_,
+                        nullptr, pdl_);
     cuda::check(
         cudaMemcpyAsync(dst + r * c.vocab_size, y.data, y.nbytes(), cudaMemcpyDeviceToHost, s),
         "cudaMemcpyAsync(logits)");

@@ -122,7 +122,7 @@ std::string gemv_variant_from_env() {
 
 void matmul(const TensorView& y, const TensorView& x, const DeviceWeight& w,
             cuda::Epilogue epilogue, cudaStream_t stream, const std::string& variant,
-            const DeviceWeight* w_up) {
+            const DeviceWeight* w_up, bool pdl) {
   const std::int64_t m = x.dim(0);
   if (w.quantized() && m > cuda::kGemvMaxM) {  // prefill: one tensor-core GEMM over all rows
     cuda::GemvArgs args;
@@ -149,10 +149,14 @@ void matmul(const TensorView& y, const TensorView& x, const DeviceWeight& w,
       args.w_dense = w.dense();
       if (w_up) args.w_dense_up = w_up->dense();
     }
-    std::string_view pick = "auto";
+    const auto& reg = w.quantized() ? cuda::gemv_registry() : cuda::gemv_dense_registry();
+    std::string pick = "auto";
     if (variant != "auto") {
-      const auto& reg = w.quantized() ? cuda::gemv_registry() : cuda::gemv_dense_registry();
       if (const auto* v = reg.find(variant); v && v->supports(args)) pick = variant;
+    } else if (pdl) {
+      // auto's choice (autotune cache included), launched with PDL where it has a _pdl twin.
+      const std::string chosen = reg.pick(args).name + "_pdl";
+      if (const auto* v = reg.find(chosen); v && v->supports(args)) pick = chosen;
     }
     cuda::gemv(args, stream, pick);
   }

@@ -60,9 +60,12 @@ std::string gemv_variant_from_env();
 // y[M, N] = epilogue(x[M, K] · Wᵀ) for any M: quantized weights with M > kGemvMaxM go to the
 // prefill GEMM (klab::cuda::gemm), everything else to the GEMV in row chunks of kGemvMaxM.
 //   residual: y += x · Wᵀ (y is the residual). swiglu: y = silu(x · Wᵀ) ⊙ (x · W_upᵀ).
+// pdl: with variant "auto", launch auto's choice as its _pdl twin where one exists (the GEMV
+// streams its first weights while the kernel before it finishes; it waits for that kernel's
+// output before reading x).
 void matmul(const TensorView& y, const TensorView& x, const DeviceWeight& w,
             cuda::Epilogue epilogue, cudaStream_t stream, const std::string& variant,
-            const DeviceWeight* w_up = nullptr);
+            const DeviceWeight* w_up = nullptr, bool pdl = false);
 
 }  // namespace klab::detail::cuda_engine
 

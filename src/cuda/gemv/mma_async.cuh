@@ -160,7 +160,6 @@ __global__ void __launch_bounds__(kWarps * 32, kWarps == 16 ? 2 : 4)
     }
   };
 
-  decode::pdl_launch_dependents();
   for (int j = 0; j < D - 1; ++j)
     if (j < items) issue_weights(j);
   decode::pdl_wait();  // x (and the residual read at the end) may come from the previous kernel
@@ -201,6 +200,10 @@ __global__ void __launch_bounds__(kWarps * 32, kWarps == 16 ? 2 : 4)
     sub(std::integral_constant<int, 0>{});
     if constexpr (kSub == 2) sub(std::integral_constant<int, 1>{});
   }
+  // Late trigger: a PDL-launched successor (the next GEMV) may now take the SM slots this block
+  // frees and start its own weight stream; triggered at the top, its blocks waited in those
+  // slots while this kernel still had waves to run (measured slower in the decode step).
+  decode::pdl_launch_dependents();
   cp_async_wait<0>();  // no copy may still target the ring when the block exits
 
 #pragma unroll

@@ -12,7 +12,8 @@
 // then the rings [warp][D][tiles][512 bytes]. Supported while M x cols_padded x 2 <= 64 KiB
 // (decode: M = 1 up to K = 32768); larger x goes to `mma`.
 //
-// PDL: scales and the first D - 1 chunks are requested before griddepcontrol.wait, x after it.
+// PDL: scales and the first D - 1 chunks are requested before griddepcontrol.wait, x after it;
+// dependents are released after the main loop.
 #pragma once
 
 #include <algorithm>
@@ -114,7 +115,6 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
     for (int i = 0; i < kTiles; ++i) cp16(s + i * 512 + lane * 16, code_src[i] + step, true);
   };
 
-  decode::pdl_launch_dependents();
   for (int j = 0; j < D - 1; ++j) {
     if (j < items) issue_codes(j);
     cp_async_commit();
@@ -167,6 +167,10 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
     sub(std::integral_constant<int, 0>{});
     if constexpr (kSub == 2) sub(std::integral_constant<int, 1>{});
   }
+  // Late trigger: a PDL-launched successor (the next GEMV) may now take the SM slots this block
+  // frees and start its own weight stream; triggered at the top, its blocks waited in those
+  // slots while this kernel still had waves to run (measured slower in the decode step).
+  decode::pdl_launch_dependents();
   cp_async_wait<0>();
 
 #pragma unroll

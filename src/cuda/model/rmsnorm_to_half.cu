@@ -10,6 +10,7 @@
 
 #include <algorithm>
 
+#include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/launch_util.hpp"
 #include "cuda/common/reduce.cuh"
 #include "cuda/model/model_params.hpp"
@@ -77,6 +78,10 @@ __device__ __forceinline__ float block_sum_once(float v) {
 // Thread i holds vectors i, i + blockDim.x, ... (kRegisterVecs of them, some past the row).
 template <int V>
 __global__ void rmsnorm_to_half_registers_kernel(RmsNormToHalfParams p) {
+  // Lets a PDL-launched GEMV after this norm start streaming its weights now (it waits for
+  // this kernel's output before reading x); launched normally, this kernel itself waits for
+  // its predecessor as usual.
+  decode::pdl_launch_dependents();
   const float* __restrict__ x = p.x + blockIdx.x * p.x_stride;
   const float* __restrict__ weight = p.weight;
   __half* __restrict__ out = reinterpret_cast<__half*>(p.out) + blockIdx.x * p.out_stride;
@@ -102,6 +107,7 @@ __global__ void rmsnorm_to_half_registers_kernel(RmsNormToHalfParams p) {
 // Any row length: sum of squares, then a second pass that scales.
 template <int V>
 __global__ void rmsnorm_to_half_two_pass_kernel(RmsNormToHalfParams p) {
+  decode::pdl_launch_dependents();  // as above
   const float* __restrict__ x = p.x + blockIdx.x * p.x_stride;
   __half* __restrict__ out = reinterpret_cast<__half*>(p.out) + blockIdx.x * p.out_stride;
   float ss = 0.0f;
