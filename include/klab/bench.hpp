@@ -142,6 +142,13 @@ struct Instance {
   std::size_t sets = 1;
 };
 
+// Thrown by a setup() whose variant turns the case down once the arguments exist (e.g. an x
+// too large for a variant's shared memory): the harness reports the case as skipped, with the
+// message as its skip_reason, not as an error.
+struct Unsupported : Error {
+  using Error::Error;
+};
+
 struct Context {
   bool has_gpu = false;
   std::int64_t l2_bytes = 0;  // GPU cases: the device's L2; CPU cases: the last-level cache

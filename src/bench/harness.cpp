@@ -142,12 +142,18 @@ Result run_case(const Case& c, std::span<const Ceiling> ceilings, const RunOptio
     r.inner = t.inner;
     r.reps = t.per_run_us.size() * t.inner;
     r.timing = t.method;
+  } catch (const Unsupported& e) {
+    r.skipped = true;
+    r.skip_reason = e.what();
   } catch (const std::exception& e) {
     r.error = e.what();
   }
   derive_rates(r, ceilings);
   if (opt.verbose) {
-    if (!r.error.empty()) {
+    if (r.skipped) {
+      std::fprintf(stderr, "bench: %-48s skipped: %s\n", describe(c).c_str(),
+                   r.skip_reason.c_str());
+    } else if (!r.error.empty()) {
       std::fprintf(stderr, "bench: %-48s ERROR: %s\n", describe(c).c_str(), r.error.c_str());
     } else {
       std::fprintf(

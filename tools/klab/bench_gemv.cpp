@@ -289,7 +289,7 @@ kb::Instance setup_matmul(const kb::Context& ctx, const Spec& s, const std::stri
     st->res = DeviceTensor::upload(st->hres.view());
   }
   sync();
-  if (!st->v->supports(st->args(0))) klab::fail("variant does not support this case");
+  if (!st->v->supports(st->args(0))) throw kb::Unsupported("variant does not support this case");
 
   kb::Instance inst;
   inst.sets = st->sets();
