@@ -130,12 +130,18 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
                 "griddepcontrol.wait (x, y after it; W must not be written by the previous kernel)",
                 staged_ok, gemv_impl::launch_mma_staged_pdl));
   r.set_auto([](const GemvArgs& a) -> std::string {
-    // H200, 2026-11-26 (M = 1, 4-bit g32; us): mma_staged / mma_async / mma at N x K =
-    // 4096 x 14336: 17.0 / 14.8 / 18.0; 14336 x 4096: 17.0 / 16.0 / 15.9; 8-bit: 22.7 / 22.2 /
-    // 28.7 and 22.0 / 23.7 / 24.2; Llama-2-7B decode end to end Q4_0 392 / 393 / 336 tok/s,
-    // Q8_0 342 / 324 / 250. The ring variants win; staged needs x to fit in shared memory.
-    if (a.w->has_tiled())
-      return gemv_impl::mma_staged_fits(params_of(a)) ? "mma_staged" : "mma_async";
+    // H200, 2026-11-26. Kernel benches (M = 1, 4-bit g32; us): mma_staged / mma_async / mma at
+    // N x K = 4096 x 14336: 17.0 / 14.8 / 18.0; 14336 x 4096: 14.1 / 16.1 / 15.9; 7B shapes
+    // 12288 x 4096, 4096 x 4096, 4096 x 11008: 12.7 / 14.3 / 14.9, 6.4 / 6.6 / 7.2, 11.4 / 12.6
+    // / 15.1. `klab autotune --check` with staged-where-it-fits as auto: within 15% of the
+    // fastest except K = 14336 (mma_async fastest, staged +21.6% / +17.9% at 4 / 8 bits) and
+    // M = 8 at K = 4096 (mma fastest, staged +56% / +19%). Hence: mma_async for K >= 12288,
+    // staged for M = 1 where x fits, else mma. (This rule itself was not re-checked on the GPU.)
+    if (a.w->has_tiled()) {
+      if (a.K() >= 12288) return "mma_async";
+      if (a.M() == 1 && gemv_impl::mma_staged_fits(params_of(a))) return "mma_staged";
+      return "mma";
+    }
     if (a.N() < 64 && a.K() >= 2048) return "split_k";
     return "vec16_pipelined";
   });
