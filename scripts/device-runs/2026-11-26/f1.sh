@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# session 3 final call 1: full build, every GPU test (ctest -L gpu), compute-sanitizer memcheck
+# on the binaries whose kernels changed today (gtest shards), racecheck on the attention ones.
+set -uo pipefail
+export KLAB_GIT_COMMIT=$(cat .carry/commit 2>/dev/null || echo unknown)
+cp .carry/model.a /tmp/m.a
+rm -rf /tmp/snap && mkdir -p /tmp/snap && tar -xzf .carry/snap.tgz -C /tmp/snap
+cd /tmp/snap
+R=/tmp/res1; rm -rf $R; mkdir -p $R
+t0=$SECONDS
+cmake -S . -B /tmp/klab-build -G Ninja -DCMAKE_BUILD_TYPE=Release -DKLAB_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a > /tmp/cfg.log 2>&1
+cmake --build /tmp/klab-build -j16 -- -k 0 > /tmp/build.log 2>&1; echo "build rc $? in $((SECONDS-t0))s"
+grep -E "error" /tmp/build.log | head -10
+B=/tmp/klab-build
+(cd $B && timeout 240 ctest -L gpu -j8 --timeout 230 --output-on-failure > $R/ctest-gpu.log 2>&1); echo "ctest rc $? at $((SECONDS-t0))s"
+grep -E "tests passed|tests failed|\*\*\*Failed|\*\*\*Timeout|Not Run" $R/ctest-gpu.log | head -20
+grep -c "Skipped" $R/ctest-gpu.log
+: > $R/sanitizer.txt
+shard() {  # shard TOOL BINARY N I [FILTER]
+  local tool=$1 bin=$2 n=$3 i=$4 filter=${5:-*}
+  GTEST_TOTAL_SHARDS=$n GTEST_SHARD_INDEX=$i timeout 170 compute-sanitizer --tool $tool --error-exitcode 99 --print-limit 5 $B/tests/$bin --gtest_brief=1 --gtest_filter="$filter" > /tmp/san-$tool-$bin-$i.log 2>&1
+  local rc=$?
+  echo "$tool $bin shard $i/$n rc=$rc $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' /tmp/san-$tool-$bin-$i.log | tail -1) $(grep -E '^\[  (PASSED|FAILED)' /tmp/san-$tool-$bin-$i.log | tr '\n' ' ')"
+  [ $rc -eq 99 ] && grep -m5 -E "Invalid|Race|at 0x" /tmp/san-$tool-$bin-$i.log
+}
+export -f shard; export B
+{ for i in 0 1 2 3; do echo "memcheck test_cuda_gemv_gemv_q_test 4 $i"; done
+  for i in 0 1 2 3 4 5; do echo "memcheck test_cuda_attn_prefill_prefill_test 6 $i"; done
+  for i in 0 1; do echo "memcheck test_cuda_attn_decode_decode_test 2 $i"; done
+  for i in 0 1 2 3 4 5; do echo "racecheck test_cuda_attn_prefill_prefill_test 6 $i *wgmma*"; done
+  echo "racecheck test_cuda_attn_decode_decode_test 1 0 *Fused*:*fused*"
+  echo "memcheck test_cuda_qkv_qkv_test 1 0"
+  echo "memcheck test_cuda_model_glue_test 1 0"
+  echo "memcheck test_cuda_fused_decode_fused_decode_test 1 0"
+  echo "memcheck test_cuda_model_cuda_session_test 1 0 -*RealModel*"
+  for i in 0 1; do echo "memcheck test_cuda_model_batch_decode_test 2 $i"; done
+} > /tmp/jobs
+xargs -P 16 -L 1 bash -c 'shard "$0" "$1" "$2" "$3" "$4"' < /tmp/jobs >> $R/sanitizer.txt 2>&1
+sort $R/sanitizer.txt | cut -c1-220
+tar -czf $OUT/res1.tgz -C $R .
+echo "total $((SECONDS-t0))s"
