@@ -199,6 +199,8 @@ struct Result {
   CeilingKind ceiling_kind = CeilingKind::none;
   std::optional<double> rel_error;
   std::optional<bool> valid;
+  // Host wall seconds of the phases, for finding what makes a suite slow (not a result).
+  double setup_s = 0, validate_s = 0, timing_s = 0;
 };
 
 struct RunOptions {

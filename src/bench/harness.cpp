@@ -1,5 +1,6 @@
 // run_case: setup, validation, timing and the derived rates of one benchmark case.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 
@@ -121,23 +122,33 @@ Result run_case(const Case& c, std::span<const Ceiling> ceilings, const RunOptio
     return r;
   }
 
+  using Clock = std::chrono::steady_clock;
+  const auto seconds_since = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
   try {
     Context ctx;
     ctx.has_gpu = has_gpu;
     ctx.rotate = opt.rotate;
     ctx.seed = fresh_seed();
     ctx.l2_bytes = c.device == Device::cuda ? cuda_device_info().l2_bytes : host_llc_bytes();
+    auto t0 = Clock::now();
     Instance inst = c.setup(ctx);
+    r.setup_s = seconds_since(t0);
     if (!inst.run) fail("setup() returned no run()");
     if (opt.validate && inst.validate) {
+      t0 = Clock::now();
       const double err = inst.validate();
+      r.validate_s = seconds_since(t0);
       r.rel_error = err;
       r.valid = std::isfinite(err) && err <= c.tolerance;
     }
+    t0 = Clock::now();
     const detail::Timed t =
         c.device == Device::cuda && !c.host_timed
             ? detail::time_on_gpu(inst.run, c.graph_safe, std::max<std::size_t>(inst.sets, 1), opt)
             : detail::time_on_host(inst.run, opt);
+    r.timing_s = seconds_since(t0);
     r.time_us = summarize(t.per_run_us);
     r.inner = t.inner;
     r.reps = t.per_run_us.size() * t.inner;
@@ -156,10 +167,16 @@ Result run_case(const Case& c, std::span<const Ceiling> ceilings, const RunOptio
     } else if (!r.error.empty()) {
       std::fprintf(stderr, "bench: %-48s ERROR: %s\n", describe(c).c_str(), r.error.c_str());
     } else {
+      // Cases whose host-side phases take long say so (what makes a suite slow).
+      const double wall = r.setup_s + r.validate_s + r.timing_s;
+      char phases[96] = "";
+      if (wall > 1.0)
+        std::snprintf(phases, sizeof phases, " [%.1f s: setup %.1f, validate %.1f, timing %.1f]",
+                      wall, r.setup_s, r.validate_s, r.timing_s);
       std::fprintf(
-          stderr, "bench: %-48s %10.2f us %s%s\n", describe(c).c_str(), r.time_us.median,
+          stderr, "bench: %-48s %10.2f us %s%s%s\n", describe(c).c_str(), r.time_us.median,
           r.pct_of_ceiling ? (std::to_string(std::lround(*r.pct_of_ceiling)) + "% ").c_str() : "",
-          r.valid ? (*r.valid ? "valid" : "INVALID") : "");
+          r.valid ? (*r.valid ? "valid" : "INVALID") : "", phases);
     }
   }
   return r;

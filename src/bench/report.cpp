@@ -172,7 +172,8 @@ json to_json(const Result& r) {
       {"skipped", r.skipped},
       {"skip_reason", r.skip_reason},
       {"error", r.error},
-      {"note", c.note}};
+      {"note", c.note},
+      {"wall_s", {{"setup", r.setup_s}, {"validate", r.validate_s}, {"timing", r.timing_s}}}};
 }
 
 json to_json(const Report& r) {
