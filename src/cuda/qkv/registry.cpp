@@ -163,8 +163,11 @@ constexpr Rung kLadder[] = {
 // Up to this many tokens `auto` spreads each token over several blocks (token_split): a
 // decode step's one block per token would walk its ~1000 items (Llama-2-7B) serially.
 // Beyond it (prefill) a block per token already fills the GPU and computes each token's
-// sin/cos once. The crossover is not measured yet; autotune (klab autotune) overrides it.
-constexpr std::int64_t kTokenSplitMaxTokens = 64;
+// sin/cos once. H200, 2026-11-26 (D=128, 32/8 heads, page 16): T=1 token_split 4.0 us against
+// 7.74 for token_per_block (decode-step ncu); T=32 token_per_block 5.45 us, token_split 1.33x
+// slower (quick suite). Between the two the crossover is not measured: 16 is a guess, and
+// autotune (klab autotune) overrides it.
+constexpr std::int64_t kTokenSplitMaxTokens = 16;
 
 std::string auto_choice(const QkvParams& p) {
   if (!qkv::vectorizable(p)) return "naive";

@@ -314,9 +314,9 @@ TEST_F(QkvTest, AutoSpreadsFewTokensOverBlocks) {
       cuda::RopeFreqs f;
       f.theta = kTheta;
       const cuda::QkvSplitRopeArgs args{q.view(), k.view(), v.view(), qkv.view(), pos.view(), f};
-      const std::string want = d % 8 != 0    ? "naive"
-                               : tokens < 64 ? "token_split"
-                                             : "token_per_block";
+      const std::string want = d % 8 != 0     ? "naive"
+                               : tokens <= 16 ? "token_split"
+                                              : "token_per_block";
       EXPECT_EQ(cuda::qkv_split_rope_registry().pick_default(args).name, want);
     }
 }
