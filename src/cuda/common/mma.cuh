@@ -85,4 +85,20 @@ __device__ __forceinline__ void cp_async16_at(std::uint32_t smem, const void* gm
                : "memory");
 }
 
+// Shared-memory loads at a 32-bit address (volatile: they must stay after the cp.async wait
+// that makes the data visible).
+__device__ __forceinline__ uint4 lds128_at(std::uint32_t a) {
+  uint4 v;
+  asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "r"(a));
+  return v;
+}
+
+__device__ __forceinline__ std::uint32_t lds32_at(std::uint32_t a) {
+  std::uint32_t v;
+  asm volatile("ld.shared.u32 %0, [%1];\n" : "=r"(v) : "r"(a));
+  return v;
+}
+
 }  // namespace klab::cuda

@@ -43,12 +43,6 @@ struct Slot {
   static constexpr int kBytes = kX + kSub * MaxM * 64;
 };
 
-__device__ __forceinline__ void cp_async16_to(std::uint32_t smem, const void* gmem, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem), "l"(gmem),
-               "r"(valid ? 16 : 0)
-               : "memory");
-}
-
 // The copy only where `on`, zero-filling the 16 bytes where !valid (predicated, no branch).
 __device__ __forceinline__ void cp_async16_zfill_if(bool on, std::uint32_t smem, const void* gmem,
                                                     bool valid) {
@@ -66,20 +60,6 @@ __device__ __forceinline__ void cp_async16_if(bool on, std::uint32_t smem, const
       " @p cp.async.cg.shared.global [%0], [%1], 16;\n}\n" ::"r"(smem),
       "l"(gmem), "r"(static_cast<int>(on))
       : "memory");
-}
-
-__device__ __forceinline__ uint4 lds128(std::uint32_t a) {
-  uint4 v;
-  asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "r"(a));
-  return v;
-}
-
-__device__ __forceinline__ std::uint32_t lds32(std::uint32_t a) {
-  std::uint32_t v;
-  asm volatile("ld.shared.u32 %0, [%1];\n" : "=r"(v) : "r"(a));
-  return v;
 }
 
 // Chunk j of warp w is chunk w + j * kWarps of the block's tile. All per-item state is 32-bit
@@ -184,16 +164,16 @@ __global__ void __launch_bounds__(kWarps * 32, kWarps == 16 ? 2 : 4)
     const std::uint32_t s = slot_of(j);
     uint4 q[kTiles];
 #pragma unroll
-    for (int i = 0; i < kTiles; ++i) q[i] = lds128(s + i * 512 + lane * 16);
+    for (int i = 0; i < kTiles; ++i) q[i] = lds128_at(s + i * 512 + lane * 16);
     const auto sub = [&](auto sub_const) {
       constexpr int S = decltype(sub_const)::value;
-      const uint4 xv = lds128(s + x_read + S * MaxM * 64);
+      const uint4 xv = lds128_at(s + x_read + S * MaxM * 64);
       float2 sc[kTiles], mn[kTiles];
 #pragma unroll
       for (int i = 0; i < kTiles; ++i) {
         const std::uint32_t off = (i * kSub + S) * L::kLine + g * 4;
-        sc[i] = f16x2_bits_to_float2(lds32(s + L::kScales + off));
-        mn[i] = Asym ? f16x2_bits_to_float2(lds32(s + L::kMins + off)) : float2{};
+        sc[i] = f16x2_bits_to_float2(lds32_at(s + L::kScales + off));
+        mn[i] = Asym ? f16x2_bits_to_float2(lds32_at(s + L::kMins + off)) : float2{};
       }
       mma_sub_chunk<T, Bits, S, kTiles>(dec, q, xv, sc, mn, Asym, acc);
     };
@@ -206,30 +186,8 @@ __global__ void __launch_bounds__(kWarps * 32, kWarps == 16 ? 2 : 4)
   decode::pdl_launch_dependents();
   cp_async_wait<0>();  // no copy may still target the ring when the block exits
 
-#pragma unroll
-  for (int i = 0; i < kTiles; ++i)
-#pragma unroll
-    for (int r = 0; r < 4; ++r) red[warp][i][r][lane] = acc[i][r];
-  __syncthreads();
-  if (warp != 0) return;
-#pragma unroll
-  for (int i = 0; i < kTiles; ++i)
-#pragma unroll
-    for (int r = 0; r < 4; ++r) {
-      float v = 0.0f;
-#pragma unroll
-      for (int w = 0; w < kWarps; ++w) v += red[w][i][r][lane];
-      acc[i][r] = v;
-    }
-    // acc[i][r]: row g + 8 * (r / 2) of the tile, token 2t + r % 2.
-#pragma unroll
-  for (int r = 0; r < 4; ++r) {
-    const int token = 2 * t + (r & 1);
-    const std::int64_t row = tile * kQuantTileRows + g + 8 * (r >> 1);
-    if (token >= p.M || row >= p.N) continue;
-    const float v = Swiglu ? silu(acc[0][r]) * acc[kTiles - 1][r] : acc[0][r];
-    store_out<T>(p, token * p.N + row, v);
-  }
+  if (!sum_warp_partials<kWarps, kTiles>(red, acc, warp, lane)) return;
+  store_tile<T, Swiglu, kTiles>(p, acc, tile, g, t);
 }
 
 template <class T, int Bits, bool Swiglu, bool Asym, int kWarps, int D, int MaxM>

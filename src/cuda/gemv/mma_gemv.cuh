@@ -85,6 +85,44 @@ __device__ __forceinline__ float2 f16x2_bits_to_float2(std::uint32_t bits) {
   return __half22float2(bits_as<__half2>(bits));
 }
 
+// Sums the W warps' partial tiles through shared memory, in a fixed order (deterministic), into
+// warp 0's acc. Returns false in every other warp, which then has nothing left to do.
+template <int W, int Tiles>
+__device__ __forceinline__ bool sum_warp_partials(float (&red)[W][Tiles][4][32],
+                                                  float (&acc)[Tiles][4], int warp, int lane) {
+#pragma unroll
+  for (int i = 0; i < Tiles; ++i)
+#pragma unroll
+    for (int r = 0; r < 4; ++r) red[warp][i][r][lane] = acc[i][r];
+  __syncthreads();
+  if (warp != 0) return false;
+#pragma unroll
+  for (int i = 0; i < Tiles; ++i)
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+      float v = 0.0f;
+#pragma unroll
+      for (int w = 0; w < W; ++w) v += red[w][i][r][lane];
+      acc[i][r] = v;
+    }
+  return true;
+}
+
+// Stores one 16-row tile from lane (g, t)'s accumulators: acc[i][r] is row g + 8 * (r / 2) of
+// the tile, token 2t + r % 2; SwiGLU combines tile 0 (gate) and tile 1 (up).
+template <class T, bool Swiglu, int Tiles>
+__device__ __forceinline__ void store_tile(const GemvParams& p, const float (&acc)[Tiles][4],
+                                           std::int64_t tile, int g, int t) {
+#pragma unroll
+  for (int r = 0; r < 4; ++r) {
+    const int token = 2 * t + (r & 1);
+    const std::int64_t row = tile * kQuantTileRows + g + 8 * (r >> 1);
+    if (token >= p.M || row >= p.N) continue;
+    const float v = Swiglu ? silu(acc[0][r]) * acc[Tiles - 1][r] : acc[0][r];
+    store_out<T>(p, token * p.N + row, v);
+  }
+}
+
 template <class T, int Bits, MmaMode Mode>
 __global__ void __launch_bounds__(kMmaWarps * 32) gemv_mma_kernel(GemvParams p) {
   constexpr int kTiles = Mode == MmaMode::single ? 1 : 2;
@@ -148,21 +186,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32) gemv_mma_kernel(GemvParams p) 
   }
 
   __shared__ float red[kMmaWarps][kTiles][4][32];
-#pragma unroll
-  for (int i = 0; i < kTiles; ++i)
-#pragma unroll
-    for (int r = 0; r < 4; ++r) red[warp][i][r][lane] = acc[i][r];
-  __syncthreads();
-  if (warp != 0) return;
-#pragma unroll
-  for (int i = 0; i < kTiles; ++i)
-#pragma unroll
-    for (int r = 0; r < 4; ++r) {
-      float v = 0.0f;
-#pragma unroll
-      for (int w = 0; w < kMmaWarps; ++w) v += red[w][i][r][lane];
-      acc[i][r] = v;
-    }
+  if (!sum_warp_partials<kMmaWarps, kTiles>(red, acc, warp, lane)) return;
     // d[r]: row g + 8 * (r / 2) of the tile, token 2t + r % 2.
 #pragma unroll
   for (int r = 0; r < 4; ++r) {

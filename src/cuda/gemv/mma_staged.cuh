@@ -31,26 +31,6 @@ namespace klab::cuda::gemv_impl::staged {
 
 constexpr std::int64_t kMaxXBytes = 64 * 1024;
 
-__device__ __forceinline__ void cp16(std::uint32_t smem, const void* gmem, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem), "l"(gmem),
-               "r"(valid ? 16 : 0)
-               : "memory");
-}
-
-__device__ __forceinline__ uint4 lds128(std::uint32_t a) {
-  uint4 v;
-  asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "r"(a));
-  return v;
-}
-
-__device__ __forceinline__ std::uint32_t lds32(std::uint32_t a) {
-  std::uint32_t v;
-  asm volatile("ld.shared.u32 %0, [%1];\n" : "=r"(v) : "r"(a));
-  return v;
-}
-
 // Byte sizes of the shared-memory regions (host and device agree through this).
 struct Smem {
   std::uint32_t x, scales;
@@ -101,8 +81,9 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
     const int tl = i / (groups * 2), rest = i - tl * groups * 2;
     const std::int64_t word = tile * groups * 8 + rest * 4;
     // Pointers selected, not a QuantTiledView reference (that would copy a parameter struct).
-    cp16(scales_s + i * 16, (tl == 1 ? p.tw_up.scales : p.tw.scales) + word, true);
-    if constexpr (Asym) cp16(mins_s + i * 16, (tl == 1 ? p.tw_up.mins : p.tw.mins) + word, true);
+    cp_async16_at(scales_s + i * 16, (tl == 1 ? p.tw_up.scales : p.tw.scales) + word, true);
+    if constexpr (Asym)
+      cp_async16_at(mins_s + i * 16, (tl == 1 ? p.tw_up.mins : p.tw.mins) + word, true);
   }
   const std::uint8_t* code_src[kTiles];
 #pragma unroll
@@ -112,7 +93,8 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
     const std::uint32_t s = ring_s + static_cast<std::uint32_t>((j & (D - 1)) * kTiles * 512);
     const std::uint32_t step = static_cast<std::uint32_t>(j) * (W * 512);
 #pragma unroll
-    for (int i = 0; i < kTiles; ++i) cp16(s + i * 512 + lane * 16, code_src[i] + step, true);
+    for (int i = 0; i < kTiles; ++i)
+      cp_async16_at(s + i * 512 + lane * 16, code_src[i] + step, true);
   };
 
   for (int j = 0; j < D - 1; ++j) {
@@ -125,7 +107,7 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   for (int i = threadIdx.x; i < x16; i += W * 32) {
     const int m = i / (cols / 8), c = (i - m * (cols / 8)) * 8;
     const bool in_k = c < K;  // the padded tail is zero
-    cp16(x_s + i * 16, x + (in_k ? std::int64_t{m} * K + c : 0), in_k);
+    cp_async16_at(x_s + i * 16, x + (in_k ? std::int64_t{m} * K + c : 0), in_k);
   }
   cp_async_commit();
   cp_async_wait<0>();
@@ -147,20 +129,20 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
     const std::uint32_t s = ring_s + static_cast<std::uint32_t>((j & (D - 1)) * kTiles * 512);
     uint4 q[kTiles];
 #pragma unroll
-    for (int i = 0; i < kTiles; ++i) q[i] = lds128(s + i * 512 + lane * 16);
+    for (int i = 0; i < kTiles; ++i) q[i] = lds128_at(s + i * 512 + lane * 16);
     const int col0 = (warp + j * W) * kChunkCols;
     const auto sub = [&](auto sub_const) {
       constexpr int S = decltype(sub_const)::value;
       const int col = col0 + 32 * S;
-      const uint4 xv = lds128(x_lane_s + col * 2);
+      const uint4 xv = lds128_at(x_lane_s + col * 2);
       const std::uint32_t line = static_cast<std::uint32_t>((col >> gshift) * 32);
       float2 sc[kTiles], mn[kTiles];
 #pragma unroll
       for (int i = 0; i < kTiles; ++i) {
         const std::uint32_t off = static_cast<std::uint32_t>(i * groups * 32) + line;
-        sc[i] = f16x2_bits_to_float2(lds32(scale_lane_s + off));
-        mn[i] =
-            Asym ? f16x2_bits_to_float2(lds32(scale_lane_s + (mins_s - scales_s) + off)) : float2{};
+        sc[i] = f16x2_bits_to_float2(lds32_at(scale_lane_s + off));
+        mn[i] = Asym ? f16x2_bits_to_float2(lds32_at(scale_lane_s + (mins_s - scales_s) + off))
+                     : float2{};
       }
       mma_sub_chunk<T, Bits, S, kTiles>(dec, q, xv, sc, mn, Asym, acc);
     };
@@ -173,30 +155,8 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   decode::pdl_launch_dependents();
   cp_async_wait<0>();
 
-#pragma unroll
-  for (int i = 0; i < kTiles; ++i)
-#pragma unroll
-    for (int r = 0; r < 4; ++r) red[warp][i][r][lane] = acc[i][r];
-  __syncthreads();
-  if (warp != 0) return;
-#pragma unroll
-  for (int i = 0; i < kTiles; ++i)
-#pragma unroll
-    for (int r = 0; r < 4; ++r) {
-      float v = 0.0f;
-#pragma unroll
-      for (int w = 0; w < W; ++w) v += red[w][i][r][lane];
-      acc[i][r] = v;
-    }
-    // acc[i][r]: row g + 8 * (r / 2) of the tile, token 2t + r % 2.
-#pragma unroll
-  for (int r = 0; r < 4; ++r) {
-    const int token = 2 * t + (r & 1);
-    const std::int64_t row = tile * kQuantTileRows + g + 8 * (r >> 1);
-    if (token >= p.M || row >= p.N) continue;
-    const float v = Swiglu ? silu(acc[0][r]) * acc[kTiles - 1][r] : acc[0][r];
-    store_out<T>(p, token * p.N + row, v);
-  }
+  if (!sum_warp_partials<W, kTiles>(red, acc, warp, lane)) return;
+  store_tile<T, Swiglu, kTiles>(p, acc, tile, g, t);
 }
 
 // The launch shape: 8 chunks in flight per warp, and ~14+ chunks per warp so the per-block
