@@ -317,17 +317,40 @@ TEST_F(CudaSessionTest, SamplingWithoutASamplerIsAClearError) {
   EXPECT_THROW(session->decode_sample(1), Error);
 }
 
+// Prompts of the real-model tests: prose, the chat template, code, a story opening.
+const std::vector<std::string> kRealModelPrompts = {
+    "The capital of France is",
+    "<|im_start|>user\nWrite a haiku about the sea.<|im_end|>\n<|im_start|>assistant\n",
+    "def fibonacci(n):\n    ", "Once upon a time, in a small village by the mountains,"};
+
+// Greedy decoding of two sessions in lockstep from their prefill logits, for up to `steps`
+// tokens or until they pick different ones; worst = the largest decode-step logits error.
+struct Lockstep {
+  std::vector<std::int32_t> want_ids, got_ids;
+  double worst = 0;
+};
+
+Lockstep greedy_lockstep(Session& want_session, Session& got_session, std::vector<float> want,
+                         std::vector<float> got, int steps) {
+  Lockstep r;
+  for (int step = 0; step < steps; ++step) {
+    r.want_ids.push_back(argmax(want));
+    r.got_ids.push_back(argmax(got));
+    if (r.want_ids.back() != r.got_ids.back()) break;
+    want = copy(want_session.decode(r.want_ids.back()));
+    got = copy(got_session.decode(r.got_ids.back()));
+    r.worst = std::max(r.worst, rel_error(got, want));
+  }
+  return r;
+}
+
 TEST_F(CudaSessionTest, RealModelGreedyTokensEqualCpu) {
   const auto path = default_model_path();
   if (!std::filesystem::exists(path)) GTEST_SKIP() << "no model at " << path;
   const auto model = Model::load(path);
   const auto& tok = model->tokenizer();
-  const std::vector<std::string> prompts = {
-      "The capital of France is",
-      "<|im_start|>user\nWrite a haiku about the sea.<|im_end|>\n<|im_start|>assistant\n",
-      "def fibonacci(n):\n    ", "Once upon a time, in a small village by the mountains,"};
   constexpr int kSteps = 64;
-  for (const std::string& prompt : prompts) {
+  for (const std::string& prompt : kRealModelPrompts) {
     SCOPED_TRACE(prompt);
     auto cpu = create_session(model, {.device = Device::cpu, .max_context = 1024});
     auto gpu = create_session(model, {.device = Device::cuda, .max_context = 1024});
@@ -335,21 +358,12 @@ TEST_F(CudaSessionTest, RealModelGreedyTokensEqualCpu) {
     auto want = copy(cpu->prefill(ids));
     auto got = copy(gpu->prefill(ids));
     EXPECT_LE(rel_error(got, want), kTol) << "prefill";
-    std::vector<std::int32_t> cpu_out, gpu_out;
-    double worst = 0;
-    for (int step = 0; step < kSteps; ++step) {
-      cpu_out.push_back(argmax(want));
-      gpu_out.push_back(argmax(got));
-      if (cpu_out.back() != gpu_out.back()) break;
-      want = copy(cpu->decode(cpu_out.back()));
-      got = copy(gpu->decode(gpu_out.back()));
-      worst = std::max(worst, rel_error(got, want));
-    }
-    EXPECT_EQ(gpu_out, cpu_out) << "cpu: " << tok.decode(cpu_out)
-                                << "\ncuda: " << tok.decode(gpu_out);
-    EXPECT_LE(worst, kTol) << "worst decode-step logits error";
+    const Lockstep r = greedy_lockstep(*cpu, *gpu, std::move(want), std::move(got), kSteps);
+    EXPECT_EQ(r.got_ids, r.want_ids)
+        << "cpu: " << tok.decode(r.want_ids) << "\ncuda: " << tok.decode(r.got_ids);
+    EXPECT_LE(r.worst, kTol) << "worst decode-step logits error";
     std::printf("[ cuda    ] %s%s  (worst logits rel error %.2e)\n", prompt.c_str(),
-                tok.decode(gpu_out).c_str(), worst);
+                tok.decode(r.got_ids).c_str(), r.worst);
   }
 }
 
@@ -368,12 +382,8 @@ TEST_F(CudaSessionTest, RealModelFusedGreedyTokensEqualUnfused) {
   if (!std::filesystem::exists(path)) GTEST_SKIP() << "no model at " << path;
   const auto model = Model::load(path);
   const auto& tok = model->tokenizer();
-  const std::vector<std::string> prompts = {
-      "The capital of France is",
-      "<|im_start|>user\nWrite a haiku about the sea.<|im_end|>\n<|im_start|>assistant\n",
-      "def fibonacci(n):\n    ", "Once upon a time, in a small village by the mountains,"};
   constexpr int kSteps = 128;
-  for (const std::string& prompt : prompts) {
+  for (const std::string& prompt : kRealModelPrompts) {
     SCOPED_TRACE(prompt);
     auto unfused = real_model_session(model, false);
     auto fused = real_model_session(model, true);
@@ -382,21 +392,12 @@ TEST_F(CudaSessionTest, RealModelFusedGreedyTokensEqualUnfused) {
     const auto ids = tok.encode(prompt);
     auto want = copy(unfused->prefill(ids));
     auto got = copy(fused->prefill(ids));
-    std::vector<std::int32_t> unfused_out, fused_out;
-    double worst = 0;
-    for (int step = 0; step < kSteps; ++step) {
-      unfused_out.push_back(argmax(want));
-      fused_out.push_back(argmax(got));
-      if (unfused_out.back() != fused_out.back() || step + 1 == kSteps) break;
-      want = copy(unfused->decode(unfused_out.back()));
-      got = copy(fused->decode(fused_out.back()));
-      worst = std::max(worst, rel_error(got, want));
-    }
-    EXPECT_EQ(fused_out, unfused_out)
-        << "unfused: " << tok.decode(unfused_out) << "\nfused: " << tok.decode(fused_out);
-    EXPECT_LE(worst, kTol) << "worst decode-step logits error, fused vs unfused";
+    const Lockstep r = greedy_lockstep(*unfused, *fused, std::move(want), std::move(got), kSteps);
+    EXPECT_EQ(r.got_ids, r.want_ids)
+        << "unfused: " << tok.decode(r.want_ids) << "\nfused: " << tok.decode(r.got_ids);
+    EXPECT_LE(r.worst, kTol) << "worst decode-step logits error, fused vs unfused";
     std::printf("[ fused   ] %s%s  (worst logits rel error vs unfused %.2e)\n", prompt.c_str(),
-                tok.decode(fused_out).c_str(), worst);
+                tok.decode(r.got_ids).c_str(), r.worst);
   }
 }
 
