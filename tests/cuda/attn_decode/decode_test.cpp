@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/captured_graph.hpp"
 #include "cuda/kv_append/kv_cache_fixture.hpp"
 #include "klab/cuda/attention.hpp"
 #include "test_util.hpp"
@@ -284,19 +285,14 @@ TEST_F(DecodeSplitTest, SplitVariantsCaptureInACudaGraph) {
     SCOPED_TRACE(v);
     cuda::decode_attention(args, stream, v);  // first call sets kernel attributes
     cuda_ok(cudaStreamSynchronize(stream));
-    cudaGraph_t graph = nullptr;
-    cuda_ok(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-    cuda::decode_attention(args, stream, v);
-    cuda::decode_attention(args, stream, v);  // a call right after a call: PDL edges
-    cuda_ok(cudaStreamEndCapture(stream, &graph));
-    cudaGraphExec_t exec = nullptr;
-    cuda_ok(cudaGraphInstantiate(&exec, graph, 0));
+    const CapturedGraph graph(stream, [&] {
+      cuda::decode_attention(args, stream, v);
+      cuda::decode_attention(args, stream, v);  // a call right after a call: PDL edges
+    });
     p.dout.poison();
-    cuda_ok(cudaGraphLaunch(exec, stream));
+    graph.launch();
     cuda_ok(cudaStreamSynchronize(stream));
     EXPECT_LE(rel_error(p.result().view(), p.reference().view()), 1e-2);
-    cuda_ok(cudaGraphExecDestroy(exec));
-    cuda_ok(cudaGraphDestroy(graph));
   }
   cuda_ok(cudaStreamDestroy(stream));
 }
@@ -329,12 +325,8 @@ TEST_F(DecodeSplitTest, FusedGraphReplaysWithNewData) {
   const cuda::DecodeAttnArgs args = p.args();
   cuda::decode_attention(args, stream, "split_kv_mma_fused");  // sets kernel attributes
   cuda_ok(cudaStreamSynchronize(stream));
-  cudaGraph_t graph = nullptr;
-  cuda_ok(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-  cuda::decode_attention(args, stream, "split_kv_mma_fused");
-  cuda_ok(cudaStreamEndCapture(stream, &graph));
-  cudaGraphExec_t exec = nullptr;
-  cuda_ok(cudaGraphInstantiate(&exec, graph, 0));
+  const CapturedGraph graph(stream,
+                            [&] { cuda::decode_attention(args, stream, "split_kv_mma_fused"); });
   const std::vector<std::vector<std::int32_t>> replays = {
       {2500, 700, 77}, {1999, 33, 76}, {2048, 700, 1}};
   for (const auto& lens : replays) {
@@ -347,12 +339,10 @@ TEST_F(DecodeSplitTest, FusedGraphReplaysWithNewData) {
     cuda_ok(cudaMemcpy(p.dlens.view().data, lens.data(), lens.size() * sizeof(std::int32_t),
                        cudaMemcpyHostToDevice));
     p.dout.poison();
-    cuda_ok(cudaGraphLaunch(exec, stream));
+    graph.launch();
     cuda_ok(cudaStreamSynchronize(stream));
     EXPECT_LE(rel_error(p.result().view(), p.reference().view()), 1e-2);
   }
-  cuda_ok(cudaGraphExecDestroy(exec));
-  cuda_ok(cudaGraphDestroy(graph));
   cuda_ok(cudaStreamDestroy(stream));
 }
 

@@ -24,6 +24,7 @@
 #include <tuple>
 #include <vector>
 
+#include "cuda/captured_graph.hpp"
 #include "cuda/elementwise/gpu_check.hpp"
 #include "cuda/gemv/quant_test_util.hpp"
 #include "klab/cuda/check.hpp"
@@ -616,19 +617,12 @@ TEST_F(FusedDecode, LayerChainWithPdlInACudaGraph) {
         EXPECT_LE(rel_error(fetch(layer.cache.dk).view(), want_k.view()), kTol);
         // Captured once, replayed on fresh inputs.
         reset();
-        cudaGraph_t graph = nullptr;
-        cudaGraphExec_t exec = nullptr;
-        cuda::check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal),
-                    "cudaStreamBeginCapture");
-        layer.run(variant, true, stream);
-        cuda::check(cudaStreamEndCapture(stream, &graph), "cudaStreamEndCapture");
-        cuda::check(cudaGraphInstantiate(&exec, graph, 0), "cudaGraphInstantiate");
-        cuda::check(cudaGraphLaunch(exec, stream), "cudaGraphLaunch");
+        const CapturedGraph graph(
+            stream, [&] { layer.run(variant, true, stream); }, cudaStreamCaptureModeThreadLocal);
+        graph.launch();
         cuda::check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
         EXPECT_LE(rel_error(fetch(layer.in.dx).view(), want_x.view()), kTol);
         EXPECT_LE(rel_error(fetch(layer.cache.dk).view(), want_k.view()), kTol);
-        cudaGraphExecDestroy(exec);
-        cudaGraphDestroy(graph);
       }
       cudaStreamDestroy(stream);
     }

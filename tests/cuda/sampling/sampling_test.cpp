@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/captured_graph.hpp"
 #include "klab/cuda/check.hpp"
 #include "klab/cuda/sampling.hpp"
 #include "klab/ref.hpp"
@@ -336,13 +337,10 @@ TEST_F(GpuSamplingTest, GraphReplay) {
     DeviceTensor out(DType::i32, {b});
     cudaStream_t stream = nullptr;
     cuda::check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
-    cudaGraph_t graph = nullptr;
-    cudaGraphExec_t exec = nullptr;
-    cuda::check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal), "begin capture");
-    gpu.sample(logits.view, out.view(), stream);
-    gpu.accept(out.view(), stream);
-    cuda::check(cudaStreamEndCapture(stream, &graph), "end capture");
-    cuda::check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
+    const CapturedGraph graph(stream, [&] {
+      gpu.sample(logits.view, out.view(), stream);
+      gpu.accept(out.view(), stream);
+    });
     std::vector<Sampler> cpu;
     for (std::int64_t r = 0; r < b; ++r) {
       SamplerParams pr = p;
@@ -358,7 +356,7 @@ TEST_F(GpuSamplingTest, GraphReplay) {
       gpu.stage_uniforms(b, stream);
       out.poison();
       cuda::check(cudaDeviceSynchronize(), "sync");  // the memset ran on the legacy stream
-      cuda::check(cudaGraphLaunch(exec, stream), "graph launch");
+      graph.launch();
       cuda::check(cudaStreamSynchronize(stream), "sync");
       const auto ids = download_ids(out);
       for (std::int64_t r = 0; r < b; ++r)
@@ -366,8 +364,6 @@ TEST_F(GpuSamplingTest, GraphReplay) {
                   cpu[static_cast<std::size_t>(r)].next(rows[static_cast<std::size_t>(r)]))
             << "row " << r;
     }
-    cudaGraphExecDestroy(exec);
-    cudaGraphDestroy(graph);
     cudaStreamDestroy(stream);
   }
 }
