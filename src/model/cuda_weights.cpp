@@ -137,29 +137,34 @@ void matmul(const TensorView& y, const TensorView& x, const DeviceWeight& w,
   }
   for (std::int64_t begin = 0; begin < m; begin += cuda::kGemvMaxM) {
     const std::int64_t end = std::min(m, begin + cuda::kGemvMaxM);
-    cuda::GemvArgs args;
-    args.y = y.slice0(begin, end);
-    args.x = x.slice0(begin, end);
-    args.epilogue = epilogue;
-    if (epilogue == cuda::Epilogue::residual) args.residual = args.y;
-    if (w.quantized()) {
-      args.w = &w.quant();
-      if (w_up) args.w_up = &w_up->quant();
-    } else {
-      args.w_dense = w.dense();
-      if (w_up) args.w_dense_up = w_up->dense();
-    }
-    const auto& reg = w.quantized() ? cuda::gemv_registry() : cuda::gemv_dense_registry();
-    std::string pick = "auto";
-    if (variant != "auto") {
-      if (const auto* v = reg.find(variant); v && v->supports(args)) pick = variant;
-    } else if (pdl) {
-      // auto's choice (autotune cache included), launched with PDL where it has a _pdl twin.
-      const std::string chosen = reg.pick(args).name + "_pdl";
-      if (const auto* v = reg.find(chosen); v && v->supports(args)) pick = chosen;
-    }
-    cuda::gemv(args, stream, pick);
+    gemv(y.slice0(begin, end), x.slice0(begin, end), w, epilogue, stream, variant, w_up, pdl);
   }
+}
+
+void gemv(const TensorView& y, const TensorView& x, const DeviceWeight& w, cuda::Epilogue epilogue,
+          cudaStream_t stream, const std::string& variant, const DeviceWeight* w_up, bool pdl) {
+  cuda::GemvArgs args;
+  args.y = y;
+  args.x = x;
+  args.epilogue = epilogue;
+  if (epilogue == cuda::Epilogue::residual) args.residual = args.y;
+  if (w.quantized()) {
+    args.w = &w.quant();
+    if (w_up) args.w_up = &w_up->quant();
+  } else {
+    args.w_dense = w.dense();
+    if (w_up) args.w_dense_up = w_up->dense();
+  }
+  const auto& reg = w.quantized() ? cuda::gemv_registry() : cuda::gemv_dense_registry();
+  std::string pick = "auto";
+  if (variant != "auto") {
+    if (const auto* v = reg.find(variant); v && v->supports(args)) pick = variant;
+  } else if (pdl) {
+    // auto's choice (autotune cache included), launched with PDL where it has a _pdl twin.
+    const std::string chosen = reg.pick(args).name + "_pdl";
+    if (const auto* v = reg.find(chosen); v && v->supports(args)) pick = chosen;
+  }
+  cuda::gemv(args, stream, pick);
 }
 
 }  // namespace klab::detail::cuda_engine

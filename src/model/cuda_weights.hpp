@@ -67,6 +67,12 @@ void matmul(const TensorView& y, const TensorView& x, const DeviceWeight& w,
             cuda::Epilogue epilogue, cudaStream_t stream, const std::string& variant,
             const DeviceWeight* w_up = nullptr, bool pdl = false);
 
+// One GEMV launch over all of x's rows (the registry's limits apply: kGemvMaxM, or
+// kGemvWideMaxM for tiled quantized weights through mma_wide); variant and pdl as in matmul.
+void gemv(const TensorView& y, const TensorView& x, const DeviceWeight& w, cuda::Epilogue epilogue,
+          cudaStream_t stream, const std::string& variant, const DeviceWeight* w_up = nullptr,
+          bool pdl = false);
+
 }  // namespace klab::detail::cuda_engine
 
 #endif  // KLAB_HAS_CUDA

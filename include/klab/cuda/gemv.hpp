@@ -54,6 +54,9 @@ struct GemvArgs {
 
 // Largest M of the GEMV registries (beyond: klab::cuda::gemm).
 inline constexpr int kGemvMaxM = 8;
+// Largest M of the quantized GEMV's mma_wide variant (tiled layout), which wide decode batches
+// use instead of passes of kGemvMaxM rows: W is streamed once for all of them.
+inline constexpr int kGemvWideMaxM = 32;
 
 // Empty when the arguments are consistent (shapes, dtypes, devices, epilogue operands),
 // else a one-line description of the first problem.

@@ -57,6 +57,8 @@ void launch_mma_async_pdl(const GemvParams& p, cudaStream_t stream);
 bool mma_staged_fits(const GemvParams& p);
 void launch_mma_staged(const GemvParams& p, cudaStream_t stream);
 void launch_mma_staged_pdl(const GemvParams& p, cudaStream_t stream);
+// Up to 32 tokens as 8-token n-tiles of one mma pass: W streamed once for a wide decode batch.
+void launch_mma_wide(const GemvParams& p, cudaStream_t stream);
 // Dense weights.
 void launch_dense_naive(const GemvParams& p, cudaStream_t stream);
 void launch_dense_warp_per_row(const GemvParams& p, cudaStream_t stream);

@@ -129,6 +129,12 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
                 "mma_staged launched with PDL: scales and the first chunks requested before "
                 "griddepcontrol.wait (x, y after it; W must not be written by the previous kernel)",
                 staged_ok, gemv_impl::launch_mma_staged_pdl));
+  r.add(variant(
+      "mma_wide",
+      "mma with the tokens as up to 4 n-tiles of 8: each decoded weight fragment feeds "
+      "every token, W streamed once for up to 32 tokens (wide decode batches)",
+      [](const GemvArgs& a) { return quant_ok(a, kGemvWideMaxM) && tiled_ok(a) && vec_ok(a); },
+      gemv_impl::launch_mma_wide));
   r.set_auto([](const GemvArgs& a) -> std::string {
     // H200, 2026-11-26. Kernel benches (M = 1, 4-bit g32; us): mma_staged / mma_async / mma at
     // N x K = 4096 x 14336: 17.0 / 14.8 / 18.0; 14336 x 4096: 14.1 / 16.1 / 15.9; 7B shapes
@@ -138,10 +144,12 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
     // M = 8 at K = 4096 (mma fastest, staged +56% / +19%). Hence: mma_async for K >= 12288,
     // staged for M = 1 where x fits, else mma. (This rule itself was not re-checked on the GPU.)
     if (a.w->has_tiled()) {
+      if (a.M() > kGemvMaxM) return "mma_wide";
       if (a.K() >= 12288) return "mma_async";
       if (a.M() == 1 && gemv_impl::mma_staged_fits(params_of(a))) return "mma_staged";
       return "mma";
     }
+    if (a.M() > kGemvMaxM) return "naive";
     if (a.N() < 64 && a.K() >= 2048) return "split_k";
     return "vec16_pipelined";
   });

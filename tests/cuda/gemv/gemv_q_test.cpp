@@ -182,7 +182,7 @@ TEST_F(GemvQ, ResidualEpilogue) {
 TEST_F(GemvQ, SwigluEpilogue) {
   const std::set<std::string> fused = {
       "naive",          "mma",       "mma_pipelined", "mma_pipelined_pdl", "mma_stream",
-      "mma_stream_pdl", "mma_async", "mma_async_pdl", "mma_staged", "mma_staged_pdl"};
+      "mma_stream_pdl", "mma_async", "mma_async_pdl", "mma_staged",        "mma_staged_pdl"};
   for (const QuantFormat& f : {QuantFormat{4, 32, false}, QuantFormat{8, 64, true}}) {
     for (const Shape& s : {Shape{1, 4096, 576}, Shape{8, 3, 1152}, Shape{2, 1536, 14336}}) {
       const QuantMatrix g = random_quant(f, s.N, s.K), u = random_quant(f, s.N, s.K);
@@ -203,6 +203,32 @@ TEST_F(GemvQ, SingleLayoutUploads) {
                                     {"mma", "mma_x2", "mma_pipelined", "mma_pipelined_pdl",
                                      "mma_stream", "mma_stream_pdl", "mma_async", "mma_async_pdl"});
   EXPECT_FALSE(tiled.count("naive"));
+}
+
+// Wide decode batches (9..32 tokens: 2 or 4 n-tiles of mma_wide, the last one ragged), every
+// format family, both activation dtypes, the residual (in place, as the engine runs it) and
+// SwiGLU epilogues, K not a multiple of 128.
+TEST_F(GemvQ, WideDecodeBatches) {
+  const QuantFormat formats[] = {{4, 32, false}, {8, 32, false}, {4, 64, true}, {8, 128, true}};
+  int i = 0;
+  for (const int M : {9, 13, 16, 17, 31, 32}) {
+    const QuantFormat& f = formats[i % 4];
+    const std::int64_t K = k_for(f);
+    const DType act = i % 2 ? DType::bf16 : DType::f16;
+    ++i;
+    const QuantMatrix w = random_quant(f, 4100, K);
+    check_variants(w, nullptr, {M, 4100, K}, {.act = act, .out = act}, {"mma_wide"});
+    check_variants(
+        w, nullptr, {M, 4100, K},
+        {.act = act, .out = act, .epilogue = Epilogue::residual, .in_place_residual = true},
+        {"mma_wide"});
+    const QuantMatrix u = random_quant(f, 4100, K);
+    check_variants(w, &u, {M, 4100, K},
+                   {.act = act, .out = DType::f32, .epilogue = Epilogue::swiglu}, {"mma_wide"});
+  }
+  const QuantMatrix w = random_gguf(GgufBlockType::q4_0, 4096, 14336);
+  check_variants(w, nullptr, {16, 4096, 14336}, {.act = DType::f16, .out = DType::f16},
+                 {"mma_wide"});
 }
 
 // Well-formed device arguments for the rejection tests.
@@ -226,12 +252,14 @@ TEST_F(GemvQ, RejectsUnsupportedArguments) {
   // M = 9 is beyond every GEMV variant but the naive one.
   for (const char* name :
        {"warp_per_row", "multi_row", "vec16_pipelined", "split_k", "mma", "mma_x2", "mma_pipelined",
-        "mma_pipelined_pdl", "mma_stream", "mma_stream_pdl", "mma_async", "mma_async_pdl", "mma_staged",
-        "mma_staged_pdl"}) {
+        "mma_pipelined_pdl", "mma_stream", "mma_stream_pdl", "mma_async", "mma_async_pdl",
+        "mma_staged", "mma_staged_pdl"}) {
     EXPECT_FALSE(reg.find(name)->supports(f.args(9))) << name;
     EXPECT_THROW(reg.pick(f.args(9), name), Error) << name;
   }
   EXPECT_NO_THROW(reg.pick(f.args(8), "mma"));
+  EXPECT_NO_THROW(reg.pick(f.args(9), "mma_wide"));
+  EXPECT_EQ(reg.pick(f.args(9)).name, "mma_wide");
   EXPECT_THROW(reg.pick(f.args(1), "no_such_variant"), Error);
 
   GemvArgs bad = f.args(1);

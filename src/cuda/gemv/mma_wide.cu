@@ -1,0 +1,14 @@
+// gemv_q / mma_wide: tensor-core GEMV for up to 32 tokens, W streamed once (mma_wide.cuh; its
+// kernels are instantiated in mma_wide_f16.cu and mma_wide_bf16.cu).
+#include "cuda/gemv/gemv_common.cuh"
+
+namespace klab::cuda::gemv_impl {
+
+template <class T>
+void launch_mma_wide_typed(const GemvParams& p, cudaStream_t stream);
+
+void launch_mma_wide(const GemvParams& p, cudaStream_t stream) {
+  dispatch_act(p.act, [&](auto t) { launch_mma_wide_typed<decltype(t)>(p, stream); });
+}
+
+}  // namespace klab::cuda::gemv_impl

@@ -1,0 +1,6 @@
+// gemv_q / mma_wide, bf16 activations (one translation unit per dtype keeps nvcc's time down).
+#include "cuda/gemv/mma_wide.cuh"
+
+namespace klab::cuda::gemv_impl {
+template void launch_mma_wide_typed<__nv_bfloat16>(const GemvParams&, cudaStream_t);
+}  // namespace klab::cuda::gemv_impl
