@@ -81,6 +81,13 @@ struct DecodePlan {
   int fused_splits = 1;
   int fused_chunk = 0;
   int sm_count = 0;
+  // split_kv_mma_cluster[_w8]: each (sequence, KV head tile) is one thread-block cluster of
+  // `cluster_splits` CTAs (min(fused_splits, 16); 0 where the device cannot launch clusters),
+  // over which the device spreads the sequence's actual length. cluster_chunk: the cut of the
+  // longest planned length (the block-table window a paged CTA stages before its length
+  // arrives). No workspace.
+  int cluster_splits = 0;
+  int cluster_chunk = 0;
   std::size_t workspace_bytes = 0;
 };
 

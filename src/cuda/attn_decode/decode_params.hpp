@@ -91,6 +91,19 @@ constexpr SeqSplit fused_split(int len, int max_splits, std::int64_t target) {
   return {static_cast<int>((len + c - 1) / c), static_cast<int>(c)};
 }
 
+// split_kv_mma_cluster's cut (decode_cluster.cuh; the plan's choose_cluster_splits shares it):
+// sequence b's actual length spread over the n CTAs of its cluster (n = the grid's x dimension,
+// fixed at launch, at most kClusterMaxSplits: the non-portable cluster limit of sm_90), chunks
+// rounded to the 16-key warp tile. CTAs past `count` get no keys; zero keys: no splits.
+constexpr int kClusterMaxSplits = 16;
+constexpr int kClusterRound = 16;
+constexpr SeqSplit cluster_split(int len, int n) {
+  if (len <= 0) return {0, kClusterRound};
+  if (n < 1) n = 1;
+  const int c = ((len + n - 1) / n + kClusterRound - 1) / kClusterRound * kClusterRound;
+  return {(len + c - 1) / c, c};
+}
+
 // SMs of the current device.
 int current_sm_count();
 
@@ -157,5 +170,18 @@ bool fused_supports(const DecodeParams& p);
 void launch_split_kv_mma_fused(const DecodeParams& p, cudaStream_t stream);
 template <class T>
 void launch_decode_mma_fused_typed(const DecodeParams& p, cudaStream_t stream);
+
+// ---- split_kv_mma_cluster[_w8] (split_kv_mma_cluster.cu, decode_cluster.cuh): the splits of
+// one (sequence, KV head tile) form one thread-block cluster of p.max_splits CTAs (<= 16) that
+// merge their softmax states through distributed shared memory and write `out` themselves: no
+// partials in global memory, no arrival counters, no workspace, one launch. kWarps warps per
+// CTA (4 or 8). p.chunk: the plan's guess of the cut (a paged CTA stages its block-table window
+// for it while its length loads). Needs an sm_90 device and image (cluster launch).
+bool cluster_supports(const DecodeParams& p, int warps);
+void launch_split_kv_mma_cluster(const DecodeParams& p, cudaStream_t stream, int warps);
+template <class T, int kWarps>
+bool decode_cluster_runs_typed(int head_dim);
+template <class T, int kWarps>
+void launch_decode_cluster_typed(const DecodeParams& p, cudaStream_t stream);
 
 }  // namespace klab::cuda::decode

@@ -86,6 +86,30 @@ SplitChoice choose_fused_splits(std::span<const std::int32_t> lens, int blocks_p
   return c;
 }
 
+SplitChoice choose_cluster_splits(std::span<const std::int32_t> lens, int blocks_per_seq,
+                                  int sm_count) {
+  int longest = 0;
+  for (const std::int32_t len : lens) longest = std::max<int>(longest, len);
+  SplitChoice c;
+  c.max_splits =
+      std::min(choose_fused_splits(lens, blocks_per_seq, sm_count).max_splits, kClusterMaxSplits);
+  c.chunk = cluster_split(longest, c.max_splits).chunk;
+  return c;
+}
+
+namespace {
+
+// Whether the current device launches thread-block clusters (sm_90+).
+bool device_launches_clusters() {
+  int device = 0, supported = 0;
+  check(cudaGetDevice(&device), "cudaGetDevice");
+  check(cudaDeviceGetAttribute(&supported, cudaDevAttrClusterLaunch, device),
+        "cudaDeviceGetAttribute(clusterLaunch)");
+  return supported != 0;
+}
+
+}  // namespace
+
 }  // namespace decode
 
 std::size_t decode_workspace_bytes(const DecodePlan& plan) {
@@ -135,6 +159,8 @@ DecodePlan plan_decode_attention(int batch, int num_q_heads, int num_kv_heads, i
       std::int64_t{sm_count} * std::max(1, decode::decode_mma_blocks_per_sm(dtype, head_dim));
   const decode::SplitChoice split = decode::choose_decode_splits(kv_lens, blocks_per_seq, slots);
   const decode::SplitChoice fused = decode::choose_fused_splits(kv_lens, blocks_per_seq, sm_count);
+  const decode::SplitChoice cluster =
+      decode::choose_cluster_splits(kv_lens, blocks_per_seq, sm_count);
 
   DecodePlan plan;
   plan.batch = batch;
@@ -146,6 +172,10 @@ DecodePlan plan_decode_attention(int batch, int num_q_heads, int num_kv_heads, i
   plan.fused_splits = fused.max_splits;
   plan.fused_chunk = fused.chunk;
   plan.sm_count = sm_count;
+  if (decode::device_launches_clusters()) {
+    plan.cluster_splits = cluster.max_splits;
+    plan.cluster_chunk = cluster.chunk;
+  }
   plan.workspace_bytes = decode_workspace_bytes(plan);
   return plan;
 }

@@ -56,6 +56,17 @@ decode::DecodeParams fused_params_of(const DecodeAttnArgs& a) {
   return p;
 }
 
+// split_kv_mma_cluster[_w8] runs on the plan's cluster partition: max_splits = the cluster size,
+// chunk = the guess of the cut (a paged CTA's block-table window). No workspace.
+decode::DecodeParams cluster_params_of(const DecodeAttnArgs& a) {
+  decode::DecodeParams p = params_of(a);
+  p.counters = nullptr;
+  p.part_o = p.part_lse = nullptr;
+  p.max_splits = a.plan ? a.plan->cluster_splits : 0;
+  p.chunk = a.plan ? a.plan->cluster_chunk : 0;
+  return p;
+}
+
 bool has_split_plan(const DecodeAttnArgs& a) {
   return a.plan && (a.plan->max_splits <= 1 || a.workspace != nullptr);
 }
@@ -127,6 +138,22 @@ registry::OpRegistry<DecodeAttnArgs> build() {
          [](const DecodeAttnArgs& a, cudaStream_t s) {
            decode::launch_split_kv_mma_fused(fused_params_of(a), s);
          }});
+  for (const int warps : {4, 8}) {
+    const bool w8 = warps == 8;
+    r.add({w8 ? "split_kv_mma_cluster_w8" : "split_kv_mma_cluster",
+           w8 ? "split_kv_mma_cluster with 8 warps a CTA (3-stage rings at D = 128): twice the "
+                "warps to issue the same tiles, half the tiles per warp"
+              : "latency-first split-KV on sm_90: the splits of each (sequence, KV head tile) are "
+                "one thread-block cluster (<= 16 CTAs of 4 warps) that merges through distributed "
+                "shared memory and writes out (no partials, counters or workspace); length, Q "
+                "and block-table window loaded together, every tile of a short range in flight",
+           [warps](const DecodeAttnArgs& a) {
+             return a.plan && decode::cluster_supports(cluster_params_of(a), warps);
+           },
+           [warps](const DecodeAttnArgs& a, cudaStream_t s) {
+             decode::launch_split_kv_mma_cluster(cluster_params_of(a), s, warps);
+           }});
+  }
   // The tensor-core rung when its alignment holds (it is memory-bound where the scalar tile
   // kernel is issue-bound), with PDL when split; else the scalar ladder.
   r.set_auto([](const DecodeAttnArgs& a) {
@@ -172,7 +199,8 @@ void validate(const DecodeAttnArgs& a) {
     const DecodePlan& pl = *a.plan;
     check_arg(pl.batch == a.q.dim(0) && pl.num_q_heads == a.q.dim(1) && pl.num_kv_heads == hkv &&
                   pl.head_dim == dim && pl.max_splits >= 1 && pl.max_splits <= decode::kMaxSplits &&
-                  pl.fused_splits >= 1 && pl.fused_splits <= decode::kMaxSplits,
+                  pl.fused_splits >= 1 && pl.fused_splits <= decode::kMaxSplits &&
+                  pl.cluster_splits >= 0 && pl.cluster_splits <= decode::kClusterMaxSplits,
               op, "plan", "was made for other shapes; call plan_decode_attention again");
     if (pl.max_splits > 1 || pl.fused_splits > 1)
       check_arg(a.workspace != nullptr && is_aligned(a.workspace, 16), op, "workspace",

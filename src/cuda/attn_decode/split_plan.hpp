@@ -38,4 +38,10 @@ SplitChoice choose_decode_splits(std::span<const std::int32_t> lens, int blocks_
 SplitChoice choose_fused_splits(std::span<const std::int32_t> lens, int blocks_per_seq,
                                 int sm_count);
 
+// split_kv_mma_cluster's cluster size: the fused partition's split count (about one CTA per SM
+// for the batch's total work, >= 64 keys per split) capped at the 16 CTAs of a cluster;
+// chunk: the longest length's cut over that many CTAs (cluster_split).
+SplitChoice choose_cluster_splits(std::span<const std::int32_t> lens, int blocks_per_seq,
+                                  int sm_count);
+
 }  // namespace klab::cuda::decode

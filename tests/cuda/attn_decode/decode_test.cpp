@@ -5,7 +5,8 @@
 // than one mma head tile, a PDL call that consumes the previous call's output, the fused
 // variant's arrival counters (zero after every call, graph replays with new data and lengths,
 // one workspace shared by plans of several batch sizes, its device-side cut under plans made for
-// other lengths), and bad arguments. Fresh random data
+// other lengths), the cluster variants at every cluster size and under graph replays with new
+// lengths, and bad arguments. Fresh random data
 // for every check; outputs poisoned (NaN) before each run.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
@@ -36,9 +37,14 @@ const std::vector<std::string> kVariants = {"block_per_head",
                                             "split_kv_mma",
                                             "split_kv_mma_pdl",
                                             "split_kv_mma_onepass",
-                                            "split_kv_mma_fused"};
-const std::vector<std::string> kSplitVariants = {"split_kv", "split_kv_mma", "split_kv_mma_pdl",
-                                                 "split_kv_mma_onepass", "split_kv_mma_fused"};
+                                            "split_kv_mma_fused",
+                                            "split_kv_mma_cluster",
+                                            "split_kv_mma_cluster_w8"};
+const std::vector<std::string> kSplitVariants = {
+    "split_kv",           "split_kv_mma",         "split_kv_mma_pdl",       "split_kv_mma_onepass",
+    "split_kv_mma_fused", "split_kv_mma_cluster", "split_kv_mma_cluster_w8"};
+const std::vector<std::string> kClusterVariants = {"split_kv_mma_cluster",
+                                                   "split_kv_mma_cluster_w8"};
 
 bool is_split(const std::string& variant) {
   return variant.rfind("split_kv", 0) == 0;
@@ -220,9 +226,12 @@ TEST_F(DecodeSplitTest, PlansThatDoNotMatchTheLengths) {
   many.fused_splits = 37;  // the fused cut: 64-key splits (a huge SM count), at most 37
   many.fused_chunk = 32;   // a window guess that never matches: every paged CTA restages
   many.sm_count = 1 << 20;
+  many.cluster_splits = 13;  // a cluster size that is no power of two
+  many.cluster_chunk = 32;   // a window guess that never matches
   cuda::DecodePlan one = planned_short;
   one.max_splits = 1;
   one.fused_splits = 1;
+  one.cluster_splits = 1;
   for (const cuda::DecodePlan& plan : {planned_short, many, one}) {
     SCOPED_TRACE("max_splits " + std::to_string(plan.max_splits));
     cuda::DecodePlan sized = plan;
@@ -250,6 +259,7 @@ TEST_F(DecodeSplitTest, TheMostSplitsAPlanHolds) {
     plan.chunk = 32;
     plan.fused_splits = 256;  // the fused cut's most: 64 keys each (8192 keys: 128 splits)
     plan.sm_count = 1 << 20;
+    plan.cluster_splits = 16;  // the largest cluster: 16 CTAs of 512 keys for 8192
     plan.workspace_bytes = cuda::decode_workspace_bytes(plan);
     p.use_plan(plan);
     for (const std::string& v : kSplitVariants) {
@@ -389,6 +399,83 @@ TEST_F(DecodeSplitTest, FusedCutFollowsTheActualLengths) {
       for (int call = 0; call < 2; ++call)
         EXPECT_LE(rel_error(p.run("split_kv_mma_fused").view(), p.reference().view()), 1e-2);
     }
+}
+
+// The cluster variants at every cluster size the plan may give (1 .. 16, shrunk at launch only
+// where the device cannot hold the grid's clusters), contiguous and paged (page 17, so a CTA's
+// range starts inside a page), with a window guess that matches the longest length's cut and
+// one that does not; mixed lengths, one of them cut into fewer splits than the cluster has CTAs.
+TEST_F(DecodeSplitTest, ClusterEverySize) {
+  const std::vector<std::int32_t> lens = {1, 4097, 65, 700};
+  for (const bool paged : {false, true}) {
+    CacheSpec spec{DType::bf16, paged, 17, 2, 128, lens};
+    DecodeProblem p(spec, lens, 4, 0.088f);
+    const HostTensor ref = p.reference();
+    p.plan_for_lengths();
+    for (int n = 1; n <= 16; ++n)
+      for (const int guess : {(4097 + n - 1) / n, 48}) {
+        cuda::DecodePlan plan = *p.plan;
+        plan.cluster_splits = n;
+        plan.cluster_chunk = (guess + 15) / 16 * 16;
+        p.use_plan(plan);
+        for (const std::string& v : kClusterVariants) {
+          SCOPED_TRACE(v + (paged ? " paged" : " contiguous") + " cluster " + std::to_string(n) +
+                       " guess " + std::to_string(plan.cluster_chunk));
+          EXPECT_LE(rel_error(p.run(v).view(), ref.view()), 1e-2);
+        }
+      }
+  }
+}
+
+// The plan says whether the cluster variants run (cluster_splits 0: they do not) and sizes their
+// cluster from the fused partition; a plan without a cluster size is refused, not run.
+TEST_F(DecodeSplitTest, ClusterPlan) {
+  const std::vector<std::int32_t> one_long = {4096};
+  const cuda::DecodePlan p = cuda::plan_decode_attention(1, 32, 8, 128, DType::bf16, one_long, 132);
+  EXPECT_EQ(p.cluster_splits, 16);  // the fused cut gives 16 x 256 keys
+  EXPECT_EQ(p.cluster_chunk, 256);
+  const std::vector<std::int32_t> lens = {300, 20};
+  CacheSpec spec{DType::f16, false, 0, 2, 64, lens};
+  DecodeProblem prob(spec, lens, 4, 0.1f);
+  prob.plan_for_lengths();
+  cuda::DecodePlan none = *prob.plan;
+  none.cluster_splits = 0;
+  prob.use_plan(none);
+  for (const std::string& v : kClusterVariants) EXPECT_THROW(prob.run(v), Error) << v;
+}
+
+// One captured cluster call replayed with new queries and lengths (other cuts, other split
+// counts per sequence) under the plan it was captured with.
+TEST_F(DecodeSplitTest, ClusterGraphReplaysWithNewLengths) {
+  const std::vector<std::int32_t> capacity = {2500, 700, 77};
+  CacheSpec spec{DType::f16, true, 16, 2, 64, capacity};
+  DecodeProblem p(spec, capacity, 3, 0.1f);
+  p.plan_for_lengths();
+  cudaStream_t stream = nullptr;
+  cuda_ok(cudaStreamCreate(&stream));
+  const cuda::DecodeAttnArgs args = p.args();
+  for (const std::string& v : kClusterVariants) {
+    cuda::decode_attention(args, stream, v);  // sets kernel attributes
+    cuda_ok(cudaStreamSynchronize(stream));
+    const CapturedGraph graph(stream, [&] { cuda::decode_attention(args, stream, v); });
+    const std::vector<std::vector<std::int32_t>> replays = {
+        {2500, 700, 77}, {17, 699, 0}, {2048, 1, 76}};
+    for (const auto& lens : replays) {
+      SCOPED_TRACE(v + " lengths " + std::to_string(lens[0]) + ", " + std::to_string(lens[1]) +
+                   ", " + std::to_string(lens[2]));
+      p.lens = lens;
+      p.q = random_tensor(DType::f16, {3, 6, 64}, -2.0f, 2.0f);
+      cuda_ok(cudaMemcpy(p.dq.view().data, p.q.view().data, p.q.view().nbytes(),
+                         cudaMemcpyHostToDevice));
+      cuda_ok(cudaMemcpy(p.dlens.view().data, lens.data(), lens.size() * sizeof(std::int32_t),
+                         cudaMemcpyHostToDevice));
+      p.dout.poison();
+      graph.launch();
+      cuda_ok(cudaStreamSynchronize(stream));
+      EXPECT_LE(rel_error(p.result().view(), p.reference().view()), 1e-2);
+    }
+  }
+  cuda_ok(cudaStreamDestroy(stream));
 }
 
 // Call 2's query is call 1's output, on one stream with no sync between: a kernel launched

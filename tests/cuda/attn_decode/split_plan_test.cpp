@@ -1,5 +1,5 @@
-// The split-KV plan as pure host code (decode::choose_decode_splits, choose_fused_splits and
-// the fused cut the kernel shares with it, decode_workspace_bytes):
+// The split-KV plan as pure host code (decode::choose_decode_splits, choose_fused_splits,
+// choose_cluster_splits and the cuts the kernels share with them, decode_workspace_bytes):
 // no GPU needed, so these run in CI. The slot counts are the H100's (132 SMs x 2 resident mma
 // blocks at D = 128) and a few others.
 #include <gtest/gtest.h>
@@ -165,6 +165,47 @@ TEST(FusedSplitPlan, ShortLengthsUnderALongPlanStillSpread) {
   const SeqSplit at_16k = fused_split(16384, plan.max_splits, fused_target(16384, kBlocks, 132));
   EXPECT_EQ(at_16k.count, 16);
   EXPECT_EQ(at_16k.chunk, 1024);
+}
+
+// split_kv_mma_cluster: the fused partition's split count, capped at a 16-CTA cluster.
+TEST(ClusterSplitPlan, TheFusedCountCappedAtSixteen) {
+  const struct {
+    std::vector<std::int32_t> lens;
+    int blocks;
+    int splits, chunk;
+  } cases[] = {
+      {{512}, kBlocks, 8, 64},       // B=1 short: 64 CTAs of one tile per warp (4 warps)
+      {{4096}, kBlocks, 16, 256},    // 8 clusters of 16 x 256 keys
+      {{16384}, kBlocks, 16, 1024},  // 8 clusters of 16 x 1024 keys
+      {std::vector<std::int32_t>(8, 4096), kBlocks, 2, 2048},   // B=8: 64 clusters of 2
+      {std::vector<std::int32_t>(32, 4096), kBlocks, 1, 4096},  // B=32: no clusters needed
+      {{512}, 32, 4, 128},        // Llama-2-7B (32 KV heads) at context 512
+      {{1 << 20}, 1, 16, 65536},  // the fused cut would take 256 splits
+      {{0}, kBlocks, 1, 16},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE("lens[0] " + std::to_string(c.lens[0]) + " x " + std::to_string(c.lens.size()) +
+                 ", blocks " + std::to_string(c.blocks));
+    const SplitChoice got = choose_cluster_splits(c.lens, c.blocks, 132);
+    EXPECT_EQ(got.max_splits, c.splits);
+    EXPECT_EQ(got.chunk, c.chunk);
+  }
+}
+
+TEST(ClusterSplitPlan, CutCoversEveryKeyOnce) {
+  for (const int len : {1, 15, 16, 17, 63, 64, 65, 500, 4095, 4097, 16384, 100003})
+    for (int n = 1; n <= kClusterMaxSplits; ++n) {
+      const SeqSplit c = cluster_split(len, n);
+      SCOPED_TRACE(std::to_string(len) + " / " + std::to_string(n));
+      EXPECT_GE(c.count, 1);
+      EXPECT_LE(c.count, n);
+      EXPECT_EQ(c.chunk % kClusterRound, 0);
+      EXPECT_GE(std::int64_t{c.count} * c.chunk, len);      // every key in a split
+      EXPECT_LT(std::int64_t{c.count - 1} * c.chunk, len);  // no empty split before the last
+    }
+  EXPECT_EQ(cluster_split(0, 16).count, 0);
+  EXPECT_EQ(cluster_split(-3, 16).count, 0);
+  EXPECT_EQ(cluster_split(4096, 16).chunk, 256);
 }
 
 TEST(DecodeSplitPlan, WorkspaceHoldsCountersThenPartials) {

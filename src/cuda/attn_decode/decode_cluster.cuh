@@ -1,0 +1,514 @@
+// The kernel behind `split_kv_mma_cluster` (4 warps a CTA) and `split_kv_mma_cluster_w8` (8):
+// the tensor-core split-KV decode of decode_mma.cuh, latency first, for the shapes where the
+// keys of one (sequence, KV head tile) are spread over at most 16 CTAs (batch 1-8 decode).
+//
+// Why: ncu of split_kv_mma_fused at B=1 S=4096 (H200) shows the SMs active for only 59% of the
+// kernel and ~2,980 instructions per warp for 4 16-key tiles of ~200 each: the fixed prologue
+// (length -> batch-wide cut -> rows -> Q -> first tiles, one memory latency after another) and
+// epilogue (partials to global memory, fence, arrival atomic, the last CTA re-reading every
+// partial) are most of the time. Here:
+//   - the splits of one (sequence, KV head tile) are one thread-block cluster (grid x = the
+//     cluster size n <= 16, set at launch). Each CTA merges its warps in shared memory, leaves
+//     its (max, sum, unnormalised O rows) there, and after one cluster barrier the n CTAs merge
+//     the output columns between them, reading each other's states through distributed shared
+//     memory, and write `out`: no partials, no fence, no atomic, no workspace, no counters;
+//   - the cut is this sequence's length over the cluster's n CTAs (decode_params.hpp
+//     cluster_split): no batch-wide reduction, no block barrier to learn it;
+//   - the sequence length, the Q rows (into registers) and, for a paged cache, the block-table
+//     window of the range the plan guesses are loaded together, before anything waits;
+//   - the ring holds every tile of a warp's range where it fits (4 stages at D <= 128 with 4
+//     warps, 3 with 8): at B=1 S=4096 (16 CTAs x 256 keys per KV head) every copy of a CTA is
+//     issued in its prologue.
+// The key loop is decode_mma.cuh's (S = Q K^T, online softmax in log2 units, O += P V with P
+// re-packed from the accumulators), the rows addressed through page_window.cuh as in the fused
+// variant.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <array>
+#include <cstdint>
+
+#include "cuda/attn_decode/decode_mma.cuh"
+#include "cuda/common/cluster.cuh"
+
+namespace klab::cuda::decode {
+
+template <class T, int D, int kWarps>
+struct ClusterShape {
+  static constexpr int kThreads = kWarps * 32;
+  static constexpr int kChunks = D / 8;  // 16-byte chunks per row
+  static constexpr int kTileElems = kMmaKeys * D;
+  static constexpr std::size_t kStageBytes = 2 * sizeof(T) * kTileElems;  // K + V of a warp tile
+  // Up to 4 tiles in flight per warp (all of a B=1 S=4096 range), inside 192 KiB of ring.
+  static constexpr std::size_t kPipeBudget = 192 * 1024;
+  static constexpr int kFit = static_cast<int>(kPipeBudget / (kWarps * kStageBytes));
+  static constexpr int kStages = kFit > 4 ? 4 : kFit < 1 ? 1 : kFit;
+  static constexpr int kWarpElems = 2 * kStages * kTileElems;
+  static constexpr int kRowsPerLane = kMmaKeys / 4;
+  static constexpr int kChunkGroups = kChunks / 8;
+  static constexpr bool kQInRegs = D <= 128;
+  static constexpr int kQPerThread = (kMmaRows * kChunks + kThreads - 1) / kThreads;
+  static constexpr std::size_t kPipeBytes = sizeof(T) * kWarps * kWarpElems;
+  // The warp merge ([warp][row][kMergeStride] O, then max and sum) reuses the ring.
+  static constexpr int kMergeStride = D + 4;
+  static constexpr std::size_t kMergeBytes = sizeof(float) * kWarps * kMmaRows * (kMergeStride + 2);
+  static constexpr std::size_t kQOffset = kPipeBytes > kMergeBytes ? kPipeBytes : kMergeBytes;
+  // The CTA's state the cluster reads: O [row][D] (unnormalised), max [row], sum [row].
+  static constexpr std::size_t kExportOffset = kQOffset + sizeof(T) * kMmaRows * D;
+  static constexpr std::size_t kExportBytes = sizeof(float) * kMmaRows * (D + 2);
+  static constexpr std::size_t kPagesOffset = kExportOffset + kExportBytes;
+  static constexpr std::size_t kSmemBytes = kPagesOffset + sizeof(int) * kPageWindow;
+  static_assert(sizeof(T) == 2 && D % 64 == 0, "f16 / bf16 rows of 64, 128 or 256");
+  static_assert(kQOffset % 16 == 0 && kExportOffset % 16 == 0 && kPagesOffset % 16 == 0);
+  static_assert(kSmemBytes <= 227 * 1024, "over the sm_90 shared memory of a CTA");
+};
+
+// Merges this CTA's states with the other `count` CTAs' of its cluster and writes out[b, h0 ..].
+// Thread = (output chunk of 8 columns of one head row, source CTA): `lanes` (a power of two >=
+// count) consecutive lanes read the same chunk from each source's shared memory, meet by
+// shuffles (max, then weighted sums) and one of them stores. The chunks are dealt over the n
+// CTAs of the cluster. Called by every thread of the CTA between two cluster barriers.
+template <class T, int D, int kWarps>
+__device__ __forceinline__ void merge_cluster(const DecodeParams& p, std::uint32_t export_addr,
+                                              int b, int h0, int n_heads, int count) {
+  using S = ClusterShape<T, D, kWarps>;
+  int lanes = 2;
+  while (lanes < count) lanes *= 2;
+  const int per_cta = S::kThreads / lanes;  // chunks per CTA per pass
+  const int items = n_heads * S::kChunks;
+  const int tid = static_cast<int>(threadIdx.x);
+  const int src = tid % lanes;
+  const bool reads = src < count;
+  const std::uint32_t remote = cluster_map(export_addr, reads ? src : 0);
+  const std::uint32_t remote_max = remote + sizeof(float) * kMmaRows * D;
+  const std::uint32_t remote_sum = remote_max + sizeof(float) * kMmaRows;
+  const int stride = static_cast<int>(gridDim.x) * per_cta;
+  for (int first = static_cast<int>(blockIdx.x) * per_cta; first < items; first += stride) {
+    const int item = first + tid / lanes;
+    const bool active = item < items;
+    const int row = item / S::kChunks, c = item % S::kChunks;
+    float m = -INFINITY, l = 0.0f;
+    float4 lo = make_float4(0.0f, 0.0f, 0.0f, 0.0f), hi = lo;
+    if (active && reads) {
+      m = ld_cluster_f32(remote_max + sizeof(float) * row);
+      l = ld_cluster_f32(remote_sum + sizeof(float) * row);
+      const std::uint32_t o = remote + sizeof(float) * (row * D + c * 8);
+      lo = ld_cluster_f32x4(o);
+      hi = ld_cluster_f32x4(o + 16);
+    }
+    float mx = m;
+    for (int off = lanes / 2; off > 0; off /= 2)
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+    const float w = exp2f(m - (mx == -INFINITY ? 0.0f : mx));  // no keys (-inf): 0
+    float v[9] = {lo.x * w, lo.y * w, lo.z * w, lo.w * w, hi.x * w,
+                  hi.y * w, hi.z * w, hi.w * w, l * w};
+    for (int off = lanes / 2; off > 0; off /= 2)
+#pragma unroll
+      for (int e = 0; e < 9; ++e) v[e] += __shfl_xor_sync(0xffffffffu, v[e], off);
+    if (active && src == 0) {
+      const float inv = v[8] > 0.0f ? 1.0f / v[8] : 0.0f;
+      Vec16<T> out;
+#pragma unroll
+      for (int e = 0; e < 8; ++e) out[e] = from_f32<T>(v[e] * inv);
+      out.store(static_cast<T*>(p.out) + b * p.out_stride_b + (h0 + row) * p.out_stride_h + c * 8);
+    }
+  }
+}
+
+template <class T, int D, int kWarps>
+__global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodeParams p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  using S = ClusterShape<T, D, kWarps>;
+  constexpr int kKSteps = D / 16;  // Q K^T reduction steps
+  constexpr int kDTiles = D / 8;   // O column tiles
+  extern __shared__ __align__(128) unsigned char smem[];
+  pdl_launch_dependents();
+  pdl_wait();  // q, lengths and the cache may come from the kernel before this one
+
+  const int group = p.num_q_heads / p.cache.num_kv_heads;
+  const int tiles_per_group = (group + kMmaRows - 1) / kMmaRows;
+  const int hkv = blockIdx.y / tiles_per_group;
+  const int h0 = hkv * group + (blockIdx.y % tiles_per_group) * kMmaRows;
+  const int group_end = hkv * group + group;
+  const int n_heads = group_end - h0 < kMmaRows ? group_end - h0 : kMmaRows;
+  const int b = blockIdx.z;
+  const int split = blockIdx.x;  // == the CTA's rank in its (n, 1, 1) cluster
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+
+  // In flight together: the length, the Q rows, a paged cache's block-table window for the
+  // range the plan guesses (p.chunk per split).
+  const CachedKv::Seq seq = CachedKv{p.cache, p.kv_lens}.seq(b);
+  Vec16<T> qv[S::kQPerThread];
+#pragma unroll
+  for (int j = 0; j < S::kQPerThread; ++j) {
+    const int idx = tid + j * S::kThreads, row = idx / S::kChunks, c = idx % S::kChunks;
+    if (row < n_heads) {
+      qv[j].load(static_cast<const T*>(p.q) + b * p.q_stride_b + (h0 + row) * p.q_stride_h + c * 8);
+    } else {
+#pragma unroll
+      for (int e = 0; e < 8; ++e) qv[j][e] = from_f32<T>(0.0f);
+    }
+  }
+  int* s_pages = reinterpret_cast<int*>(smem + S::kPagesOffset);
+  const int guess_first =
+      seq.paged ? static_cast<int>(std::int64_t{split} * p.chunk / seq.page_size) : 0;
+  if (seq.paged) stage_pages(s_pages, seq.table, guess_first, p.cache.max_blocks_per_seq);
+
+  const int max_len = seq.max_len < 0x7fffffff ? static_cast<int>(seq.max_len) : 0x7fffffff;
+  const int len = seq.len < 0 ? 0 : seq.len < max_len ? seq.len : max_len;
+  const SeqSplit cut = cluster_split(len, static_cast<int>(gridDim.x));
+  // One split (or none): CTA 0 writes out alone; the whole cluster agrees, so no CTA waits on
+  // a cluster barrier the others skip.
+  const bool direct = cut.count <= 1;
+  if (direct && split > 0) return;
+  const int begin = split * cut.chunk < len ? split * cut.chunk : len;  // CTAs past count: empty
+  const int end = len < begin + cut.chunk ? len : begin + cut.chunk;
+  const int block_tiles = (end - begin + kMmaKeys - 1) / kMmaKeys;
+  PageWindow window;
+  if (seq.paged) {
+    if (end > begin) {
+      window.s_pages = s_pages;
+      window.first = begin / seq.page_size;
+      window.staged = (end - 1) / seq.page_size - window.first < kPageWindow;
+      if (window.staged && window.first != guess_first) {  // the actual cut is not the guess
+        __syncthreads();
+        stage_pages(s_pages, seq.table, window.first, p.cache.max_blocks_per_seq);
+      }
+    }
+    __syncthreads();  // the window is visible to every warp
+  }
+
+  const int my_tiles = block_tiles > warp ? (block_tiles - warp + kWarps - 1) / kWarps : 0;
+  T* pipe = reinterpret_cast<T*>(smem) + warp * S::kWarpElems;
+  T* sq = reinterpret_cast<T*>(smem + S::kQOffset);
+  const T* kg = static_cast<const T*>(p.cache.k) + hkv * p.cache.head_stride;
+  const T* vg = static_cast<const T*>(p.cache.v) + hkv * p.cache.head_stride;
+
+  // Warp tile i covers keys key0(i) .. +15; this lane copies rows lane / 8 + 4 r of it.
+  auto key0 = [&](int i) { return begin + (warp + i * kWarps) * kMmaKeys; };
+  RowCursor<S::kRowsPerLane> cursor;
+  cursor.start(seq, key0(0) + lane / 8, 4, kWarps * kMmaKeys);
+  auto rows_of = [&](int i) {  // called for i = 0, 1, 2, ... in order
+    TileRows<T, D> t;
+    cursor.take(seq, window, i < my_tiles ? end : 0, t.off);
+    return t;
+  };
+  auto load_tile = [&](const TileRows<T, D>& t, int stage) {
+    T* sk = pipe + stage * S::kTileElems;
+    T* sv = sk + S::kStages * S::kTileElems;
+#pragma unroll
+    for (int r = 0; r < S::kRowsPerLane; ++r) {
+      const int row = lane / 8 + 4 * r;
+      const bool valid = t.off[r] >= 0;
+      const std::int64_t src = valid ? t.off[r] : 0;
+#pragma unroll
+      for (int j = 0; j < S::kChunkGroups; ++j) {
+        const int c = lane % 8 + 8 * j;
+        const int dst = swizzled_chunk<S::kChunks>(row, c) * 8;
+        cp_async16(sk + dst, kg + src + c * 8, valid);
+        cp_async16(sv + dst, vg + src + c * 8, valid);
+      }
+    }
+  };
+
+  // Prologue: the first kStages - 1 tiles (with the first loop iteration's, every stage) go
+  // out before Q is stored or anything waits on them.
+  TileRows<T, D> ahead;
+#pragma unroll
+  for (int s = 0; s < S::kStages - 1; ++s) {
+    const TileRows<T, D> t = rows_of(s);
+    if (s < my_tiles) load_tile(t, s);
+    cp_async_commit();
+  }
+  ahead = rows_of(S::kStages - 1);
+
+#pragma unroll
+  for (int j = 0; j < S::kQPerThread; ++j) {
+    const int idx = tid + j * S::kThreads, row = idx / S::kChunks, c = idx % S::kChunks;
+    if (row < kMmaRows) qv[j].store(sq + swizzled_chunk<S::kChunks>(row, c) * 8);
+  }
+  __syncthreads();
+  auto load_q = [&](std::uint32_t(&f)[4], int kk) {
+    ldmatrix_x4(f, sq + swizzled_chunk<S::kChunks>(lane % 16, kk * 2 + lane / 16) * 8);
+  };
+  std::uint32_t qf[S::kQInRegs ? kKSteps : 1][4];
+  if constexpr (S::kQInRegs)
+#pragma unroll
+    for (int kk = 0; kk < kKSteps; ++kk) load_q(qf[kk], kk);
+
+  float o[kDTiles][4];
+#pragma unroll
+  for (int nt = 0; nt < kDTiles; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) o[nt][e] = 0.0f;
+  float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};
+  const float sl = p.scale * kMmaLog2e;
+
+  for (int i = 0; i < my_tiles; ++i) {
+    const int next = i + S::kStages - 1;
+    if (next < my_tiles) load_tile(ahead, next % S::kStages);
+    cp_async_commit();
+    ahead = rows_of(next + 1);
+    cp_async_wait<S::kStages - 1>();
+    __syncwarp();  // every lane's copies of tile i are visible to the whole warp
+
+    const T* tk = pipe + (i % S::kStages) * S::kTileElems;
+    const T* tv = tk + S::kStages * S::kTileElems;
+    float s[2][4] = {};
+#pragma unroll
+    for (int kk = 0; kk < kKSteps; ++kk) {
+      std::uint32_t r[4];
+      ldmatrix_x4(
+          r,
+          tk + swizzled_chunk<S::kChunks>(lane % 8 + (lane / 16) * 8, kk * 2 + (lane / 8) % 2) * 8);
+      const std::uint32_t b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
+      std::uint32_t(&q)[4] = qf[S::kQInRegs ? kk : 0];
+      if constexpr (!S::kQInRegs) load_q(q, kk);
+      mma_m16n8k16<T>(s[0], q, b0);
+      mma_m16n8k16<T>(s[1], q, b1);
+    }
+    // Scores in log2 units; keys past the range's end are masked (only the last tile).
+    const int k0 = key0(i);
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[nt][e] *= sl;
+    if (k0 + kMmaKeys > end) {
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          if (k0 + nt * 8 + (lane % 4) * 2 + (e & 1) >= end) s[nt][e] = -INFINITY;
+    }
+
+    // Online softmax: head rows lane / 4 (elements 0, 1) and lane / 4 + 8 (elements 2, 3).
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      float mx = fmaxf(row_max[half], fmaxf(fmaxf(s[0][2 * half], s[0][2 * half + 1]),
+                                            fmaxf(s[1][2 * half], s[1][2 * half + 1])));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float base = mx == -INFINITY ? 0.0f : mx;
+      const float alpha = exp2f(row_max[half] - base);
+      row_max[half] = mx;
+      float sum = 0.0f;
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+        for (int e = 2 * half; e < 2 * half + 2; ++e) {
+          s[nt][e] = exp2f(s[nt][e] - base);
+          sum += s[nt][e];
+        }
+      row_sum[half] = row_sum[half] * alpha + sum;  // lane-partial; reduced after the loop
+#pragma unroll
+      for (int nt = 0; nt < kDTiles; ++nt) {
+        o[nt][2 * half] *= alpha;
+        o[nt][2 * half + 1] *= alpha;
+      }
+    }
+
+    // O += P V: the S accumulators of the two key n-tiles are P's A fragment (16 keys).
+    const std::uint32_t a[4] = {pack2<T>(s[0][0], s[0][1]), pack2<T>(s[0][2], s[0][3]),
+                                pack2<T>(s[1][0], s[1][1]), pack2<T>(s[1][2], s[1][3])};
+#pragma unroll
+    for (int dp = 0; dp < kDTiles / 2; ++dp) {
+      std::uint32_t r[4];
+      ldmatrix_x4_trans(
+          r,
+          tv + swizzled_chunk<S::kChunks>(lane % 8 + ((lane / 8) % 2) * 8, dp * 2 + lane / 16) * 8);
+      const std::uint32_t b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
+      mma_m16n8k16<T>(o[2 * dp], a, b0);
+      mma_m16n8k16<T>(o[2 * dp + 1], a, b1);
+    }
+    __syncwarp();  // every lane is done with stage i before the next iteration refills it
+  }
+  cp_async_wait<0>();
+  __syncthreads();  // the warp merge below reuses every warp's ring
+
+  // The kWarps warp states per head row meet in shared memory.
+  float* mo = reinterpret_cast<float*>(smem);
+  float* mmax = mo + kWarps * kMmaRows * S::kMergeStride;
+  float* msum = mmax + kWarps * kMmaRows;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    float sum = row_sum[half];
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    const int row = lane / 4 + 8 * half;
+    if (row >= n_heads) continue;
+    float* dst = mo + (warp * kMmaRows + row) * S::kMergeStride + (lane % 4) * 2;
+#pragma unroll
+    for (int nt = 0; nt < kDTiles; ++nt)
+      *reinterpret_cast<float2*>(dst + nt * 8) = make_float2(o[nt][2 * half], o[nt][2 * half + 1]);
+    if (lane % 4 == 0) {
+      mmax[warp * kMmaRows + row] = row_max[half];
+      msum[warp * kMmaRows + row] = sum;
+    }
+  }
+  __syncthreads();
+
+  // Thread = (head row, 8 columns): one split writes out, else the CTA's state (O relative to
+  // its max, unnormalised) goes to the export area the cluster reads.
+  float* eo = reinterpret_cast<float*>(smem + S::kExportOffset);
+  float* emax = eo + kMmaRows * D;
+  float* esum = emax + kMmaRows;
+  for (int idx = tid; idx < n_heads * S::kChunks; idx += S::kThreads) {
+    const int row = idx / S::kChunks, c = idx % S::kChunks;
+    float mx = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, mmax[w * kMmaRows + row]);
+    const float base = mx == -INFINITY ? 0.0f : mx;
+    float sum = 0.0f, acc[8] = {};
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      const float wt = exp2f(mmax[w * kMmaRows + row] - base);
+      sum += wt * msum[w * kMmaRows + row];
+      const float* src = mo + (w * kMmaRows + row) * S::kMergeStride + c * 8;
+      const float4 lo = *reinterpret_cast<const float4*>(src);
+      const float4 hi = *reinterpret_cast<const float4*>(src + 4);
+      const float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+#pragma unroll
+      for (int e = 0; e < 8; ++e) acc[e] = fmaf(wt, v[e], acc[e]);
+    }
+    if (direct) {
+      const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+      Vec16<T> out;
+#pragma unroll
+      for (int e = 0; e < 8; ++e) out[e] = from_f32<T>(acc[e] * inv);
+      out.store(static_cast<T*>(p.out) + b * p.out_stride_b + (h0 + row) * p.out_stride_h + c * 8);
+    } else {
+      float* dst = eo + row * D + c * 8;
+      *reinterpret_cast<float4*>(dst) = make_float4(acc[0], acc[1], acc[2], acc[3]);
+      *reinterpret_cast<float4*>(dst + 4) = make_float4(acc[4], acc[5], acc[6], acc[7]);
+      if (c == 0) {
+        emax[row] = mx;
+        esum[row] = sum;
+      }
+    }
+  }
+  if (direct) return;
+
+  cluster_sync();  // every CTA's state is written and visible to the cluster
+  merge_cluster<T, D, kWarps>(p, smem_addr(eo), b, h0, n_heads, cut.count);
+  cluster_sync();  // no CTA exits (releasing its shared memory) while another still reads it
+#else
+  (void)p;
+#endif
+}
+
+// Clusters of n CTAs (index n = 1..16) of this kernel that the device holds at once; all zero
+// where it cannot launch them (no sm_90 image or device). Computed once per instantiation.
+template <class T, int D, int kWarps>
+const std::array<int, kClusterMaxSplits + 1>& cluster_capacity() {
+  using S = ClusterShape<T, D, kWarps>;
+  static const std::array<int, kClusterMaxSplits + 1> capacity = [] {
+    std::array<int, kClusterMaxSplits + 1> c{};
+    const auto kernel = decode_cluster_kernel<T, D, kWarps>;
+    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(S::kSmemBytes)) != cudaSuccess ||
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) !=
+            cudaSuccess) {
+      (void)cudaGetLastError();  // no image for this device: the variant is unsupported
+      return c;
+    }
+    for (int n = 1; n <= kClusterMaxSplits; ++n) {
+      cudaLaunchConfig_t cfg = {};
+      cfg.gridDim = dim3(static_cast<unsigned>(n));
+      cfg.blockDim = dim3(S::kThreads);
+      cfg.dynamicSmemBytes = S::kSmemBytes;
+      cudaLaunchAttribute attr = {};
+      attr.id = cudaLaunchAttributeClusterDimension;
+      attr.val.clusterDim.x = static_cast<unsigned>(n);
+      attr.val.clusterDim.y = 1;
+      attr.val.clusterDim.z = 1;
+      cfg.attrs = &attr;
+      cfg.numAttrs = 1;
+      if (cudaOccupancyMaxActiveClusters(&c[n], kernel, &cfg) != cudaSuccess) {
+        (void)cudaGetLastError();
+        c[n] = 0;
+      }
+    }
+    return c;
+  }();
+  return capacity;
+}
+
+// The cluster size to launch: the largest n <= wanted whose `clusters` clusters are all resident
+// at once (a second wave would pay the whole prologue again), else the largest the device can
+// launch at all.
+inline int fit_cluster(const std::array<int, kClusterMaxSplits + 1>& capacity, int wanted,
+                       std::int64_t clusters) {
+  wanted = wanted < 1 ? 1 : wanted > kClusterMaxSplits ? kClusterMaxSplits : wanted;
+  for (int n = wanted; n >= 1; --n)
+    if (capacity[n] >= clusters) return n;
+  for (int n = wanted; n >= 1; --n)
+    if (capacity[n] >= 1) return n;
+  return 1;
+}
+
+template <class T, int D, int kWarps>
+void launch_cluster_dim(const DecodeParams& p, cudaStream_t stream) {
+  using S = ClusterShape<T, D, kWarps>;
+  const auto& capacity = cluster_capacity<T, D, kWarps>();
+  if (capacity[1] < 1) fail("decode_attention cluster: this device cannot launch the kernel");
+  const int group = p.num_q_heads / p.cache.num_kv_heads;
+  const int tiles_per_group = (group + kMmaRows - 1) / kMmaRows;
+  const int heads = p.cache.num_kv_heads * tiles_per_group;
+  const int n = fit_cluster(capacity, p.max_splits, std::int64_t{heads} * p.batch);
+  DecodeParams q = p;
+  q.max_splits = n;
+  // The window guess for n splits of the range the plan guessed for its own count.
+  if (n != p.max_splits && p.chunk > 0)
+    q.chunk = cluster_split(p.chunk * (p.max_splits < 1 ? 1 : p.max_splits), n).chunk;
+
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim =
+      dim3(static_cast<unsigned>(n), static_cast<unsigned>(heads), static_cast<unsigned>(p.batch));
+  cfg.blockDim = dim3(S::kThreads);
+  cfg.dynamicSmemBytes = S::kSmemBytes;
+  cfg.stream = stream;
+  cudaLaunchAttribute attrs[2] = {};
+  attrs[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attrs[0].val.programmaticStreamSerializationAllowed = 1;
+  attrs[1].id = cudaLaunchAttributeClusterDimension;
+  attrs[1].val.clusterDim.x = static_cast<unsigned>(n);
+  attrs[1].val.clusterDim.y = 1;
+  attrs[1].val.clusterDim.z = 1;
+  cfg.attrs = attrs;
+  cfg.numAttrs = 2;
+  constexpr const char* what = "decode_attention mma cluster";
+  check(cudaLaunchKernelEx(&cfg, decode_cluster_kernel<T, D, kWarps>, q), what);
+  check_launch(what);
+}
+
+// Explicitly instantiated per dtype and warp count in decode_cluster[_w8]_<dtype>.cu.
+template <class T, int kWarps>
+bool decode_cluster_runs_typed(int head_dim) {
+  switch (head_dim) {
+    case 64:
+      return cluster_capacity<T, 64, kWarps>()[1] >= 1;
+    case 128:
+      return cluster_capacity<T, 128, kWarps>()[1] >= 1;
+    case 256:
+      return cluster_capacity<T, 256, kWarps>()[1] >= 1;
+    default:
+      return false;
+  }
+}
+
+template <class T, int kWarps>
+void launch_decode_cluster_typed(const DecodeParams& p, cudaStream_t stream) {
+  switch (p.cache.head_dim) {
+    case 64:
+      return launch_cluster_dim<T, 64, kWarps>(p, stream);
+    case 128:
+      return launch_cluster_dim<T, 128, kWarps>(p, stream);
+    case 256:
+      return launch_cluster_dim<T, 256, kWarps>(p, stream);
+    default:
+      fail("decode_attention cluster: head_dim must be 64, 128 or 256");
+  }
+}
+
+}  // namespace klab::cuda::decode

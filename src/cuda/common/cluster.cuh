@@ -1,0 +1,73 @@
+// Thread-block clusters (sm_90): the cluster barrier and loads from another CTA's shared memory
+// (distributed shared memory), as the few PTX instructions a kernel needs, without going
+// through cooperative_groups' generic pointers (a generic load to DSMEM costs an address-space
+// check per access; these address shared::cluster directly).
+//
+// A kernel launched with a cluster dimension of (n, 1, 1) and gridDim.x == n has CTA rank
+// blockIdx.x in its cluster. Reading another CTA's shared memory is only valid after a cluster
+// barrier that the other CTA reached after writing it, and before a second barrier that the
+// other CTA waits on before it exits (its shared memory is released when it exits).
+//
+// Built for an architecture below sm_90 the functions compile to nothing: host code must not
+// launch such kernels with clusters there (their launches fail, and callers check).
+#pragma once
+
+#include <cstdint>
+
+namespace klab::cuda {
+
+// Every thread of every CTA of the cluster arrives; shared-memory writes before it are visible
+// to the cluster after cluster_wait. `.aligned`: all threads of a warp call it together.
+__device__ __forceinline__ void cluster_arrive() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("barrier.cluster.arrive.release.aligned;\n" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void cluster_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void cluster_sync() {
+  cluster_arrive();
+  cluster_wait();
+}
+
+// The shared::cluster address of the same offset as `cta_addr` (a shared::cta address of this
+// CTA) in the shared memory of the cluster's CTA `rank`.
+__device__ __forceinline__ std::uint32_t cluster_map(std::uint32_t cta_addr, int rank) {
+  std::uint32_t out = cta_addr;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(out) : "r"(cta_addr), "r"(rank));
+#else
+  (void)rank;
+#endif
+  return out;
+}
+
+__device__ __forceinline__ float ld_cluster_f32(std::uint32_t addr) {
+  float v = 0.0f;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("ld.shared::cluster.f32 %0, [%1];\n" : "=f"(v) : "r"(addr) : "memory");
+#else
+  (void)addr;
+#endif
+  return v;
+}
+
+__device__ __forceinline__ float4 ld_cluster_f32x4(std::uint32_t addr) {
+  float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];\n"
+               : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+               : "r"(addr)
+               : "memory");
+#else
+  (void)addr;
+#endif
+  return v;
+}
+
+}  // namespace klab::cuda
