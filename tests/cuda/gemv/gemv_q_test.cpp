@@ -182,7 +182,8 @@ TEST_F(GemvQ, ResidualEpilogue) {
 TEST_F(GemvQ, SwigluEpilogue) {
   const std::set<std::string> fused = {
       "naive",          "mma",       "mma_pipelined", "mma_pipelined_pdl", "mma_stream",
-      "mma_stream_pdl", "mma_async", "mma_async_pdl", "mma_staged",        "mma_staged_pdl"};
+      "mma_stream_pdl", "mma_async", "mma_async_pdl", "mma_staged",        "mma_staged_pdl",
+      "mma_wide"};
   for (const QuantFormat& f : {QuantFormat{4, 32, false}, QuantFormat{8, 64, true}}) {
     for (const Shape& s : {Shape{1, 4096, 576}, Shape{8, 3, 1152}, Shape{2, 1536, 14336}}) {
       const QuantMatrix g = random_quant(f, s.N, s.K), u = random_quant(f, s.N, s.K);
