@@ -1,4 +1,5 @@
-// The kernel behind `split_kv_mma_cluster` (4 warps a CTA) and `split_kv_mma_cluster_w8` (8):
+// The kernel behind `split_kv_mma_cluster` (4 warps a CTA), `split_kv_mma_cluster_w8` (8) and
+// `split_kv_mma_cluster_s2` (4 warps, 2-stage rings: two CTAs fit an SM):
 // the tensor-core split-KV decode of decode_mma.cuh, latency first, for the shapes where the
 // keys of one (sequence, KV head tile) are spread over at most 16 CTAs (batch 1-8 decode).
 //
@@ -34,16 +35,16 @@
 
 namespace klab::cuda::decode {
 
-template <class T, int D, int kWarps>
+template <class T, int D, int kWarps, int kMaxStages>
 struct ClusterShape {
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kChunks = D / 8;  // 16-byte chunks per row
   static constexpr int kTileElems = kMmaKeys * D;
   static constexpr std::size_t kStageBytes = 2 * sizeof(T) * kTileElems;  // K + V of a warp tile
-  // Up to 4 tiles in flight per warp (all of a B=1 S=4096 range), inside 192 KiB of ring.
+  // Up to kMaxStages tiles in flight per warp (4: all of a B=1 S=4096 range), inside 192 KiB.
   static constexpr std::size_t kPipeBudget = 192 * 1024;
   static constexpr int kFit = static_cast<int>(kPipeBudget / (kWarps * kStageBytes));
-  static constexpr int kStages = kFit > 4 ? 4 : kFit < 1 ? 1 : kFit;
+  static constexpr int kStages = kFit > kMaxStages ? kMaxStages : kFit < 1 ? 1 : kFit;
   static constexpr int kWarpElems = 2 * kStages * kTileElems;
   static constexpr int kRowsPerLane = kMmaKeys / 4;
   static constexpr int kChunkGroups = kChunks / 8;
@@ -69,14 +70,14 @@ struct ClusterShape {
 // count) consecutive lanes read the same chunk from each source's shared memory, meet by
 // shuffles (max, then weighted sums) and one of them stores. The chunks are dealt over the n
 // CTAs of the cluster. Called by every thread of the CTA between two cluster barriers.
-template <class T, int D, int kWarps>
+template <class T, int D, int kThreads>
 __device__ __forceinline__ void merge_cluster(const DecodeParams& p, std::uint32_t export_addr,
                                               int b, int h0, int n_heads, int count) {
-  using S = ClusterShape<T, D, kWarps>;
+  constexpr int kChunks = D / 8;
   int lanes = 2;
   while (lanes < count) lanes *= 2;
-  const int per_cta = S::kThreads / lanes;  // chunks per CTA per pass
-  const int items = n_heads * S::kChunks;
+  const int per_cta = kThreads / lanes;  // chunks per CTA per pass
+  const int items = n_heads * kChunks;
   const int tid = static_cast<int>(threadIdx.x);
   const int src = tid % lanes;
   const bool reads = src < count;
@@ -87,7 +88,7 @@ __device__ __forceinline__ void merge_cluster(const DecodeParams& p, std::uint32
   for (int first = static_cast<int>(blockIdx.x) * per_cta; first < items; first += stride) {
     const int item = first + tid / lanes;
     const bool active = item < items;
-    const int row = item / S::kChunks, c = item % S::kChunks;
+    const int row = item / kChunks, c = item % kChunks;
     float m = -INFINITY, l = 0.0f;
     float4 lo = make_float4(0.0f, 0.0f, 0.0f, 0.0f), hi = lo;
     if (active && reads) {
@@ -116,10 +117,10 @@ __device__ __forceinline__ void merge_cluster(const DecodeParams& p, std::uint32
   }
 }
 
-template <class T, int D, int kWarps>
+template <class T, int D, int kWarps, int kMaxStages>
 __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodeParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  using S = ClusterShape<T, D, kWarps>;
+  using S = ClusterShape<T, D, kWarps, kMaxStages>;
   constexpr int kKSteps = D / 16;  // Q K^T reduction steps
   constexpr int kDTiles = D / 8;   // O column tiles
   extern __shared__ __align__(128) unsigned char smem[];
@@ -390,7 +391,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   if (direct) return;
 
   cluster_sync();  // every CTA's state is written and visible to the cluster
-  merge_cluster<T, D, kWarps>(p, smem_addr(eo), b, h0, n_heads, cut.count);
+  merge_cluster<T, D, S::kThreads>(p, smem_addr(eo), b, h0, n_heads, cut.count);
   cluster_sync();  // no CTA exits (releasing its shared memory) while another still reads it
 #else
   (void)p;
@@ -399,12 +400,12 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
 
 // Clusters of n CTAs (index n = 1..16) of this kernel that the device holds at once; all zero
 // where it cannot launch them (no sm_90 image or device). Computed once per instantiation.
-template <class T, int D, int kWarps>
+template <class T, int D, int kWarps, int kMaxStages>
 const std::array<int, kClusterMaxSplits + 1>& cluster_capacity() {
-  using S = ClusterShape<T, D, kWarps>;
+  using S = ClusterShape<T, D, kWarps, kMaxStages>;
   static const std::array<int, kClusterMaxSplits + 1> capacity = [] {
     std::array<int, kClusterMaxSplits + 1> c{};
-    const auto kernel = decode_cluster_kernel<T, D, kWarps>;
+    const auto kernel = decode_cluster_kernel<T, D, kWarps, kMaxStages>;
     if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              static_cast<int>(S::kSmemBytes)) != cudaSuccess ||
         cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) !=
@@ -447,14 +448,17 @@ inline int fit_cluster(const std::array<int, kClusterMaxSplits + 1>& capacity, i
   return 1;
 }
 
-template <class T, int D, int kWarps>
-void launch_cluster_dim(const DecodeParams& p, cudaStream_t stream) {
-  using S = ClusterShape<T, D, kWarps>;
-  const auto& capacity = cluster_capacity<T, D, kWarps>();
-  if (capacity[1] < 1) fail("decode_attention cluster: this device cannot launch the kernel");
+inline int cluster_heads(const DecodeParams& p) {
   const int group = p.num_q_heads / p.cache.num_kv_heads;
-  const int tiles_per_group = (group + kMmaRows - 1) / kMmaRows;
-  const int heads = p.cache.num_kv_heads * tiles_per_group;
+  return p.cache.num_kv_heads * ((group + kMmaRows - 1) / kMmaRows);
+}
+
+template <class T, int D, int kWarps, int kMaxStages>
+void launch_cluster_dim(const DecodeParams& p, cudaStream_t stream) {
+  using S = ClusterShape<T, D, kWarps, kMaxStages>;
+  const auto& capacity = cluster_capacity<T, D, kWarps, kMaxStages>();
+  if (capacity[1] < 1) fail("decode_attention cluster: this device cannot launch the kernel");
+  const int heads = cluster_heads(p);
   const int n = fit_cluster(capacity, p.max_splits, std::int64_t{heads} * p.batch);
   DecodeParams q = p;
   q.max_splits = n;
@@ -478,34 +482,39 @@ void launch_cluster_dim(const DecodeParams& p, cudaStream_t stream) {
   cfg.attrs = attrs;
   cfg.numAttrs = 2;
   constexpr const char* what = "decode_attention mma cluster";
-  check(cudaLaunchKernelEx(&cfg, decode_cluster_kernel<T, D, kWarps>, q), what);
+  check(cudaLaunchKernelEx(&cfg, decode_cluster_kernel<T, D, kWarps, kMaxStages>, q), what);
   check_launch(what);
 }
 
-// Explicitly instantiated per dtype and warp count in decode_cluster[_w8]_<dtype>.cu.
-template <class T, int kWarps>
-bool decode_cluster_runs_typed(int head_dim) {
-  switch (head_dim) {
+// Explicitly instantiated per dtype and CTA shape in decode_cluster[_w8|_s2]_<dtype>.cu.
+// The cluster size a launch of p takes (0: the device cannot launch the kernel).
+template <class T, int kWarps, int kMaxStages>
+int decode_cluster_size_typed(const DecodeParams& p) {
+  const std::int64_t clusters = std::int64_t{cluster_heads(p)} * p.batch;
+  auto size = [&](const std::array<int, kClusterMaxSplits + 1>& c) {
+    return c[1] >= 1 ? fit_cluster(c, p.max_splits, clusters) : 0;
+  };
+  switch (p.cache.head_dim) {
     case 64:
-      return cluster_capacity<T, 64, kWarps>()[1] >= 1;
+      return size(cluster_capacity<T, 64, kWarps, kMaxStages>());
     case 128:
-      return cluster_capacity<T, 128, kWarps>()[1] >= 1;
+      return size(cluster_capacity<T, 128, kWarps, kMaxStages>());
     case 256:
-      return cluster_capacity<T, 256, kWarps>()[1] >= 1;
+      return size(cluster_capacity<T, 256, kWarps, kMaxStages>());
     default:
-      return false;
+      return 0;
   }
 }
 
-template <class T, int kWarps>
+template <class T, int kWarps, int kMaxStages>
 void launch_decode_cluster_typed(const DecodeParams& p, cudaStream_t stream) {
   switch (p.cache.head_dim) {
     case 64:
-      return launch_cluster_dim<T, 64, kWarps>(p, stream);
+      return launch_cluster_dim<T, 64, kWarps, kMaxStages>(p, stream);
     case 128:
-      return launch_cluster_dim<T, 128, kWarps>(p, stream);
+      return launch_cluster_dim<T, 128, kWarps, kMaxStages>(p, stream);
     case 256:
-      return launch_cluster_dim<T, 256, kWarps>(p, stream);
+      return launch_cluster_dim<T, 256, kWarps, kMaxStages>(p, stream);
     default:
       fail("decode_attention cluster: head_dim must be 64, 128 or 256");
   }

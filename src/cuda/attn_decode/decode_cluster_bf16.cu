@@ -1,11 +1,11 @@
 // split_kv_mma_cluster's kernel (decode_cluster.cuh, 4 warps a CTA) for bf16 K/V: head dims 64 /
-// 128 / 256. One translation unit per (dtype, warp count) keeps nvcc's work per file small.
+// 128 / 256. One translation unit per (dtype, CTA shape) keeps nvcc's work per file small.
 #include "cuda/attn_decode/decode_cluster.cuh"
 
 namespace klab::cuda::decode {
 
-template bool decode_cluster_runs_typed<__nv_bfloat16, 4>(int head_dim);
-template void launch_decode_cluster_typed<__nv_bfloat16, 4>(const DecodeParams& p,
-                                                            cudaStream_t stream);
+template int decode_cluster_size_typed<__nv_bfloat16, 4, 4>(const DecodeParams& p);
+template void launch_decode_cluster_typed<__nv_bfloat16, 4, 4>(const DecodeParams& p,
+                                                               cudaStream_t stream);
 
 }  // namespace klab::cuda::decode

@@ -171,17 +171,25 @@ void launch_split_kv_mma_fused(const DecodeParams& p, cudaStream_t stream);
 template <class T>
 void launch_decode_mma_fused_typed(const DecodeParams& p, cudaStream_t stream);
 
-// ---- split_kv_mma_cluster[_w8] (split_kv_mma_cluster.cu, decode_cluster.cuh): the splits of
-// one (sequence, KV head tile) form one thread-block cluster of p.max_splits CTAs (<= 16) that
-// merge their softmax states through distributed shared memory and write `out` themselves: no
-// partials in global memory, no arrival counters, no workspace, one launch. kWarps warps per
-// CTA (4 or 8). p.chunk: the plan's guess of the cut (a paged CTA stages its block-table window
-// for it while its length loads). Needs an sm_90 device and image (cluster launch).
-bool cluster_supports(const DecodeParams& p, int warps);
-void launch_split_kv_mma_cluster(const DecodeParams& p, cudaStream_t stream, int warps);
-template <class T, int kWarps>
-bool decode_cluster_runs_typed(int head_dim);
-template <class T, int kWarps>
+// ---- split_kv_mma_cluster[_w8|_s2] (split_kv_mma_cluster.cu, decode_cluster.cuh): the splits
+// of one (sequence, KV head tile) form one thread-block cluster of p.max_splits CTAs (<= 16)
+// that merge their softmax states through distributed shared memory and write `out`
+// themselves: no partials in global memory, no arrival counters, no workspace, one launch.
+// p.chunk: the plan's guess of the cut (a paged CTA stages its block-table window for it while
+// its length loads). Needs an sm_90 device and image (cluster launch).
+enum class ClusterCta {
+  w4,     // 4 warps, rings of up to 4 tiles per warp (D = 128: ~142 KiB, one CTA per SM)
+  w8,     // 8 warps, rings of up to 4 tiles (D = 128: 3, ~206 KiB)
+  w4_s2,  // 4 warps, 2-stage rings (D = 128: ~78 KiB, two CTAs per SM)
+};
+bool cluster_supports(const DecodeParams& p, ClusterCta cta);
+void launch_split_kv_mma_cluster(const DecodeParams& p, cudaStream_t stream, ClusterCta cta);
+// The cluster size launch_split_kv_mma_cluster takes for p (p.max_splits shrunk until all of
+// the grid's clusters are resident at once, as the device reports); 0: it cannot launch.
+int cluster_launch_size(const DecodeParams& p, ClusterCta cta);
+template <class T, int kWarps, int kMaxStages>
+int decode_cluster_size_typed(const DecodeParams& p);
+template <class T, int kWarps, int kMaxStages>
 void launch_decode_cluster_typed(const DecodeParams& p, cudaStream_t stream);
 
 }  // namespace klab::cuda::decode

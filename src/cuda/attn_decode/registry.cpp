@@ -138,20 +138,33 @@ registry::OpRegistry<DecodeAttnArgs> build() {
          [](const DecodeAttnArgs& a, cudaStream_t s) {
            decode::launch_split_kv_mma_fused(fused_params_of(a), s);
          }});
-  for (const int warps : {4, 8}) {
-    const bool w8 = warps == 8;
-    r.add({w8 ? "split_kv_mma_cluster_w8" : "split_kv_mma_cluster",
-           w8 ? "split_kv_mma_cluster with 8 warps a CTA (3-stage rings at D = 128): twice the "
-                "warps to issue the same tiles, half the tiles per warp"
-              : "latency-first split-KV on sm_90: the splits of each (sequence, KV head tile) are "
-                "one thread-block cluster (<= 16 CTAs of 4 warps) that merges through distributed "
-                "shared memory and writes out (no partials, counters or workspace); length, Q "
-                "and block-table window loaded together, every tile of a short range in flight",
-           [warps](const DecodeAttnArgs& a) {
-             return a.plan && decode::cluster_supports(cluster_params_of(a), warps);
+  struct ClusterVariant {
+    const char* name;
+    decode::ClusterCta cta;
+    const char* description;
+  };
+  const ClusterVariant cluster_variants[] = {
+      {"split_kv_mma_cluster", decode::ClusterCta::w4,
+       "latency-first split-KV on sm_90: the splits of each (sequence, KV head tile) are one "
+       "thread-block cluster (<= 16 CTAs of 4 warps) that merges through distributed shared "
+       "memory and writes out (no partials, counters or workspace); length, Q and block-table "
+       "window loaded together, rings of 4 tiles per warp (a B=1 S=4096 CTA issues every copy "
+       "in its prologue)"},
+      {"split_kv_mma_cluster_w8", decode::ClusterCta::w8,
+       "split_kv_mma_cluster with 8 warps a CTA (rings of 3 tiles at D = 128): twice the warps "
+       "issuing, half the tiles per warp"},
+      {"split_kv_mma_cluster_s2", decode::ClusterCta::w4_s2,
+       "split_kv_mma_cluster with 2-stage rings (~78 KiB at D = 128): two CTAs fit an SM, so a "
+       "16-CTA cluster needs 8 SMs of a GPC"},
+  };
+  for (const ClusterVariant& v : cluster_variants) {
+    const decode::ClusterCta cta = v.cta;
+    r.add({v.name, v.description,
+           [cta](const DecodeAttnArgs& a) {
+             return a.plan && decode::cluster_supports(cluster_params_of(a), cta);
            },
-           [warps](const DecodeAttnArgs& a, cudaStream_t s) {
-             decode::launch_split_kv_mma_cluster(cluster_params_of(a), s, warps);
+           [cta](const DecodeAttnArgs& a, cudaStream_t s) {
+             decode::launch_split_kv_mma_cluster(cluster_params_of(a), s, cta);
            }});
   }
   // The tensor-core rung when its alignment holds (it is memory-bound where the scalar tile

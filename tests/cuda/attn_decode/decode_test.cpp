@@ -12,11 +12,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
+#include <iostream>
 #include <string>
 #include <vector>
 
+#include "cuda/attn_decode/decode_params.hpp"
 #include "cuda/captured_graph.hpp"
 #include "cuda/kv_append/kv_cache_fixture.hpp"
 #include "klab/cuda/attention.hpp"
@@ -39,12 +42,16 @@ const std::vector<std::string> kVariants = {"block_per_head",
                                             "split_kv_mma_onepass",
                                             "split_kv_mma_fused",
                                             "split_kv_mma_cluster",
-                                            "split_kv_mma_cluster_w8"};
-const std::vector<std::string> kSplitVariants = {
-    "split_kv",           "split_kv_mma",         "split_kv_mma_pdl",       "split_kv_mma_onepass",
-    "split_kv_mma_fused", "split_kv_mma_cluster", "split_kv_mma_cluster_w8"};
-const std::vector<std::string> kClusterVariants = {"split_kv_mma_cluster",
-                                                   "split_kv_mma_cluster_w8"};
+                                            "split_kv_mma_cluster_w8",
+                                            "split_kv_mma_cluster_s2"};
+const std::vector<std::string> kClusterVariants = {
+    "split_kv_mma_cluster", "split_kv_mma_cluster_w8", "split_kv_mma_cluster_s2"};
+const std::vector<std::string> kSplitVariants = [] {
+  std::vector<std::string> v = {"split_kv", "split_kv_mma", "split_kv_mma_pdl",
+                                "split_kv_mma_onepass", "split_kv_mma_fused"};
+  v.insert(v.end(), kClusterVariants.begin(), kClusterVariants.end());
+  return v;
+}();
 
 bool is_split(const std::string& variant) {
   return variant.rfind("split_kv", 0) == 0;
@@ -442,6 +449,35 @@ TEST_F(DecodeSplitTest, ClusterPlan) {
   none.cluster_splits = 0;
   prob.use_plan(none);
   for (const std::string& v : kClusterVariants) EXPECT_THROW(prob.run(v), Error) << v;
+}
+
+// The cluster size each cluster variant launches for the bench shapes (32 q / 8 KV heads, d128,
+// bf16), printed for the record: a size below the plan's means the device cannot hold all of the
+// grid's clusters at once at the planned size (cudaOccupancyMaxActiveClusters).
+TEST_F(DecodeSplitTest, ClusterSizesTheDeviceHolds) {
+  const struct {
+    cuda::decode::ClusterCta cta;
+    const char* name;
+  } ctas[] = {{cuda::decode::ClusterCta::w4, "split_kv_mma_cluster"},
+              {cuda::decode::ClusterCta::w8, "split_kv_mma_cluster_w8"},
+              {cuda::decode::ClusterCta::w4_s2, "split_kv_mma_cluster_s2"}};
+  for (const auto& c : ctas)
+    for (const auto& [batch, q_heads, kv_heads, wanted] :
+         {std::array{1, 32, 8, 16}, std::array{1, 32, 8, 8}, std::array{8, 32, 8, 2},
+          std::array{1, 32, 32, 4}}) {
+      cuda::decode::DecodeParams p;
+      p.dtype = DType::bf16;
+      p.cache.head_dim = 128;
+      p.cache.num_kv_heads = kv_heads;
+      p.num_q_heads = q_heads;
+      p.batch = batch;
+      p.max_splits = wanted;
+      const int size = cuda::decode::cluster_launch_size(p, c.cta);
+      std::cout << c.name << ": B=" << batch << " Hq/Hkv=" << q_heads << "/" << kv_heads
+                << " planned cluster " << wanted << " -> launched " << size << "\n";
+      EXPECT_GE(size, 1) << c.name;
+      EXPECT_LE(size, wanted) << c.name;
+    }
 }
 
 // One captured cluster call replayed with new queries and lengths (other cuts, other split
