@@ -48,16 +48,20 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <typeindex>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "klab/buffer.hpp"
 #include "klab/device_info.hpp"
+#include "klab/quant.hpp"
 #include "klab/tensor.hpp"
 
 using cudaStream_t = struct CUstream_st*;
@@ -300,12 +304,65 @@ std::vector<DeviceBuffer> upload_copies(const void* host, std::size_t bytes, int
 // f32/f16/bf16). Validation data should still come from the host so klab::ref sees it.
 void fill_random_device(void* data, std::size_t count, DType dtype, std::uint64_t seed, float lo,
                         float hi, cudaStream_t stream = nullptr);
-// Fills a host float tensor with uniform [lo, hi) values from `seed`.
+// Fills a host float tensor with uniform [lo, hi) values from `seed`: a counter-based hash of
+// (seed, index), filled on every core (tens of millions of elements in a fraction of a second).
 void fill_random_host(const TensorView& t, std::uint64_t seed, float lo = -1.0f, float hi = 1.0f);
 // ||out - ref|| / ||ref|| over host float views of equal numel; NaN/inf gives +inf.
 double rel_error(const TensorView& out, const TensorView& ref);
 // A fresh seed (random_device), for Context::seed and fresh inputs per check.
 std::uint64_t fresh_seed();
+
+// ---- host work of setup and validation, on every core
+// ----------------------------------------------------------------------
+// Runs body(begin, end) over [0, n) in contiguous chunks of at least `grain` items on up to every
+// core (the calling thread takes one chunk); rethrows the first exception a chunk threw. For the
+// host side of setup and validation (inputs, reference calls over independent rows or heads,
+// comparisons), never inside a timed run.
+void parallel_for(std::int64_t n, std::int64_t grain,
+                  const std::function<void(std::int64_t, std::int64_t)>& body);
+// Elements [begin, begin + count) of a host float view (row-major order, strides honoured) as f32.
+void load_floats(const TensorView& t, std::int64_t begin, std::int64_t count, float* out);
+// A host f32 copy of a host float view (same shape; exact for f16/bf16).
+HostTensor to_host_f32(const TensorView& t);
+// Elements [begin, end) of dimension `dim` of a view (same strides, no copy).
+TensorView slice_dim(const TensorView& t, int dim, std::int64_t begin, std::int64_t end);
+// klab::ref::matmul (w: [N, K] float) and klab::ref::quant_matmul with y's columns split over
+// every core: each output is still the reference's own f64 sum over K. x is read as f32 (an
+// exact copy), which the reference loads fastest.
+void ref_matmul_parallel(const TensorView& y, const TensorView& x, const TensorView& w);
+void ref_quant_matmul_parallel(const TensorView& y, const TensorView& x, const QuantMatrix& w);
+// True when every element of a host float view is finite (NaN, inf and the 0xFF poison are not).
+bool all_finite(const TensorView& t);
+// `count` distinct indices of [0, n) drawn from `seed`, ascending, always with n - 1 (the last,
+// possibly partial, tile); every index when count >= n.
+std::vector<std::int64_t> sample_indices(std::int64_t n, std::int64_t count, std::uint64_t seed);
+// How many 4-byte words (and trailing bytes) of two device buffers differ, counted on the device
+// (a copy's check without bringing gigabytes to the host). Throws Error without CUDA.
+std::uint64_t count_device_mismatches(const void* a, const void* b, std::size_t bytes);
+
+// ---- one shape's host work, shared by its variants
+// --------------------------------------------------------------------------
+// The cases of one shape (its variants) run back to back, and each used to redo the same host
+// work: random inputs, quantized or re-laid-out weights, uploads, and above all the reference
+// output. A setup() keeps such state under a key that names everything it depends on (op,
+// dtypes, shape, layout), and the next variant's setup() finds it: inputs stay fresh per shape
+// and run, outputs are still poisoned before each variant's run. The store holds the few most
+// recently used keys (a family's shapes follow each other); run_cases() empties it at the end.
+namespace detail {
+std::shared_ptr<void> find_shared(const std::string& key, std::type_index type);
+void keep_shared(const std::string& key, std::type_index type, std::shared_ptr<void> value);
+}  // namespace detail
+
+// The state kept under `key`, or make()'s (a std::shared_ptr<T>), which is then kept.
+template <class T, class Make>
+std::shared_ptr<T> shared_state(const std::string& key, Make&& make) {
+  if (auto found = detail::find_shared(key, typeid(T))) return std::static_pointer_cast<T>(found);
+  std::shared_ptr<T> made = make();
+  detail::keep_shared(key, typeid(T), std::const_pointer_cast<std::remove_const_t<T>>(made));
+  return made;
+}
+// Drops every kept state (cases still holding one keep it alive).
+void clear_shared_state();
 
 // ---- report
 // ------------------------------------------------------------------------------------------

@@ -385,6 +385,7 @@ TuneReport run_tuning(std::span<const bench::Case> cases, const TuneOptions& o,
                    progress_line(s).c_str());
     }
   }
+  bench::clear_shared_state();
   if (o.verbose) std::fprintf(stderr, "autotune: %zu shapes in %.0f s\n", shapes.size(), elapsed());
   rep.entries = choose_winners(rep.shapes, machine, {rep.date, rep.suite, rep.git_commit});
   return rep;

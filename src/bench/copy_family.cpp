@@ -1,6 +1,7 @@
 // The "copy" family: the worked example of a benchmark family, and the copy peers.
 //   cuda_memcpy  cudaMemcpyAsync device-to-device (GPU), rotating buffer sets past L2
 //   host_memcpy  std::memcpy on one thread (CPU)
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -54,16 +55,16 @@ Instance setup_cuda_memcpy(const Context& ctx, std::size_t bytes) {
         cudaMemcpyAsync(s.dst.data(), s.src.data(), bytes, cudaMemcpyDeviceToDevice, stream),
         "cudaMemcpyAsync(D2D)");
   };
+  // Compared on the device: bringing 2 x 1 GiB to the host and comparing element by element
+  // took ~6 s of the quick suite. The error is the fraction of 4-byte words that differ.
   inst.validate = [rot, bytes] {
     DeviceCopySet& s = rot->first();
-    s.dst.fill_bytes(0xFF);  // poison: an unwritten byte fails
+    s.dst.fill_bytes(0xFF);  // poison: an unwritten word fails (the source holds no NaN)
     cuda::check(cudaMemcpy(s.dst.data(), s.src.data(), bytes, cudaMemcpyDeviceToDevice),
                 "cudaMemcpy(D2D)");
-    const auto n = static_cast<std::int64_t>(bytes / 4);
-    HostTensor want(DType::f32, {n}), got(DType::f32, {n});
-    s.src.copy_to_host(want.view().data, bytes / 4 * 4);
-    s.dst.copy_to_host(got.view().data, bytes / 4 * 4);
-    return rel_error(got.view(), want.view());
+    const double wrong =
+        static_cast<double>(count_device_mismatches(s.src.data(), s.dst.data(), bytes));
+    return wrong / static_cast<double>(std::max<std::size_t>(bytes / 4, 1));
   };
   inst.sets = rot->size();
   return inst;
@@ -74,13 +75,27 @@ struct HostCopySet {
   HostBuffer src, dst;
 };
 
+// The fraction of 4-byte words (at least one when any byte differs) where a and b differ.
+double mismatch_fraction(const void* a, const void* b, std::size_t bytes) {
+  if (std::memcmp(a, b, bytes) == 0) return 0.0;
+  const auto* x = static_cast<const unsigned char*>(a);
+  const auto* y = static_cast<const unsigned char*>(b);
+  std::size_t words = 0;
+  for (std::size_t i = 0; i < bytes; i += 4)
+    words += std::memcmp(x + i, y + i, std::min<std::size_t>(4, bytes - i)) != 0;
+  return static_cast<double>(words) / static_cast<double>((bytes + 3) / 4);
+}
+
 Instance setup_host_memcpy(const Context& ctx, std::size_t bytes) {
   const auto n = static_cast<std::int64_t>(bytes / 4);
   std::vector<HostCopySet> all;
   for (int i = 0, sets = ctx.rotation_sets(2 * bytes); i < sets; ++i) {
     HostCopySet s{HostBuffer(bytes), HostBuffer(bytes)};
+    // This thread touches every page first (the memcpy it times runs here, so its pages belong
+    // to this thread's memory node), then every core fills in the random values.
+    std::memset(s.src.data(), 0, bytes);
+    std::memset(s.dst.data(), 0, bytes);
     fill_random_host(TensorView::contiguous(s.src.data(), DType::f32, {n}), ctx.seed + i);
-    std::memset(s.dst.data(), 0, bytes);  // fault the pages in before timing
     all.push_back(std::move(s));
   }
   auto rot = std::make_shared<Rotation<HostCopySet>>(std::move(all));
@@ -89,12 +104,11 @@ Instance setup_host_memcpy(const Context& ctx, std::size_t bytes) {
     HostCopySet& s = rot->next();
     std::memcpy(s.dst.data(), s.src.data(), bytes);
   };
-  inst.validate = [rot, bytes, n] {
+  inst.validate = [rot, bytes] {
     HostCopySet& s = rot->first();
-    std::memset(s.dst.data(), 0xFF, bytes);
+    std::memset(s.dst.data(), 0xFF, bytes);  // poison (the source holds no NaN pattern)
     std::memcpy(s.dst.data(), s.src.data(), bytes);
-    return rel_error(TensorView::contiguous(s.dst.data(), DType::f32, {n}),
-                     TensorView::contiguous(s.src.data(), DType::f32, {n}));
+    return mismatch_fraction(s.dst.data(), s.src.data(), bytes);
   };
   inst.sets = rot->size();
   return inst;

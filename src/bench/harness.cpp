@@ -187,6 +187,7 @@ std::vector<Result> run_cases(std::span<const Case> cases, std::span<const Ceili
   std::vector<Result> out;
   for (const auto& c : cases)
     if (opt.variant == "all" || c.variant == opt.variant) out.push_back(run_case(c, ceilings, opt));
+  clear_shared_state();  // what the shapes' variants shared is not needed after the run
   return out;
 }
 

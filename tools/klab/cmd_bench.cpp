@@ -193,6 +193,7 @@ void run_bench(const BenchOptions& o) {
     rep.cases.push_back(kb::run_case(c, rep.ceilings, ro));
     kb::write_json(rep, json_path);
   }
+  kb::clear_shared_state();
   if (!o.csv.empty()) kb::write_csv(rep, o.csv);
 
   std::fputs(kb::format_table(rep).c_str(), stdout);
