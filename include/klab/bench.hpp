@@ -307,6 +307,9 @@ void fill_random_device(void* data, std::size_t count, DType dtype, std::uint64_
 // Fills a host float tensor with uniform [lo, hi) values from `seed`: a counter-based hash of
 // (seed, index), filled on every core (tens of millions of elements in a fraction of a second).
 void fill_random_host(const TensorView& t, std::uint64_t seed, float lo = -1.0f, float hi = 1.0f);
+// The counter-based hash behind fill_random_host: 64 well-mixed bits per (seed, index), for
+// other random host data (quantized codes, scales) filled in parallel.
+std::uint64_t random_u64(std::uint64_t seed, std::uint64_t index);
 // ||out - ref|| / ||ref|| over host float views of equal numel; NaN/inf gives +inf.
 double rel_error(const TensorView& out, const TensorView& ref);
 // A fresh seed (random_device), for Context::seed and fresh inputs per check.

@@ -32,7 +32,7 @@ constexpr std::uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
 
 // Uniform [0, 1) with 24 random bits.
 float uniform01(std::uint64_t seed, std::uint64_t index) {
-  return static_cast<float>(mix64(seed + kGolden * (index + 1)) >> 40) * (1.0f / 16777216.0f);
+  return static_cast<float>(random_u64(seed, index) >> 40) * (1.0f / 16777216.0f);
 }
 
 // Elements per chunk of the chunked host loops: large enough that a thread's start is noise.
@@ -52,6 +52,10 @@ void fill_range(const TensorView& t, std::int64_t begin, std::int64_t end, std::
 }
 
 }  // namespace
+
+std::uint64_t random_u64(std::uint64_t seed, std::uint64_t index) {
+  return mix64(seed + kGolden * (index + 1));
+}
 
 DeviceBuffer upload_bytes(const void* host, std::size_t bytes) {
   DeviceBuffer buf(bytes);
@@ -173,9 +177,9 @@ TensorView slice_dim(const TensorView& t, int dim, std::int64_t begin, std::int6
 
 namespace {
 
-// Output columns per task of the parallel references: a few hundred weight rows, so that the
-// per-call setup of the reference (and a quantized chunk's copy) stays small.
-constexpr std::int64_t kRefColumns = 64;
+// Output columns per task (at least) of the parallel references: the 256 checked columns of a
+// GEMV still spread over 16 cores.
+constexpr std::int64_t kRefColumns = 16;
 
 }  // namespace
 

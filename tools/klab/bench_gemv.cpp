@@ -8,12 +8,15 @@
 // two decode shapes [N=4096, K=14336] and [N=14336, K=4096]), else crossed. --bits 16 means
 // dense weights in the activation dtype. Bytes: weights + scales (+ mins) + x + y, each once
 // (+ the residual read; SwiGLU reads two weight matrices). Weight sets rotate past L2; every
-// case validates a spread of 256 output columns against klab::ref (all of y must be written).
+// case validates a spread of 256 output columns against klab::ref (all of y must be written),
+// the largest GEMMs 64 whole rows drawn at random. The variants of one shape share its random
+// data, weight uploads and reference (bench::shared_state).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <memory>
-#include <random>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,6 +74,15 @@ std::vector<std::pair<std::int64_t, std::int64_t>> nk_pairs(const Ints& ns, cons
   return out;
 }
 
+// The largest GEMMs (M >= 128, N * K >= 16M) check kSampledRows rows of y drawn at random, in
+// full, and scan all of y for NaN and poison; the others check the first kSampledRows rows
+// (every row of a GEMV) on 256 columns spread over N.
+constexpr std::int64_t kSampledRows = 64;
+
+bool samples_rows(const Spec& s) {
+  return s.family != Family::dequant && s.shape.M >= 128 && s.shape.N * s.shape.K >= (1 << 24);
+}
+
 double y_bytes(const Spec& s) {
   return static_cast<double>(s.shape.M * s.shape.N) * static_cast<double>(klab::dtype_size(s.out));
 }
@@ -107,7 +119,9 @@ kb::Case meta(const Spec& s) {
   c.flops = mats * 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
   c.bound = s.family == Family::gemv ? kb::Bound::memory : kb::Bound::automatic;
   c.compute_ceiling = s.act == DType::bf16 ? kb::CeilingKind::gemm_bf16 : kb::CeilingKind::gemm_f16;
-  c.note = "validated on 256 output columns spread over N";
+  c.note = samples_rows(s) ? "validated: " + std::to_string(kSampledRows) +
+                                 " sampled rows + full NaN/poison scan"
+                           : "validated on 256 output columns spread over N";
   return c;
 }
 
@@ -124,26 +138,41 @@ void sync() {
   cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
 }
 
+// Uniform [lo, hi) from the top 24 bits of a hash value.
+float uniform(std::uint64_t bits, float lo, float hi) {
+  return lo + (hi - lo) * static_cast<float>(bits >> 40) * (1.0f / 16777216.0f);
+}
+
+// Random codes and f16 scales (and mins) from the counter-based hash, filled on every core.
 QuantMatrix random_quant(QuantFormat f, std::int64_t rows, std::int64_t cols, std::uint64_t seed) {
-  std::mt19937_64 gen(seed);
   QuantMatrix m;
   m.format = f;
   m.rows = rows;
   m.cols = cols;
   m.packed.resize(static_cast<std::size_t>(rows * cols * f.bits / 8));
-  for (std::size_t i = 0; i < m.packed.size(); i += 8) {
-    const std::uint64_t r = gen();
-    std::memcpy(&m.packed[i], &r, std::min<std::size_t>(8, m.packed.size() - i));
-  }
+  const auto words = static_cast<std::int64_t>((m.packed.size() + 7) / 8);
+  kb::parallel_for(words, 1 << 14, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t w = begin; w < end; ++w) {
+      const std::uint64_t r = kb::random_u64(seed, static_cast<std::uint64_t>(w));
+      const auto at = static_cast<std::size_t>(w) * 8;
+      std::memcpy(&m.packed[at], &r, std::min<std::size_t>(8, m.packed.size() - at));
+    }
+  });
   const float qmax = f.bits == 4 ? 7.0f : 127.0f;
-  std::uniform_real_distribution<float> scale(0.5f / qmax, 2.0f / qmax), mn(-1.0f, 0.0f);
-  const auto groups = static_cast<std::size_t>(rows * (cols / f.group));
-  m.scales.resize(groups);
-  for (auto& s : m.scales) s = klab::f32_to_f16_bits(scale(gen));
-  if (f.asymmetric) {
-    m.mins.resize(groups);
-    for (auto& v : m.mins) v = klab::f32_to_f16_bits(mn(gen));
-  }
+  const auto groups = rows * (cols / f.group);
+  // Streams of their own (a hashed seed), apart from the codes of this and the next seed.
+  const std::uint64_t scale_seed = kb::random_u64(seed, ~0ULL), min_seed = scale_seed + 1;
+  m.scales.resize(static_cast<std::size_t>(groups));
+  if (f.asymmetric) m.mins.resize(static_cast<std::size_t>(groups));
+  kb::parallel_for(groups, 1 << 14, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t g = begin; g < end; ++g) {
+      const auto i = static_cast<std::size_t>(g);
+      m.scales[i] =
+          klab::f32_to_f16_bits(uniform(kb::random_u64(scale_seed, i), 0.5f / qmax, 2.0f / qmax));
+      if (f.asymmetric)
+        m.mins[i] = klab::f32_to_f16_bits(uniform(kb::random_u64(min_seed, i), -1.0f, 0.0f));
+    }
+  });
   m.validate("klab bench");
   return m;
 }
@@ -166,12 +195,19 @@ QuantMatrix take_rows(const QuantMatrix& m, const std::vector<std::int64_t>& row
   return s;
 }
 
-std::vector<std::int64_t> checked_rows(std::int64_t n) {
-  std::vector<std::int64_t> rows;
+// 256 output columns spread over [0, n), the last included (a padded tile's edge).
+std::vector<std::int64_t> checked_columns(std::int64_t n) {
+  std::vector<std::int64_t> cols;
   const std::int64_t count = std::min(n, kCheckedColumns);
-  for (std::int64_t i = 0; i < count; ++i) rows.push_back(i * n / count);
-  if (rows.back() != n - 1) rows.back() = n - 1;  // include the last (padded-tile) row
-  return rows;
+  for (std::int64_t i = 0; i < count; ++i) cols.push_back(i * n / count);
+  if (cols.back() != n - 1) cols.back() = n - 1;
+  return cols;
+}
+
+std::vector<std::int64_t> first_indices(std::int64_t n) {
+  std::vector<std::int64_t> out(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) out[static_cast<std::size_t>(i)] = i;
+  return out;
 }
 
 HostTensor host_random(DType d, std::int64_t r, std::int64_t c, std::uint64_t seed) {
@@ -186,31 +222,15 @@ HostTensor fetch(const DeviceTensor& d) {
   return h;
 }
 
-// ||y[:, cols] - ref|| / ||ref||, or inf when any element of y is not finite (unwritten).
-double compare_columns(const HostTensor& y, const HostTensor& ref,
-                       const std::vector<std::int64_t>& cols) {
-  const std::int64_t M = y.view().dim(0), N = y.view().dim(1);
-  for (std::int64_t i = 0; i < M * N; ++i)
-    if (!std::isfinite(klab::load_f32(y.view(), i))) return INFINITY;
-  HostTensor got(DType::f32, {M, static_cast<std::int64_t>(cols.size())});
-  for (std::int64_t m = 0; m < M; ++m)
-    for (std::size_t j = 0; j < cols.size(); ++j)
-      got.ptr<float>()[m * static_cast<std::int64_t>(cols.size()) + static_cast<std::int64_t>(j)] =
-          klab::load_f32(y.view(), m * N + cols[j]);
-  return kb::rel_error(got.view(), ref.view());
-}
-
-void apply_epilogue(HostTensor& ref, const HostTensor* up, const HostTensor* residual,
-                    const std::vector<std::int64_t>& cols, std::int64_t N) {
-  const std::int64_t M = ref.view().dim(0), C = ref.view().dim(1);
-  for (std::int64_t m = 0; m < M; ++m)
-    for (std::int64_t j = 0; j < C; ++j) {
-      float& v = ref.ptr<float>()[m * C + j];
-      if (up)
-        v = static_cast<float>(v / (1.0 + std::exp(-double(v))) * up->ptr<float>()[m * C + j]);
-      if (residual)
-        v += klab::load_f32(residual->view(), m * N + cols[static_cast<std::size_t>(j)]);
-    }
+// Rows `rows` of a contiguous 2-D host tensor, as a tensor of their own.
+HostTensor gather_rows(const TensorView& t, const std::vector<std::int64_t>& rows) {
+  HostTensor out(t.dtype, {static_cast<std::int64_t>(rows.size()), t.dim(1)});
+  const std::size_t row_bytes = static_cast<std::size_t>(t.dim(1)) * klab::dtype_size(t.dtype);
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    std::memcpy(static_cast<char*>(out.view().data) + i * row_bytes,
+                static_cast<const char*>(t.data) + static_cast<std::size_t>(rows[i]) * row_bytes,
+                row_bytes);
+  return out;
 }
 
 bool wants_tiled(const std::string& variant) {
@@ -222,72 +242,169 @@ const klab::registry::OpRegistry<cuda::GemvArgs>& registry_of(const Spec& s) {
   return s.bits == 16 ? cuda::gemv_dense_registry() : cuda::gemv_registry();
 }
 
+// The key of a shape's shared state: everything its inputs depend on.
+std::string shared_key(const Spec& s) {
+  const kb::Case c = meta(s);
+  return "bench_gemv|" + c.op + "|" + c.dtype + "|" + c.shape;
+}
+
+struct QuantSets {
+  std::vector<cuda::DeviceQuantMatrix> w, up;  // rotation sets of the weight (and up weight)
+};
+
+// What every variant of one matmul shape shares within a run: the random host data, x and the
+// residual on the device, the weight sets (per quantized layout, uploaded when a variant first
+// asks), and the reference of the checked outputs (computed by the first validation).
+struct MatmulShared {
+  Spec spec;
+  int set_count = 1;
+  QuantMatrix w, w_up;
+  HostTensor hw, hw_up, hx, hres;
+  DeviceTensor x, res;
+  std::vector<DeviceTensor> d, d_up;
+  std::map<cuda::QuantLayouts, QuantSets> quant;
+  std::vector<std::int64_t> rows, cols;  // checked rows of x and columns of y
+  std::optional<HostTensor> want;        // f32 [rows, cols]
+
+  bool swiglu() const { return spec.epilogue == "swiglu"; }
+};
+
+std::shared_ptr<MatmulShared> make_matmul_shared(const kb::Context& ctx, const Spec& s) {
+  auto sh = std::make_shared<MatmulShared>();
+  sh->spec = s;
+  const auto& [M, N, K] = s.shape;
+  const double per_set = weight_bytes(s) * (sh->swiglu() ? 2 : 1);
+  sh->set_count = ctx.rotation_sets(static_cast<std::size_t>(per_set), 16);
+  if (s.bits == 16) {
+    sh->hw = host_random(s.act, N, K, ctx.seed);
+    if (sh->swiglu()) sh->hw_up = host_random(s.act, N, K, ctx.seed + 1);
+    for (int i = 0; i < sh->set_count; ++i) {
+      sh->d.push_back(DeviceTensor::upload(sh->hw.view()));
+      if (sh->swiglu()) sh->d_up.push_back(DeviceTensor::upload(sh->hw_up.view()));
+    }
+  } else {
+    sh->w = random_quant(s.format, N, K, ctx.seed);
+    if (sh->swiglu()) sh->w_up = random_quant(s.format, N, K, ctx.seed + 1);
+  }
+  sh->hx = host_random(s.act, M, K, ctx.seed + 2);
+  sh->x = DeviceTensor::upload(sh->hx.view());
+  if (s.epilogue == "residual") {
+    sh->hres = host_random(s.out, M, N, ctx.seed + 3);
+    sh->res = DeviceTensor::upload(sh->hres.view());
+  }
+  if (samples_rows(s)) {
+    sh->rows = kb::sample_indices(M, kSampledRows, ctx.seed + 4);
+    sh->cols = first_indices(N);
+  } else {
+    sh->rows = first_indices(std::min<std::int64_t>(M, kSampledRows));
+    sh->cols = checked_columns(N);
+  }
+  return sh;
+}
+
+const QuantSets& quant_sets(MatmulShared& sh, cuda::QuantLayouts layout) {
+  if (const auto it = sh.quant.find(layout); it != sh.quant.end()) return it->second;
+  QuantSets q;
+  q.w.push_back(cuda::DeviceQuantMatrix::upload(sh.w, layout));
+  if (sh.swiglu()) q.up.push_back(cuda::DeviceQuantMatrix::upload(sh.w_up, layout));
+  for (int i = 1; i < sh.set_count; ++i) {
+    q.w.push_back(q.w[0].clone());
+    if (sh.swiglu()) q.up.push_back(q.up[0].clone());
+  }
+  return sh.quant.emplace(layout, std::move(q)).first->second;
+}
+
+// ref [R, C] (+)= the epilogue on the checked rows and columns.
+void apply_epilogue(HostTensor& ref, const HostTensor* up, const HostTensor* residual,
+                    const MatmulShared& sh) {
+  const std::int64_t R = ref.view().dim(0), C = ref.view().dim(1), N = sh.spec.shape.N;
+  for (std::int64_t m = 0; m < R; ++m)
+    for (std::int64_t j = 0; j < C; ++j) {
+      float& v = ref.ptr<float>()[m * C + j];
+      if (up)
+        v = static_cast<float>(v / (1.0 + std::exp(-double(v))) * up->ptr<float>()[m * C + j]);
+      if (residual)
+        v += klab::load_f32(residual->view(), sh.rows[static_cast<std::size_t>(m)] * N +
+                                                  sh.cols[static_cast<std::size_t>(j)]);
+    }
+}
+
+// The reference of the checked outputs, computed once per shape (klab::ref on every core).
+const HostTensor& reference(MatmulShared& sh) {
+  if (sh.want) return *sh.want;
+  const Spec& sp = sh.spec;
+  const auto R = static_cast<std::int64_t>(sh.rows.size()),
+             C = static_cast<std::int64_t>(sh.cols.size());
+  const bool every_column = C == sp.shape.N;
+  const HostTensor x = gather_rows(sh.hx.view(), sh.rows);
+  HostTensor ref(DType::f32, {R, C}), up(DType::f32, {R, C});
+  const auto product = [&](const TensorView& out, const HostTensor& hw, const QuantMatrix& w) {
+    if (sp.bits == 16) {
+      if (every_column) return kb::ref_matmul_parallel(out, x.view(), hw.view());
+      return kb::ref_matmul_parallel(out, x.view(), gather_rows(hw.view(), sh.cols).view());
+    }
+    if (every_column) return kb::ref_quant_matmul_parallel(out, x.view(), w);
+    kb::ref_quant_matmul_parallel(out, x.view(), take_rows(w, sh.cols));
+  };
+  product(ref.view(), sh.hw, sh.w);
+  if (sh.swiglu()) product(up.view(), sh.hw_up, sh.w_up);
+  apply_epilogue(ref, sh.swiglu() ? &up : nullptr, sp.epilogue == "residual" ? &sh.hres : nullptr,
+                 sh);
+  sh.want = std::move(ref);
+  return *sh.want;
+}
+
+// ||y[rows, cols] - ref|| / ||ref||, or inf when any element of y is not finite (unwritten).
+double compare(const HostTensor& y, const MatmulShared& sh, const HostTensor& want) {
+  if (!kb::all_finite(y.view())) return INFINITY;
+  const auto R = static_cast<std::int64_t>(sh.rows.size()),
+             C = static_cast<std::int64_t>(sh.cols.size());
+  const std::int64_t N = y.view().dim(1);
+  HostTensor got(DType::f32, {R, C});
+  for (std::int64_t m = 0; m < R; ++m)
+    for (std::int64_t j = 0; j < C; ++j)
+      got.ptr<float>()[m * C + j] =
+          klab::load_f32(y.view(), sh.rows[static_cast<std::size_t>(m)] * N +
+                                       sh.cols[static_cast<std::size_t>(j)]);
+  return kb::rel_error(got.view(), want.view());
+}
+
 kb::Instance setup_matmul(const kb::Context& ctx, const Spec& s, const std::string& variant) {
   struct State {
-    Spec spec;
+    std::shared_ptr<MatmulShared> sh;
     const klab::registry::Variant<cuda::GemvArgs>* v = nullptr;
-    QuantMatrix w, w_up;
-    HostTensor hw, hw_up, hx, hres;
-    std::vector<cuda::DeviceQuantMatrix> q, q_up;
-    std::vector<DeviceTensor> d, d_up;
-    DeviceTensor x, y, res;
+    const QuantSets* q = nullptr;
+    DeviceTensor y;
     std::size_t next = 0;
-    std::size_t sets() const { return std::max(q.size(), d.size()); }
+    std::size_t sets() const { return q ? q->w.size() : sh->d.size(); }
     cuda::GemvArgs args(std::size_t i) const {
       cuda::GemvArgs a;
-      a.x = x.view();
+      a.x = sh->x.view();
       a.y = y.view();
-      const bool swiglu = spec.epilogue == "swiglu";
-      if (spec.bits == 16) {
-        a.w_dense = d[i].view();
-        if (swiglu) a.w_dense_up = d_up[i].view();
+      if (q) {
+        a.w = &q->w[i];
+        if (sh->swiglu()) a.w_up = &q->up[i];
       } else {
-        a.w = &q[i];
-        if (swiglu) a.w_up = &q_up[i];
+        a.w_dense = sh->d[i].view();
+        if (sh->swiglu()) a.w_dense_up = sh->d_up[i].view();
       }
-      a.epilogue = swiglu                        ? cuda::Epilogue::swiglu
-                   : spec.epilogue == "residual" ? cuda::Epilogue::residual
-                                                 : cuda::Epilogue::none;
-      if (a.epilogue == cuda::Epilogue::residual) a.residual = res.view();
+      const std::string& e = sh->spec.epilogue;
+      a.epilogue = e == "swiglu"     ? cuda::Epilogue::swiglu
+                   : e == "residual" ? cuda::Epilogue::residual
+                                     : cuda::Epilogue::none;
+      if (a.epilogue == cuda::Epilogue::residual) a.residual = sh->res.view();
       return a;
     }
   };
   auto st = std::make_shared<State>();
-  st->spec = s;
   st->v = registry_of(s).find(variant);
   if (!st->v) klab::fail("klab bench: unknown variant " + variant);
-  const auto& [M, N, K] = s.shape;
-  const bool swiglu = s.epilogue == "swiglu";
-  const double per_set = weight_bytes(s) * (swiglu ? 2 : 1);
-  const int count = ctx.rotation_sets(static_cast<std::size_t>(per_set), 16);
-  if (s.bits == 16) {
-    st->hw = host_random(s.act, N, K, ctx.seed);
-    if (swiglu) st->hw_up = host_random(s.act, N, K, ctx.seed + 1);
-    for (int i = 0; i < count; ++i) {
-      st->d.push_back(DeviceTensor::upload(st->hw.view()));
-      if (swiglu) st->d_up.push_back(DeviceTensor::upload(st->hw_up.view()));
-    }
-  } else {
-    const auto layouts =
-        wants_tiled(variant) ? cuda::QuantLayouts::tiled : cuda::QuantLayouts::plain;
-    st->w = random_quant(s.format, N, K, ctx.seed);
-    st->q.push_back(cuda::DeviceQuantMatrix::upload(st->w, layouts));
-    if (swiglu) {
-      st->w_up = random_quant(s.format, N, K, ctx.seed + 1);
-      st->q_up.push_back(cuda::DeviceQuantMatrix::upload(st->w_up, layouts));
-    }
-    for (int i = 1; i < count; ++i) {
-      st->q.push_back(st->q[0].clone());
-      if (swiglu) st->q_up.push_back(st->q_up[0].clone());
-    }
-  }
-  st->hx = host_random(s.act, M, K, ctx.seed + 2);
-  st->x = DeviceTensor::upload(st->hx.view());
-  st->y = DeviceTensor(s.out, {M, N});
-  if (s.epilogue == "residual") {
-    st->hres = host_random(s.out, M, N, ctx.seed + 3);
-    st->res = DeviceTensor::upload(st->hres.view());
-  }
+  st->sh =
+      kb::shared_state<MatmulShared>(shared_key(s), [&] { return make_matmul_shared(ctx, s); });
+  if (s.bits != 16)
+    st->q = &quant_sets(
+        *st->sh, wants_tiled(variant) ? cuda::QuantLayouts::tiled : cuda::QuantLayouts::plain);
+  st->y = DeviceTensor(s.out, {s.shape.M, s.shape.N});
   sync();
   if (!st->v->supports(st->args(0))) throw kb::Unsupported("variant does not support this case");
 
@@ -298,50 +415,27 @@ kb::Instance setup_matmul(const kb::Context& ctx, const Spec& s, const std::stri
     st->next = (st->next + 1) % st->sets();
   };
   inst.validate = [st] {
-    const Spec& sp = st->spec;
-    const auto cols = checked_rows(sp.shape.N);
     st->y.poison();
     st->v->launch(st->args(0), nullptr);
     sync();
-    const std::int64_t C = static_cast<std::int64_t>(cols.size());
-    const std::int64_t rows = std::min<std::int64_t>(sp.shape.M, 64);  // x rows checked
-    const TensorView x = st->hx.view().slice0(0, rows);
-    HostTensor ref(DType::f32, {rows, C}), up(DType::f32, {rows, C});
-    const bool swiglu = sp.epilogue == "swiglu";
-    if (sp.bits == 16) {
-      HostTensor w(sp.act, {C, sp.shape.K}), wu(sp.act, {C, sp.shape.K});
-      const std::size_t row_bytes = static_cast<std::size_t>(sp.shape.K) * klab::dtype_size(sp.act);
-      for (std::int64_t j = 0; j < C; ++j) {
-        const auto src = static_cast<std::size_t>(cols[static_cast<std::size_t>(j)]) * row_bytes;
-        std::memcpy(static_cast<char*>(w.view().data) + j * row_bytes,
-                    static_cast<const char*>(st->hw.view().data) + src, row_bytes);
-        if (swiglu)
-          std::memcpy(static_cast<char*>(wu.view().data) + j * row_bytes,
-                      static_cast<const char*>(st->hw_up.view().data) + src, row_bytes);
-      }
-      klab::ref::matmul(ref.view(), x, w.view());
-      if (swiglu) klab::ref::matmul(up.view(), x, wu.view());
-    } else {
-      klab::ref::quant_matmul(ref.view(), x, take_rows(st->w, cols));
-      if (swiglu) klab::ref::quant_matmul(up.view(), x, take_rows(st->w_up, cols));
-    }
-    apply_epilogue(ref, swiglu ? &up : nullptr, sp.epilogue == "residual" ? &st->hres : nullptr,
-                   cols, sp.shape.N);
     const HostTensor y = fetch(st->y);
-    HostTensor y_rows(sp.out, {rows, sp.shape.N});
-    std::memcpy(y_rows.view().data, y.view().data, y_rows.view().nbytes());
-    // Non-finite anywhere in y fails; the comparison covers the checked rows and columns.
-    for (std::int64_t i = 0; i < y.view().numel(); ++i)
-      if (!std::isfinite(klab::load_f32(y.view(), i))) return double(INFINITY);
-    return compare_columns(y_rows, ref, cols);
+    return compare(y, *st->sh, reference(*st->sh));
   };
   return inst;
 }
 
+// One dequantization shape's shared state: the matrix, its plain sets, and the reference of the
+// checked rows.
+struct DequantShared {
+  QuantMatrix w;
+  std::vector<cuda::DeviceQuantMatrix> q;
+  std::vector<std::int64_t> rows;
+  std::optional<HostTensor> want;
+};
+
 kb::Instance setup_dequant(const kb::Context& ctx, const Spec& s, const std::string& variant) {
   struct State {
-    QuantMatrix w;
-    std::vector<cuda::DeviceQuantMatrix> q;
+    std::shared_ptr<DequantShared> sh;
     DeviceTensor out;
     std::string variant;
     std::size_t next = 0;
@@ -350,36 +444,37 @@ kb::Instance setup_dequant(const kb::Context& ctx, const Spec& s, const std::str
   const auto& [M, N, K] = s.shape;
   (void)M;
   st->variant = variant;
-  st->w = random_quant(s.format, N, K, ctx.seed);
-  st->q.push_back(cuda::DeviceQuantMatrix::upload(st->w, cuda::QuantLayouts::plain));
-  const double per_set = weight_bytes(s) + static_cast<double>(N * K) * klab::dtype_size(s.out);
-  for (int i = 1, n = ctx.rotation_sets(static_cast<std::size_t>(per_set), 8); i < n; ++i)
-    st->q.push_back(st->q[0].clone());
+  st->sh = kb::shared_state<DequantShared>(shared_key(s), [&] {
+    auto sh = std::make_shared<DequantShared>();
+    sh->w = random_quant(s.format, N, K, ctx.seed);
+    sh->q.push_back(cuda::DeviceQuantMatrix::upload(sh->w, cuda::QuantLayouts::plain));
+    const double per_set = weight_bytes(s) + static_cast<double>(N * K) * klab::dtype_size(s.out);
+    for (int i = 1, n = ctx.rotation_sets(static_cast<std::size_t>(per_set), 8); i < n; ++i)
+      sh->q.push_back(sh->q[0].clone());
+    sh->rows = checked_columns(N);
+    return sh;
+  });
   st->out = DeviceTensor(s.out, {N, K});
   sync();
   kb::Instance inst;
-  inst.sets = st->q.size();
+  inst.sets = st->sh->q.size();
   inst.run = [st](cudaStream_t stream) {
-    cuda::dequantize({st->out.view(), &st->q[st->next]}, stream, st->variant);
-    st->next = (st->next + 1) % st->q.size();
+    cuda::dequantize({st->out.view(), &st->sh->q[st->next]}, stream, st->variant);
+    st->next = (st->next + 1) % st->sh->q.size();
   };
-  inst.validate = [st, N, K] {
+  inst.validate = [st, K] {
+    DequantShared& sh = *st->sh;
     st->out.poison();
-    cuda::dequantize({st->out.view(), &st->q[0]}, nullptr, st->variant);
+    cuda::dequantize({st->out.view(), &sh.q[0]}, nullptr, st->variant);
     sync();
-    const auto rows = checked_rows(N);
-    const QuantMatrix sub = take_rows(st->w, rows);
-    HostTensor ref(DType::f32, {sub.rows, K});
-    klab::ref::dequantize(ref.view(), sub);
+    if (!sh.want) {
+      const QuantMatrix sub = take_rows(sh.w, sh.rows);
+      sh.want.emplace(DType::f32, std::initializer_list<std::int64_t>{sub.rows, K});
+      klab::ref::dequantize(sh.want->view(), sub);
+    }
     const HostTensor all = fetch(st->out);
-    HostTensor got(DType::f32, {sub.rows, K});
-    for (std::int64_t i = 0; i < N * K; ++i)
-      if (!std::isfinite(klab::load_f32(all.view(), i))) return double(INFINITY);
-    for (std::int64_t j = 0; j < sub.rows; ++j)
-      for (std::int64_t k = 0; k < K; ++k)
-        got.ptr<float>()[j * K + k] =
-            klab::load_f32(all.view(), rows[static_cast<std::size_t>(j)] * K + k);
-    return kb::rel_error(got.view(), ref.view());
+    if (!kb::all_finite(all.view())) return double(INFINITY);
+    return kb::rel_error(gather_rows(all.view(), sh.rows).view(), sh.want->view());
   };
   return inst;
 }
