@@ -157,40 +157,25 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   if (seq.paged) stage_pages(s_pages, seq.table, guess_first, p.cache.max_blocks_per_seq);
 
   const int max_len = seq.max_len < 0x7fffffff ? static_cast<int>(seq.max_len) : 0x7fffffff;
-  const int len = seq.len < 0 ? 0 : seq.len < max_len ? seq.len : max_len;
-  const SeqSplit cut = cluster_split(len, static_cast<int>(gridDim.x));
-  // One split (or none): CTA 0 writes out alone; the whole cluster agrees, so no CTA waits on
-  // a cluster barrier the others skip.
-  const bool direct = cut.count <= 1;
-  if (direct && split > 0) return;
-  const int begin = split * cut.chunk < len ? split * cut.chunk : len;  // CTAs past count: empty
-  const int end = len < begin + cut.chunk ? len : begin + cut.chunk;
-  const int block_tiles = (end - begin + kMmaKeys - 1) / kMmaKeys;
-  PageWindow window;
-  if (seq.paged) {
-    if (end > begin) {
-      window.s_pages = s_pages;
-      window.first = begin / seq.page_size;
-      window.staged = (end - 1) / seq.page_size - window.first < kPageWindow;
-      if (window.staged && window.first != guess_first) {  // the actual cut is not the guess
-        __syncthreads();
-        stage_pages(s_pages, seq.table, window.first, p.cache.max_blocks_per_seq);
-      }
-    }
-    __syncthreads();  // the window is visible to every warp
-  }
-
-  const int my_tiles = block_tiles > warp ? (block_tiles - warp + kWarps - 1) / kWarps : 0;
   T* pipe = reinterpret_cast<T*>(smem) + warp * S::kWarpElems;
   T* sq = reinterpret_cast<T*>(smem + S::kQOffset);
   const T* kg = static_cast<const T*>(p.cache.k) + hkv * p.cache.head_stride;
   const T* vg = static_cast<const T*>(p.cache.v) + hkv * p.cache.head_stride;
 
-  // Warp tile i covers keys key0(i) .. +15; this lane copies rows lane / 8 + 4 r of it.
-  auto key0 = [&](int i) { return begin + (warp + i * kWarps) * kMmaKeys; };
+  // This CTA's key range [begin, end) and this warp's tiles of it; warp tile i covers keys
+  // key0(i) .. +15, of which this lane copies rows lane / 8 + 4 r.
+  int begin = 0, end = 0, my_tiles = 0;
+  PageWindow window;
   RowCursor<S::kRowsPerLane> cursor;
-  cursor.start(seq, key0(0) + lane / 8, 4, kWarps * kMmaKeys);
-  auto rows_of = [&](int i) {  // called for i = 0, 1, 2, ... in order
+  auto key0 = [&](int i) { return begin + (warp + i * kWarps) * kMmaKeys; };
+  auto set_range = [&](int first, int last) {
+    begin = first;
+    end = last;
+    const int block_tiles = (end - begin + kMmaKeys - 1) / kMmaKeys;
+    my_tiles = block_tiles > warp ? (block_tiles - warp + kWarps - 1) / kWarps : 0;
+    cursor.start(seq, key0(0) + lane / 8, 4, kWarps * kMmaKeys);
+  };
+  auto rows_of = [&](int i) {  // called for i = 0, 1, 2, ... in order after set_range
     TileRows<T, D> t;
     cursor.take(seq, window, i < my_tiles ? end : 0, t.off);
     return t;
@@ -212,17 +197,67 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
       }
     }
   };
-
-  // Prologue: the first kStages - 1 tiles (with the first loop iteration's, every stage) go
-  // out before Q is stored or anything waits on them.
+  // The first kStages - 1 tiles (with the first loop iteration's, every stage) go out before
+  // anything waits on them; `ahead`: the rows of the tile after them.
   TileRows<T, D> ahead;
+  auto issue_prologue = [&] {
 #pragma unroll
-  for (int s = 0; s < S::kStages - 1; ++s) {
-    const TileRows<T, D> t = rows_of(s);
-    if (s < my_tiles) load_tile(t, s);
-    cp_async_commit();
+    for (int s = 0; s < S::kStages - 1; ++s) {
+      const TileRows<T, D> t = rows_of(s);
+      if (s < my_tiles) load_tile(t, s);
+      cp_async_commit();
+    }
+    ahead = rows_of(S::kStages - 1);
+  };
+
+  // Speculative (contiguous): the range of the plan's guessed cut, clamped to the rows the cache
+  // holds, goes out before the length is known. Rows the actual length excludes are masked in
+  // the softmax (K) and zeroed after their copy lands (V).
+  const bool spec = p.speculate && !seq.paged && p.chunk > 0;
+  if (spec) {
+    const std::int64_t guess_begin = std::int64_t{split} * p.chunk;
+    const int gb = guess_begin < max_len ? static_cast<int>(guess_begin) : max_len;
+    const std::int64_t guess_end = std::int64_t{gb} + p.chunk;
+    set_range(gb, guess_end < max_len ? static_cast<int>(guess_end) : max_len);
+    issue_prologue();
   }
-  ahead = rows_of(S::kStages - 1);
+
+  const int len = seq.len < 0 ? 0 : seq.len < max_len ? seq.len : max_len;
+  const SeqSplit cut = cluster_split(len, static_cast<int>(gridDim.x));
+  // One split (or none): CTA 0 writes out alone; the whole cluster agrees, so no CTA waits on
+  // a cluster barrier the others skip.
+  const bool direct = cut.count <= 1;
+  if (direct && split > 0) {
+    if (spec) cp_async_wait<0>();  // no copy lands in released shared memory
+    return;
+  }
+  const int first = split * cut.chunk < len ? split * cut.chunk : len;  // past count: empty
+  const int last = len < first + cut.chunk ? len : first + cut.chunk;
+  if (spec && cut.chunk == p.chunk && first == begin) {
+    // The guess holds: the actual range is a prefix of the issued one.
+    const int block_tiles = (last - first + kMmaKeys - 1) / kMmaKeys;
+    end = last;
+    my_tiles = block_tiles > warp ? (block_tiles - warp + kWarps - 1) / kWarps : 0;
+  } else {
+    if (spec) {
+      cp_async_wait<0>();  // the stages are refilled below
+      __syncwarp();
+    }
+    if (seq.paged) {
+      if (last > first) {
+        window.s_pages = s_pages;
+        window.first = first / seq.page_size;
+        window.staged = (last - 1) / seq.page_size - window.first < kPageWindow;
+        if (window.staged && window.first != guess_first) {  // the actual cut is not the guess
+          __syncthreads();
+          stage_pages(s_pages, seq.table, window.first, p.cache.max_blocks_per_seq);
+        }
+      }
+      __syncthreads();  // the window is visible to every warp
+    }
+    set_range(first, last);
+    issue_prologue();
+  }
 
 #pragma unroll
   for (int j = 0; j < S::kQPerThread; ++j) {
@@ -252,10 +287,21 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
     cp_async_commit();
     ahead = rows_of(next + 1);
     cp_async_wait<S::kStages - 1>();
+    const int k0 = key0(i);
+    T* tk = pipe + (i % S::kStages) * S::kTileElems;
+    T* tv = tk + S::kStages * S::kTileElems;
+    if (spec && k0 + kMmaKeys > end) {  // V rows past the length hold real rows: zero them
+#pragma unroll
+      for (int r = 0; r < S::kRowsPerLane; ++r) {
+        const int row = lane / 8 + 4 * r;
+        if (k0 + row < end) continue;
+#pragma unroll
+        for (int j = 0; j < S::kChunkGroups; ++j)
+          *reinterpret_cast<uint4*>(tv + swizzled_chunk<S::kChunks>(row, lane % 8 + 8 * j) * 8) =
+              make_uint4(0u, 0u, 0u, 0u);
+      }
+    }
     __syncwarp();  // every lane's copies of tile i are visible to the whole warp
-
-    const T* tk = pipe + (i % S::kStages) * S::kTileElems;
-    const T* tv = tk + S::kStages * S::kTileElems;
     float s[2][4] = {};
 #pragma unroll
     for (int kk = 0; kk < kKSteps; ++kk) {
@@ -270,7 +316,6 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
       mma_m16n8k16<T>(s[1], q, b1);
     }
     // Scores in log2 units; keys past the range's end are masked (only the last tile).
-    const int k0 = key0(i);
 #pragma unroll
     for (int nt = 0; nt < 2; ++nt)
 #pragma unroll

@@ -45,6 +45,9 @@ struct DecodeParams {
   float* part_lse = nullptr;     // [B, Hq, max_splits], log2 of the partial softmax sum + max
   unsigned* counters = nullptr;  // [kCounterSlots], zero between calls (split_kv_mma_fused)
   int sm_count = 0;              // split_kv_mma_fused: the SMs its cut balances over
+  // split_kv_mma_cluster_spec: a contiguous cache's first copies are issued for the cut p.chunk
+  // guesses before the length arrives (re-issued when the actual cut differs).
+  bool speculate = false;
 };
 
 // How sequence b with `len` keys is cut: `count` splits of `chunk` tokens (the last shorter).
@@ -182,6 +185,7 @@ enum class ClusterCta {
   w8,     // 8 warps, rings of up to 4 tiles (D = 128: 3, ~206 KiB)
   w4_s2,  // 4 warps, 2-stage rings (D = 128: ~78 KiB, two CTAs per SM)
 };
+// (p.speculate selects the speculative prologue in any of them.)
 bool cluster_supports(const DecodeParams& p, ClusterCta cta);
 void launch_split_kv_mma_cluster(const DecodeParams& p, cudaStream_t stream, ClusterCta cta);
 // The cluster size launch_split_kv_mma_cluster takes for p (p.max_splits shrunk until all of

@@ -56,7 +56,7 @@ decode::DecodeParams fused_params_of(const DecodeAttnArgs& a) {
   return p;
 }
 
-// split_kv_mma_cluster[_w8] runs on the plan's cluster partition: max_splits = the cluster size,
+// split_kv_mma_cluster[_w8|_s2|_spec] run on the plan's cluster partition: max_splits = the cluster size,
 // chunk = the guess of the cut (a paged CTA's block-table window). No workspace.
 decode::DecodeParams cluster_params_of(const DecodeAttnArgs& a) {
   decode::DecodeParams p = params_of(a);
@@ -141,30 +141,38 @@ registry::OpRegistry<DecodeAttnArgs> build() {
   struct ClusterVariant {
     const char* name;
     decode::ClusterCta cta;
+    bool speculate;
     const char* description;
   };
   const ClusterVariant cluster_variants[] = {
-      {"split_kv_mma_cluster", decode::ClusterCta::w4,
+      {"split_kv_mma_cluster", decode::ClusterCta::w4, false,
        "latency-first split-KV on sm_90: the splits of each (sequence, KV head tile) are one "
        "thread-block cluster (<= 16 CTAs of 4 warps) that merges through distributed shared "
        "memory and writes out (no partials, counters or workspace); length, Q and block-table "
        "window loaded together, rings of 4 tiles per warp (a B=1 S=4096 CTA issues every copy "
        "in its prologue)"},
-      {"split_kv_mma_cluster_w8", decode::ClusterCta::w8,
+      {"split_kv_mma_cluster_w8", decode::ClusterCta::w8, false,
        "split_kv_mma_cluster with 8 warps a CTA (rings of 3 tiles at D = 128): twice the warps "
        "issuing, half the tiles per warp"},
-      {"split_kv_mma_cluster_s2", decode::ClusterCta::w4_s2,
+      {"split_kv_mma_cluster_s2", decode::ClusterCta::w4_s2, false,
        "split_kv_mma_cluster with 2-stage rings (~78 KiB at D = 128): two CTAs fit an SM, so a "
        "16-CTA cluster needs 8 SMs of a GPC"},
+      {"split_kv_mma_cluster_spec", decode::ClusterCta::w4, true,
+       "split_kv_mma_cluster whose contiguous-cache copies for the plan's guessed cut are issued "
+       "before the length arrives (rows past it masked, V rows zeroed; re-issued when the cut "
+       "differs, so best when the plan was made for the actual lengths)"},
   };
   for (const ClusterVariant& v : cluster_variants) {
     const decode::ClusterCta cta = v.cta;
+    const bool speculate = v.speculate;
     r.add({v.name, v.description,
            [cta](const DecodeAttnArgs& a) {
              return a.plan && decode::cluster_supports(cluster_params_of(a), cta);
            },
-           [cta](const DecodeAttnArgs& a, cudaStream_t s) {
-             decode::launch_split_kv_mma_cluster(cluster_params_of(a), s, cta);
+           [cta, speculate](const DecodeAttnArgs& a, cudaStream_t s) {
+             decode::DecodeParams p = cluster_params_of(a);
+             p.speculate = speculate;
+             decode::launch_split_kv_mma_cluster(p, s, cta);
            }});
   }
   // The tensor-core rung when its alignment holds (it is memory-bound where the scalar tile

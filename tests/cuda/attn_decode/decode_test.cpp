@@ -43,9 +43,11 @@ const std::vector<std::string> kVariants = {"block_per_head",
                                             "split_kv_mma_fused",
                                             "split_kv_mma_cluster",
                                             "split_kv_mma_cluster_w8",
-                                            "split_kv_mma_cluster_s2"};
+                                            "split_kv_mma_cluster_s2",
+                                            "split_kv_mma_cluster_spec"};
 const std::vector<std::string> kClusterVariants = {
-    "split_kv_mma_cluster", "split_kv_mma_cluster_w8", "split_kv_mma_cluster_s2"};
+    "split_kv_mma_cluster", "split_kv_mma_cluster_w8", "split_kv_mma_cluster_s2",
+    "split_kv_mma_cluster_spec"};
 const std::vector<std::string> kSplitVariants = [] {
   std::vector<std::string> v = {"split_kv", "split_kv_mma", "split_kv_mma_pdl",
                                 "split_kv_mma_onepass", "split_kv_mma_fused"};
@@ -432,6 +434,35 @@ TEST_F(DecodeSplitTest, ClusterEverySize) {
         }
       }
   }
+}
+
+// Rows of a contiguous cache past a sequence's length hold NaN: the speculative prologue loads
+// some of them when the plan's guessed cut holds (here for the 4000-key sequence, planned at
+// the 4096-key capacity: 16 x 256 keys either way) and must mask K and zero V; the 1000-key
+// sequence's cut differs from the guess and re-issues its copies.
+TEST_F(DecodeSplitTest, ClusterSpeculationIgnoresRowsPastTheLength) {
+  const std::vector<std::int32_t> capacity = {4096, 4096}, lens = {4000, 1000};
+  CacheSpec spec{DType::bf16, false, 0, 2, 128, capacity};
+  DecodeProblem p(spec, lens, 4, 0.088f);
+  const ref::KvCacheView host = p.cache.host();
+  for (std::size_t b = 0; b < lens.size(); ++b)
+    for (std::int32_t pos = lens[b]; pos < capacity[b]; ++pos)
+      for (int h = 0; h < 2; ++h)
+        for (int d = 0; d < 128; ++d) {
+          const std::int64_t off = std::int64_t(b) * host.k.stride[0] + pos * host.k.stride[1] +
+                                   h * host.k.stride[2] + d;
+          store_f32(host.k, off, std::nanf(""));
+          store_f32(host.v, off, std::nanf(""));
+        }
+  p.cache.upload();
+  p.use_plan(cuda::plan_decode_attention(2, 8, 2, 128, DType::bf16, capacity, 132));
+  ASSERT_EQ(p.plan->cluster_chunk, 256);
+  const HostTensor ref = p.reference();
+  for (int call = 0; call < 2; ++call)
+    for (const std::string& v : kClusterVariants) {
+      SCOPED_TRACE(v);
+      EXPECT_LE(rel_error(p.run(v).view(), ref.view()), 1e-2);
+    }
 }
 
 // The plan says whether the cluster variants run (cluster_splits 0: they do not) and sizes their
