@@ -117,6 +117,32 @@ __device__ __forceinline__ void merge_cluster(const DecodeParams& p, std::uint32
   }
 }
 
+// s_pages[i] = table[first + i] for i < count and first + i < row_len, else -1 (i < kPageWindow).
+// Every load is issued before any store (stage_pages' loop, whose stores may alias its loads,
+// pays one table latency per iteration). All threads of the block take part; the caller syncs.
+template <int kThreads>
+__device__ __forceinline__ void stage_window(int* s_pages, const std::int32_t* table, int first,
+                                             int count, int row_len) {
+  constexpr int kPer = (kPageWindow + kThreads - 1) / kThreads;
+  int v[kPer];
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) {
+    const int i = static_cast<int>(threadIdx.x) + j * kThreads;
+    v[j] = i < count && first + i < row_len ? table[first + i] : -1;
+  }
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) {
+    const int i = static_cast<int>(threadIdx.x) + j * kThreads;
+    if (i < kPageWindow) s_pages[i] = v[j];
+  }
+}
+
+// Table entries a range of `keys` keys starting anywhere in a page touches (<= kPageWindow).
+__device__ __forceinline__ int window_pages(std::int64_t keys, int page_size) {
+  const std::int64_t n = (keys + page_size - 1) / page_size + 1;
+  return n < kPageWindow ? static_cast<int>(n) : kPageWindow;
+}
+
 template <class T, int D, int kWarps, int kMaxStages>
 __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodeParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -154,7 +180,10 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   int* s_pages = reinterpret_cast<int*>(smem + S::kPagesOffset);
   const int guess_first =
       seq.paged ? static_cast<int>(std::int64_t{split} * p.chunk / seq.page_size) : 0;
-  if (seq.paged) stage_pages(s_pages, seq.table, guess_first, p.cache.max_blocks_per_seq);
+  const int guess_pages = seq.paged && p.chunk > 0 ? window_pages(p.chunk, seq.page_size) : 0;
+  if (seq.paged)
+    stage_window<S::kThreads>(s_pages, seq.table, guess_first, guess_pages,
+                              p.cache.max_blocks_per_seq);
 
   const int max_len = seq.max_len < 0x7fffffff ? static_cast<int>(seq.max_len) : 0x7fffffff;
   T* pipe = reinterpret_cast<T*>(smem) + warp * S::kWarpElems;
@@ -247,10 +276,13 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
       if (last > first) {
         window.s_pages = s_pages;
         window.first = first / seq.page_size;
-        window.staged = (last - 1) / seq.page_size - window.first < kPageWindow;
-        if (window.staged && window.first != guess_first) {  // the actual cut is not the guess
+        const int pages = (last - 1) / seq.page_size - window.first + 1;
+        window.staged = pages <= kPageWindow;
+        // The guessed window serves when it starts at the range's first page and covers it.
+        if (window.staged && (window.first != guess_first || pages > guess_pages)) {
           __syncthreads();
-          stage_pages(s_pages, seq.table, window.first, p.cache.max_blocks_per_seq);
+          stage_window<S::kThreads>(s_pages, seq.table, window.first, pages,
+                                    p.cache.max_blocks_per_seq);
         }
       }
       __syncthreads();  // the window is visible to every warp

@@ -56,8 +56,8 @@ decode::DecodeParams fused_params_of(const DecodeAttnArgs& a) {
   return p;
 }
 
-// split_kv_mma_cluster[_w8|_s2|_spec] run on the plan's cluster partition: max_splits = the cluster size,
-// chunk = the guess of the cut (a paged CTA's block-table window). No workspace.
+// split_kv_mma_cluster[_w8|_s2|_spec] run on the plan's cluster partition: max_splits = the cluster
+// size, chunk = the guess of the cut (a paged CTA's block-table window). No workspace.
 decode::DecodeParams cluster_params_of(const DecodeAttnArgs& a) {
   decode::DecodeParams p = params_of(a);
   p.counters = nullptr;
@@ -157,8 +157,9 @@ registry::OpRegistry<DecodeAttnArgs> build() {
       {"split_kv_mma_cluster_s2", decode::ClusterCta::w4_s2, false,
        "split_kv_mma_cluster with 2-stage rings (~78 KiB at D = 128): two CTAs fit an SM, so a "
        "16-CTA cluster needs 8 SMs of a GPC"},
-      {"split_kv_mma_cluster_spec", decode::ClusterCta::w4, true,
-       "split_kv_mma_cluster whose contiguous-cache copies for the plan's guessed cut are issued "
+      {"split_kv_mma_cluster_spec", decode::ClusterCta::w8, true,
+       "split_kv_mma_cluster_w8 whose contiguous-cache copies for the plan's guessed cut are "
+       "issued "
        "before the length arrives (rows past it masked, V rows zeroed; re-issued when the cut "
        "differs, so best when the plan was made for the actual lengths)"},
   };
