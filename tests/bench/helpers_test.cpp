@@ -158,3 +158,50 @@ TEST(BenchSharedState, KeptByKeyAndTypeUntilCleared) {
   EXPECT_EQ(made, before + 1);
   kb::clear_shared_state();
 }
+
+// The attention benchmarks call the reference per KV head (decode) and per chunk of query rows
+// (prefill, keys cut at the chunk's end when causal); both must equal one whole call exactly.
+TEST(BenchParallelReference, AttentionSplitsEqualOneCall) {
+  const std::int64_t S = 300, hq = 4, hkv = 2, D = 16, rows = 64, group = hq / hkv;
+  HostTensor q(DType::bf16, {S, hq, D}), k(DType::bf16, {S, hkv, D}), v(DType::bf16, {S, hkv, D});
+  kb::fill_random_host(q.view(), 1, -2.0f, 2.0f);
+  kb::fill_random_host(k.view(), 2);
+  kb::fill_random_host(v.view(), 3);
+  const auto head0 = [](const klab::TensorView& t, std::int64_t first, std::int64_t last) {
+    return kb::slice_dim(t.slice0(first, last), 1, 0, 1);
+  };
+  for (const bool causal : {true, false}) {
+    HostTensor whole(DType::f32, {rows, 1, D}), parts(DType::f32, {rows, 1, D});
+    const std::vector<std::int32_t> cu_q = {0, static_cast<std::int32_t>(rows)},
+                                    cu_k = {0, static_cast<std::int32_t>(S)};
+    klab::ref::attention_prefill(whole.view(), head0(q.view(), S - rows, S), head0(k.view(), 0, S),
+                                 head0(v.view(), 0, S), cu_q, cu_k, 0.25f, causal);
+    for (std::int64_t r0 = 0; r0 < rows; r0 += 8) {
+      const std::int64_t r1 = std::min(rows, r0 + 8), q_end = S - rows + r1;
+      const std::int64_t keys = causal ? q_end : S;
+      const std::vector<std::int32_t> a = {0, static_cast<std::int32_t>(r1 - r0)},
+                                      b = {0, static_cast<std::int32_t>(keys)};
+      klab::ref::attention_prefill(
+          parts.view().slice0(r0, r1), head0(q.view(), q_end - (r1 - r0), q_end),
+          head0(k.view(), 0, keys), head0(v.view(), 0, keys), a, b, 0.25f, causal);
+    }
+    EXPECT_EQ(std::memcmp(whole.view().data, parts.view().data, whole.view().nbytes()), 0)
+        << causal;
+  }
+  const std::int64_t len = 200;
+  HostTensor kc(DType::bf16, {1, len, hkv, D}), vc(DType::bf16, {1, len, hkv, D}),
+      qd(DType::bf16, {1, hq, D});
+  kb::fill_random_host(kc.view(), 4);
+  kb::fill_random_host(vc.view(), 5);
+  kb::fill_random_host(qd.view(), 6);
+  HostTensor whole(DType::f32, {1, hq, D}), parts(DType::f32, {1, hq, D});
+  const std::vector<std::int32_t> lens = {static_cast<std::int32_t>(len)};
+  klab::ref::attention_decode(whole.view(), qd.view(), {kc.view(), vc.view()}, lens, 0.25f);
+  for (std::int64_t h = 0; h < hkv; ++h)
+    klab::ref::attention_decode(
+        kb::slice_dim(parts.view(), 1, h * group, (h + 1) * group),
+        kb::slice_dim(qd.view(), 1, h * group, (h + 1) * group),
+        {kb::slice_dim(kc.view(), 2, h, h + 1), kb::slice_dim(vc.view(), 2, h, h + 1)}, lens,
+        0.25f);
+  EXPECT_EQ(std::memcmp(whole.view().data, parts.view().data, whole.view().nbytes()), 0);
+}

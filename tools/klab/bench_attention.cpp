@@ -52,6 +52,14 @@ struct DecodeSet {
   klab::cuda::DecodeAttnArgs args;
 };
 
+// What every variant of one decode shape shares: the seed of its random sets (the device fill is
+// a function of the seed, so each variant builds the same data) and the reference of sequence 0,
+// computed by the first validation.
+struct DecodeShared {
+  std::uint64_t seed = 0;
+  std::optional<klab::HostTensor> want;  // f32 [1, Hq, D]
+};
+
 struct DecodeState {
   AttnShape s;
   DType dtype;
@@ -59,6 +67,7 @@ struct DecodeState {
   std::int64_t page;
   std::string variant;
   kb::Rotation<DecodeSet> sets;
+  std::shared_ptr<DecodeShared> shared;
 };
 
 DecodeSet make_decode_set(const AttnShape& s, DType dt, bool paged, std::int64_t page,
@@ -109,36 +118,52 @@ DecodeSet make_decode_set(const AttnShape& s, DType dt, bool paged, std::int64_t
   return set;
 }
 
-// Sequence 0 against klab::ref (the whole cache comes to the host; the reference reads only
-// sequence 0's rows).
+// klab::ref::attention_decode of sequence 0, one call per KV head (with its query heads) on
+// every core. The whole cache comes to the host; the reference reads only sequence 0's rows.
+klab::HostTensor decode_reference(DecodeState& st) {
+  DecodeSet& set = st.sets.first();
+  const AttnShape& s = st.s;
+  const std::int64_t blocks = set.args.cache.num_blocks, rows = set.args.cache.page_size;
+  klab::HostTensor k(st.dtype, {blocks, rows, s.hkv, s.dim}),
+      v(st.dtype, {blocks, rows, s.hkv, s.dim}), q(st.dtype, {1, s.hq, s.dim});
+  set.k.copy_to_host(k.view().data, k.view().nbytes());
+  set.v.copy_to_host(v.view().data, v.view().nbytes());
+  set.q.copy_to_host(q.view().data, q.view().nbytes());
+  const std::int64_t per_seq = st.paged ? (s.len + st.page - 1) / st.page : 1;
+  std::vector<std::int32_t> table(set.host_table.begin(),
+                                  set.host_table.begin() + (st.paged ? per_seq : 0));
+  klab::HostTensor want(DType::f32, {1, s.hq, s.dim});
+  const std::vector<std::int32_t> lens = {static_cast<std::int32_t>(s.len)};
+  const std::int64_t group = s.hq / s.hkv;
+  kb::parallel_for(s.hkv, 1, [&](std::int64_t h0, std::int64_t h1) {
+    for (std::int64_t h = h0; h < h1; ++h) {
+      klab::ref::KvCacheView cache{kb::slice_dim(k.view(), 2, h, h + 1),
+                                   kb::slice_dim(v.view(), 2, h, h + 1)};
+      cache.paged = st.paged;
+      if (st.paged) {
+        cache.page_size = static_cast<int>(st.page);
+        cache.block_table = table;
+        cache.max_blocks_per_seq = static_cast<int>(per_seq);
+      }
+      klab::ref::attention_decode(kb::slice_dim(want.view(), 1, h * group, (h + 1) * group),
+                                  kb::slice_dim(q.view(), 1, h * group, (h + 1) * group), cache,
+                                  lens, set.args.scale);
+    }
+  });
+  return want;
+}
+
+// Sequence 0 against klab::ref (the reference once per shape).
 double validate_decode(DecodeState& st) {
   DecodeSet& set = st.sets.first();
   const AttnShape& s = st.s;
   set.out.fill_bytes(0xFF);
   klab::cuda::decode_attention(set.args, nullptr, st.variant);
   klab::cuda::check(cudaDeviceSynchronize(), "decode-attn validate");
-  const std::int64_t blocks = set.args.cache.num_blocks, rows = set.args.cache.page_size;
-  klab::HostTensor k(st.dtype, {blocks, rows, s.hkv, s.dim}),
-      v(st.dtype, {blocks, rows, s.hkv, s.dim});
-  set.k.copy_to_host(k.view().data, k.view().nbytes());
-  set.v.copy_to_host(v.view().data, v.view().nbytes());
-  klab::HostTensor q(st.dtype, {1, s.hq, s.dim}), out(st.dtype, {1, s.hq, s.dim});
-  set.q.copy_to_host(q.view().data, q.view().nbytes());
+  klab::HostTensor out(st.dtype, {1, s.hq, s.dim});
   set.out.copy_to_host(out.view().data, out.view().nbytes());
-  klab::ref::KvCacheView cache{k.view(), v.view()};
-  cache.paged = st.paged;
-  const std::int64_t per_seq = st.paged ? (s.len + st.page - 1) / st.page : 1;
-  std::vector<std::int32_t> table(set.host_table.begin(),
-                                  set.host_table.begin() + (st.paged ? per_seq : 0));
-  if (st.paged) {
-    cache.page_size = static_cast<int>(st.page);
-    cache.block_table = table;
-    cache.max_blocks_per_seq = static_cast<int>(per_seq);
-  }
-  klab::HostTensor want(DType::f32, {1, s.hq, s.dim});
-  const std::vector<std::int32_t> lens = {static_cast<std::int32_t>(s.len)};
-  klab::ref::attention_decode(want.view(), q.view(), cache, lens, set.args.scale);
-  return kb::rel_error(out.view(), want.view());
+  if (!st.shared->want) st.shared->want = decode_reference(st);
+  return kb::rel_error(out.view(), st.shared->want->view());
 }
 #endif
 
@@ -195,7 +220,8 @@ std::vector<kb::Case> decode_cases(const kb::Params& p) {
             c.bound = kb::Bound::memory;
             c.note = "validated on sequence 0";
 #if KLAB_HAS_CUDA
-            c.setup = [s, dt, paged, page, variant](const kb::Context& ctx) {
+            c.setup = [s, dt, paged, page, variant, dts, hq, hkv, dim,
+                       shape = c.shape](const kb::Context& ctx) {
               auto st = std::make_shared<DecodeState>();
               st->s = s;
               st->dtype = dt;
@@ -208,11 +234,19 @@ std::vector<kb::Case> decode_cases(const kb::Params& p) {
                     static_cast<int>(s.batch), static_cast<int>(s.hq), static_cast<int>(s.hkv),
                     static_cast<int>(s.dim), dt,
                     std::vector<std::int32_t>(s.batch, static_cast<std::int32_t>(s.len)));
+              const std::string key = "bench_attention|decode|" + dts + "|" + shape + "|" +
+                                      std::to_string(hq) + "|" + std::to_string(hkv) + "|" +
+                                      std::to_string(dim);
+              st->shared = kb::shared_state<DecodeShared>(key, [&] {
+                auto sh = std::make_shared<DecodeShared>();
+                sh->seed = ctx.seed;
+                return sh;
+              });
               const std::size_t set_bytes =
                   2 * s.batch * s.len * s.hkv * s.dim * klab::dtype_size(dt);
               std::vector<DecodeSet> sets;
               for (int i = 0, n = ctx.rotation_sets(set_bytes, 16); i < n; ++i)
-                sets.push_back(make_decode_set(s, dt, paged, page, ctx.seed + 7 * i, plan));
+                sets.push_back(make_decode_set(s, dt, paged, page, st->shared->seed + 7 * i, plan));
               klab::cuda::check(cudaDeviceSynchronize(), "decode-attn setup");
               st->sets = kb::Rotation<DecodeSet>(std::move(sets));
               kb::Instance inst;
@@ -232,6 +266,13 @@ std::vector<kb::Case> decode_cases(const kb::Params& p) {
 
 // ---- prefill --------------------------------------------------------------------------------
 #if KLAB_HAS_CUDA
+// What every variant of one prefill shape shares: the seed of its random q, k, v (the device
+// fill is a function of the seed) and the reference rows, computed by the first validation.
+struct PrefillShared {
+  std::uint64_t seed = 0;
+  std::optional<klab::HostTensor> want;  // f32 [rows, 1, D]
+};
+
 struct PrefillState {
   AttnShape s;
   DType dtype;
@@ -239,39 +280,72 @@ struct PrefillState {
   std::string variant;
   klab::DeviceBuffer q, k, v, out, cu_q, cu_k;
   klab::cuda::PrefillAttnArgs args;
+  std::shared_ptr<PrefillShared> shared;
 };
 
 constexpr std::int64_t kValidatedRows = 64;
 
-// The last 64 query rows of head 0 (their keys are the whole sequence) against klab::ref.
+// Head `h` of rows [first, last) of a [T, H, D] view.
+klab::TensorView head_rows(const klab::TensorView& t, std::int64_t h, std::int64_t first,
+                           std::int64_t last) {
+  return kb::slice_dim(t.slice0(first, last), 1, h, h + 1);
+}
+
+// klab::ref::attention_prefill of the last 64 query rows of head 0 (their keys are the whole
+// sequence), in chunks of 8 query rows on every core: a chunk ending at row `end` of the
+// sequence is called with the keys [0, end) when causal (its queries are then that prefix's
+// last positions, as they are in the whole sequence) and with every key when not.
+klab::HostTensor prefill_reference(const PrefillState& st, std::int64_t rows) {
+  const AttnShape& s = st.s;
+  klab::HostTensor q(st.dtype, {s.len, s.hq, s.dim}), k(st.dtype, {s.len, s.hkv, s.dim}),
+      v(st.dtype, {s.len, s.hkv, s.dim});
+  st.q.copy_to_host(q.view().data, q.view().nbytes());
+  st.k.copy_to_host(k.view().data, k.view().nbytes());
+  st.v.copy_to_host(v.view().data, v.view().nbytes());
+  klab::HostTensor want(DType::f32, {rows, 1, s.dim});
+  constexpr std::int64_t kChunk = 8;
+  kb::parallel_for((rows + kChunk - 1) / kChunk, 1, [&](std::int64_t c0, std::int64_t c1) {
+    for (std::int64_t c = c0; c < c1; ++c) {
+      const std::int64_t r0 = c * kChunk, r1 = std::min(rows, r0 + kChunk);
+      const std::int64_t q_end = s.len - rows + r1;  // one past the chunk's last query position
+      const std::int64_t keys = st.causal ? q_end : s.len;
+      const std::vector<std::int32_t> cu_q = {0, static_cast<std::int32_t>(r1 - r0)},
+                                      cu_k = {0, static_cast<std::int32_t>(keys)};
+      klab::ref::attention_prefill(want.view().slice0(r0, r1),
+                                   head_rows(q.view(), 0, q_end - (r1 - r0), q_end),
+                                   head_rows(k.view(), 0, 0, keys), head_rows(v.view(), 0, 0, keys),
+                                   cu_q, cu_k, st.args.scale, st.causal);
+    }
+  });
+  return want;
+}
+
+// The last 64 query rows of head 0 against klab::ref (the reference once per shape).
 double validate_prefill(PrefillState& st) {
   const AttnShape& s = st.s;
   st.out.fill_bytes(0xFF);
   klab::cuda::prefill_attention(st.args, nullptr, st.variant);
   klab::cuda::check(cudaDeviceSynchronize(), "prefill-attn validate");
-  klab::HostTensor q(st.dtype, {s.len, s.hq, s.dim}), out(st.dtype, {s.len, s.hq, s.dim});
-  klab::HostTensor k(st.dtype, {s.len, s.hkv, s.dim}), v(st.dtype, {s.len, s.hkv, s.dim});
-  st.q.copy_to_host(q.view().data, q.view().nbytes());
+  klab::HostTensor out(st.dtype, {s.len, s.hq, s.dim});
   st.out.copy_to_host(out.view().data, out.view().nbytes());
-  st.k.copy_to_host(k.view().data, k.view().nbytes());
-  st.v.copy_to_host(v.view().data, v.view().nbytes());
   const std::int64_t rows = std::min(kValidatedRows, s.len);
-  auto head0 = [&](const klab::TensorView& t, std::int64_t first) {
-    klab::TensorView h = t.slice0(first, s.len);
-    h.shape[1] = 1;
-    return h;
-  };
-  klab::HostTensor want(DType::f32, {rows, 1, s.dim});
-  const std::vector<std::int32_t> cu_q = {0, static_cast<std::int32_t>(rows)},
-                                  cu_k = {0, static_cast<std::int32_t>(s.len)};
-  klab::ref::attention_prefill(want.view(), head0(q.view(), s.len - rows), head0(k.view(), 0),
-                               head0(v.view(), 0), cu_q, cu_k, st.args.scale, st.causal);
-  return kb::rel_error(head0(out.view(), s.len - rows), want.view());
+  if (!st.shared->want) st.shared->want = prefill_reference(st, rows);
+  return kb::rel_error(head_rows(out.view(), 0, s.len - rows, s.len), st.shared->want->view());
 }
 
 kb::Instance setup_prefill(const AttnShape& s, DType dt, bool causal, const std::string& variant,
                            const kb::Context& ctx) {
   auto st = std::make_shared<PrefillState>();
+  const std::string key = "bench_attention|prefill|" + std::string(klab::dtype_name(dt)) + "|" +
+                          std::to_string(s.batch) + "|" + std::to_string(s.len) + "|" +
+                          std::to_string(s.hq) + "|" + std::to_string(s.hkv) + "|" +
+                          std::to_string(s.dim) + "|" + (causal ? "causal" : "full");
+  st->shared = kb::shared_state<PrefillShared>(key, [&] {
+    auto sh = std::make_shared<PrefillShared>();
+    sh->seed = ctx.seed;
+    return sh;
+  });
+  const std::uint64_t seed = st->shared->seed;
   st->s = s;
   st->dtype = dt;
   st->causal = causal;
@@ -282,9 +356,9 @@ kb::Instance setup_prefill(const AttnShape& s, DType dt, bool causal, const std:
   st->out = klab::DeviceBuffer(tq * s.hq * s.dim * esz);
   st->k = klab::DeviceBuffer(tq * s.hkv * s.dim * esz);
   st->v = klab::DeviceBuffer(tq * s.hkv * s.dim * esz);
-  kb::fill_random_device(st->q.data(), tq * s.hq * s.dim, dt, ctx.seed, -2.0f, 2.0f);
-  kb::fill_random_device(st->k.data(), tq * s.hkv * s.dim, dt, ctx.seed + 1, -1.0f, 1.0f);
-  kb::fill_random_device(st->v.data(), tq * s.hkv * s.dim, dt, ctx.seed + 2, -1.0f, 1.0f);
+  kb::fill_random_device(st->q.data(), tq * s.hq * s.dim, dt, seed, -2.0f, 2.0f);
+  kb::fill_random_device(st->k.data(), tq * s.hkv * s.dim, dt, seed + 1, -1.0f, 1.0f);
+  kb::fill_random_device(st->v.data(), tq * s.hkv * s.dim, dt, seed + 2, -1.0f, 1.0f);
   std::vector<std::int32_t> cu(s.batch + 1);
   for (std::int64_t b = 0; b <= s.batch; ++b) cu[b] = static_cast<std::int32_t>(b * s.len);
   st->cu_q = upload_i32(cu);

@@ -10,9 +10,12 @@
 // case validates against klab::ref on fresh random data before it is timed.
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <numeric>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -155,23 +158,47 @@ double rel(const DeviceTensor& got, const HostTensor& want) {
   return kb::rel_error(fetch(got).view(), want.view());
 }
 
+// Runs ref_rows(begin, end) over rows [0, rows) of independent reference work on every core.
+void reference_rows(std::int64_t rows,
+                    const std::function<void(std::int64_t, std::int64_t)>& ref_rows) {
+  kb::parallel_for(rows, 16, ref_rows);
+}
+
+// The key of a shape's shared state (bench::shared_state): the op and every dimension.
+std::string shared_key(const std::string& op, DType d, const std::vector<std::int64_t>& dims) {
+  std::string key = "bench_elementwise|" + op + "|" + std::string(klab::dtype_name(d));
+  for (const auto v : dims) key.append(1, '|').append(std::to_string(v));
+  return key;
+}
+
 // ---- norm ---------------------------------------------------------------------------------------
 struct NormSet {
   DeviceTensor x, residual, out;
+};
+
+// One norm shape's host data and reference, shared by its variants.
+struct NormShared {
+  HostTensor hx, hres, hw;
+  DeviceTensor w;
+  std::optional<HostTensor> want, want_res;
 };
 
 kb::Instance setup_norm(const kb::Context& ctx, const std::string& variant, DType d, std::int64_t t,
                         std::int64_t h, bool residual) {
   struct State {
     kb::Rotation<NormSet> rot;
-    HostTensor hx, hres, hw;
-    DeviceTensor w;
+    std::shared_ptr<NormShared> sh;
   };
   auto s = std::make_shared<State>();
-  s->hx = host_random(d, {t, h}, ctx.seed, -2.0f, 2.0f);
-  s->hres = host_random(d, {t, h}, ctx.seed + 1, -2.0f, 2.0f);
-  s->hw = host_random(d, {h}, ctx.seed + 2, 0.5f, 1.5f);
-  s->w = DeviceTensor::upload(s->hw.view());
+  s->sh = kb::shared_state<NormShared>(
+      shared_key(residual ? "add_rmsnorm" : "rmsnorm", d, {t, h}), [&] {
+        auto sh = std::make_shared<NormShared>();
+        sh->hx = host_random(d, {t, h}, ctx.seed, -2.0f, 2.0f);
+        sh->hres = host_random(d, {t, h}, ctx.seed + 1, -2.0f, 2.0f);
+        sh->hw = host_random(d, {h}, ctx.seed + 2, 0.5f, 1.5f);
+        sh->w = DeviceTensor::upload(sh->hw.view());
+        return sh;
+      });
   const auto set_bytes = static_cast<std::size_t>((residual ? 3 : 2) * t * h) * klab::dtype_size(d);
   std::vector<NormSet> sets;
   for (int i = 0, n = ctx.rotation_sets(set_bytes); i < n; ++i) {
@@ -184,30 +211,36 @@ kb::Instance setup_norm(const kb::Context& ctx, const std::string& variant, DTyp
   sync();
   s->rot = kb::Rotation<NormSet>(std::move(sets));
   auto run = [s, variant, residual](const NormSet& n, cudaStream_t stream) {
+    const TensorView w = s->sh->w.view();
     if (residual)
-      cuda::add_rmsnorm({n.out.view(), n.residual.view(), n.x.view(), s->w.view(), kEps}, stream,
-                        variant);
+      cuda::add_rmsnorm({n.out.view(), n.residual.view(), n.x.view(), w, kEps}, stream, variant);
     else
-      cuda::rmsnorm({n.out.view(), n.x.view(), s->w.view(), kEps}, stream, variant);
+      cuda::rmsnorm({n.out.view(), n.x.view(), w, kEps}, stream, variant);
   };
   kb::Instance inst;
   inst.run = [s, run](cudaStream_t stream) { run(s->rot.next(), stream); };
   inst.sets = s->rot.size();
   inst.validate = [s, run, residual, d, t, h] {
+    NormShared& sh = *s->sh;
     NormSet& n = s->rot.first();
-    refill(n.x, s->hx);
-    if (residual) refill(n.residual, s->hres);
+    refill(n.x, sh.hx);
+    if (residual) refill(n.residual, sh.hres);
     n.out.poison();
     run(n, nullptr);
     sync();
-    HostTensor want(d, {t, h});
-    if (!residual) {
-      ref::rmsnorm(want.view(), s->hx.view(), s->hw.view(), kEps);
-      return rel(n.out, want);
+    if (!sh.want) {  // the first variant's validation computes the shape's reference
+      sh.want.emplace(d, std::initializer_list<std::int64_t>{t, h});
+      if (residual) sh.want_res = clone(sh.hres);
+      reference_rows(t, [&](std::int64_t b, std::int64_t e) {
+        if (residual)
+          ref::add_rmsnorm(sh.want->view().slice0(b, e), sh.want_res->view().slice0(b, e),
+                           sh.hx.view().slice0(b, e), sh.hw.view(), kEps);
+        else
+          ref::rmsnorm(sh.want->view().slice0(b, e), sh.hx.view().slice0(b, e), sh.hw.view(), kEps);
+      });
     }
-    HostTensor want_res = clone(s->hres);
-    ref::add_rmsnorm(want.view(), want_res.view(), s->hx.view(), s->hw.view(), kEps);
-    return std::max(rel(n.out, want), rel(n.residual, want_res));
+    if (!residual) return rel(n.out, *sh.want);
+    return std::max(rel(n.out, *sh.want), rel(n.residual, *sh.want_res));
   };
   return inst;
 }
@@ -248,18 +281,29 @@ cuda::RopeFreqs freqs_for(std::int64_t d, cuda::RopeStyle style) {
   return f;
 }
 
+// One RoPE shape's input, positions and reference, shared by its variants.
+struct RopeShared {
+  HostTensor hx;
+  std::vector<std::int32_t> pos;
+  DeviceTensor dpos;
+  std::optional<HostTensor> want;
+};
+
 kb::Instance setup_rope(const kb::Context& ctx, const std::string& variant, DType d, std::int64_t t,
                         std::int64_t heads, std::int64_t hd, cuda::RopeStyle style) {
   struct State {
     kb::Rotation<DeviceTensor> rot;
-    HostTensor hx;
-    std::vector<std::int32_t> pos;
-    DeviceTensor dpos;
+    std::shared_ptr<RopeShared> sh;
   };
   auto s = std::make_shared<State>();
-  s->hx = host_random(d, {t, heads, hd}, ctx.seed);
-  s->pos = positions_from(t, t == 1 ? 3000 : 0);
-  s->dpos = upload_i32(s->pos);
+  s->sh = kb::shared_state<RopeShared>(
+      shared_key("rope", d, {t, heads, hd, static_cast<std::int64_t>(style)}), [&] {
+        auto sh = std::make_shared<RopeShared>();
+        sh->hx = host_random(d, {t, heads, hd}, ctx.seed);
+        sh->pos = positions_from(t, t == 1 ? 3000 : 0);
+        sh->dpos = upload_i32(sh->pos);
+        return sh;
+      });
   std::vector<DeviceTensor> sets;
   const auto set_bytes = static_cast<std::size_t>(t * heads * hd) * klab::dtype_size(d);
   for (int i = 0, n = ctx.rotation_sets(set_bytes); i < n; ++i)
@@ -268,19 +312,28 @@ kb::Instance setup_rope(const kb::Context& ctx, const std::string& variant, DTyp
   s->rot = kb::Rotation<DeviceTensor>(std::move(sets));
   const cuda::RopeFreqs freqs = freqs_for(hd, style);
   auto run = [s, variant, freqs](const DeviceTensor& x, cudaStream_t stream) {
-    cuda::rope({x.view(), s->dpos.view(), freqs}, stream, variant);
+    cuda::rope({x.view(), s->sh->dpos.view(), freqs}, stream, variant);
   };
   kb::Instance inst;
   inst.run = [s, run](cudaStream_t stream) { run(s->rot.next(), stream); };
   inst.sets = s->rot.size();
   inst.validate = [s, run, hd, style] {
+    RopeShared& sh = *s->sh;
     DeviceTensor& x = s->rot.first();
-    refill(x, s->hx);
+    refill(x, sh.hx);
     run(x, nullptr);
     sync();
-    HostTensor want = clone(s->hx);
-    ref::rope(want.view(), s->pos, ref::rope_inv_freq(static_cast<int>(hd), kTheta), style);
-    return rel(x, want);
+    if (!sh.want) {
+      sh.want = clone(sh.hx);
+      const auto inv_freq = ref::rope_inv_freq(static_cast<int>(hd), kTheta);
+      const std::span<const std::int32_t> pos = sh.pos;
+      reference_rows(sh.hx.view().dim(0), [&](std::int64_t b, std::int64_t e) {
+        ref::rope(sh.want->view().slice0(b, e),
+                  pos.subspan(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b)),
+                  inv_freq, style);
+      });
+    }
+    return rel(x, *sh.want);
   };
   return inst;
 }
@@ -311,16 +364,27 @@ struct BinarySet {
   DeviceTensor a, b, out;
 };
 
+// One SwiGLU / residual-add shape's inputs and reference, shared by its variants.
+struct BinaryShared {
+  HostTensor ha, hb;
+  std::optional<HostTensor> want;
+};
+
 kb::Instance setup_binary(const kb::Context& ctx, const std::string& variant, DType d,
                           std::int64_t t, std::int64_t f, bool is_swiglu) {
   struct State {
     kb::Rotation<BinarySet> rot;
-    HostTensor ha, hb;
+    std::shared_ptr<BinaryShared> sh;
   };
   const float lo = is_swiglu ? -6.0f : -1.0f, hi = is_swiglu ? 6.0f : 1.0f;
   auto s = std::make_shared<State>();
-  s->ha = host_random(d, {t, f}, ctx.seed, lo, hi);
-  s->hb = host_random(d, {t, f}, ctx.seed + 1);
+  s->sh = kb::shared_state<BinaryShared>(
+      shared_key(is_swiglu ? "swiglu" : "residual_add", d, {t, f}), [&] {
+        auto sh = std::make_shared<BinaryShared>();
+        sh->ha = host_random(d, {t, f}, ctx.seed, lo, hi);
+        sh->hb = host_random(d, {t, f}, ctx.seed + 1);
+        return sh;
+      });
   std::vector<BinarySet> sets;
   const auto set_bytes = static_cast<std::size_t>(3 * t * f) * klab::dtype_size(d);
   for (int i = 0, n = ctx.rotation_sets(set_bytes); i < n; ++i)
@@ -338,18 +402,25 @@ kb::Instance setup_binary(const kb::Context& ctx, const std::string& variant, DT
   inst.run = [s, run](cudaStream_t stream) { run(s->rot.next(), stream); };
   inst.sets = s->rot.size();
   inst.validate = [s, run, is_swiglu, d, t, f] {
+    BinaryShared& sh = *s->sh;
     BinarySet& b = s->rot.first();
-    refill(b.a, s->ha);
-    refill(b.b, s->hb);
+    refill(b.a, sh.ha);
+    refill(b.b, sh.hb);
     b.out.poison();
     run(b, nullptr);
     sync();
-    HostTensor want(d, {t, f});
-    if (is_swiglu)
-      ref::swiglu(want.view(), s->ha.view(), s->hb.view());
-    else
-      ref::residual_add(want.view(), s->ha.view(), s->hb.view());
-    return rel(b.out, want);
+    if (!sh.want) {
+      sh.want.emplace(d, std::initializer_list<std::int64_t>{t, f});
+      reference_rows(t, [&](std::int64_t r0, std::int64_t r1) {
+        const TensorView out = sh.want->view().slice0(r0, r1), a = sh.ha.view().slice0(r0, r1),
+                         bb = sh.hb.view().slice0(r0, r1);
+        if (is_swiglu)
+          ref::swiglu(out, a, bb);
+        else
+          ref::residual_add(out, a, bb);
+      });
+    }
+    return rel(b.out, *sh.want);
   };
   return inst;
 }
@@ -393,9 +464,15 @@ struct QkvShape {
 
 // Decode batches (T <= 64): one token per sequence at scattered depths. Larger T: one
 // sequence's prefill from position 0.
+//
+// A paged cache holds only the pages the tokens write (in reverse order, as a long-running
+// allocator leaves them); the block table's other entries name existing pages too, never written
+// here. A decode batch of 32 sequences at depth ~4000 thus needs 32 pages, not the 8000 pages
+// (2 x 256 MiB) of full sequences that the host had to fill and compare before.
 struct KvLayout {
   std::vector<std::int32_t> seq, pos, table;
   std::int64_t seqs = 0, max_len = 0;
+  std::int64_t pages = 0;  // paged: pages in the pool
   int max_blocks = 0;
 };
 
@@ -411,49 +488,103 @@ KvLayout kv_layout(const QkvShape& q) {
   l.max_len = *std::max_element(l.pos.begin(), l.pos.end()) + 1;
   if (q.page_size > 0) {
     l.max_blocks = static_cast<int>((l.max_len + q.page_size - 1) / q.page_size);
-    l.table.resize(static_cast<std::size_t>(l.seqs * l.max_blocks));
-    std::iota(l.table.begin(), l.table.end(), 0);
-    std::reverse(l.table.begin(), l.table.end());  // pages out of order
+    const auto entries = static_cast<std::size_t>(l.seqs * l.max_blocks);
+    std::vector<char> written(entries, 0);
+    for (std::size_t t = 0; t < l.pos.size(); ++t)
+      written[static_cast<std::size_t>(l.seq[t]) * static_cast<std::size_t>(l.max_blocks) +
+              static_cast<std::size_t>(l.pos[t] / q.page_size)] = 1;
+    l.pages = std::count(written.begin(), written.end(), 1);
+    l.table.resize(entries);
+    std::int32_t next = static_cast<std::int32_t>(l.pages);
+    for (std::size_t e = 0; e < entries; ++e)
+      l.table[e] =
+          written[e] ? --next : static_cast<std::int32_t>(e % static_cast<std::size_t>(l.pages));
   }
   return l;
+}
+
+// Element offset in the cache of token t's first element (its Hkv * D values follow).
+std::int64_t slot_offset(const KvLayout& l, const QkvShape& q, std::size_t t) {
+  const std::int64_t row_elems = q.hkv * q.d, p = l.pos[t], s = l.seq[t];
+  if (q.page_size == 0) return (s * l.max_len + p) * row_elems;
+  const std::int64_t page = l.table[static_cast<std::size_t>(s * l.max_blocks + p / q.page_size)];
+  return (page * q.page_size + p % q.page_size) * row_elems;
 }
 
 struct QkvSet {
   DeviceTensor qkv, q, k, v;
 };
 
+// One QKV shape's input, layout, caches and references, shared by its variants.
+struct QkvShared {
+  HostTensor hqkv, hk_cache, hv_cache;
+  KvLayout layout;
+  DeviceTensor dpos, dseq, dtable;
+  std::optional<HostTensor> wq, wk, wv, want_k_cache, want_v_cache;
+};
+
+// ||written slots - ref|| / ||ref|| of a cache after the write; inf when anything outside the
+// written slots changed (every other byte must equal the initial random cache).
+double compare_cache(const DeviceTensor& cache, const HostTensor& want, const KvLayout& l,
+                     const QkvShape& q) {
+  const HostTensor got = fetch(cache);
+  const std::int64_t row = q.hkv * q.d;
+  const auto tokens = static_cast<std::int64_t>(l.pos.size());
+  const DType d = want.view().dtype;
+  HostTensor got_slots(d, {tokens, row}), want_slots(d, {tokens, row});
+  const std::size_t row_bytes = static_cast<std::size_t>(row) * klab::dtype_size(d);
+  const auto at = [&](const HostTensor& h, std::size_t t) {
+    return static_cast<char*>(h.view().data) +
+           static_cast<std::size_t>(slot_offset(l, q, t)) * klab::dtype_size(d);
+  };
+  for (std::size_t t = 0; t < l.pos.size(); ++t) {
+    std::memcpy(static_cast<char*>(got_slots.view().data) + t * row_bytes, at(got, t), row_bytes);
+    std::memcpy(static_cast<char*>(want_slots.view().data) + t * row_bytes, at(want, t), row_bytes);
+  }
+  const double err = kb::rel_error(got_slots.view(), want_slots.view());
+  for (std::size_t t = 0; t < l.pos.size(); ++t) std::memcpy(at(got, t), at(want, t), row_bytes);
+  if (std::memcmp(got.view().data, want.view().data, want.view().nbytes()) != 0) return INFINITY;
+  return err;
+}
+
 kb::Instance setup_qkv(const kb::Context& ctx, const std::string& variant, DType d, QkvOp op,
                        const QkvShape& shape) {
   struct State {
     kb::Rotation<QkvSet> rot;
-    HostTensor hqkv, hk_cache, hv_cache;
-    KvLayout layout;
-    DeviceTensor dpos, dseq, dtable, k_cache, v_cache;
+    std::shared_ptr<QkvShared> sh;
+    DeviceTensor k_cache, v_cache;  // written by the variant: its own copies
     cuda::KvCacheView cache;
   };
   const auto [t, hq, hkv, hd, page_size] = shape;
   const std::int64_t cols = (hq + 2 * hkv) * hd;
   auto s = std::make_shared<State>();
-  s->hqkv = host_random(d, {t, cols}, ctx.seed);
-  s->layout = kv_layout(shape);
-  s->dpos = upload_i32(s->layout.pos);
-  s->dseq = upload_i32(s->layout.seq);
+  s->sh = kb::shared_state<QkvShared>(
+      shared_key("qkv", d, {static_cast<std::int64_t>(op), t, hq, hkv, hd, page_size}), [&] {
+        auto sh = std::make_shared<QkvShared>();
+        sh->hqkv = host_random(d, {t, cols}, ctx.seed);
+        sh->layout = kv_layout(shape);
+        sh->dpos = upload_i32(sh->layout.pos);
+        sh->dseq = upload_i32(sh->layout.seq);
+        if (op == QkvOp::rope_kv_write) {
+          const KvLayout& l = sh->layout;
+          const std::int64_t blocks = page_size > 0 ? l.pages : l.seqs;
+          const std::int64_t rows = page_size > 0 ? page_size : l.max_len;
+          sh->hk_cache = host_random(d, {blocks, rows, hkv, hd}, ctx.seed + 1);
+          sh->hv_cache = host_random(d, {blocks, rows, hkv, hd}, ctx.seed + 2);
+          if (page_size > 0) {
+            HostTensor table(DType::i32, {l.seqs, l.max_blocks});
+            std::memcpy(table.view().data, l.table.data(), l.table.size() * 4);
+            sh->dtable = DeviceTensor::upload(table.view());
+          }
+        }
+        return sh;
+      });
   if (op == QkvOp::rope_kv_write) {
-    const std::int64_t blocks =
-        page_size > 0 ? s->layout.seqs * s->layout.max_blocks : s->layout.seqs;
-    const std::int64_t rows = page_size > 0 ? page_size : s->layout.max_len;
-    s->hk_cache = host_random(d, {blocks, rows, hkv, hd}, ctx.seed + 1);
-    s->hv_cache = host_random(d, {blocks, rows, hkv, hd}, ctx.seed + 2);
-    s->k_cache = DeviceTensor::upload(s->hk_cache.view());
-    s->v_cache = DeviceTensor::upload(s->hv_cache.view());
-    if (page_size > 0) {
-      HostTensor table(DType::i32, {s->layout.seqs, s->layout.max_blocks});
-      std::memcpy(table.view().data, s->layout.table.data(), s->layout.table.size() * 4);
-      s->dtable = DeviceTensor::upload(table.view());
-      s->cache = cuda::make_paged_kv_cache(s->k_cache.view(), s->v_cache.view(), s->dtable.view());
-    } else {
-      s->cache = cuda::make_contiguous_kv_cache(s->k_cache.view(), s->v_cache.view());
-    }
+    s->k_cache = DeviceTensor::upload(s->sh->hk_cache.view());
+    s->v_cache = DeviceTensor::upload(s->sh->hv_cache.view());
+    s->cache = page_size > 0 ? cuda::make_paged_kv_cache(s->k_cache.view(), s->v_cache.view(),
+                                                         s->sh->dtable.view())
+                             : cuda::make_contiguous_kv_cache(s->k_cache.view(), s->v_cache.view());
   }
   std::vector<QkvSet> sets;
   const auto set_bytes = static_cast<std::size_t>(2 * t * cols) * klab::dtype_size(d);
@@ -471,18 +602,19 @@ kb::Instance setup_qkv(const kb::Context& ctx, const std::string& variant, DType
   s->rot = kb::Rotation<QkvSet>(std::move(sets));
   const cuda::RopeFreqs freqs = freqs_for(hd, cuda::RopeStyle::half_split);
   auto run = [s, variant, op, freqs](const QkvSet& q, cudaStream_t stream) {
+    const QkvShared& sh = *s->sh;
     switch (op) {
       case QkvOp::split:
         cuda::qkv_split({q.q.view(), q.k.view(), q.v.view(), q.qkv.view()}, stream, variant);
         return;
       case QkvOp::split_rope:
         cuda::qkv_split_rope(
-            {q.q.view(), q.k.view(), q.v.view(), q.qkv.view(), s->dpos.view(), freqs}, stream,
+            {q.q.view(), q.k.view(), q.v.view(), q.qkv.view(), sh.dpos.view(), freqs}, stream,
             variant);
         return;
       case QkvOp::rope_kv_write:
         cuda::qkv_rope_kv_write(
-            {q.q.view(), s->cache, q.qkv.view(), s->dpos.view(), s->dseq.view(), freqs}, stream,
+            {q.q.view(), s->cache, q.qkv.view(), sh.dpos.view(), sh.dseq.view(), freqs}, stream,
             variant);
         return;
     }
@@ -490,29 +622,45 @@ kb::Instance setup_qkv(const kb::Context& ctx, const std::string& variant, DType
   kb::Instance inst;
   inst.run = [s, run](cudaStream_t stream) { run(s->rot.next(), stream); };
   inst.sets = s->rot.size();
-  inst.validate = [s, run, op, d, t, hq, hkv, hd, page_size] {
+  inst.validate = [s, run, op, shape] {
+    const auto [t, hq, hkv, hd, page_size] = shape;
+    QkvShared& sh = *s->sh;
     QkvSet& q = s->rot.first();
-    refill(q.qkv, s->hqkv);
+    refill(q.qkv, sh.hqkv);
     q.q.poison();
     if (op != QkvOp::rope_kv_write) q.k.poison(), q.v.poison();
     run(q, nullptr);
     sync();
-    HostTensor wq(d, {t, hq, hd}), wk(d, {t, hkv, hd}), wv(d, {t, hkv, hd});
-    ref::qkv_split(wq.view(), wk.view(), wv.view(), s->hqkv.view());
-    if (op != QkvOp::split) {
+    if (!sh.wq) {  // the shape's reference, once
+      const DType d = sh.hqkv.view().dtype;
+      sh.wq.emplace(d, std::initializer_list<std::int64_t>{t, hq, hd});
+      sh.wk.emplace(d, std::initializer_list<std::int64_t>{t, hkv, hd});
+      sh.wv.emplace(d, std::initializer_list<std::int64_t>{t, hkv, hd});
       const auto inv_freq = ref::rope_inv_freq(static_cast<int>(hd), kTheta);
-      ref::rope(wq.view(), s->layout.pos, inv_freq, ref::RopeStyle::half_split);
-      ref::rope(wk.view(), s->layout.pos, inv_freq, ref::RopeStyle::half_split);
+      const std::span<const std::int32_t> pos = sh.layout.pos;
+      reference_rows(t, [&](std::int64_t b, std::int64_t e) {
+        const TensorView wq = sh.wq->view().slice0(b, e), wk = sh.wk->view().slice0(b, e);
+        ref::qkv_split(wq, wk, sh.wv->view().slice0(b, e), sh.hqkv.view().slice0(b, e));
+        if (op == QkvOp::split) return;
+        const auto p = pos.subspan(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b));
+        ref::rope(wq, p, inv_freq, ref::RopeStyle::half_split);
+        ref::rope(wk, p, inv_freq, ref::RopeStyle::half_split);
+      });
+      if (op == QkvOp::rope_kv_write) {
+        sh.want_k_cache = clone(sh.hk_cache);
+        sh.want_v_cache = clone(sh.hv_cache);
+        ref::KvCacheView c{sh.want_k_cache->view(), sh.want_v_cache->view()};
+        c.paged = page_size > 0;
+        c.page_size = page_size;
+        c.block_table = sh.layout.table;
+        c.max_blocks_per_seq = sh.layout.max_blocks;
+        ref::kv_append(c, sh.wk->view(), sh.wv->view(), sh.layout.seq, sh.layout.pos);
+      }
     }
-    double err = rel(q.q, wq);
-    if (op != QkvOp::rope_kv_write) return std::max({err, rel(q.k, wk), rel(q.v, wv)});
-    ref::KvCacheView c{s->hk_cache.view(), s->hv_cache.view()};
-    c.paged = page_size > 0;
-    c.page_size = page_size;
-    c.block_table = s->layout.table;
-    c.max_blocks_per_seq = s->layout.max_blocks;
-    ref::kv_append(c, wk.view(), wv.view(), s->layout.seq, s->layout.pos);
-    return std::max({err, rel(s->k_cache, s->hk_cache), rel(s->v_cache, s->hv_cache)});
+    const double err = rel(q.q, *sh.wq);
+    if (op != QkvOp::rope_kv_write) return std::max({err, rel(q.k, *sh.wk), rel(q.v, *sh.wv)});
+    return std::max({err, compare_cache(s->k_cache, *sh.want_k_cache, sh.layout, shape),
+                     compare_cache(s->v_cache, *sh.want_v_cache, sh.layout, shape)});
   };
   return inst;
 }
