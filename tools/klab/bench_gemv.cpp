@@ -252,40 +252,75 @@ struct QuantSets {
   std::vector<cuda::DeviceQuantMatrix> w, up;  // rotation sets of the weight (and up weight)
 };
 
-// What every variant of one matmul shape shares within a run: the random host data, x and the
-// residual on the device, the weight sets (per quantized layout, uploaded when a variant first
-// asks), and the reference of the checked outputs (computed by the first validation).
-struct MatmulShared {
-  Spec spec;
+// One weight matrix (and the up matrix of a SwiGLU epilogue), shared by every shape that
+// multiplies it in a run (the M = 1 and M = 8 GEMVs, a GEMM of the same [N, K]): the random host
+// data and its rotation sets on the device, dense or per quantized layout (uploaded when a
+// variant first asks: the tiled repack runs once per matrix, not once per variant).
+struct Weights {
+  bool swiglu = false;
   int set_count = 1;
   QuantMatrix w, w_up;
-  HostTensor hw, hw_up, hx, hres;
-  DeviceTensor x, res;
+  HostTensor hw, hw_up;
   std::vector<DeviceTensor> d, d_up;
   std::map<cuda::QuantLayouts, QuantSets> quant;
+};
+
+std::shared_ptr<Weights> shared_weights(const kb::Context& ctx, const Spec& s) {
+  const bool swiglu = s.epilogue == "swiglu";
+  const std::string key = "bench_gemv|weights|" + meta(s).dtype + "|" + std::to_string(s.shape.N) +
+                          "x" + std::to_string(s.shape.K) + (swiglu ? "|swiglu" : "");
+  return kb::shared_state<Weights>(key, [&] {
+    auto w = std::make_shared<Weights>();
+    const std::int64_t N = s.shape.N, K = s.shape.K;
+    w->swiglu = swiglu;
+    const double per_set = weight_bytes(s) * (swiglu ? 2 : 1);
+    w->set_count = ctx.rotation_sets(static_cast<std::size_t>(per_set), 16);
+    if (s.bits == 16) {
+      w->hw = host_random(s.act, N, K, ctx.seed);
+      if (swiglu) w->hw_up = host_random(s.act, N, K, ctx.seed + 1);
+      for (int i = 0; i < w->set_count; ++i) {
+        w->d.push_back(DeviceTensor::upload(w->hw.view()));
+        if (swiglu) w->d_up.push_back(DeviceTensor::upload(w->hw_up.view()));
+      }
+    } else {
+      w->w = random_quant(s.format, N, K, ctx.seed);
+      if (swiglu) w->w_up = random_quant(s.format, N, K, ctx.seed + 1);
+    }
+    return w;
+  });
+}
+
+const QuantSets& quant_sets(Weights& w, cuda::QuantLayouts layout) {
+  if (const auto it = w.quant.find(layout); it != w.quant.end()) return it->second;
+  QuantSets q;
+  q.w.push_back(cuda::DeviceQuantMatrix::upload(w.w, layout));
+  if (w.swiglu) q.up.push_back(cuda::DeviceQuantMatrix::upload(w.w_up, layout));
+  for (int i = 1; i < w.set_count; ++i) {
+    q.w.push_back(q.w[0].clone());
+    if (w.swiglu) q.up.push_back(q.up[0].clone());
+  }
+  return w.quant.emplace(layout, std::move(q)).first->second;
+}
+
+// What every variant of one matmul shape shares within a run: the weights, the random x and
+// residual (host and device), and the reference of the checked outputs (computed by the first
+// validation).
+struct MatmulShared {
+  Spec spec;
+  std::shared_ptr<Weights> weights;
+  HostTensor hx, hres;
+  DeviceTensor x, res;
   std::vector<std::int64_t> rows, cols;  // checked rows of x and columns of y
   std::optional<HostTensor> want;        // f32 [rows, cols]
 
-  bool swiglu() const { return spec.epilogue == "swiglu"; }
+  bool swiglu() const { return weights->swiglu; }
 };
 
 std::shared_ptr<MatmulShared> make_matmul_shared(const kb::Context& ctx, const Spec& s) {
   auto sh = std::make_shared<MatmulShared>();
   sh->spec = s;
   const auto& [M, N, K] = s.shape;
-  const double per_set = weight_bytes(s) * (sh->swiglu() ? 2 : 1);
-  sh->set_count = ctx.rotation_sets(static_cast<std::size_t>(per_set), 16);
-  if (s.bits == 16) {
-    sh->hw = host_random(s.act, N, K, ctx.seed);
-    if (sh->swiglu()) sh->hw_up = host_random(s.act, N, K, ctx.seed + 1);
-    for (int i = 0; i < sh->set_count; ++i) {
-      sh->d.push_back(DeviceTensor::upload(sh->hw.view()));
-      if (sh->swiglu()) sh->d_up.push_back(DeviceTensor::upload(sh->hw_up.view()));
-    }
-  } else {
-    sh->w = random_quant(s.format, N, K, ctx.seed);
-    if (sh->swiglu()) sh->w_up = random_quant(s.format, N, K, ctx.seed + 1);
-  }
+  sh->weights = shared_weights(ctx, s);
   sh->hx = host_random(s.act, M, K, ctx.seed + 2);
   sh->x = DeviceTensor::upload(sh->hx.view());
   if (s.epilogue == "residual") {
@@ -300,18 +335,6 @@ std::shared_ptr<MatmulShared> make_matmul_shared(const kb::Context& ctx, const S
     sh->cols = checked_columns(N);
   }
   return sh;
-}
-
-const QuantSets& quant_sets(MatmulShared& sh, cuda::QuantLayouts layout) {
-  if (const auto it = sh.quant.find(layout); it != sh.quant.end()) return it->second;
-  QuantSets q;
-  q.w.push_back(cuda::DeviceQuantMatrix::upload(sh.w, layout));
-  if (sh.swiglu()) q.up.push_back(cuda::DeviceQuantMatrix::upload(sh.w_up, layout));
-  for (int i = 1; i < sh.set_count; ++i) {
-    q.w.push_back(q.w[0].clone());
-    if (sh.swiglu()) q.up.push_back(q.up[0].clone());
-  }
-  return sh.quant.emplace(layout, std::move(q)).first->second;
 }
 
 // ref [R, C] (+)= the epilogue on the checked rows and columns.
@@ -346,8 +369,9 @@ const HostTensor& reference(MatmulShared& sh) {
     if (every_column) return kb::ref_quant_matmul_parallel(out, x.view(), w);
     kb::ref_quant_matmul_parallel(out, x.view(), take_rows(w, sh.cols));
   };
-  product(ref.view(), sh.hw, sh.w);
-  if (sh.swiglu()) product(up.view(), sh.hw_up, sh.w_up);
+  const Weights& w = *sh.weights;
+  product(ref.view(), w.hw, w.w);
+  if (sh.swiglu()) product(up.view(), w.hw_up, w.w_up);
   apply_epilogue(ref, sh.swiglu() ? &up : nullptr, sp.epilogue == "residual" ? &sh.hres : nullptr,
                  sh);
   sh.want = std::move(ref);
@@ -376,7 +400,7 @@ kb::Instance setup_matmul(const kb::Context& ctx, const Spec& s, const std::stri
     const QuantSets* q = nullptr;
     DeviceTensor y;
     std::size_t next = 0;
-    std::size_t sets() const { return q ? q->w.size() : sh->d.size(); }
+    std::size_t sets() const { return q ? q->w.size() : sh->weights->d.size(); }
     cuda::GemvArgs args(std::size_t i) const {
       cuda::GemvArgs a;
       a.x = sh->x.view();
@@ -385,8 +409,8 @@ kb::Instance setup_matmul(const kb::Context& ctx, const Spec& s, const std::stri
         a.w = &q->w[i];
         if (sh->swiglu()) a.w_up = &q->up[i];
       } else {
-        a.w_dense = sh->d[i].view();
-        if (sh->swiglu()) a.w_dense_up = sh->d_up[i].view();
+        a.w_dense = sh->weights->d[i].view();
+        if (sh->swiglu()) a.w_dense_up = sh->weights->d_up[i].view();
       }
       const std::string& e = sh->spec.epilogue;
       a.epilogue = e == "swiglu"     ? cuda::Epilogue::swiglu
@@ -402,8 +426,8 @@ kb::Instance setup_matmul(const kb::Context& ctx, const Spec& s, const std::stri
   st->sh =
       kb::shared_state<MatmulShared>(shared_key(s), [&] { return make_matmul_shared(ctx, s); });
   if (s.bits != 16)
-    st->q = &quant_sets(
-        *st->sh, wants_tiled(variant) ? cuda::QuantLayouts::tiled : cuda::QuantLayouts::plain);
+    st->q = &quant_sets(*st->sh->weights, wants_tiled(variant) ? cuda::QuantLayouts::tiled
+                                                               : cuda::QuantLayouts::plain);
   st->y = DeviceTensor(s.out, {s.shape.M, s.shape.N});
   sync();
   if (!st->v->supports(st->args(0))) throw kb::Unsupported("variant does not support this case");
