@@ -16,7 +16,8 @@
 //         c.bytes = weights + scales + x + y;            // each read or written once
 //         c.flops = 2.0 * M * N * K;
 //         c.setup = [=](const kb::Context& ctx) {        // runs only when the case is timed
-//           auto s = std::make_shared<State>(...);       // host data, ref output, device sets
+//           auto s = std::make_shared<State>(...);       // this variant's device sets
+//           s->shape = kb::shared_state<Shape>(key, make); // host data + reference, per shape
 //           s->sets = ctx.rotation_sets(bytes_per_set);  // >1 set: runs rotate past L2
 //           return kb::Instance{
 //               .run = [s](cudaStream_t st) { launch(s->rot.next(), st); },
@@ -34,6 +35,9 @@
 //
 //   The harness filters cases by `--variant`, runs setup(), validates (before timing), warms
 //   up, times with CUDA events (graph-captured batches when possible), and records the result.
+//   Host work is what makes a suite slow (the timed part is ~0.07 s a case): share a shape's
+//   random inputs and reference output between its variants (shared_state), fill and compare
+//   on every core (fill_random_host, rel_error, all_finite, parallel_for, ref_*_parallel).
 //   A worked example is src/bench/peers_cublas.cpp (cuBLAS fp16/bf16 GEMV/GEMM peers) and
 //   src/bench/copy_family.cpp (D2D copy).
 //
