@@ -205,3 +205,42 @@ TEST(BenchParallelReference, AttentionSplitsEqualOneCall) {
         0.25f);
   EXPECT_EQ(std::memcmp(whole.view().data, parts.view().data, whole.view().nbytes()), 0);
 }
+
+// The variants of one shape find the state the first one made; run_cases() drops it at the end.
+TEST(BenchSharedState, VariantsOfAShapeShareItWithinARun) {
+  kb::clear_shared_state();
+  int made = 0;
+  std::vector<kb::Case> cases;
+  for (const char* variant : {"a", "b", "c"}) {
+    kb::Case c;
+    c.op = "fake";
+    c.variant = variant;
+    c.shape = "N=4";
+    c.device = klab::Device::cpu;
+    c.setup = [&made](const kb::Context& ctx) {
+      const auto input = kb::shared_state<HostTensor>("fake|N=4", [&] {
+        ++made;
+        auto t = std::make_shared<HostTensor>(DType::f32, std::initializer_list<std::int64_t>{4});
+        kb::fill_random_host(t->view(), ctx.seed);
+        return t;
+      });
+      return kb::Instance{
+          .run = [input](cudaStream_t) {},
+          .validate = [input] { return kb::all_finite(input->view()) ? 0.0 : 1.0; }};
+    };
+    cases.push_back(std::move(c));
+  }
+  kb::RunOptions o;
+  o.verbose = false;
+  o.target_seconds = 0.001;
+  o.min_samples = 2;
+  o.max_samples = 4;
+  o.warmup_seconds = 0.0005;
+  o.has_gpu = false;
+  const auto results = kb::run_cases(cases, {}, o);
+  ASSERT_EQ(results.size(), 3u);
+  for (const auto& r : results) EXPECT_TRUE(r.valid.value_or(false)) << r.error;
+  EXPECT_EQ(made, 1);
+  kb::run_cases(cases, {}, o);
+  EXPECT_EQ(made, 2);  // a new run makes fresh inputs
+}
