@@ -17,9 +17,9 @@
 // layer's cache, k/v [layers, S, max_context, Hkv, D]. With S > 1 the kernels see it as a paged
 // cache whose page is a whole sequence and whose block table (part of the step inputs) maps
 // each batch entry to its sequence, so a step can serve any set of sequences. A decode step of
-// B sequences runs B rows through every GEMV (8 < B <= 32: one mma_wide GEMV pass on tiled
-// quantized weights, else passes of 8 rows, which on the H100 beat the quantized GEMM at B=16
-// by ~3x; larger B or KLAB_CUDA_WIDE_DECODE=gemm: one tensor-core GEMM; dense: cuBLAS) and one
+// B sequences runs B rows through every GEMV (8 < B <= 32, quantized: one mma_wide GEMV pass on
+// tiled weights, else passes of 8 rows, which on the H100 beat the quantized GEMM at B=16 by
+// ~3x; larger B or KLAB_CUDA_WIDE_DECODE=gemm: one tensor-core GEMM; dense, B > 8: cuBLAS) and one
 // decode-attention launch over B lengths; each B gets its own CUDA graph, captured on first use
 // with a split-KV plan for max_context.
 #if KLAB_HAS_CUDA
@@ -183,9 +183,9 @@ class CudaSession final : public Session {
   std::int32_t read_sampled_id();
   void upload_step(std::int64_t used);
   // y = epilogue(x · Wᵀ). More rows than one GEMV takes: quantized weights through the
-  // tensor-core GEMM, dense ones through cuBLAS; decode batches of up to kWideDecodeGemvRows
-  // through the GEMV instead (unless KLAB_CUDA_WIDE_DECODE=gemm): one mma_wide pass on tiled
-  // quantized weights, else passes of 8 rows.
+  // tensor-core GEMM, dense ones through cuBLAS; quantized decode batches of up to
+  // kWideDecodeGemvRows through the GEMV instead (unless KLAB_CUDA_WIDE_DECODE=gemm): one
+  // mma_wide pass on tiled weights, else passes of 8 rows.
   void matmul(const TensorView& y, const TensorView& x, const DeviceWeight& w,
               cuda::Epilogue epilogue, bool decode, const DeviceWeight* w_up = nullptr);
 
@@ -732,7 +732,10 @@ void CudaSession::matmul(const TensorView& y, const TensorView& x, const DeviceW
                          cuda::Epilogue epilogue, bool decode, const DeviceWeight* w_up) {
   const cudaStream_t s = stream_.get();
   const std::int64_t m = x.dim(0);
-  if (m > cuda::kGemvMaxM && decode && wide_decode_gemv_ && m <= kWideDecodeGemvRows) {
+  // Dense weights of a wide decode batch go to cuBLAS below: passes of 8 GEMV rows would stream
+  // W once per pass (H200, Llama-2-7B F16 B=16: 714 tok/s, 3x batch 1).
+  if (m > cuda::kGemvMaxM && decode && wide_decode_gemv_ && m <= kWideDecodeGemvRows &&
+      w.quantized()) {
     // Tiled quantized weights: one mma_wide pass streams W once for every row.
     if (w.quantized() && w.quant().has_tiled() && (!w_up || w_up->quant().has_tiled()) &&
         m <= cuda::kGemvWideMaxM)

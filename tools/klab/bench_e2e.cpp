@@ -22,7 +22,7 @@
 // the longest --ctx, and each case copies it into its B sequences (Session::copy_sequence).
 // One model is on the GPU at a time: the next model's first case frees the previous one, and
 // each model's last case frees its own. Decode with 8 < B <= 32 runs one wide GEMV pass per
-// matrix (mma_wide; dense weights: passes of 8 rows), or one tensor-core GEMM per matrix under
+// matrix (mma_wide; dense weights: one cuBLAS GEMM), or one tensor-core GEMM per matrix under
 // KLAB_CUDA_WIDE_DECODE=gemm (the variant name says which).
 #include <algorithm>
 #include <chrono>
@@ -299,7 +299,7 @@ std::shared_ptr<StepLog> make_log(const std::string& what, double tokens_per_run
 
 std::string decode_variant(std::int64_t batch) {
   std::string v = env_is("KLAB_CUDA_GRAPHS", "0") ? "eager" : "graph";
-  // 8 < B <= 32: one mma_wide GEMV pass (quantized; dense weights: passes of 8 rows).
+  // 8 < B <= 32: one mma_wide GEMV pass (quantized weights; dense ones: cuBLAS).
   if (batch > 8)
     v += batch > 32 || env_is("KLAB_CUDA_WIDE_DECODE", "gemm") ? "+gemm" : "+gemv_wide";
   return v;

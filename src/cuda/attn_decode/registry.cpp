@@ -180,16 +180,26 @@ registry::OpRegistry<DecodeAttnArgs> build() {
   // kernel is issue-bound), with PDL when split; else the scalar ladder.
   r.set_auto([](const DecodeAttnArgs& a) {
     const bool mma = decode::mma_supports(params_of(a));
-    // H200, 2026-11-26, bf16 32/8 heads d128 (us, onepass / fused): contiguous B=1 S=512 7.51 /
-    // 8.18, S=4096 11.23 / 11.46, S=16384 26.05 / 25.92, B=8 S=4096 41.06 / 39.94; paged16 B=1
-    // S=4096 13.60 / 13.18, S=16384 32.19 / 27.81, B=8 S=4096 50.00 / 42.78. So the fused
-    // variant for paged caches and batches, onepass for one contiguous sequence.
+    // H200, 2026-11-26 (call c5), bf16 32/8 heads d128, us: fused / cluster_s2 / cluster_spec.
+    // Contiguous B=1 S=512 8.14 / 5.09 / 5.34, S=4096 11.38 / 10.29 / 9.83, S=16384 25.70 /
+    // 24.93 / 26.72; B=8 S=4096 40.42 / 37.31 / 36.64; B=32 S=512 23.01 / 19.83 / 23.01.
+    // Paged16 B=1 S=4096 13.07 / 12.03 / 12.06, B=8 S=4096 42.77 / 39.94 / 39.22, B=32 S=4096
+    // 130.08 / 126.46 / 129.18. MHA 32/32 S=512: B=1 9.89 / 6.68 / 6.39, B=16 39.55 / 37.41 /
+    // 39.94. So the clusters wherever the device launches them: _spec (8 warps, copies issued
+    // before the length arrives) below 16 sequences, _s2 (two CTAs an SM) from 16; else the
+    // fused last-CTA merge for paged caches and batches, onepass for one contiguous sequence.
     if (has_split_plan(a)) {
       if (!mma) return std::string("split_kv");
+      const auto supported = [&](const char* name) {
+        return decode_attention_registry().find(name)->supports(a);
+      };
+      const char* cluster =
+          a.q.dim(0) >= 16 ? "split_kv_mma_cluster_s2" : "split_kv_mma_cluster_spec";
+      if (supported(cluster)) return std::string(cluster);
       const bool paged = a.cache.block_table != nullptr;
-      const bool fused_ok = decode_attention_registry().find("split_kv_mma_fused")->supports(a);
-      return std::string((paged || a.q.dim(0) > 1) && fused_ok ? "split_kv_mma_fused"
-                                                               : "split_kv_mma_onepass");
+      return std::string((paged || a.q.dim(0) > 1) && supported("split_kv_mma_fused")
+                             ? "split_kv_mma_fused"
+                             : "split_kv_mma_onepass");
     }
     return std::string(mma ? "tiled_mma" : "tiled");
   });
