@@ -19,6 +19,10 @@ namespace cuda {
 
 void check(cudaError_t status, const char* what, std::source_location where) {
   if (status == cudaSuccess) return;
+  // A failed runtime call also sets the thread's last error; clear it here, or the next
+  // check_launch (cudaGetLastError) would blame an innocent kernel for this call's failure.
+  // (A sticky error from a faulted kernel stays: cudaGetLastError cannot clear those.)
+  (void)cudaGetLastError();
   fail(std::string("CUDA error in ") + what + " at " + where.file_name() + ":" +
        std::to_string(where.line()) + ": " + cudaGetErrorName(status) + " (" +
        cudaGetErrorString(status) + ")");
