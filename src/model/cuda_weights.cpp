@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "klab/cpu_matmul.hpp"
 #include "klab/cuda/gemm.hpp"
@@ -159,9 +160,12 @@ void gemv(const TensorView& y, const TensorView& x, const DeviceWeight& w, cuda:
   std::string pick = "auto";
   if (variant != "auto") {
     if (const auto* v = reg.find(variant); v && v->supports(args)) pick = variant;
-  } else if (pdl) {
-    // auto's choice (autotune cache included), launched with PDL where it has a _pdl twin.
-    const std::string chosen = reg.pick(args).name + "_pdl";
+  } else {
+    // auto's choice (autotune cache included) as its _pdl twin when pdl, else without PDL.
+    constexpr std::string_view kPdl = "_pdl";
+    std::string chosen = reg.pick(args).name;
+    if (chosen.ends_with(kPdl)) chosen.resize(chosen.size() - kPdl.size());
+    if (pdl) chosen += kPdl;
     if (const auto* v = reg.find(chosen); v && v->supports(args)) pick = chosen;
   }
   cuda::gemv(args, stream, pick);

@@ -135,10 +135,11 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
   const auto lean = [=](const GemvArgs& a) { return lean_ok(a, gemv_impl::mma_lean_fits); };
   const auto lean_x2 = [=](const GemvArgs& a) { return lean_ok(a, gemv_impl::mma_lean_x2_fits); };
   const auto lean_d4 = [=](const GemvArgs& a) { return lean_ok(a, gemv_impl::mma_lean_d4_fits); };
-  r.add(variant("mma_lean",
-                "4-bit mma_staged with one LOP3 per code pair, the code offsets folded into the mma "
-                "accumulator (-offset x sum(x) from one shared mma pair) and an unrolled ring",
-                lean, gemv_impl::launch_mma_lean));
+  r.add(
+      variant("mma_lean",
+              "4-bit mma_staged with one LOP3 per code pair, the code offsets folded into the mma "
+              "accumulator (-offset x sum(x) from one shared mma pair) and an unrolled ring",
+              lean, gemv_impl::launch_mma_lean));
   r.add(variant("mma_lean_pdl",
                 "mma_lean launched with PDL: scales and the first chunks requested before "
                 "griddepcontrol.wait (x, y after it; W must not be written by the previous kernel)",
@@ -167,10 +168,16 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
     // fastest except K = 14336 (mma_async fastest, staged +21.6% / +17.9% at 4 / 8 bits) and
     // M = 8 at K = 4096 (mma fastest, staged +56% / +19%). Hence: mma_async for K >= 12288,
     // staged for M = 1 where x fits, else mma. (This rule itself was not re-checked on the GPU.)
+    // H200, 2026-11-26 (call c7, autotune --check): the plain mma_async / mma_staged picks were
+    // 15.7% / 15.3% behind their _pdl twins at 8 bits, M = 1 (the twin's weight stream starts
+    // under the previous launch's tail), so auto names the twins. They are safe wherever the
+    // kernel before them does not write W: a kernel that does not trigger its dependents
+    // (griddepcontrol.launch_dependents) lets them start only when it has completed, and no
+    // klab kernel that triggers writes weights. The engine strips _pdl when KLAB_CUDA_PDL=0.
     if (a.w->has_tiled()) {
       if (a.M() > kGemvMaxM) return "mma_wide";
-      if (a.K() >= 12288) return "mma_async";
-      if (a.M() == 1 && gemv_impl::mma_staged_fits(params_of(a))) return "mma_staged";
+      if (a.K() >= 12288) return "mma_async_pdl";
+      if (a.M() == 1 && gemv_impl::mma_staged_fits(params_of(a))) return "mma_staged_pdl";
       return "mma";
     }
     if (a.M() > kGemvMaxM) return "naive";

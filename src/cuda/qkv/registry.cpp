@@ -164,10 +164,12 @@ constexpr Rung kLadder[] = {
 // decode step's one block per token would walk its ~1000 items (Llama-2-7B) serially.
 // Beyond it (prefill) a block per token already fills the GPU and computes each token's
 // sin/cos once. H200, 2026-11-26 (D=128, 32/8 heads, page 16): T=1 token_split 4.0 us against
-// 7.74 for token_per_block (decode-step ncu); T=32 token_per_block 5.45 us, token_split 1.33x
-// slower (quick suite). Between the two the crossover is not measured: 16 is a guess, and
-// autotune (klab autotune) overrides it.
-constexpr std::int64_t kTokenSplitMaxTokens = 16;
+// 7.74 for token_per_block (decode-step ncu). T=32 (quick suite): 5.45 us token_per_block,
+// token_split 1.33x slower in the first run, whose paged pool spread 32 tokens over 8000 pages;
+// with a pool of the pages written (call c7, autotune --check) token_split 3.47 us, 1.56x
+// faster. So token_split up to 32 tokens; the crossover above it is not measured, and autotune
+// (klab autotune) overrides it.
+constexpr std::int64_t kTokenSplitMaxTokens = 32;
 
 std::string auto_choice(const QkvParams& p) {
   if (!qkv::vectorizable(p)) return "naive";
