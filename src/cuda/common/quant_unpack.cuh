@@ -150,49 +150,6 @@ struct CodeDecoder<__nv_bfloat16, 8> {
   }
 };
 
-// 4-bit codes decoded with ONE instruction per pair and the offsets left in: the "magic" float
-// plus the code, never minus the zero point. A tensor-core kernel folds the offsets into the mma
-// accumulator instead (mma_lean.cuh: acc starts at -offset x sum(x)), so a word costs one shift
-// and four LOP3 (f16) instead of one shift, four LOP3 and four half2 ops.
-//   f16:  pair<J>(w), J even: 1024 + q            (nibbles J, J + 4 at bits 0..3 after >> 4J)
-//                     J odd:  1024 + 16 q         (nibble kept in place at bits 4..7: the x it
-//                             multiplies must be staged divided by 16, odd_x_scale)
-//   bf16: pair<J>(w) = 128 + q for every J (a 7-bit mantissa has no room for bits 4..7).
-// even_offset / odd_offset: what pair<even / odd J> adds to q - z, so that
-//   sum(pair · x') = sum((q - z) x) + even_offset · sum_even(x') + odd_offset · sum_odd(x').
-template <class T>
-struct LeanNibbleDecoder;
-
-template <>
-struct LeanNibbleDecoder<__half> {
-  static constexpr std::uint32_t magic = 0x64006400u;  // 1024.0 in both halves
-  static constexpr float odd_x_scale = 1.0f / 16.0f;
-  static constexpr float odd_x_weight = 16.0f;  // x = odd_x_weight * x' on odd pairs
-  float even_offset, odd_offset;
-  __device__ explicit LeanNibbleDecoder(int z)
-      : even_offset(1024.0f + static_cast<float>(z)),
-        odd_offset(1024.0f + 16.0f * static_cast<float>(z)) {}
-  template <int J>
-  __device__ __forceinline__ std::uint32_t pair(std::uint32_t w) const {
-    constexpr std::uint32_t kMask = J % 2 == 0 ? 0x000F000Fu : 0x00F000F0u;
-    return and_or<kMask>(J < 2 ? w : w >> 8, magic);
-  }
-};
-
-template <>
-struct LeanNibbleDecoder<__nv_bfloat16> {
-  static constexpr std::uint32_t magic = 0x43004300u;  // 128.0 in both halves
-  static constexpr float odd_x_scale = 1.0f;
-  static constexpr float odd_x_weight = 1.0f;
-  float even_offset, odd_offset;
-  __device__ explicit LeanNibbleDecoder(int z)
-      : even_offset(128.0f + static_cast<float>(z)), odd_offset(128.0f + static_cast<float>(z)) {}
-  template <int J>
-  __device__ __forceinline__ std::uint32_t pair(std::uint32_t w) const {
-    return and_or<0x000F000Fu>(J == 0 ? w : w >> (4 * J), magic);
-  }
-};
-
 // Plain layout, CUDA-core path: the codes of one 32-bit word minus z, as floats in element
 // order (8 for 4-bit: low nibble first; 4 for 8-bit).
 template <int Bits>

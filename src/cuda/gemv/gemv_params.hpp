@@ -59,17 +59,6 @@ void launch_mma_staged(const GemvParams& p, cudaStream_t stream);
 void launch_mma_staged_pdl(const GemvParams& p, cudaStream_t stream);
 // Up to 32 tokens as 8-token n-tiles of one mma pass: W streamed once for a wide decode batch.
 void launch_mma_wide(const GemvParams& p, cudaStream_t stream);
-// mma_staged with one LOP3 per 4-bit code pair and the offsets folded into the mma accumulator
-// (4-bit tiled weights, x staged as for mma_staged); _x2: two row tiles per block; _d4: a ring of
-// 4 chunks per warp instead of 8.
-bool mma_lean_fits(const GemvParams& p);
-bool mma_lean_x2_fits(const GemvParams& p);
-bool mma_lean_d4_fits(const GemvParams& p);
-void launch_mma_lean(const GemvParams& p, cudaStream_t stream);
-void launch_mma_lean_pdl(const GemvParams& p, cudaStream_t stream);
-void launch_mma_lean_x2(const GemvParams& p, cudaStream_t stream);
-void launch_mma_lean_x2_pdl(const GemvParams& p, cudaStream_t stream);
-void launch_mma_lean_d4(const GemvParams& p, cudaStream_t stream);
 // Dense weights.
 void launch_dense_naive(const GemvParams& p, cudaStream_t stream);
 void launch_dense_warp_per_row(const GemvParams& p, cudaStream_t stream);

@@ -129,31 +129,6 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
                 "mma_staged launched with PDL: scales and the first chunks requested before "
                 "griddepcontrol.wait (x, y after it; W must not be written by the previous kernel)",
                 staged_ok, gemv_impl::launch_mma_staged_pdl));
-  const auto lean_ok = [](const GemvArgs& a, bool (*fits)(const GemvParams&)) {
-    return quant_ok(a, kGemvMaxM) && tiled_ok(a) && vec_ok(a) && fits(params_of(a));
-  };
-  const auto lean = [=](const GemvArgs& a) { return lean_ok(a, gemv_impl::mma_lean_fits); };
-  const auto lean_x2 = [=](const GemvArgs& a) { return lean_ok(a, gemv_impl::mma_lean_x2_fits); };
-  const auto lean_d4 = [=](const GemvArgs& a) { return lean_ok(a, gemv_impl::mma_lean_d4_fits); };
-  r.add(
-      variant("mma_lean",
-              "4-bit mma_staged with one LOP3 per code pair, the code offsets folded into the mma "
-              "accumulator (-offset x sum(x) from one shared mma pair) and an unrolled ring",
-              lean, gemv_impl::launch_mma_lean));
-  r.add(variant("mma_lean_pdl",
-                "mma_lean launched with PDL: scales and the first chunks requested before "
-                "griddepcontrol.wait (x, y after it; W must not be written by the previous kernel)",
-                lean, gemv_impl::launch_mma_lean_pdl));
-  r.add(variant("mma_lean_x2",
-                "mma_lean with two row tiles per block: x fragments, offset mmas and the x staging "
-                "shared by both (no swiglu: that already pairs gate and up)",
-                lean_x2, gemv_impl::launch_mma_lean_x2));
-  r.add(variant("mma_lean_x2_pdl", "mma_lean_x2 launched with PDL (as mma_lean_pdl)", lean_x2,
-                gemv_impl::launch_mma_lean_x2_pdl));
-  r.add(variant("mma_lean_d4",
-                "mma_lean with a ring of 4 chunks per warp instead of 8 (less shared memory, "
-                "more blocks per SM, fewer bytes in flight per warp)",
-                lean_d4, gemv_impl::launch_mma_lean_d4));
   r.add(variant(
       "mma_wide",
       "mma with the tokens as up to 4 n-tiles of 8: each decoded weight fragment feeds "

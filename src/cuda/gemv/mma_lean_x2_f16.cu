@@ -1,6 +1,0 @@
-// gemv_q / mma_lean_x2 (two row tiles per block), f16 activations (see mma_lean.cuh).
-#include "cuda/gemv/mma_lean.cuh"
-
-namespace klab::cuda::gemv_impl::lean {
-template void launch_act<__half, true, 8>(const GemvParams&, cudaStream_t, bool);
-}  // namespace klab::cuda::gemv_impl::lean
