@@ -110,6 +110,29 @@ void quant_matmul(const TensorView& y, const TensorView& x, const QuantMatrix& w
 // Dense version: w: [N, K] float.
 void matmul(const TensorView& y, const TensorView& x, const TensorView& w);
 
+// ---- q8 activations (the integer-dot GEMV: cuda gemv_q `dp4a`, llama.cpp's MMVQ) ----------
+// x [M, K] (K % 32 == 0) quantized per 32-element block of each row as llama.cpp's Q8_1:
+//   d = max|x| / 127 (f32 division), x8 = rint(x * (1 / d)) (f32 reciprocal and product, ties to
+//   even), all x8 = 0 where d == 0; hence |x8| <= 127. sum = sum of the block's x8 (llama.cpp
+//   keeps s = d * sum beside d for the offset / min terms).
+// Kernels must reproduce d and x8 bit for bit (the same three IEEE f32 operations).
+struct Q8Blocks {
+  std::int64_t rows = 0;
+  std::int64_t cols = 0;
+  std::vector<std::int8_t> q;     // [rows, cols]
+  std::vector<float> d;           // [rows, cols / 32]
+  std::vector<std::int32_t> sum;  // [rows, cols / 32]
+};
+Q8Blocks quantize_q8_blocks(const TensorView& x);
+// y[m, n] = sum over the 32-blocks b of K (g(b): the weight group holding b) of
+//   scale[n, g(b)] * d[m, b] * sum_{k in b} q[n, k] x8[m, k]
+//   (+ min[n, g(b)] * d[m, b] * sum[m, b] for asymmetric formats)
+// with q the integer code (QuantMatrix::code: symmetric 4-bit already minus 8), exact integer
+// block dots, f64 products and accumulation. Differs from quant_matmul by the int8 rounding of x
+// (~0.3-1% relative per element; ~0.5% on a random dot product); the oracle of kernels that
+// quantize x.
+void quant_matmul_q8act(const TensorView& y, const TensorView& x, const QuantMatrix& w);
+
 // ---- sampling primitives ---------------------------------------------------------------------
 // First index of the largest logit (ties: lowest index). NaN throws.
 std::int32_t argmax(std::span<const float> logits);
