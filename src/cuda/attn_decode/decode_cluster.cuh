@@ -49,6 +49,7 @@ struct ClusterShape {
   static constexpr int kRowsPerLane = kMmaKeys / 4;
   static constexpr int kChunkGroups = kChunks / 8;
   static constexpr bool kQInRegs = D <= 128;
+  static constexpr int kQPerThread = (kMmaRows * kChunks + kThreads - 1) / kThreads;
   static constexpr std::size_t kPipeBytes = sizeof(T) * kWarps * kWarpElems;
   // The warp merge ([warp][row][kMergeStride] O, then max and sum) reuses the ring.
   static constexpr int kMergeStride = D + 4;
@@ -142,181 +143,6 @@ __device__ __forceinline__ int window_pages(std::int64_t keys, int page_size) {
   return n < kPageWindow ? static_cast<int>(n) : kPageWindow;
 }
 
-// The Q rows of a CTA's heads (rows past n_heads zero), loaded into registers while other
-// loads are in flight and stored to shared memory (swizzled like decode_mma's tiles) later.
-template <class T, int D, int kThreads>
-struct QRows {
-  static constexpr int kChunks = D / 8;
-  static constexpr int kPerThread = (kMmaRows * kChunks + kThreads - 1) / kThreads;
-  Vec16<T> v[kPerThread];
-
-  __device__ __forceinline__ void load(const DecodeParams& p, int b, int h0, int n_heads) {
-#pragma unroll
-    for (int j = 0; j < kPerThread; ++j) {
-      const int idx = static_cast<int>(threadIdx.x) + j * kThreads;
-      const int row = idx / kChunks, c = idx % kChunks;
-      if (row < n_heads) {
-        v[j].load(static_cast<const T*>(p.q) + b * p.q_stride_b + (h0 + row) * p.q_stride_h +
-                  c * 8);
-      } else {
-#pragma unroll
-        for (int e = 0; e < 8; ++e) v[j][e] = from_f32<T>(0.0f);
-      }
-    }
-  }
-  __device__ __forceinline__ void store(T* sq) const {
-#pragma unroll
-    for (int j = 0; j < kPerThread; ++j) {
-      const int idx = static_cast<int>(threadIdx.x) + j * kThreads;
-      const int row = idx / kChunks, c = idx % kChunks;
-      if (row < kMmaRows) v[j].store(sq + swizzled_chunk<kChunks>(row, c) * 8);
-    }
-  }
-};
-
-// 2^x by the SFU (ex2.approx.ftz: ~2 ulp, 2^-inf = 0), without exp2f's range handling (a
-// compare and two predicated multiplies around the MUFU per call: 30 instructions a tile).
-__device__ __forceinline__ float fast_exp2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-  return y;
-}
-
-// One 16-key tile's scores s (S = Q K^T, head rows lane / 4 (elements 0, 1) and lane / 4 + 8
-// (2, 3)) through the online softmax: keys k0 + .. at or past `end` masked, the running max
-// (log2 units: scores times sl) and lane-partial sum updated, O rescaled; returns P as the A
-// fragment of O += P V (the two key n-tiles' accumulators re-packed). The scale is folded into
-// the exponent (one FFMA per score); O is rescaled only when some row's max moved in this warp
-// (the factor is exactly 1 otherwise), which after the first tiles of a range is rare.
-template <class T, int kDTiles>
-__device__ __forceinline__ void softmax_tile(float (&s)[2][4], int k0, int end, float sl, int lane,
-                                             float (&row_max)[2], float (&row_sum)[2],
-                                             float (&o)[kDTiles][4], std::uint32_t (&a)[4]) {
-  if (k0 + kMmaKeys > end) {
-#pragma unroll
-    for (int nt = 0; nt < 2; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e)
-        if (k0 + nt * 8 + (lane % 4) * 2 + (e & 1) >= end) s[nt][e] = -INFINITY;
-  }
-  float alpha[2];
-  bool moved = false;
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    float mx =
-        fmaxf(fmaxf(s[0][2 * half], s[0][2 * half + 1]), fmaxf(s[1][2 * half], s[1][2 * half + 1]));
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-    mx = fmaxf(row_max[half], mx * sl);  // sl > 0: the max of the scaled scores
-    const float base = mx == -INFINITY ? 0.0f : mx;
-    moved = moved || mx != row_max[half];
-    alpha[half] = fast_exp2(row_max[half] - base);
-    row_max[half] = mx;
-    float sum = 0.0f;
-#pragma unroll
-    for (int nt = 0; nt < 2; ++nt)
-#pragma unroll
-      for (int e = 2 * half; e < 2 * half + 2; ++e) {
-        s[nt][e] = fast_exp2(fmaf(s[nt][e], sl, -base));
-        sum += s[nt][e];
-      }
-    row_sum[half] = row_sum[half] * alpha[half] + sum;  // lane-partial; reduced after the loop
-  }
-  if (__any_sync(0xffffffffu, moved)) {
-#pragma unroll
-    for (int nt = 0; nt < kDTiles; ++nt) {
-      o[nt][0] *= alpha[0];
-      o[nt][1] *= alpha[0];
-      o[nt][2] *= alpha[1];
-      o[nt][3] *= alpha[1];
-    }
-  }
-  a[0] = pack2<T>(s[0][0], s[0][1]);
-  a[1] = pack2<T>(s[0][2], s[0][3]);
-  a[2] = pack2<T>(s[1][0], s[1][1]);
-  a[3] = pack2<T>(s[1][2], s[1][3]);
-}
-
-// After the key loop (every copy drained, the CTA synced: the merge reuses the rings at smem
-// offset 0): the kWarps warp states per head row meet in shared memory; then one split writes
-// out, else the CTA's state (O relative to its max, unnormalised, max, sum) goes to the export
-// area at export_offset and the cluster's `count` CTAs merge through distributed shared memory.
-template <class T, int D, int kWarps>
-__device__ __forceinline__ void finish_cta(const DecodeParams& p, unsigned char* smem,
-                                           std::size_t export_offset, const float (&o)[D / 8][4],
-                                           const float (&row_max)[2], const float (&row_sum)[2],
-                                           int b, int h0, int n_heads, bool direct, int count) {
-  constexpr int kThreads = kWarps * 32;
-  constexpr int kChunks = D / 8;
-  constexpr int kDTiles = D / 8;
-  constexpr int kMergeStride = D + 4;  // padded against bank conflicts
-  const int tid = static_cast<int>(threadIdx.x), warp = tid / 32, lane = tid % 32;
-  float* mo = reinterpret_cast<float*>(smem);
-  float* mmax = mo + kWarps * kMmaRows * kMergeStride;
-  float* msum = mmax + kWarps * kMmaRows;
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    float sum = row_sum[half];
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-    const int row = lane / 4 + 8 * half;
-    if (row >= n_heads) continue;
-    float* dst = mo + (warp * kMmaRows + row) * kMergeStride + (lane % 4) * 2;
-#pragma unroll
-    for (int nt = 0; nt < kDTiles; ++nt)
-      *reinterpret_cast<float2*>(dst + nt * 8) = make_float2(o[nt][2 * half], o[nt][2 * half + 1]);
-    if (lane % 4 == 0) {
-      mmax[warp * kMmaRows + row] = row_max[half];
-      msum[warp * kMmaRows + row] = sum;
-    }
-  }
-  __syncthreads();
-
-  // Thread = (head row, 8 columns).
-  float* eo = reinterpret_cast<float*>(smem + export_offset);
-  float* emax = eo + kMmaRows * D;
-  float* esum = emax + kMmaRows;
-  for (int idx = tid; idx < n_heads * kChunks; idx += kThreads) {
-    const int row = idx / kChunks, c = idx % kChunks;
-    float mx = -INFINITY;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, mmax[w * kMmaRows + row]);
-    const float base = mx == -INFINITY ? 0.0f : mx;
-    float sum = 0.0f, acc[8] = {};
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) {
-      const float wt = exp2f(mmax[w * kMmaRows + row] - base);
-      sum += wt * msum[w * kMmaRows + row];
-      const float* src = mo + (w * kMmaRows + row) * kMergeStride + c * 8;
-      const float4 lo = *reinterpret_cast<const float4*>(src);
-      const float4 hi = *reinterpret_cast<const float4*>(src + 4);
-      const float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
-#pragma unroll
-      for (int e = 0; e < 8; ++e) acc[e] = fmaf(wt, v[e], acc[e]);
-    }
-    if (direct) {
-      const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-      Vec16<T> out;
-#pragma unroll
-      for (int e = 0; e < 8; ++e) out[e] = from_f32<T>(acc[e] * inv);
-      out.store(static_cast<T*>(p.out) + b * p.out_stride_b + (h0 + row) * p.out_stride_h + c * 8);
-    } else {
-      float* dst = eo + row * D + c * 8;
-      *reinterpret_cast<float4*>(dst) = make_float4(acc[0], acc[1], acc[2], acc[3]);
-      *reinterpret_cast<float4*>(dst + 4) = make_float4(acc[4], acc[5], acc[6], acc[7]);
-      if (c == 0) {
-        emax[row] = mx;
-        esum[row] = sum;
-      }
-    }
-  }
-  if (direct) return;
-
-  cluster_sync();  // every CTA's state is written and visible to the cluster
-  merge_cluster<T, D, kThreads>(p, smem_addr(eo), b, h0, n_heads, count);
-  cluster_sync();  // no CTA exits (releasing its shared memory) while another still reads it
-}
-
 template <class T, int D, int kWarps, int kMaxStages>
 __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodeParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -325,11 +151,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   constexpr int kDTiles = D / 8;   // O column tiles
   extern __shared__ __align__(128) unsigned char smem[];
   pdl_launch_dependents();
-  // q and the cache may come from the kernel before this one; the lengths and the block table
-  // too, unless p.indices_ready (host-written before the stream work began): then they are read
-  // while that kernel still runs, and the wait comes just before the first Q or K/V load.
-  const bool early = p.indices_ready;
-  if (!early) pdl_wait();
+  pdl_wait();  // q, lengths and the cache may come from the kernel before this one
 
   const int group = p.num_q_heads / p.cache.num_kv_heads;
   const int tiles_per_group = (group + kMmaRows - 1) / kMmaRows;
@@ -341,11 +163,20 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   const int split = blockIdx.x;  // == the CTA's rank in its (n, 1, 1) cluster
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
 
-  // In flight together: the length, the Q rows (unless early), a paged cache's block-table
-  // window for the range the plan guesses (p.chunk per split).
+  // In flight together: the length, the Q rows, a paged cache's block-table window for the
+  // range the plan guesses (p.chunk per split).
   const CachedKv::Seq seq = CachedKv{p.cache, p.kv_lens}.seq(b);
-  QRows<T, D, S::kThreads> qrows;
-  if (!early) qrows.load(p, b, h0, n_heads);
+  Vec16<T> qv[S::kQPerThread];
+#pragma unroll
+  for (int j = 0; j < S::kQPerThread; ++j) {
+    const int idx = tid + j * S::kThreads, row = idx / S::kChunks, c = idx % S::kChunks;
+    if (row < n_heads) {
+      qv[j].load(static_cast<const T*>(p.q) + b * p.q_stride_b + (h0 + row) * p.q_stride_h + c * 8);
+    } else {
+#pragma unroll
+      for (int e = 0; e < 8; ++e) qv[j][e] = from_f32<T>(0.0f);
+    }
+  }
   int* s_pages = reinterpret_cast<int*>(smem + S::kPagesOffset);
   const int guess_first =
       seq.paged ? static_cast<int>(std::int64_t{split} * p.chunk / seq.page_size) : 0;
@@ -408,10 +239,10 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
     ahead = rows_of(S::kStages - 1);
   };
 
-  // Speculative (contiguous, lengths not known early): the range of the plan's guessed cut,
-  // clamped to the rows the cache holds, goes out before the length is known. Rows the actual
-  // length excludes are masked in the softmax (K) and zeroed after their copy lands (V).
-  const bool spec = p.speculate && !early && !seq.paged && p.chunk > 0;
+  // Speculative (contiguous): the range of the plan's guessed cut, clamped to the rows the cache
+  // holds, goes out before the length is known. Rows the actual length excludes are masked in
+  // the softmax (K) and zeroed after their copy lands (V).
+  const bool spec = p.speculate && !seq.paged && p.chunk > 0;
   if (spec) {
     const std::int64_t guess_begin = std::int64_t{split} * p.chunk;
     const int gb = guess_begin < max_len ? static_cast<int>(guess_begin) : max_len;
@@ -456,13 +287,15 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
       }
       __syncthreads();  // the window is visible to every warp
     }
-    if (early) pdl_wait();
     set_range(first, last);
     issue_prologue();
   }
-  if (early) qrows.load(p, b, h0, n_heads);
 
-  qrows.store(sq);
+#pragma unroll
+  for (int j = 0; j < S::kQPerThread; ++j) {
+    const int idx = tid + j * S::kThreads, row = idx / S::kChunks, c = idx % S::kChunks;
+    if (row < kMmaRows) qv[j].store(sq + swizzled_chunk<S::kChunks>(row, c) * 8);
+  }
   __syncthreads();
   auto load_q = [&](std::uint32_t(&f)[4], int kk) {
     ldmatrix_x4(f, sq + swizzled_chunk<S::kChunks>(lane % 16, kk * 2 + lane / 16) * 8);
@@ -514,8 +347,48 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
       mma_m16n8k16<T>(s[0], q, b0);
       mma_m16n8k16<T>(s[1], q, b1);
     }
-    std::uint32_t a[4];
-    softmax_tile<T, kDTiles>(s, k0, end, sl, lane, row_max, row_sum, o, a);
+    // Scores in log2 units; keys past the range's end are masked (only the last tile).
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[nt][e] *= sl;
+    if (k0 + kMmaKeys > end) {
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          if (k0 + nt * 8 + (lane % 4) * 2 + (e & 1) >= end) s[nt][e] = -INFINITY;
+    }
+
+    // Online softmax: head rows lane / 4 (elements 0, 1) and lane / 4 + 8 (elements 2, 3).
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      float mx = fmaxf(row_max[half], fmaxf(fmaxf(s[0][2 * half], s[0][2 * half + 1]),
+                                            fmaxf(s[1][2 * half], s[1][2 * half + 1])));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float base = mx == -INFINITY ? 0.0f : mx;
+      const float alpha = exp2f(row_max[half] - base);
+      row_max[half] = mx;
+      float sum = 0.0f;
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+        for (int e = 2 * half; e < 2 * half + 2; ++e) {
+          s[nt][e] = exp2f(s[nt][e] - base);
+          sum += s[nt][e];
+        }
+      row_sum[half] = row_sum[half] * alpha + sum;  // lane-partial; reduced after the loop
+#pragma unroll
+      for (int nt = 0; nt < kDTiles; ++nt) {
+        o[nt][2 * half] *= alpha;
+        o[nt][2 * half + 1] *= alpha;
+      }
+    }
+
+    // O += P V: the S accumulators of the two key n-tiles are P's A fragment (16 keys).
+    const std::uint32_t a[4] = {pack2<T>(s[0][0], s[0][1]), pack2<T>(s[0][2], s[0][3]),
+                                pack2<T>(s[1][0], s[1][1]), pack2<T>(s[1][2], s[1][3])};
 #pragma unroll
     for (int dp = 0; dp < kDTiles / 2; ++dp) {
       std::uint32_t r[4];
@@ -529,33 +402,89 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
     __syncwarp();  // every lane is done with stage i before the next iteration refills it
   }
   cp_async_wait<0>();
-  __syncthreads();  // the warp merge reuses every warp's ring
-  finish_cta<T, D, kWarps>(p, smem, S::kExportOffset, o, row_max, row_sum, b, h0, n_heads, direct,
-                           cut.count);
+  __syncthreads();  // the warp merge below reuses every warp's ring
+
+  // The kWarps warp states per head row meet in shared memory.
+  float* mo = reinterpret_cast<float*>(smem);
+  float* mmax = mo + kWarps * kMmaRows * S::kMergeStride;
+  float* msum = mmax + kWarps * kMmaRows;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    float sum = row_sum[half];
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    const int row = lane / 4 + 8 * half;
+    if (row >= n_heads) continue;
+    float* dst = mo + (warp * kMmaRows + row) * S::kMergeStride + (lane % 4) * 2;
+#pragma unroll
+    for (int nt = 0; nt < kDTiles; ++nt)
+      *reinterpret_cast<float2*>(dst + nt * 8) = make_float2(o[nt][2 * half], o[nt][2 * half + 1]);
+    if (lane % 4 == 0) {
+      mmax[warp * kMmaRows + row] = row_max[half];
+      msum[warp * kMmaRows + row] = sum;
+    }
+  }
+  __syncthreads();
+
+  // Thread = (head row, 8 columns): one split writes out, else the CTA's state (O relative to
+  // its max, unnormalised) goes to the export area the cluster reads.
+  float* eo = reinterpret_cast<float*>(smem + S::kExportOffset);
+  float* emax = eo + kMmaRows * D;
+  float* esum = emax + kMmaRows;
+  for (int idx = tid; idx < n_heads * S::kChunks; idx += S::kThreads) {
+    const int row = idx / S::kChunks, c = idx % S::kChunks;
+    float mx = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, mmax[w * kMmaRows + row]);
+    const float base = mx == -INFINITY ? 0.0f : mx;
+    float sum = 0.0f, acc[8] = {};
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      const float wt = exp2f(mmax[w * kMmaRows + row] - base);
+      sum += wt * msum[w * kMmaRows + row];
+      const float* src = mo + (w * kMmaRows + row) * S::kMergeStride + c * 8;
+      const float4 lo = *reinterpret_cast<const float4*>(src);
+      const float4 hi = *reinterpret_cast<const float4*>(src + 4);
+      const float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+#pragma unroll
+      for (int e = 0; e < 8; ++e) acc[e] = fmaf(wt, v[e], acc[e]);
+    }
+    if (direct) {
+      const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+      Vec16<T> out;
+#pragma unroll
+      for (int e = 0; e < 8; ++e) out[e] = from_f32<T>(acc[e] * inv);
+      out.store(static_cast<T*>(p.out) + b * p.out_stride_b + (h0 + row) * p.out_stride_h + c * 8);
+    } else {
+      float* dst = eo + row * D + c * 8;
+      *reinterpret_cast<float4*>(dst) = make_float4(acc[0], acc[1], acc[2], acc[3]);
+      *reinterpret_cast<float4*>(dst + 4) = make_float4(acc[4], acc[5], acc[6], acc[7]);
+      if (c == 0) {
+        emax[row] = mx;
+        esum[row] = sum;
+      }
+    }
+  }
+  if (direct) return;
+
+  cluster_sync();  // every CTA's state is written and visible to the cluster
+  merge_cluster<T, D, S::kThreads>(p, smem_addr(eo), b, h0, n_heads, cut.count);
+  cluster_sync();  // no CTA exits (releasing its shared memory) while another still reads it
 #else
   (void)p;
 #endif
 }
 
-// What the cluster launch needs of a kernel: Cfg::kernel() (a __global__ void(DecodeParams)),
-// Cfg::kThreads and Cfg::kSmemBytes. This file's kernel; decode_cluster_lean.cuh has another.
-template <class T, int D, int kWarps, int kMaxStages>
-struct ClusterKernel {
-  using Shape = ClusterShape<T, D, kWarps, kMaxStages>;
-  static constexpr int kThreads = Shape::kThreads;
-  static constexpr std::size_t kSmemBytes = Shape::kSmemBytes;
-  static auto kernel() { return decode_cluster_kernel<T, D, kWarps, kMaxStages>; }
-};
-
-// Clusters of n CTAs (index n = 1..16) of Cfg's kernel that the device holds at once; all zero
+// Clusters of n CTAs (index n = 1..16) of this kernel that the device holds at once; all zero
 // where it cannot launch them (no sm_90 image or device). Computed once per instantiation.
-template <class Cfg>
+template <class T, int D, int kWarps, int kMaxStages>
 const std::array<int, kClusterMaxSplits + 1>& cluster_capacity() {
+  using S = ClusterShape<T, D, kWarps, kMaxStages>;
   static const std::array<int, kClusterMaxSplits + 1> capacity = [] {
     std::array<int, kClusterMaxSplits + 1> c{};
-    const auto kernel = Cfg::kernel();
+    const auto kernel = decode_cluster_kernel<T, D, kWarps, kMaxStages>;
     if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             static_cast<int>(Cfg::kSmemBytes)) != cudaSuccess ||
+                             static_cast<int>(S::kSmemBytes)) != cudaSuccess ||
         cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) !=
             cudaSuccess) {
       (void)cudaGetLastError();  // no image for this device: the variant is unsupported
@@ -564,8 +493,8 @@ const std::array<int, kClusterMaxSplits + 1>& cluster_capacity() {
     for (int n = 1; n <= kClusterMaxSplits; ++n) {
       cudaLaunchConfig_t cfg = {};
       cfg.gridDim = dim3(static_cast<unsigned>(n));
-      cfg.blockDim = dim3(Cfg::kThreads);
-      cfg.dynamicSmemBytes = Cfg::kSmemBytes;
+      cfg.blockDim = dim3(S::kThreads);
+      cfg.dynamicSmemBytes = S::kSmemBytes;
       cudaLaunchAttribute attr = {};
       attr.id = cudaLaunchAttributeClusterDimension;
       attr.val.clusterDim.x = static_cast<unsigned>(n);
@@ -601,9 +530,10 @@ inline int cluster_heads(const DecodeParams& p) {
   return p.cache.num_kv_heads * ((group + kMmaRows - 1) / kMmaRows);
 }
 
-template <class Cfg>
-void launch_cluster_cfg(const DecodeParams& p, cudaStream_t stream) {
-  const auto& capacity = cluster_capacity<Cfg>();
+template <class T, int D, int kWarps, int kMaxStages>
+void launch_cluster_dim(const DecodeParams& p, cudaStream_t stream) {
+  using S = ClusterShape<T, D, kWarps, kMaxStages>;
+  const auto& capacity = cluster_capacity<T, D, kWarps, kMaxStages>();
   if (capacity[1] < 1) fail("decode_attention cluster: this device cannot launch the kernel");
   const int heads = cluster_heads(p);
   const int n = fit_cluster(capacity, p.max_splits, std::int64_t{heads} * p.batch);
@@ -616,8 +546,8 @@ void launch_cluster_cfg(const DecodeParams& p, cudaStream_t stream) {
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim =
       dim3(static_cast<unsigned>(n), static_cast<unsigned>(heads), static_cast<unsigned>(p.batch));
-  cfg.blockDim = dim3(Cfg::kThreads);
-  cfg.dynamicSmemBytes = Cfg::kSmemBytes;
+  cfg.blockDim = dim3(S::kThreads);
+  cfg.dynamicSmemBytes = S::kSmemBytes;
   cfg.stream = stream;
   cudaLaunchAttribute attrs[2] = {};
   attrs[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
@@ -629,53 +559,42 @@ void launch_cluster_cfg(const DecodeParams& p, cudaStream_t stream) {
   cfg.attrs = attrs;
   cfg.numAttrs = 2;
   constexpr const char* what = "decode_attention mma cluster";
-  check(cudaLaunchKernelEx(&cfg, Cfg::kernel(), q), what);
+  check(cudaLaunchKernelEx(&cfg, decode_cluster_kernel<T, D, kWarps, kMaxStages>, q), what);
   check_launch(what);
 }
 
-// The cluster size a launch of p takes with the kernel Cfg<T, head_dim, kWarps, kMaxStages>
-// (0: the device cannot launch it), and the launch.
-template <template <class, int, int, int> class Cfg, class T, int kWarps, int kMaxStages>
-int cluster_size_for(const DecodeParams& p) {
+// Explicitly instantiated per dtype and CTA shape in decode_cluster[_w8|_s2]_<dtype>.cu.
+// The cluster size a launch of p takes (0: the device cannot launch the kernel).
+template <class T, int kWarps, int kMaxStages>
+int decode_cluster_size_typed(const DecodeParams& p) {
   const std::int64_t clusters = std::int64_t{cluster_heads(p)} * p.batch;
   auto size = [&](const std::array<int, kClusterMaxSplits + 1>& c) {
     return c[1] >= 1 ? fit_cluster(c, p.max_splits, clusters) : 0;
   };
   switch (p.cache.head_dim) {
     case 64:
-      return size(cluster_capacity<Cfg<T, 64, kWarps, kMaxStages>>());
+      return size(cluster_capacity<T, 64, kWarps, kMaxStages>());
     case 128:
-      return size(cluster_capacity<Cfg<T, 128, kWarps, kMaxStages>>());
+      return size(cluster_capacity<T, 128, kWarps, kMaxStages>());
     case 256:
-      return size(cluster_capacity<Cfg<T, 256, kWarps, kMaxStages>>());
+      return size(cluster_capacity<T, 256, kWarps, kMaxStages>());
     default:
       return 0;
   }
 }
 
-template <template <class, int, int, int> class Cfg, class T, int kWarps, int kMaxStages>
-void launch_cluster_for(const DecodeParams& p, cudaStream_t stream) {
+template <class T, int kWarps, int kMaxStages>
+void launch_decode_cluster_typed(const DecodeParams& p, cudaStream_t stream) {
   switch (p.cache.head_dim) {
     case 64:
-      return launch_cluster_cfg<Cfg<T, 64, kWarps, kMaxStages>>(p, stream);
+      return launch_cluster_dim<T, 64, kWarps, kMaxStages>(p, stream);
     case 128:
-      return launch_cluster_cfg<Cfg<T, 128, kWarps, kMaxStages>>(p, stream);
+      return launch_cluster_dim<T, 128, kWarps, kMaxStages>(p, stream);
     case 256:
-      return launch_cluster_cfg<Cfg<T, 256, kWarps, kMaxStages>>(p, stream);
+      return launch_cluster_dim<T, 256, kWarps, kMaxStages>(p, stream);
     default:
       fail("decode_attention cluster: head_dim must be 64, 128 or 256");
   }
-}
-
-// Explicitly instantiated per dtype and CTA shape in decode_cluster[_w8|_s2]_<dtype>.cu.
-template <class T, int kWarps, int kMaxStages>
-int decode_cluster_size_typed(const DecodeParams& p) {
-  return cluster_size_for<ClusterKernel, T, kWarps, kMaxStages>(p);
-}
-
-template <class T, int kWarps, int kMaxStages>
-void launch_decode_cluster_typed(const DecodeParams& p, cudaStream_t stream) {
-  launch_cluster_for<ClusterKernel, T, kWarps, kMaxStages>(p, stream);
 }
 
 }  // namespace klab::cuda::decode

@@ -48,9 +48,6 @@ struct DecodeParams {
   // split_kv_mma_cluster_spec: a contiguous cache's first copies are issued for the cut p.chunk
   // guesses before the length arrives (re-issued when the actual cut differs).
   bool speculate = false;
-  // DecodeAttnArgs::indices_ready: kv_lens and the block table may be read before the PDL wait
-  // (the cluster variants do).
-  bool indices_ready = false;
 };
 
 // How sequence b with `len` keys is cut: `count` splits of `chunk` tokens (the last shorter).
@@ -187,10 +184,6 @@ enum class ClusterCta {
   w4,     // 4 warps, rings of up to 4 tiles per warp (D = 128: ~142 KiB, one CTA per SM)
   w8,     // 8 warps, rings of up to 4 tiles (D = 128: 3, ~206 KiB)
   w4_s2,  // 4 warps, 2-stage rings (D = 128: ~78 KiB, two CTAs per SM)
-  // decode_cluster_lean.cuh's kernel (one K/V row per lane pair, padded shared rows, ring
-  // unrolled by its depth: ~1/3 the instructions per 16-key tile):
-  w8_lean,     // 8 warps, rings of up to 4 tiles (D = 128: 3, ~218 KiB)
-  w4_s2_lean,  // 4 warps, 2-stage rings (D = 128: ~82 KiB, two CTAs per SM)
 };
 // (p.speculate selects the speculative prologue in any of them.)
 bool cluster_supports(const DecodeParams& p, ClusterCta cta);
@@ -202,9 +195,5 @@ template <class T, int kWarps, int kMaxStages>
 int decode_cluster_size_typed(const DecodeParams& p);
 template <class T, int kWarps, int kMaxStages>
 void launch_decode_cluster_typed(const DecodeParams& p, cudaStream_t stream);
-template <class T, int kWarps, int kMaxStages>
-int decode_cluster_lean_size_typed(const DecodeParams& p);
-template <class T, int kWarps, int kMaxStages>
-void launch_decode_cluster_lean_typed(const DecodeParams& p, cudaStream_t stream);
 
 }  // namespace klab::cuda::decode

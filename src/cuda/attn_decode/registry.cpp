@@ -26,7 +26,6 @@ decode::DecodeParams params_of(const DecodeAttnArgs& a) {
   p.num_q_heads = static_cast<int>(a.q.dim(1));
   p.scale = a.scale;
   p.dtype = a.cache.dtype;
-  p.indices_ready = a.indices_ready;
   if (a.plan) {
     p.max_splits = a.plan->max_splits;
     p.chunk = a.plan->chunk;
@@ -163,14 +162,6 @@ registry::OpRegistry<DecodeAttnArgs> build() {
        "issued "
        "before the length arrives (rows past it masked, V rows zeroed; re-issued when the cut "
        "differs, so best when the plan was made for the actual lengths)"},
-      {"split_kv_mma_cluster_lean", decode::ClusterCta::w8_lean, true,
-       "split_kv_mma_cluster_spec with about a third of the instructions per 16-key tile: a lane "
-       "pair copies one K/V row (one offset, one paged table lookup per lane per tile), shared "
-       "rows padded instead of swizzled, ring unrolled by its depth so every cp.async / "
-       "ldmatrix address is one register plus an immediate"},
-      {"split_kv_mma_cluster_lean_s2", decode::ClusterCta::w4_s2_lean, false,
-       "split_kv_mma_cluster_s2 (4 warps, 2-stage rings, two CTAs per SM) on the lean tile loop "
-       "of split_kv_mma_cluster_lean"},
   };
   for (const ClusterVariant& v : cluster_variants) {
     const decode::ClusterCta cta = v.cta;

@@ -1,6 +1,5 @@
-// `split_kv_mma_cluster` (4 warps a CTA), `split_kv_mma_cluster_w8` (8 warps),
-// `split_kv_mma_cluster_s2` (4 warps, 2-stage rings) and the `_lean` kernels of the same scheme
-// (decode_cluster_lean.cuh: 8 warps / 4 warps with 2 stages): the splits of each (sequence, KV head
+// `split_kv_mma_cluster` (4 warps a CTA), `split_kv_mma_cluster_w8` (8 warps) and
+// `split_kv_mma_cluster_s2` (4 warps, 2-stage rings): the splits of each (sequence, KV head
 // tile) are one thread-block cluster whose CTAs merge their softmax states through distributed
 // shared memory (decode_cluster.cuh). One launch, under PDL; no
 // workspace. The plan gives the cluster size (DecodePlan::cluster_splits, <= 16; 0: the device
@@ -17,33 +16,20 @@ namespace klab::cuda::decode {
 
 namespace {
 
-template <int kWarps, int kMaxStages, bool kLean = false>
+template <int kWarps, int kMaxStages>
 int size_of(const DecodeParams& p) {
-  if constexpr (kLean) {
-    if (p.dtype == DType::f16) return decode_cluster_lean_size_typed<__half, kWarps, kMaxStages>(p);
-    if (p.dtype == DType::bf16)
-      return decode_cluster_lean_size_typed<__nv_bfloat16, kWarps, kMaxStages>(p);
-  } else {
-    if (p.dtype == DType::f16) return decode_cluster_size_typed<__half, kWarps, kMaxStages>(p);
-    if (p.dtype == DType::bf16)
-      return decode_cluster_size_typed<__nv_bfloat16, kWarps, kMaxStages>(p);
-  }
+  if (p.dtype == DType::f16) return decode_cluster_size_typed<__half, kWarps, kMaxStages>(p);
+  if (p.dtype == DType::bf16)
+    return decode_cluster_size_typed<__nv_bfloat16, kWarps, kMaxStages>(p);
   return 0;
 }
 
-template <int kWarps, int kMaxStages, bool kLean = false>
+template <int kWarps, int kMaxStages>
 void launch(const DecodeParams& p, cudaStream_t stream) {
-  if constexpr (kLean) {
-    if (p.dtype == DType::f16)
-      return launch_decode_cluster_lean_typed<__half, kWarps, kMaxStages>(p, stream);
-    if (p.dtype == DType::bf16)
-      return launch_decode_cluster_lean_typed<__nv_bfloat16, kWarps, kMaxStages>(p, stream);
-  } else {
-    if (p.dtype == DType::f16)
-      return launch_decode_cluster_typed<__half, kWarps, kMaxStages>(p, stream);
-    if (p.dtype == DType::bf16)
-      return launch_decode_cluster_typed<__nv_bfloat16, kWarps, kMaxStages>(p, stream);
-  }
+  if (p.dtype == DType::f16)
+    return launch_decode_cluster_typed<__half, kWarps, kMaxStages>(p, stream);
+  if (p.dtype == DType::bf16)
+    return launch_decode_cluster_typed<__nv_bfloat16, kWarps, kMaxStages>(p, stream);
   fail("decode_attention: K/V dtype must be f16 or bf16");
 }
 
@@ -57,10 +43,6 @@ int cluster_launch_size(const DecodeParams& p, ClusterCta cta) {
       return size_of<8, 4>(p);
     case ClusterCta::w4_s2:
       return size_of<4, 2>(p);
-    case ClusterCta::w8_lean:
-      return size_of<8, 4, true>(p);
-    case ClusterCta::w4_s2_lean:
-      return size_of<4, 2, true>(p);
   }
   return 0;
 }
@@ -78,10 +60,6 @@ void launch_split_kv_mma_cluster(const DecodeParams& p, cudaStream_t stream, Clu
       return launch<8, 4>(p, stream);
     case ClusterCta::w4_s2:
       return launch<4, 2>(p, stream);
-    case ClusterCta::w8_lean:
-      return launch<8, 4, true>(p, stream);
-    case ClusterCta::w4_s2_lean:
-      return launch<4, 2, true>(p, stream);
   }
   fail("decode_attention cluster: unknown CTA shape");
 }

@@ -25,17 +25,6 @@ __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool va
 __device__ __forceinline__ void cp_async_commit() {
   asm volatile("cp.async.commit_group;\n" ::: "memory");
 }
-// cp_async16 at shared address dst + kDst from src + kSrc bytes: both offsets are immediates of
-// the one instruction (loops over the chunks of a row add no address arithmetic). When `valid`
-// is false the 16 bytes are zeroed and src is not read (any value will do).
-template <int kDst, int kSrc>
-__device__ __forceinline__ void cp_async16_imm(std::uint32_t dst, const void* src, bool valid) {
-  asm volatile(
-      "{\n.reg .pred ignore;\nsetp.eq.u32 ignore, %2, 0;\n"
-      "cp.async.cg.shared.global [%0+%3], [%1+%4], 16, ignore;\n}\n" ::"r"(dst),
-      "l"(src), "r"(static_cast<unsigned>(valid)), "n"(kDst), "n"(kSrc)
-      : "memory");
-}
 // Waits until at most `Pending` of this thread's committed groups are still in flight.
 template <int Pending>
 __device__ __forceinline__ void cp_async_wait() {
@@ -54,20 +43,6 @@ __device__ __forceinline__ void ldmatrix_x4_trans(std::uint32_t (&r)[4], const v
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(smem_addr(smem_row)));
-}
-
-// ldmatrix_x4 / ldmatrix_x4_trans from the shared address `addr` + kOff (an immediate).
-template <int kOff>
-__device__ __forceinline__ void ldmatrix_x4_imm(std::uint32_t (&r)[4], std::uint32_t addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4+%5];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr), "n"(kOff));
-}
-template <int kOff>
-__device__ __forceinline__ void ldmatrix_x4_trans_imm(std::uint32_t (&r)[4], std::uint32_t addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4+%5];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr), "n"(kOff));
 }
 
 // Two floats rounded into one b32 holding a T pair (lo in the low half): an mma operand.

@@ -6,8 +6,7 @@
 // variant's arrival counters (zero after every call, graph replays with new data and lengths,
 // one workspace shared by plans of several batch sizes, its device-side cut under plans made for
 // other lengths), the cluster variants at every cluster size and under graph replays with new
-// lengths, with the lengths and block table read before the PDL wait (indices_ready), and bad
-// arguments. Fresh random data
+// lengths, and bad arguments. Fresh random data
 // for every check; outputs poisoned (NaN) before each run.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
@@ -45,12 +44,10 @@ const std::vector<std::string> kVariants = {"block_per_head",
                                             "split_kv_mma_cluster",
                                             "split_kv_mma_cluster_w8",
                                             "split_kv_mma_cluster_s2",
-                                            "split_kv_mma_cluster_spec",
-                                            "split_kv_mma_cluster_lean",
-                                            "split_kv_mma_cluster_lean_s2"};
+                                            "split_kv_mma_cluster_spec"};
 const std::vector<std::string> kClusterVariants = {
-    "split_kv_mma_cluster",      "split_kv_mma_cluster_w8",   "split_kv_mma_cluster_s2",
-    "split_kv_mma_cluster_spec", "split_kv_mma_cluster_lean", "split_kv_mma_cluster_lean_s2"};
+    "split_kv_mma_cluster", "split_kv_mma_cluster_w8", "split_kv_mma_cluster_s2",
+    "split_kv_mma_cluster_spec"};
 const std::vector<std::string> kSplitVariants = [] {
   std::vector<std::string> v = {"split_kv", "split_kv_mma", "split_kv_mma_pdl",
                                 "split_kv_mma_onepass", "split_kv_mma_fused"};
@@ -72,7 +69,6 @@ struct DecodeProblem {
   DeviceTensor dq, dout, dlens;
   DeviceBuffer workspace;
   std::optional<cuda::DecodePlan> plan;
-  bool indices_ready = false;  // DecodeAttnArgs::indices_ready (the lengths are host-written)
 
   DecodeProblem(const CacheSpec& spec, std::vector<std::int32_t> lens_, int group, float scale_)
       : cache(spec), lens(std::move(lens_)), num_q_heads(spec.num_kv_heads * group), scale(scale_) {
@@ -104,7 +100,6 @@ struct DecodeProblem {
     a.scale = scale;
     a.plan = plan;
     a.workspace = plan ? workspace.data() : nullptr;
-    a.indices_ready = indices_ready;
     return a;
   }
 
@@ -419,8 +414,6 @@ TEST_F(DecodeSplitTest, FusedCutFollowsTheActualLengths) {
 // where the device cannot hold the grid's clusters), contiguous and paged (page 17, so a CTA's
 // range starts inside a page), with a window guess that matches the longest length's cut and
 // one that does not; mixed lengths, one of them cut into fewer splits than the cluster has CTAs.
-// Odd cluster sizes read the lengths and the block-table window before the PDL wait
-// (indices_ready), even ones after it.
 TEST_F(DecodeSplitTest, ClusterEverySize) {
   const std::vector<std::int32_t> lens = {1, 4097, 65, 700};
   for (const bool paged : {false, true}) {
@@ -434,11 +427,9 @@ TEST_F(DecodeSplitTest, ClusterEverySize) {
         plan.cluster_splits = n;
         plan.cluster_chunk = (guess + 15) / 16 * 16;
         p.use_plan(plan);
-        p.indices_ready = n % 2 == 1;
         for (const std::string& v : kClusterVariants) {
           SCOPED_TRACE(v + (paged ? " paged" : " contiguous") + " cluster " + std::to_string(n) +
-                       " guess " + std::to_string(plan.cluster_chunk) +
-                       (p.indices_ready ? " indices ready" : ""));
+                       " guess " + std::to_string(plan.cluster_chunk));
           EXPECT_LE(rel_error(p.run(v).view(), ref.view()), 1e-2);
         }
       }
@@ -500,9 +491,7 @@ TEST_F(DecodeSplitTest, ClusterSizesTheDeviceHolds) {
     const char* name;
   } ctas[] = {{cuda::decode::ClusterCta::w4, "split_kv_mma_cluster"},
               {cuda::decode::ClusterCta::w8, "split_kv_mma_cluster_w8"},
-              {cuda::decode::ClusterCta::w4_s2, "split_kv_mma_cluster_s2"},
-              {cuda::decode::ClusterCta::w8_lean, "split_kv_mma_cluster_lean"},
-              {cuda::decode::ClusterCta::w4_s2_lean, "split_kv_mma_cluster_lean_s2"}};
+              {cuda::decode::ClusterCta::w4_s2, "split_kv_mma_cluster_s2"}};
   for (const auto& c : ctas)
     for (const auto& [batch, q_heads, kv_heads, wanted] :
          {std::array{1, 32, 8, 16}, std::array{1, 32, 8, 8}, std::array{8, 32, 8, 2},
@@ -523,8 +512,7 @@ TEST_F(DecodeSplitTest, ClusterSizesTheDeviceHolds) {
 }
 
 // One captured cluster call replayed with new queries and lengths (other cuts, other split
-// counts per sequence) under the plan it was captured with; the lengths are written by host
-// copies between replays, so they may also be read before the PDL wait (indices_ready).
+// counts per sequence) under the plan it was captured with.
 TEST_F(DecodeSplitTest, ClusterGraphReplaysWithNewLengths) {
   const std::vector<std::int32_t> capacity = {2500, 700, 77};
   CacheSpec spec{DType::f16, true, 16, 2, 64, capacity};
@@ -532,30 +520,28 @@ TEST_F(DecodeSplitTest, ClusterGraphReplaysWithNewLengths) {
   p.plan_for_lengths();
   cudaStream_t stream = nullptr;
   cuda_ok(cudaStreamCreate(&stream));
-  for (const bool ready : {false, true})
-    for (const std::string& v : kClusterVariants) {
-      p.indices_ready = ready;
-      const cuda::DecodeAttnArgs args = p.args();
-      cuda::decode_attention(args, stream, v);  // sets kernel attributes
+  const cuda::DecodeAttnArgs args = p.args();
+  for (const std::string& v : kClusterVariants) {
+    cuda::decode_attention(args, stream, v);  // sets kernel attributes
+    cuda_ok(cudaStreamSynchronize(stream));
+    const CapturedGraph graph(stream, [&] { cuda::decode_attention(args, stream, v); });
+    const std::vector<std::vector<std::int32_t>> replays = {
+        {2500, 700, 77}, {17, 699, 0}, {2048, 1, 76}};
+    for (const auto& lens : replays) {
+      SCOPED_TRACE(v + " lengths " + std::to_string(lens[0]) + ", " + std::to_string(lens[1]) +
+                   ", " + std::to_string(lens[2]));
+      p.lens = lens;
+      p.q = random_tensor(DType::f16, {3, 6, 64}, -2.0f, 2.0f);
+      cuda_ok(cudaMemcpy(p.dq.view().data, p.q.view().data, p.q.view().nbytes(),
+                         cudaMemcpyHostToDevice));
+      cuda_ok(cudaMemcpy(p.dlens.view().data, lens.data(), lens.size() * sizeof(std::int32_t),
+                         cudaMemcpyHostToDevice));
+      p.dout.poison();
+      graph.launch();
       cuda_ok(cudaStreamSynchronize(stream));
-      const CapturedGraph graph(stream, [&] { cuda::decode_attention(args, stream, v); });
-      const std::vector<std::vector<std::int32_t>> replays = {
-          {2500, 700, 77}, {17, 699, 0}, {2048, 1, 76}};
-      for (const auto& lens : replays) {
-        SCOPED_TRACE(v + (ready ? " indices ready" : "") + " lengths " + std::to_string(lens[0]) +
-                     ", " + std::to_string(lens[1]) + ", " + std::to_string(lens[2]));
-        p.lens = lens;
-        p.q = random_tensor(DType::f16, {3, 6, 64}, -2.0f, 2.0f);
-        cuda_ok(cudaMemcpy(p.dq.view().data, p.q.view().data, p.q.view().nbytes(),
-                           cudaMemcpyHostToDevice));
-        cuda_ok(cudaMemcpy(p.dlens.view().data, lens.data(), lens.size() * sizeof(std::int32_t),
-                           cudaMemcpyHostToDevice));
-        p.dout.poison();
-        graph.launch();
-        cuda_ok(cudaStreamSynchronize(stream));
-        EXPECT_LE(rel_error(p.result().view(), p.reference().view()), 1e-2);
-      }
+      EXPECT_LE(rel_error(p.result().view(), p.reference().view()), 1e-2);
     }
+  }
   cuda_ok(cudaStreamDestroy(stream));
 }
 
@@ -580,31 +566,6 @@ TEST_F(DecodeSplitTest, BackToBackCallsSeeEachOthersResults) {
     second.q = first.result();  // the query call 2 read
     EXPECT_LE(rel_error(second.result().view(), second.reference().view()), 1e-2);
   }
-}
-
-// indices_ready: the cluster variants read the lengths and stage the block-table window before
-// waiting on the previous kernel, but q (here the previous call's output) and the K/V rows only
-// after it. Two calls back to back on one stream, contiguous and paged.
-TEST_F(DecodeSplitTest, ClusterIndicesReadyStillWaitsForQ) {
-  const std::vector<std::int32_t> lens = {1, 4097, 65, 700};
-  for (const bool paged : {false, true})
-    for (const std::string& v : kClusterVariants) {
-      SCOPED_TRACE(v + (paged ? " paged" : " contiguous"));
-      CacheSpec spec{DType::bf16, paged, 17, 2, 128, lens};
-      DecodeProblem first(spec, lens, 4, 0.088f), second(spec, lens, 4, 0.088f);
-      first.plan_for_lengths();
-      second.plan_for_lengths();
-      first.indices_ready = second.indices_ready = true;
-      first.dout.poison();
-      second.dout.poison();
-      cuda::DecodeAttnArgs a2 = second.args();
-      a2.q = first.dout.view();
-      cuda::decode_attention(first.args(), nullptr, v);
-      cuda::decode_attention(a2, nullptr, v);
-      second.q = first.result();  // the query call 2 read
-      EXPECT_LE(rel_error(first.result().view(), first.reference().view()), 1e-2);
-      EXPECT_LE(rel_error(second.result().view(), second.reference().view()), 1e-2);
-    }
 }
 
 class DecodeGroupTest : public GpuTest {};
