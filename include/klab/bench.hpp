@@ -338,6 +338,11 @@ TensorView slice_dim(const TensorView& t, int dim, std::int64_t begin, std::int6
 // exact copy), which the reference loads fastest.
 void ref_matmul_parallel(const TensorView& y, const TensorView& x, const TensorView& w);
 void ref_quant_matmul_parallel(const TensorView& y, const TensorView& x, const QuantMatrix& w);
+// The same with klab::ref::quant_matmul_q8act: the oracle of the GEMV variants that quantize x
+// to int8 (klab::cuda::gemv_uses_q8_activations). Splitting y's columns splits W's rows only, so
+// every split quantizes the same x blocks.
+void ref_quant_matmul_q8act_parallel(const TensorView& y, const TensorView& x,
+                                     const QuantMatrix& w);
 // True when every element of a host float view is finite (NaN, inf and the 0xFF poison are not).
 bool all_finite(const TensorView& t);
 // `count` distinct indices of [0, n) drawn from `seed`, ascending, always with n - 1 (the last,

@@ -190,7 +190,12 @@ void ref_matmul_parallel(const TensorView& y, const TensorView& x, const TensorV
   });
 }
 
-void ref_quant_matmul_parallel(const TensorView& y, const TensorView& x, const QuantMatrix& w) {
+namespace {
+
+// `product` (a klab::ref quantized product) with y's columns split over every core.
+void quant_product_parallel(const TensorView& y, const TensorView& x, const QuantMatrix& w,
+                            void (*product)(const TensorView&, const TensorView&,
+                                            const QuantMatrix&)) {
   w.validate("bench::ref_quant_matmul_parallel");
   const HostTensor xf = to_host_f32(x);
   parallel_for(w.rows, kRefColumns, [&](std::int64_t begin, std::int64_t end) {
@@ -207,8 +212,19 @@ void ref_quant_matmul_parallel(const TensorView& y, const TensorView& x, const Q
     if (!w.mins.empty())
       part.mins.assign(w.mins.begin() + static_cast<std::ptrdiff_t>(b * g),
                        w.mins.begin() + static_cast<std::ptrdiff_t>(e * g));
-    ref::quant_matmul(slice_dim(y, 1, begin, end), xf.view(), part);
+    product(slice_dim(y, 1, begin, end), xf.view(), part);
   });
+}
+
+}  // namespace
+
+void ref_quant_matmul_parallel(const TensorView& y, const TensorView& x, const QuantMatrix& w) {
+  quant_product_parallel(y, x, w, ref::quant_matmul);
+}
+
+void ref_quant_matmul_q8act_parallel(const TensorView& y, const TensorView& x,
+                                     const QuantMatrix& w) {
+  quant_product_parallel(y, x, w, ref::quant_matmul_q8act);
 }
 
 double rel_error(const TensorView& out, const TensorView& ref) {

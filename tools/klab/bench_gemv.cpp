@@ -8,7 +8,8 @@
 // two decode shapes [N=4096, K=14336] and [N=14336, K=4096]), else crossed. --bits 16 means
 // dense weights in the activation dtype. Bytes: weights + scales (+ mins) + x + y, each once
 // (+ the residual read; SwiGLU reads two weight matrices). Weight sets rotate past L2; every
-// case validates a spread of 256 output columns against klab::ref (all of y must be written),
+// case validates a spread of 256 output columns against klab::ref (all of y must be written;
+// variants on int8-quantized x against ref::quant_matmul_q8act, the others quant_matmul),
 // the largest GEMMs 64 whole rows drawn at random. The variants of one shape share its random
 // data, weight uploads and reference (bench::shared_state).
 #include <algorithm>
@@ -312,6 +313,7 @@ struct MatmulShared {
   DeviceTensor x, res;
   std::vector<std::int64_t> rows, cols;  // checked rows of x and columns of y
   std::optional<HostTensor> want;        // f32 [rows, cols]
+  std::optional<HostTensor> want_q8;     // the same for variants on int8-quantized x
 
   bool swiglu() const { return weights->swiglu; }
 };
@@ -353,8 +355,10 @@ void apply_epilogue(HostTensor& ref, const HostTensor* up, const HostTensor* res
 }
 
 // The reference of the checked outputs, computed once per shape (klab::ref on every core).
-const HostTensor& reference(MatmulShared& sh) {
-  if (sh.want) return *sh.want;
+// q8: ref::quant_matmul_q8act's, for the variants that quantize x to int8 per 32-block.
+const HostTensor& reference(MatmulShared& sh, bool q8) {
+  std::optional<HostTensor>& cached = q8 ? sh.want_q8 : sh.want;
+  if (cached) return *cached;
   const Spec& sp = sh.spec;
   const auto R = static_cast<std::int64_t>(sh.rows.size()),
              C = static_cast<std::int64_t>(sh.cols.size());
@@ -366,16 +370,17 @@ const HostTensor& reference(MatmulShared& sh) {
       if (every_column) return kb::ref_matmul_parallel(out, x.view(), hw.view());
       return kb::ref_matmul_parallel(out, x.view(), gather_rows(hw.view(), sh.cols).view());
     }
-    if (every_column) return kb::ref_quant_matmul_parallel(out, x.view(), w);
-    kb::ref_quant_matmul_parallel(out, x.view(), take_rows(w, sh.cols));
+    const auto quant = q8 ? kb::ref_quant_matmul_q8act_parallel : kb::ref_quant_matmul_parallel;
+    if (every_column) return quant(out, x.view(), w);
+    quant(out, x.view(), take_rows(w, sh.cols));
   };
   const Weights& w = *sh.weights;
   product(ref.view(), w.hw, w.w);
   if (sh.swiglu()) product(up.view(), w.hw_up, w.w_up);
   apply_epilogue(ref, sh.swiglu() ? &up : nullptr, sp.epilogue == "residual" ? &sh.hres : nullptr,
                  sh);
-  sh.want = std::move(ref);
-  return *sh.want;
+  cached = std::move(ref);
+  return *cached;
 }
 
 // ||y[rows, cols] - ref|| / ||ref||, or inf when any element of y is not finite (unwritten).
@@ -443,7 +448,7 @@ kb::Instance setup_matmul(const kb::Context& ctx, const Spec& s, const std::stri
     st->v->launch(st->args(0), nullptr);
     sync();
     const HostTensor y = fetch(st->y);
-    return compare(y, *st->sh, reference(*st->sh));
+    return compare(y, *st->sh, reference(*st->sh, cuda::gemv_uses_q8_activations(*st->v)));
   };
   return inst;
 }
@@ -522,6 +527,8 @@ std::vector<kb::Case> cases_for(const Spec& s) {
     c.variant = name;
     // Stream-ordered scratch allocation and cuBLAS: timed with events, not a captured graph.
     c.graph_safe = name != "dequant_cublas";
+    if (const auto* v = registry_of(s).find(name); v && cuda::gemv_uses_q8_activations(*v))
+      c.note += "; q8 activations: against ref::quant_matmul_q8act";
     c.setup = [s, name](const kb::Context& ctx) {
       return s.family == Family::dequant ? setup_dequant(ctx, s, name) : setup_matmul(ctx, s, name);
     };

@@ -12,6 +12,8 @@
 //   mma              tensor cores: mma.sync m16n8k16 on the tiled layout, M padded to 8
 //   mma_x2           the same with two row tiles per block sharing each x fragment
 //   mma_pipelined    mma on a persistent single-wave grid, a register ring of 16-byte loads
+//   dp4a             x quantized to int8 per 32-block (q8 activations, see below), integer
+//                    dot products (__dp4a) on the plain layout
 // Dense variants ("gemv_dense"): warp_per_row, vec16_multi_row.
 #pragma once
 
@@ -67,6 +69,15 @@ void validate_gemv_args(const GemvArgs& args, std::string_view op);
 // Quantized weights, M <= 8 (op "gemv_q"), and dense weights (op "gemv_dense").
 const registry::OpRegistry<GemvArgs>& gemv_registry();
 const registry::OpRegistry<GemvArgs>& gemv_dense_registry();
+
+// Variants that multiply int8-quantized activations ("q8 activations", as llama.cpp's MMVQ:
+// x rounded per 32-element block, the semantics of klab::ref::quant_matmul_q8act, ~0.1-1% from
+// quant_matmul's) start their registry description with this tag; tests and benches check them
+// against that reference instead of the exact one.
+inline constexpr std::string_view kGemvQ8ActivationsTag = "q8 activations: ";
+inline bool gemv_uses_q8_activations(const registry::Variant<GemvArgs>& v) {
+  return v.description.starts_with(kGemvQ8ActivationsTag);
+}
 
 // Validates, picks `variant` ("auto": by shape) from the registry matching the weights, and
 // launches on `stream`. Never synchronizes; graph-capturable.

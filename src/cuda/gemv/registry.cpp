@@ -135,6 +135,20 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
       "every token, W streamed once for up to 32 tokens (wide decode batches)",
       [](const GemvArgs& a) { return quant_ok(a, kGemvWideMaxM) && tiled_ok(a) && vec_ok(a); },
       gemv_impl::launch_mma_wide));
+  const auto dp4a_ok = [](const GemvArgs& a) {
+    return quant_ok(a, kGemvMaxM) && plain_ok(a) && vec_ok(a) && gemv_impl::dp4a_fits(params_of(a));
+  };
+  const std::string q8(kGemvQ8ActivationsTag);
+  r.add(variant("dp4a",
+                q8 + "every block quantizes x per 32-block to int8 in shared memory (llama.cpp "
+                     "Q8_1), plain codes streamed 16 bytes per lane, two LOP3 + two dp4a per 4-bit "
+                     "code word, one 16-warp block per SM",
+                dp4a_ok, gemv_impl::launch_dp4a));
+  r.add(variant("dp4a_pdl",
+                q8 + "dp4a launched with PDL: the first code and scale loads requested before "
+                     "griddepcontrol.wait (x, y after it; W must not be written by the previous "
+                     "kernel)",
+                dp4a_ok, gemv_impl::launch_dp4a_pdl));
   r.set_auto([](const GemvArgs& a) -> std::string {
     // H200, 2026-11-26. Kernel benches (M = 1, 4-bit g32; us): mma_staged / mma_async / mma at
     // N x K = 4096 x 14336: 17.0 / 14.8 / 18.0; 14336 x 4096: 14.1 / 16.1 / 15.9; 7B shapes
