@@ -5,6 +5,7 @@
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <set>
@@ -61,6 +62,37 @@ HostTensor reference(const HostTensor& x, const QuantMatrix& w, const QuantMatri
   return y;
 }
 
+// Few outputs: ||out - ref|| / ||ref|| is ill-conditioned when a random dot product cancels
+// to near zero (H200, session 4: N = 1, K = 1152 gave 1.1e-4..3.6e-4 for every variant,
+// naive included, on one seed). The error is then measured against at least the norm the
+// outputs would have without cancellation, sqrt(sum over outputs and k of (w x)^2): the scale
+// of f32 accumulation error. Many-output cases keep the plain relative error.
+double few_output_floor(const HostTensor& x, const QuantMatrix& w, const Shape& s, Epilogue e) {
+  constexpr std::int64_t kFewOutputs = 64;
+  if (s.M * s.N > kFewOutputs || e == Epilogue::swiglu) return 0.0;
+  double sum = 0.0;
+  for (std::int64_t m = 0; m < s.M; ++m)
+    for (std::int64_t n = 0; n < s.N; ++n)
+      for (std::int64_t k = 0; k < s.K; ++k) {
+        const double t = double(w.value(n, k)) * load_f32(x.view(), m * s.K + k);
+        sum += t * t;
+      }
+  return std::sqrt(sum);
+}
+
+double gemv_error(const HostTensor& y, const HostTensor& ref, double floor) {
+  if (floor == 0.0) return rel_error(y.view(), ref.view());
+  double num = 0.0, den = 0.0;
+  for (std::int64_t i = 0; i < ref.view().numel(); ++i) {
+    const double o = load_f32(y.view(), y.view().strided_offset(i));
+    const double r = load_f32(ref.view(), ref.view().strided_offset(i));
+    if (!std::isfinite(o)) return INFINITY;
+    num += (o - r) * (o - r);
+    den += r * r;
+  }
+  return std::sqrt(num) / std::max(std::sqrt(den), floor);
+}
+
 // Runs every variant of the registry that supports the case; `required` must all support it.
 // Returns the names that ran.
 std::set<std::string> check_variants(const QuantMatrix& w, const QuantMatrix* w_up, const Shape& s,
@@ -79,6 +111,7 @@ std::set<std::string> check_variants(const QuantMatrix& w, const QuantMatrix* w_
     dres = DeviceTensor::upload(residual.view());
   }
   const HostTensor ref = reference(x, w, w_up, &residual, s, o.epilogue);
+  const double floor = few_output_floor(x, w, s, o.epilogue);
 
   GemvArgs a;
   a.y = dy.view();
@@ -107,7 +140,7 @@ std::set<std::string> check_variants(const QuantMatrix& w, const QuantMatrix* w_
     v.launch(a, nullptr);
     cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
     const HostTensor y = download_2d(dy);
-    const double err = rel_error(y.view(), ref.view());
+    const double err = gemv_error(y, ref, floor);
     EXPECT_LE(err, output_tolerance(o.out)) << "variant " << v.name;
     ran.insert(v.name);
   }
