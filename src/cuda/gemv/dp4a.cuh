@@ -23,7 +23,7 @@
 // symmetric 4-bit, s_x for asymmetric 4-bit, s_x / 2 for 8-bit, whose 16-byte chunk is half a
 // block). A lane's unit of work is one 16-byte streaming load of one row's codes (a whole 32-block
 // at 4 bits, half of one at 8) and that chunk's f16 scale (and min). A warp works on 32 / L rows
-// at once with L lanes per row (L = 32, 16 or 8, plan_of: the busiest warp's steps); each step
+// at once with L lanes per row (L = 32, 16 or 8: plan_of balances the grid); each step
 // loads U chunks per lane (8 for symmetric formats at M = 1, else 4), and the next step's loads (of
 // this row or the warp's next row) are issued before the current step is computed (two register
 // buffers). A row ends with a shuffle reduction over its L lanes and the epilogue store (residual;
@@ -383,23 +383,27 @@ __global__ void __launch_bounds__(kThreads, 1) gemv_dp4a_kernel(GemvParams p, Pl
 
 // ---- host side ----------------------------------------------------------------------------
 
-// The lane plan: for each width (32, 16, 8 lanes per row), the busiest warp's steps are
-// ceil(passes / warps) x steps per row; the fewest wins, ties to the wider (shorter reductions,
-// fewer rows per pass). Narrow rows (short K) spread over more rows; long rows over more lanes.
+// The lane plan: for each width (32, 16, 8 lanes per row), the busiest warp's rows (its share
+// of the bytes: ceil(passes / warps) x rows per pass), then its steps (the latency it
+// serialises: ceil(passes / warps) x steps per row). The fewest rows win, then the fewest
+// steps, then the wider rows. Long rows keep 32 lanes; short rows spread over more rows per warp
+// where that does not unbalance the grid.
 inline Plan plan_of(const GemvParams& p, int sms) {
   Plan plan;
   plan.chunks = static_cast<int>(p.K * p.w.bits / 128);
   plan.mats = p.epilogue == Epilogue::swiglu ? 2 : 1;
   // M == 1 exactly when the M tile is 1 (dispatch_m_tile).
   const std::int64_t unroll = unroll_for(p.M, p.w.asymmetric);
-  std::int64_t best = -1;
+  std::int64_t best_rows = -1, best_steps = -1;
   for (int shift = 5; shift >= 3; --shift) {
     const std::int64_t steps = ceil_div(plan.chunks, (std::int64_t{1} << shift) * unroll);
     const std::int64_t passes = ceil_div(p.N, 32 >> shift);
     const std::int64_t warps = std::min<std::int64_t>(ceil_div(passes, kWarps), sms) * kWarps;
-    const std::int64_t cost = ceil_div(passes, warps) * steps;
-    if (best < 0 || cost < best) {
-      best = cost;
+    const std::int64_t per_warp = ceil_div(passes, warps);
+    const std::int64_t rows = per_warp * (32 >> shift), total_steps = per_warp * steps;
+    if (best_rows < 0 || rows < best_rows || (rows == best_rows && total_steps < best_steps)) {
+      best_rows = rows;
+      best_steps = total_steps;
       plan.lane_shift = shift;
       plan.steps = static_cast<int>(steps);
       plan.passes = passes;
