@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "klab/autotune_bench.hpp"
 #include "klab/error.hpp"
@@ -23,6 +24,10 @@ bool is_peer_family(const std::string& name) {
   return name == "copy" || name == "cublas";
 }
 
+// The case note of variants that compute on int8-quantized activations (tools/klab/bench_gemv.cpp,
+// klab::cuda::kGemvQ8ActivationsTag).
+constexpr std::string_view kOtherNumerics = "q8 activations";
+
 VariantRun variant_run(const bench::Result& r) {
   VariantRun v;
   v.variant = r.meta.variant;
@@ -33,6 +38,11 @@ VariantRun variant_run(const bench::Result& r) {
   } else if (!r.error.empty()) {
     v.outcome = says_unsupported(r.error) ? Outcome::unsupported : Outcome::error;
     v.note = r.error;
+  } else if (r.meta.note.find(kOtherNumerics) != std::string::npos) {
+    // Validated against another oracle (int8-quantized activations): a different result, not a
+    // faster way to the same one, so never auto's pick; `klab bench` still times it.
+    v.outcome = Outcome::skipped;
+    v.note = "q8 activations (other numerics): not an auto candidate";
   } else if (!r.valid) {
     v.outcome = Outcome::error;  // an unvalidated variant is never chosen
     v.note = "the case has no validation";
