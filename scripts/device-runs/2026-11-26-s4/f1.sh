@@ -12,18 +12,18 @@ cmake -S . -B /tmp/klab-build -G Ninja -DCMAKE_BUILD_TYPE=Release -DKLAB_CUDA=ON
 cmake --build /tmp/klab-build -j16 -- -k 0 > /tmp/build.log 2>&1; echo "build rc $? in $((SECONDS-t0))s"
 grep -E "error" /tmp/build.log | head -10
 B=/tmp/klab-build
-(cd $B && timeout 250 ctest -L gpu -j6 --timeout 240 --output-on-failure > $R/ctest-gpu.log 2>&1); echo "ctest rc $? at $((SECONDS-t0))s"
+(cd $B && timeout 230 ctest -L gpu -j6 --timeout 220 --output-on-failure > $R/ctest-gpu.log 2>&1); echo "ctest rc $? at $((SECONDS-t0))s"
 grep -E "tests passed|tests failed|\*\*\*Failed|\*\*\*Timeout" $R/ctest-gpu.log | head -20
 echo "skipped: $(grep -c '\*\*\*Skipped' $R/ctest-gpu.log)"
 shard() {  # shard TOOL BINARY N I [FILTER]
   local tool=$1 bin=$2 n=$3 i=$4 filter=${5:-*}
-  GTEST_TOTAL_SHARDS=$n GTEST_SHARD_INDEX=$i timeout 150 compute-sanitizer --tool $tool --error-exitcode 99 --print-limit 5 $B/tests/$bin --gtest_brief=1 --gtest_filter="$filter" > $R/san-$tool-$bin-$i.log 2>&1
+  GTEST_TOTAL_SHARDS=$n GTEST_SHARD_INDEX=$i timeout 120 compute-sanitizer --tool $tool --error-exitcode 99 --print-limit 5 $B/tests/$bin --gtest_brief=1 --gtest_filter="$filter" > $R/san-$tool-$bin-$i.log 2>&1
   local rc=$?
   echo "$tool $bin shard $i/$n rc=$rc $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' $R/san-$tool-$bin-$i.log | tail -1) $(grep -E '^\[  (PASSED|FAILED)' $R/san-$tool-$bin-$i.log | tr '\n' ' ')"
 }
 export -f shard; export B R
 { for i in 0 1 2 3; do echo "memcheck test_cuda_gemv_gemv_q_test 4 $i"; done
-  echo "memcheck test_cuda_gemv_gemv_lean_test 1 0"
+  echo "memcheck test_cuda_gemv_gemv_dp4a_test 1 0"
   for i in 0 1 2 3; do echo "memcheck test_cuda_attn_decode_decode_test 4 $i *luster*"; done
   for i in 0 1; do echo "racecheck test_cuda_attn_decode_decode_test 2 $i *luster*"; done
   echo "memcheck test_cuda_qkv_qkv_test 1 0"

@@ -15,10 +15,10 @@ for g in 1 0; do KLAB_CUDA_GRAPHS=$g $K generate -m /tmp/m.gguf -p "Once upon a 
 t1=$SECONDS; timeout 120 $K bench --suite quick --json $R/quick.json --csv $R/quick.csv > $R/quick.txt 2>&1; echo "quick suite rc $? in $((SECONDS-t1))s"; tail -2 $R/quick.txt | cut -c1-150
 timeout 90 $K bench decode-attn --batch 1,8,16,32 --len 4096,16384 --layout contiguous,paged --json $R/attn-decode.json > $R/attn-decode.txt 2>&1; echo "decode rc $?"
 timeout 60 $K bench prefill-attn --len 8192 --causal 1,0 --json $R/attn-prefill.json > $R/attn-prefill.txt 2>&1; echo "prefill rc $?"
-timeout 120 python3 scripts/bench_sdpa.py --out $R/sdpa.json > $R/sdpa.txt 2>&1; echo "sdpa rc $? at $((SECONDS-t0))s"
+timeout 90 python3 scripts/bench_sdpa.py --out $R/sdpa.json > $R/sdpa.txt 2>&1; echo "sdpa rc $? at $((SECONDS-t0))s"
 grep -hE "^bench: (decode|prefill)_attention/(split_kv_mma_cluster_spec|split_kv_mma_cluster_s2|split_kv_mma_fused|wgmma_fa3_tma|mma_fa2)" $R/attn-*.txt | cut -c1-120
 cache=$(mktemp -d /tmp/klab-autotune.XXXXXX)
-t1=$SECONDS; KLAB_CACHE_DIR=$cache timeout 100 $K autotune --quick --write-cache --json $R/autotune-write.json > $R/autotune-write.log 2>&1; echo "autotune write rc $? in $((SECONDS-t1))s"
-t1=$SECONDS; KLAB_CACHE_DIR=$cache timeout 100 $K autotune --quick --check --json $R/autotune-check.json > $R/autotune-check.log 2>&1; echo "autotune check rc $? in $((SECONDS-t1))s"; grep -A6 "^targets" $R/autotune-check.log | cut -c1-150
+t1=$SECONDS; KLAB_CACHE_DIR=$cache timeout 80 $K autotune --quick --write-cache --json $R/autotune-write.json > $R/autotune-write.log 2>&1; echo "autotune write rc $? in $((SECONDS-t1))s"
+t1=$SECONDS; KLAB_CACHE_DIR=$cache timeout 80 $K autotune --quick --check --json $R/autotune-check.json > $R/autotune-check.log 2>&1; echo "autotune check rc $? in $((SECONDS-t1))s"; grep -A6 "^targets" $R/autotune-check.log | cut -c1-150
 tar -czf $OUT/res2.tgz -C $R .
 echo "total $((SECONDS-t0))s"
