@@ -23,9 +23,9 @@
 // symmetric 4-bit, s_x for asymmetric 4-bit, s_x / 2 for 8-bit, whose 16-byte chunk is half a
 // block). A lane's unit of work is one 16-byte streaming load of one row's codes (a whole 32-block
 // at 4 bits, half of one at 8) and that chunk's f16 scale (and min). A warp works on 32 / L rows
-// at once with L lanes per row (L = 32, 16 or 8: plan_of balances the grid); each step
-// loads U chunks per lane (8 for symmetric formats at M = 1, else 4), and the next step's loads (of
-// this row or the warp's next row) are issued before the current step is computed (two register
+// at once with L lanes per row (L = 32, 16 or 8: short rows use fewer lanes); each step loads
+// U chunks per lane (8, or 4 for M > 2 and asymmetric formats), and the next step's loads (of this
+// row or the warp's next row) are issued before the current step is computed (two register
 // buffers). A row ends with a shuffle reduction over its L lanes and the epilogue store (residual;
 // SwiGLU runs the gate row, keeps its sum, then the up row).
 //
@@ -35,7 +35,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <type_traits>
 
 #include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/launch_util.hpp"
@@ -52,10 +51,10 @@ namespace klab::cuda::gemv_impl::dp4a {
 constexpr int kWarps = 16;
 constexpr int kThreads = kWarps * 32;
 // 16-byte code loads per lane per step (x2: two buffers): 8 where the 128-register budget
-// holds 2 x 8 chunks and their scales (symmetric, one token), else 4 (8 spilled with a min per
-// chunk or a second token's accumulators and x words).
+// holds 2 x 8 chunks and their scales (symmetric, M <= 2), else 4 (asymmetric formats add a
+// min per chunk: 8 spilled there).
 constexpr int unroll_for(int m_tile, bool asym) {
-  return !asym && m_tile == 1 ? 8 : 4;
+  return !asym && m_tile <= 2 ? 8 : 4;
 }
 constexpr int kXBlock = 32;
 // x8 and the block parameters of every token must fit one block's shared memory.
@@ -70,7 +69,7 @@ constexpr std::int64_t smem_bytes(std::int64_t M, std::int64_t K) {
 struct Plan {
   int lane_shift = 5;       // log2 of the lanes per row (5, 4 or 3)
   int chunks = 0;           // 16-byte code chunks per row
-  int steps = 0;            // steps of U = unroll_for(M tile, asym) chunks per lane per row
+  int steps = 0;            // steps of U chunks per lane per row (U = unroll_for(M tile))
   int mats = 1;             // 2 for SwiGLU (gate row, then up row)
   std::int64_t passes = 0;  // groups of 32 >> lane_shift rows
 };
@@ -199,7 +198,7 @@ __device__ __forceinline__ void chunk4(const uint4& q, float dw, float mn, std::
   }
 #pragma unroll
   for (int m = 0; m < MT; ++m) {
-    if (m > MT / 2 && m >= M) break;  // M > MT / 2 (dispatch_m_tile): those need no check
+    if (m > 0 && m >= M) break;  // M >= 1: token 0 needs no check
     const std::uint32_t xm = x_s + static_cast<std::uint32_t>(m * K);
     const uint4 xa = lds128_at(xm);                                      // e0 o0 e1 o1
     const uint4 xb = lds128_at(xm + static_cast<std::uint32_t>(K / 2));  // e2 o2 e3 o3
@@ -224,7 +223,7 @@ __device__ __forceinline__ void chunk8(const uint4& q, float dw, float mn, std::
                                        std::uint32_t blk_s, int M, int K, float (&acc)[MT]) {
 #pragma unroll
   for (int m = 0; m < MT; ++m) {
-    if (m > MT / 2 && m >= M) break;
+    if (m > 0 && m >= M) break;
     const uint4 xa = lds128_at(x_s + static_cast<std::uint32_t>(m * K));
     int dot;
     if constexpr (Asym) {
@@ -330,17 +329,15 @@ __global__ void __launch_bounds__(kThreads, 1) gemv_dp4a_kernel(GemvParams p, Pl
     for (int m = 0; m < MT; ++m) acc[m] = 0.0f;
   };
   const auto compute = [&](const Cursor& u, const Buffer<Asym, U>& b) {
-    const int left = plan.chunks - u.c0;
-    const std::uint32_t x_s = x8_s + static_cast<std::uint32_t>(u.c0 * 16);
-    // 4-bit: chunk c is x-block c; 8-bit: x-block c / 2 (lanes is even).
-    const std::uint32_t blk_s =
-        blocks_s + static_cast<std::uint32_t>((Bits == 4 ? u.c0 : u.c0 >> 1) * 8);
-    // Whole steps (all but a row's last, mostly) run without per-slot checks, so the compiler
-    // can interleave the slots' shared loads and dot chains.
-    const auto slots = [&](auto whole) {
+    if (u.live) {
+      const int left = plan.chunks - u.c0;
+      const std::uint32_t x_s = x8_s + static_cast<std::uint32_t>(u.c0 * 16);
+      // 4-bit: chunk c is x-block c; 8-bit: x-block c / 2 (lanes is even).
+      const std::uint32_t blk_s =
+          blocks_s + static_cast<std::uint32_t>((Bits == 4 ? u.c0 : u.c0 >> 1) * 8);
 #pragma unroll
       for (int i = 0; i < U; ++i) {
-        if (!decltype(whole)::value && i * lanes >= left) break;
+        if (i * lanes >= left) break;
         const float dw = half_bits_to_float(static_cast<std::uint16_t>(b.s[i]));
         const float mn = Asym ? half_bits_to_float(static_cast<std::uint16_t>(b.mn[i])) : 0.0f;
         const auto xo = static_cast<std::uint32_t>(i * lanes * 16);
@@ -350,12 +347,6 @@ __global__ void __launch_bounds__(kThreads, 1) gemv_dp4a_kernel(GemvParams p, Pl
         else
           chunk8<Asym, MT>(b.q[i], dw, mn, x_s + xo, blk_s + bo, M, K, acc);
       }
-    };
-    if (u.live) {
-      if (left >= U * lanes)
-        slots(std::true_type{});
-      else
-        slots(std::false_type{});
     }
     if (u.step == plan.steps - 1) finish_row(u);
   };
@@ -383,27 +374,23 @@ __global__ void __launch_bounds__(kThreads, 1) gemv_dp4a_kernel(GemvParams p, Pl
 
 // ---- host side ----------------------------------------------------------------------------
 
-// The lane plan: for each width (32, 16, 8 lanes per row), the busiest warp's rows (its share
-// of the bytes: ceil(passes / warps) x rows per pass), then its steps (the latency it
-// serialises: ceil(passes / warps) x steps per row). The fewest rows win, then the fewest
-// steps, then the wider rows. Long rows keep 32 lanes; short rows spread over more rows per warp
-// where that does not unbalance the grid.
+// The lane plan: for each width (32, 16, 8 lanes per row), the busiest warp's steps are
+// ceil(passes / warps) x steps per row; the fewest wins, ties to the wider (shorter reductions,
+// fewer rows per pass). Narrow rows (short K) spread over more rows; long rows over more lanes.
 inline Plan plan_of(const GemvParams& p, int sms) {
   Plan plan;
   plan.chunks = static_cast<int>(p.K * p.w.bits / 128);
   plan.mats = p.epilogue == Epilogue::swiglu ? 2 : 1;
-  // M == 1 exactly when the M tile is 1 (dispatch_m_tile).
+  // M <= 2 exactly when the M tile is <= 2 (dispatch_m_tile).
   const std::int64_t unroll = unroll_for(p.M, p.w.asymmetric);
-  std::int64_t best_rows = -1, best_steps = -1;
+  std::int64_t best = -1;
   for (int shift = 5; shift >= 3; --shift) {
     const std::int64_t steps = ceil_div(plan.chunks, (std::int64_t{1} << shift) * unroll);
     const std::int64_t passes = ceil_div(p.N, 32 >> shift);
     const std::int64_t warps = std::min<std::int64_t>(ceil_div(passes, kWarps), sms) * kWarps;
-    const std::int64_t per_warp = ceil_div(passes, warps);
-    const std::int64_t rows = per_warp * (32 >> shift), total_steps = per_warp * steps;
-    if (best_rows < 0 || rows < best_rows || (rows == best_rows && total_steps < best_steps)) {
-      best_rows = rows;
-      best_steps = total_steps;
+    const std::int64_t cost = ceil_div(passes, warps) * steps;
+    if (best < 0 || cost < best) {
+      best = cost;
       plan.lane_shift = shift;
       plan.steps = static_cast<int>(steps);
       plan.passes = passes;
