@@ -8,38 +8,13 @@
 
 #include "klab/dtype.hpp"
 #include "klab/ref.hpp"
+#include "quant_random.hpp"
 #include "ref_helpers.hpp"
 
 using namespace klab;
 using namespace klab::test;
 
 namespace {
-
-std::vector<QuantFormat> all_formats() {
-  std::vector<QuantFormat> v;
-  for (int bits : {4, 8})
-    for (int group : {32, 64, 128})
-      for (bool asym : {false, true}) v.push_back({bits, group, asym});
-  return v;
-}
-
-// Random codes, f16 scales in [0.5, 2] / qmax and mins in [-1, 0] (every bit pattern fresh).
-QuantMatrix random_matrix(QuantFormat f, std::int64_t rows, std::int64_t cols) {
-  QuantMatrix m;
-  m.format = f;
-  m.rows = rows;
-  m.cols = cols;
-  m.packed.resize(static_cast<std::size_t>(rows * cols * f.bits / 8));
-  for (auto& b : m.packed) b = static_cast<std::uint8_t>(random_int(0, 255));
-  const auto groups = static_cast<std::size_t>(rows * (cols / f.group));
-  const float qmax = f.bits == 4 ? 7.0f : 127.0f;
-  std::uniform_real_distribution<float> scale(0.5f / qmax, 2.0f / qmax), min(-1.0f, 0.0f);
-  for (std::size_t g = 0; g < groups; ++g) m.scales.push_back(f32_to_f16_bits(scale(rng())));
-  if (f.asymmetric)
-    for (std::size_t g = 0; g < groups; ++g) m.mins.push_back(f32_to_f16_bits(min(rng())));
-  m.validate("random_matrix");
-  return m;
-}
 
 // y[m, n] = sum_k d[m, k / 32] * x8[m, k] * (scale * q + min), element by element in f64.
 HostTensor brute_force(const HostTensor& x, const QuantMatrix& w) {
@@ -106,12 +81,12 @@ TEST(QuantizeQ8Blocks, RejectsBadShapes) {
 }
 
 TEST(QuantMatmulQ8Act, EqualsBruteForceAndStaysCloseToTheExactProduct) {
-  for (const QuantFormat& f : all_formats()) {
+  for (const QuantFormat& f : all_quant_formats()) {
     for (DType act : {DType::f16, DType::bf16, DType::f32}) {
       SCOPED_TRACE(f.name() + " x=" + dtype_label(act));
       // N >= 48: ||y|| over many outputs, so single cancelling dot products do not dominate.
       const std::int64_t M = random_int(1, 4), N = random_int(48, 80), K = 3 * 128;
-      const QuantMatrix w = random_matrix(f, N, K);
+      const QuantMatrix w = random_quant(f, N, K);
       const HostTensor x = random_tensor(act, {M, K});
       HostTensor y(DType::f32, {M, N}), exact(DType::f32, {M, N});
       poison(y.view());
@@ -129,7 +104,7 @@ TEST(QuantMatmulQ8Act, EqualsBruteForceAndStaysCloseToTheExactProduct) {
 }
 
 TEST(QuantMatmulQ8Act, LongRowsStayClose) {
-  const QuantMatrix w = random_matrix({4, 32, false}, 16, 14336);
+  const QuantMatrix w = random_quant({4, 32, false}, 16, 14336);
   const HostTensor x = random_tensor(DType::f16, {2, 14336});
   HostTensor y(DType::f32, {2, 16}), exact(DType::f32, {2, 16});
   ref::quant_matmul_q8act(y.view(), x.view(), w);
@@ -140,7 +115,7 @@ TEST(QuantMatmulQ8Act, LongRowsStayClose) {
 }
 
 TEST(QuantMatmulQ8Act, NonFiniteInputGivesNonFiniteOutput) {
-  const QuantMatrix w = random_matrix({8, 32, true}, 2, 64);
+  const QuantMatrix w = random_quant({8, 32, true}, 2, 64);
   HostTensor x = random_tensor(DType::f32, {2, 64});
   store_f32(x.view(), 40, INFINITY);  // row 0, block 1
   HostTensor y(DType::f32, {2, 2});
@@ -152,7 +127,7 @@ TEST(QuantMatmulQ8Act, NonFiniteInputGivesNonFiniteOutput) {
 }
 
 TEST(QuantMatmulQ8Act, RejectsBadArguments) {
-  const QuantMatrix w = random_matrix({4, 32, false}, 4, 64);
+  const QuantMatrix w = random_quant({4, 32, false}, 4, 64);
   HostTensor x(DType::f32, {2, 64}), y(DType::f32, {2, 4});
   HostTensor x_short(DType::f32, {2, 32}), y_wrong(DType::f32, {2, 5});
   expect_arg_error([&] { ref::quant_matmul_q8act(y.view(), x_short.view(), w); },

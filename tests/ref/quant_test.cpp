@@ -5,20 +5,13 @@
 
 #include "klab/dtype.hpp"
 #include "klab/ref.hpp"
+#include "quant_random.hpp"
 #include "ref_helpers.hpp"
 
 using namespace klab;
 using namespace klab::test;
 
 namespace {
-
-std::vector<QuantFormat> all_formats() {
-  std::vector<QuantFormat> v;
-  for (int bits : {4, 8})
-    for (int group : {32, 64, 128})
-      for (bool asym : {false, true}) v.push_back({bits, group, asym});
-  return v;
-}
 
 class QuantFormats : public ::testing::TestWithParam<QuantFormat> {};
 
@@ -115,11 +108,11 @@ TEST_P(QuantFormats, QuantMatmulEqualsDequantizeThenMatmul) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(All12, QuantFormats, ::testing::ValuesIn(all_formats()),
+INSTANTIATE_TEST_SUITE_P(All12, QuantFormats, ::testing::ValuesIn(all_quant_formats()),
                          [](const auto& info) { return info.param.name(); });
 
 TEST(Quantize, ZeroGroupsAreExact) {
-  for (const auto& f : all_formats()) {
+  for (const auto& f : all_quant_formats()) {
     HostTensor w(DType::f32, {2, f.group});
     for (int i = 0; i < 2 * f.group; ++i) w.ptr<float>()[i] = 0.0f;
     const QuantMatrix q = ref::quantize(w.view(), f);
