@@ -80,19 +80,6 @@ double few_output_floor(const HostTensor& x, const QuantMatrix& w, const Shape& 
   return std::sqrt(sum);
 }
 
-double gemv_error(const HostTensor& y, const HostTensor& ref, double floor) {
-  if (floor == 0.0) return rel_error(y.view(), ref.view());
-  double num = 0.0, den = 0.0;
-  for (std::int64_t i = 0; i < ref.view().numel(); ++i) {
-    const double o = load_f32(y.view(), y.view().strided_offset(i));
-    const double r = load_f32(ref.view(), ref.view().strided_offset(i));
-    if (!std::isfinite(o)) return INFINITY;
-    num += (o - r) * (o - r);
-    den += r * r;
-  }
-  return std::sqrt(num) / std::max(std::sqrt(den), floor);
-}
-
 // Runs every variant of the registry that supports the case; `required` must all support it.
 // Returns the names that ran.
 std::set<std::string> check_variants(const QuantMatrix& w, const QuantMatrix* w_up, const Shape& s,
@@ -140,7 +127,7 @@ std::set<std::string> check_variants(const QuantMatrix& w, const QuantMatrix* w_
     v.launch(a, nullptr);
     cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
     const HostTensor y = download_2d(dy);
-    const double err = gemv_error(y, ref, floor);
+    const double err = rel_error(y.view(), ref.view(), floor);
     EXPECT_LE(err, output_tolerance(o.out)) << "variant " << v.name;
     ran.insert(v.name);
   }
