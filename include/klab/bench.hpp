@@ -189,6 +189,9 @@ struct Case {
   // A GPU case timed by the host clock (wall time of run(), which returns only when its work is
   // done): end-to-end steps that synchronize and copy results back, like `bench e2e`.
   bool host_timed = false;
+  // False for variants validated against another oracle (other numerics, e.g. int8-quantized
+  // activations): timed, never chosen by autotune for `auto`.
+  bool auto_candidate = true;
   std::string skip_reason;  // non-empty: reported as skipped without setup
   std::string note;
   std::function<Instance(const Context&)> setup;

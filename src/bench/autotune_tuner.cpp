@@ -7,7 +7,6 @@
 #include <map>
 #include <set>
 #include <sstream>
-#include <string_view>
 
 #include "klab/autotune_bench.hpp"
 #include "klab/error.hpp"
@@ -24,10 +23,6 @@ bool is_peer_family(const std::string& name) {
   return name == "copy" || name == "cublas";
 }
 
-// The case note of variants that compute on int8-quantized activations (tools/klab/bench_gemv.cpp,
-// klab::cuda::kGemvQ8ActivationsTag).
-constexpr std::string_view kOtherNumerics = "q8 activations";
-
 VariantRun variant_run(const bench::Result& r) {
   VariantRun v;
   v.variant = r.meta.variant;
@@ -38,11 +33,11 @@ VariantRun variant_run(const bench::Result& r) {
   } else if (!r.error.empty()) {
     v.outcome = says_unsupported(r.error) ? Outcome::unsupported : Outcome::error;
     v.note = r.error;
-  } else if (r.meta.note.find(kOtherNumerics) != std::string::npos) {
-    // Validated against another oracle (int8-quantized activations): a different result, not a
-    // faster way to the same one, so never auto's pick; `klab bench` still times it.
+  } else if (!r.meta.auto_candidate) {
+    // Validated against another oracle (e.g. int8-quantized activations): a different result,
+    // not a faster way to the same one, so never auto's pick; `klab bench` still times it.
     v.outcome = Outcome::skipped;
-    v.note = "q8 activations (other numerics): not an auto candidate";
+    v.note = "other numerics (" + r.meta.note + "): not an auto candidate";
   } else if (!r.valid) {
     v.outcome = Outcome::error;  // an unvalidated variant is never chosen
     v.note = "the case has no validation";

@@ -141,7 +141,7 @@ json to_json(const Ceiling& c) {
 
 json to_json(const Result& r) {
   const Case& c = r.meta;
-  return {
+  json j = {
       {"op", c.op},
       {"variant", c.variant},
       {"shape", c.shape},
@@ -174,6 +174,8 @@ json to_json(const Result& r) {
       {"error", r.error},
       {"note", c.note},
       {"wall_s", {{"setup", r.setup_s}, {"validate", r.validate_s}, {"timing", r.timing_s}}}};
+  if (!c.auto_candidate) j["auto_candidate"] = false;  // only where it differs from the default
+  return j;
 }
 
 json to_json(const Report& r) {
@@ -248,6 +250,7 @@ Report report_from_json(const json& j) {
       c.bound = parse_bound(cj.value("bound", "auto"));
       c.tolerance = cj.value("tolerance", 1e-2);
       c.note = cj.value("note", "");
+      c.auto_candidate = cj.value("auto_candidate", true);
       if (!cj.at("median_us").is_null()) {
         res.time_us = stats_from(cj);
       }

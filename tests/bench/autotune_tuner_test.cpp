@@ -351,5 +351,30 @@ TEST(AutotuneChoose, NothingValidRecordsOnlyTheInvalid) {
   EXPECT_EQ(e[0].invalid, (std::vector<std::string>{"x", "y"}));
 }
 
+// A variant validated against another oracle (Case::auto_candidate false: other numerics) is
+// timed but never an ok run, so it is neither the fastest nor a winner, however fast.
+TEST(AutotuneChoose, OtherNumericsAreNeverCandidates) {
+  const auto timed = [](std::string variant, double us, bool candidate) {
+    bench::Result r;
+    r.meta.op = "op";
+    r.meta.variant = std::move(variant);
+    r.meta.shape = "N=1";
+    r.meta.auto_candidate = candidate;
+    r.meta.note = "q8 activations";
+    r.valid = true;
+    r.rel_error = 0.0;
+    r.time_us.count = 1;
+    r.time_us.median = us;
+    return r;
+  };
+  const std::vector<bench::Result> results = {timed("exact", 10, true), timed("q8", 5, false)};
+  const ShapeResult s = summarize_shape(results, {});
+  ASSERT_EQ(s.runs.size(), 2u);
+  EXPECT_EQ(s.runs[0].outcome, Outcome::ok);
+  EXPECT_EQ(s.runs[1].outcome, Outcome::skipped);
+  ASSERT_NE(s.fastest(), nullptr);
+  EXPECT_EQ(s.fastest()->variant, "exact");
+}
+
 }  // namespace
 }  // namespace klab::autotune

@@ -527,8 +527,10 @@ std::vector<kb::Case> cases_for(const Spec& s) {
     c.variant = name;
     // Stream-ordered scratch allocation and cuBLAS: timed with events, not a captured graph.
     c.graph_safe = name != "dequant_cublas";
-    if (const auto* v = registry_of(s).find(name); v && cuda::gemv_uses_q8_activations(*v))
+    if (const auto* v = registry_of(s).find(name); v && cuda::gemv_uses_q8_activations(*v)) {
       c.note += "; q8 activations: against ref::quant_matmul_q8act";
+      c.auto_candidate = false;
+    }
     c.setup = [s, name](const kb::Context& ctx) {
       return s.family == Family::dequant ? setup_dequant(ctx, s, name) : setup_matmul(ctx, s, name);
     };
