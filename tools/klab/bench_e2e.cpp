@@ -297,12 +297,13 @@ std::shared_ptr<StepLog> make_log(const std::string& what, double tokens_per_run
   return log;
 }
 
-std::string decode_variant(std::int64_t batch) {
+// dense: the matrices are f16 / bf16 / f32 (not GGUF blocks), which wide batches send to cuBLAS.
+std::string decode_variant(std::int64_t batch, bool dense) {
   std::string v = env_is("KLAB_CUDA_GRAPHS", "0") ? "eager" : "graph";
-  // 8 < B <= 32: one mma_wide GEMV pass (quantized weights; dense ones: cuBLAS).
-  if (batch > 8)
-    v += batch > 32 || env_is("KLAB_CUDA_WIDE_DECODE", "gemm") ? "+gemm" : "+gemv_wide";
-  return v;
+  if (batch <= 8) return v;
+  if (dense) return v + "+cublas";
+  // 8 < B <= 32: one mma_wide GEMV pass.
+  return v + (batch > 32 || env_is("KLAB_CUDA_WIDE_DECODE", "gemm") ? "+gemm" : "+gemv_wide");
 }
 
 double finite_or_inf(std::span<const float> logits) {
@@ -329,7 +330,9 @@ kb::Case decode_case(const ModelSpec& spec, const Sizes& sizes, const Plan& plan
                      std::int64_t batch, std::int64_t ctx) {
   kb::Case c = base_case(spec, sizes, plan);
   c.op = "e2e_decode";
-  c.variant = plan.device == klab::Device::cpu ? "cpu" : decode_variant(batch);
+  c.variant = plan.device == klab::Device::cpu
+                  ? "cpu"
+                  : decode_variant(batch, !spec.weight_name.starts_with("q"));
   c.shape = spec.label + " " + spec.weight_name + " B=" + std::to_string(batch) +
             " ctx=" + std::to_string(ctx);
   c.dims = {{"batch", batch}, {"ctx", ctx}};
