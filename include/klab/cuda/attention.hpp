@@ -127,6 +127,12 @@ struct DecodeAttnArgs {
   float scale = 0.0f;
   std::optional<DecodePlan> plan;
   void* workspace = nullptr;
+  // kv_lens and a paged cache's block table are final before this call's stream work begins
+  // (written by host copies ahead of it, as the engine's step inputs are), not by a kernel
+  // launched before it: the cluster variants then read them, and stage their block-table window,
+  // while the previous kernel still runs under programmatic dependent launch. q and the K/V
+  // rows are always read after that kernel completes. Default: lengths may come from it.
+  bool indices_ready = false;
 };
 
 void validate(const DecodeAttnArgs& args);

@@ -151,7 +151,10 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   constexpr int kDTiles = D / 8;   // O column tiles
   extern __shared__ __align__(128) unsigned char smem[];
   pdl_launch_dependents();
-  pdl_wait();  // q, lengths and the cache may come from the kernel before this one
+  // q and the cache rows may come from the kernel before this one; the lengths and the block
+  // table too, unless the caller wrote them ahead of the stream work (indices_ready): then they
+  // are read, and the table window staged, while that kernel still runs.
+  if (!p.indices_ready) pdl_wait();
 
   const int group = p.num_q_heads / p.cache.num_kv_heads;
   const int tiles_per_group = (group + kMmaRows - 1) / kMmaRows;
@@ -164,8 +167,22 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
 
   // In flight together: the length, the Q rows, a paged cache's block-table window for the
-  // range the plan guesses (p.chunk per split).
+  // range the plan guesses (p.chunk per split). With indices_ready the window is staged before
+  // the wait instead (the Q rows only after it).
   const CachedKv::Seq seq = CachedKv{p.cache, p.kv_lens}.seq(b);
+  int* s_pages = reinterpret_cast<int*>(smem + S::kPagesOffset);
+  const int guess_first =
+      seq.paged ? static_cast<int>(std::int64_t{split} * p.chunk / seq.page_size) : 0;
+  const int guess_pages = seq.paged && p.chunk > 0 ? window_pages(p.chunk, seq.page_size) : 0;
+  auto stage_guessed_window = [&] {
+    if (seq.paged)
+      stage_window<S::kThreads>(s_pages, seq.table, guess_first, guess_pages,
+                                p.cache.max_blocks_per_seq);
+  };
+  if (p.indices_ready) {
+    stage_guessed_window();
+    pdl_wait();
+  }
   Vec16<T> qv[S::kQPerThread];
 #pragma unroll
   for (int j = 0; j < S::kQPerThread; ++j) {
@@ -177,13 +194,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
       for (int e = 0; e < 8; ++e) qv[j][e] = from_f32<T>(0.0f);
     }
   }
-  int* s_pages = reinterpret_cast<int*>(smem + S::kPagesOffset);
-  const int guess_first =
-      seq.paged ? static_cast<int>(std::int64_t{split} * p.chunk / seq.page_size) : 0;
-  const int guess_pages = seq.paged && p.chunk > 0 ? window_pages(p.chunk, seq.page_size) : 0;
-  if (seq.paged)
-    stage_window<S::kThreads>(s_pages, seq.table, guess_first, guess_pages,
-                              p.cache.max_blocks_per_seq);
+  if (!p.indices_ready) stage_guessed_window();
 
   const int max_len = seq.max_len < 0x7fffffff ? static_cast<int>(seq.max_len) : 0x7fffffff;
   T* pipe = reinterpret_cast<T*>(smem) + warp * S::kWarpElems;

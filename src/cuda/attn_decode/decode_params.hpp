@@ -48,6 +48,9 @@ struct DecodeParams {
   // split_kv_mma_cluster_spec: a contiguous cache's first copies are issued for the cut p.chunk
   // guesses before the length arrives (re-issued when the actual cut differs).
   bool speculate = false;
+  // DecodeAttnArgs::indices_ready: kv_lens and the block table may be read before the PDL wait
+  // (the cluster variants do).
+  bool indices_ready = false;
 };
 
 // How sequence b with `len` keys is cut: `count` splits of `chunk` tokens (the last shorter).

@@ -26,6 +26,7 @@ decode::DecodeParams params_of(const DecodeAttnArgs& a) {
   p.num_q_heads = static_cast<int>(a.q.dim(1));
   p.scale = a.scale;
   p.dtype = a.cache.dtype;
+  p.indices_ready = a.indices_ready;
   if (a.plan) {
     p.max_splits = a.plan->max_splits;
     p.chunk = a.plan->chunk;

@@ -6,7 +6,8 @@
 // variant's arrival counters (zero after every call, graph replays with new data and lengths,
 // one workspace shared by plans of several batch sizes, its device-side cut under plans made for
 // other lengths), the cluster variants at every cluster size and under graph replays with new
-// lengths, and bad arguments. Fresh random data
+// lengths, with the lengths and block table read before the PDL wait (indices_ready), and bad
+// arguments. Fresh random data
 // for every check; outputs poisoned (NaN) before each run.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
@@ -69,6 +70,7 @@ struct DecodeProblem {
   DeviceTensor dq, dout, dlens;
   DeviceBuffer workspace;
   std::optional<cuda::DecodePlan> plan;
+  bool indices_ready = false;  // DecodeAttnArgs::indices_ready (the lengths are host-written)
 
   DecodeProblem(const CacheSpec& spec, std::vector<std::int32_t> lens_, int group, float scale_)
       : cache(spec), lens(std::move(lens_)), num_q_heads(spec.num_kv_heads * group), scale(scale_) {
@@ -100,6 +102,7 @@ struct DecodeProblem {
     a.scale = scale;
     a.plan = plan;
     a.workspace = plan ? workspace.data() : nullptr;
+    a.indices_ready = indices_ready;
     return a;
   }
 
@@ -427,9 +430,11 @@ TEST_F(DecodeSplitTest, ClusterEverySize) {
         plan.cluster_splits = n;
         plan.cluster_chunk = (guess + 15) / 16 * 16;
         p.use_plan(plan);
+        p.indices_ready = n % 2 == 1;
         for (const std::string& v : kClusterVariants) {
           SCOPED_TRACE(v + (paged ? " paged" : " contiguous") + " cluster " + std::to_string(n) +
-                       " guess " + std::to_string(plan.cluster_chunk));
+                       " guess " + std::to_string(plan.cluster_chunk) +
+                       (p.indices_ready ? " indices ready" : ""));
           EXPECT_LE(rel_error(p.run(v).view(), ref.view()), 1e-2);
         }
       }
@@ -512,7 +517,8 @@ TEST_F(DecodeSplitTest, ClusterSizesTheDeviceHolds) {
 }
 
 // One captured cluster call replayed with new queries and lengths (other cuts, other split
-// counts per sequence) under the plan it was captured with.
+// counts per sequence) under the plan it was captured with; the lengths are written by host
+// copies between replays, so they may also be read before the PDL wait (indices_ready).
 TEST_F(DecodeSplitTest, ClusterGraphReplaysWithNewLengths) {
   const std::vector<std::int32_t> capacity = {2500, 700, 77};
   CacheSpec spec{DType::f16, true, 16, 2, 64, capacity};
@@ -520,28 +526,30 @@ TEST_F(DecodeSplitTest, ClusterGraphReplaysWithNewLengths) {
   p.plan_for_lengths();
   cudaStream_t stream = nullptr;
   cuda_ok(cudaStreamCreate(&stream));
-  const cuda::DecodeAttnArgs args = p.args();
-  for (const std::string& v : kClusterVariants) {
-    cuda::decode_attention(args, stream, v);  // sets kernel attributes
-    cuda_ok(cudaStreamSynchronize(stream));
-    const CapturedGraph graph(stream, [&] { cuda::decode_attention(args, stream, v); });
-    const std::vector<std::vector<std::int32_t>> replays = {
-        {2500, 700, 77}, {17, 699, 0}, {2048, 1, 76}};
-    for (const auto& lens : replays) {
-      SCOPED_TRACE(v + " lengths " + std::to_string(lens[0]) + ", " + std::to_string(lens[1]) +
-                   ", " + std::to_string(lens[2]));
-      p.lens = lens;
-      p.q = random_tensor(DType::f16, {3, 6, 64}, -2.0f, 2.0f);
-      cuda_ok(cudaMemcpy(p.dq.view().data, p.q.view().data, p.q.view().nbytes(),
-                         cudaMemcpyHostToDevice));
-      cuda_ok(cudaMemcpy(p.dlens.view().data, lens.data(), lens.size() * sizeof(std::int32_t),
-                         cudaMemcpyHostToDevice));
-      p.dout.poison();
-      graph.launch();
+  for (const bool ready : {false, true})
+    for (const std::string& v : kClusterVariants) {
+      p.indices_ready = ready;
+      const cuda::DecodeAttnArgs args = p.args();
+      cuda::decode_attention(args, stream, v);  // sets kernel attributes
       cuda_ok(cudaStreamSynchronize(stream));
-      EXPECT_LE(rel_error(p.result().view(), p.reference().view()), 1e-2);
+      const CapturedGraph graph(stream, [&] { cuda::decode_attention(args, stream, v); });
+      const std::vector<std::vector<std::int32_t>> replays = {
+          {2500, 700, 77}, {17, 699, 0}, {2048, 1, 76}};
+      for (const auto& lens : replays) {
+        SCOPED_TRACE(v + (ready ? " indices ready" : "") + " lengths " + std::to_string(lens[0]) +
+                     ", " + std::to_string(lens[1]) + ", " + std::to_string(lens[2]));
+        p.lens = lens;
+        p.q = random_tensor(DType::f16, {3, 6, 64}, -2.0f, 2.0f);
+        cuda_ok(cudaMemcpy(p.dq.view().data, p.q.view().data, p.q.view().nbytes(),
+                           cudaMemcpyHostToDevice));
+        cuda_ok(cudaMemcpy(p.dlens.view().data, lens.data(), lens.size() * sizeof(std::int32_t),
+                           cudaMemcpyHostToDevice));
+        p.dout.poison();
+        graph.launch();
+        cuda_ok(cudaStreamSynchronize(stream));
+        EXPECT_LE(rel_error(p.result().view(), p.reference().view()), 1e-2);
+      }
     }
-  }
   cuda_ok(cudaStreamDestroy(stream));
 }
 
@@ -566,6 +574,30 @@ TEST_F(DecodeSplitTest, BackToBackCallsSeeEachOthersResults) {
     second.q = first.result();  // the query call 2 read
     EXPECT_LE(rel_error(second.result().view(), second.reference().view()), 1e-2);
   }
+}
+
+// indices_ready: the cluster variants read the lengths and stage the block-table window before
+// their PDL wait, but call 2 must still read call 1's output as its query.
+TEST_F(DecodeSplitTest, ClusterIndicesReadyStillWaitsForQ) {
+  const std::vector<std::int32_t> lens = {1, 4097, 65, 700};
+  for (const bool paged : {false, true})
+    for (const std::string& v : kClusterVariants) {
+      SCOPED_TRACE(v + (paged ? " paged" : " contiguous"));
+      CacheSpec spec{DType::bf16, paged, 17, 2, 128, lens};
+      DecodeProblem first(spec, lens, 4, 0.088f), second(spec, lens, 4, 0.088f);
+      first.plan_for_lengths();
+      second.plan_for_lengths();
+      first.indices_ready = second.indices_ready = true;
+      first.dout.poison();
+      second.dout.poison();
+      cuda::DecodeAttnArgs a2 = second.args();
+      a2.q = first.dout.view();
+      cuda::decode_attention(first.args(), nullptr, v);
+      cuda::decode_attention(a2, nullptr, v);
+      second.q = first.result();  // the query call 2 read
+      EXPECT_LE(rel_error(first.result().view(), first.reference().view()), 1e-2);
+      EXPECT_LE(rel_error(second.result().view(), second.reference().view()), 1e-2);
+    }
 }
 
 class DecodeGroupTest : public GpuTest {};
