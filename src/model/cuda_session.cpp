@@ -853,6 +853,9 @@ void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
     a.q = q;
     a.cache = l.kv;
     a.kv_lens = kv_lens;
+    // Lengths and block tables are step inputs, copied from the host ahead of the step's
+    // kernels (upload_step): the decode kernel may read them before its PDL wait.
+    a.indices_ready = true;
     a.scale = attn_scale_;
     if (step.plan && attn_workspace_.size() > 0) {  // plans never outgrow it
       a.plan = step.plan;
