@@ -163,6 +163,10 @@ registry::OpRegistry<DecodeAttnArgs> build() {
        "issued "
        "before the length arrives (rows past it masked, V rows zeroed; re-issued when the cut "
        "differs, so best when the plan was made for the actual lengths)"},
+      {"split_kv_mma_cluster_w4_spec", decode::ClusterCta::w4, true,
+       "split_kv_mma_cluster_spec on split_kv_mma_cluster's CTA (4 warps, rings of 4 tiles): "
+       "the speculative prologue with the deeper rings (H100: w4 streams long ranges faster, "
+       "w8 + speculation starts sooner)"},
   };
   for (const ClusterVariant& v : cluster_variants) {
     const decode::ClusterCta cta = v.cta;
