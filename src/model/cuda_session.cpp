@@ -161,8 +161,11 @@ class CudaSession final : public Session {
   void attention_block(const Layer& l, const AttnStep& step);
   void ffn_block(const Layer& l, std::int64_t t, bool decode);
   bool fused_step(const AttnStep& step, const DeviceWeight& w) const;
+  bool chain_runs_staged(const TensorView& y, const DeviceWeight& w, cuda::Epilogue epilogue,
+                         const DeviceWeight* w_up = nullptr) const;
   void qkv_unfused(const Layer& l, const AttnStep& step, const TensorView& q);
-  void qkv_fused(const Layer& l, const AttnStep& step, const TensorView& q);
+  bool qkv_fused(const Layer& l, const AttnStep& step, const TensorView& q);
+  bool ffn_norm_fused(const Layer& l, const TensorView& ffn, bool decode);
   void residual_matmul(const TensorView& x, const DeviceWeight& w, bool decode, bool fused);
   cuda::RopeFreqs rope_freqs() const;
   void logits_rows(std::int64_t first, std::int64_t t, float* dst);
@@ -210,11 +213,15 @@ class CudaSession final : public Session {
   // the GEMM). Measured on the H100, Llama-2-7B shape Q4_0, B=16: the GEMM path 21.5 ms a step.
   static constexpr std::int64_t kWideDecodeGemvRows = 32;
   bool wide_decode_gemv_ = true;
-  // Decode steps of <= 8 rows through the fused blocks (src/cuda/fused_decode: RMSNorm in the
-  // GEMV prologue, QKV + bias + RoPE + KV write in one kernel, residual GEMVs), launched with
-  // programmatic dependent launch unless KLAB_CUDA_PDL=0. Opt-in (KLAB_CUDA_FUSED=1) until its
-  // H100 timings are in: the unfused chain is the default.
-  bool fused_ = false;
+  // Decode steps of <= 8 rows through the fused blocks (src/cuda/fused_decode), launched with
+  // programmatic dependent launch unless KLAB_CUDA_PDL=0. Default (KLAB_CUDA_FUSED unset):
+  // `staged` for the norm + QKV and norm + gate/up blocks where the chain itself would run
+  // mma_staged on tiled quantized weights: the same GEMV with the RMSNorm in its prologue, one
+  // launch less per block; all else stays on the chain. KLAB_CUDA_FUSED=1: fused blocks (variant
+  // auto) for every supported weight, dense included; KLAB_CUDA_FUSED=0: the unfused chain.
+  enum class Fused { off, staged, all };
+  static Fused fused_from_env();
+  Fused fused_ = Fused::staged;
   bool pdl_ = true;
   Stream stream_;
   int sm_count_ = 0;
@@ -281,6 +288,16 @@ bool env_is(const char* name, std::string_view value) {
   return v && std::string_view(v) == value;
 }
 
+// KLAB_CUDA_FUSED: unset or empty -> staged, 0 -> off, 1 -> all.
+CudaSession::Fused CudaSession::fused_from_env() {
+  const std::string v = env_or("KLAB_CUDA_FUSED", "");
+  if (v.empty()) return Fused::staged;
+  if (v == "0") return Fused::off;
+  if (v == "1") return Fused::all;
+  fail("KLAB_CUDA_FUSED: expected 0 (the unfused chain) or 1 (fused blocks everywhere), got '" + v +
+       "'");
+}
+
 CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOptions& options)
     : Session(model, session_context(*model, options), options.max_sequences),
       cfg_(model_->config()),
@@ -290,7 +307,7 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       gemv_variant_(cuda_engine::gemv_variant_from_env()),
       decode_attn_variant_(env_or("KLAB_CUDA_DECODE_ATTN", "auto")),
       wide_decode_gemv_(!env_is("KLAB_CUDA_WIDE_DECODE", "gemm")),
-      fused_(env_is("KLAB_CUDA_FUSED", "1")),
+      fused_(fused_from_env()),
       pdl_(!env_is("KLAB_CUDA_PDL", "0")),
       step_host_(static_cast<std::size_t>(layout_.total())),
       logits_host_(seqs() * static_cast<std::size_t>(cfg_.vocab_size)),
@@ -312,7 +329,9 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
                  (max_sequences() > cuda::kGemvMaxM
                       ? (wide_decode_gemv_ ? ", wide decode gemv" : ", wide decode gemm")
                       : "") +
-                 (fused_ ? (pdl_ ? ", fused decode + pdl" : ", fused decode") : "") +
+                 (fused_ == Fused::all      ? (pdl_ ? ", fused decode + pdl" : ", fused decode")
+                  : fused_ == Fused::staged ? ", rmsnorm in the staged gemv"
+                                            : "") +
                  (use_graphs_ ? ", decode graphs" : ", no graphs");
 }
 // Runs fn(0..n-1) on up to `threads` host threads bound to the calling thread's device; the
@@ -770,10 +789,32 @@ cuda::FusedWeights fused_weights(const DeviceWeight& w, const DeviceWeight* up =
 
 }  // namespace
 
-// The fused blocks take decode steps of up to one GEMV's rows, on tiled quantized or f16 weights.
+// The fused blocks take decode steps of up to one GEMV's rows, on tiled quantized or (only with
+// KLAB_CUDA_FUSED=1) f16 weights.
 bool CudaSession::fused_step(const AttnStep& step, const DeviceWeight& w) const {
-  if (!fused_ || !step.decode || step.rows > cuda::kGemvMaxM) return false;
-  return w.quantized() ? w.quant().has_tiled() : w.dense().dtype == DType::f16;
+  if (fused_ == Fused::off || !step.decode || step.rows > cuda::kGemvMaxM) return false;
+  if (w.quantized()) return w.quant().has_tiled();
+  return fused_ == Fused::all && w.dense().dtype == DType::f16;
+}
+
+// Whether the chain's GEMV for y = x · Wᵀ (x the normalized rows) is mma_staged: then `staged`
+// runs that same kernel with the norm folded in. Elsewhere (M > 1, K >= 12288: mma, mma_async)
+// the default keeps the chain, whose GEMV is faster there than mma_staged.
+bool CudaSession::chain_runs_staged(const TensorView& y, const DeviceWeight& w,
+                                    cuda::Epilogue epilogue, const DeviceWeight* w_up) const {
+  if (!w.quantized()) return false;
+  if (gemv_variant_ != "auto") return gemv_variant_.starts_with("mma_staged");
+  cuda::GemvArgs g;
+  g.y = y;
+  g.x = h_rows(y.dim(0));
+  g.w = &w.quant();
+  if (w_up) g.w_up = &w_up->quant();
+  g.epilogue = epilogue;
+  try {
+    return cuda::gemv_registry().pick(g).name.starts_with("mma_staged");
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 cuda::RopeFreqs CudaSession::rope_freqs() const {
@@ -804,7 +845,9 @@ void CudaSession::qkv_unfused(const Layer& l, const AttnStep& step, const Tensor
   cuda::qkv_rope_kv_write(split, s);
 }
 
-void CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorView& q) {
+// The norm + QKV block as one fused block (see fused_); false: this step takes the chain.
+bool CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorView& q) {
+  if (!fused_step(step, l.wqkv)) return false;
   const std::int64_t t = step.rows;
   cuda::FusedNormQkvArgs a;
   a.q = q;
@@ -816,7 +859,36 @@ void CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorVi
   a.seq_ids = i32_rows(step.row_entry, t);
   a.freqs = rope_freqs();
   a.pdl = pdl_;
-  cuda::fused_norm_qkv_rope_kv(a, stream_.get());
+  a.workspace = qkv_.data();  // staged's projection rows, as the chain's
+  a.workspace_bytes = qkv_.size();
+  if (fused_ == Fused::staged) {
+    const TensorView qkv = dview(qkv_.data(), DType::f16, {t, cfg_.q_dim() + 2 * cfg_.kv_dim()});
+    if (!chain_runs_staged(qkv, l.wqkv, cuda::Epilogue::none) ||
+        !cuda::fused_norm_qkv_registry().find("staged")->supports(a))
+      return false;
+  }
+  cuda::fused_norm_qkv_rope_kv(a, stream_.get(), fused_ == Fused::staged ? "staged" : "auto");
+  return true;
+}
+
+// The norm + gate/up (SwiGLU) block as one fused block; false: this step takes the chain.
+bool CudaSession::ffn_norm_fused(const Layer& l, const TensorView& ffn, bool decode) {
+  AttnStep shape;
+  shape.rows = ffn.dim(0);
+  shape.decode = decode;
+  if (!fused_step(shape, l.w_gate) || !fused_step(shape, l.w_up)) return false;
+  cuda::FusedNormGemvArgs a;
+  a.y = ffn;
+  a.norm = {x_rows(shape.rows), l.ffn_norm.view(), cfg_.rms_eps};
+  a.weights = fused_weights(l.w_gate, &l.w_up);
+  a.epilogue = cuda::Epilogue::swiglu;
+  a.pdl = pdl_;
+  if (fused_ == Fused::staged &&
+      (!chain_runs_staged(ffn, l.w_gate, cuda::Epilogue::swiglu, &l.w_up) ||
+       !cuda::fused_norm_gemv_registry().find("staged")->supports(a)))
+    return false;
+  cuda::fused_norm_gemv(a, stream_.get(), fused_ == Fused::staged ? "staged" : "auto");
+  return true;
 }
 
 // x += in · Wᵀ (O and down projections; `in` is attn_ or ffn_ per w's columns).
@@ -840,10 +912,7 @@ void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
   const cudaStream_t s = stream_.get();
   const std::int64_t t = step.rows;
   const TensorView q = dview(q_.data(), DType::f16, {t, c.n_heads, c.head_dim});
-  if (fused_step(step, l.wqkv))
-    qkv_fused(l, step, q);
-  else
-    qkv_unfused(l, step, q);
+  if (!qkv_fused(l, step, q)) qkv_unfused(l, step, q);
 
   const TensorView out = dview(attn_.data(), DType::f16, {t, c.n_heads, c.head_dim});
   const std::int32_t* kv_lens = step_i32(layout_.kv_lens());
@@ -877,8 +946,10 @@ void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
     a.causal = true;
     cuda::prefill_attention(a, s);
   }
+  // The default (staged) keeps the residual projections on the chain: staged's residual block
+  // is that same GEMV.
   residual_matmul(dview(attn_.data(), DType::f16, {t, c.q_dim()}), l.wo, step.decode,
-                  fused_step(step, l.wo));
+                  fused_ == Fused::all && fused_step(step, l.wo));
 }
 
 void CudaSession::ffn_block(const Layer& l, std::int64_t t, bool decode) {
@@ -887,19 +958,11 @@ void CudaSession::ffn_block(const Layer& l, std::int64_t t, bool decode) {
   AttnStep shape;
   shape.rows = t;
   shape.decode = decode;
-  if (fused_step(shape, l.w_gate) && fused_step(shape, l.w_up)) {
-    cuda::FusedNormGemvArgs a;
-    a.y = ffn;
-    a.norm = {x_rows(t), l.ffn_norm.view(), c.rms_eps};
-    a.weights = fused_weights(l.w_gate, &l.w_up);
-    a.epilogue = cuda::Epilogue::swiglu;
-    a.pdl = pdl_;
-    cuda::fused_norm_gemv(a, stream_.get());
-  } else {
+  if (!ffn_norm_fused(l, ffn, decode)) {
     cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.ffn_norm.view(), c.rms_eps}, stream_.get());
     matmul(ffn, h_rows(t), l.w_gate, cuda::Epilogue::swiglu, decode, &l.w_up);
   }
-  residual_matmul(ffn, l.w_down, decode, fused_step(shape, l.w_down));
+  residual_matmul(ffn, l.w_down, decode, fused_ == Fused::all && fused_step(shape, l.w_down));
 }
 
 // Logits of rows [first, t) of the chunk into host memory at dst ([t - first, vocab]).

@@ -164,6 +164,50 @@ TEST_F(CudaSessionTest, FusedDecodeBlocksMatchCpu) {
   }
 }
 
+// The default decode path (KLAB_CUDA_FUSED unset: the RMSNorm folded into the chain's own
+// mma_staged GEMV wherever the chain runs it) and the plain chain (KLAB_CUDA_FUSED=0), with and
+// without PDL, give the CPU engine's answers; 4-bit sym / asym, 8-bit, GQA, qwen2 biases.
+TEST_F(CudaSessionTest, StagedNormDefaultAndUnfusedChainMatchCpu) {
+  for (const char* fused : {static_cast<const char*>(nullptr), "0"})
+    for (const char* pdl : {"1", "0"}) {
+      SCOPED_TRACE(std::string("KLAB_CUDA_FUSED=") + (fused ? fused : "(unset)") +
+                   " KLAB_CUDA_PDL=" + pdl);
+      const ScopedEnv fused_env("KLAB_CUDA_FUSED", fused);
+      const ScopedEnv pdl_env("KLAB_CUDA_PDL", pdl);
+      for (TensorType t : {TensorType::q4_0, TensorType::q4_1, TensorType::q8_0}) {
+        TinySpec s = shape(4, 1, 64);
+        s.matrix_type = t;
+        s.embd_type = TensorType::q8_0;
+        expect_cuda_matches_cpu(s);
+      }
+      TinySpec qwen = shape(3, 3, 128);
+      qwen.arch = "qwen2";
+      qwen.qkv_bias = true;
+      qwen.matrix_type = TensorType::q4_1;
+      qwen.embd_type = TensorType::f16;
+      expect_cuda_matches_cpu(qwen);
+    }
+}
+
+// KLAB_CUDA_FUSED: unset -> the staged norm blocks (said in describe()), 0 -> the chain, 1 ->
+// fused blocks everywhere, anything else -> a clear error.
+TEST_F(CudaSessionTest, FusedSwitch) {
+  TinySpec s = shape(2, 2, 64);
+  s.matrix_type = TensorType::q4_0;
+  TinyModel tiny(s);
+  const auto model = Model::load(tiny.path());
+  const auto described = [&](const char* value) {
+    const ScopedEnv env("KLAB_CUDA_FUSED", value);
+    return create_session(model, {.device = Device::cuda})->describe();
+  };
+  EXPECT_NE(described(nullptr).find("rmsnorm in the staged gemv"), std::string::npos);
+  EXPECT_EQ(described("0").find("staged"), std::string::npos);
+  EXPECT_EQ(described("0").find("fused decode"), std::string::npos);
+  EXPECT_NE(described("1").find("fused decode"), std::string::npos);
+  const ScopedEnv bad("KLAB_CUDA_FUSED", "yes");
+  EXPECT_THROW(create_session(model, {.device = Device::cuda}), Error);
+}
+
 TEST_F(CudaSessionTest, Qwen2BiasesAndNeoxRope) {
   TinySpec s = shape(3, 1, 64);
   s.arch = "qwen2";
@@ -367,38 +411,44 @@ TEST_F(CudaSessionTest, RealModelGreedyTokensEqualCpu) {
   }
 }
 
-// A CUDA session for the real model: the fused decode blocks with PDL (the default when fused),
-// or the unfused chain.
-std::unique_ptr<Session> real_model_session(std::shared_ptr<const Model> model, bool fused) {
-  const ScopedEnv fused_env("KLAB_CUDA_FUSED", fused ? "1" : nullptr);
+// A CUDA session for the real model with KLAB_CUDA_FUSED = `fused` ("0": the unfused chain, "1":
+// fused blocks everywhere, nullptr: the default, staged norm blocks), PDL on (the default).
+std::unique_ptr<Session> real_model_session(std::shared_ptr<const Model> model, const char* fused) {
+  const ScopedEnv fused_env("KLAB_CUDA_FUSED", fused);
   const ScopedEnv pdl_env("KLAB_CUDA_PDL", nullptr);
   return create_session(std::move(model), {.device = Device::cuda, .max_context = 1024});
 }
 
-// Issue 8: the fused decode path's greedy output equals the unfused path's for 128 steps on
-// several prompts (prefill runs the same unfused kernels in both; every decode step differs).
+// Issue 8: the fused decode paths' greedy output (KLAB_CUDA_FUSED=1, and the default staged norm
+// blocks) equals the unfused chain's for 128 steps on several prompts (prefill runs the same
+// unfused kernels in all; every decode step differs).
 TEST_F(CudaSessionTest, RealModelFusedGreedyTokensEqualUnfused) {
   const auto path = default_model_path();
   if (!std::filesystem::exists(path)) GTEST_SKIP() << "no model at " << path;
   const auto model = Model::load(path);
   const auto& tok = model->tokenizer();
   constexpr int kSteps = 128;
-  for (const std::string& prompt : kRealModelPrompts) {
-    SCOPED_TRACE(prompt);
-    auto unfused = real_model_session(model, false);
-    auto fused = real_model_session(model, true);
-    ASSERT_NE(fused->describe().find("fused decode + pdl"), std::string::npos) << fused->describe();
-    ASSERT_EQ(unfused->describe().find("fused decode"), std::string::npos) << unfused->describe();
-    const auto ids = tok.encode(prompt);
-    auto want = copy(unfused->prefill(ids));
-    auto got = copy(fused->prefill(ids));
-    const Lockstep r = greedy_lockstep(*unfused, *fused, std::move(want), std::move(got), kSteps);
-    EXPECT_EQ(r.got_ids, r.want_ids)
-        << "unfused: " << tok.decode(r.want_ids) << "\nfused: " << tok.decode(r.got_ids);
-    EXPECT_LE(r.worst, kTol) << "worst decode-step logits error, fused vs unfused";
-    std::printf("[ fused   ] %s%s  (worst logits rel error vs unfused %.2e)\n", prompt.c_str(),
-                tok.decode(r.got_ids).c_str(), r.worst);
-  }
+  for (const char* mode : {"1", static_cast<const char*>(nullptr)})
+    for (const std::string& prompt : kRealModelPrompts) {
+      SCOPED_TRACE(prompt + (mode ? " KLAB_CUDA_FUSED=1" : " default (staged)"));
+      auto unfused = real_model_session(model, "0");
+      auto fused = real_model_session(model, mode);
+      if (mode) {
+        ASSERT_NE(fused->describe().find("fused decode + pdl"), std::string::npos)
+            << fused->describe();
+      }
+      ASSERT_EQ(unfused->describe().find("fused decode"), std::string::npos) << unfused->describe();
+      ASSERT_EQ(unfused->describe().find("staged"), std::string::npos) << unfused->describe();
+      const auto ids = tok.encode(prompt);
+      auto want = copy(unfused->prefill(ids));
+      auto got = copy(fused->prefill(ids));
+      const Lockstep r = greedy_lockstep(*unfused, *fused, std::move(want), std::move(got), kSteps);
+      EXPECT_EQ(r.got_ids, r.want_ids)
+          << "unfused: " << tok.decode(r.want_ids) << "\nfused: " << tok.decode(r.got_ids);
+      EXPECT_LE(r.worst, kTol) << "worst decode-step logits error, fused vs unfused";
+      std::printf("[ fused   ] %s%s  (worst logits rel error vs unfused %.2e)\n", prompt.c_str(),
+                  tok.decode(r.got_ids).c_str(), r.worst);
+    }
 }
 
 }  // namespace

@@ -17,6 +17,15 @@
 //                may sit in another tile) and writes k and v into the cache
 //   mma_split_k  mma with K split over a cluster of 2..8 blocks (partial tiles reduced through
 //                distributed shared memory): more, smaller blocks when N is small
+//   staged       the decode chain's own GEMV core (gemv mma_staged: x and the tile's scales
+//                staged in shared memory once per block, codes streamed through a cp.async ring)
+//                with the RMSNorm computed in its prologue by every block: the chain minus its
+//                rmsnorm_to_half launch. QKV: that GEMV writes the qkv rows into `workspace`
+//                (fused_staged_workspace_bytes), then add_bias and qkv_rope_kv_write run as in
+//                the chain. Residual: the chain's GEMV (gemv registry, auto or its _pdl twin).
+//                Tiled quantized weights only, M <= kGemvMaxM, rows that fit mma_staged
+//                (mma_staged_fits: M x K x 2 bytes <= 64 KiB). "auto" picks it wherever it
+//                supports the call, else mma / mma_split_k.
 // Every fused variant can use Programmatic Dependent Launch (`pdl`): it loads its first weights,
 // then waits for the previous kernel (griddepcontrol.wait) before reading x, and lets the next
 // PDL kernel launch once its own weights are streamed. Inside a CUDA graph the dependency is
@@ -60,6 +69,7 @@ struct FusedWeights {
 // y = epilogue(rmsnorm(x) · Wᵀ), epilogue none or swiglu.
 //   y: device [M, N] f16 or f32, contiguous. M <= kGemvMaxM.
 //   workspace: device memory of fused_workspace_bytes(args) bytes, read by `unfused` only.
+//   y must not overlap norm.x.
 struct FusedNormGemvArgs {
   TensorView y;
   RmsNormPrologue norm;
@@ -114,9 +124,14 @@ struct FusedGemvResidualArgs {
   std::int64_t K() const { return x.dim(1); }
 };
 
-// Bytes of `workspace` the unfused variant needs (the fused ones need none).
+// Bytes of `workspace` enough for every variant (unfused needs them; mma and mma_split_k need
+// none; staged's QKV block needs fused_staged_workspace_bytes).
 std::size_t fused_workspace_bytes(const FusedNormGemvArgs& args);
 std::size_t fused_workspace_bytes(const FusedNormQkvArgs& args);
+// The `staged` QKV block's workspace: the projection rows, f16 [M, (Hq + 2*Hkv) * D] from the
+// start of `workspace` (an engine's own qkv buffer serves). It must not overlap q, the cache
+// or norm.x.
+std::size_t fused_staged_workspace_bytes(const FusedNormQkvArgs& args);
 
 // Throw klab::Error naming the op and the argument when shapes, dtypes, devices or operands
 // are inconsistent.

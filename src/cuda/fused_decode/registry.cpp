@@ -11,6 +11,7 @@
 #include "cuda/common/launch_util.hpp"
 #include "cuda/common/rope_check.hpp"
 #include "cuda/fused_decode/fused_params.hpp"
+#include "cuda/fused_decode/staged.hpp"
 #include "cuda/fused_decode/unfused.hpp"
 #include "klab/cuda/fused_decode.hpp"
 
@@ -281,7 +282,8 @@ bool unfused_ok(const Args& a) {
     return true;
 }
 
-// The fused variants: mma (no K split; qkv clusters span a head) and mma_split_k.
+// The fused variants: mma (no K split; qkv clusters span a head), mma_split_k, and staged (the
+// decode chain's mma_staged GEMV with the norm in its prologue).
 template <class Args>
 registry::OpRegistry<Args> build(std::string op) {
   registry::OpRegistry<Args> reg(std::move(op));
@@ -312,8 +314,21 @@ registry::OpRegistry<Args> build(std::string op) {
                  validate(a);
                  launch_mode(planned(params_of(a), 0), s);
                }});
-  // Split K while the tiles alone leave SMs idle, or when one block cannot stage all of K.
+  reg.add({.name = "staged",
+           .description = "the decode chain's GEMV (gemv mma_staged: x and scales staged in shared "
+                          "memory, codes streamed) with the RMSNorm in its prologue; QKV then "
+                          "add_bias + qkv_rope_kv_write, residual the chain's GEMV; tiled "
+                          "quantized weights",
+           .supports = [](const Args& a) { return fused::staged_ok(a); },
+           .launch =
+               [](const Args& a, cudaStream_t s) {
+                 validate(a);
+                 fused::run_staged(a, s);
+               }});
+  // staged wherever it serves (end to end, mma was 2x slower than the chain staged builds on);
+  // else split K while the tiles alone leave SMs idle, or when one block cannot stage all of K.
   reg.set_auto([](const Args& a) -> std::string {
+    if (fused::staged_ok(a)) return "staged";
     return params_of(a).tiles < device_limits().sms || !fused_ok(a, 1) ? "mma_split_k" : "mma";
   });
   return reg;
@@ -326,7 +341,11 @@ std::size_t fused_workspace_bytes(const FusedNormGemvArgs& args) {
 }
 
 std::size_t fused_workspace_bytes(const FusedNormQkvArgs& args) {
-  return fused::unfused_bytes(args);
+  return std::max(fused::unfused_bytes(args), fused::staged_qkv_bytes(args));
+}
+
+std::size_t fused_staged_workspace_bytes(const FusedNormQkvArgs& args) {
+  return fused::staged_qkv_bytes(args);
 }
 
 void validate(const FusedNormGemvArgs& a) {
@@ -341,6 +360,11 @@ void validate(const FusedNormGemvArgs& a) {
   check_arg(a.epilogue == Epilogue::none || a.epilogue == Epilogue::swiglu, op, "epilogue",
             "expected none or swiglu (the residual add is fused_gemv_residual)");
   check_weights(op, a.weights, a.N(), a.K(), a.epilogue == Epilogue::swiglu);
+  // Blocks read x while others write y: the two must not share bytes.
+  const auto* x0 = static_cast<const char*>(a.norm.x.data);
+  const auto* x1 = x0 + ((a.M() - 1) * a.norm.x.stride[0] + a.K()) * 4;
+  const auto* y0 = static_cast<const char*>(a.y.data);
+  check_arg(y0 + a.y.nbytes() <= x0 || x1 <= y0, op, "y", "must not overlap 'norm.x'");
 }
 
 void validate(const FusedNormQkvArgs& a) {

@@ -27,6 +27,14 @@ struct GemvParams {
   DType act = DType::f16;
   bool y_f32 = false;
   Epilogue epilogue = Epilogue::none;
+  // RMSNorm prologue (mma_staged only, x unused when set): x = act(norm_x[m] * inv_rms[m] *
+  // norm_w), inv_rms[m] = rsqrt(mean(norm_x[m]^2) + norm_eps), f32 math, one rounding to the
+  // activation dtype, the rounding rmsnorm_to_half applies. Rows f32 [M, K], row stride
+  // norm_x_stride elements; norm_w f32 [K]. Read after griddepcontrol.wait, like x.
+  const float* norm_x = nullptr;
+  std::int64_t norm_x_stride = 0;
+  const float* norm_w = nullptr;
+  float norm_eps = 1e-5f;
 };
 
 // Fills GemvParams from (already validated) arguments; layouts that were not uploaded stay null.
@@ -53,7 +61,8 @@ void launch_mma_stream_pdl(const GemvParams& p, cudaStream_t stream);
 void launch_mma_async(const GemvParams& p, cudaStream_t stream);
 void launch_mma_async_pdl(const GemvParams& p, cudaStream_t stream);
 // x and the tile's scales staged in shared memory once per block, the codes streamed through a
-// per-warp cp.async ring; only where M x K x 2 bytes of x fit (mma_staged_fits).
+// per-warp cp.async ring; only where M x K x 2 bytes of x fit (mma_staged_fits). With norm_x
+// set, every block stages the normalized rows instead of copying x (the fused decode `staged`).
 bool mma_staged_fits(const GemvParams& p);
 void launch_mma_staged(const GemvParams& p, cudaStream_t stream);
 void launch_mma_staged_pdl(const GemvParams& p, cudaStream_t stream);

@@ -14,11 +14,18 @@
 //
 // PDL: scales and the first D - 1 chunks are requested before griddepcontrol.wait, x after it;
 // dependents are released after the main loop.
+//
+// RMSNorm prologue (GemvParams::norm_x set; the fused decode `staged` variant): instead of
+// copying x, every block reads the f32 rows (the residual stream, after griddepcontrol.wait),
+// sums their squares, and writes act(x * inv_rms * w) into the same staged x region, zero past
+// K. A runtime branch, once per block: no extra instantiations. The rows are small and in L2;
+// each thread's second read of its own 8-column items hits L1.
 #pragma once
 
 #include <algorithm>
 
 #include "cuda/attn_decode/pdl.cuh"
+#include "cuda/common/reduce.cuh"
 #include "cuda/common/smem_tiles.cuh"
 #include "cuda/gemv/mma_gemv.cuh"
 #include "klab/cuda/check.hpp"
@@ -50,6 +57,149 @@ constexpr int min_blocks(int warps) {
   return 32 / warps;
 }
 
+// ---- RMSNorm prologue ------------------------------------------------------------------------
+
+// 8 consecutive floats from p, those at or past `n` (the row's end) zero; two float4 loads
+// when `vec` (16-byte aligned rows) and the 8 are inside the row.
+struct Floats8 {
+  float v[8];
+};
+__device__ __forceinline__ Floats8 load8(const float* p, int n, bool vec) {
+  Floats8 r;
+  if (vec && n >= 8) {
+    const float4 a = reinterpret_cast<const float4*>(p)[0];
+    const float4 b = reinterpret_cast<const float4*>(p)[1];
+    r = {{a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w}};
+  } else {
+#pragma unroll
+    for (int j = 0; j < 8; ++j) r.v[j] = j < n ? p[j] : 0.0f;
+  }
+  return r;
+}
+
+// Item i of the staged x region: 8 columns [c, c + 8) of token m (the cp.async path's 16-byte
+// unit); `row_items` items per token.
+struct XItem {
+  int m, c;
+  __device__ XItem(int i, int row_items) : m(i / row_items), c((i - m * row_items) * 8) {}
+};
+
+// A 16-byte store to a 32-bit shared-memory address (the copies' and loads' addressing).
+__device__ __forceinline__ void sts128_at(std::uint32_t a, const uint4& v) {
+  asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" ::"r"(a), "r"(v.x), "r"(v.y), "r"(v.z),
+               "r"(v.w)
+               : "memory");
+}
+
+// What the norm prologue reads: a few registers, not the parameter struct (the prologue is an
+// out-of-line call, see stage_normalized_x).
+struct NormRows {
+  const float* x;
+  std::int64_t stride;  // elements between rows of x
+  const float* w;
+  float eps;
+  int M, K, cols;  // cols: the staged row length (cols_padded)
+  bool vec;        // float4 loads: rows and weight 16-byte aligned
+
+  __device__ explicit NormRows(const GemvParams& p, int cols_padded)
+      : x(p.norm_x),
+        stride(p.norm_x_stride),
+        w(p.norm_w),
+        eps(p.norm_eps),
+        M(p.M),
+        K(static_cast<int>(p.K)),
+        cols(cols_padded),
+        vec(((reinterpret_cast<std::uintptr_t>(p.norm_x) |
+              reinterpret_cast<std::uintptr_t>(p.norm_w)) &
+             15) == 0 &&
+            p.norm_x_stride % 4 == 0) {}
+  __device__ const float* row(int m, int c) const { return x + m * stride + c; }
+  __device__ int row_items() const { return cols / 8; }
+  __device__ int items() const { return M * row_items(); }
+};
+
+// scratch[W * 8 + m] = inv_rms of token m (m < M), visible to the whole block on return.
+// scratch: W * 8 + 8 floats. Loads go out kBatch items at a time so a decode row (M = 1, K up
+// to ~16k) is one round trip; each token's partial sums stay in registers (unrolled selects).
+template <int W>
+__device__ __forceinline__ void norm_inv_rms(const NormRows& n, float* scratch) {
+  constexpr int kThreads = W * 32, kBatch = 4, kTokens = 8;
+  const int items = n.items(), row_items = n.row_items();
+  float sum[kTokens] = {};
+  for (int i0 = threadIdx.x; i0 < items; i0 += kBatch * kThreads) {
+    Floats8 x[kBatch];
+    int token[kBatch];
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      const int i = i0 + b * kThreads;
+      const XItem it(i < items ? i : 0, row_items);
+      const bool live = i < items && it.c < n.K;
+      token[b] = live ? it.m : -1;
+      x[b] = live ? load8(n.row(it.m, it.c), n.K - it.c, n.vec) : Floats8{};
+    }
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      float s = 0.0f;
+#pragma unroll
+      for (int j = 0; j < 8; ++j) s = fmaf(x[b].v[j], x[b].v[j], s);
+#pragma unroll
+      for (int m = 0; m < kTokens; ++m) sum[m] += m == token[b] ? s : 0.0f;  // no local array
+    }
+  }
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+  for (int m = 0; m < kTokens; ++m) {
+    if (m >= n.M) break;  // uniform: every lane takes part in the shuffles
+    const float s = warp_sum(sum[m]);
+    if (lane == 0) scratch[warp * kTokens + m] = s;
+  }
+  __syncthreads();
+  if (static_cast<int>(threadIdx.x) < n.M) {
+    float s = 0.0f;
+#pragma unroll
+    for (int w = 0; w < W; ++w) s += scratch[w * kTokens + threadIdx.x];
+    scratch[W * kTokens + threadIdx.x] = rsqrtf(s / static_cast<float>(n.K) + n.eps);
+  }
+  __syncthreads();
+}
+
+// The staged x region (shared address xs) as act(x * inv_rms * w), zero past K (the order of
+// rmsnorm_to_half's product, one rounding). Barriers inside: every thread of the block calls it.
+// Out of line on purpose: inlined, it changed the register allocation of the main loop that
+// follows (4-bit SwiGLU asymmetric spilled 16 bytes there at the 64-register bound); as a call
+// it costs a few stack stores once per block.
+template <class T, int W>
+__device__ __noinline__ void stage_normalized_x(const NormRows n, std::uint32_t xs,
+                                                float* scratch) {
+  constexpr int kThreads = W * 32, kBatch = 2;
+  norm_inv_rms<W>(n, scratch);
+  const float* inv_rms = scratch + W * 8;
+  const int items = n.items(), row_items = n.row_items();
+  for (int i0 = threadIdx.x; i0 < items; i0 += kBatch * kThreads) {
+    Floats8 x[kBatch], w[kBatch];
+    float r[kBatch];
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      const int i = i0 + b * kThreads;
+      const XItem it(i < items ? i : 0, row_items);
+      const bool live = i < items && it.c < n.K;
+      x[b] = live ? load8(n.row(it.m, it.c), n.K - it.c, n.vec) : Floats8{};
+      w[b] = live ? load8(n.w + it.c, n.K - it.c, n.vec) : Floats8{};
+      r[b] = inv_rms[it.m];
+    }
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      const int i = i0 + b * kThreads;
+      if (i >= items) break;
+      const auto h = [&](int j) {
+        return pack2<T>(x[b].v[j] * r[b] * w[b].v[j], x[b].v[j + 1] * r[b] * w[b].v[j + 1]);
+      };
+      // Past K (x and w zero): 0 * r * 0 = 0, the padding the mma loop relies on.
+      sts128_at(xs + static_cast<std::uint32_t>(i * 16), uint4{h(0), h(2), h(4), h(6)});
+    }
+  }
+}
+
 // Chunk j of warp w is chunk w + j * W of the block's tile.
 template <class T, int Bits, bool Swiglu, bool Asym, int W, int D>
 __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(GemvParams p) {
@@ -59,6 +209,7 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   constexpr int kChunkCols = 256 / Bits;
   extern __shared__ __align__(16) std::uint8_t smem[];
   __shared__ float red[W][kTiles][4][32];
+  static_assert(sizeof(red) >= (W * 8 + 8) * sizeof(float), "norm scratch lives in red");
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
@@ -102,12 +253,17 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
     cp_async_commit();
   }
   decode::pdl_wait();  // x (and the residual read at the end) may come from the previous kernel
-  const T* x = static_cast<const T*>(p.x);
-  const int x16 = p.M * cols / 8;
-  for (int i = threadIdx.x; i < x16; i += W * 32) {
-    const int m = i / (cols / 8), c = (i - m * (cols / 8)) * 8;
-    const bool in_k = c < K;  // the padded tail is zero
-    cp_async16_at(x_s + i * 16, x + (in_k ? std::int64_t{m} * K + c : 0), in_k);
+  if (p.norm_x != nullptr) {
+    // `red` is free until the partial sums after the main loop (barriers in between).
+    stage_normalized_x<T, W>(NormRows(p, cols), x_s, &red[0][0][0][0]);
+  } else {
+    const T* x = static_cast<const T*>(p.x);
+    const int x16 = p.M * cols / 8;
+    for (int i = threadIdx.x; i < x16; i += W * 32) {
+      const int m = i / (cols / 8), c = (i - m * (cols / 8)) * 8;
+      const bool in_k = c < K;  // the padded tail is zero
+      cp_async16_at(x_s + i * 16, x + (in_k ? std::int64_t{m} * K + c : 0), in_k);
+    }
   }
   cp_async_commit();
   cp_async_wait<0>();

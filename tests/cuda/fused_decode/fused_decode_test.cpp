@@ -9,6 +9,10 @@
 // every case with and without PDL. Fresh random inputs per case, outputs poisoned (NaN) before
 // every launch, random cache contents compared exactly outside the written rows. A layer chain
 // (qkv -> O -> gate/up -> down) runs with PDL, in a CUDA graph, against the unfused chain.
+// `staged` (mma_staged with the norm in its prologue) runs wherever it supports a case; its own
+// tests cover 4-bit sym / asym and 8-bit weights at M = 1, 3, 8, K = 4096 and K = 2848 (4-bit:
+// half a chunk of zero padding), SwiGLU, GQA 1 / 3 / 4 / 8 QKV, strided and unaligned norm rows,
+// and the auto choice.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
@@ -112,18 +116,25 @@ cuda::FusedWeights device_weights(const Weight& w, const Weight* up = nullptr) {
 }
 
 // The residual stream and the norm weight, host and device.
+// With `pad` / `offset`: the rows are columns [offset, offset + K) of an [M, K + pad] tensor (row
+// stride K + pad; offset 1 or an odd stride: rows not 16-byte aligned).
 struct NormInput {
   HostTensor x, w;
   DeviceTensor dx, dw;
-  NormInput(std::int64_t M, std::int64_t K)
-      : x(random_tensor(DType::f32, {M, K}, -2.0f, 2.0f)),
-        w(random_tensor(DType::f32, {K}, 0.5f, 1.5f)),
+  std::int64_t offset = 0, K = 0;
+  NormInput(std::int64_t M, std::int64_t k, std::int64_t pad = 0, std::int64_t off = 0)
+      : x(random_tensor(DType::f32, {M, k + pad}, -2.0f, 2.0f)),
+        w(random_tensor(DType::f32, {k}, 0.5f, 1.5f)),
         dx(DeviceTensor::upload(x.view())),
-        dw(DeviceTensor::upload(w.view())) {}
-  cuda::RmsNormPrologue prologue() const { return {dx.view(), dw.view(), kEps}; }
+        dw(DeviceTensor::upload(w.view())),
+        offset(off),
+        K(k) {}
+  TensorView rows() const { return cols(dx.view(), offset, offset + K); }
+  cuda::RmsNormPrologue prologue() const { return {rows(), dw.view(), kEps}; }
   HostTensor normalized() const {  // f16, as rmsnorm_to_half rounds it
-    HostTensor h(DType::f16, {x.view().dim(0), x.view().dim(1)});
-    ref::rmsnorm(h.view(), x.view(), w.view(), kEps);
+    const HostTensor host_rows = compact(cols(x.view(), offset, offset + K));
+    HostTensor h(DType::f16, {x.view().dim(0), K});
+    ref::rmsnorm(h.view(), host_rows.view(), w.view(), kEps);
     return h;
   }
 };
@@ -140,19 +151,23 @@ struct GemvCase {
   WKind kind;
   Epilogue epilogue;
   DType out;
+  std::int64_t pad = 0, offset = 0;  // norm rows inside a wider tensor (NormInput)
 };
 
 std::string describe(const GemvCase& c) {
   return kind_name(c.kind) + " M=" + std::to_string(c.M) + " N=" + std::to_string(c.N) +
          " K=" + std::to_string(c.K) + (c.epilogue == Epilogue::swiglu ? " swiglu" : " none") +
-         " y=" + std::string(dtype_name(c.out));
+         " y=" + std::string(dtype_name(c.out)) +
+         (c.pad || c.offset
+              ? " rows at +" + std::to_string(c.offset) + " stride K+" + std::to_string(c.pad)
+              : "");
 }
 
 // Runs every variant that supports the case, with and without PDL; returns the names that ran.
 std::set<std::string> check_norm_gemv(const GemvCase& c) {
   SCOPED_TRACE(describe(c));
   const bool swiglu = c.epilogue == Epilogue::swiglu;
-  const NormInput in(c.M, c.K);
+  const NormInput in(c.M, c.K, c.pad, c.offset);
   // Centered: with random_gguf's Q4_1 mins silu(g) * u of a K = 4096 row can pass f16's max
   // (seen on the H200, 2026-11-26: inf in 1 of 3 repeats, the unfused reference path too).
   const Weight w(c.kind, c.N, c.K, /*centered=*/true);
@@ -206,6 +221,7 @@ TEST_F(FusedDecode, NormGemvEveryWeightKindAndShape) {
       const DType out = (i++ % 2) ? DType::f32 : DType::f16;
       const auto ran = check_norm_gemv({M, N, K, kind, Epilogue::none, out});
       EXPECT_TRUE(ran.count("mma")) << kind_name(kind) << " N=" << N << " K=" << K;
+      EXPECT_EQ(ran.count("staged"), kind != WKind::f16 ? 1u : 0u) << kind_name(kind);
     }
 }
 
@@ -215,6 +231,7 @@ TEST_F(FusedDecode, NormGemvSwiglu) {
          {std::tuple{1, 1536, 576}, std::tuple{5, 192, 576}, std::tuple{8, 960, 4096}}) {
       const auto ran = check_norm_gemv({M, N, K, kind, Epilogue::swiglu, DType::f16});
       EXPECT_TRUE(ran.count("mma"));
+      EXPECT_EQ(ran.count("staged"), kind != WKind::f16 ? 1u : 0u) << kind_name(kind);
     }
 }
 
@@ -391,6 +408,7 @@ std::set<std::string> check_norm_qkv(const QkvCase& c) {
       a.cache = cache.device_view();
       a.pdl = pdl;
       q.poison();
+      ws.fill_bytes(0xFF);  // staged's qkv rows: nothing left over from the previous variant
       cuda::fused_norm_qkv_rope_kv(a, nullptr, v.name);
       sync();
       EXPECT_LE(rel_error(fetch(q).view(), eq.view()), kTol);
@@ -424,6 +442,7 @@ TEST_F(FusedDecode, NormQkvRopeKvEveryWeightKind) {
       c.page_size = std::array{0, 15, 16, 17}[static_cast<std::size_t>(i++ % 4)];
       const auto ran = check_norm_qkv(c);
       EXPECT_TRUE(ran.count("mma")) << describe(c);
+      EXPECT_EQ(ran.count("staged"), kind != WKind::f16 ? 1u : 0u) << describe(c);
     }
 }
 
@@ -454,7 +473,8 @@ TEST_F(FusedDecode, NormQkvDropsUnaddressableRows) {
     ref::kv_append(cache.host_view(want_k, want_v), ek.view().slice0(0, 3), ev.view().slice0(0, 3),
                    std::span(seq).first(3), std::span(pos).first(3));
     const HostTensor k0 = compact(cache.hk.view()), v0 = compact(cache.hv.view());
-    for (const char* variant : {"mma", "mma_split_k"}) {
+    DeviceBuffer ws(1 << 16);  // staged's qkv rows
+    for (const char* variant : {"mma", "mma_split_k", "staged"}) {
       SCOPED_TRACE(std::string(variant) + " page " + std::to_string(page));
       cache.dk = DeviceTensor::upload(k0.view());
       cache.dv = DeviceTensor::upload(v0.view());
@@ -467,7 +487,12 @@ TEST_F(FusedDecode, NormQkvDropsUnaddressableRows) {
       a.weights = device_weights(w);
       a.positions = dpos.view();
       a.seq_ids = dseq.view();
-      if (!cuda::fused_norm_qkv_registry().find(variant)->supports(a)) continue;
+      a.workspace = ws.data();
+      a.workspace_bytes = ws.size();
+      if (!cuda::fused_norm_qkv_registry().find(variant)->supports(a)) {
+        EXPECT_STRNE(variant, "staged");
+        continue;
+      }
       cuda::fused_norm_qkv_rope_kv(a, nullptr, variant);
       sync();
       EXPECT_LE(rel_error(fetch(q).view(), eq.view()), kTol);
@@ -506,8 +531,9 @@ std::set<std::string> check_residual(int M, std::int64_t N, std::int64_t K, WKin
 
 TEST_F(FusedDecode, GemvResidual) {
   for (WKind kind : kAllKinds) {
-    EXPECT_EQ(check_residual(1, 576, 576, kind),
-              (std::set<std::string>{"unfused", "mma", "mma_split_k"}));
+    std::set<std::string> every{"unfused", "mma", "mma_split_k"};
+    if (kind != WKind::f16) every.insert("staged");  // tiled quantized weights only
+    EXPECT_EQ(check_residual(1, 576, 576, kind), every);
     EXPECT_TRUE(check_residual(3, 576, 1536, kind).count("mma_split_k"));
     EXPECT_TRUE(check_residual(8, 4096, 4096, kind).count("mma"));
   }
@@ -515,6 +541,100 @@ TEST_F(FusedDecode, GemvResidual) {
   // Llama-3-8B down: K = 14336; M = 8 stages 229 KB of x without a K split (too much)
   check_residual(1, 4096, 14336, WKind::q4_0);
   EXPECT_TRUE(check_residual(8, 4096, 14336, WKind::q4_1).count("mma_split_k"));
+}
+
+// ---- staged: the decode chain's mma_staged GEMV with the norm in its prologue ----------------
+
+const WKind kQuantKinds[] = {WKind::q4_0, WKind::q4_1, WKind::q8_0};  // 4-bit sym / asym, 8-bit
+
+// K = 2848: whole 32-column groups but 44.5 chunks of 64 at 4 bits (the staged row is zero
+// padded to 2880). N = 4100: a partial last tile. M = 8 at K = 4096 stages 64 KiB, the limit.
+TEST_F(FusedDecode, StagedNormGemvDecodeShapes) {
+  int i = 0;
+  for (WKind kind : kQuantKinds)
+    for (int M : {1, 3, 8})
+      for (std::int64_t K : {4096, 2848}) {
+        const DType out = (i++ % 2) ? DType::f32 : DType::f16;
+        const auto ran = check_norm_gemv({M, 4100, K, kind, Epilogue::none, out});
+        EXPECT_TRUE(ran.count("staged")) << kind_name(kind) << " M=" << M << " K=" << K;
+      }
+}
+
+TEST_F(FusedDecode, StagedNormGemvSwiglu) {
+  for (WKind kind : kQuantKinds)
+    for (const auto& [M, N, K] :
+         {std::tuple{1, 2000, 4096}, std::tuple{3, 1000, 2848}, std::tuple{8, 520, 4096}}) {
+      const auto ran = check_norm_gemv({M, N, K, kind, Epilogue::swiglu, DType::f16});
+      EXPECT_TRUE(ran.count("staged")) << kind_name(kind) << " M=" << M << " K=" << K;
+    }
+}
+
+// The prologue's float4 path needs 16-byte aligned rows; anything else takes the scalar loads.
+TEST_F(FusedDecode, StagedNormRowsStridedAndUnaligned) {
+  for (const auto& [pad, offset] : {std::pair{8, 4}, std::pair{1, 0}, std::pair{3, 1}}) {
+    const GemvCase plain{3, 960, 2848, WKind::q4_1, Epilogue::none, DType::f16, pad, offset};
+    EXPECT_TRUE(check_norm_gemv(plain).count("staged")) << describe(plain);
+    const GemvCase swiglu{1, 520, 4096, WKind::q8_0, Epilogue::swiglu, DType::f32, pad, offset};
+    EXPECT_TRUE(check_norm_gemv(swiglu).count("staged")) << describe(swiglu);
+  }
+}
+
+TEST_F(FusedDecode, StagedNormQkvGqa) {
+  const QkvCase cases[] = {
+      // GQA 1 (Llama-2-7B heads), 3 (SmolLM2), 4, 8 (Llama-3-8B heads); M = 1, 3, 8.
+      {1, 32, 32, 128, 4096, WKind::q4_0, RopeStyle::half_split, false, 16, false},
+      {3, 9, 3, 64, 576, WKind::q4_1, RopeStyle::half_split, false, 0, true},
+      {8, 16, 4, 64, 2848, WKind::q8_0, RopeStyle::interleaved, true, 17, true},
+      {1, 32, 4, 128, 4096, WKind::q4_1, RopeStyle::half_split, false, 15, false},
+      {8, 32, 4, 128, 4096, WKind::q4_0, RopeStyle::half_split, true, 16, true},
+      {3, 8, 1, 128, 2848, WKind::q8_0, RopeStyle::interleaved, false, 0, false},
+  };
+  for (const QkvCase& c : cases) EXPECT_TRUE(check_norm_qkv(c).count("staged")) << describe(c);
+}
+
+TEST_F(FusedDecode, AutoPicksStagedForTiledQuantizedWeights) {
+  const std::int64_t K = 4096, hq = 8, hkv = 2, d = 128, n_qkv = (hq + 2 * hkv) * d;
+  const NormInput in(1, K);
+  const Weight w(WKind::q4_0, 1024, K), dense(WKind::f16, 256, K), wqkv(WKind::q4_0, n_qkv, K);
+
+  DeviceTensor y(DType::f16, {1, 1024}), yd(DType::f16, {1, 256});
+  cuda::FusedNormGemvArgs a;
+  a.y = y.view();
+  a.norm = in.prologue();
+  a.weights = device_weights(w);
+  EXPECT_EQ(cuda::fused_norm_gemv_registry().pick(a).name, "staged");
+  a.y = yd.view();
+  a.weights = device_weights(dense);
+  EXPECT_NE(cuda::fused_norm_gemv_registry().pick(a).name, "staged");
+
+  // QKV: staged writes its rows into the workspace, so it needs one (and one apart from x).
+  Cache cache(2, 32, hkv, d, 0);
+  const DeviceTensor pos = upload_i32(std::vector<std::int32_t>{7}),
+                     seq = upload_i32(std::vector<std::int32_t>{1});
+  DeviceTensor q(DType::f16, {1, hq, d});
+  cuda::FusedNormQkvArgs qa;
+  qa.q = q.view();
+  qa.cache = cache.device_view();
+  qa.norm = in.prologue();
+  qa.weights = device_weights(wqkv);
+  qa.positions = pos.view();
+  qa.seq_ids = seq.view();
+  const auto& qkv_reg = cuda::fused_norm_qkv_registry();
+  EXPECT_NE(qkv_reg.pick(qa).name, "staged");
+  DeviceBuffer ws(cuda::fused_staged_workspace_bytes(qa));
+  EXPECT_EQ(ws.size(), static_cast<std::size_t>(n_qkv) * 2);
+  qa.workspace = ws.data();
+  qa.workspace_bytes = ws.size() - 1;
+  EXPECT_NE(qkv_reg.pick(qa).name, "staged");
+  qa.workspace_bytes = ws.size();
+  EXPECT_EQ(qkv_reg.pick(qa).name, "staged");
+  qa.workspace = in.dx.view().data;  // the norm rows themselves
+  EXPECT_FALSE(qkv_reg.find("staged")->supports(qa));
+
+  // Residual: the chain's GEMV.
+  DeviceTensor x16(DType::f16, {1, K}), y32(DType::f32, {1, 1024});
+  const cuda::FusedGemvResidualArgs r{y32.view(), x16.view(), device_weights(w), true};
+  EXPECT_EQ(cuda::fused_gemv_residual_registry().pick(r).name, "staged");
 }
 
 // ---- a decode layer chained with PDL and captured in a CUDA graph -----------------------------
@@ -607,7 +727,8 @@ TEST_F(FusedDecode, LayerChainWithPdlInACudaGraph) {
 
       cudaStream_t stream = nullptr;
       cuda::check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
-      for (const char* variant : {"mma", "mma_split_k", "auto"}) {
+      for (const std::string variant : {"mma", "mma_split_k", "staged", "auto"}) {
+        if (variant == "staged" && kind == WKind::f16) continue;  // tiled quantized weights only
         SCOPED_TRACE(variant);
         // Eagerly with PDL.
         reset();
@@ -666,6 +787,9 @@ TEST_F(FusedDecode, RejectsBadArguments) {
   a = args(1);
   a.epilogue = Epilogue::residual;
   EXPECT_THROW(cuda::fused_norm_gemv(a), Error);
+  a = args(1);
+  a.y = TensorView::contiguous(in.dx.view().data, DType::f16, {1, 192}, Device::cuda);
+  EXPECT_THROW(cuda::fused_norm_gemv(a), Error);  // y over the norm rows
   a = args(1);
   EXPECT_FALSE(cuda::fused_norm_gemv_registry().find("unfused")->supports(a));  // no workspace
   EXPECT_THROW(cuda::fused_norm_gemv(a, nullptr, "unfused"), Error);

@@ -1,0 +1,149 @@
+// fused decode / staged: the GEMV the decode chain runs (gemv mma_staged: x and the tile's
+// scales staged in shared memory once per block, codes streamed through a cp.async ring) with
+// the RMSNorm in its prologue (GemvParams::norm_x): each block reduces the f32 rows itself and
+// stages act(x * inv_rms * w) where mma_staged copies x. No norm kernel, no f16 h round trip.
+// QKV: the rows go to the caller's workspace, then add_bias and qkv_rope_kv_write (the chain's
+// kernels). Residual projections have no norm: the chain's GEMV as it is.
+#include "cuda/fused_decode/staged.hpp"
+
+#include <bit>
+#include <string>
+#include <string_view>
+
+#include "cuda/gemv/gemv_params.hpp"
+#include "klab/cuda/model_kernels.hpp"
+#include "klab/cuda/qkv.hpp"
+
+namespace klab::cuda::fused {
+
+namespace {
+
+using gemv_impl::GemvParams;
+
+template <class Args>
+bool valid(const Args& a) {
+  try {
+    validate(a);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+bool tiled_quant(const FusedWeights& w) {
+  return w.w && w.w->has_tiled() && (!w.w_up || w.w_up->has_tiled());
+}
+
+std::int64_t qkv_rows(const FusedNormQkvArgs& a) {
+  return (a.q.dim(1) + 2 * std::int64_t{a.cache.num_kv_heads}) * a.q.dim(2);
+}
+
+TensorView qkv_view(const FusedNormQkvArgs& a) {
+  return TensorView::contiguous(a.workspace, DType::f16, {a.M(), qkv_rows(a)}, Device::cuda);
+}
+
+// Whether [p, p + bytes) meets the norm rows' bytes as the kernel reads them.
+bool overlaps_norm_rows(const void* p, std::size_t bytes, const RmsNormPrologue& n) {
+  const auto* x0 = static_cast<const char*>(n.x.data);
+  const auto* x1 = x0 + ((n.x.dim(0) - 1) * n.x.stride[0] + n.x.dim(1)) * 4;
+  const auto* b0 = static_cast<const char*>(p);
+  return b0 < x1 && x0 < b0 + bytes;
+}
+
+// y = epilogue(rmsnorm(n) · Wᵀ) through mma_staged's norm prologue; y f16 or f32 [M, N].
+GemvParams norm_gemv_params(const TensorView& y, const RmsNormPrologue& n, const FusedWeights& w,
+                            Epilogue epilogue) {
+  GemvParams p;
+  p.y = y.data;
+  p.M = static_cast<int>(y.dim(0));
+  p.N = y.dim(1);
+  p.K = n.x.dim(1);
+  p.tw = w.w->tiled();
+  if (w.w_up) p.tw_up = w.w_up->tiled();
+  p.group_shift = std::countr_zero(static_cast<unsigned>(w.w->format().group));
+  p.zero_point = quant_zero_point(w.w->format());
+  p.act = DType::f16;
+  p.y_f32 = y.dtype == DType::f32;
+  p.epilogue = epilogue;
+  p.norm_x = n.x.ptr<const float>();
+  p.norm_x_stride = n.x.stride[0];
+  p.norm_w = n.weight.ptr<const float>();
+  p.norm_eps = n.eps;
+  return p;
+}
+
+void launch(const GemvParams& p, bool pdl, cudaStream_t stream) {
+  pdl ? gemv_impl::launch_mma_staged_pdl(p, stream) : gemv_impl::launch_mma_staged(p, stream);
+}
+
+QkvRopeKvWriteArgs rope_args(const FusedNormQkvArgs& a) {
+  return {a.q, a.cache, qkv_view(a), a.positions, a.seq_ids, a.freqs};
+}
+
+GemvArgs residual_gemv_args(const FusedGemvResidualArgs& a) {
+  GemvArgs g;
+  g.y = a.y;
+  g.x = a.x;
+  g.w = a.weights.w;
+  g.residual = a.y;
+  g.epilogue = Epilogue::residual;
+  return g;
+}
+
+}  // namespace
+
+bool staged_ok(const FusedNormGemvArgs& a) {
+  if (!valid(a) || !tiled_quant(a.weights) || a.M() > kGemvMaxM) return false;
+  return gemv_impl::mma_staged_fits(norm_gemv_params(a.y, a.norm, a.weights, a.epilogue));
+}
+
+std::size_t staged_qkv_bytes(const FusedNormQkvArgs& a) {
+  return static_cast<std::size_t>(a.M() * qkv_rows(a)) * dtype_size(DType::f16);
+}
+
+bool staged_ok(const FusedNormQkvArgs& a) {
+  if (!valid(a) || !tiled_quant(a.weights) || a.M() > kGemvMaxM) return false;
+  const std::size_t bytes = staged_qkv_bytes(a);
+  if (a.workspace == nullptr || a.workspace_bytes < bytes ||
+      overlaps_norm_rows(a.workspace, bytes, a.norm))
+    return false;
+  if (!valid(rope_args(a))) return false;  // e.g. the workspace overlapping q
+  return gemv_impl::mma_staged_fits(
+      norm_gemv_params(qkv_view(a), a.norm, a.weights, Epilogue::none));
+}
+
+bool staged_ok(const FusedGemvResidualArgs& a) {
+  if (!valid(a) || !tiled_quant(a.weights) || a.M() > kGemvMaxM) return false;
+  const GemvArgs g = residual_gemv_args(a);
+  if (!gemv_args_problem(g).empty()) return false;
+  try {
+    (void)gemv_registry().pick(g);  // some GEMV variant takes it (e.g. x 16-byte aligned)
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+void run_staged(const FusedNormGemvArgs& a, cudaStream_t stream) {
+  launch(norm_gemv_params(a.y, a.norm, a.weights, a.epilogue), a.pdl, stream);
+}
+
+void run_staged(const FusedNormQkvArgs& a, cudaStream_t stream) {
+  const TensorView qkv = qkv_view(a);
+  launch(norm_gemv_params(qkv, a.norm, a.weights, Epilogue::none), a.pdl, stream);
+  if (a.bias.data) add_bias({qkv, a.bias}, stream);
+  qkv_rope_kv_write(rope_args(a), stream);
+}
+
+void run_staged(const FusedGemvResidualArgs& a, cudaStream_t stream) {
+  // As the engine's chain: auto's choice, as its _pdl twin exactly when a.pdl.
+  constexpr std::string_view kPdl = "_pdl";
+  const GemvArgs g = residual_gemv_args(a);
+  std::string name = gemv_registry().pick(g).name;
+  if (name.ends_with(kPdl)) name.resize(name.size() - kPdl.size());
+  if (a.pdl) name += kPdl;
+  const auto* v = gemv_registry().find(name);
+  gemv(g, stream, v && v->supports(g) ? std::string_view(name) : std::string_view("auto"));
+}
+
+}  // namespace klab::cuda::fused
