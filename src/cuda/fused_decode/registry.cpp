@@ -316,9 +316,10 @@ registry::OpRegistry<Args> build(std::string op) {
                }});
   reg.add({.name = "staged",
            .description = "the decode chain's GEMV (gemv mma_staged: x and scales staged in shared "
-                          "memory, codes streamed) with the RMSNorm in its prologue; QKV then "
-                          "add_bias + qkv_rope_kv_write, residual the chain's GEMV; tiled "
-                          "quantized weights",
+                          "memory, codes streamed) with the RMSNorm in its prologue; QKV with "
+                          "interleaved RoPE: bias, RoPE, q and the cache rows in its epilogue "
+                          "(half_split: add_bias + qkv_rope_kv_write after it); residual the "
+                          "chain's GEMV; tiled quantized weights",
            .supports = [](const Args& a) { return fused::staged_ok(a); },
            .launch =
                [](const Args& a, cudaStream_t s) {

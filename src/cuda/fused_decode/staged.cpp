@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "cuda/common/rope_check.hpp"
 #include "cuda/gemv/gemv_params.hpp"
 #include "klab/cuda/model_kernels.hpp"
 #include "klab/cuda/qkv.hpp"
@@ -76,6 +77,31 @@ void launch(const GemvParams& p, bool pdl, cudaStream_t stream) {
   pdl ? gemv_impl::launch_mma_staged_pdl(p, stream) : gemv_impl::launch_mma_staged(p, stream);
 }
 
+// The QKV epilogue of mma_staged (bias, RoPE, q and the cache rows from the accumulators) serves
+// the interleaved rotation, whose pairs (2i, 2i + 1) sit in one 16-row tile; half_split pairs
+// lie D / 2 rows apart, in another block: those keep the workspace and qkv_rope_kv_write.
+bool epilogue_serves(const FusedNormQkvArgs& a) {
+  return a.freqs.style == RopeStyle::interleaved && a.q.dim(2) % 16 == 0;
+}
+
+gemv_impl::QkvRopeEpilogue qkv_epilogue(const FusedNormQkvArgs& a) {
+  gemv_impl::QkvRopeEpilogue e;
+  e.on = true;
+  e.q = a.q.data;
+  e.q_stride = a.q.stride[0];
+  e.cache = a.cache;
+  e.positions = a.positions.ptr<const std::int32_t>();
+  e.seq_ids = a.seq_ids.ptr<const std::int32_t>();
+  e.bias = a.bias.data ? a.bias.ptr<const float>() : nullptr;
+  e.inv_freq = a.freqs.inv_freq.data ? a.freqs.inv_freq.ptr<const float>() : nullptr;
+  e.theta = a.freqs.theta;
+  e.hq = static_cast<int>(a.q.dim(1));
+  e.hkv = a.cache.num_kv_heads;
+  e.head_dim = static_cast<int>(a.q.dim(2));
+  e.rot_dim = resolve_rot_dim("fused_norm_qkv_rope_kv", a.freqs, e.head_dim);
+  return e;
+}
+
 QkvRopeKvWriteArgs rope_args(const FusedNormQkvArgs& a) {
   return {a.q, a.cache, qkv_view(a), a.positions, a.seq_ids, a.freqs};
 }
@@ -130,7 +156,12 @@ void run_staged(const FusedNormGemvArgs& a, cudaStream_t stream) {
 
 void run_staged(const FusedNormQkvArgs& a, cudaStream_t stream) {
   const TensorView qkv = qkv_view(a);
-  launch(norm_gemv_params(qkv, a.norm, a.weights, Epilogue::none), a.pdl, stream);
+  GemvParams p = norm_gemv_params(qkv, a.norm, a.weights, Epilogue::none);
+  if (epilogue_serves(a)) {
+    p.qkv = qkv_epilogue(a);
+    return launch(p, a.pdl, stream);
+  }
+  launch(p, a.pdl, stream);
   if (a.bias.data) add_bias({qkv, a.bias}, stream);
   qkv_rope_kv_write(rope_args(a), stream);
 }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "cuda/gemv/qkv_epilogue.hpp"
 #include "klab/cuda/gemv.hpp"
 #include "klab/cuda/quant_matrix.hpp"
 #include "klab/dtype.hpp"
@@ -35,6 +36,9 @@ struct GemvParams {
   std::int64_t norm_x_stride = 0;
   const float* norm_w = nullptr;
   float norm_eps = 1e-5f;
+  // QKV epilogue (mma_staged only, epilogue none, M <= 8): RoPE, q and the KV-cache rows
+  // written instead of y (qkv_epilogue.hpp).
+  QkvRopeEpilogue qkv;
 };
 
 // Fills GemvParams from (already validated) arguments; layouts that were not uploaded stay null.

@@ -28,6 +28,7 @@
 #include "cuda/common/reduce.cuh"
 #include "cuda/common/smem_tiles.cuh"
 #include "cuda/gemv/mma_gemv.cuh"
+#include "cuda/gemv/qkv_epilogue.cuh"
 #include "klab/cuda/check.hpp"
 
 namespace klab::cuda::gemv_impl {
@@ -312,6 +313,12 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   cp_async_wait<0>();
 
   if (!sum_warp_partials<W, kTiles>(red, acc, warp, lane)) return;
+  if constexpr (!Swiglu) {
+    if (p.qkv.on) {  // uniform: the whole of warp 0 stores (the epilogue shuffles)
+      store_qkv_rope_tile<T>(p.qkv, p.M, acc[0], tile, g, t);
+      return;
+    }
+  }
   store_tile<T, Swiglu, kTiles>(p, acc, tile, g, t);
 }
 
