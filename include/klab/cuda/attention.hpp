@@ -85,14 +85,9 @@ struct DecodePlan {
   // `cluster_splits` CTAs (min(fused_splits, 16); 0 where the device cannot launch clusters),
   // over which the device spreads the sequence's actual length. cluster_chunk: the cut of the
   // longest planned length (the block-table window a paged CTA stages before its length
-  // arrives). Where the device cannot hold every such cluster at once (an H100's GPCs hold 9
-  // clusters of 9 CTAs: B=1 with 8 KV heads would get 72 CTAs), the launch spreads each
-  // (sequence, KV head tile) over `parts` clusters of fewer CTAs whose merged rows meet in the
-  // workspace (the last CTA to arrive combines them). cluster_parts: that part count
-  // (0: chosen at launch from the device's cluster capacity; tests set it).
+  // arrives). No workspace.
   int cluster_splits = 0;
   int cluster_chunk = 0;
-  int cluster_parts = 0;
   std::size_t workspace_bytes = 0;
 };
 

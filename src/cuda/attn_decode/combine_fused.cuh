@@ -32,12 +32,11 @@ __device__ __forceinline__ bool arrive_last(unsigned* counter, int count) {
   return last;
 }
 
-// out[b, h0 .. h0 + n_heads) from the `count` partial rows of each head (`stride` rows apart per
-// head in part_o / part_lse). `scratch`: shared memory for (512 / D) * (D + 2) floats. Every
-// thread of the block calls it.
+// out[b, h0 .. h0 + n_heads) from the `count` partial rows of each head. `scratch`: shared
+// memory for (512 / D) * (D + 2) floats. Every thread of the block calls it.
 template <class T, int D, int kThreads>
 __device__ __forceinline__ void combine_partials(const DecodeParams& p, int b, int h0, int n_heads,
-                                                 int count, int stride, float* scratch) {
+                                                 int count, float* scratch) {
   constexpr int kPer = 4;                // floats per thread: one 16-byte load per partial row
   constexpr int kRowThreads = D / kPer;  // threads per head row
   constexpr int kRows = kThreads / kRowThreads;  // head rows x slices per pass
@@ -57,7 +56,7 @@ __device__ __forceinline__ void combine_partials(const DecodeParams& p, int b, i
     const bool active = slice < slices && hh < n_heads;
     float mx = -INFINITY, sum = 0.0f, acc[kPer] = {};
     if (active) {
-      const std::int64_t part0 = (std::int64_t{b} * p.num_q_heads + h0 + hh) * stride;
+      const std::int64_t part0 = (std::int64_t{b} * p.num_q_heads + h0 + hh) * p.max_splits;
       const float* lse = p.part_lse + part0;
       const float* po = p.part_o + part0 * D + c * kPer;
       for (int j0 = slice; j0 < count; j0 += kBatch * slices) {

@@ -30,7 +30,6 @@
 #include <array>
 #include <cstdint>
 
-#include "cuda/attn_decode/combine_fused.cuh"
 #include "cuda/attn_decode/decode_mma.cuh"
 #include "cuda/common/cluster.cuh"
 
@@ -66,18 +65,14 @@ struct ClusterShape {
   static_assert(kSmemBytes <= 227 * 1024, "over the sm_90 shared memory of a CTA");
 };
 
-// Merges this CTA's states with the other `count` CTAs' of its cluster and writes out[b, h0 ..],
-// or, when `part` >= 0 (several clusters per head tile), the cluster's merged rows as partial
-// row `part` of each head (normalised o, log2-sum-exp; p.cluster_parts rows per head).
+// Merges this CTA's states with the other `count` CTAs' of its cluster and writes out[b, h0 ..].
 // Thread = (output chunk of 8 columns of one head row, source CTA): `lanes` (a power of two >=
 // count) consecutive lanes read the same chunk from each source's shared memory, meet by
 // shuffles (max, then weighted sums) and one of them stores. The chunks are dealt over the n
-// CTAs of the cluster (this one is `rank`). Called by every thread of the CTA between two
-// cluster barriers.
+// CTAs of the cluster. Called by every thread of the CTA between two cluster barriers.
 template <class T, int D, int kThreads>
 __device__ __forceinline__ void merge_cluster(const DecodeParams& p, std::uint32_t export_addr,
-                                              int b, int h0, int n_heads, int count, int rank,
-                                              int n, int part) {
+                                              int b, int h0, int n_heads, int count) {
   constexpr int kChunks = D / 8;
   int lanes = 2;
   while (lanes < count) lanes *= 2;
@@ -89,8 +84,8 @@ __device__ __forceinline__ void merge_cluster(const DecodeParams& p, std::uint32
   const std::uint32_t remote = cluster_map(export_addr, reads ? src : 0);
   const std::uint32_t remote_max = remote + sizeof(float) * kMmaRows * D;
   const std::uint32_t remote_sum = remote_max + sizeof(float) * kMmaRows;
-  const int stride = n * per_cta;
-  for (int first = rank * per_cta; first < items; first += stride) {
+  const int stride = static_cast<int>(gridDim.x) * per_cta;
+  for (int first = static_cast<int>(blockIdx.x) * per_cta; first < items; first += stride) {
     const int item = first + tid / lanes;
     const bool active = item < items;
     const int row = item / kChunks, c = item % kChunks;
@@ -112,15 +107,7 @@ __device__ __forceinline__ void merge_cluster(const DecodeParams& p, std::uint32
     for (int off = lanes / 2; off > 0; off /= 2)
 #pragma unroll
       for (int e = 0; e < 9; ++e) v[e] += __shfl_xor_sync(0xffffffffu, v[e], off);
-    if (active && src == 0 && part >= 0) {
-      const float inv = v[8] > 0.0f ? 1.0f / v[8] : 0.0f;
-      const std::int64_t at = (std::int64_t{b} * p.num_q_heads + h0 + row) * p.cluster_parts + part;
-      float* dst = p.part_o + at * D + c * 8;
-      *reinterpret_cast<float4*>(dst) = make_float4(v[0] * inv, v[1] * inv, v[2] * inv, v[3] * inv);
-      *reinterpret_cast<float4*>(dst + 4) =
-          make_float4(v[4] * inv, v[5] * inv, v[6] * inv, v[7] * inv);
-      if (c == 0) p.part_lse[at] = v[8] > 0.0f ? mx + log2f(v[8]) : -INFINITY;
-    } else if (active && src == 0) {
+    if (active && src == 0) {
       const float inv = v[8] > 0.0f ? 1.0f / v[8] : 0.0f;
       Vec16<T> out;
 #pragma unroll
@@ -176,11 +163,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   const int group_end = hkv * group + group;
   const int n_heads = group_end - h0 < kMmaRows ? group_end - h0 : kMmaRows;
   const int b = blockIdx.z;
-  // The sequence's split (grid x = n CTAs x p.cluster_parts clusters); CTA `rank` of cluster
-  // `part` (clusters are consecutive runs of n along x).
-  const int split = blockIdx.x;
-  const int n_cta = static_cast<int>(gridDim.x) / p.cluster_parts;
-  const int rank = split % n_cta, part = split / n_cta;
+  const int split = blockIdx.x;  // == the CTA's rank in its (n, 1, 1) cluster
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
 
   // In flight together: the length, the Q rows, a paged cache's block-table window for the
@@ -284,11 +267,8 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   // One split (or none): CTA 0 writes out alone; the whole cluster agrees, so no CTA waits on
   // a cluster barrier the others skip.
   const bool direct = cut.count <= 1;
-  // Clusters holding keys, and the CTAs of this one that do (the others merge as empty).
-  const int live_parts = (cut.count + n_cta - 1) / n_cta;
-  const int live_here = cut.count - part * n_cta < n_cta ? cut.count - part * n_cta : n_cta;
-  if ((direct && split > 0) || live_here <= 0) {  // uniform over a cluster when !direct
-    if (spec) cp_async_wait<0>();                 // no copy lands in released shared memory
+  if (direct && split > 0) {
+    if (spec) cp_async_wait<0>();  // no copy lands in released shared memory
     return;
   }
   const int first = split * cut.chunk < len ? split * cut.chunk : len;  // past count: empty
@@ -499,17 +479,8 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   if (direct) return;
 
   cluster_sync();  // every CTA's state is written and visible to the cluster
-  merge_cluster<T, D, S::kThreads>(p, smem_addr(eo), b, h0, n_heads, live_here, rank, n_cta,
-                                   live_parts > 1 ? part : -1);
+  merge_cluster<T, D, S::kThreads>(p, smem_addr(eo), b, h0, n_heads, cut.count);
   cluster_sync();  // no CTA exits (releasing its shared memory) while another still reads it
-  if (live_parts <= 1) return;
-  // Several clusters: the last CTA of the live clusters to arrive combines their partial rows
-  // (the ring is free again: the combine's scratch) and resets the counter for the next call.
-  unsigned* counter = p.counters + blockIdx.z * gridDim.y + blockIdx.y;
-  if (!arrive_last(counter, live_parts * n_cta)) return;
-  combine_partials<T, D, S::kThreads>(p, b, h0, n_heads, live_parts, p.cluster_parts,
-                                      reinterpret_cast<float*>(smem));
-  if (tid == 0) *counter = 0u;
 #else
   (void)p;
 #endif
@@ -565,44 +536,6 @@ inline int fit_cluster(const std::array<int, kClusterMaxSplits + 1>& capacity, i
   return 1;
 }
 
-// The largest n <= wanted whose `clusters` clusters are all resident at once, or 0.
-inline int resident_cluster(const std::array<int, kClusterMaxSplits + 1>& capacity, int wanted,
-                            std::int64_t clusters) {
-  wanted = wanted < 1 ? 1 : wanted > kClusterMaxSplits ? kClusterMaxSplits : wanted;
-  for (int n = wanted; n >= 1; --n)
-    if (capacity[n] >= clusters) return n;
-  return 0;
-}
-
-// How a launch spreads each (sequence, KV head tile): `parts` clusters of `n` CTAs.
-struct ClusterGrid {
-  int n = 1;
-  int parts = 1;
-};
-
-// One cluster of up to p.max_splits CTAs per head tile when they are all resident at once;
-// else, with a workspace, the part count (<= kClusterMaxParts) whose resident clusters put the
-// most CTAs to work (an H100 holds 9 clusters of 9: B=1 with 8 KV heads gets 72 CTAs as single
-// clusters, 128 as 16 clusters of 8). p.cluster_parts > 0 asks for that count (tests).
-inline ClusterGrid choose_cluster_grid(const std::array<int, kClusterMaxSplits + 1>& capacity,
-                                       const DecodeParams& p, std::int64_t clusters) {
-  ClusterGrid g{fit_cluster(capacity, p.max_splits, clusters), 1};
-  const bool workspace = p.counters && p.part_o && p.part_capacity >= 2;
-  if (!workspace || p.max_splits <= 1) return g;
-  const int wanted = p.max_splits > kClusterMaxSplits ? kClusterMaxSplits : p.max_splits;
-  const int most = p.part_capacity < kClusterMaxParts ? p.part_capacity : kClusterMaxParts;
-  if (p.cluster_parts > 0) {
-    const int parts = p.cluster_parts < most ? p.cluster_parts : most;
-    if (parts <= 1) return g;
-    return {fit_cluster(capacity, (wanted + parts - 1) / parts, clusters * parts), parts};
-  }
-  for (int parts = 2; parts <= most; ++parts) {
-    const int n = resident_cluster(capacity, (wanted + parts - 1) / parts, clusters * parts);
-    if (n * parts > g.n * g.parts) g = {n, parts};
-  }
-  return g;
-}
-
 inline int cluster_heads(const DecodeParams& p) {
   const int group = p.num_q_heads / p.cache.num_kv_heads;
   return p.cache.num_kv_heads * ((group + kMmaRows - 1) / kMmaRows);
@@ -614,20 +547,16 @@ void launch_cluster_dim(const DecodeParams& p, cudaStream_t stream) {
   const auto& capacity = cluster_capacity<T, D, kWarps, kMaxStages>();
   if (capacity[1] < 1) fail("decode_attention cluster: this device cannot launch the kernel");
   const int heads = cluster_heads(p);
-  const ClusterGrid grid = choose_cluster_grid(capacity, p, std::int64_t{heads} * p.batch);
-  const int n = grid.n, splits = grid.n * grid.parts;
+  const int n = fit_cluster(capacity, p.max_splits, std::int64_t{heads} * p.batch);
   DecodeParams q = p;
   q.max_splits = n;
-  q.cluster_parts = grid.parts;
-  if (grid.parts > 1)  // partial rows [B, Hq, parts, D], then their log-sum-exps
-    q.part_lse = q.part_o + std::int64_t{p.batch} * p.num_q_heads * grid.parts * D;
-  // The window guess for the launch's splits of the range the plan guessed for its own count.
-  if (splits != p.max_splits && p.chunk > 0)
-    q.chunk = cluster_split(p.chunk * (p.max_splits < 1 ? 1 : p.max_splits), splits).chunk;
+  // The window guess for n splits of the range the plan guessed for its own count.
+  if (n != p.max_splits && p.chunk > 0)
+    q.chunk = cluster_split(p.chunk * (p.max_splits < 1 ? 1 : p.max_splits), n).chunk;
 
   cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3(static_cast<unsigned>(splits), static_cast<unsigned>(heads),
-                     static_cast<unsigned>(p.batch));
+  cfg.gridDim =
+      dim3(static_cast<unsigned>(n), static_cast<unsigned>(heads), static_cast<unsigned>(p.batch));
   cfg.blockDim = dim3(S::kThreads);
   cfg.dynamicSmemBytes = S::kSmemBytes;
   cfg.stream = stream;

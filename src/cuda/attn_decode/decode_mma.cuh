@@ -368,7 +368,7 @@ __global__ void __launch_bounds__(kMmaThreads) decode_mma_kernel(DecodeParams p)
     if (direct) return;
     unsigned* counter = p.counters + blockIdx.z * gridDim.y + blockIdx.y;
     if (!arrive_last(counter, cut.count)) return;
-    combine_partials<T, D, kMmaThreads>(p, b, h0, n_heads, cut.count, p.max_splits, mo);
+    combine_partials<T, D, kMmaThreads>(p, b, h0, n_heads, cut.count, mo);
     if (tid == 0) *counter = 0u;  // every CTA of this tile has arrived: ready for the next call
   }
 }

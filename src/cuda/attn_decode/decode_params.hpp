@@ -51,14 +51,7 @@ struct DecodeParams {
   // DecodeAttnArgs::indices_ready: kv_lens and the block table may be read before the PDL wait
   // (the cluster variants do).
   bool indices_ready = false;
-  // Cluster variants: clusters per (sequence, KV head tile); > 1: each cluster's merged rows go
-  // to part_o / part_lse (row stride cluster_parts) and the last CTA to arrive combines them.
-  // part_capacity: partial rows per head the workspace holds (0: no workspace).
-  int cluster_parts = 1;
-  int part_capacity = 0;
 };
-// The most clusters one (sequence, KV head tile) is spread over.
-constexpr int kClusterMaxParts = 4;
 
 // How sequence b with `len` keys is cut: `count` splits of `chunk` tokens (the last shorter).
 // Computed identically by the plan, the split kernel and the combine kernel (constexpr, so

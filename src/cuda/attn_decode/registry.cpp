@@ -65,15 +65,6 @@ decode::DecodeParams cluster_params_of(const DecodeAttnArgs& a) {
   p.part_o = p.part_lse = nullptr;
   p.max_splits = a.plan ? a.plan->cluster_splits : 0;
   p.chunk = a.plan ? a.plan->cluster_chunk : 0;
-  p.cluster_parts = a.plan ? a.plan->cluster_parts : 0;  // 0: the launch decides
-  // Several clusters per head tile need the workspace: its counters and partial rows (the
-  // launch sets part_lse for the part count it picks).
-  const int rows = a.plan ? std::max(a.plan->max_splits, a.plan->fused_splits) : 0;
-  if (rows > 1 && a.workspace && a.plan->workspace_bytes >= decode_workspace_bytes(*a.plan)) {
-    p.counters = static_cast<unsigned*>(a.workspace);
-    p.part_o = reinterpret_cast<float*>(static_cast<char*>(a.workspace) + decode::kCounterBytes);
-    p.part_capacity = rows;
-  }
   return p;
 }
 
@@ -246,8 +237,7 @@ void validate(const DecodeAttnArgs& a) {
     check_arg(pl.batch == a.q.dim(0) && pl.num_q_heads == a.q.dim(1) && pl.num_kv_heads == hkv &&
                   pl.head_dim == dim && pl.max_splits >= 1 && pl.max_splits <= decode::kMaxSplits &&
                   pl.fused_splits >= 1 && pl.fused_splits <= decode::kMaxSplits &&
-                  pl.cluster_splits >= 0 && pl.cluster_splits <= decode::kClusterMaxSplits &&
-                  pl.cluster_parts >= 0 && pl.cluster_parts <= decode::kClusterMaxParts,
+                  pl.cluster_splits >= 0 && pl.cluster_splits <= decode::kClusterMaxSplits,
               op, "plan", "was made for other shapes; call plan_decode_attention again");
     if (pl.max_splits > 1 || pl.fused_splits > 1)
       check_arg(a.workspace != nullptr && is_aligned(a.workspace, 16), op, "workspace",

@@ -1,13 +1,11 @@
 // `split_kv_mma_cluster` (4 warps a CTA), `split_kv_mma_cluster_w8` (8 warps) and
 // `split_kv_mma_cluster_s2` (4 warps, 2-stage rings): the splits of each (sequence, KV head
 // tile) are one thread-block cluster whose CTAs merge their softmax states through distributed
-// shared memory (decode_cluster.cuh). One launch, under PDL. The plan gives the cluster size
-// (DecodePlan::cluster_splits, <= 16; 0: the device cannot launch clusters) and the guess of
-// the cut a paged CTA stages its block-table window for (cluster_chunk); the launch shrinks
-// the cluster when the device cannot hold all of the grid's clusters at once, and then, given
-// the plan's workspace, spreads each head tile over several smaller clusters when that puts
-// more CTAs to work (choose_cluster_grid): their merged rows meet in the workspace and the
-// last CTA to arrive combines them. Sequences cut into one split are written by CTA 0.
+// shared memory (decode_cluster.cuh). One launch, under PDL; no
+// workspace. The plan gives the cluster size (DecodePlan::cluster_splits, <= 16; 0: the device
+// cannot launch clusters) and the guess of the cut a paged CTA stages its block-table window
+// for (cluster_chunk); the launch shrinks the cluster when the device cannot hold all of the
+// grid's clusters at once. Sequences cut into one split are written by their cluster's CTA 0.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 

@@ -442,41 +442,6 @@ TEST_F(DecodeSplitTest, ClusterEverySize) {
   }
 }
 
-// Several clusters per (sequence, KV head tile) (DecodePlan::cluster_parts, as the launch picks
-// where the device cannot hold one cluster per head tile of the wanted size): each cluster's
-// merged rows go to the (poisoned) workspace and the last CTA to arrive combines them. Every
-// part count at several cluster sizes, one long sequence and a mixed batch (a 1-key sequence:
-// one split; 65 keys: fewer live clusters than parts), contiguous and paged (page 17), lengths
-// read before the PDL wait in half of the cases; then the same plan again (counters reset).
-TEST_F(DecodeSplitTest, ClusterPartsCombineThroughTheWorkspace) {
-  for (const auto& lens :
-       {std::vector<std::int32_t>{4097}, std::vector<std::int32_t>{1, 4097, 65, 700}})
-    for (const bool paged : {false, true}) {
-      CacheSpec spec{DType::bf16, paged, 17, 2, 128, lens};
-      DecodeProblem p(spec, lens, 4, 0.088f);
-      const HostTensor ref = p.reference();
-      p.plan_for_lengths();
-      for (int parts = 2; parts <= 4; ++parts)
-        for (const int splits : {16, 9, 6, 2}) {
-          cuda::DecodePlan plan = *p.plan;
-          plan.cluster_splits = splits;
-          plan.cluster_chunk = (4097 / splits + 15) / 16 * 16;
-          plan.cluster_parts = parts;
-          plan.fused_splits = std::max(plan.fused_splits, 4);  // partial rows for 4 parts
-          plan.workspace_bytes = cuda::decode_workspace_bytes(plan);
-          p.use_plan(plan);
-          p.indices_ready = (parts + splits) % 2 == 1;
-          for (const std::string& v : kClusterVariants)
-            for (int call = 0; call < 2; ++call) {
-              SCOPED_TRACE(v + (paged ? " paged" : " contiguous") + " batch " +
-                           std::to_string(lens.size()) + " parts " + std::to_string(parts) +
-                           " splits " + std::to_string(splits) + " call " + std::to_string(call));
-              EXPECT_LE(rel_error(p.run(v).view(), ref.view()), 1e-2);
-            }
-        }
-    }
-}
-
 // Rows of a contiguous cache past a sequence's length hold NaN: the speculative prologue loads
 // some of them when the plan's guessed cut holds (here for the 4000-key sequence, planned at
 // the 4096-key capacity: 16 x 256 keys either way) and must mask K and zero V; the 1000-key
@@ -562,15 +527,8 @@ TEST_F(DecodeSplitTest, ClusterGraphReplaysWithNewLengths) {
   p.plan_for_lengths();
   cudaStream_t stream = nullptr;
   cuda_ok(cudaStreamCreate(&stream));
-  const cuda::DecodePlan planned = *p.plan;
   for (const bool ready : {false, true})
     for (const std::string& v : kClusterVariants) {
-      // With the lengths read early, two clusters per head tile (partials in the workspace).
-      cuda::DecodePlan plan = planned;
-      plan.cluster_parts = ready ? 2 : 0;
-      plan.fused_splits = std::max(plan.fused_splits, 2);
-      plan.workspace_bytes = cuda::decode_workspace_bytes(plan);
-      p.use_plan(plan);
       p.indices_ready = ready;
       const cuda::DecodeAttnArgs args = p.args();
       cuda::decode_attention(args, stream, v);  // sets kernel attributes
