@@ -23,6 +23,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/reduce.cuh"
@@ -333,6 +334,17 @@ struct Shape {
   std::size_t smem = 0;
 };
 
+// KLAB_CUDA_STAGED_WARPS = 4, 8 or 16 replaces the rule below (a study switch for the bench,
+// read once; SwiGLU stays capped at 8).
+inline int forced_staged_warps() {
+  static const int w = [] {
+    const char* v = std::getenv("KLAB_CUDA_STAGED_WARPS");
+    const int n = v ? std::atoi(v) : 0;
+    return n == 4 || n == 8 || n == 16 ? n : 0;
+  }();
+  return w;
+}
+
 inline Shape shape_of(const GemvParams& p) {
   static const int sms = current_sm_count();  // one device per process (as the engine)
   const bool swiglu = p.epilogue == Epilogue::swiglu;
@@ -340,6 +352,7 @@ inline Shape shape_of(const GemvParams& p) {
   const std::int64_t chunks = p.tw.chunks();
   Shape s;
   s.warps = chunks >= 16 * 14 && p.tw.tiles() <= 3 * sms ? 16 : chunks >= 8 * 14 ? 8 : 4;
+  if (forced_staged_warps() > 0) s.warps = forced_staged_warps();
   if (swiglu) s.warps = std::min(s.warps, 8);
   const Smem sz(p.M, p.tw.cols_padded, p.tw.groups_padded(), tiles, p.tw.asymmetric);
   s.smem = std::size_t{sz.x} + sz.scales + ring_bytes(s.warps, s.depth, tiles);
