@@ -757,8 +757,7 @@ void CudaSession::matmul(const TensorView& y, const TensorView& x, const DeviceW
   if (m > cuda::kGemvMaxM && decode && wide_decode_gemv_ && m <= kWideDecodeGemvRows &&
       w.quantized()) {
     // Tiled quantized weights: one mma_wide pass streams W once for every row.
-    if (w.quantized() && w.quant().has_tiled() && (!w_up || w_up->quant().has_tiled()) &&
-        m <= cuda::kGemvWideMaxM)
+    if (w.quant().has_tiled() && (!w_up || w_up->quant().has_tiled()) && m <= cuda::kGemvWideMaxM)
       return cuda_engine::gemv(y, x, w, epilogue, s, gemv_variant_, w_up, pdl_);
     for (std::int64_t r = 0; r < m; r += cuda::kGemvMaxM) {
       const std::int64_t e = std::min<std::int64_t>(m, r + cuda::kGemvMaxM);
@@ -888,9 +887,9 @@ bool CudaSession::ffn_norm_fused(const Layer& l, const TensorView& ffn, bool dec
   // the norm in its prologue the 688 blocks of the 4-bit gate/up GEMV each read the f32 row and
   // norm weight (32 KB, 22 MB of L2 reads in all) and the GEMV took 27.9 us against 23.3 + 3.2
   // for GEMV + rmsnorm_to_half; at 8 bits 38.6 against 36.8 + 3.2.
-  if (fused_ == Fused::staged && l.w_gate.quant().format().bits == 4) return false;
   if (fused_ == Fused::staged &&
-      (!chain_runs_staged(ffn, l.w_gate, cuda::Epilogue::swiglu, &l.w_up) ||
+      (l.w_gate.quant().format().bits == 4 ||
+       !chain_runs_staged(ffn, l.w_gate, cuda::Epilogue::swiglu, &l.w_up) ||
        !cuda::fused_norm_gemv_registry().find("staged")->supports(a)))
     return false;
   cuda::fused_norm_gemv(a, stream_.get(), fused_ == Fused::staged ? "staged" : "auto");
