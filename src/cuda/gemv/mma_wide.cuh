@@ -4,10 +4,18 @@
 //
 // Why: batch-16 decode used to run every matrix as two GEMV passes of 8 tokens, streaming the
 // weights twice and decoding every code twice (the quantized prefill GEMM, tiled for 128 rows,
-// was slower still at 16). Here a block still owns one 16-row tile (two for SwiGLU: gate and
-// up) and 8 warps split K; only x (one 16-byte load per n-tile and sub-chunk) and the f32
-// accumulators grow with NT.
+// was slower still at 16). 8 warps split K; only x (one 16-byte load per n-tile and sub-chunk)
+// and the f32 accumulators grow with NT.
+//
+// Row tiles per block (R): every block reads all of x, so x costs (blocks x M x K x 2) bytes of
+// L2 traffic against N x K x Bits / 8 of codes; with one 16-row tile per block and 16 tokens
+// that is 4x the 4-bit codes (the H100 profile of a batch-16 step: mma_wide at 36-43% of copy,
+// L2-bound). A block of R tiles shares each x fragment across R tiles: 1/R of that traffic.
+// R is picked at launch (wide_row_tiles) so that the busiest SM's tile count does not grow.
 #pragma once
+
+#include <algorithm>
+#include <cstdlib>
 
 #include "cuda/gemv/mma_gemv.cuh"
 #include "klab/cuda/check.hpp"
@@ -59,27 +67,44 @@ __device__ __forceinline__ void mma_wide_sub_chunk(const CodeDecoder<T, Bits>& d
   }
 }
 
-template <class T, int Bits, bool Swiglu, int NT>
-__global__ void __launch_bounds__(kMmaWarps * 32) gemv_mma_wide_kernel(GemvParams p) {
-  constexpr int kTiles = Swiglu ? 2 : 1;
-  constexpr int kChunkCols = 256 / Bits;
-  constexpr int kSub = Bits == 4 ? 2 : 1;           // 32-column sub-chunks per chunk
-  constexpr int kUnroll = NT > 2 ? 2 : kMmaUnroll;  // registers: NT x 16-byte x per sub-chunk
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int g = lane >> 2, t = lane & 3;
-  const std::int64_t chunks = p.tw.chunks(), groups = p.tw.groups_padded();
-  const std::int64_t tile = blockIdx.x;
-
+// A block's R row tiles: codes, scales and mins of tile `first + i` (i < R), and for SwiGLU the
+// up matrix's same tiles at R + i. Tiles past the matrix read zeros and are never stored.
+template <int Bits, bool Swiglu, int R>
+struct WideRows {
+  static constexpr int kTiles = (Swiglu ? 2 : 1) * R;
   const std::uint8_t* codes[kTiles];
   const std::uint32_t* scales[kTiles];
   const std::uint32_t* mins[kTiles];
+  bool live[kTiles];
+
+  __device__ WideRows(const GemvParams& p, std::int64_t first, int lane, int g) {
+    const std::int64_t chunks = p.tw.chunks(), groups = p.tw.groups_padded();
 #pragma unroll
-  for (int i = 0; i < kTiles; ++i) {
-    const QuantTiledView& w = (Swiglu && i == 1) ? p.tw_up : p.tw;
-    codes[i] = w.codes + (tile * chunks * 32 + lane) * 16;
-    scales[i] = w.scales + tile * groups * 8 + g;
-    mins[i] = w.mins ? w.mins + tile * groups * 8 + g : nullptr;
+    for (int i = 0; i < kTiles; ++i) {
+      const QuantTiledView& w = (Swiglu && i >= R) ? p.tw_up : p.tw;
+      const std::int64_t tile = first + i % R;
+      live[i] = tile < p.tw.tiles();
+      const std::int64_t at = live[i] ? tile : 0;
+      codes[i] = w.codes + (at * chunks * 32 + lane) * 16;
+      scales[i] = w.scales + at * groups * 8 + g;
+      mins[i] = w.mins ? w.mins + at * groups * 8 + g : nullptr;
+    }
   }
+};
+
+template <class T, int Bits, bool Swiglu, int NT, int R>
+__global__ void __launch_bounds__(kMmaWarps * 32) gemv_mma_wide_kernel(GemvParams p) {
+  using Rows = WideRows<Bits, Swiglu, R>;
+  constexpr int kTiles = Rows::kTiles;
+  constexpr int kChunkCols = 256 / Bits;
+  constexpr int kSub = Bits == 4 ? 2 : 1;  // 32-column sub-chunks per chunk
+  // Registers: NT x 16-byte x per sub-chunk and R tiles of codes per unrolled chunk.
+  constexpr int kUnroll = (NT > 2 || kTiles > 2) ? 2 : kMmaUnroll;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const std::int64_t chunks = p.tw.chunks();
+  const std::int64_t first = static_cast<std::int64_t>(blockIdx.x) * R;
+  const Rows rows(p, first, lane, g);
   const bool asymmetric = p.tw.asymmetric;
   const CodeDecoder<T, Bits> dec(p.zero_point);
   // Lane (g, t) supplies token 8 n + g of n-tile n (rows past M read row 0, never stored).
@@ -99,7 +124,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32) gemv_mma_wide_kernel(GemvParam
       const std::int64_t c = base + kMmaWarps * u;
 #pragma unroll
       for (int i = 0; i < kTiles; ++i)
-        q[u][i] = c < chunks ? load_stream16(codes[i] + c * 512) : uint4{};
+        q[u][i] = c < chunks && rows.live[i] ? load_stream16(rows.codes[i] + c * 512) : uint4{};
     }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
@@ -116,8 +141,8 @@ __global__ void __launch_bounds__(kMmaWarps * 32) gemv_mma_wide_kernel(GemvParam
         float2 sc[kTiles], mn[kTiles];
 #pragma unroll
         for (int i = 0; i < kTiles; ++i) {
-          sc[i] = f16x2_bits_to_float2(__ldg(scales[i] + grp * 8));
-          mn[i] = asymmetric ? f16x2_bits_to_float2(__ldg(mins[i] + grp * 8)) : float2{};
+          sc[i] = f16x2_bits_to_float2(__ldg(rows.scales[i] + grp * 8));
+          mn[i] = asymmetric ? f16x2_bits_to_float2(__ldg(rows.mins[i] + grp * 8)) : float2{};
         }
         mma_wide_sub_chunk<T, Bits, S, kTiles, NT>(dec, q[u], xv, sc, mn, asymmetric, acc);
       };
@@ -126,42 +151,115 @@ __global__ void __launch_bounds__(kMmaWarps * 32) gemv_mma_wide_kernel(GemvParam
     }
   }
 
+  // Fixed-order warp sums (deterministic); warp w then finishes output slots w, w + 8, ...
+  // (slot o = tile o / NT of the block, n-tile o % NT), so the stores are spread over warps.
   __shared__ float red[kMmaWarps][kTiles * NT][4][32];
-  if (!sum_warp_partials<kMmaWarps, kTiles * NT>(red, acc, warp, lane)) return;
-    // acc[i * NT + n][r]: row g + 8 (r / 2) of tile i, token 8 n + 2 t + r % 2.
 #pragma unroll
-  for (int n = 0; n < NT; ++n)
+  for (int i = 0; i < kTiles * NT; ++i)
+#pragma unroll
+    for (int r = 0; r < 4; ++r) red[warp][i][r][lane] = acc[i][r];
+  __syncthreads();
+  const auto warp_sum = [&](int slot, int r) {
+    float v = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kMmaWarps; ++w) v += red[w][slot][r][lane];
+    return v;
+  };
+  for (int o = warp; o < R * NT; o += kMmaWarps) {
+    const int i = o / NT, n = o % NT;
+    if (first + i >= p.tw.tiles()) continue;
 #pragma unroll
     for (int r = 0; r < 4; ++r) {
+      // Accumulator r: row g + 8 (r / 2) of the tile, token 8 n + 2 t + r % 2.
       const int token = 8 * n + 2 * t + (r & 1);
-      const std::int64_t row = tile * kQuantTileRows + g + 8 * (r >> 1);
+      const std::int64_t row = (first + i) * kQuantTileRows + g + 8 * (r >> 1);
       if (token >= p.M || row >= p.N) continue;
-      const float v = Swiglu ? silu(acc[n][r]) * acc[NT + n][r] : acc[n][r];
+      const float a = warp_sum(o, r);
+      const float v = Swiglu ? silu(a) * warp_sum((R + i) * NT + n, r) : a;
       store_out<T>(p, token * p.N + row, v);
     }
+  }
+}
+
+// Row tiles per block for `tiles` tiles on `sms` SMs: the R (of those compiled for this token
+// tile count) whose busiest SM holds the fewest tiles, counting ceil(blocks / sms) blocks of R
+// tiles on it; ties go to the larger R (less x traffic).
+// Compiled: R x (2 for SwiGLU) x NT <= 8 accumulator tiles (the warp-sum buffer's 32 KiB).
+inline int wide_row_tiles_max(bool swiglu, int nt) {
+  return nt == 1 ? 1 : nt == 2 ? (swiglu ? 2 : 4) : (swiglu ? 1 : 2);
+}
+
+inline int wide_row_tiles(std::int64_t tiles, int sms, bool swiglu, int nt) {
+  const int max_r = wide_row_tiles_max(swiglu, nt);
+  int best = 1;
+  std::int64_t best_load = (tiles + sms - 1) / sms;
+  for (int r = 2; r <= max_r; ++r) {
+    const std::int64_t blocks = (tiles + r - 1) / r;
+    const std::int64_t load = (blocks + sms - 1) / sms * r;
+    if (load <= best_load) {
+      best = r;
+      best_load = load;
+    }
+  }
+  return best;
+}
+
+int current_sm_count();  // mma_pipelined.cu
+
+// KLAB_CUDA_WIDE_ROWS = 1..4 replaces wide_row_tiles' choice, capped at what is compiled for the
+// case (a study switch for the bench and the tests; read at every launch).
+inline int wide_row_tiles_forced(int chosen, bool swiglu, int nt) {
+  const char* v = std::getenv("KLAB_CUDA_WIDE_ROWS");
+  const int n = v ? std::atoi(v) : 0;
+  if (n < 1 || n > 4) return chosen;
+  return std::min(n, wide_row_tiles_max(swiglu, nt));
 }
 
 // Explicitly instantiated per activation dtype in mma_wide_<dtype>.cu.
 template <class T>
 void launch_mma_wide_typed(const GemvParams& p, cudaStream_t stream) {
+  static const int sms = current_sm_count();  // one device per process (as the engine)
+  const std::int64_t tiles = p.tw.tiles();
+  const bool swiglu = p.epilogue == Epilogue::swiglu;
+  const int nt = p.M <= 8 ? 1 : p.M <= 16 ? 2 : 4;
+  const int r = wide_row_tiles_forced(wide_row_tiles(tiles, sms, swiglu, nt), swiglu, nt);
   dispatch_bits(p.tw.bits, [&](auto bits) {
     constexpr int B = decltype(bits)::value;
-    const auto blocks = static_cast<unsigned>(p.tw.tiles());
-    const auto go = [&](auto swiglu, auto nt) {
-      constexpr bool Sw = decltype(swiglu)::value;
-      constexpr int NT = decltype(nt)::value;
-      gemv_mma_wide_kernel<T, B, Sw, NT><<<blocks, kMmaWarps * 32, 0, stream>>>(p);
+    const auto go = [&](auto sw, auto nt_c, auto r_c) {
+      constexpr bool Sw = decltype(sw)::value;
+      constexpr int NT = decltype(nt_c)::value, R = decltype(r_c)::value;
+      const auto blocks = static_cast<unsigned>((tiles + R - 1) / R);
+      gemv_mma_wide_kernel<T, B, Sw, NT, R><<<blocks, kMmaWarps * 32, 0, stream>>>(p);
       check_launch("gemv_mma_wide_kernel");
     };
-    const auto by_tokens = [&](auto swiglu) {
-      if (p.M <= 8) return go(swiglu, std::integral_constant<int, 1>{});
-      if (p.M <= 16) return go(swiglu, std::integral_constant<int, 2>{});
-      return go(swiglu, std::integral_constant<int, 4>{});
+    using I1 = std::integral_constant<int, 1>;
+    using I2 = std::integral_constant<int, 2>;
+    using I3 = std::integral_constant<int, 3>;
+    using I4 = std::integral_constant<int, 4>;
+    const auto by_rows = [&](auto sw) {
+      constexpr bool Sw = decltype(sw)::value;
+      if (nt == 1) return go(sw, I1{}, I1{});
+      if constexpr (Sw) {
+        if (nt == 4) return go(sw, I4{}, I1{});
+        return r == 2 ? go(sw, I2{}, I2{}) : go(sw, I2{}, I1{});
+      } else {
+        if (nt == 4) return r == 2 ? go(sw, I4{}, I2{}) : go(sw, I4{}, I1{});
+        switch (r) {
+          case 4:
+            return go(sw, I2{}, I4{});
+          case 3:
+            return go(sw, I2{}, I3{});
+          case 2:
+            return go(sw, I2{}, I2{});
+          default:
+            return go(sw, I2{}, I1{});
+        }
+      }
     };
-    if (p.epilogue == Epilogue::swiglu)
-      by_tokens(std::true_type{});
+    if (swiglu)
+      by_rows(std::true_type{});
     else
-      by_tokens(std::false_type{});
+      by_rows(std::false_type{});
   });
 }
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <optional>
 #include <set>
 #include <string>
@@ -253,6 +254,34 @@ TEST_F(GemvQ, WideDecodeBatches) {
   const QuantMatrix w = random_gguf(GgufBlockType::q4_0, 4096, 14336);
   check_variants(w, nullptr, {16, 4096, 14336}, {.act = DType::f16, .out = DType::f16},
                  {"mma_wide"});
+}
+
+// Every row-tile count of mma_wide (KLAB_CUDA_WIDE_ROWS forces it; capped per case at what is
+// compiled): 257 tiles with N = 4100, so the last block holds 1 of its R tiles and a partial one.
+TEST_F(GemvQ, WideDecodeEveryRowTileCount) {
+  const QuantFormat formats[] = {{4, 32, false}, {8, 64, true}};
+  for (const char* rows : {"1", "2", "3", "4"}) {
+    setenv("KLAB_CUDA_WIDE_ROWS", rows, 1);
+    for (const QuantFormat& f : formats)
+      for (const int M : {16, 11, 32}) {
+        SCOPED_TRACE(std::string("rows ") + rows + ", M " + std::to_string(M));
+        const std::int64_t K = k_for(f);
+        const QuantMatrix w = random_quant(f, 4100, K);
+        check_variants(w, nullptr, {M, 4100, K}, {.act = DType::f16, .out = DType::f16},
+                       {"mma_wide"});
+        check_variants(w, nullptr, {M, 4100, K},
+                       {.act = DType::bf16,
+                        .out = DType::bf16,
+                        .epilogue = Epilogue::residual,
+                        .in_place_residual = true},
+                       {"mma_wide"});
+        const QuantMatrix u = random_quant(f, 4100, K);
+        check_variants(w, &u, {M, 4100, K},
+                       {.act = DType::f16, .out = DType::f32, .epilogue = Epilogue::swiglu},
+                       {"mma_wide"});
+      }
+  }
+  unsetenv("KLAB_CUDA_WIDE_ROWS");
 }
 
 // Well-formed device arguments for the rejection tests.
