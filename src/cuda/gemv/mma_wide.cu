@@ -5,10 +5,14 @@
 namespace klab::cuda::gemv_impl {
 
 template <class T>
-void launch_mma_wide_typed(const GemvParams& p, cudaStream_t stream);
+void launch_mma_wide_typed(const GemvParams& p, cudaStream_t stream, bool pdl);
 
 void launch_mma_wide(const GemvParams& p, cudaStream_t stream) {
-  dispatch_act(p.act, [&](auto t) { launch_mma_wide_typed<decltype(t)>(p, stream); });
+  dispatch_act(p.act, [&](auto t) { launch_mma_wide_typed<decltype(t)>(p, stream, false); });
+}
+
+void launch_mma_wide_pdl(const GemvParams& p, cudaStream_t stream) {
+  dispatch_act(p.act, [&](auto t) { launch_mma_wide_typed<decltype(t)>(p, stream, true); });
 }
 
 }  // namespace klab::cuda::gemv_impl

@@ -9,14 +9,14 @@
 //
 // Row tiles per block (R): every block reads all of x, so x costs (blocks x M x K x 2) bytes of
 // L2 traffic against N x K x Bits / 8 of codes; with one 16-row tile per block and 16 tokens
-// that is 4x the 4-bit codes (the H100 profile of a batch-16 step: mma_wide at 36-43% of copy,
-// L2-bound). A block of R tiles shares each x fragment across R tiles: 1/R of that traffic.
-// R is picked at launch (wide_row_tiles) so that the busiest SM's tile count does not grow.
+// that is 4x the 4-bit codes. A block of R tiles shares each x fragment across R tiles: 1/R of
+// that traffic, at the price of registers (wide_row_tiles: where R > 1 measured faster).
 #pragma once
 
 #include <algorithm>
 #include <cstdlib>
 
+#include "cuda/attn_decode/pdl.cuh"
 #include "cuda/gemv/mma_gemv.cuh"
 #include "klab/cuda/check.hpp"
 
@@ -117,6 +117,9 @@ __global__ void __launch_bounds__(kMmaWarps * 32) gemv_mma_wide_kernel(GemvParam
   }
 
   float acc[kTiles * NT][4] = {};
+  // PDL: the first chunks' codes (weights) are requested before griddepcontrol.wait, x, the
+  // scales' neighbours, y and the residual only after it (a no-op without the attribute).
+  bool waited = false;
   for (std::int64_t base = warp; base < chunks; base += kMmaWarps * kUnroll) {
     uint4 q[kUnroll][kTiles];
 #pragma unroll
@@ -125,6 +128,10 @@ __global__ void __launch_bounds__(kMmaWarps * 32) gemv_mma_wide_kernel(GemvParam
 #pragma unroll
       for (int i = 0; i < kTiles; ++i)
         q[u][i] = c < chunks && rows.live[i] ? load_stream16(rows.codes[i] + c * 512) : uint4{};
+    }
+    if (!waited) {
+      decode::pdl_wait();
+      waited = true;
     }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
@@ -150,6 +157,9 @@ __global__ void __launch_bounds__(kMmaWarps * 32) gemv_mma_wide_kernel(GemvParam
       if constexpr (kSub == 2) sub(std::integral_constant<int, 1>{});
     }
   }
+
+  if (!waited) decode::pdl_wait();
+  decode::pdl_launch_dependents();
 
   // Fixed-order warp sums (deterministic); warp w then finishes output slots w, w + 8, ...
   // (slot o = tile o / NT of the block, n-tile o % NT), so the stores are spread over warps.
@@ -181,27 +191,26 @@ __global__ void __launch_bounds__(kMmaWarps * 32) gemv_mma_wide_kernel(GemvParam
   }
 }
 
-// Row tiles per block for `tiles` tiles on `sms` SMs: the R (of those compiled for this token
-// tile count) whose busiest SM holds the fewest tiles, counting ceil(blocks / sms) blocks of R
-// tiles on it; ties go to the larger R (less x traffic).
 // Compiled: R x (2 for SwiGLU) x NT <= 8 accumulator tiles (the warp-sum buffer's 32 KiB).
 inline int wide_row_tiles_max(bool swiglu, int nt) {
   return nt == 1 ? 1 : nt == 2 ? (swiglu ? 2 : 4) : (swiglu ? 1 : 2);
 }
 
-inline int wide_row_tiles(std::int64_t tiles, int sms, bool swiglu, int nt) {
-  const int max_r = wide_row_tiles_max(swiglu, nt);
-  int best = 1;
-  std::int64_t best_load = (tiles + sms - 1) / sms;
-  for (int r = 2; r <= max_r; ++r) {
-    const std::int64_t blocks = (tiles + r - 1) / r;
-    const std::int64_t load = (blocks + sms - 1) / sms * r;
-    if (load <= best_load) {
-      best = r;
-      best_load = load;
-    }
-  }
-  return best;
+// Row tiles per block, from the H100 table of session 6 (call c2, M = 16, every R forced; µs):
+// 4-bit 12288 x 4096 R = 1 / 2 / 3 / 4: 22.8 / 24.2 / 17.7 / 26.6, 4096 x 4096 and 4096 x
+// 11008 best at R = 1, SwiGLU 11008 x 4096 flat (38.9-39.4); 8-bit 12288 x 4096 27.7 / 31.3 /
+// 30.2 / 26.3, 32000 x 4096 61.3 / 59.0 / 77.2 / 53.8. What decides is occupancy more than x
+// traffic: R = 2 at 4 bits and R = 4 at 4 bits need > 128 registers (one 8-warp block per SM),
+// and R > 1 on 256 tiles leaves one block per SM. So R > 1 only where it keeps two blocks per SM
+// over (about) a full wave: 4 bits R = 3 (128 registers) for 1.9-6 blocks of 3 tiles per SM,
+// 8 bits R = 4 (128 registers) from 1.4 blocks per SM. 32 tokens (NT = 4) and SwiGLU keep R = 1
+// (not measured).
+inline int wide_row_tiles(std::int64_t tiles, int sms, bool swiglu, int nt, int bits) {
+  if (nt != 2 || swiglu) return 1;
+  const double per_sm3 = static_cast<double>((tiles + 2) / 3) / sms;
+  const double per_sm4 = static_cast<double>((tiles + 3) / 4) / sms;
+  if (bits == 4) return per_sm3 >= 1.9 && per_sm3 <= 6.0 ? 3 : 1;
+  return per_sm4 >= 1.4 ? 4 : 1;
 }
 
 int current_sm_count();  // mma_pipelined.cu
@@ -217,20 +226,21 @@ inline int wide_row_tiles_forced(int chosen, bool swiglu, int nt) {
 
 // Explicitly instantiated per activation dtype in mma_wide_<dtype>.cu.
 template <class T>
-void launch_mma_wide_typed(const GemvParams& p, cudaStream_t stream) {
+void launch_mma_wide_typed(const GemvParams& p, cudaStream_t stream, bool pdl) {
   static const int sms = current_sm_count();  // one device per process (as the engine)
   const std::int64_t tiles = p.tw.tiles();
   const bool swiglu = p.epilogue == Epilogue::swiglu;
   const int nt = p.M <= 8 ? 1 : p.M <= 16 ? 2 : 4;
-  const int r = wide_row_tiles_forced(wide_row_tiles(tiles, sms, swiglu, nt), swiglu, nt);
+  const int r =
+      wide_row_tiles_forced(wide_row_tiles(tiles, sms, swiglu, nt, p.tw.bits), swiglu, nt);
   dispatch_bits(p.tw.bits, [&](auto bits) {
     constexpr int B = decltype(bits)::value;
     const auto go = [&](auto sw, auto nt_c, auto r_c) {
       constexpr bool Sw = decltype(sw)::value;
       constexpr int NT = decltype(nt_c)::value, R = decltype(r_c)::value;
       const auto blocks = static_cast<unsigned>((tiles + R - 1) / R);
-      gemv_mma_wide_kernel<T, B, Sw, NT, R><<<blocks, kMmaWarps * 32, 0, stream>>>(p);
-      check_launch("gemv_mma_wide_kernel");
+      decode::launch_maybe_pdl(gemv_mma_wide_kernel<T, B, Sw, NT, R>, dim3(blocks),
+                               dim3(kMmaWarps * 32), 0, stream, pdl, "gemv_mma_wide_kernel", p);
     };
     using I1 = std::integral_constant<int, 1>;
     using I2 = std::integral_constant<int, 2>;

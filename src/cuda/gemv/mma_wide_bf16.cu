@@ -2,5 +2,5 @@
 #include "cuda/gemv/mma_wide.cuh"
 
 namespace klab::cuda::gemv_impl {
-template void launch_mma_wide_typed<__nv_bfloat16>(const GemvParams&, cudaStream_t);
+template void launch_mma_wide_typed<__nv_bfloat16>(const GemvParams&, cudaStream_t, bool);
 }  // namespace klab::cuda::gemv_impl

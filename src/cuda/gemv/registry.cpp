@@ -129,12 +129,17 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
                 "mma_staged launched with PDL: scales and the first chunks requested before "
                 "griddepcontrol.wait (x, y after it; W must not be written by the previous kernel)",
                 staged_ok, gemv_impl::launch_mma_staged_pdl));
-  r.add(variant(
-      "mma_wide",
-      "mma with the tokens as up to 4 n-tiles of 8: each decoded weight fragment feeds "
-      "every token, W streamed once for up to 32 tokens (wide decode batches)",
-      [](const GemvArgs& a) { return quant_ok(a, kGemvWideMaxM) && tiled_ok(a) && vec_ok(a); },
-      gemv_impl::launch_mma_wide));
+  const auto wide_ok = [](const GemvArgs& a) {
+    return quant_ok(a, kGemvWideMaxM) && tiled_ok(a) && vec_ok(a);
+  };
+  r.add(variant("mma_wide",
+                "mma with the tokens as up to 4 n-tiles of 8: each decoded weight fragment feeds "
+                "every token, W streamed once for up to 32 tokens (wide decode batches)",
+                wide_ok, gemv_impl::launch_mma_wide));
+  r.add(variant("mma_wide_pdl",
+                "mma_wide launched with PDL: the first chunks' codes requested before "
+                "griddepcontrol.wait (x, y after it; W must not be written by the previous kernel)",
+                wide_ok, gemv_impl::launch_mma_wide_pdl));
   const auto dp4a_ok = [](const GemvArgs& a) {
     return quant_ok(a, kGemvMaxM) && plain_ok(a) && vec_ok(a) && gemv_impl::dp4a_fits(params_of(a));
   };

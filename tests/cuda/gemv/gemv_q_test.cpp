@@ -205,9 +205,9 @@ TEST_F(GemvQ, ResidualEpilogue) {
 
 TEST_F(GemvQ, SwigluEpilogue) {
   const std::set<std::string> fused = {
-      "naive",          "mma",       "mma_pipelined", "mma_pipelined_pdl", "mma_stream",
-      "mma_stream_pdl", "mma_async", "mma_async_pdl", "mma_staged",        "mma_staged_pdl",
-      "mma_wide"};
+      "naive",          "mma",         "mma_pipelined", "mma_pipelined_pdl", "mma_stream",
+      "mma_stream_pdl", "mma_async",   "mma_async_pdl", "mma_staged",        "mma_staged_pdl",
+      "mma_wide",       "mma_wide_pdl"};
   for (const QuantFormat& f : {QuantFormat{4, 32, false}, QuantFormat{8, 64, true}}) {
     for (const Shape& s : {Shape{1, 4096, 576}, Shape{8, 3, 1152}, Shape{2, 1536, 14336}}) {
       const QuantMatrix g = random_quant(f, s.N, s.K), u = random_quant(f, s.N, s.K);
@@ -242,18 +242,20 @@ TEST_F(GemvQ, WideDecodeBatches) {
     const DType act = i % 2 ? DType::bf16 : DType::f16;
     ++i;
     const QuantMatrix w = random_quant(f, 4100, K);
-    check_variants(w, nullptr, {M, 4100, K}, {.act = act, .out = act}, {"mma_wide"});
+    check_variants(w, nullptr, {M, 4100, K}, {.act = act, .out = act},
+                   {"mma_wide", "mma_wide_pdl"});
     check_variants(
         w, nullptr, {M, 4100, K},
         {.act = act, .out = act, .epilogue = Epilogue::residual, .in_place_residual = true},
-        {"mma_wide"});
+        {"mma_wide", "mma_wide_pdl"});
     const QuantMatrix u = random_quant(f, 4100, K);
     check_variants(w, &u, {M, 4100, K},
-                   {.act = act, .out = DType::f32, .epilogue = Epilogue::swiglu}, {"mma_wide"});
+                   {.act = act, .out = DType::f32, .epilogue = Epilogue::swiglu},
+                   {"mma_wide", "mma_wide_pdl"});
   }
   const QuantMatrix w = random_gguf(GgufBlockType::q4_0, 4096, 14336);
   check_variants(w, nullptr, {16, 4096, 14336}, {.act = DType::f16, .out = DType::f16},
-                 {"mma_wide"});
+                 {"mma_wide", "mma_wide_pdl"});
 }
 
 // Every row-tile count of mma_wide (KLAB_CUDA_WIDE_ROWS forces it; capped per case at what is
@@ -268,17 +270,17 @@ TEST_F(GemvQ, WideDecodeEveryRowTileCount) {
         const std::int64_t K = k_for(f);
         const QuantMatrix w = random_quant(f, 4100, K);
         check_variants(w, nullptr, {M, 4100, K}, {.act = DType::f16, .out = DType::f16},
-                       {"mma_wide"});
+                       {"mma_wide", "mma_wide_pdl"});
         check_variants(w, nullptr, {M, 4100, K},
                        {.act = DType::bf16,
                         .out = DType::bf16,
                         .epilogue = Epilogue::residual,
                         .in_place_residual = true},
-                       {"mma_wide"});
+                       {"mma_wide", "mma_wide_pdl"});
         const QuantMatrix u = random_quant(f, 4100, K);
         check_variants(w, &u, {M, 4100, K},
                        {.act = DType::f16, .out = DType::f32, .epilogue = Epilogue::swiglu},
-                       {"mma_wide"});
+                       {"mma_wide", "mma_wide_pdl"});
       }
   }
   unsetenv("KLAB_CUDA_WIDE_ROWS");
@@ -398,8 +400,9 @@ TEST_F(GemvQ, StreamShapes) {
 
 // Programmatic dependent launch: each GEMV of a chain reads the previous one's output as x and
 // may start before it ends, so its griddepcontrol.wait must come before every x / y access.
-TEST_F(GemvQ, PdlChainReadsThePreviousOutput) {
-  constexpr int M = 3;
+// Two PDL GEMVs back to back, the second reading the first's output as x: each kernel's
+// griddepcontrol.wait must hold back its x loads (and the first's y stores must be visible).
+void check_pdl_chain(int M, const char* even_variant, const char* odd_variant) {
   constexpr std::int64_t K0 = 576, K1 = 4096, N = 14336;
   const QuantMatrix w1 = random_quant({4, 32, false}, K1, K0);
   const QuantMatrix w2 = random_quant({8, 32, true}, N, K1);
@@ -418,7 +421,7 @@ TEST_F(GemvQ, PdlChainReadsThePreviousOutput) {
     a2.x = dy1.view();
     a2.y = dy2.view();
     a2.w = &d2;
-    const char* variant = round % 2 ? "mma_stream_pdl" : "mma_pipelined_pdl";
+    const char* variant = round % 2 ? odd_variant : even_variant;
     cuda::gemv(a1, nullptr, variant);
     cuda::gemv(a2, nullptr, variant);
     cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
@@ -428,6 +431,15 @@ TEST_F(GemvQ, PdlChainReadsThePreviousOutput) {
     EXPECT_LE(rel_error(download_2d(dy2).view(), ref.view()), output_tolerance(DType::f32))
         << "round " << round;
   }
+}
+
+TEST_F(GemvQ, PdlChainReadsThePreviousOutput) {
+  check_pdl_chain(3, "mma_pipelined_pdl", "mma_stream_pdl");
+}
+
+TEST_F(GemvQ, WidePdlChainReadsThePreviousOutput) {
+  check_pdl_chain(16, "mma_wide_pdl", "mma_wide_pdl");
+  check_pdl_chain(27, "mma_wide_pdl", "mma_wide");
 }
 
 }  // namespace
