@@ -93,7 +93,7 @@ struct WideRows {
 };
 
 template <class T, int Bits, bool Swiglu, int NT, int R>
-__global__ void __launch_bounds__(kMmaWarps * 32) gemv_mma_wide_kernel(GemvParams p) {
+__device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
   using Rows = WideRows<Bits, Swiglu, R>;
   constexpr int kTiles = Rows::kTiles;
   constexpr int kChunkCols = 256 / Bits;
@@ -191,6 +191,20 @@ __global__ void __launch_bounds__(kMmaWarps * 32) gemv_mma_wide_kernel(GemvParam
   }
 }
 
+template <class T, int Bits, bool Swiglu, int NT>
+__global__ void __launch_bounds__(kMmaWarps * 32) gemv_mma_wide_kernel(GemvParams p) {
+  mma_wide_body<T, Bits, Swiglu, NT, 1>(p);
+}
+
+// R > 1: two blocks per SM (<= 128 registers), which the row-tile rule counts on. Without the
+// bound ptxas gave the 4-bit R = 3 kernel 136 registers once PDL was added (one block per SM:
+// 27.8 instead of 17.7 µs at 12288 x 4096, 16 tokens). A kernel of its own, because a minimum
+// block count on the R = 1 kernels changes their allocation too (SwiGLU 4-bit: 128 -> 136).
+template <class T, int Bits, bool Swiglu, int NT, int R>
+__global__ void __launch_bounds__(kMmaWarps * 32, 2) gemv_mma_wide_rows_kernel(GemvParams p) {
+  mma_wide_body<T, Bits, Swiglu, NT, R>(p);
+}
+
 // Compiled: R x (2 for SwiGLU) x NT <= 8 accumulator tiles (the warp-sum buffer's 32 KiB).
 inline int wide_row_tiles_max(bool swiglu, int nt) {
   return nt == 1 ? 1 : nt == 2 ? (swiglu ? 2 : 4) : (swiglu ? 1 : 2);
@@ -239,8 +253,13 @@ void launch_mma_wide_typed(const GemvParams& p, cudaStream_t stream, bool pdl) {
       constexpr bool Sw = decltype(sw)::value;
       constexpr int NT = decltype(nt_c)::value, R = decltype(r_c)::value;
       const auto blocks = static_cast<unsigned>((tiles + R - 1) / R);
-      decode::launch_maybe_pdl(gemv_mma_wide_kernel<T, B, Sw, NT, R>, dim3(blocks),
-                               dim3(kMmaWarps * 32), 0, stream, pdl, "gemv_mma_wide_kernel", p);
+      if constexpr (R == 1)
+        decode::launch_maybe_pdl(gemv_mma_wide_kernel<T, B, Sw, NT>, dim3(blocks),
+                                 dim3(kMmaWarps * 32), 0, stream, pdl, "gemv_mma_wide_kernel", p);
+      else
+        decode::launch_maybe_pdl(gemv_mma_wide_rows_kernel<T, B, Sw, NT, R>, dim3(blocks),
+                                 dim3(kMmaWarps * 32), 0, stream, pdl, "gemv_mma_wide_rows_kernel",
+                                 p);
     };
     using I1 = std::integral_constant<int, 1>;
     using I2 = std::integral_constant<int, 2>;
