@@ -842,6 +842,7 @@ void CudaSession::qkv_unfused(const Layer& l, const AttnStep& step, const Tensor
   split.positions = i32_rows(step_i32(layout_.positions()), t);
   split.seq_ids = i32_rows(step.row_entry, t);
   split.freqs = rope_freqs();
+  split.pdl = pdl_;
   cuda::qkv_rope_kv_write(split, s);
 }
 

@@ -50,6 +50,10 @@ struct QkvRopeKvWriteArgs {
   TensorView positions;
   TensorView seq_ids;
   RopeFreqs freqs;
+  // Programmatic dependent launch for the variants that support it (token_split): launched
+  // while the kernel before it still runs, qkv and the indices read only after
+  // griddepcontrol.wait; the next kernel is released at once.
+  bool pdl = false;
 };
 
 void validate(const QkvSplitArgs& args);  // throw klab::Error

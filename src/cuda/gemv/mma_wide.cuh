@@ -210,21 +210,20 @@ inline int wide_row_tiles_max(bool swiglu, int nt) {
   return nt == 1 ? 1 : nt == 2 ? (swiglu ? 2 : 4) : (swiglu ? 1 : 2);
 }
 
-// Row tiles per block, from the H100 table of session 6 (call c2, M = 16, every R forced; µs):
-// 4-bit 12288 x 4096 R = 1 / 2 / 3 / 4: 22.8 / 24.2 / 17.7 / 26.6, 4096 x 4096 and 4096 x
-// 11008 best at R = 1, SwiGLU 11008 x 4096 flat (38.9-39.4); 8-bit 12288 x 4096 27.7 / 31.3 /
-// 30.2 / 26.3, 32000 x 4096 61.3 / 59.0 / 77.2 / 53.8. What decides is occupancy more than x
-// traffic: R = 2 at 4 bits and R = 4 at 4 bits need > 128 registers (one 8-warp block per SM),
-// and R > 1 on 256 tiles leaves one block per SM. So R > 1 only where it keeps two blocks per SM
-// over (about) a full wave: 4 bits R = 3 (128 registers) for 1.9-6 blocks of 3 tiles per SM,
-// 8 bits R = 4 (128 registers) from 1.4 blocks per SM. 32 tokens (NT = 4) and SwiGLU keep R = 1
-// (not measured).
+// Row tiles per block, from H100 tables of session 6 (M = 16; µs). Call c2 (no PDL, every R
+// forced): 4-bit 12288 x 4096 R = 1 / 2 / 3 / 4: 22.8 / 24.2 / 17.7 / 26.6, 4096 x 4096 and
+// 4096 x 11008 best at R = 1, SwiGLU 11008 x 4096 flat (38.9-39.4). What decides is occupancy
+// more than x traffic: R = 2 and R = 4 at 4 bits needed > 128 registers (one 8-warp block per
+// SM), and R > 1 on 256 tiles leaves one block per SM. Call c4 (mma_wide_pdl, the R > 1 kernels
+// bound to two blocks per SM), rule vs R = 1: 4-bit 12288 x 4096 17.8 / 18.8, 32000 x 4096
+// (R = 3) 50.1 / 46.7; 8-bit 12288 x 4096 (R = 4) 28.0 / 27.8; end to end Llama-2-7B B = 16
+// Q4_0 3,360 / 3,313 tok/s, Q8_0 2,684 / 2,711. Hence R = 3 only at 4 bits where it makes about
+// one full wave of two blocks per SM (1.9-2.5 blocks of 3 tiles per SM: the QKV projection);
+// 8 bits, 32 tokens (NT = 4) and SwiGLU keep R = 1.
 inline int wide_row_tiles(std::int64_t tiles, int sms, bool swiglu, int nt, int bits) {
-  if (nt != 2 || swiglu) return 1;
-  const double per_sm3 = static_cast<double>((tiles + 2) / 3) / sms;
-  const double per_sm4 = static_cast<double>((tiles + 3) / 4) / sms;
-  if (bits == 4) return per_sm3 >= 1.9 && per_sm3 <= 6.0 ? 3 : 1;
-  return per_sm4 >= 1.4 ? 4 : 1;
+  if (nt != 2 || swiglu || bits != 4) return 1;
+  const double per_sm = static_cast<double>((tiles + 2) / 3) / sms;
+  return per_sm >= 1.9 && per_sm <= 2.5 ? 3 : 1;
 }
 
 int current_sm_count();  // mma_pipelined.cu

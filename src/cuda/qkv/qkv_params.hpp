@@ -39,6 +39,7 @@ struct QkvParams {
   int hkv = 0;
   int head_dim = 0;
   DType dtype = DType::f16;
+  bool pdl = false;  // rope_cache through token_split: launched with PDL
 };
 
 // Every address the 16-byte variants touch is vector aligned and the rotated dims tile into

@@ -135,6 +135,7 @@ QkvParams params_of(const QkvRopeKvWriteArgs& a) {
   p.hkv = a.cache.num_kv_heads;
   p.head_dim = static_cast<int>(a.q.dim(2));
   p.dtype = a.qkv.dtype;
+  p.pdl = a.pdl;
   set_rope(p, "qkv_rope_kv_write", a.positions, a.freqs);
   return p;
 }

@@ -7,6 +7,7 @@
 // round trip after the launch.
 #include <algorithm>
 
+#include "cuda/attn_decode/pdl.cuh"
 #include "cuda/qkv/qkv_common.cuh"
 #include "klab/cuda/check.hpp"
 
@@ -19,6 +20,10 @@ constexpr int kThreads = 128;
 template <class T, QkvMode M, bool kHalfSplit>
 __global__ void __launch_bounds__(kThreads) qkv_token_split_kernel(QkvParams p) {
   extern __shared__ float table[];  // sin[rot/2], cos[rot/2]
+  // PDL (no-ops without the attribute): the next kernel (decode attention) may be scheduled
+  // now; qkv, the positions and the sequence ids come from before, so wait for them.
+  decode::pdl_launch_dependents();
+  decode::pdl_wait();
   const std::int64_t t = blockIdx.x;
   const TokenItems<M, kHalfSplit, kVec16<T>> items(p);
   const int first = static_cast<int>(blockIdx.y) * kThreads;
@@ -59,9 +64,9 @@ void launch_token_split(const QkvParams& p, cudaStream_t stream) {
         static_cast<int>(ceil_div(TokenItems<M, kHalfSplit, kVec16<T>>(p).total, kThreads));
     if (parts == 0) return;
     const dim3 grid(static_cast<unsigned>(p.tokens), static_cast<unsigned>(parts));
-    qkv_token_split_kernel<T, M, kHalfSplit><<<grid, kThreads, smem, stream>>>(p);
+    decode::launch_maybe_pdl(qkv_token_split_kernel<T, M, kHalfSplit>, grid, dim3(kThreads), smem,
+                             stream, p.pdl, "qkv_token_split_kernel", p);
   });
-  check_launch("qkv_token_split_kernel");
 }
 
 }  // namespace klab::cuda::qkv

@@ -248,28 +248,31 @@ TEST_F(QkvTest, RopeKvWriteEveryVariantMatchesReference) {
           const DeviceTensor dqkv = DeviceTensor::upload(qkv.view()), dpos = upload_i32(pos),
                              dseq = upload_i32(seq), dfreq = upload_f32(inv_freq);
           DeviceTensor q(dtype, {c.tokens, c.hq, c.d});
-          for (const auto& var : cuda::qkv_rope_kv_write_registry().variants()) {
-            SCOPED_TRACE("variant " + var.name);
-            cache.dk = DeviceTensor::upload(k0.view());
-            cache.dv = DeviceTensor::upload(v0.view());
-            const cuda::QkvRopeKvWriteArgs args{q.view(),    cache.device_view(),
-                                                dqkv.view(), dpos.view(),
-                                                dseq.view(), device_freqs(r, c.d, dfreq)};
-            if (!var.supports(args)) {
-              EXPECT_THROW(cuda::qkv_rope_kv_write(args, nullptr, var.name), Error);
-              continue;
+          for (const auto& var : cuda::qkv_rope_kv_write_registry().variants())
+            for (const bool pdl : {false, true}) {
+              SCOPED_TRACE("variant " + var.name + (pdl ? " pdl" : ""));
+              cache.dk = DeviceTensor::upload(k0.view());
+              cache.dv = DeviceTensor::upload(v0.view());
+              cuda::QkvRopeKvWriteArgs args{q.view(),    cache.device_view(),
+                                            dqkv.view(), dpos.view(),
+                                            dseq.view(), device_freqs(r, c.d, dfreq)};
+              args.pdl = pdl;
+              if (!var.supports(args)) {
+                EXPECT_THROW(cuda::qkv_rope_kv_write(args, nullptr, var.name), Error);
+                continue;
+              }
+              q.poison();
+              cuda::qkv_rope_kv_write(args, nullptr, var.name);
+              EXPECT_LE(rel_error(fetch(q).view(), expect.q.view()), tolerance(dtype));
+              const HostTensor got_k = fetch(cache.dk), got_v = fetch(cache.dv);
+              // the written rows alone (sharp), then the whole cache (no stray writes)
+              EXPECT_LE(rel_error(written_rows(cache, got_k, seq, pos).view(), expect.k.view()),
+                        tolerance(dtype));
+              EXPECT_EQ(rel_error(written_rows(cache, got_v, seq, pos).view(), expect.v.view()),
+                        0.0);
+              EXPECT_LE(rel_error(got_k.view(), cache.hk.view()), tolerance(dtype));
+              EXPECT_EQ(rel_error(got_v.view(), cache.hv.view()), 0.0);
             }
-            q.poison();
-            cuda::qkv_rope_kv_write(args, nullptr, var.name);
-            EXPECT_LE(rel_error(fetch(q).view(), expect.q.view()), tolerance(dtype));
-            const HostTensor got_k = fetch(cache.dk), got_v = fetch(cache.dv);
-            // the written rows alone (sharp), then the whole cache (no stray writes)
-            EXPECT_LE(rel_error(written_rows(cache, got_k, seq, pos).view(), expect.k.view()),
-                      tolerance(dtype));
-            EXPECT_EQ(rel_error(written_rows(cache, got_v, seq, pos).view(), expect.v.view()), 0.0);
-            EXPECT_LE(rel_error(got_k.view(), cache.hk.view()), tolerance(dtype));
-            EXPECT_EQ(rel_error(got_v.view(), cache.hv.view()), 0.0);
-          }
         }
 }
 
