@@ -6,7 +6,10 @@
 set -uo pipefail
 export KLAB_GIT_COMMIT=$(cat .carry/commit 2>/dev/null || echo unknown)
 cp .carry/model.a /tmp/m.a 2>/dev/null
-rm -rf /tmp/snap && mkdir -p /tmp/snap && tar -xzf .carry/snap.tgz -C /tmp/snap
+# The snapshot, or (when the model half leaves no room for it in the carry) the working tree,
+# which is the commit in .carry/commit when the tree is clean.
+rm -rf /tmp/snap && mkdir -p /tmp/snap
+if [ -f .carry/snap.tgz ]; then tar -xzf .carry/snap.tgz -C /tmp/snap; else tar -c --exclude=./.carry . | tar -x -C /tmp/snap; fi
 cd /tmp/snap; R=/tmp/resf1; rm -rf $R; mkdir -p $R; t0=$SECONDS
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 cmake -S . -B /tmp/klab-build -G Ninja -DCMAKE_BUILD_TYPE=Release -DKLAB_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a > /tmp/cfg.log 2>&1
