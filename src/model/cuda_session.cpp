@@ -37,6 +37,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -224,6 +225,14 @@ class CudaSession final : public Session {
   static Fused fused_from_env();
   Fused fused_ = Fused::staged;
   bool pdl_ = true;
+  // KLAB_CUDA_ABLATE (a study switch): decode steps leave out the named parts, so that the step
+  // time with and without each part gives its cost inside the graph (the logits are then wrong;
+  // the CLI warns). Names: qkv (norm + QKV + RoPE / KV write), attention, o_proj, gate_up (norm +
+  // gate/up SwiGLU), down, lm_head (final norm + LM head).
+  enum Part : unsigned { qkv = 1, attention = 2, o_proj = 4, gate_up = 8, down = 16, lm_head = 32 };
+  static unsigned ablate_from_env();
+  unsigned ablate_ = 0;
+  bool ablated(bool decode, Part part) const { return decode && (ablate_ & part) != 0; }
   Stream stream_;
   int sm_count_ = 0;
 
@@ -310,6 +319,7 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       wide_decode_gemv_(!env_is("KLAB_CUDA_WIDE_DECODE", "gemm")),
       fused_(fused_from_env()),
       pdl_(!env_is("KLAB_CUDA_PDL", "0")),
+      ablate_(ablate_from_env()),
       step_host_(static_cast<std::size_t>(layout_.total())),
       logits_host_(seqs() * static_cast<std::size_t>(cfg_.vocab_size)),
       attn_scale_(1.0f / std::sqrt(static_cast<float>(cfg_.head_dim))) {
@@ -333,7 +343,30 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
                  (fused_ == Fused::all      ? (pdl_ ? ", fused decode + pdl" : ", fused decode")
                   : fused_ == Fused::staged ? ", rmsnorm in the staged gemv"
                                             : "") +
-                 (use_graphs_ ? ", decode graphs" : ", no graphs");
+                 (use_graphs_ ? ", decode graphs" : ", no graphs") +
+                 (ablate_ ? ", ABLATED decode parts (KLAB_CUDA_ABLATE; logits are wrong)" : "");
+}
+
+unsigned CudaSession::ablate_from_env() {
+  const char* v = std::getenv("KLAB_CUDA_ABLATE");
+  if (!v || !*v) return 0;
+  static constexpr std::pair<std::string_view, Part> kNames[] = {
+      {"qkv", qkv},         {"attention", attention}, {"o_proj", o_proj},
+      {"gate_up", gate_up}, {"down", down},           {"lm_head", lm_head}};
+  unsigned mask = 0;
+  std::string_view rest(v);
+  while (!rest.empty()) {
+    const std::size_t comma = rest.find(',');
+    const std::string_view name = rest.substr(0, comma);
+    const auto* hit = std::find_if(std::begin(kNames), std::end(kNames),
+                                   [&](const auto& n) { return n.first == name; });
+    if (hit == std::end(kNames))
+      fail("KLAB_CUDA_ABLATE: unknown part '" + std::string(name) +
+           "' (qkv, attention, o_proj, gate_up, down, lm_head)");
+    mask |= hit->second;
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+  }
+  return mask;
 }
 // Runs fn(0..n-1) on up to `threads` host threads bound to the calling thread's device; the
 // first exception is rethrown here once every thread has stopped.
@@ -706,6 +739,7 @@ void CudaSession::decode_body(std::int64_t batch, const cuda::DecodePlan& plan) 
     attention_block(l, step);
     ffn_block(l, batch, true);
   }
+  if (ablated(true, lm_head)) return;
   const TensorView h = h_rows(batch);
   cuda::rmsnorm_to_half({h, x_rows(batch), output_norm_.view(), cfg_.rms_eps}, stream_.get());
   const TensorView y = dview(logits_dev_.data(), DType::f32, {batch, cfg_.vocab_size});
@@ -918,11 +952,11 @@ void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
   const cudaStream_t s = stream_.get();
   const std::int64_t t = step.rows;
   const TensorView q = dview(q_.data(), DType::f16, {t, c.n_heads, c.head_dim});
-  if (!qkv_fused(l, step, q)) qkv_unfused(l, step, q);
+  if (!ablated(step.decode, qkv) && !qkv_fused(l, step, q)) qkv_unfused(l, step, q);
 
   const TensorView out = dview(attn_.data(), DType::f16, {t, c.n_heads, c.head_dim});
   const std::int32_t* kv_lens = step_i32(layout_.kv_lens());
-  if (step.decode) {
+  if (step.decode && !ablated(true, attention)) {
     cuda::DecodeAttnArgs a;
     a.out = out;
     a.q = q;
@@ -939,7 +973,7 @@ void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
     // A named variant that cannot take this call (e.g. no plan in an eager step) defers to auto.
     const auto* named = cuda::decode_attention_registry().find(decode_attn_variant_);
     cuda::decode_attention(a, s, named && named->supports(a) ? decode_attn_variant_ : "auto");
-  } else {
+  } else if (!step.decode) {
     cuda::PrefillAttnArgs a;
     a.out = out;
     a.q = q;
@@ -954,8 +988,9 @@ void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
   }
   // The default (staged) keeps the residual projections on the chain: staged's residual block
   // is that same GEMV.
-  residual_matmul(dview(attn_.data(), DType::f16, {t, c.q_dim()}), l.wo, step.decode,
-                  fused_ == Fused::all && fused_step(step, l.wo));
+  if (!ablated(step.decode, o_proj))
+    residual_matmul(dview(attn_.data(), DType::f16, {t, c.q_dim()}), l.wo, step.decode,
+                    fused_ == Fused::all && fused_step(step, l.wo));
 }
 
 void CudaSession::ffn_block(const Layer& l, std::int64_t t, bool decode) {
@@ -964,11 +999,12 @@ void CudaSession::ffn_block(const Layer& l, std::int64_t t, bool decode) {
   AttnStep shape;
   shape.rows = t;
   shape.decode = decode;
-  if (!ffn_norm_fused(l, ffn, decode)) {
+  if (!ablated(decode, gate_up) && !ffn_norm_fused(l, ffn, decode)) {
     cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.ffn_norm.view(), c.rms_eps}, stream_.get());
     matmul(ffn, h_rows(t), l.w_gate, cuda::Epilogue::swiglu, decode, &l.w_up);
   }
-  residual_matmul(ffn, l.w_down, decode, fused_ == Fused::all && fused_step(shape, l.w_down));
+  if (!ablated(decode, down))
+    residual_matmul(ffn, l.w_down, decode, fused_ == Fused::all && fused_step(shape, l.w_down));
 }
 
 // Logits of rows [first, t) of the chunk into host memory at dst ([t - first, vocab]).

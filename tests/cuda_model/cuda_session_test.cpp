@@ -208,6 +208,29 @@ TEST_F(CudaSessionTest, FusedSwitch) {
   EXPECT_THROW(create_session(model, {.device = Device::cuda}), Error);
 }
 
+// KLAB_CUDA_ABLATE (study switch): named decode parts are left out and the description says so;
+// prefill is never ablated; an unknown name is an error.
+TEST_F(CudaSessionTest, AblateSwitch) {
+  TinySpec s = shape(2, 2, 64);
+  s.matrix_type = TensorType::q4_0;
+  TinyModel tiny(s);
+  const auto model = Model::load(tiny.path());
+  const auto prompt = random_tokens(5, s.vocab);
+  const auto plain = create_session(model, {.device = Device::cuda});
+  EXPECT_EQ(plain->describe().find("ABLATED"), std::string::npos);
+  const auto want = copy(plain->prefill(prompt));
+  {
+    const ScopedEnv env("KLAB_CUDA_ABLATE", "attention,o_proj,lm_head");
+    const auto ablated = create_session(model, {.device = Device::cuda});
+    EXPECT_NE(ablated->describe().find("ABLATED"), std::string::npos);
+    EXPECT_LE(rel_error(copy(ablated->prefill(prompt)), want), 1e-6);
+    EXPECT_NO_THROW(ablated->decode(prompt[0]));
+    EXPECT_NO_THROW(ablated->decode(prompt[1]));
+  }
+  const ScopedEnv bad("KLAB_CUDA_ABLATE", "attention,mlp");
+  EXPECT_THROW(create_session(model, {.device = Device::cuda}), Error);
+}
+
 TEST_F(CudaSessionTest, Qwen2BiasesAndNeoxRope) {
   TinySpec s = shape(3, 1, 64);
   s.arch = "qwen2";
