@@ -37,9 +37,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <thread>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "klab/buffer.hpp"
@@ -965,6 +965,9 @@ void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
     // Lengths and block tables are step inputs, copied from the host ahead of the step's
     // kernels (upload_step): the decode kernel may read them before its PDL wait.
     a.indices_ready = true;
+    // The kernels before write only each sequence's new row (its last): the rest of the cache
+    // may be copied before the PDL wait.
+    a.history_ready = true;
     a.scale = attn_scale_;
     if (step.plan && attn_workspace_.size() > 0) {  // plans never outgrow it
       a.plan = step.plan;

@@ -112,6 +112,9 @@ DecodeSet make_decode_set(const AttnShape& s, DType dt, bool paged, std::int64_t
   // step inputs are host copies ahead of each step): the cluster variants may read them before
   // their PDL wait.
   set.args.indices_ready = true;
+  // Nothing in the bench writes the cache between launches, as nothing but the new row is
+  // written in a decode step: the cluster variants may copy K/V before their PDL wait.
+  set.args.history_ready = true;
   if (plan) {
     set.workspace = klab::DeviceBuffer(std::max<std::size_t>(plan->workspace_bytes, 16));
     // split_kv_mma_fused's counters (a plan without splits has none: the call leaves it alone)

@@ -133,6 +133,11 @@ struct DecodeAttnArgs {
   // while the previous kernel still runs under programmatic dependent launch. q and the K/V
   // rows are always read after that kernel completes. Default: lengths may come from it.
   bool indices_ready = false;
+  // With indices_ready: no kernel launched before this call writes a sequence's cache rows below
+  // its last position (kv_lens[b] - 1), as in a decode step, where the kernel before writes only
+  // the new token's row. The cluster variants then also issue their first K/V copies (all rows
+  // but the last) before the PDL wait; the last row and q are read after it.
+  bool history_ready = false;
 };
 
 void validate(const DecodeAttnArgs& args);

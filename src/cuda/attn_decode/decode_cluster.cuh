@@ -143,6 +143,10 @@ __device__ __forceinline__ int window_pages(std::int64_t keys, int page_size) {
   return n < kPageWindow ? static_cast<int>(n) : kPageWindow;
 }
 
+// TileRows offset of a row the prologue leaves for after the PDL wait (valid offsets are >= 0,
+// rows to zero-fill are -1).
+constexpr std::int64_t kDeferredRow = -2;
+
 template <class T, int D, int kWarps, int kMaxStages>
 __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodeParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -179,21 +183,28 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
       stage_window<S::kThreads>(s_pages, seq.table, guess_first, guess_pages,
                                 p.cache.max_blocks_per_seq);
   };
+  // history_ready: the K/V copies of the prologue go out before the wait too (all rows but the
+  // sequence's last, which the kernel before may be writing), q after it.
+  const bool early_kv = p.indices_ready && p.history_ready;
   if (p.indices_ready) {
     stage_guessed_window();
-    pdl_wait();
+    if (!early_kv) pdl_wait();
   }
   Vec16<T> qv[S::kQPerThread];
+  auto load_q_rows = [&] {
 #pragma unroll
-  for (int j = 0; j < S::kQPerThread; ++j) {
-    const int idx = tid + j * S::kThreads, row = idx / S::kChunks, c = idx % S::kChunks;
-    if (row < n_heads) {
-      qv[j].load(static_cast<const T*>(p.q) + b * p.q_stride_b + (h0 + row) * p.q_stride_h + c * 8);
-    } else {
+    for (int j = 0; j < S::kQPerThread; ++j) {
+      const int idx = tid + j * S::kThreads, row = idx / S::kChunks, c = idx % S::kChunks;
+      if (row < n_heads) {
+        qv[j].load(static_cast<const T*>(p.q) + b * p.q_stride_b + (h0 + row) * p.q_stride_h +
+                   c * 8);
+      } else {
 #pragma unroll
-      for (int e = 0; e < 8; ++e) qv[j][e] = from_f32<T>(0.0f);
+        for (int e = 0; e < 8; ++e) qv[j][e] = from_f32<T>(0.0f);
+      }
     }
-  }
+  };
+  if (!early_kv) load_q_rows();
   if (!p.indices_ready) stage_guessed_window();
 
   const int max_len = seq.max_len < 0x7fffffff ? static_cast<int>(seq.max_len) : 0x7fffffff;
@@ -225,6 +236,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
     T* sv = sk + S::kStages * S::kTileElems;
 #pragma unroll
     for (int r = 0; r < S::kRowsPerLane; ++r) {
+      if (t.off[r] == kDeferredRow) continue;  // copied after the PDL wait
       const int row = lane / 8 + 4 * r;
       const bool valid = t.off[r] >= 0;
       const std::int64_t src = valid ? t.off[r] : 0;
@@ -240,10 +252,23 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   // The first kStages - 1 tiles (with the first loop iteration's, every stage) go out before
   // anything waits on them; `ahead`: the rows of the tile after them.
   TileRows<T, D> ahead;
+  // early_kv: the row of key `defer_key` (the sequence's last) is left out of the prologue's
+  // copies and remembered (its stage, row slot and cache offset) for after the wait.
+  int defer_key = -1, deferred_stage = -1, deferred_r = 0;
+  std::int64_t deferred_off = 0;
   auto issue_prologue = [&] {
 #pragma unroll
     for (int s = 0; s < S::kStages - 1; ++s) {
-      const TileRows<T, D> t = rows_of(s);
+      TileRows<T, D> t = rows_of(s);
+#pragma unroll
+      for (int r = 0; r < S::kRowsPerLane; ++r)
+        if (defer_key >= 0 && key0(s) + lane / 8 + 4 * r == defer_key && t.off[r] >= 0 &&
+            s < my_tiles) {
+          deferred_stage = s;
+          deferred_r = r;
+          deferred_off = t.off[r];
+          t.off[r] = kDeferredRow;
+        }
       if (s < my_tiles) load_tile(t, s);
       cp_async_commit();
     }
@@ -253,7 +278,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   // Speculative (contiguous): the range of the plan's guessed cut, clamped to the rows the cache
   // holds, goes out before the length is known. Rows the actual length excludes are masked in
   // the softmax (K) and zeroed after their copy lands (V).
-  const bool spec = p.speculate && !seq.paged && p.chunk > 0;
+  const bool spec = p.speculate && !early_kv && !seq.paged && p.chunk > 0;
   if (spec) {
     const std::int64_t guess_begin = std::int64_t{split} * p.chunk;
     const int gb = guess_begin < max_len ? static_cast<int>(guess_begin) : max_len;
@@ -298,8 +323,27 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
       }
       __syncthreads();  // the window is visible to every warp
     }
+    if (early_kv) defer_key = len - 1;
     set_range(first, last);
     issue_prologue();
+  }
+  if (early_kv) {
+    pdl_wait();
+    if (deferred_stage >= 0) {  // the lanes holding the last row's chunks copy it now
+      T* sk = pipe + deferred_stage * S::kTileElems;
+      T* sv = sk + S::kStages * S::kTileElems;
+      const int row = lane / 8 + 4 * deferred_r;
+#pragma unroll
+      for (int j = 0; j < S::kChunkGroups; ++j) {
+        const int c = lane % 8 + 8 * j;
+        const int dst = swizzled_chunk<S::kChunks>(row, c) * 8;
+        cp_async16(sk + dst, kg + deferred_off + c * 8, true);
+        cp_async16(sv + dst, vg + deferred_off + c * 8, true);
+      }
+      cp_async_commit();
+      cp_async_wait<0>();  // landed before its tile is read (the loop's waits count groups)
+    }
+    load_q_rows();
   }
 
 #pragma unroll

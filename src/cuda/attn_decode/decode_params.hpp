@@ -51,6 +51,9 @@ struct DecodeParams {
   // DecodeAttnArgs::indices_ready: kv_lens and the block table may be read before the PDL wait
   // (the cluster variants do).
   bool indices_ready = false;
+  // DecodeAttnArgs::history_ready (with indices_ready): K/V rows below each sequence's last
+  // position may be copied before the PDL wait.
+  bool history_ready = false;
 };
 
 // How sequence b with `len` keys is cut: `count` splits of `chunk` tokens (the last shorter).

@@ -1,6 +1,8 @@
 // The decode_attention op: argument checks, its variants, the auto choice and the entry point.
 #include <cmath>
+#include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include "cuda/attn_decode/decode_params.hpp"
 #include "cuda/common/attn_checks.hpp"
@@ -27,6 +29,12 @@ decode::DecodeParams params_of(const DecodeAttnArgs& a) {
   p.scale = a.scale;
   p.dtype = a.cache.dtype;
   p.indices_ready = a.indices_ready;
+  // KLAB_CUDA_DECODE_EARLY_KV=0 (a study switch, read once) ignores history_ready.
+  static const bool early_kv = [] {
+    const char* v = std::getenv("KLAB_CUDA_DECODE_EARLY_KV");
+    return !(v && std::string_view(v) == "0");
+  }();
+  p.history_ready = early_kv && a.indices_ready && a.history_ready;
   if (a.plan) {
     p.max_splits = a.plan->max_splits;
     p.chunk = a.plan->chunk;

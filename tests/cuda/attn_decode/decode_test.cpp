@@ -72,6 +72,7 @@ struct DecodeProblem {
   DeviceBuffer workspace;
   std::optional<cuda::DecodePlan> plan;
   bool indices_ready = false;  // DecodeAttnArgs::indices_ready (the lengths are host-written)
+  bool history_ready = false;  // DecodeAttnArgs::history_ready
 
   DecodeProblem(const CacheSpec& spec, std::vector<std::int32_t> lens_, int group, float scale_)
       : cache(spec), lens(std::move(lens_)), num_q_heads(spec.num_kv_heads * group), scale(scale_) {
@@ -104,6 +105,7 @@ struct DecodeProblem {
     a.plan = plan;
     a.workspace = plan ? workspace.data() : nullptr;
     a.indices_ready = indices_ready;
+    a.history_ready = history_ready;
     return a;
   }
 
@@ -598,6 +600,39 @@ TEST_F(DecodeSplitTest, ClusterIndicesReadyStillWaitsForQ) {
       second.q = first.result();  // the query call 2 read
       EXPECT_LE(rel_error(first.result().view(), first.reference().view()), 1e-2);
       EXPECT_LE(rel_error(second.result().view(), second.reference().view()), 1e-2);
+    }
+}
+
+// history_ready: the cluster variants copy every row but each sequence's last before their PDL
+// wait. Here the kernel just before (kv_append) writes those last rows, whose old device contents
+// are different random data: the result must use the new rows.
+TEST_F(DecodeSplitTest, ClusterHistoryReadyWaitsForTheLastRow) {
+  const std::vector<std::int32_t> lens = {1, 4097, 65, 700, 17};
+  for (const bool paged : {false, true})
+    for (const std::string& v : kClusterVariants) {
+      SCOPED_TRACE(v + (paged ? " paged" : " contiguous"));
+      CacheSpec spec{DType::bf16, paged, 17, 2, 128, lens};
+      DecodeProblem p(spec, lens, 4, 0.088f);
+      p.plan_for_lengths();
+      p.indices_ready = p.history_ready = true;
+      const auto b = static_cast<std::int64_t>(lens.size());
+      const HostTensor k_new = random_tensor(DType::bf16, {b, 2, 128}),
+                       v_new = random_tensor(DType::bf16, {b, 2, 128});
+      std::vector<std::int32_t> seq(lens.size()), pos(lens.size());
+      for (std::size_t i = 0; i < lens.size(); ++i) {
+        seq[i] = static_cast<std::int32_t>(i);
+        pos[i] = lens[i] - 1;
+      }
+      ref::kv_append(p.cache.host(), k_new.view(), v_new.view(), seq, pos);  // the reference's
+      const DeviceTensor dk = DeviceTensor::upload(k_new.view()),
+                         dv = DeviceTensor::upload(v_new.view()), dseq = upload_i32(seq),
+                         dpos = upload_i32(pos);
+      p.dout.poison();
+      cuda::kv_append({p.cache.device(), dk.view(), dv.view(),
+                       dseq.view().ptr<const std::int32_t>(),
+                       dpos.view().ptr<const std::int32_t>()});
+      cuda::decode_attention(p.args(), nullptr, v);  // no sync in between
+      EXPECT_LE(rel_error(p.result().view(), p.reference().view()), 1e-2);
     }
 }
 
