@@ -340,8 +340,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
         cp_async16(sk + dst, kg + deferred_off + c * 8, true);
         cp_async16(sv + dst, vg + deferred_off + c * 8, true);
       }
-      cp_async_commit();
-      cp_async_wait<0>();  // landed before its tile is read (the loop's waits count groups)
+      cp_async_commit();  // waited for at its tile (the loop's own waits count groups)
     }
     load_q_rows();
   }
@@ -388,6 +387,9 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
               make_uint4(0u, 0u, 0u, 0u);
       }
     }
+    // The row copied after the PDL wait belongs to the warp's last tile (the range's last key):
+    // waiting for everything there costs no pipelining, and the earlier tiles hid its latency.
+    if (i == deferred_stage) cp_async_wait<0>();
     __syncwarp();  // every lane's copies of tile i are visible to the whole warp
     float s[2][4] = {};
 #pragma unroll
