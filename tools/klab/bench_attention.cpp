@@ -112,9 +112,9 @@ DecodeSet make_decode_set(const AttnShape& s, DType dt, bool paged, std::int64_t
   // step inputs are host copies ahead of each step): the cluster variants may read them before
   // their PDL wait.
   set.args.indices_ready = true;
-  // Nothing in the bench writes the cache between launches, as nothing but the new row is
-  // written in a decode step: the cluster variants may copy K/V before their PDL wait.
-  set.args.history_ready = true;
+  // history_ready stays off: measured on the H100 (session 6, c7 / c8), back-to-back launches of
+  // one kernel got slower with it (B=1 S=4096 _spec 11.5 against 10.3 us) while the decode step
+  // got faster (+0.6-1.4% tok/s); the engine sets it, the kernel numbers here are without it.
   if (plan) {
     set.workspace = klab::DeviceBuffer(std::max<std::size_t>(plan->workspace_bytes, 16));
     // split_kv_mma_fused's counters (a plan without splits has none: the call leaves it alone)
