@@ -231,22 +231,26 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
     cursor.take(seq, window, i < my_tiles ? end : 0, t.off);
     return t;
   };
-  auto load_tile = [&](const TileRows<T, D>& t, int stage) {
+  // This lane's chunks of row slot r of a stage: K and V rows at cache offset `src` (zero-filled
+  // when not valid).
+  auto copy_row = [&](int stage, int r, std::int64_t src, bool valid) {
     T* sk = pipe + stage * S::kTileElems;
     T* sv = sk + S::kStages * S::kTileElems;
+    const int row = lane / 8 + 4 * r;
+#pragma unroll
+    for (int j = 0; j < S::kChunkGroups; ++j) {
+      const int c = lane % 8 + 8 * j;
+      const int dst = swizzled_chunk<S::kChunks>(row, c) * 8;
+      cp_async16(sk + dst, kg + src + c * 8, valid);
+      cp_async16(sv + dst, vg + src + c * 8, valid);
+    }
+  };
+  auto load_tile = [&](const TileRows<T, D>& t, int stage) {
 #pragma unroll
     for (int r = 0; r < S::kRowsPerLane; ++r) {
       if (t.off[r] == kDeferredRow) continue;  // copied after the PDL wait
-      const int row = lane / 8 + 4 * r;
       const bool valid = t.off[r] >= 0;
-      const std::int64_t src = valid ? t.off[r] : 0;
-#pragma unroll
-      for (int j = 0; j < S::kChunkGroups; ++j) {
-        const int c = lane % 8 + 8 * j;
-        const int dst = swizzled_chunk<S::kChunks>(row, c) * 8;
-        cp_async16(sk + dst, kg + src + c * 8, valid);
-        cp_async16(sv + dst, vg + src + c * 8, valid);
-      }
+      copy_row(stage, r, valid ? t.off[r] : 0, valid);
     }
   };
   // The first kStages - 1 tiles (with the first loop iteration's, every stage) go out before
@@ -330,16 +334,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   if (early_kv) {
     pdl_wait();
     if (deferred_stage >= 0) {  // the lanes holding the last row's chunks copy it now
-      T* sk = pipe + deferred_stage * S::kTileElems;
-      T* sv = sk + S::kStages * S::kTileElems;
-      const int row = lane / 8 + 4 * deferred_r;
-#pragma unroll
-      for (int j = 0; j < S::kChunkGroups; ++j) {
-        const int c = lane % 8 + 8 * j;
-        const int dst = swizzled_chunk<S::kChunks>(row, c) * 8;
-        cp_async16(sk + dst, kg + deferred_off + c * 8, true);
-        cp_async16(sv + dst, vg + deferred_off + c * 8, true);
-      }
+      copy_row(deferred_stage, deferred_r, deferred_off, true);
       cp_async_commit();  // waited for at its tile (the loop's own waits count groups)
     }
     load_q_rows();
