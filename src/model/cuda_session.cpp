@@ -227,8 +227,8 @@ class CudaSession final : public Session {
   bool pdl_ = true;
   // KLAB_CUDA_ABLATE (a study switch): decode steps leave out the named parts, so that the step
   // time with and without each part gives its cost inside the graph (the logits are then wrong;
-  // the session's description says "ABLATED"). Names: qkv (norm + QKV + RoPE / KV write), attention, o_proj, gate_up (norm +
-  // gate/up SwiGLU), down, lm_head (final norm + LM head).
+  // the session's description says "ABLATED"). Names: qkv (norm + QKV + RoPE / KV write),
+  // attention, o_proj, gate_up (norm + gate/up SwiGLU), down, lm_head (final norm + LM head).
   enum Part : unsigned { qkv = 1, attention = 2, o_proj = 4, gate_up = 8, down = 16, lm_head = 32 };
   static unsigned ablate_from_env();
   unsigned ablate_ = 0;
