@@ -232,6 +232,12 @@ class CudaSession final : public Session {
   enum Part : unsigned { qkv = 1, attention = 2, o_proj = 4, gate_up = 8, down = 16, lm_head = 32 };
   static unsigned ablate_from_env();
   unsigned ablate_ = 0;
+  // Decode steps ask the L2 for the next projections' weights between the QKV block and the
+  // attention (l2_prefetch_projections): up to this many bytes, the O weights first, then the
+  // heads of gate and up; 0: off. KLAB_CUDA_L2_PREFETCH = megabytes (0 or "off": none).
+  static std::size_t l2_prefetch_from_env();
+  std::size_t l2_prefetch_bytes_ = 0;
+  void l2_prefetch_projections(const Layer& l);
   bool ablated(bool decode, Part part) const { return decode && (ablate_ & part) != 0; }
   Stream stream_;
   int sm_count_ = 0;
@@ -320,6 +326,7 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       fused_(fused_from_env()),
       pdl_(!env_is("KLAB_CUDA_PDL", "0")),
       ablate_(ablate_from_env()),
+      l2_prefetch_bytes_(l2_prefetch_from_env()),
       step_host_(static_cast<std::size_t>(layout_.total())),
       logits_host_(seqs() * static_cast<std::size_t>(cfg_.vocab_size)),
       attn_scale_(1.0f / std::sqrt(static_cast<float>(cfg_.head_dim))) {
@@ -333,18 +340,32 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
   const std::string layer_format = layers_.empty() ? "-" : layers_.front().wqkv.format();
   const std::string sequences =
       max_sequences() > 1 ? " x " + std::to_string(max_sequences()) + " sequences" : "";
-  description_ = "cuda (" + info.name + "), weights " + layer_format + " (embeddings " +
-                 embd_.format() + ") " + std::to_string(weight_bytes_ >> 20) +
-                 " MiB on device, kv cache f16 x " + std::to_string(max_context()) + sequences +
-                 ", gemv " + gemv_variant_ +
-                 (max_sequences() > cuda::kGemvMaxM
-                      ? (wide_decode_gemv_ ? ", wide decode gemv" : ", wide decode gemm")
-                      : "") +
-                 (fused_ == Fused::all      ? (pdl_ ? ", fused decode + pdl" : ", fused decode")
-                  : fused_ == Fused::staged ? ", rmsnorm in the staged gemv"
-                                            : "") +
-                 (use_graphs_ ? ", decode graphs" : ", no graphs") +
-                 (ablate_ ? ", ABLATED decode parts (KLAB_CUDA_ABLATE; logits are wrong)" : "");
+  description_ =
+      "cuda (" + info.name + "), weights " + layer_format + " (embeddings " + embd_.format() +
+      ") " + std::to_string(weight_bytes_ >> 20) + " MiB on device, kv cache f16 x " +
+      std::to_string(max_context()) + sequences + ", gemv " + gemv_variant_ +
+      (max_sequences() > cuda::kGemvMaxM
+           ? (wide_decode_gemv_ ? ", wide decode gemv" : ", wide decode gemm")
+           : "") +
+      (fused_ == Fused::all      ? (pdl_ ? ", fused decode + pdl" : ", fused decode")
+       : fused_ == Fused::staged ? ", rmsnorm in the staged gemv"
+                                 : "") +
+      (use_graphs_ ? ", decode graphs" : ", no graphs") +
+      (l2_prefetch_bytes_ ? ", l2 prefetch " + std::to_string(l2_prefetch_bytes_ >> 20) + " MiB"
+                          : std::string()) +
+      (ablate_ ? ", ABLATED decode parts (KLAB_CUDA_ABLATE; logits are wrong)" : "");
+}
+
+std::size_t CudaSession::l2_prefetch_from_env() {
+  constexpr std::size_t kDefaultMiB = 0;
+  const std::string v = env_or("KLAB_CUDA_L2_PREFETCH", "");
+  if (v.empty()) return kDefaultMiB << 20;
+  if (v == "off") return 0;
+  char* end = nullptr;
+  const unsigned long mib = std::strtoul(v.c_str(), &end, 10);
+  if (end == v.c_str() || *end != '\0' || mib > 4096)
+    fail("KLAB_CUDA_L2_PREFETCH: expected megabytes (0..4096) or 'off', got '" + v + "'");
+  return std::size_t{mib} << 20;
 }
 
 unsigned CudaSession::ablate_from_env() {
@@ -947,6 +968,50 @@ void CudaSession::residual_matmul(const TensorView& in, const DeviceWeight& w, b
   cuda::fused_gemv_residual(a, stream_.get());
 }
 
+namespace {
+
+// The device bytes a GEMV streams for w, in the order it streams them: the tiled codes then
+// scales (and mins) when that layout is on the device, else the plain ones, else the dense rows.
+std::vector<cuda::DeviceBytes> streamed_bytes(const DeviceWeight& w) {
+  if (!w.quantized()) return {{w.dense().data, w.dense().nbytes()}};
+  const cuda::DeviceQuantMatrix& q = w.quant();
+  if (q.has_tiled()) {
+    const cuda::QuantTiledView t = q.tiled();
+    const auto codes = static_cast<std::size_t>(t.rows_padded * t.cols_padded * t.bits / 8);
+    const auto lines = static_cast<std::size_t>(t.tiles() * t.groups_padded() * 32);
+    return {{t.codes, codes}, {t.scales, lines}, {t.mins, t.mins ? lines : 0}};
+  }
+  const cuda::QuantPlainView p = q.plain();
+  const auto codes = static_cast<std::size_t>(p.rows * p.cols * p.bits / 8);
+  const auto groups = static_cast<std::size_t>(p.rows * (p.cols / p.group) * 2);
+  return {{p.codes, codes}, {p.scales, groups}, {p.mins, p.mins ? groups : 0}};
+}
+
+}  // namespace
+
+// At short contexts the decode attention and the O projection after it are latency-bound and
+// HBM idles (docs/decode-step.md); a PDL-launched prefetch kernel between the QKV block and the
+// attention fills that time with the O weights and the first rows of gate and up, which their
+// GEMVs then find in L2.
+void CudaSession::l2_prefetch_projections(const Layer& l) {
+  cuda::L2PrefetchArgs a;
+  a.pdl = pdl_;
+  std::size_t budget = l2_prefetch_bytes_;
+  int n = 0;
+  const auto take = [&](cuda::DeviceBytes r, std::size_t limit) {
+    r.bytes = std::min({r.bytes, budget, limit});
+    if (r.bytes == 0 || n == cuda::kL2PrefetchRanges) return;
+    a.ranges[n++] = r;
+    budget -= r.bytes;
+  };
+  for (const cuda::DeviceBytes& r : streamed_bytes(l.wo)) take(r, budget);
+  // The gate and up heads in equal parts: the SwiGLU GEMV reads row tiles of both together.
+  const std::size_t half = budget / 2;
+  take(streamed_bytes(l.w_gate).front(), half);
+  take(streamed_bytes(l.w_up).front(), half);
+  cuda::l2_prefetch(a, stream_.get());
+}
+
 void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
   const LlamaConfig& c = cfg_;
   const cudaStream_t s = stream_.get();
@@ -956,6 +1021,7 @@ void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
 
   const TensorView out = dview(attn_.data(), DType::f16, {t, c.n_heads, c.head_dim});
   const std::int32_t* kv_lens = step_i32(layout_.kv_lens());
+  if (step.decode && l2_prefetch_bytes_ > 0) l2_prefetch_projections(l);
   if (step.decode && !ablated(true, attention)) {
     cuda::DecodeAttnArgs a;
     a.out = out;

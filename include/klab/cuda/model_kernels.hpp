@@ -7,9 +7,15 @@
 //                    dense f16), dequantized to f32: float(q) * scale (+ min), in that order
 //   rmsnorm_to_half  out = f16(rmsnorm(x) * weight): x and weight f32, math in f32
 //   add_bias         y[t, :] = y[t, :] + bias, y f16 (rounded once), bias f32
+//   l2_prefetch      asks the L2 to fetch device byte ranges (the weights of projections
+//                    further down a decode step) while latency-bound kernels leave HBM idle;
+//                    reads nothing into registers, writes nothing (a hint: results never
+//                    depend on it)
 //
 // All asynchronous on `stream`, no allocation, no host reads of device data.
 #pragma once
+
+#include <cstddef>
 
 #include "klab/cuda/quant_matrix.hpp"
 #include "klab/tensor.hpp"
@@ -44,9 +50,26 @@ struct AddBiasArgs {
   TensorView bias;
 };
 
+// Up to kL2PrefetchRanges device byte ranges; a range's data must be 16-byte aligned, and a
+// tail of bytes % 16 is not fetched (the bulk prefetch's unit). Empty ranges are skipped.
+// pdl: launched with programmatic dependent launch inside a PDL chain: the prefetches are issued
+// before the wait for the kernel before, and the kernel after may start at once; the kernel
+// still waits for its predecessor before it ends, so a PDL successor's wait keeps covering the
+// kernels before this one.
+struct DeviceBytes {
+  const void* data = nullptr;
+  std::size_t bytes = 0;
+};
+inline constexpr int kL2PrefetchRanges = 6;
+struct L2PrefetchArgs {
+  DeviceBytes ranges[kL2PrefetchRanges];
+  bool pdl = false;
+};
+
 // Validate (klab::Error naming the argument), then launch.
 void embedding_rows(const EmbeddingArgs& args, cudaStream_t stream = nullptr);
 void rmsnorm_to_half(const RmsNormToHalfArgs& args, cudaStream_t stream = nullptr);
 void add_bias(const AddBiasArgs& args, cudaStream_t stream = nullptr);
+void l2_prefetch(const L2PrefetchArgs& args, cudaStream_t stream = nullptr);
 
 }  // namespace klab::cuda

@@ -1,4 +1,5 @@
 // Argument checks and entry points of the engine's glue kernels.
+#include <cstdint>
 #include <string>
 
 #include "cuda/model/model_params.hpp"
@@ -96,6 +97,25 @@ void add_bias(const AddBiasArgs& a, cudaStream_t stream) {
                                .cols = a.y.dim(1),
                                .y_stride = a.y.stride[0]},
                               stream);
+}
+
+void l2_prefetch(const L2PrefetchArgs& a, cudaStream_t stream) {
+  constexpr std::string_view op = "l2_prefetch";
+  model_glue::L2PrefetchParams p;
+  p.pdl = a.pdl;
+  for (int i = 0; i < kL2PrefetchRanges; ++i) {
+    const DeviceBytes& r = a.ranges[i];
+    const std::string arg = "ranges[" + std::to_string(i) + "]";
+    check_arg(r.bytes == 0 || r.data != nullptr, op, arg, "has bytes but no data");
+    check_arg(reinterpret_cast<std::uintptr_t>(r.data) % 16 == 0, op, arg,
+              "data is not 16-byte aligned");
+    check_arg(r.bytes < (std::uint64_t{1} << 40), op, arg,
+              "is too large: " + std::to_string(r.bytes) + " bytes");
+    p.data[i] = static_cast<const std::uint8_t*>(r.data);
+    p.bytes[i] = r.bytes / 16 * 16;
+    p.total += p.bytes[i];
+  }
+  if (p.total > 0) model_glue::launch_l2_prefetch(p, stream);
 }
 
 }  // namespace klab::cuda

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "klab/cuda/model_kernels.hpp"
 #include "klab/cuda/quant_matrix.hpp"
 
 using cudaStream_t = struct CUstream_st*;
@@ -40,8 +41,17 @@ struct AddBiasParams {
   std::int64_t y_stride = 0;
 };
 
+// Bulk L2 prefetch of whole 16-byte units: ranges[i] = {data, bytes}, bytes a multiple of 16.
+struct L2PrefetchParams {
+  const std::uint8_t* data[kL2PrefetchRanges] = {};
+  std::uint64_t bytes[kL2PrefetchRanges] = {};
+  std::uint64_t total = 0;  // sum of bytes
+  bool pdl = false;
+};
+
 void launch_embedding_rows(const EmbeddingParams& p, cudaStream_t stream);
 void launch_rmsnorm_to_half(const RmsNormToHalfParams& p, cudaStream_t stream);
 void launch_add_bias(const AddBiasParams& p, cudaStream_t stream);
+void launch_l2_prefetch(const L2PrefetchParams& p, cudaStream_t stream);
 
 }  // namespace klab::cuda::model_glue
