@@ -232,12 +232,17 @@ class CudaSession final : public Session {
   enum Part : unsigned { qkv = 1, attention = 2, o_proj = 4, gate_up = 8, down = 16, lm_head = 32 };
   static unsigned ablate_from_env();
   unsigned ablate_ = 0;
-  // Decode steps ask the L2 for the next projections' weights between the QKV block and the
-  // attention (l2_prefetch_projections): up to this many bytes, the O weights first, then the
-  // heads of gate and up; 0: off. KLAB_CUDA_L2_PREFETCH = megabytes (0 or "off": none).
+  // Decode steps ask the L2 for the next projections' weights (projection_prefetch): up to this
+  // many bytes, the O weights first, then the heads of gate and up; 0: off.
+  // KLAB_CUDA_L2_PREFETCH = MiB (0 or "off": none). Issued by the last
+  // KLAB_CUDA_L2_PREFETCH_BLOCKS (default: one per SM) blocks of the fused QKV GEMV after their
+  // main loop, or with KLAB_CUDA_L2_PREFETCH_AT=kernel (a study switch) by the l2_prefetch
+  // kernel between the QKV block and the attention.
   static std::size_t l2_prefetch_from_env();
   std::size_t l2_prefetch_bytes_ = 0;
-  void l2_prefetch_projections(const Layer& l);
+  bool l2_prefetch_kernel_ = false;
+  std::int64_t l2_prefetch_blocks_ = 0;
+  cuda::L2PrefetchList projection_prefetch(const Layer& l) const;
   bool ablated(bool decode, Part part) const { return decode && (ablate_ & part) != 0; }
   Stream stream_;
   int sm_count_ = 0;
@@ -327,6 +332,7 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       pdl_(!env_is("KLAB_CUDA_PDL", "0")),
       ablate_(ablate_from_env()),
       l2_prefetch_bytes_(l2_prefetch_from_env()),
+      l2_prefetch_kernel_(env_is("KLAB_CUDA_L2_PREFETCH_AT", "kernel")),
       step_host_(static_cast<std::size_t>(layout_.total())),
       logits_host_(seqs() * static_cast<std::size_t>(cfg_.vocab_size)),
       attn_scale_(1.0f / std::sqrt(static_cast<float>(cfg_.head_dim))) {
@@ -334,6 +340,8 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
   if (env_is("KLAB_CUDA_GRAPHS", "0")) use_graphs_ = false;
   const DeviceInfo info = cuda_device_info();
   sm_count_ = info.sm_count;
+  l2_prefetch_blocks_ = std::atoi(env_or("KLAB_CUDA_L2_PREFETCH_BLOCKS", "0").c_str());
+  if (l2_prefetch_blocks_ <= 0) l2_prefetch_blocks_ = sm_count_;
   upload_weights();
   allocate_buffers();
   make_decode_plans();
@@ -917,6 +925,10 @@ bool CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorVi
   a.pdl = pdl_;
   a.workspace = qkv_.data();  // staged's projection rows, as the chain's
   a.workspace_bytes = qkv_.size();
+  if (step.decode && l2_prefetch_bytes_ > 0 && !l2_prefetch_kernel_) {
+    a.l2_after = projection_prefetch(l);
+    a.l2_after_blocks = l2_prefetch_blocks_;
+  }
   if (fused_ == Fused::staged) {
     const TensorView qkv = dview(qkv_.data(), DType::f16, {t, cfg_.q_dim() + 2 * cfg_.kv_dim()});
     if (!chain_runs_staged(qkv, l.wqkv, cuda::Epilogue::none) ||
@@ -990,18 +1002,16 @@ std::vector<cuda::DeviceBytes> streamed_bytes(const DeviceWeight& w) {
 }  // namespace
 
 // At short contexts the decode attention and the O projection after it are latency-bound and
-// HBM idles (docs/decode-step.md); a PDL-launched prefetch kernel between the QKV block and the
-// attention fills that time with the O weights and the first rows of gate and up, which their
-// GEMVs then find in L2.
-void CudaSession::l2_prefetch_projections(const Layer& l) {
-  cuda::L2PrefetchArgs a;
-  a.pdl = pdl_;
+// HBM idles (docs/decode-step.md): the ranges that fill that time are the O weights and the
+// first rows of gate and up, which their GEMVs then find in L2.
+cuda::L2PrefetchList CudaSession::projection_prefetch(const Layer& l) const {
+  cuda::L2PrefetchList list{};
   std::size_t budget = l2_prefetch_bytes_;
-  int n = 0;
+  std::size_t n = 0;
   const auto take = [&](cuda::DeviceBytes r, std::size_t limit) {
     r.bytes = std::min({r.bytes, budget, limit});
-    if (r.bytes == 0 || n == cuda::kL2PrefetchRanges) return;
-    a.ranges[n++] = r;
+    if (r.bytes == 0 || n == list.size()) return;
+    list[n++] = r;
     budget -= r.bytes;
   };
   for (const cuda::DeviceBytes& r : streamed_bytes(l.wo)) take(r, budget);
@@ -1009,7 +1019,7 @@ void CudaSession::l2_prefetch_projections(const Layer& l) {
   const std::size_t half = budget / 2;
   take(streamed_bytes(l.w_gate).front(), half);
   take(streamed_bytes(l.w_up).front(), half);
-  cuda::l2_prefetch(a, stream_.get());
+  return list;
 }
 
 void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
@@ -1021,7 +1031,8 @@ void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
 
   const TensorView out = dview(attn_.data(), DType::f16, {t, c.n_heads, c.head_dim});
   const std::int32_t* kv_lens = step_i32(layout_.kv_lens());
-  if (step.decode && l2_prefetch_bytes_ > 0) l2_prefetch_projections(l);
+  if (step.decode && l2_prefetch_bytes_ > 0 && l2_prefetch_kernel_)
+    cuda::l2_prefetch({projection_prefetch(l), pdl_}, s);
   if (step.decode && !ablated(true, attention)) {
     cuda::DecodeAttnArgs a;
     a.out = out;

@@ -42,6 +42,7 @@
 
 #include "klab/cuda/gemv.hpp"
 #include "klab/cuda/kv_cache.hpp"
+#include "klab/cuda/model_kernels.hpp"
 #include "klab/cuda/rope.hpp"
 #include "klab/registry.hpp"
 #include "klab/tensor.hpp"
@@ -106,6 +107,12 @@ struct FusedNormQkvArgs {
   bool pdl = false;
   void* workspace = nullptr;
   std::size_t workspace_bytes = 0;
+  // `staged` only (a hint, ignored elsewhere): byte ranges (the next projections' weights) the
+  // GEMV's last l2_after_blocks blocks ask the L2 for after their main loop, so that HBM keeps
+  // streaming while the grid drains and the decode attention after it runs (l2_prefetch's
+  // rules: 16-byte aligned; a tail of bytes % 16 is not fetched).
+  L2PrefetchList l2_after{};
+  std::int64_t l2_after_blocks = 0;
 
   std::int64_t M() const { return q.dim(0); }
   std::int64_t K() const { return norm.x.dim(1); }

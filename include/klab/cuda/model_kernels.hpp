@@ -15,6 +15,7 @@
 // All asynchronous on `stream`, no allocation, no host reads of device data.
 #pragma once
 
+#include <array>
 #include <cstddef>
 
 #include "klab/cuda/quant_matrix.hpp"
@@ -61,8 +62,9 @@ struct DeviceBytes {
   std::size_t bytes = 0;
 };
 inline constexpr int kL2PrefetchRanges = 6;
+using L2PrefetchList = std::array<DeviceBytes, kL2PrefetchRanges>;
 struct L2PrefetchArgs {
-  DeviceBytes ranges[kL2PrefetchRanges];
+  L2PrefetchList ranges{};
   bool pdl = false;
 };
 

@@ -157,6 +157,15 @@ void run_staged(const FusedNormGemvArgs& a, cudaStream_t stream) {
 void run_staged(const FusedNormQkvArgs& a, cudaStream_t stream) {
   const TensorView qkv = qkv_view(a);
   GemvParams p = norm_gemv_params(qkv, a.norm, a.weights, Epilogue::none);
+  p.l2_after = l2_ranges_of(a.l2_after, "fused_norm_qkv_rope_kv");
+  if (p.l2_after.total > 0) {
+    const std::int64_t grid = p.tw.tiles();
+    const std::int64_t workers = std::clamp<std::int64_t>(a.l2_after_blocks, 1, grid);
+    p.l2_after_first_block = grid - workers;
+    // About one piece a block (16-byte multiples; the ranges' tails add a few).
+    p.l2_after.chunk = std::max<std::uint64_t>(
+        4096, (p.l2_after.total / static_cast<std::uint64_t>(workers) + 15) / 16 * 16);
+  }
   if (epilogue_serves(a)) {
     p.qkv = qkv_epilogue(a);
     return launch(p, a.pdl, stream);

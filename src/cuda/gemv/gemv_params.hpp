@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "cuda/common/l2_ranges.hpp"
 #include "cuda/gemv/qkv_epilogue.hpp"
 #include "klab/cuda/gemv.hpp"
 #include "klab/cuda/quant_matrix.hpp"
@@ -39,6 +40,12 @@ struct GemvParams {
   // QKV epilogue (mma_staged only, epilogue none, M <= 8): RoPE, q and the KV-cache rows
   // written instead of y (qkv_epilogue.hpp).
   QkvRopeEpilogue qkv;
+  // L2 prefetch from the grid's tail (mma_staged only): after its main loop each block from
+  // l2_after_first_block on asks the L2 for its share of l2_after (the next projections'
+  // weights), so they are fetched while the grid drains and the latency-bound kernels after it
+  // (decode attention) run. A hint: results never depend on it.
+  L2Ranges l2_after;
+  std::int64_t l2_after_first_block = 0;
 };
 
 // Fills GemvParams from (already validated) arguments; layouts that were not uploaded stay null.

@@ -26,6 +26,7 @@
 #include <cstdlib>
 
 #include "cuda/attn_decode/pdl.cuh"
+#include "cuda/common/l2_prefetch.cuh"
 #include "cuda/common/reduce.cuh"
 #include "cuda/common/smem_tiles.cuh"
 #include "cuda/gemv/mma_gemv.cuh"
@@ -202,6 +203,16 @@ __device__ __noinline__ void stage_normalized_x(const NormRows n, std::uint32_t 
   }
 }
 
+// This block's share of p.l2_after (one thread issues it). Out of line: called once a block,
+// after the main loop, it must not change the loop's register allocation.
+// The ranges by value: a reference would make the whole parameter struct addressable (a copy of
+// it on every thread's stack).
+static __device__ __noinline__ void prefetch_l2_after(const L2Ranges r, std::int64_t tile,
+                                                      std::int64_t first_block) {
+  prefetch_l2_share(r, static_cast<std::uint64_t>(tile - first_block),
+                    static_cast<std::uint64_t>(gridDim.x - first_block));
+}
+
 // Chunk j of warp w is chunk w + j * W of the block's tile.
 template <class T, int Bits, bool Swiglu, bool Asym, int W, int D>
 __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(GemvParams p) {
@@ -307,6 +318,8 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
     sub(std::integral_constant<int, 0>{});
     if constexpr (kSub == 2) sub(std::integral_constant<int, 1>{});
   }
+  if (p.l2_after.total != 0 && tile >= p.l2_after_first_block && threadIdx.x == 0)
+    prefetch_l2_after(p.l2_after, tile, p.l2_after_first_block);
   // Late trigger: a PDL-launched successor (the next GEMV) may now take the SM slots this block
   // frees and start its own weight stream; triggered at the top, its blocks waited in those
   // slots while this kernel still had waves to run (measured slower in the decode step).

@@ -1,5 +1,5 @@
 // L2 prefetch of device byte ranges: each thread hands the TMA unit of its SM bulk prefetches
-// (cp.async.bulk.prefetch.L2, sm_90) of kChunk bytes, so a few dozen threads request tens of
+// (cuda/common/l2_prefetch.cuh) of 64 KiB pieces, so a few dozen threads request tens of
 // megabytes and the kernel ends long before the bytes arrive.
 //
 // Why: at batch 1 the decode attention and the O projection after it are latency-bound (H100,
@@ -22,34 +22,11 @@ namespace klab::cuda::model_glue {
 namespace {
 
 constexpr int kThreads = 32;
-constexpr std::uint64_t kChunk = 64 * 1024;
 
-__device__ __forceinline__ void bulk_prefetch_l2(const std::uint8_t* p, std::uint32_t bytes) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(p), "r"(bytes) : "memory");
-#else
-  (void)p;
-  (void)bytes;
-#endif
-}
-
-// Chunk c of the concatenated ranges goes to thread c mod (grid threads); every thread walks its
-// chunks in order, so the concatenation's first chunks (range 0's head) are requested first.
 __global__ void __launch_bounds__(kThreads) l2_prefetch_kernel(L2PrefetchParams p) {
   decode::pdl_launch_dependents();
-  const std::uint64_t stride = std::uint64_t{gridDim.x} * kThreads;
-  std::uint64_t first = 0;  // index of range i's first chunk in the concatenation
-  for (int i = 0; i < kL2PrefetchRanges; ++i) {
-    const std::uint64_t chunks = (p.bytes[i] + kChunk - 1) / kChunk;
-    const std::uint64_t me = blockIdx.x * std::uint64_t{kThreads} + threadIdx.x;
-    // This thread's first chunk of range i: the smallest c >= 0 with (first + c) % stride == me.
-    std::uint64_t c = (me + stride - first % stride) % stride;
-    for (; c < chunks; c += stride) {
-      const std::uint64_t off = c * kChunk, left = p.bytes[i] - off;
-      bulk_prefetch_l2(p.data[i] + off, static_cast<std::uint32_t>(left < kChunk ? left : kChunk));
-    }
-    first += chunks;
-  }
+  prefetch_l2_share(p.ranges, blockIdx.x * std::uint64_t{kThreads} + threadIdx.x,
+                    std::uint64_t{gridDim.x} * kThreads);
   decode::pdl_wait();
 }
 
@@ -57,7 +34,8 @@ __global__ void __launch_bounds__(kThreads) l2_prefetch_kernel(L2PrefetchParams 
 
 void launch_l2_prefetch(const L2PrefetchParams& p, cudaStream_t stream) {
   // Upper bound of the chunk count (each range's last chunk may be partial).
-  const auto chunks = static_cast<std::int64_t>(p.total / kChunk) + 4;
+  const auto chunks =
+      static_cast<std::int64_t>(p.ranges.total / p.ranges.chunk) + kL2PrefetchRanges;
   // One thread per chunk up to 32 blocks (a warp each): enough SMs' TMA units to keep the
   // requests flowing, few enough to leave the SMs to the kernels around it.
   const auto blocks =

@@ -100,22 +100,10 @@ void add_bias(const AddBiasArgs& a, cudaStream_t stream) {
 }
 
 void l2_prefetch(const L2PrefetchArgs& a, cudaStream_t stream) {
-  constexpr std::string_view op = "l2_prefetch";
   model_glue::L2PrefetchParams p;
+  p.ranges = l2_ranges_of(a.ranges, "l2_prefetch");
   p.pdl = a.pdl;
-  for (int i = 0; i < kL2PrefetchRanges; ++i) {
-    const DeviceBytes& r = a.ranges[i];
-    const std::string arg = "ranges[" + std::to_string(i) + "]";
-    check_arg(r.bytes == 0 || r.data != nullptr, op, arg, "has bytes but no data");
-    check_arg(reinterpret_cast<std::uintptr_t>(r.data) % 16 == 0, op, arg,
-              "data is not 16-byte aligned");
-    check_arg(r.bytes < (std::uint64_t{1} << 40), op, arg,
-              "is too large: " + std::to_string(r.bytes) + " bytes");
-    p.data[i] = static_cast<const std::uint8_t*>(r.data);
-    p.bytes[i] = r.bytes / 16 * 16;
-    p.total += p.bytes[i];
-  }
-  if (p.total > 0) model_glue::launch_l2_prefetch(p, stream);
+  if (p.ranges.total > 0) model_glue::launch_l2_prefetch(p, stream);
 }
 
 }  // namespace klab::cuda

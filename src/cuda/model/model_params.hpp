@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "cuda/common/l2_prefetch.cuh"
 #include "klab/cuda/model_kernels.hpp"
 #include "klab/cuda/quant_matrix.hpp"
 
@@ -41,11 +42,8 @@ struct AddBiasParams {
   std::int64_t y_stride = 0;
 };
 
-// Bulk L2 prefetch of whole 16-byte units: ranges[i] = {data, bytes}, bytes a multiple of 16.
 struct L2PrefetchParams {
-  const std::uint8_t* data[kL2PrefetchRanges] = {};
-  std::uint64_t bytes[kL2PrefetchRanges] = {};
-  std::uint64_t total = 0;  // sum of bytes
+  L2Ranges ranges;
   bool pdl = false;
 };
 

@@ -407,6 +407,17 @@ std::set<std::string> check_norm_qkv(const QkvCase& c) {
       cache.dv = DeviceTensor::upload(v0.view());
       a.cache = cache.device_view();
       a.pdl = pdl;
+      // With PDL, staged's tail blocks also issue an L2 prefetch (a hint that must change
+      // nothing): of the weight codes and of the workspace it writes (an odd size).
+      a.l2_after = {};
+      a.l2_after_blocks = 0;
+      if (pdl && a.weights.w && a.weights.w->has_tiled()) {
+        const cuda::QuantTiledView t = a.weights.w->tiled();
+        a.l2_after[0] = {t.codes,
+                         static_cast<std::size_t>(t.rows_padded * t.cols_padded * t.bits / 8)};
+        a.l2_after[3] = {ws.data(), ws.size() / 2 + 8};
+        a.l2_after_blocks = 3;
+      }
       q.poison();
       ws.fill_bytes(0xFF);  // staged's qkv rows: nothing left over from the previous variant
       cuda::fused_norm_qkv_rope_kv(a, nullptr, v.name);
