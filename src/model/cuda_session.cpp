@@ -225,6 +225,8 @@ class CudaSession final : public Session {
   static Fused fused_from_env();
   Fused fused_ = Fused::staged;
   bool pdl_ = true;
+  // The rmsnorm_to_half launches with PDL too (KLAB_CUDA_NORM_PDL=0: plain, a study switch).
+  bool norm_pdl_ = true;
   // KLAB_CUDA_ABLATE (a study switch): decode steps leave out the named parts, so that the step
   // time with and without each part gives its cost inside the graph (the logits are then wrong;
   // the session's description says "ABLATED"). Names: qkv (norm + QKV + RoPE / KV write),
@@ -330,6 +332,7 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       wide_decode_gemv_(!env_is("KLAB_CUDA_WIDE_DECODE", "gemm")),
       fused_(fused_from_env()),
       pdl_(!env_is("KLAB_CUDA_PDL", "0")),
+      norm_pdl_(pdl_ && !env_is("KLAB_CUDA_NORM_PDL", "0")),
       ablate_(ablate_from_env()),
       l2_prefetch_bytes_(l2_prefetch_from_env()),
       l2_prefetch_kernel_(env_is("KLAB_CUDA_L2_PREFETCH_AT", "kernel")),
@@ -770,7 +773,8 @@ void CudaSession::decode_body(std::int64_t batch, const cuda::DecodePlan& plan) 
   }
   if (ablated(true, lm_head)) return;
   const TensorView h = h_rows(batch);
-  cuda::rmsnorm_to_half({h, x_rows(batch), output_norm_.view(), cfg_.rms_eps}, stream_.get());
+  cuda::rmsnorm_to_half({h, x_rows(batch), output_norm_.view(), cfg_.rms_eps, norm_pdl_},
+                        stream_.get());
   const TensorView y = dview(logits_dev_.data(), DType::f32, {batch, cfg_.vocab_size});
   matmul(y, h, tied_ ? embd_ : output_, cuda::Epilogue::none, true);
 }
@@ -894,7 +898,7 @@ void CudaSession::qkv_unfused(const Layer& l, const AttnStep& step, const Tensor
   const LlamaConfig& c = cfg_;
   const cudaStream_t s = stream_.get();
   const std::int64_t t = step.rows;
-  cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.attn_norm.view(), c.rms_eps}, s);
+  cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.attn_norm.view(), c.rms_eps, norm_pdl_}, s);
   const TensorView qkv = dview(qkv_.data(), DType::f16, {t, c.q_dim() + 2 * c.kv_dim()});
   matmul(qkv, h_rows(t), l.wqkv, cuda::Epilogue::none, step.decode);
   if (l.qkv_bias.view().data) cuda::add_bias({qkv, l.qkv_bias.view()}, s);
@@ -1080,7 +1084,8 @@ void CudaSession::ffn_block(const Layer& l, std::int64_t t, bool decode) {
   shape.rows = t;
   shape.decode = decode;
   if (!ablated(decode, gate_up) && !ffn_norm_fused(l, ffn, decode)) {
-    cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.ffn_norm.view(), c.rms_eps}, stream_.get());
+    cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.ffn_norm.view(), c.rms_eps, norm_pdl_},
+                          stream_.get());
     matmul(ffn, h_rows(t), l.w_gate, cuda::Epilogue::swiglu, decode, &l.w_up);
   }
   if (!ablated(decode, down))
@@ -1094,7 +1099,7 @@ void CudaSession::logits_rows(std::int64_t first, std::int64_t t, float* dst) {
   const std::int64_t rows = t - first;
   const TensorView x = x_rows(t).slice0(first, t);
   const TensorView h = h_rows(rows);
-  cuda::rmsnorm_to_half({h, x, output_norm_.view(), c.rms_eps}, s);
+  cuda::rmsnorm_to_half({h, x, output_norm_.view(), c.rms_eps, norm_pdl_}, s);
   const DeviceWeight& head = tied_ ? embd_ : output_;
   for (std::int64_t r = 0; r < rows; r += cuda::kGemvMaxM) {
     const std::int64_t m = std::min<std::int64_t>(cuda::kGemvMaxM, rows - r);

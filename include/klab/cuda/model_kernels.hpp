@@ -38,11 +38,15 @@ struct EmbeddingArgs {
 
 // x: device f32 [T, H]; out: device f16 [T, H]; row strides free, unit inner strides.
 // weight: device f32 [H] contiguous.
+// pdl: launched with programmatic dependent launch: it may start while the kernel before it
+// still runs (it reads x only after griddepcontrol.wait). Either way it lets a PDL-launched
+// kernel after it start at once (that kernel must wait before reading out).
 struct RmsNormToHalfArgs {
   TensorView out;
   TensorView x;
   TensorView weight;
   float eps = 1e-5f;
+  bool pdl = false;
 };
 
 // y: device f16 [T, N] (row stride free, unit inner stride); bias: device f32 [N] contiguous.

@@ -83,7 +83,8 @@ void rmsnorm_to_half(const RmsNormToHalfArgs& a, cudaStream_t stream) {
                                       .cols = a.x.dim(1),
                                       .out_stride = a.out.stride[0],
                                       .x_stride = a.x.stride[0],
-                                      .eps = a.eps},
+                                      .eps = a.eps,
+                                      .pdl = a.pdl},
                                      stream);
 }
 

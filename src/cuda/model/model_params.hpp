@@ -32,6 +32,7 @@ struct RmsNormToHalfParams {
   std::int64_t out_stride = 0;
   std::int64_t x_stride = 0;
   float eps = 0.0f;
+  bool pdl = false;
 };
 
 struct AddBiasParams {

@@ -79,8 +79,8 @@ __device__ __forceinline__ float block_sum_once(float v) {
 template <int V>
 __global__ void rmsnorm_to_half_registers_kernel(RmsNormToHalfParams p) {
   // Lets a PDL-launched GEMV after this norm start streaming its weights now (it waits for
-  // this kernel's output before reading x); launched normally, this kernel itself waits for
-  // its predecessor as usual.
+  // this kernel's output before reading x). Launched with PDL itself, this kernel may start
+  // before its predecessor ends: the norm weights are read before the wait, x after it.
   decode::pdl_launch_dependents();
   const float* __restrict__ x = p.x + blockIdx.x * p.x_stride;
   const float* __restrict__ weight = p.weight;
@@ -91,8 +91,13 @@ __global__ void rmsnorm_to_half_registers_kernel(RmsNormToHalfParams p) {
 #pragma unroll
   for (int k = 0; k < kRegisterVecs; ++k) {
     const int i = (k * static_cast<int>(blockDim.x) + static_cast<int>(threadIdx.x)) * V;
-    xs[k] = i < cols ? load_vec<V>(x + i) : FloatVec<V>{};
     ws[k] = i < cols ? load_vec<V>(weight + i) : FloatVec<V>{};
+  }
+  decode::pdl_wait();
+#pragma unroll
+  for (int k = 0; k < kRegisterVecs; ++k) {
+    const int i = (k * static_cast<int>(blockDim.x) + static_cast<int>(threadIdx.x)) * V;
+    xs[k] = i < cols ? load_vec<V>(x + i) : FloatVec<V>{};
   }
 #pragma unroll
   for (int k = 0; k < kRegisterVecs; ++k) ss += sum_sq(xs[k]);
@@ -108,6 +113,7 @@ __global__ void rmsnorm_to_half_registers_kernel(RmsNormToHalfParams p) {
 template <int V>
 __global__ void rmsnorm_to_half_two_pass_kernel(RmsNormToHalfParams p) {
   decode::pdl_launch_dependents();  // as above
+  decode::pdl_wait();
   const float* __restrict__ x = p.x + blockIdx.x * p.x_stride;
   __half* __restrict__ out = reinterpret_cast<__half*>(p.out) + blockIdx.x * p.out_stride;
   float ss = 0.0f;
@@ -129,11 +135,11 @@ void launch(const RmsNormToHalfParams& p, cudaStream_t stream) {
   const auto rows = static_cast<unsigned>(p.rows);
   if (vecs <= std::int64_t{kRegisterVecs} * kMaxThreads) {
     const auto threads = static_cast<int>(round_up(ceil_div(vecs, kRegisterVecs), 32));
-    rmsnorm_to_half_registers_kernel<V><<<rows, threads, 0, stream>>>(p);
-    check_launch("rmsnorm_to_half_registers_kernel");
+    decode::launch_maybe_pdl(&rmsnorm_to_half_registers_kernel<V>, dim3(rows), dim3(threads), 0,
+                             stream, p.pdl, "rmsnorm_to_half_registers_kernel", p);
   } else {
-    rmsnorm_to_half_two_pass_kernel<V><<<rows, kMaxThreads, 0, stream>>>(p);
-    check_launch("rmsnorm_to_half_two_pass_kernel");
+    decode::launch_maybe_pdl(&rmsnorm_to_half_two_pass_kernel<V>, dim3(rows), dim3(kMaxThreads), 0,
+                             stream, p.pdl, "rmsnorm_to_half_two_pass_kernel", p);
   }
 }
 

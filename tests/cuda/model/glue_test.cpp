@@ -179,14 +179,16 @@ TEST_F(EngineGlueTest, RmsNormToHalfMatchesReference) {
                  TensorView::contiguous(const_cast<float*>(w.data()), DType::f32, {c.cols}), 1e-5f);
     const DeviceBuffer d_x = upload(x), d_w = upload(w);
     DeviceBuffer out(static_cast<std::size_t>(c.rows * c.cols) * 2);
-    out.fill_bytes(0xFF);
-    cuda::rmsnorm_to_half({dev(out, DType::f16, {c.rows, c.cols}),
-                           dev_rows(d_x, DType::f32, c.rows, c.cols, c.x_stride),
-                           dev(d_w, DType::f32, {c.cols}), 1e-5f});
-    const auto bits = download<std::uint16_t>(out, xc.size());
-    std::vector<float> got(bits.size());
-    for (std::size_t i = 0; i < bits.size(); ++i) got[i] = f16_bits_to_f32(bits[i]);
-    EXPECT_LE(rel_error(got, want), 1e-3);  // one f16 rounding: ~2^-11
+    for (const bool pdl : {false, true}) {
+      out.fill_bytes(0xFF);
+      cuda::rmsnorm_to_half({dev(out, DType::f16, {c.rows, c.cols}),
+                             dev_rows(d_x, DType::f32, c.rows, c.cols, c.x_stride),
+                             dev(d_w, DType::f32, {c.cols}), 1e-5f, pdl});
+      const auto bits = download<std::uint16_t>(out, xc.size());
+      std::vector<float> got(bits.size());
+      for (std::size_t i = 0; i < bits.size(); ++i) got[i] = f16_bits_to_f32(bits[i]);
+      EXPECT_LE(rel_error(got, want), 1e-3) << "pdl " << pdl;  // one f16 rounding: ~2^-11
+    }
   }
 }
 

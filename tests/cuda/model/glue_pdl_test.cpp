@@ -1,8 +1,12 @@
-// l2_prefetch (src/cuda/model/l2_prefetch.cu): a hint with no output, so the checks are that it
-// never changes a result and never faults: between two PDL-launched GEMVs, the second reading
-// the first's output, it must keep the second's griddepcontrol.wait covering the first (its own
-// wait before it ends); the bytes it prefetched read back unchanged; ranges with odd sizes,
-// several 64 KiB chunks and all six slots; bad arguments.
+// Glue kernels inside programmatic-dependent-launch chains, between GEMVs that release their
+// successors before they store y (mma_staged_pdl):
+// - rmsnorm_to_half with pdl: GEMV -> norm -> GEMV, each reading the previous output; the norm
+//   must wait before reading x, and the GEMV after it before reading the norm's output.
+// - l2_prefetch (src/cuda/model/l2_prefetch.cu): a hint with no output, so the checks are that
+//   it never changes a result and never faults: between two PDL GEMVs it must keep the second's
+//   griddepcontrol.wait covering the first (its own wait before it ends); the bytes it
+//   prefetched read back unchanged; ranges with odd sizes, several 64 KiB chunks and all six
+//   slots; bad arguments.
 #include <gtest/gtest.h>
 
 #include <cuda_runtime_api.h>
@@ -28,6 +32,48 @@ using cuda::GemvArgs;
 using cuda::L2PrefetchArgs;
 
 class L2Prefetch : public GpuTest {};
+class NormPdl : public GpuTest {};
+
+TEST_F(NormPdl, GemvNormGemvChainReadsEachPreviousOutput) {
+  constexpr std::int64_t K0 = 576, N = 11008;
+  for (const int M : {1, 3}) {
+    for (const std::int64_t H : {std::int64_t{4096}, std::int64_t{2848}}) {
+      SCOPED_TRACE("M " + std::to_string(M) + " H " + std::to_string(H));
+      const QuantMatrix w1 = random_quant({4, 32, false}, H, K0);
+      const QuantMatrix w2 = random_quant({8, 32, false}, N, H);
+      const DeviceQuantMatrix d1 = DeviceQuantMatrix::upload(w1, cuda::QuantLayouts::tiled);
+      const DeviceQuantMatrix d2 = DeviceQuantMatrix::upload(w2, cuda::QuantLayouts::tiled);
+      const HostTensor norm_w = random_tensor(DType::f32, {H});
+      const DeviceTensor dnorm_w = DeviceTensor::upload(norm_w.view());
+      for (int round = 0; round < 3; ++round) {
+        const HostTensor x0 = random_tensor(DType::f16, {M, K0});
+        const DeviceTensor dx0 = DeviceTensor::upload(x0.view());
+        DeviceTensor dy1(DType::f32, {M, H}), dh(DType::f16, {M, H}), dy2(DType::f32, {M, N});
+        dy1.poison();
+        dh.poison();
+        dy2.poison();
+        GemvArgs a1, a2;
+        a1.x = dx0.view();
+        a1.y = dy1.view();
+        a1.w = &d1;
+        a2.x = dh.view();
+        a2.y = dy2.view();
+        a2.w = &d2;
+        cuda::gemv(a1, nullptr, "mma_staged_pdl");
+        cuda::rmsnorm_to_half({dh.view(), dy1.view(), dnorm_w.view(), 1e-5f, true});
+        cuda::gemv(a2, nullptr, "mma_staged_pdl");
+        cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+        const HostTensor y1 = download_2d(dy1), h = download_2d(dh);
+        HostTensor want_h(DType::f32, {M, H}), want_y2(DType::f32, {M, N});
+        ref::rmsnorm(want_h.view(), y1.view(), norm_w.view(), 1e-5f);
+        EXPECT_LE(rel_error(h.view(), want_h.view()), 1e-3) << "norm, round " << round;
+        ref::quant_matmul(want_y2.view(), h.view(), w2);
+        EXPECT_LE(rel_error(download_2d(dy2).view(), want_y2.view()), output_tolerance(DType::f32))
+            << "second GEMV, round " << round;
+      }
+    }
+  }
+}
 
 std::vector<std::uint8_t> random_bytes(std::size_t n) {
   std::uniform_int_distribution<int> d(0, 255);
