@@ -183,9 +183,10 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
       stage_window<S::kThreads>(s_pages, seq.table, guess_first, guess_pages,
                                 p.cache.max_blocks_per_seq);
   };
-  // history_ready: the K/V copies of the prologue go out before the wait too (all rows but the
-  // sequence's last, which the kernel before may be writing), q after it.
-  const bool early_kv = p.indices_ready && p.history_ready;
+  // history_ready (params_of sets it only with indices_ready): the K/V copies of the prologue
+  // go out before the wait too (all rows but the sequence's last, which the kernel before may
+  // be writing), q after it.
+  const bool early_kv = p.history_ready;
   if (p.indices_ready) {
     stage_guessed_window();
     if (!early_kv) pdl_wait();
@@ -231,19 +232,8 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
     cursor.take(seq, window, i < my_tiles ? end : 0, t.off);
     return t;
   };
-  // This lane's chunks of row slot r of a stage: K and V rows at cache offset `src` (zero-filled
-  // when not valid).
   auto copy_row = [&](int stage, int r, std::int64_t src, bool valid) {
-    T* sk = pipe + stage * S::kTileElems;
-    T* sv = sk + S::kStages * S::kTileElems;
-    const int row = lane / 8 + 4 * r;
-#pragma unroll
-    for (int j = 0; j < S::kChunkGroups; ++j) {
-      const int c = lane % 8 + 8 * j;
-      const int dst = swizzled_chunk<S::kChunks>(row, c) * 8;
-      cp_async16(sk + dst, kg + src + c * 8, valid);
-      cp_async16(sv + dst, vg + src + c * 8, valid);
-    }
+    copy_kv_row<S>(pipe, kg, vg, stage, r, lane, src, valid);
   };
   auto load_tile = [&](const TileRows<T, D>& t, int stage) {
 #pragma unroll

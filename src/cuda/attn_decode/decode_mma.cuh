@@ -86,6 +86,24 @@ struct TileRows {
   std::int64_t off[MmaShape<T, D>::kRowsPerLane];
 };
 
+// This lane's 16-byte chunks of row slot r (tile row lane / 8 + 4 r) of pipeline stage `stage`
+// at `pipe` (a warp's K stages, then its V stages): the K and V rows at cache offset `src`,
+// zero-filled when not valid. S: the kernel's shape (MmaShape, ClusterShape).
+template <class S, class T>
+__device__ __forceinline__ void copy_kv_row(T* pipe, const T* kg, const T* vg, int stage, int r,
+                                            int lane, std::int64_t src, bool valid) {
+  T* sk = pipe + stage * S::kTileElems;
+  T* sv = sk + S::kStages * S::kTileElems;
+  const int row = lane / 8 + 4 * r;
+#pragma unroll
+  for (int j = 0; j < S::kChunkGroups; ++j) {
+    const int c = lane % 8 + 8 * j;
+    const int dst = swizzled_chunk<S::kChunks>(row, c) * 8;
+    cp_async16(sk + dst, kg + src + c * 8, valid);
+    cp_async16(sv + dst, vg + src + c * 8, valid);
+  }
+}
+
 template <class T, int D, bool kFused>
 __global__ void __launch_bounds__(kMmaThreads) decode_mma_kernel(DecodeParams p) {
   using S = MmaShape<T, D>;
@@ -163,20 +181,10 @@ __global__ void __launch_bounds__(kMmaThreads) decode_mma_kernel(DecodeParams p)
     return t;
   };
   auto load_tile = [&](const TileRows<T, D>& t, int stage) {
-    T* sk = pipe + stage * S::kTileElems;
-    T* sv = sk + S::kStages * S::kTileElems;
 #pragma unroll
     for (int r = 0; r < S::kRowsPerLane; ++r) {
-      const int row = lane / 8 + 4 * r;
       const bool valid = t.off[r] >= 0;
-      const std::int64_t src = valid ? t.off[r] : 0;
-#pragma unroll
-      for (int j = 0; j < S::kChunkGroups; ++j) {
-        const int c = lane % 8 + 8 * j;
-        const int dst = swizzled_chunk<S::kChunks>(row, c) * 8;
-        cp_async16(sk + dst, kg + src + c * 8, valid);
-        cp_async16(sv + dst, vg + src + c * 8, valid);
-      }
+      copy_kv_row<S>(pipe, kg, vg, stage, r, lane, valid ? t.off[r] : 0, valid);
     }
   };
 

@@ -85,26 +85,39 @@ __device__ __forceinline__ float2 f16x2_bits_to_float2(std::uint32_t bits) {
   return __half22float2(bits_as<__half2>(bits));
 }
 
-// Sums the W warps' partial tiles through shared memory, in a fixed order (deterministic), into
-// warp 0's acc. Returns false in every other warp, which then has nothing left to do.
+// Every warp's partial tiles into red[warp], visible to the whole block on return.
 template <int W, int Tiles>
-__device__ __forceinline__ bool sum_warp_partials(float (&red)[W][Tiles][4][32],
-                                                  float (&acc)[Tiles][4], int warp, int lane) {
+__device__ __forceinline__ void stage_warp_partials(float (&red)[W][Tiles][4][32],
+                                                    const float (&acc)[Tiles][4], int warp,
+                                                    int lane) {
 #pragma unroll
   for (int i = 0; i < Tiles; ++i)
 #pragma unroll
     for (int r = 0; r < 4; ++r) red[warp][i][r][lane] = acc[i][r];
   __syncthreads();
+}
+
+// Lane's accumulator r of tile i summed over the staged warps in a fixed order (deterministic).
+template <int W, int Tiles>
+__device__ __forceinline__ float staged_warp_sum(const float (&red)[W][Tiles][4][32], int i, int r,
+                                                 int lane) {
+  float v = 0.0f;
+#pragma unroll
+  for (int w = 0; w < W; ++w) v += red[w][i][r][lane];
+  return v;
+}
+
+// Sums the W warps' partial tiles through shared memory into warp 0's acc. Returns false in
+// every other warp, which then has nothing left to do.
+template <int W, int Tiles>
+__device__ __forceinline__ bool sum_warp_partials(float (&red)[W][Tiles][4][32],
+                                                  float (&acc)[Tiles][4], int warp, int lane) {
+  stage_warp_partials<W, Tiles>(red, acc, warp, lane);
   if (warp != 0) return false;
 #pragma unroll
   for (int i = 0; i < Tiles; ++i)
 #pragma unroll
-    for (int r = 0; r < 4; ++r) {
-      float v = 0.0f;
-#pragma unroll
-      for (int w = 0; w < W; ++w) v += red[w][i][r][lane];
-      acc[i][r] = v;
-    }
+    for (int r = 0; r < 4; ++r) acc[i][r] = staged_warp_sum<W, Tiles>(red, i, r, lane);
   return true;
 }
 

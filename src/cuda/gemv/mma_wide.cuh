@@ -164,16 +164,9 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
   // Fixed-order warp sums (deterministic); warp w then finishes output slots w, w + 8, ...
   // (slot o = tile o / NT of the block, n-tile o % NT), so the stores are spread over warps.
   __shared__ float red[kMmaWarps][kTiles * NT][4][32];
-#pragma unroll
-  for (int i = 0; i < kTiles * NT; ++i)
-#pragma unroll
-    for (int r = 0; r < 4; ++r) red[warp][i][r][lane] = acc[i][r];
-  __syncthreads();
+  stage_warp_partials<kMmaWarps, kTiles * NT>(red, acc, warp, lane);
   const auto warp_sum = [&](int slot, int r) {
-    float v = 0.0f;
-#pragma unroll
-    for (int w = 0; w < kMmaWarps; ++w) v += red[w][slot][r][lane];
-    return v;
+    return staged_warp_sum<kMmaWarps, kTiles * NT>(red, slot, r, lane);
   };
   for (int o = warp; o < R * NT; o += kMmaWarps) {
     const int i = o / NT, n = o % NT;
