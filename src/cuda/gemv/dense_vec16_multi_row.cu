@@ -1,12 +1,6 @@
 // gemv_dense / vec16_multi_row: R rows per warp (4; or the gate and up rows of one output for
 // the fused SwiGLU), 16-byte streaming weight loads with R * U = 8 in flight per lane, x read
 // through L1 once per vector and shared by the R rows.
-//
-// vec16_multi_row_pdl launches the same kernel with programmatic dependent launch: each warp's
-// first R * U weight loads go out before griddepcontrol.wait (x and the residual after it), and
-// the dependents are released after the main loop, as mma_staged does. Launched plainly, both
-// PDL instructions are no-ops.
-#include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/reduce.cuh"
 #include "cuda/common/vec.cuh"
 #include "cuda/gemv/gemv_common.cuh"
@@ -38,8 +32,8 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
   const std::int64_t vecs = p.K / kV;
 
   float acc[R][MT] = {};
-  uint4 wq[U][R];
-  const auto load_w = [&](std::int64_t base) {
+  for (std::int64_t base = lane; base < vecs; base += 32 * U) {
+    uint4 wq[U][R];
 #pragma unroll
     for (int u = 0; u < U; ++u)
 #pragma unroll
@@ -47,11 +41,6 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
         const std::int64_t v = base + 32 * u;
         wq[u][r] = (v < vecs && live[r]) ? load_stream16(rows[r] + v * kV) : uint4{};
       }
-  };
-  load_w(lane);
-  decode::pdl_wait();  // x (and the residual read at the end) may come from the kernel before
-  for (std::int64_t base = lane; base < vecs; base += 32 * U) {
-    if (base != lane) load_w(base);
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const std::int64_t v = base + 32 * u;
@@ -77,7 +66,6 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
       }
     }
   }
-  decode::pdl_launch_dependents();
 #pragma unroll
   for (int m = 0; m < MT; ++m) {
     float v[R];
@@ -96,36 +84,22 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
 
 }  // namespace
 
-namespace {
-
-void launch_vec16(const GemvParams& p, cudaStream_t stream, bool pdl) {
+void launch_dense_vec16_multi_row(const GemvParams& p, cudaStream_t stream) {
   dispatch_act(p.act, [&](auto t) {
     dispatch_m_tile(p.M, [&](auto mt) {
       using T = decltype(t);
       constexpr int MT = decltype(mt)::value;
-      constexpr const char* what = "gemv_dense_vec16_kernel";
       if (p.epilogue == Epilogue::swiglu) {
         const auto blocks = static_cast<unsigned>((p.N + kWarps - 1) / kWarps);
-        decode::launch_maybe_pdl(&gemv_dense_vec16_kernel<T, MT, 2, 4, true>, dim3(blocks),
-                                 dim3(kWarps * 32), 0, stream, pdl, what, p);
+        gemv_dense_vec16_kernel<T, MT, 2, 4, true><<<blocks, kWarps * 32, 0, stream>>>(p);
       } else {
         constexpr int R = 4;
         const auto blocks = static_cast<unsigned>((p.N + kWarps * R - 1) / (kWarps * R));
-        decode::launch_maybe_pdl(&gemv_dense_vec16_kernel<T, MT, R, 2, false>, dim3(blocks),
-                                 dim3(kWarps * 32), 0, stream, pdl, what, p);
+        gemv_dense_vec16_kernel<T, MT, R, 2, false><<<blocks, kWarps * 32, 0, stream>>>(p);
       }
+      check_launch("gemv_dense_vec16_kernel");
     });
   });
-}
-
-}  // namespace
-
-void launch_dense_vec16_multi_row(const GemvParams& p, cudaStream_t stream) {
-  launch_vec16(p, stream, false);
-}
-
-void launch_dense_vec16_multi_row_pdl(const GemvParams& p, cudaStream_t stream) {
-  launch_vec16(p, stream, true);
 }
 
 }  // namespace klab::cuda::gemv_impl

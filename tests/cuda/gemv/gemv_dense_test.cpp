@@ -83,8 +83,7 @@ std::set<std::string> check_dense(const Case& c, const std::set<std::string>& re
   return ran;
 }
 
-const std::set<std::string> kAll = {"naive", "warp_per_row", "vec16_multi_row",
-                                    "vec16_multi_row_pdl"};
+const std::set<std::string> kAll = {"naive", "warp_per_row", "vec16_multi_row"};
 
 class GemvDense : public GpuTest {};
 
@@ -105,45 +104,9 @@ TEST_F(GemvDense, ShapesAndDtypes) {
 TEST_F(GemvDense, Epilogues) {
   check_dense({3, 4096, 1000, DType::f16, DType::f16, Epilogue::residual}, kAll);
   check_dense({1, 3, 576, DType::bf16, DType::f32, Epilogue::residual}, kAll);
-  const std::set<std::string> fused = {"naive", "vec16_multi_row", "vec16_multi_row_pdl"};
+  const std::set<std::string> fused = {"naive", "vec16_multi_row"};
   EXPECT_EQ(check_dense({8, 4096, 576, DType::bf16, DType::bf16, Epilogue::swiglu}, fused), fused);
   EXPECT_EQ(check_dense({1, 3, 1000, DType::f16, DType::f32, Epilogue::swiglu}, fused), fused);
-}
-
-// Programmatic dependent launch: the _pdl variant releases its successor before it stores y,
-// so in a chain each GEMV must wait before reading x and the residual (the previous output).
-TEST_F(GemvDense, PdlChainReadsThePreviousOutput) {
-  constexpr std::int64_t K0 = 1000, K1 = 4096, N = 11008;
-  for (const int M : {1, 3}) {
-    const HostTensor w1 = random_tensor(DType::f16, {K1, K0}),
-                     w2 = random_tensor(DType::f16, {N, K1});
-    const DeviceTensor dw1 = DeviceTensor::upload(w1.view()), dw2 = DeviceTensor::upload(w2.view());
-    for (int round = 0; round < 3; ++round) {
-      const HostTensor x0 = random_tensor(DType::f16, {M, K0});
-      const HostTensor res = random_tensor(DType::f32, {M, N});
-      const DeviceTensor dx0 = DeviceTensor::upload(x0.view());
-      DeviceTensor dy1(DType::f16, {M, K1}), dy2 = DeviceTensor::upload(res.view());
-      dy1.poison();
-      GemvArgs a1, a2;
-      a1.x = dx0.view();
-      a1.y = dy1.view();
-      a1.w_dense = dw1.view();
-      a2.x = dy1.view();
-      a2.y = dy2.view();
-      a2.w_dense = dw2.view();
-      a2.residual = dy2.view();  // in place, as the engine's residual stream
-      a2.epilogue = Epilogue::residual;
-      cuda::gemv(a1, nullptr, "vec16_multi_row_pdl");
-      cuda::gemv(a2, nullptr, "vec16_multi_row_pdl");
-      cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
-      const HostTensor y1 = download_2d(dy1);
-      HostTensor ref(DType::f32, {M, N});
-      ref::matmul(ref.view(), y1.view(), w2.view());
-      for (std::int64_t i = 0; i < M * N; ++i) ref.ptr<float>()[i] += res.ptr<float>()[i];
-      EXPECT_LE(rel_error(download_2d(dy2).view(), ref.view()), output_tolerance(DType::f32))
-          << "M " << M << " round " << round;
-    }
-  }
 }
 
 TEST_F(GemvDense, OddKFallsBackToNaive) {
