@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # session 7 call 4 (H100): the dense GEMV's PDL twin (vec16_multi_row_pdl: first weight loads
-# Ran on commit 3abaf89 (.carry/commit of the call); measured neutral, reverted in a92d80b.
 # before griddepcontrol.wait, dependents released after the main loop); the engine takes it for
 # f16 weights. Tests: gemv_dense (every variant + the PDL chain), the engine session test;
 # memcheck + racecheck of the chain; e2e F16 A/B against the plain variant
 # (KLAB_CUDA_GEMV=vec16_multi_row: the previous behaviour for an all-f16 model).
 # Prediction (before the run): Llama-2-7B F16 B=1 ctx 512 182 -> 188-192 tok/s (+3-5%).
+# Ran on commit 3abaf89 (.carry/commit of the call); measured neutral, reverted in a92d80b.
 set -uo pipefail
 export KLAB_GIT_COMMIT=$(cat .carry/commit 2>/dev/null || echo unknown)
 rm -rf /tmp/snap && mkdir -p /tmp/snap && tar -xzf .carry/snap.tgz -C /tmp/snap
