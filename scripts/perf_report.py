@@ -381,7 +381,9 @@ def render(docs: list[dict], out: Path, img_dir: Path, plots: bool, note: str = 
              "\"% of ceiling\" is the roofline fraction: max(bytes / copy GB/s, FLOPs / GEMM FLOP/s) "
              "over the measured median time. Bytes count each input read once and each output "
              "written once (weights + scales + x + y for matmuls). Regenerate with "
-             f"`python3 scripts/perf_report.py {' '.join(d['_path'] for d in docs)}`.", ""]
+             f"`python3 scripts/perf_report.py {' '.join(d['_path'] for d in docs)}"
+             f"{' --sdpa ' + ' '.join(p['_path'] for p in sdpa) if sdpa else ''}` (plus the `--note` "
+             "below).", ""]
     if note:
         parts += [f"> {note}", ""]
     if not any(d["machine"].get("gpu") for d in docs):
