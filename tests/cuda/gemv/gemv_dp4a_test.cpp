@@ -275,13 +275,8 @@ TEST_F(GemvDp4a, PdlChainReadsThePreviousOutput) {
   for (int round = 0; round < 3; ++round) {
     dy1.poison();
     dy2.poison();
-    GemvArgs a1, a2;
-    a1.x = dx0.view();
-    a1.y = dy1.view();
-    a1.w = &d1;
-    a2.x = dy1.view();
-    a2.y = dy2.view();
-    a2.w = &d2;
+    const GemvArgs a1 = quant_gemv_args(dx0, dy1, d1);
+    const GemvArgs a2 = quant_gemv_args(dy1, dy2, d2);
     cuda::gemv(a1, nullptr, "dp4a_pdl");
     cuda::gemv(a2, nullptr, "dp4a_pdl");
     cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");

@@ -81,55 +81,73 @@ double few_output_floor(const HostTensor& x, const QuantMatrix& w, const Shape& 
   return std::sqrt(sum);
 }
 
+// One case on the device: inputs, the reference, and the launch of a named variant.
+class DeviceCase {
+ public:
+  DeviceCase(const QuantMatrix& w, const QuantMatrix* w_up, const Shape& s, const Options& o)
+      : o_(o),
+        x_(random_tensor(o.act, {s.M, s.K})),
+        dw_(DeviceQuantMatrix::upload(w, o.layouts)),
+        dx_(DeviceTensor::upload(x_.view())),
+        dy_(o.out, {s.M, s.N}) {
+    if (w_up) dw_up_ = DeviceQuantMatrix::upload(*w_up, o.layouts);
+    if (o.epilogue == Epilogue::residual) {
+      residual_ = random_tensor(o.out, {s.M, s.N});
+      dres_ = DeviceTensor::upload(residual_.view());
+    }
+    ref_ = reference(x_, w, w_up, &residual_, s, o.epilogue);
+    floor_ = few_output_floor(x_, w, s, o.epilogue);
+    a_.y = dy_.view();
+    a_.x = dx_.view();
+    a_.w = &dw_;
+    a_.w_up = dw_up_ ? &*dw_up_ : nullptr;
+    a_.epilogue = o.epilogue;
+    if (o.epilogue == Epilogue::residual)
+      a_.residual = o.in_place_residual ? dy_.view() : dres_.view();
+    EXPECT_EQ(cuda::gemv_args_problem(a_), "");
+  }
+
+  const GemvArgs& args() const { return a_; }
+
+  // Runs v on a poisoned output (or a fresh copy of the residual when in place); ||y - ref||.
+  double error_of(const registry::Variant<GemvArgs>& v) {
+    if (o_.in_place_residual) {
+      dy_ = DeviceTensor::upload(residual_.view());
+      a_.y = a_.residual = dy_.view();
+    } else {
+      dy_.poison();
+    }
+    v.launch(a_, nullptr);
+    cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+    return rel_error(download_2d(dy_).view(), ref_.view(), floor_);
+  }
+
+ private:
+  Options o_;
+  HostTensor x_, residual_, ref_;
+  DeviceQuantMatrix dw_;
+  std::optional<DeviceQuantMatrix> dw_up_;
+  DeviceTensor dx_, dy_, dres_;
+  double floor_ = 0.0;
+  GemvArgs a_;
+};
+
 // Runs every variant of the registry that supports the case; `required` must all support it.
 // Returns the names that ran.
 std::set<std::string> check_variants(const QuantMatrix& w, const QuantMatrix* w_up, const Shape& s,
                                      const Options& o, const std::set<std::string>& required) {
   SCOPED_TRACE(describe(w, s, o));
-  const HostTensor x = random_tensor(o.act, {s.M, s.K});
-  const DeviceQuantMatrix dw = DeviceQuantMatrix::upload(w, o.layouts);
-  std::optional<DeviceQuantMatrix> dw_up;
-  if (w_up) dw_up = DeviceQuantMatrix::upload(*w_up, o.layouts);
-  const DeviceTensor dx = DeviceTensor::upload(x.view());
-  DeviceTensor dy(o.out, {s.M, s.N});
-  HostTensor residual;
-  DeviceTensor dres;
-  if (o.epilogue == Epilogue::residual) {
-    residual = random_tensor(o.out, {s.M, s.N});
-    dres = DeviceTensor::upload(residual.view());
-  }
-  const HostTensor ref = reference(x, w, w_up, &residual, s, o.epilogue);
-  const double floor = few_output_floor(x, w, s, o.epilogue);
-
-  GemvArgs a;
-  a.y = dy.view();
-  a.x = dx.view();
-  a.w = &dw;
-  a.w_up = dw_up ? &*dw_up : nullptr;
-  a.epilogue = o.epilogue;
-  if (o.epilogue == Epilogue::residual) a.residual = o.in_place_residual ? dy.view() : dres.view();
-  EXPECT_EQ(cuda::gemv_args_problem(a), "");
-
+  DeviceCase c(w, w_up, s, o);
   std::set<std::string> ran;
   for (const auto& v : cuda::gemv_registry().variants()) {
     // Variants on int8-quantized x have another oracle (ref::quant_matmul_q8act, ~0.5% from
     // this one): gemv_dp4a_test checks them.
     if (cuda::gemv_uses_q8_activations(v)) continue;
-    if (!v.supports(a)) {
+    if (!v.supports(c.args())) {
       EXPECT_FALSE(required.count(v.name)) << v.name << " should support this case";
       continue;
     }
-    if (o.in_place_residual) {
-      dy = DeviceTensor::upload(residual.view());
-      a.y = a.residual = dy.view();
-    } else {
-      dy.poison();
-    }
-    v.launch(a, nullptr);
-    cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
-    const HostTensor y = download_2d(dy);
-    const double err = rel_error(y.view(), ref.view(), floor);
-    EXPECT_LE(err, output_tolerance(o.out)) << "variant " << v.name;
+    EXPECT_LE(c.error_of(v), output_tolerance(o.out)) << "variant " << v.name;
     ran.insert(v.name);
   }
   EXPECT_FALSE(ran.empty());
@@ -260,30 +278,36 @@ TEST_F(GemvQ, WideDecodeBatches) {
 
 // Every row-tile count of mma_wide (KLAB_CUDA_WIDE_ROWS forces it; capped per case at what is
 // compiled): 257 tiles with N = 4100, so the last block holds 1 of its R tiles and a partial one.
+// One reference per case, shared by the four counts (the CPU reference dominates the runtime).
 TEST_F(GemvQ, WideDecodeEveryRowTileCount) {
   const QuantFormat formats[] = {{4, 32, false}, {8, 64, true}};
-  for (const char* rows : {"1", "2", "3", "4"}) {
-    setenv("KLAB_CUDA_WIDE_ROWS", rows, 1);
-    for (const QuantFormat& f : formats)
-      for (const int M : {16, 11, 32}) {
-        SCOPED_TRACE(std::string("rows ") + rows + ", M " + std::to_string(M));
-        const std::int64_t K = k_for(f);
-        const QuantMatrix w = random_quant(f, 4100, K);
-        check_variants(w, nullptr, {M, 4100, K}, {.act = DType::f16, .out = DType::f16},
-                       {"mma_wide", "mma_wide_pdl"});
-        check_variants(w, nullptr, {M, 4100, K},
-                       {.act = DType::bf16,
-                        .out = DType::bf16,
-                        .epilogue = Epilogue::residual,
-                        .in_place_residual = true},
-                       {"mma_wide", "mma_wide_pdl"});
-        const QuantMatrix u = random_quant(f, 4100, K);
-        check_variants(w, &u, {M, 4100, K},
-                       {.act = DType::f16, .out = DType::f32, .epilogue = Epilogue::swiglu},
-                       {"mma_wide", "mma_wide_pdl"});
+  const auto every_count = [](const QuantMatrix& w, const QuantMatrix* u, const Shape& s,
+                              const Options& o) {
+    SCOPED_TRACE(describe(w, s, o));
+    DeviceCase c(w, u, s, o);
+    for (const char* rows : {"1", "2", "3", "4"}) {
+      setenv("KLAB_CUDA_WIDE_ROWS", rows, 1);
+      for (const char* name : {"mma_wide", "mma_wide_pdl"}) {
+        const auto* v = cuda::gemv_registry().find(name);
+        ASSERT_TRUE(v && v->supports(c.args())) << name;
+        EXPECT_LE(c.error_of(*v), output_tolerance(o.out)) << name << ", rows " << rows;
       }
-  }
-  unsetenv("KLAB_CUDA_WIDE_ROWS");
+    }
+    unsetenv("KLAB_CUDA_WIDE_ROWS");
+  };
+  for (const QuantFormat& f : formats)
+    for (const int M : {16, 11, 32}) {
+      const std::int64_t K = k_for(f);
+      const QuantMatrix w = random_quant(f, 4100, K), u = random_quant(f, 4100, K);
+      every_count(w, nullptr, {M, 4100, K}, {.act = DType::f16, .out = DType::f16});
+      every_count(w, nullptr, {M, 4100, K},
+                  {.act = DType::bf16,
+                   .out = DType::bf16,
+                   .epilogue = Epilogue::residual,
+                   .in_place_residual = true});
+      every_count(w, &u, {M, 4100, K},
+                  {.act = DType::f16, .out = DType::f32, .epilogue = Epilogue::swiglu});
+    }
 }
 
 // Well-formed device arguments for the rejection tests.
@@ -414,13 +438,8 @@ void check_pdl_chain(int M, const char* even_variant, const char* odd_variant) {
   for (int round = 0; round < 3; ++round) {
     dy1.poison();
     dy2.poison();
-    GemvArgs a1, a2;
-    a1.x = dx0.view();
-    a1.y = dy1.view();
-    a1.w = &d1;
-    a2.x = dy1.view();
-    a2.y = dy2.view();
-    a2.w = &d2;
+    const GemvArgs a1 = quant_gemv_args(dx0, dy1, d1);
+    const GemvArgs a2 = quant_gemv_args(dy1, dy2, d2);
     const char* variant = round % 2 ? odd_variant : even_variant;
     cuda::gemv(a1, nullptr, variant);
     cuda::gemv(a2, nullptr, variant);

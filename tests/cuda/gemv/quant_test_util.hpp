@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "klab/buffer.hpp"
+#include "klab/cuda/gemv.hpp"
 #include "klab/quant.hpp"
 #include "quant_random.hpp"
 #include "test_util.hpp"
@@ -46,6 +47,16 @@ inline double output_tolerance(DType out) {
     default:
       return 5e-3;
   }
+}
+
+// y = x · Wᵀ on the device, no epilogue: a link of the PDL chain tests.
+inline cuda::GemvArgs quant_gemv_args(const DeviceTensor& x, const DeviceTensor& y,
+                                      const cuda::DeviceQuantMatrix& w) {
+  cuda::GemvArgs a;
+  a.x = x.view();
+  a.y = y.view();
+  a.w = &w;
+  return a;
 }
 
 }  // namespace klab::test

@@ -52,13 +52,8 @@ TEST_F(NormPdl, GemvNormGemvChainReadsEachPreviousOutput) {
         dy1.poison();
         dh.poison();
         dy2.poison();
-        GemvArgs a1, a2;
-        a1.x = dx0.view();
-        a1.y = dy1.view();
-        a1.w = &d1;
-        a2.x = dh.view();
-        a2.y = dy2.view();
-        a2.w = &d2;
+        const GemvArgs a1 = quant_gemv_args(dx0, dy1, d1);
+        const GemvArgs a2 = quant_gemv_args(dh, dy2, d2);
         cuda::gemv(a1, nullptr, "mma_staged_pdl");
         cuda::rmsnorm_to_half({dh.view(), dy1.view(), dnorm_w.view(), 1e-5f, true});
         cuda::gemv(a2, nullptr, "mma_staged_pdl");
@@ -97,13 +92,8 @@ TEST_F(L2Prefetch, PdlChainThroughThePrefetchReadsThePreviousOutput) {
       DeviceTensor dy1(DType::f16, {M, K1}), dy2(DType::f32, {M, N});
       dy1.poison();
       dy2.poison();
-      GemvArgs a1, a2;
-      a1.x = dx0.view();
-      a1.y = dy1.view();
-      a1.w = &d1;
-      a2.x = dy1.view();
-      a2.y = dy2.view();
-      a2.w = &d2;
+      const GemvArgs a1 = quant_gemv_args(dx0, dy1, d1);
+      const GemvArgs a2 = quant_gemv_args(dy1, dy2, d2);
       L2PrefetchArgs p;
       p.pdl = true;
       // The second GEMV's codes (many chunks) and scales, as the engine asks for them.
