@@ -250,6 +250,8 @@ TEST_F(QkvTest, RopeKvWriteEveryVariantMatchesReference) {
           DeviceTensor q(dtype, {c.tokens, c.hq, c.d});
           for (const auto& var : cuda::qkv_rope_kv_write_registry().variants())
             for (const bool pdl : {false, true}) {
+              // PDL changes only the launch: one contiguous and one paged layout cover it.
+              if (pdl && page_size != 0 && page_size != 17) continue;
               SCOPED_TRACE("variant " + var.name + (pdl ? " pdl" : ""));
               cache.dk = DeviceTensor::upload(k0.view());
               cache.dv = DeviceTensor::upload(v0.view());
