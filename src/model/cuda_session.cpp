@@ -230,8 +230,17 @@ class CudaSession final : public Session {
   // KLAB_CUDA_ABLATE (a study switch): decode steps leave out the named parts, so that the step
   // time with and without each part gives its cost inside the graph (the logits are then wrong;
   // the session's description says "ABLATED"). Names: qkv (norm + QKV + RoPE / KV write),
-  // attention, o_proj, gate_up (norm + gate/up SwiGLU), down, lm_head (final norm + LM head).
-  enum Part : unsigned { qkv = 1, attention = 2, o_proj = 4, gate_up = 8, down = 16, lm_head = 32 };
+  // attention, o_proj, gate_up (norm + gate/up SwiGLU), down, lm_head (final norm + LM head),
+  // ffn_norm (the RMSNorm kernel before the gate/up GEMV alone, where the chain has one).
+  enum Part : unsigned {
+    qkv = 1,
+    attention = 2,
+    o_proj = 4,
+    gate_up = 8,
+    down = 16,
+    lm_head = 32,
+    ffn_norm = 64
+  };
   static unsigned ablate_from_env();
   unsigned ablate_ = 0;
   // Decode steps ask the L2 for the next projections' weights (projection_prefetch): up to this
@@ -383,8 +392,8 @@ unsigned CudaSession::ablate_from_env() {
   const char* v = std::getenv("KLAB_CUDA_ABLATE");
   if (!v || !*v) return 0;
   static constexpr std::pair<std::string_view, Part> kNames[] = {
-      {"qkv", qkv},         {"attention", attention}, {"o_proj", o_proj},
-      {"gate_up", gate_up}, {"down", down},           {"lm_head", lm_head}};
+      {"qkv", qkv},   {"attention", attention}, {"o_proj", o_proj},    {"gate_up", gate_up},
+      {"down", down}, {"lm_head", lm_head},     {"ffn_norm", ffn_norm}};
   unsigned mask = 0;
   std::string_view rest(v);
   while (!rest.empty()) {
@@ -394,7 +403,7 @@ unsigned CudaSession::ablate_from_env() {
                                    [&](const auto& n) { return n.first == name; });
     if (hit == std::end(kNames))
       fail("KLAB_CUDA_ABLATE: unknown part '" + std::string(name) +
-           "' (qkv, attention, o_proj, gate_up, down, lm_head)");
+           "' (qkv, attention, o_proj, gate_up, down, lm_head, ffn_norm)");
     mask |= hit->second;
     rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
   }
@@ -1084,8 +1093,9 @@ void CudaSession::ffn_block(const Layer& l, std::int64_t t, bool decode) {
   shape.rows = t;
   shape.decode = decode;
   if (!ablated(decode, gate_up) && !ffn_norm_fused(l, ffn, decode)) {
-    cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.ffn_norm.view(), c.rms_eps, norm_pdl_},
-                          stream_.get());
+    if (!ablated(decode, ffn_norm))
+      cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.ffn_norm.view(), c.rms_eps, norm_pdl_},
+                            stream_.get());
     matmul(ffn, h_rows(t), l.w_gate, cuda::Epilogue::swiglu, decode, &l.w_up);
   }
   if (!ablated(decode, down))
