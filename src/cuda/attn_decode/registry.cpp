@@ -83,6 +83,9 @@ bool has_fused_plan(const DecodeAttnArgs& a) {
   return a.plan && (a.plan->fused_splits <= 1 || a.workspace != nullptr);
 }
 
+// Planned keys from which one contiguous GQA sequence takes split_kv_mma_cluster_w4_spec.
+constexpr std::int64_t kLongSingleSequence = 8192;
+
 registry::OpRegistry<DecodeAttnArgs> build() {
   registry::OpRegistry<DecodeAttnArgs> r("decode_attention");
   r.add({"block_per_head",
@@ -201,16 +204,30 @@ registry::OpRegistry<DecodeAttnArgs> build() {
     // 39.94. So the clusters wherever the device launches them: _spec (8 warps, copies issued
     // before the length arrives) below 16 sequences, _s2 (two CTAs an SM) from 16; else the
     // fused last-CTA merge for paged caches and batches, onepass for one contiguous sequence.
+    // H100, session 7 (call c8), bf16 d128, us, _spec / _s2 / _w4_spec: contiguous 32/8 heads
+    // B=1 S=4096 10.26 / 10.96 / 12.24, S=8192 19.02 / 18.74 / 18.10, S=16384 31.94 / 32.67 /
+    // 30.35, S=32768 54.27 / 55.90 / 51.12 (f16 alike); B=2 and B=4, S=4096..32768: _s2 2-7%
+    // ahead of _spec (B=4 S=16384 104.67 / 98.69), MHA 32/32 B=1 and 4 too; B=8 all within 1%
+    // (v2); paged16 B=1 _spec (S=16384 33.82 / 34.08 / 36.53). So also _s2 for 2..7 contiguous
+    // sequences, and _w4_spec for one contiguous GQA sequence planned at >= 8192 keys (in the
+    // engine the plan covers the whole context, so shorter actual lengths take it too).
     if (has_split_plan(a)) {
       if (!mma) return std::string("split_kv");
       const auto supported = [&](const char* name) {
         return decode_attention_registry().find(name)->supports(a);
       };
-      const char* cluster =
-          a.q.dim(0) >= 16 ? "split_kv_mma_cluster_s2" : "split_kv_mma_cluster_spec";
-      if (supported(cluster)) return std::string(cluster);
-      const bool paged = a.cache.block_table != nullptr;
-      return std::string((paged || a.q.dim(0) > 1) && supported("split_kv_mma_fused")
+      const std::int64_t batch = a.q.dim(0);
+      const bool contiguous = a.cache.block_table == nullptr;
+      const bool gqa = a.q.dim(1) > a.cache.num_kv_heads;
+      const std::int64_t planned = std::int64_t{a.plan->cluster_chunk} * a.plan->cluster_splits;
+      const char* cluster = batch >= 16 || (contiguous && batch >= 2 && batch < 8)
+                                ? "split_kv_mma_cluster_s2"
+                            : batch == 1 && contiguous && gqa && planned >= kLongSingleSequence
+                                ? "split_kv_mma_cluster_w4_spec"
+                                : "split_kv_mma_cluster_spec";
+      for (const char* name : {cluster, "split_kv_mma_cluster_spec"})
+        if (supported(name)) return std::string(name);
+      return std::string((!contiguous || batch > 1) && supported("split_kv_mma_fused")
                              ? "split_kv_mma_fused"
                              : "split_kv_mma_onepass");
     }
