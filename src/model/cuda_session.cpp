@@ -377,9 +377,8 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
 }
 
 std::size_t CudaSession::l2_prefetch_from_env() {
-  constexpr std::size_t kDefaultMiB = 0;
-  const std::string v = env_or("KLAB_CUDA_L2_PREFETCH", "");
-  if (v.empty()) return kDefaultMiB << 20;
+  // Off by default: measured slower or neutral (docs/decode-step.md, session 7).
+  const std::string v = env_or("KLAB_CUDA_L2_PREFETCH", "off");
   if (v == "off") return 0;
   char* end = nullptr;
   const unsigned long mib = std::strtoul(v.c_str(), &end, 10);
@@ -999,17 +998,13 @@ namespace {
 // scales (and mins) when that layout is on the device, else the plain ones, else the dense rows.
 std::vector<cuda::DeviceBytes> streamed_bytes(const DeviceWeight& w) {
   if (!w.quantized()) return {{w.dense().data, w.dense().nbytes()}};
+  const auto arrays = [](const auto& v) -> std::vector<cuda::DeviceBytes> {
+    const auto codes = static_cast<std::size_t>(v.code_bytes());
+    const auto scales = static_cast<std::size_t>(v.scale_bytes());
+    return {{v.codes, codes}, {v.scales, scales}, {v.mins, v.mins ? scales : 0}};
+  };
   const cuda::DeviceQuantMatrix& q = w.quant();
-  if (q.has_tiled()) {
-    const cuda::QuantTiledView t = q.tiled();
-    const auto codes = static_cast<std::size_t>(t.rows_padded * t.cols_padded * t.bits / 8);
-    const auto lines = static_cast<std::size_t>(t.tiles() * t.groups_padded() * 32);
-    return {{t.codes, codes}, {t.scales, lines}, {t.mins, t.mins ? lines : 0}};
-  }
-  const cuda::QuantPlainView p = q.plain();
-  const auto codes = static_cast<std::size_t>(p.rows * p.cols * p.bits / 8);
-  const auto groups = static_cast<std::size_t>(p.rows * (p.cols / p.group) * 2);
-  return {{p.codes, codes}, {p.scales, groups}, {p.mins, p.mins ? groups : 0}};
+  return q.has_tiled() ? arrays(q.tiled()) : arrays(q.plain());
 }
 
 }  // namespace

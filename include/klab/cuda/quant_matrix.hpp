@@ -41,6 +41,10 @@ struct QuantPlainView {
   int bits = 4;
   int group = 32;
   bool asymmetric = false;
+
+  // Bytes of the codes and of the scales (the mins, when present, are as many as the scales).
+  constexpr std::int64_t code_bytes() const { return rows * cols * bits / 8; }
+  constexpr std::int64_t scale_bytes() const { return rows * (cols / group) * 2; }
 };
 
 struct QuantTiledView {
@@ -61,6 +65,9 @@ struct QuantTiledView {
   constexpr std::int64_t tiles() const { return rows_padded / kQuantTileRows; }
   constexpr std::int64_t chunks() const { return cols_padded / quant_chunk_cols(bits); }
   constexpr std::int64_t groups_padded() const { return cols_padded / group; }
+  // Bytes of the codes and of the scales (the mins, when present, are as many as the scales).
+  constexpr std::int64_t code_bytes() const { return tiles() * chunks() * 512; }
+  constexpr std::int64_t scale_bytes() const { return tiles() * groups_padded() * 32; }
 };
 
 // The tiled layout built on the host (what upload() copies; exposed for tests and docs).

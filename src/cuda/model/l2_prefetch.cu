@@ -13,6 +13,7 @@
 #include <algorithm>
 
 #include "cuda/attn_decode/pdl.cuh"
+#include "cuda/common/l2_prefetch.cuh"
 #include "cuda/common/launch_util.hpp"
 #include "cuda/model/model_params.hpp"
 #include "klab/cuda/check.hpp"

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "cuda/common/l2_prefetch.cuh"
+#include "cuda/common/l2_ranges.hpp"
 #include "klab/cuda/model_kernels.hpp"
 #include "klab/cuda/quant_matrix.hpp"
 

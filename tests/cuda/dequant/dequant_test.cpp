@@ -80,6 +80,18 @@ TEST(TiledLayout, RepackRoundTrip) {
       const cuda::TiledQuantHost t = cuda::repack_tiled(m);
       EXPECT_EQ(t.rows_padded % 16, 0);
       EXPECT_EQ(t.cols_padded % cuda::quant_chunk_cols(f.bits), 0);
+      // The views' byte counts are the sizes of the arrays upload() copies.
+      const cuda::QuantTiledView tv{.rows = rows,
+                                    .cols = K,
+                                    .rows_padded = t.rows_padded,
+                                    .cols_padded = t.cols_padded,
+                                    .bits = f.bits,
+                                    .group = f.group};
+      EXPECT_EQ(tv.code_bytes(), static_cast<std::int64_t>(t.codes.size()));
+      EXPECT_EQ(tv.scale_bytes(), static_cast<std::int64_t>(t.scales.size() * 4));
+      const cuda::QuantPlainView pv{.rows = rows, .cols = K, .bits = f.bits, .group = f.group};
+      EXPECT_EQ(pv.code_bytes(), static_cast<std::int64_t>(m.packed.size()));
+      EXPECT_EQ(pv.scale_bytes(), static_cast<std::int64_t>(m.scales.size() * 2));
       const int z = cuda::quant_zero_point(f);
       int bad = 0;
       for (std::int64_t r = 0; r < t.rows_padded; ++r)

@@ -413,8 +413,7 @@ std::set<std::string> check_norm_qkv(const QkvCase& c) {
       a.l2_after_blocks = 0;
       if (pdl && a.weights.w && a.weights.w->has_tiled()) {
         const cuda::QuantTiledView t = a.weights.w->tiled();
-        a.l2_after[0] = {t.codes,
-                         static_cast<std::size_t>(t.rows_padded * t.cols_padded * t.bits / 8)};
+        a.l2_after[0] = {t.codes, static_cast<std::size_t>(t.code_bytes())};
         a.l2_after[3] = {ws.data(), ws.size() / 2 + 8};
         a.l2_after_blocks = 3;
       }

@@ -97,8 +97,8 @@ TEST_F(L2Prefetch, PdlChainThroughThePrefetchReadsThePreviousOutput) {
       L2PrefetchArgs p;
       p.pdl = true;
       // The second GEMV's codes (many chunks) and scales, as the engine asks for them.
-      p.ranges[0] = {t2.codes, static_cast<std::size_t>(t2.rows_padded * t2.cols_padded / 2)};
-      p.ranges[1] = {t2.scales, static_cast<std::size_t>(t2.tiles() * t2.groups_padded() * 32)};
+      p.ranges[0] = {t2.codes, static_cast<std::size_t>(t2.code_bytes())};
+      p.ranges[1] = {t2.scales, static_cast<std::size_t>(t2.scale_bytes())};
       cuda::gemv(a1, nullptr, variant);
       cuda::l2_prefetch(p);
       cuda::gemv(a2, nullptr, variant);
