@@ -1,6 +1,7 @@
 // `klab bench e2e`: whole-model speed on the CUDA engine, against the bandwidth bound.
 //   klab bench e2e [--model llama2-7b,llama3-8b,default|PATH] [--weights q4_0,q8_0,f16]
 //                  [--batch 1,4,16] [--ctx 512,4096] [--prompt 512] [--device cuda|cpu] [--quick]
+//                  [--timeline PREFIX]
 // Models: the synthetic presets (Model::synthetic: random weights of the real shapes, in each
 // --weights type), "default" (the fetched real model, its own weight types) or a GGUF / HF path.
 //
@@ -18,6 +19,11 @@
 // GB/s, and the bound in tokens/s is B * copy GB/s / weight bytes. KV-cache bytes are in the note,
 // not in the bound. Validation (with --validate) checks that every logit is finite.
 //
+// --timeline PREFIX: before timing, each decode case replays its step under a kernel trace
+// (CUPTI: GPU start / end of every kernel inside the graph) and writes PREFIX-<case>.json with
+// the per-kernel summary (klab::bench::summarize_steps), printing the largest rows. The timed
+// runs after it are not traced.
+//
 // Caches are filled once per model: one reserve sequence gets a prefill of random ids up to
 // the longest --ctx, and each case copies it into its B sequences (Session::copy_sequence).
 // One model is on the GPU at a time: the next model's first case frees the previous one, and
@@ -30,7 +36,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <string>
@@ -39,6 +47,7 @@
 
 #include "klab/bench.hpp"
 #include "klab/error.hpp"
+#include "klab/kernel_trace.hpp"
 #include "klab/model.hpp"
 #include "model_path.hpp"
 
@@ -65,6 +74,7 @@ struct Plan {
   std::vector<std::int64_t> batches;
   std::vector<std::int64_t> contexts;
   std::int64_t prompt = 512;
+  std::string timeline;  // file prefix; empty: no trace
 };
 
 std::string lower(std::string s) {
@@ -142,6 +152,9 @@ Plan plan_from(const kb::Params& p) {
   plan.batches = p.ints("batch");
   plan.contexts = p.ints("ctx");
   plan.prompt = p.i64("prompt");
+  plan.timeline = p.str("timeline");
+  if (!plan.timeline.empty() && !kb::KernelTrace::available())
+    klab::fail("klab bench e2e: --timeline needs CUPTI, and this klab was built without it");
   for (const std::int64_t b : plan.batches)
     if (b < 1 || b > 256) klab::fail("klab bench e2e: --batch values must be in [1, 256]");
   for (const std::int64_t c : plan.contexts)
@@ -297,6 +310,96 @@ std::shared_ptr<StepLog> make_log(const std::string& what, double tokens_per_run
   return log;
 }
 
+// ---- in-graph kernel timeline (--timeline) ---------------------------------------------------
+
+std::string file_slug(const std::string& what) {
+  std::string out;
+  for (const char c : lower(what)) {
+    if (c == ' ')
+      out.push_back('-');
+    else if (c != '=')
+      out.push_back(c);
+  }
+  return out;
+}
+
+nlohmann::json timeline_json(const kb::Timeline& t) {
+  nlohmann::json rows = nlohmann::json::array(), kernels = nlohmann::json::array();
+  for (const kb::TimelineRow& r : t.rows)
+    rows.push_back({{"kernel", r.label},
+                    {"launches_per_step", r.launches},
+                    {"advance_us", r.advance_us},
+                    {"idle_us", r.idle_us},
+                    {"busy_us", r.busy_us},
+                    {"overlap_us", r.overlap_us}});
+  for (const kb::TimelineKernel& k : t.median_step)
+    kernels.push_back({{"kernel", k.label},
+                       {"start_us", k.start_us},
+                       {"end_us", k.end_us},
+                       {"advance_us", k.advance_us},
+                       {"idle_us", k.idle_us}});
+  return {{"steps", t.steps},     {"span_us", t.span_us},
+          {"idle_us", t.idle_us}, {"kernels_per_step", t.kernels},
+          {"rows", rows},         {"median_step", kernels}};
+}
+
+void print_timeline(const std::string& what, const kb::Timeline& t, std::int64_t layers,
+                    double wall_ms) {
+  std::fprintf(stderr,
+               "bench: e2e timeline %s: %.1f us a step on the GPU (median of %zu traced steps; "
+               "host wall %.3f ms a step while traced), %.0f kernels, %.1f us with none running\n"
+               "  %10s %9s %8s %9s %9s  kernel [blocks x threads, cluster]\n",
+               what.c_str(), t.span_us, t.steps, wall_ms, t.kernels, t.idle_us, "advance/us",
+               "/layer", "launches", "busy/us", "overlap");
+  for (std::size_t i = 0; i < t.rows.size() && i < 16; ++i) {
+    const kb::TimelineRow& r = t.rows[i];
+    std::fprintf(stderr, "  %10.1f %9.2f %8.0f %9.1f %9.1f  %s\n", r.advance_us,
+                 r.advance_us / static_cast<double>(layers), r.launches, r.busy_us, r.overlap_us,
+                 r.label.c_str());
+  }
+}
+
+// Replays `step` under a kernel trace (after a few untraced warm-up steps) and writes the
+// summary to PREFIX-<case>.json.
+template <class Step>
+void write_timeline(const std::string& prefix, const std::string& what, std::int64_t layers,
+                    Step& step) {
+  constexpr int kWarm = 5, kTraced = 30;
+  for (int i = 0; i < kWarm; ++i) step();
+  std::vector<double> wall;
+  kb::KernelTrace trace;
+  for (int i = 0; i < kTraced; ++i) {
+    const auto t0 = Clock::now();
+    step();
+    wall.push_back(seconds_since(t0));
+  }
+  const std::vector<kb::KernelSpan> spans = trace.stop();
+  const kb::Timeline t = kb::summarize_steps(spans, 16);
+  if (t.steps == 0)
+    klab::fail("klab bench e2e --timeline: no decode graph in the trace of " + what + " (" +
+               std::to_string(spans.size()) + " kernels recorded; KLAB_CUDA_GRAPHS=0?)");
+  std::sort(wall.begin(), wall.end());
+  const double wall_ms = wall[wall.size() / 2] * 1e3;
+  print_timeline(what, t, layers, wall_ms);
+  nlohmann::json j = timeline_json(t);
+  j["case"] = what;
+  j["layers"] = layers;
+  j["traced_wall_ms_median"] = wall_ms;
+  j["git_commit"] = kb::git_commit();
+  const kb::MachineInfo m = kb::machine_info();
+  j["gpu"] = m.gpu ? m.gpu->name : std::string("none");
+  j["note"] =
+      "advance_us: how far the kernel's end moved the step's end (rows sum to span_us); idle_us: "
+      "the part of it with no kernel running; busy_us: end - start (a PDL launch's wait "
+      "included); overlap_us: time it ran while an earlier kernel still ran. Per step, averaged "
+      "over the traced steps. GPU timestamps from CUPTI concurrent-kernel records.";
+  const std::string path = prefix + "-" + file_slug(what) + ".json";
+  std::ofstream out(path);
+  out << j.dump(1) << "\n";
+  if (!out) klab::fail("klab bench e2e: cannot write " + path);
+  std::fprintf(stderr, "bench: e2e timeline written to %s\n", path.c_str());
+}
+
 // dense: the matrices are f16 / bf16 / f32 (not GGUF blocks), which wide batches send to cuBLAS.
 std::string decode_variant(std::int64_t batch, bool dense) {
   std::string v = env_is("KLAB_CUDA_GRAPHS", "0") ? "eager" : "graph";
@@ -367,6 +470,8 @@ kb::Case decode_case(const ModelSpec& spec, const Sizes& sizes, const Plan& plan
       for (const std::int32_t seq : seqs) e->session->truncate(seq, ctx - 1);
       return logits;
     };
+    if (!plan.timeline.empty())
+      write_timeline(plan.timeline, what, e->model->config().n_layers, step);
     kb::Instance inst;
     inst.run = [step, log](cudaStream_t) mutable {
       const auto t0 = Clock::now();
@@ -453,7 +558,10 @@ const kb::FamilyRegistrar e2e_reg{
                 {"ctx", "512,4096", "keys each decode step attends over (list)"},
                 {"prompt", "512", "prefill prompt tokens (0: no prefill case)"},
                 {"device", "cuda", "cuda, or cpu (the same cases on the CPU backend)"},
-                {"quick", "false", "llama2-7b q4_0 at batch 1 and 16, ctx 512, + default", true}},
+                {"quick", "false", "llama2-7b q4_0 at batch 1 and 16, ctx 512, + default", true},
+                {"timeline", "",
+                 "trace each decode step's kernels inside the graph (CUPTI) and write "
+                 "PREFIX-<case>.json"}},
      .cases = [](const kb::Params& p) { return e2e_cases(plan_from(p)); },
      // Whole models are too slow for the kernel suites; run `klab bench e2e` on its own.
      .suite = [](kb::Suite) { return std::vector<kb::Case>{}; }}};
