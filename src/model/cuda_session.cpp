@@ -167,7 +167,8 @@ class CudaSession final : public Session {
   void qkv_unfused(const Layer& l, const AttnStep& step, const TensorView& q);
   bool qkv_fused(const Layer& l, const AttnStep& step, const TensorView& q);
   bool ffn_norm_fused(const Layer& l, const TensorView& ffn, bool decode);
-  void residual_matmul(const TensorView& x, const DeviceWeight& w, bool decode, bool fused);
+  void residual_matmul(const TensorView& x, const DeviceWeight& w, bool decode, bool fused,
+                       bool spread = false);
   cuda::RopeFreqs rope_freqs() const;
   void logits_rows(std::int64_t first, std::int64_t t, float* dst);
   void decode_body(std::int64_t batch, const cuda::DecodePlan& plan);
@@ -190,8 +191,10 @@ class CudaSession final : public Session {
   // tensor-core GEMM, dense ones through cuBLAS; quantized decode batches of up to
   // kWideDecodeGemvRows through the GEMV instead (unless KLAB_CUDA_WIDE_DECODE=gemm): one
   // mma_wide pass on tiled weights, else passes of 8 rows.
+  // spread: GemvArgs::spread for the GEMV launches (decode rows only).
   void matmul(const TensorView& y, const TensorView& x, const DeviceWeight& w,
-              cuda::Epilogue epilogue, bool decode, const DeviceWeight* w_up = nullptr);
+              cuda::Epilogue epilogue, bool decode, const DeviceWeight* w_up = nullptr,
+              bool spread = false);
 
   const std::int32_t* step_i32(std::int64_t offset) const {
     return static_cast<const std::int32_t*>(step_dev_.data()) + offset;
@@ -227,6 +230,10 @@ class CudaSession final : public Session {
   bool pdl_ = true;
   // The rmsnorm_to_half launches with PDL too (KLAB_CUDA_NORM_PDL=0: plain, a study switch).
   bool norm_pdl_ = true;
+  // The O projection's blocks spread over all SMs (GemvArgs::spread): launched under PDL while
+  // the decode attention holds most SMs, they would all land on the few it leaves free
+  // (KLAB_CUDA_O_SPREAD=0: off, a study switch).
+  bool spread_o_ = true;
   // KLAB_CUDA_ABLATE (a study switch): decode steps leave out the named parts, so that the step
   // time with and without each part gives its cost inside the graph (the logits are then wrong;
   // the session's description says "ABLATED"). Names: qkv (norm + QKV + RoPE / KV write),
@@ -342,6 +349,7 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       fused_(fused_from_env()),
       pdl_(!env_is("KLAB_CUDA_PDL", "0")),
       norm_pdl_(pdl_ && !env_is("KLAB_CUDA_NORM_PDL", "0")),
+      spread_o_(!env_is("KLAB_CUDA_O_SPREAD", "0")),
       ablate_(ablate_from_env()),
       l2_prefetch_bytes_(l2_prefetch_from_env()),
       l2_prefetch_kernel_(env_is("KLAB_CUDA_L2_PREFETCH_AT", "kernel")),
@@ -824,7 +832,8 @@ bool CudaSession::capture_sample_graph() {
 }
 
 void CudaSession::matmul(const TensorView& y, const TensorView& x, const DeviceWeight& w,
-                         cuda::Epilogue epilogue, bool decode, const DeviceWeight* w_up) {
+                         cuda::Epilogue epilogue, bool decode, const DeviceWeight* w_up,
+                         bool spread) {
   const cudaStream_t s = stream_.get();
   const std::int64_t m = x.dim(0);
   // Dense weights of a wide decode batch go to cuBLAS below: passes of 8 GEMV rows would stream
@@ -845,7 +854,7 @@ void CudaSession::matmul(const TensorView& y, const TensorView& x, const DeviceW
     const TensorView* up = w_up ? &w_up->dense() : nullptr;
     return dense_gemm_->run(y, x, w.dense(), epilogue, up, gate_scratch_.data());
   }
-  cuda_engine::matmul(y, x, w, epilogue, s, gemv_variant_, w_up, pdl_);
+  cuda_engine::matmul(y, x, w, epilogue, s, gemv_variant_, w_up, pdl_, spread && decode);
 }
 
 namespace {
@@ -978,10 +987,10 @@ bool CudaSession::ffn_norm_fused(const Layer& l, const TensorView& ffn, bool dec
 
 // x += in · Wᵀ (O and down projections; `in` is attn_ or ffn_ per w's columns).
 void CudaSession::residual_matmul(const TensorView& in, const DeviceWeight& w, bool decode,
-                                  bool fused) {
+                                  bool fused, bool spread) {
   const TensorView x = x_rows(in.dim(0));
   if (!fused) {
-    matmul(x, in, w, cuda::Epilogue::residual, decode);
+    matmul(x, in, w, cuda::Epilogue::residual, decode, nullptr, spread);
     return;
   }
   cuda::FusedGemvResidualArgs a;
@@ -989,6 +998,7 @@ void CudaSession::residual_matmul(const TensorView& in, const DeviceWeight& w, b
   a.x = in;
   a.weights = fused_weights(w);
   a.pdl = pdl_;
+  a.spread = spread;
   cuda::fused_gemv_residual(a, stream_.get());
 }
 
@@ -1078,7 +1088,7 @@ void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
   // is that same GEMV.
   if (!ablated(step.decode, o_proj))
     residual_matmul(dview(attn_.data(), DType::f16, {t, c.q_dim()}), l.wo, step.decode,
-                    fused_ == Fused::all && fused_step(step, l.wo));
+                    fused_ == Fused::all && fused_step(step, l.wo), spread_o_);
 }
 
 void CudaSession::ffn_block(const Layer& l, std::int64_t t, bool decode) {

@@ -125,6 +125,7 @@ struct FusedGemvResidualArgs {
   TensorView x;
   FusedWeights weights;  // w / w_dense only
   bool pdl = false;
+  bool spread = false;  // GemvArgs::spread (staged)
 
   std::int64_t M() const { return x.dim(0); }
   std::int64_t N() const { return y.dim(1); }

@@ -47,6 +47,10 @@ struct GemvArgs {
   TensorView w_dense_up;
   TensorView residual;
   Epilogue epilogue = Epilogue::none;
+  // Launch hint (mma_staged; others ignore it): at most ceil(blocks / SMs) blocks on one SM.
+  // A PDL launch behind a kernel that holds most SMs (the decode attention before the O
+  // projection) otherwise packs all its blocks onto the few free SMs, where they stay.
+  bool spread = false;
 
   bool quantized() const { return w != nullptr; }
   std::int64_t M() const { return x.dim(0); }

@@ -113,6 +113,7 @@ GemvArgs residual_gemv_args(const FusedGemvResidualArgs& a) {
   g.w = a.weights.w;
   g.residual = a.y;
   g.epilogue = Epilogue::residual;
+  g.spread = a.spread;
   return g;
 }
 

@@ -139,6 +139,7 @@ GemvParams params_of(const GemvArgs& a) {
   p.act = a.x.dtype;
   p.y_f32 = a.y.dtype == DType::f32;
   p.epilogue = a.epilogue;
+  p.spread = a.spread;
   if (a.w) {
     if (a.w->has_plain()) p.w = a.w->plain();
     if (a.w->has_tiled()) p.tw = a.w->tiled();

@@ -46,6 +46,7 @@ struct GemvParams {
   // (decode attention) run. A hint: results never depend on it.
   L2Ranges l2_after;
   std::int64_t l2_after_first_block = 0;
+  bool spread = false;  // GemvArgs::spread
 };
 
 // Fills GemvParams from (already validated) arguments; layouts that were not uploaded stay null.

@@ -1,9 +1,34 @@
 // gemv_q / mma_staged: the tensor-core GEMV with x and the tile's scales staged in shared
 // memory once per block and only the codes streamed (per-warp cp.async ring); one 16-row tile
 // (gate + up for SwiGLU) per block. Kernel and rationale: mma_staged.cuh.
+#include <tuple>
+
 #include "cuda/gemv/mma_staged.cuh"
 
 namespace klab::cuda::gemv_impl {
+
+namespace staged {
+
+std::size_t spread_smem(std::int64_t blocks, std::size_t smem, std::size_t static_smem) {
+  static const auto [sms, sm_smem, reserved] = [] {
+    int device = 0, per_sm = 0, per_block = 0;
+    check(cudaGetDevice(&device), "cudaGetDevice");
+    check(cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device),
+          "cudaDeviceGetAttribute(maxSharedMemoryPerMultiprocessor)");
+    check(cudaDeviceGetAttribute(&per_block, cudaDevAttrReservedSharedMemoryPerBlock, device),
+          "cudaDeviceGetAttribute(reservedSharedMemoryPerBlock)");
+    return std::tuple{current_sm_count(), static_cast<std::size_t>(per_sm),
+                      static_cast<std::size_t>(per_block)};
+  }();
+  const std::int64_t cap = (blocks + sms - 1) / sms;
+  // cap + 1 blocks must not fit: (cap + 1) * (dynamic + static + reserved) > sm_smem.
+  const std::size_t share = sm_smem / static_cast<std::size_t>(cap + 1) + 1;
+  if (share <= static_smem + reserved) return smem;
+  const std::size_t dynamic = share - static_smem - reserved;
+  return dynamic > kMaxDynamicSmem ? smem : std::max(smem, dynamic);
+}
+
+}  // namespace staged
 
 bool mma_staged_fits(const GemvParams& p) {
   return staged::fits(p);

@@ -40,6 +40,7 @@ int current_sm_count();  // mma_pipelined.cu
 namespace klab::cuda::gemv_impl::staged {
 
 constexpr std::int64_t kMaxXBytes = 64 * 1024;
+constexpr std::size_t kMaxDynamicSmem = 219 * 1024;
 
 // Byte sizes of the shared-memory regions (host and device agree through this).
 struct Smem {
@@ -375,20 +376,30 @@ inline Shape shape_of(const GemvParams& p) {
 // x staged within kMaxXBytes, and everything within one block's shared memory (227 KiB on
 // sm_90; the static reduction buffer is at most 8 KiB).
 inline bool fits(const GemvParams& p) {
-  return std::int64_t{p.M} * p.tw.cols_padded * 2 <= kMaxXBytes && shape_of(p).smem <= 219 * 1024;
+  return std::int64_t{p.M} * p.tw.cols_padded * 2 <= kMaxXBytes &&
+         shape_of(p).smem <= kMaxDynamicSmem;
 }
+
+// The dynamic shared memory that keeps a grid of `blocks` at ceil(blocks / SMs) blocks an SM
+// (GemvParams::spread): each block asks for its share of the SM's shared memory. Never less
+// than `smem`; no cap when the share would not fit one block.
+std::size_t spread_smem(std::int64_t blocks, std::size_t smem, std::size_t static_smem);
 
 template <class T, int Bits, bool Swiglu, bool Asym, int W, int D>
 void launch_kernel(const GemvParams& p, std::size_t smem, cudaStream_t stream, bool pdl) {
   constexpr auto* kernel = &gemv_mma_staged_kernel<T, Bits, Swiglu, Asym, W, D>;
-  static const bool raised = [] {  // once, to the most any supported call asks for
-    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 219 * 1024),
-          "cudaFuncSetAttribute(gemv_mma_staged_kernel)");
-    return true;
+  static const std::size_t static_smem = [] {  // once: raise to the most any call asks for
+    check(
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxDynamicSmem),
+        "cudaFuncSetAttribute(gemv_mma_staged_kernel)");
+    cudaFuncAttributes attr{};
+    check(cudaFuncGetAttributes(&attr, kernel), "cudaFuncGetAttributes(gemv_mma_staged_kernel)");
+    return attr.sharedSizeBytes;
   }();
-  (void)raised;
-  decode::launch_maybe_pdl(kernel, dim3(static_cast<unsigned>(p.tw.tiles())), dim3(W * 32), smem,
-                           stream, pdl, "gemv_mma_staged_kernel", p);
+  const std::int64_t blocks = p.tw.tiles();
+  if (p.spread) smem = spread_smem(blocks, smem, static_smem);
+  decode::launch_maybe_pdl(kernel, dim3(static_cast<unsigned>(blocks)), dim3(W * 32), smem, stream,
+                           pdl, "gemv_mma_staged_kernel", p);
 }
 
 template <class T, int Bits, bool Swiglu, int W>

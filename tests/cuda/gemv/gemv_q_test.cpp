@@ -35,6 +35,7 @@ struct Options {
   Epilogue epilogue = Epilogue::none;
   bool in_place_residual = false;
   cuda::QuantLayouts layouts = cuda::QuantLayouts::both;
+  bool spread = false;  // GemvArgs::spread
 };
 
 std::string describe(const QuantMatrix& w, const Shape& s, const Options& o) {
@@ -42,7 +43,7 @@ std::string describe(const QuantMatrix& w, const Shape& s, const Options& o) {
          " K=" + std::to_string(s.K) + " x=" + std::string(dtype_name(o.act)) +
          " y=" + std::string(dtype_name(o.out)) +
          " epilogue=" + std::to_string(static_cast<int>(o.epilogue)) +
-         (o.in_place_residual ? " in-place" : "");
+         (o.in_place_residual ? " in-place" : "") + (o.spread ? " spread" : "");
 }
 
 // y_ref (f32) = epilogue(x · Wᵀ) from klab::ref.
@@ -84,6 +85,7 @@ class DeviceCase {
     a_.w = &dw_;
     a_.w_up = dw_up_ ? &*dw_up_ : nullptr;
     a_.epilogue = o.epilogue;
+    a_.spread = o.spread;
     if (o.epilogue == Epilogue::residual)
       a_.residual = o.in_place_residual ? dy_.view() : dres_.view();
     EXPECT_EQ(cuda::gemv_args_problem(a_), "");
@@ -201,6 +203,21 @@ TEST_F(GemvQ, ResidualEpilogue) {
                   .epilogue = Epilogue::residual,
                   .in_place_residual = true},
                  kAllM8);
+}
+
+// The spread hint changes mma_staged's shared-memory request (blocks an SM), never a result:
+// 256 tiles (2 an SM on an H100), fewer tiles than SMs (1 an SM), SwiGLU; the other variants
+// ignore it.
+TEST_F(GemvQ, SpreadHintKeepsResults) {
+  const std::set<std::string> staged = {"mma_staged", "mma_staged_pdl"};
+  const QuantMatrix w = random_quant({4, 32, true}, 4096, 4096);
+  check_variants(w, nullptr, {1, 4096, 4096},
+                 {.out = DType::f16, .epilogue = Epilogue::residual, .spread = true}, staged);
+  const QuantMatrix narrow = random_quant({8, 32, true}, 1000, 576);
+  check_variants(narrow, nullptr, {2, 1000, 576}, {.spread = true}, staged);
+  const QuantMatrix up = random_quant({8, 32, true}, 1000, 576);
+  check_variants(narrow, &up, {1, 1000, 576}, {.epilogue = Epilogue::swiglu, .spread = true},
+                 staged);
 }
 
 TEST_F(GemvQ, SwigluEpilogue) {
