@@ -359,6 +359,21 @@ inline int forced_staged_warps() {
   return w;
 }
 
+// KLAB_CUDA_STAGED_DEPTH = 4 or 8 replaces the SwiGLU ring-depth rule below (a study switch,
+// read once).
+inline int forced_staged_depth() {
+  static const int d = [] {
+    const char* v = std::getenv("KLAB_CUDA_STAGED_DEPTH");
+    const int n = v ? std::atoi(v) : 0;
+    return n == 4 || n == 8 ? n : 0;
+  }();
+  return d;
+}
+
+// Blocks of `warps` warps asking for `smem` dynamic and `static_smem` static bytes that one SM
+// holds at once (its shared memory and the 64-register bound). Host; mma_staged.cu.
+int blocks_per_sm(int warps, std::size_t smem, std::size_t static_smem);
+
 inline Shape shape_of(const GemvParams& p) {
   static const int sms = current_sm_count();  // one device per process (as the engine)
   const bool swiglu = p.epilogue == Epilogue::swiglu;
@@ -369,7 +384,22 @@ inline Shape shape_of(const GemvParams& p) {
   if (forced_staged_warps() > 0) s.warps = forced_staged_warps();
   if (swiglu) s.warps = std::min(s.warps, 8);
   const Smem sz(p.M, p.tw.cols_padded, p.tw.groups_padded(), tiles, p.tw.asymmetric);
-  s.smem = std::size_t{sz.x} + sz.scales + ring_bytes(s.warps, s.depth, tiles);
+  const std::size_t base = std::size_t{sz.x} + sz.scales;
+  s.smem = base + ring_bytes(s.warps, s.depth, tiles);
+  // SwiGLU blocks carry two tiles, so twice the ring: 8 deep, a Llama-2-7B gate/up (688
+  // tiles, 4 warps) holds 4 blocks an SM on an H100, 1.3 waves, and the second wave's blocks
+  // stream their tiles after the first wave has left HBM idle. 4 deep holds 6: one wave.
+  if (swiglu) {
+    const auto one_wave = [&](int depth) {
+      const std::size_t red = static_cast<std::size_t>(s.warps) * tiles * 512;
+      return p.tw.tiles() <=
+             std::int64_t{sms} *
+                 blocks_per_sm(s.warps, base + ring_bytes(s.warps, depth, tiles), red);
+    };
+    const int forced = forced_staged_depth();
+    if (forced == 4 || (forced == 0 && !one_wave(8) && one_wave(4))) s.depth = 4;
+    s.smem = base + ring_bytes(s.warps, s.depth, tiles);
+  }
   return s;
 }
 
@@ -402,10 +432,18 @@ void launch_kernel(const GemvParams& p, std::size_t smem, cudaStream_t stream, b
                            pdl, "gemv_mma_staged_kernel", p);
 }
 
+template <class T, int Bits, bool Swiglu, int W, int D>
+void launch_depth(const GemvParams& p, std::size_t smem, cudaStream_t stream, bool pdl) {
+  p.tw.asymmetric ? launch_kernel<T, Bits, Swiglu, true, W, D>(p, smem, stream, pdl)
+                  : launch_kernel<T, Bits, Swiglu, false, W, D>(p, smem, stream, pdl);
+}
+
+// Only SwiGLU instantiates the 4-deep ring (shape_of never picks it for one tile).
 template <class T, int Bits, bool Swiglu, int W>
-void launch_shape(const GemvParams& p, std::size_t smem, cudaStream_t stream, bool pdl) {
-  p.tw.asymmetric ? launch_kernel<T, Bits, Swiglu, true, W, 8>(p, smem, stream, pdl)
-                  : launch_kernel<T, Bits, Swiglu, false, W, 8>(p, smem, stream, pdl);
+void launch_shape(const GemvParams& p, const Shape& s, cudaStream_t stream, bool pdl) {
+  if constexpr (Swiglu)
+    if (s.depth == 4) return launch_depth<T, Bits, Swiglu, W, 4>(p, s.smem, stream, pdl);
+  launch_depth<T, Bits, Swiglu, W, 8>(p, s.smem, stream, pdl);
 }
 
 template <class T>
@@ -414,13 +452,13 @@ void launch_act(const GemvParams& p, cudaStream_t stream, bool pdl) {
   dispatch_bits(p.tw.bits, [&](auto bits) {
     constexpr int B = decltype(bits)::value;
     if (p.epilogue == Epilogue::swiglu)
-      s.warps == 8 ? launch_shape<T, B, true, 8>(p, s.smem, stream, pdl)
-                   : launch_shape<T, B, true, 4>(p, s.smem, stream, pdl);
+      s.warps == 8 ? launch_shape<T, B, true, 8>(p, s, stream, pdl)
+                   : launch_shape<T, B, true, 4>(p, s, stream, pdl);
     else if (s.warps == 16)
-      launch_shape<T, B, false, 16>(p, s.smem, stream, pdl);
+      launch_shape<T, B, false, 16>(p, s, stream, pdl);
     else
-      s.warps == 8 ? launch_shape<T, B, false, 8>(p, s.smem, stream, pdl)
-                   : launch_shape<T, B, false, 4>(p, s.smem, stream, pdl);
+      s.warps == 8 ? launch_shape<T, B, false, 8>(p, s, stream, pdl)
+                   : launch_shape<T, B, false, 4>(p, s, stream, pdl);
   });
 }
 

@@ -220,6 +220,18 @@ TEST_F(GemvQ, SpreadHintKeepsResults) {
                  staged);
 }
 
+// Llama-2-7B's gate/up (688 tiles): on a 132-SM H100 mma_staged takes its 4-deep ring here (one
+// wave of 6 blocks an SM instead of 1.3 waves of 4); M = 4 takes it at 8 deep.
+TEST_F(GemvQ, SwigluGridOfOneWave) {
+  const std::set<std::string> staged = {"mma_staged", "mma_staged_pdl"};
+  const QuantMatrix g = random_quant({4, 32, true}, 11008, 4096);
+  const QuantMatrix u = random_quant({4, 32, true}, 11008, 4096);
+  check_variants(g, &u, {1, 11008, 4096}, {.out = DType::f16, .epilogue = Epilogue::swiglu},
+                 staged);
+  check_variants(g, &u, {4, 11008, 4096}, {.act = DType::bf16, .epilogue = Epilogue::swiglu},
+                 staged);
+}
+
 TEST_F(GemvQ, SwigluEpilogue) {
   const std::set<std::string> fused = {
       "naive",          "mma",         "mma_pipelined", "mma_pipelined_pdl", "mma_stream",
