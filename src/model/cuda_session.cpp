@@ -234,6 +234,10 @@ class CudaSession final : public Session {
   // the decode attention holds most SMs, they would all land on the few it leaves free
   // (KLAB_CUDA_O_SPREAD=0: off, a study switch).
   bool spread_o_ = true;
+  // The decode QKV block's norm as its own kernel (rmsnorm_to_half, under PDL) whose rows the
+  // staged GEMV copies, instead of the norm in every block's prologue
+  // (KLAB_CUDA_QKV_NORM=prologue: the prologue, a study switch).
+  bool qkv_norm_kernel_ = true;
   // KLAB_CUDA_ABLATE (a study switch): decode steps leave out the named parts, so that the step
   // time with and without each part gives its cost inside the graph (the logits are then wrong;
   // the session's description says "ABLATED"). Names: qkv (norm + QKV + RoPE / KV write),
@@ -350,6 +354,7 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       pdl_(!env_is("KLAB_CUDA_PDL", "0")),
       norm_pdl_(pdl_ && !env_is("KLAB_CUDA_NORM_PDL", "0")),
       spread_o_(!env_is("KLAB_CUDA_O_SPREAD", "0")),
+      qkv_norm_kernel_(!env_is("KLAB_CUDA_QKV_NORM", "prologue")),
       ablate_(ablate_from_env()),
       l2_prefetch_bytes_(l2_prefetch_from_env()),
       l2_prefetch_kernel_(env_is("KLAB_CUDA_L2_PREFETCH_AT", "kernel")),
@@ -955,6 +960,11 @@ bool CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorVi
     if (!chain_runs_staged(qkv, l.wqkv, cuda::Epilogue::none) ||
         !cuda::fused_norm_qkv_registry().find("staged")->supports(a))
       return false;
+    if (step.decode && qkv_norm_kernel_) {
+      cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.attn_norm.view(), cfg_.rms_eps, norm_pdl_},
+                            stream_.get());
+      a.normed = h_rows(t);
+    }
   }
   cuda::fused_norm_qkv_rope_kv(a, stream_.get(), fused_ == Fused::staged ? "staged" : "auto");
   return true;

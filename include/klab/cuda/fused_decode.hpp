@@ -113,6 +113,11 @@ struct FusedNormQkvArgs {
   // rules: 16-byte aligned; a tail of bytes % 16 is not fetched).
   L2PrefetchList l2_after{};
   std::int64_t l2_after_blocks = 0;
+  // Optional, `staged` only (others ignore it): device f16 [M, K], contiguous, the rows
+  // rmsnorm_to_half already made of `norm` (launched just before, under PDL). staged then copies
+  // them as x instead of normalizing in every block: at Llama-2-7B QKV its 768 blocks would each
+  // read the f32 row and norm weight (25 MB of L2 reads at once) after their PDL wait.
+  TensorView normed;
 
   std::int64_t M() const { return q.dim(0); }
   std::int64_t K() const { return norm.x.dim(1); }

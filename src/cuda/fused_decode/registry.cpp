@@ -405,6 +405,14 @@ void validate(const FusedNormQkvArgs& a) {
   check_index_array(op, "positions", a.positions, a.M());
   check_index_array(op, "seq_ids", a.seq_ids, a.M());
   resolve_rot_dim(op, a.freqs, d);
+  if (a.normed.data) {
+    expect_rank(op, "normed", a.normed, 2);
+    expect_device(op, "normed", a.normed, Device::cuda);
+    expect_dtype(op, "normed", a.normed, DType::f16);
+    expect_contiguous(op, "normed", a.normed);
+    expect_dim(op, "normed", a.normed, 0, a.M());
+    expect_dim(op, "normed", a.normed, 1, a.K());
+  }
 }
 
 void validate(const FusedGemvResidualArgs& a) {

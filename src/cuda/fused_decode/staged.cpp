@@ -158,6 +158,10 @@ void run_staged(const FusedNormGemvArgs& a, cudaStream_t stream) {
 void run_staged(const FusedNormQkvArgs& a, cudaStream_t stream) {
   const TensorView qkv = qkv_view(a);
   GemvParams p = norm_gemv_params(qkv, a.norm, a.weights, Epilogue::none);
+  if (a.normed.data) {  // the norm's rows are given: copy them as x, no prologue
+    p.norm_x = nullptr;
+    p.x = a.normed.data;
+  }
   p.l2_after = l2_ranges_of(a.l2_after, "fused_norm_qkv_rope_kv");
   if (p.l2_after.total > 0) {
     const std::int64_t grid = p.tw.tiles();
