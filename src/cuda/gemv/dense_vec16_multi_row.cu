@@ -1,6 +1,9 @@
-// gemv_dense / vec16_multi_row: R rows per warp (4; or the gate and up rows of one output for
-// the fused SwiGLU), 16-byte streaming weight loads with R * U = 8 in flight per lane, x read
-// through L1 once per vector and shared by the R rows.
+// gemv_dense / vec16_multi_row: R rows per warp (4, or 1 when N is small; or the gate and up
+// rows of one output for the fused SwiGLU), 16-byte streaming weight loads with R * U = 8 in
+// flight per lane, x read through L1 once per vector and shared by the R rows.
+#include <cstdlib>
+#include <string_view>
+
 #include "cuda/common/reduce.cuh"
 #include "cuda/common/vec.cuh"
 #include "cuda/gemv/gemv_common.cuh"
@@ -8,9 +11,24 @@
 
 namespace klab::cuda::gemv_impl {
 
+int current_sm_count();  // mma_pipelined.cu
+
 namespace {
 
 constexpr int kWarps = 4;
+
+// 4 rows a warp share each x load, but leave few warps where N is small: Llama-2-7B's O and
+// down projections (N = 4096) ran 1,024 warps, ~8 an SM, at ~75% of their bytes' copy time in
+// the F16 decode step (the gate/up GEMV, 2,752 blocks, at 98%). Below 16 warps an SM: a row each.
+// KLAB_CUDA_DENSE_ROWS=4: always 4 rows a warp (a study switch, read once).
+bool one_row_per_warp(std::int64_t n) {
+  static const int sms = current_sm_count();  // one device per process (as the engine)
+  static const bool off = [] {
+    const char* v = std::getenv("KLAB_CUDA_DENSE_ROWS");
+    return v && std::string_view(v) == "4";
+  }();
+  return !off && n / 4 < std::int64_t{16} * sms;
+}
 
 template <class T, int MT, int R, int U, bool Swiglu>
 __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParams p) {
@@ -92,6 +110,9 @@ void launch_dense_vec16_multi_row(const GemvParams& p, cudaStream_t stream) {
       if (p.epilogue == Epilogue::swiglu) {
         const auto blocks = static_cast<unsigned>((p.N + kWarps - 1) / kWarps);
         gemv_dense_vec16_kernel<T, MT, 2, 4, true><<<blocks, kWarps * 32, 0, stream>>>(p);
+      } else if (one_row_per_warp(p.N)) {
+        const auto blocks = static_cast<unsigned>((p.N + kWarps - 1) / kWarps);
+        gemv_dense_vec16_kernel<T, MT, 1, 8, false><<<blocks, kWarps * 32, 0, stream>>>(p);
       } else {
         constexpr int R = 4;
         const auto blocks = static_cast<unsigned>((p.N + kWarps * R - 1) / (kWarps * R));

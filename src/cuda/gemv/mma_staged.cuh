@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string_view>
 
 #include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/l2_prefetch.cuh"
@@ -359,8 +360,9 @@ inline int forced_staged_warps() {
   return w;
 }
 
-// KLAB_CUDA_STAGED_DEPTH = 4 or 8 replaces the SwiGLU ring-depth rule below (a study switch,
-// read once).
+// KLAB_CUDA_STAGED_DEPTH = 4 or 8 replaces the SwiGLU ring depth of the one-wave search below;
+// KLAB_CUDA_STAGED_ONE_WAVE=0 turns the search off (the rule's warps, 8 deep). Study switches,
+// read once.
 inline int forced_staged_depth() {
   static const int d = [] {
     const char* v = std::getenv("KLAB_CUDA_STAGED_DEPTH");
@@ -368,6 +370,13 @@ inline int forced_staged_depth() {
     return n == 4 || n == 8 ? n : 0;
   }();
   return d;
+}
+inline bool one_wave_search() {
+  static const bool on = [] {
+    const char* v = std::getenv("KLAB_CUDA_STAGED_ONE_WAVE");
+    return !(v && std::string_view(v) == "0");
+  }();
+  return on;
 }
 
 // Blocks of `warps` warps asking for `smem` dynamic and `static_smem` static bytes that one SM
@@ -385,21 +394,32 @@ inline Shape shape_of(const GemvParams& p) {
   if (swiglu) s.warps = std::min(s.warps, 8);
   const Smem sz(p.M, p.tw.cols_padded, p.tw.groups_padded(), tiles, p.tw.asymmetric);
   const std::size_t base = std::size_t{sz.x} + sz.scales;
-  s.smem = base + ring_bytes(s.warps, s.depth, tiles);
-  // SwiGLU blocks carry two tiles, so twice the ring: 8 deep, a Llama-2-7B gate/up (688
-  // tiles, 4 warps) holds 4 blocks an SM on an H100, 1.3 waves, and the second wave's blocks
-  // stream their tiles after the first wave has left HBM idle. 4 deep holds 6: one wave.
-  if (swiglu) {
-    const auto one_wave = [&](int depth) {
-      const std::size_t red = static_cast<std::size_t>(s.warps) * tiles * 512;
-      return p.tw.tiles() <=
-             std::int64_t{sms} *
-                 blocks_per_sm(s.warps, base + ring_bytes(s.warps, depth, tiles), red);
-    };
-    const int forced = forced_staged_depth();
-    if (forced == 4 || (forced == 0 && !one_wave(8) && one_wave(4))) s.depth = 4;
-    s.smem = base + ring_bytes(s.warps, s.depth, tiles);
+  // A grid that spills past one wave leaves its second wave's blocks streaming alone after the
+  // first has left HBM idle: Llama-2-7B Q4_0 gate/up (688 tiles, 4 warps, 8 deep) held 4 blocks
+  // an SM on an H100, 1.3 waves; 4 deep (SwiGLU only: two tiles, twice the ring) holds 6, one
+  // wave. Q8_0 QKV (768 tiles) at 8 warps holds 4 an SM; at 4 warps, 7. So when the rule's shape
+  // is not one wave, the first of (depth 4; half the warps, depth 8; half the warps, depth 4)
+  // that is; else the rule's shape (Llama-3-8B gate/up, 896 tiles, measured slower at 1.13
+  // waves of depth 4 than at 1.7 of depth 8).
+  const auto one_wave = [&](int warps, int depth) {
+    const std::size_t red = static_cast<std::size_t>(warps) * tiles * 512;
+    return p.tw.tiles() <=
+           std::int64_t{sms} * blocks_per_sm(warps, base + ring_bytes(warps, depth, tiles), red);
+  };
+  const int half = std::max(4, s.warps / 2);
+  if (forced_staged_depth() != 0) {
+    if (swiglu) s.depth = forced_staged_depth();
+  } else if (forced_staged_warps() == 0 && one_wave_search() && !one_wave(s.warps, 8)) {
+    if (swiglu && one_wave(s.warps, 4)) {
+      s.depth = 4;
+    } else if (half < s.warps && one_wave(half, 8)) {
+      s.warps = half;
+    } else if (swiglu && half < s.warps && one_wave(half, 4)) {
+      s.warps = half;
+      s.depth = 4;
+    }
   }
+  s.smem = base + ring_bytes(s.warps, s.depth, tiles);
   return s;
 }
 

@@ -220,16 +220,21 @@ TEST_F(GemvQ, SpreadHintKeepsResults) {
                  staged);
 }
 
-// Llama-2-7B's gate/up (688 tiles): on a 132-SM H100 mma_staged takes its 4-deep ring here (one
-// wave of 6 blocks an SM instead of 1.3 waves of 4); M = 4 takes it at 8 deep.
-TEST_F(GemvQ, SwigluGridOfOneWave) {
+// Grids mma_staged reshapes into one wave on a 132-SM H100: Llama-2-7B's 4-bit gate/up (688
+// tiles: the 4-deep ring, 6 blocks an SM instead of 4), its 8-bit gate/up (4 warps instead of
+// 8, 4 deep) and 8-bit QKV (12288 rows: 4 warps instead of 8); M = 4 keeps the rule's shape.
+TEST_F(GemvQ, GridsOfOneWave) {
   const std::set<std::string> staged = {"mma_staged", "mma_staged_pdl"};
-  const QuantMatrix g = random_quant({4, 32, true}, 11008, 4096);
-  const QuantMatrix u = random_quant({4, 32, true}, 11008, 4096);
-  check_variants(g, &u, {1, 11008, 4096}, {.out = DType::f16, .epilogue = Epilogue::swiglu},
-                 staged);
-  check_variants(g, &u, {4, 11008, 4096}, {.act = DType::bf16, .epilogue = Epilogue::swiglu},
-                 staged);
+  for (const int bits : {4, 8}) {
+    const QuantMatrix g = random_quant({bits, 32, true}, 11008, 4096);
+    const QuantMatrix u = random_quant({bits, 32, true}, 11008, 4096);
+    check_variants(g, &u, {1, 11008, 4096}, {.out = DType::f16, .epilogue = Epilogue::swiglu},
+                   staged);
+    check_variants(g, &u, {4, 11008, 4096}, {.act = DType::bf16, .epilogue = Epilogue::swiglu},
+                   staged);
+  }
+  const QuantMatrix qkv = random_quant({8, 32, true}, 12288, 4096);
+  check_variants(qkv, nullptr, {1, 12288, 4096}, {.out = DType::f16}, staged);
 }
 
 TEST_F(GemvQ, SwigluEpilogue) {
