@@ -230,11 +230,10 @@ class CudaSession final : public Session {
   bool pdl_ = true;
   // The rmsnorm_to_half launches with PDL too (KLAB_CUDA_NORM_PDL=0: plain, a study switch).
   bool norm_pdl_ = true;
-  // The residual projections' blocks spread over all SMs (GemvArgs::spread): the O GEMV,
-  // launched under PDL while the decode attention holds most SMs, would put all its blocks on
-  // the few SMs it leaves free; the down GEMV's on the SMs the gate/up grid frees first.
-  // KLAB_CUDA_SPREAD=0: neither, =o: O only (study switches).
-  bool spread_o_ = true, spread_down_ = true;
+  // The O projection's blocks spread over all SMs (GemvArgs::spread): launched under PDL while
+  // the decode attention holds most SMs, they would all land on the few it leaves free
+  // (KLAB_CUDA_SPREAD=0: off, a study switch; spreading the down GEMV too measured neutral).
+  bool spread_o_ = true;
   // The decode QKV block's norm as its own kernel (rmsnorm_to_half, under PDL) whose rows the
   // staged GEMV copies, instead of the norm in every block's prologue
   // (KLAB_CUDA_QKV_NORM=prologue: the prologue, a study switch).
@@ -355,7 +354,6 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       pdl_(!env_is("KLAB_CUDA_PDL", "0")),
       norm_pdl_(pdl_ && !env_is("KLAB_CUDA_NORM_PDL", "0")),
       spread_o_(!env_is("KLAB_CUDA_SPREAD", "0")),
-      spread_down_(spread_o_ && !env_is("KLAB_CUDA_SPREAD", "o")),
       qkv_norm_kernel_(!env_is("KLAB_CUDA_QKV_NORM", "prologue")),
       ablate_(ablate_from_env()),
       l2_prefetch_bytes_(l2_prefetch_from_env()),
@@ -1116,8 +1114,7 @@ void CudaSession::ffn_block(const Layer& l, std::int64_t t, bool decode) {
     matmul(ffn, h_rows(t), l.w_gate, cuda::Epilogue::swiglu, decode, &l.w_up);
   }
   if (!ablated(decode, down))
-    residual_matmul(ffn, l.w_down, decode, fused_ == Fused::all && fused_step(shape, l.w_down),
-                    spread_down_);
+    residual_matmul(ffn, l.w_down, decode, fused_ == Fused::all && fused_step(shape, l.w_down));
 }
 
 // Logits of rows [first, t) of the chunk into host memory at dst ([t - first, vocab]).
