@@ -71,6 +71,17 @@ def main():
         assert "No GPU results are committed yet" not in md
         assert "| gemv | f16 | M=1,N=4096,K=14336 | warp_per_row |" in md, md  # fastest valid
 
+        tl = write(tmp, "tl.json", {
+            "case": "llama2-7b q4_0 B=1 ctx=512", "gpu": "NVIDIA H100 80GB HBM3", "git_commit": "abc1234",
+            "layers": 32, "steps": 30, "span_us": 2059.1, "idle_us": 1.4, "kernels_per_step": 227,
+            "rows": [{"kernel": "gemv [688x128]", "launches_per_step": 32, "advance_us": 628.8,
+                      "idle_us": 0.0, "busy_us": 667.8, "overlap_us": 39.1}],
+            "median_step": []})
+        md = perf_report.render([perf_report.load(a)], out, Path(tmp) / "docs" / "img", plots=False,
+                                timelines=[perf_report.load_timeline(tl)])
+        assert "## Decode step inside the CUDA graph" in md and "--timeline " + tl in md, md
+        assert "| `gemv [688x128]` | 32.0 | 628.8 | 19.6 | 667.8 | 39.1 |" in md, md
+
         bad = write(tmp, "bad.json", {"schema": "other"})
         try:
             perf_report.load(bad)
