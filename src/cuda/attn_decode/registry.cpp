@@ -211,6 +211,14 @@ registry::OpRegistry<DecodeAttnArgs> build() {
     // (v2); paged16 B=1 _spec (S=16384 33.82 / 34.08 / 36.53). So also _s2 for 2..7 contiguous
     // sequences, and _w4_spec for one contiguous GQA sequence planned at >= 8192 keys (in the
     // engine the plan covers the whole context, so shorter actual lengths take it too).
+    // H100, session 8 (call c8), end to end (klab bench e2e, tok/s, auto = _spec / _s2 forced):
+    // in the engine, where the kernel runs with history_ready under PDL beside the GEMVs, one
+    // sequence is faster on _s2 too: its ~78 KB CTA can be resident beside the QKV GEMV's last
+    // blocks, _spec's ~197 KB needs a whole SM. Llama-2-7B Q4_0 B=1 ctx 512 485.9, 492.0 /
+    // 495.5, 494.0; ctx 4096 378.8, 379.5 / 380.3, 377.5; Llama-3-8B Q4_0 ctx 512 447.1, 442.2 /
+    // 451.7, 447.8; ctx 4096 410.1, 409.6 / 426.1, 426.3; Q8_0 326.5 / 330.9; F16 185.6 / 186.4.
+    // So _s2 for one contiguous sequence with history_ready, below the _w4_spec length (not
+    // measured there in the engine).
     if (has_split_plan(a)) {
       if (!mma) return std::string("split_kv");
       const auto supported = [&](const char* name) {
@@ -220,11 +228,12 @@ registry::OpRegistry<DecodeAttnArgs> build() {
       const bool contiguous = a.cache.block_table == nullptr;
       const bool gqa = a.q.dim(1) > a.cache.num_kv_heads;
       const std::int64_t planned = std::int64_t{a.plan->cluster_chunk} * a.plan->cluster_splits;
-      const char* cluster = batch >= 16 || (contiguous && batch >= 2 && batch < 8)
-                                ? "split_kv_mma_cluster_s2"
-                            : batch == 1 && contiguous && gqa && planned >= kLongSingleSequence
-                                ? "split_kv_mma_cluster_w4_spec"
-                                : "split_kv_mma_cluster_spec";
+      const bool long_single = batch == 1 && contiguous && gqa && planned >= kLongSingleSequence;
+      const bool s2 = batch >= 16 || (contiguous && batch >= 2 && batch < 8) ||
+                      (contiguous && batch == 1 && a.history_ready && !long_single);
+      const char* cluster = s2            ? "split_kv_mma_cluster_s2"
+                            : long_single ? "split_kv_mma_cluster_w4_spec"
+                                          : "split_kv_mma_cluster_spec";
       for (const char* name : {cluster, "split_kv_mma_cluster_spec"})
         if (supported(name)) return std::string(name);
       return std::string((!contiguous || batch > 1) && supported("split_kv_mma_fused")
