@@ -218,9 +218,11 @@ registry::OpRegistry<DecodeAttnArgs> build() {
     // 495.5, 494.0; ctx 4096 378.8, 379.5 / 380.3, 377.5; Llama-3-8B Q4_0 ctx 512 447.1, 442.2 /
     // 451.7, 447.8; ctx 4096 410.1, 409.6 / 426.1, 426.3; Q8_0 326.5 / 330.9; F16 185.6 / 186.4.
     // (The engine serving several sequences sees its cache as paged, one page a sequence, so
-    // those runs were on the paged path.) So _s2 for fewer than 8 sequences with history_ready,
-    // either layout, except where _w4_spec takes one long contiguous sequence (not measured
-    // there in the engine).
+    // those runs were on the paged path.) At B=4 in the engine _s2 measured 0.4-1.2% slower
+    // (call v4: Q4_0 ctx 512 / 4096 1,198.0 / 680.5 against 1,202.5 / 689.1 in v3, Q8_0 871.8 /
+    // 565.3 against 878.4 / 567.5). So _s2 for one sequence with history_ready, either layout,
+    // except where _w4_spec takes one long contiguous sequence (not measured there in the
+    // engine).
     if (has_split_plan(a)) {
       if (!mma) return std::string("split_kv");
       const auto supported = [&](const char* name) {
@@ -232,7 +234,7 @@ registry::OpRegistry<DecodeAttnArgs> build() {
       const std::int64_t planned = std::int64_t{a.plan->cluster_chunk} * a.plan->cluster_splits;
       const bool long_single = batch == 1 && contiguous && gqa && planned >= kLongSingleSequence;
       const bool s2 = batch >= 16 || (contiguous && batch >= 2 && batch < 8) ||
-                      (batch < 8 && a.history_ready && !long_single);
+                      (batch == 1 && a.history_ready && !long_single);
       const char* cluster = s2            ? "split_kv_mma_cluster_s2"
                             : long_single ? "split_kv_mma_cluster_w4_spec"
                                           : "split_kv_mma_cluster_spec";
