@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "klab/kernel_trace.hpp"
 
@@ -21,6 +22,8 @@ std::string demangle(std::string_view name) {
   return status == 0 && out ? std::string(out.get()) : owned;
 }
 
+constexpr std::string_view kAnonymous = "(anonymous namespace)";
+
 bool ident_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
@@ -32,8 +35,8 @@ std::string drop_qualifiers(const std::string& s) {
   std::size_t i = 0;
   while (i < s.size()) {
     std::size_t j = i;
-    if (s.compare(i, 21, "(anonymous namespace)") == 0) {
-      j = i + 21;
+    if (s.compare(i, kAnonymous.size(), kAnonymous) == 0) {
+      j = i + kAnonymous.size();
     } else {
       while (j < s.size() && ident_char(s[j])) ++j;
     }
@@ -62,8 +65,8 @@ std::string signature_head(const std::string& s) {
     if (depth != 0) continue;
     if (c == ' ') name_start = i + 1;  // "void f<...>": the return type ends at a top-level space
     if (c != '(') continue;
-    if (s.compare(i, 21, "(anonymous namespace)") == 0) {
-      i += 20;
+    if (s.compare(i, kAnonymous.size(), kAnonymous) == 0) {
+      i += kAnonymous.size() - 1;
       continue;
     }
     cut = i;
@@ -81,10 +84,16 @@ double us(std::uint64_t ns) {
   return static_cast<double>(ns) * 1e-3;
 }
 
+// A kernel of one step: where it sits, and its overlap with the kernels before it.
+struct StepKernel {
+  TimelineKernel k;
+  double overlap_us = 0;
+};
+
 // One step's kernels (sorted by start) walked once: each kernel's advance of the step's end,
 // the idle time before it and its overlap with earlier kernels.
 struct Walk {
-  std::vector<TimelineKernel> kernels;
+  std::vector<StepKernel> kernels;
   double span = 0, idle = 0;
 };
 
@@ -95,8 +104,11 @@ Walk walk_step(std::span<const KernelSpan* const> ks) {
   for (const KernelSpan* k : ks) {
     const std::uint64_t idle = k->start_ns > end ? k->start_ns - end : 0;
     const std::uint64_t advance = k->end_ns > end ? k->end_ns - end : 0;
+    const std::uint64_t overlap_end = std::min(end, k->end_ns);
+    const std::uint64_t overlap = overlap_end > k->start_ns ? overlap_end - k->start_ns : 0;
     w.kernels.push_back(
-        {timeline_label(*k), us(k->start_ns - t0), us(k->end_ns - t0), us(advance), us(idle)});
+        {{timeline_label(*k), us(k->start_ns - t0), us(k->end_ns - t0), us(advance), us(idle)},
+         us(overlap)});
     w.idle += us(idle);
     end = std::max(end, k->end_ns);
   }
@@ -140,15 +152,13 @@ Timeline summarize_steps(std::span<const KernelSpan> spans, std::size_t min_kern
   for (const Walk& w : walks) {
     kernels += static_cast<double>(w.kernels.size());
     idle += w.idle;
-    double latest_end = 0;
-    for (const TimelineKernel& k : w.kernels) {
+    for (const auto& [k, overlap] : w.kernels) {
       Acc& a = acc[k.label];
       a.launches += 1;
       a.busy += k.end_us - k.start_us;
       a.advance += k.advance_us;
       a.idle += k.idle_us;
-      a.overlap += std::max(0.0, std::min(latest_end, k.end_us) - k.start_us);
-      latest_end = std::max(latest_end, k.end_us);
+      a.overlap += overlap;
     }
   }
   const double n = static_cast<double>(walks.size());
@@ -165,7 +175,7 @@ Timeline summarize_steps(std::span<const KernelSpan> spans, std::size_t min_kern
   std::nth_element(order.begin(), mid, order.end(),
                    [&](std::size_t a, std::size_t b) { return walks[a].span < walks[b].span; });
   t.span_us = walks[*mid].span;
-  t.median_step = walks[*mid].kernels;
+  for (const StepKernel& k : walks[*mid].kernels) t.median_step.push_back(k.k);
   return t;
 }
 

@@ -1,11 +1,11 @@
 // The decode_attention op: argument checks, its variants, the auto choice and the entry point.
 #include <cmath>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
 #include "cuda/attn_decode/decode_params.hpp"
 #include "cuda/common/attn_checks.hpp"
+#include "cuda/common/env_switch.hpp"
 #include "cuda/common/launch_util.hpp"
 #include "klab/cuda/attention.hpp"
 #include "registry/autotune_buckets.hpp"
@@ -30,10 +30,7 @@ decode::DecodeParams params_of(const DecodeAttnArgs& a) {
   p.dtype = a.cache.dtype;
   p.indices_ready = a.indices_ready;
   // KLAB_CUDA_DECODE_EARLY_KV=0 (a study switch, read once) ignores history_ready.
-  static const bool early_kv = [] {
-    const char* v = std::getenv("KLAB_CUDA_DECODE_EARLY_KV");
-    return !(v && std::string_view(v) == "0");
-  }();
+  static const bool early_kv = !env_equals("KLAB_CUDA_DECODE_EARLY_KV", "0");
   p.history_ready = early_kv && a.indices_ready && a.history_ready;
   if (a.plan) {
     p.max_splits = a.plan->max_splits;

@@ -1,9 +1,7 @@
 // gemv_dense / vec16_multi_row: R rows per warp (4, or 1 when N is small; or the gate and up
 // rows of one output for the fused SwiGLU), 16-byte streaming weight loads with R * U = 8 in
 // flight per lane, x read through L1 once per vector and shared by the R rows.
-#include <cstdlib>
-#include <string_view>
-
+#include "cuda/common/env_switch.hpp"
 #include "cuda/common/reduce.cuh"
 #include "cuda/common/vec.cuh"
 #include "cuda/gemv/gemv_common.cuh"
@@ -23,10 +21,7 @@ constexpr int kWarps = 4;
 // KLAB_CUDA_DENSE_ROWS=4: always 4 rows a warp (a study switch, read once).
 bool one_row_per_warp(std::int64_t n) {
   static const int sms = current_sm_count();  // one device per process (as the engine)
-  static const bool off = [] {
-    const char* v = std::getenv("KLAB_CUDA_DENSE_ROWS");
-    return v && std::string_view(v) == "4";
-  }();
+  static const bool off = env_equals("KLAB_CUDA_DENSE_ROWS", "4");
   return !off && n / 4 < std::int64_t{16} * sms;
 }
 

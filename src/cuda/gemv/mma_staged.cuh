@@ -23,10 +23,9 @@
 #pragma once
 
 #include <algorithm>
-#include <cstdlib>
-#include <string_view>
 
 #include "cuda/attn_decode/pdl.cuh"
+#include "cuda/common/env_switch.hpp"
 #include "cuda/common/l2_prefetch.cuh"
 #include "cuda/common/reduce.cuh"
 #include "cuda/common/smem_tiles.cuh"
@@ -353,8 +352,7 @@ struct Shape {
 // read once; SwiGLU stays capped at 8).
 inline int forced_staged_warps() {
   static const int w = [] {
-    const char* v = std::getenv("KLAB_CUDA_STAGED_WARPS");
-    const int n = v ? std::atoi(v) : 0;
+    const int n = env_int("KLAB_CUDA_STAGED_WARPS");
     return n == 4 || n == 8 || n == 16 ? n : 0;
   }();
   return w;
@@ -365,17 +363,13 @@ inline int forced_staged_warps() {
 // read once.
 inline int forced_staged_depth() {
   static const int d = [] {
-    const char* v = std::getenv("KLAB_CUDA_STAGED_DEPTH");
-    const int n = v ? std::atoi(v) : 0;
+    const int n = env_int("KLAB_CUDA_STAGED_DEPTH");
     return n == 4 || n == 8 ? n : 0;
   }();
   return d;
 }
 inline bool one_wave_search() {
-  static const bool on = [] {
-    const char* v = std::getenv("KLAB_CUDA_STAGED_ONE_WAVE");
-    return !(v && std::string_view(v) == "0");
-  }();
+  static const bool on = !env_equals("KLAB_CUDA_STAGED_ONE_WAVE", "0");
   return on;
 }
 

@@ -14,9 +14,9 @@
 #pragma once
 
 #include <algorithm>
-#include <cstdlib>
 
 #include "cuda/attn_decode/pdl.cuh"
+#include "cuda/common/env_switch.hpp"
 #include "cuda/gemv/mma_gemv.cuh"
 #include "klab/cuda/check.hpp"
 
@@ -224,8 +224,7 @@ int current_sm_count();  // mma_pipelined.cu
 // KLAB_CUDA_WIDE_ROWS = 1..4 replaces wide_row_tiles' choice, capped at what is compiled for the
 // case (a study switch for the bench and the tests; read at every launch).
 inline int wide_row_tiles_forced(int chosen, bool swiglu, int nt) {
-  const char* v = std::getenv("KLAB_CUDA_WIDE_ROWS");
-  const int n = v ? std::atoi(v) : 0;
+  const int n = env_int("KLAB_CUDA_WIDE_ROWS");
   if (n < 1 || n > 4) return chosen;
   return std::min(n, wide_row_tiles_max(swiglu, nt));
 }
