@@ -81,6 +81,12 @@ void launch_mma_staged_pdl(const GemvParams& p, cudaStream_t stream);
 // Up to 32 tokens as 8-token n-tiles of one mma pass: W streamed once for a wide decode batch.
 void launch_mma_wide(const GemvParams& p, cudaStream_t stream);
 void launch_mma_wide_pdl(const GemvParams& p, cudaStream_t stream);
+// mma_wide's math for up to 16 tokens with x staged once per persistent block (one an SM, a run
+// of consecutive tiles each) and codes + scale lines through a per-warp cp.async ring; only
+// where x (M x K halves) and the ring fit one block's shared memory (mma_wide_staged_fits).
+bool mma_wide_staged_fits(const GemvParams& p);
+void launch_mma_wide_staged(const GemvParams& p, cudaStream_t stream);
+void launch_mma_wide_staged_pdl(const GemvParams& p, cudaStream_t stream);
 // Integer dot products on int8-quantized activations (q8 activations: the semantics of
 // ref::quant_matmul_q8act, not quant_matmul's): x quantized per 32-block into shared memory by
 // every block, plain-layout codes streamed, __dp4a per code word; _pdl: weights requested before

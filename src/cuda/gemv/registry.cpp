@@ -3,6 +3,7 @@
 #include <string>
 #include <utility>
 
+#include "cuda/common/env_switch.hpp"
 #include "cuda/common/launch_util.hpp"
 #include "cuda/gemv/gemv_params.hpp"
 #include "klab/cuda/gemv.hpp"
@@ -11,6 +12,11 @@
 namespace klab::cuda {
 
 namespace {
+
+bool wide_staged_on() {
+  static const bool on = !env_equals("KLAB_CUDA_WIDE_STAGED", "0");
+  return on;
+}
 
 using gemv_impl::GemvParams;
 using gemv_impl::params_of;
@@ -140,6 +146,19 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
                 "mma_wide launched with PDL: the first chunks' codes requested before "
                 "griddepcontrol.wait (x, y after it; W must not be written by the previous kernel)",
                 wide_ok, gemv_impl::launch_mma_wide_pdl));
+  const auto wide_staged_ok = [](const GemvArgs& a) {
+    return quant_ok(a, kGemvWideMaxM) && tiled_ok(a) && vec_ok(a) &&
+           gemv_impl::mma_wide_staged_fits(params_of(a));
+  };
+  r.add(variant("mma_wide_staged",
+                "mma_wide for up to 16 tokens with x staged once per persistent block (a run of "
+                "tiles an SM) and codes + scale lines streamed through a per-warp cp.async ring",
+                wide_staged_ok, gemv_impl::launch_mma_wide_staged));
+  r.add(variant("mma_wide_staged_pdl",
+                "mma_wide_staged launched with PDL: the first chunks' codes and scales requested "
+                "before griddepcontrol.wait (x, y after it; W must not be written by the previous "
+                "kernel)",
+                wide_staged_ok, gemv_impl::launch_mma_wide_staged_pdl));
   const auto dp4a_ok = [](const GemvArgs& a) {
     return quant_ok(a, kGemvMaxM) && plain_ok(a) && vec_ok(a) && gemv_impl::dp4a_fits(params_of(a));
   };
@@ -169,7 +188,11 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
     // (griddepcontrol.launch_dependents) lets them start only when it has completed, and no
     // klab kernel that triggers writes weights. The engine strips _pdl when KLAB_CUDA_PDL=0.
     if (a.w->has_tiled()) {
-      if (a.M() > kGemvMaxM) return "mma_wide";
+      // Wide batches: mma_wide_staged where x fits (KLAB_CUDA_WIDE_STAGED=0: mma_wide, a study
+      // switch for A/B runs of the engine).
+      if (a.M() > kGemvMaxM)
+        return gemv_impl::mma_wide_staged_fits(params_of(a)) && wide_staged_on() ? "mma_wide_staged"
+                                                                                 : "mma_wide";
       if (a.K() >= 12288) return "mma_async_pdl";
       if (a.M() == 1 && gemv_impl::mma_staged_fits(params_of(a))) return "mma_staged_pdl";
       return "mma";

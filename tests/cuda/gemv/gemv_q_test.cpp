@@ -326,6 +326,48 @@ TEST_F(GemvQ, WideDecodeEveryRowTileCount) {
     }
 }
 
+// mma_wide_staged (x staged once per persistent block): 9..16 tokens, every format family, both
+// activation dtypes, in-place residual and SwiGLU, K not a multiple of 128; runs of several
+// tiles per block (N = 14336: 896 tiles, 7 a block on 132 SMs; N = 4100: 257 tiles, the last
+// block one tile, partly past N); the 4-deep ring (SwiGLU with mins at K = 4096: the 8-deep one
+// does not fit); x too large (K = 14336) or M > 16 left to mma_wide.
+TEST_F(GemvQ, WideStagedBatches) {
+  const std::set<std::string> staged = {"mma_wide_staged", "mma_wide_staged_pdl"};
+  const QuantFormat formats[] = {{4, 32, false}, {8, 32, false}, {4, 64, true}, {8, 128, true}};
+  int i = 0;
+  for (const int M : {9, 13, 16}) {
+    for (const QuantFormat& f : formats) {
+      const std::int64_t K = k_for(f);
+      const DType act = i % 2 ? DType::bf16 : DType::f16;
+      ++i;
+      const QuantMatrix w = random_quant(f, 4100, K), u = random_quant(f, 4100, K);
+      check_variants(
+          w, nullptr, {M, 4100, K},
+          {.act = act, .out = act, .epilogue = Epilogue::residual, .in_place_residual = true},
+          staged);
+      check_variants(w, &u, {M, 4100, K},
+                     {.act = act, .out = DType::f32, .epilogue = Epilogue::swiglu}, staged);
+    }
+  }
+  const QuantMatrix many = random_gguf(GgufBlockType::q4_0, 14336, 576);
+  check_variants(many, nullptr, {16, 14336, 576}, {.act = DType::f16, .out = DType::f16}, staged);
+  const QuantMatrix q40 = random_gguf(GgufBlockType::q4_0, 1000, 4128);
+  check_variants(q40, nullptr, {16, 1000, 4128}, {.act = DType::bf16, .out = DType::f32}, staged);
+  const QuantMatrix g = random_quant({4, 32, true}, 600, 4096),
+                    u = random_quant({4, 32, true}, 600, 4096);
+  check_variants(g, &u, {15, 600, 4096},
+                 {.act = DType::f16, .out = DType::f16, .epilogue = Epilogue::swiglu}, staged);
+  const QuantMatrix q80 = random_gguf(GgufBlockType::q8_0, 4096, 4096);
+  check_variants(q80, nullptr, {16, 4096, 4096}, {.act = DType::f16, .out = DType::f16}, staged);
+
+  const QuantMatrix wide_k = random_quant({4, 32, false}, 64, 14336);
+  const auto big_x = check_variants(wide_k, nullptr, {16, 64, 14336}, {}, {"mma_wide"});
+  EXPECT_FALSE(big_x.count("mma_wide_staged"));
+  const QuantMatrix w17 = random_quant({4, 32, false}, 64, 576);
+  const auto m17 = check_variants(w17, nullptr, {17, 64, 576}, {}, {"mma_wide"});
+  EXPECT_FALSE(m17.count("mma_wide_staged"));
+}
+
 // Well-formed device arguments for the rejection tests.
 struct Fixture {
   QuantMatrix w = random_quant({4, 32, false}, 64, 576);
@@ -354,7 +396,8 @@ TEST_F(GemvQ, RejectsUnsupportedArguments) {
   }
   EXPECT_NO_THROW(reg.pick(f.args(8), "mma"));
   EXPECT_NO_THROW(reg.pick(f.args(9), "mma_wide"));
-  EXPECT_EQ(reg.pick(f.args(9)).name, "mma_wide");
+  EXPECT_NO_THROW(reg.pick(f.args(9), "mma_wide_staged"));
+  EXPECT_EQ(reg.pick(f.args(9)).name, "mma_wide_staged");  // x (9 x 576 halves) fits
   EXPECT_THROW(reg.pick(f.args(1), "no_such_variant"), Error);
 
   GemvArgs bad = f.args(1);
@@ -477,6 +520,8 @@ TEST_F(GemvQ, PdlChainReadsThePreviousOutput) {
 TEST_F(GemvQ, WidePdlChainReadsThePreviousOutput) {
   check_pdl_chain(16, "mma_wide_pdl", "mma_wide_pdl", 4100);  // 257 tiles, the last partial
   check_pdl_chain(27, "mma_wide_pdl", "mma_wide", 4100);
+  check_pdl_chain(16, "mma_wide_staged_pdl", "mma_wide_staged_pdl", 4100);
+  check_pdl_chain(13, "mma_wide_staged_pdl", "mma_wide_staged", 4100);
 }
 
 }  // namespace
