@@ -9,25 +9,21 @@ namespace klab::cuda::gemv_impl {
 namespace wide_staged {
 
 // One block an SM, each taking an equal run of consecutive tiles (the grid shrinks to
-// ceil(tiles / run) blocks, so no block is left with a short run it would wait on). The ring is
-// 8 deep where it fits, else 4 (SwiGLU with mins at K = 4096).
+// ceil(tiles / run) blocks, so no block is left with a short run it would wait on). 16 warps
+// where every warp has at least 4 chunks a tile and x, the ring and the warp sums fit, else 8.
 Shape shape_of(const GemvParams& p) {
   Shape s;
   if (p.M > 8 * kNt || p.M < 1) return s;
-  const bool swiglu = p.epilogue == Epilogue::swiglu;
-  const int tiles = swiglu ? 2 : 1;
-  // sm_90: 227 KiB a block (dynamic + the static warp-sum buffer).
-  const auto red = static_cast<std::size_t>(kWarps * tiles * kNt * 4 * 32 * 4);
-  const std::size_t budget = std::min(kMaxDynamicSmem, std::size_t{227 * 1024} - red);
   const std::size_t x = x_bytes(p.M, p.tw.cols_padded);
-  for (const int depth : {8, 4}) {
-    if (depth == 4 && !swiglu) break;  // one tile: only the 8-deep ring is compiled
+  const bool asym = p.tw.asymmetric;
+  for (const int warps : {16, 8}) {
+    if (warps == 16 && p.tw.chunks() < 16 * 4) continue;
     const std::size_t ring =
-        static_cast<std::size_t>(kWarps) * depth * stage_bytes(tiles, p.tw.asymmetric);
-    if (x + ring > budget) continue;
-    s.depth = depth;
+        static_cast<std::size_t>(warps) * ring_depth(warps, asym) * stage_bytes(asym);
+    if (x + ring + red_bytes(warps) > kBlockSmem) continue;
+    s.warps = warps;
     s.smem = x + ring;
-    break;
+    return s;
   }
   return s;
 }

@@ -1,7 +1,9 @@
 // The wide-batch tensor-core GEMV with x staged once per block (variant mma_wide_staged): up to
 // 16 tokens as two n-tiles of 8 (mma_wide's math), x [M][K] copied into shared memory once, and
 // each block a persistent worker over a run of consecutive 16-row tiles whose codes and scale
-// lines stream through a per-warp cp.async ring that runs on across tile boundaries.
+// lines stream through a per-warp cp.async ring that runs on across tile boundaries. SwiGLU
+// runs each row tile as two tiles in the ring, gate then up; the warp that stores the tile keeps
+// the gate sums in registers until the up sums are in.
 //
 // Why: in the batch-16 decode step (H100, Llama-2-7B Q4_0, session-8 timeline) mma_wide runs at
 // 35-56% of its weight bytes: every 16-row tile's block reads all of x from L2 (at 16 tokens,
@@ -10,11 +12,22 @@
 // 132 x 128 KiB for K = 4096, against tiles x 128 KiB), and the ring keeps (D - 1) chunks a warp
 // in flight, ~30-60 KiB per SM.
 //
+// Warp w only ever reads chunks w, w + W, ... of any tile, so it stages only those columns of x
+// (no block barrier before the main loop), and the tile's partial sums are the only block-wide
+// exchange: every warp writes its sums and arrives at a named barrier; the warps that store
+// (one per n-tile) wait there, and everyone meets once more before the next tile's sums.
+//
 // Shared memory: x [M][cols_padded + 32 halves] (the row pad keeps a quarter-warp's 16-byte x
-// loads on distinct banks), then the rings [warp][D][stage]; a stage is the chunk's codes
-// [tiles][512 bytes] and its scale (and min) lines [kind][tiles][64 bytes] (the one or two
-// 32-byte group lines the chunk's columns fall in). Fits while x is at most ~150 KiB (M = 16,
-// K up to ~4.6k); larger x goes to mma_wide.
+// loads on distinct banks), then the rings [warp][D][stage]; a stage is the chunk's codes (512
+// bytes) and its scale (and min) lines (64 bytes each: the one or two 32-byte group lines the
+// chunk's columns fall in). 16 warps at K >= 64 chunks, else 8; the ring 8 deep, 4 with mins at
+// 16 warps. Fits while x is at most ~150 KiB (M = 16, K up to ~4.6k); larger x goes to mma_wide.
+//
+// Why 16 warps and one tile an item (measured, session 9, H100, c1/c2): the first version (8
+// warps, gate and up in one item, a block barrier pair per tile) ran 12288 x 4096 at M = 16 in
+// 26.2 us against mma_wide's 17.6: ncu showed 2 warps a scheduler, 0.42 instructions a cycle a
+// scheduler, 51% of cycles with no eligible warp, and ~40 of the ~160 instructions an item in
+// the ring cursor's division.
 //
 // PDL: the first D - 1 chunks (codes and scales) are requested before griddepcontrol.wait, x
 // after it; dependents are released after the block's last main loop.
@@ -29,41 +42,50 @@
 
 namespace klab::cuda::gemv_impl::wide_staged {
 
-constexpr int kWarps = 8;
 constexpr int kNt = 2;  // n-tiles of 8 tokens: M <= 16
 constexpr int kXPadHalves = 32;
-// The most dynamic shared memory a launch asks for (227 KiB an sm_90 block, less the static
-// warp-sum buffer of at most 16 KiB).
-constexpr std::size_t kMaxDynamicSmem = 210 * 1024;
+constexpr std::size_t kBlockSmem = 227 * 1024;  // sm_90: dynamic + static a block
 
-// Bytes of one ring stage: the codes of every tile, then up to two group lines of 32 bytes per
-// tile for the scales (and as many for the mins).
-constexpr int stage_bytes(int tiles, bool asym) {
-  return tiles * 512 + tiles * (asym ? 2 : 1) * 64;
+// Ring depth: 8, or 4 where 16 warps carry mins (the 8-deep ring would not fit beside x).
+constexpr int ring_depth(int warps, bool asym) {
+  return warps == 16 && asym ? 4 : 8;
+}
+
+// Bytes of one ring stage: the chunk's codes, then up to two 32-byte group lines of scales (and
+// as many of mins).
+constexpr int stage_bytes(bool asym) {
+  return 512 + (asym ? 2 : 1) * 64;
 }
 
 constexpr std::size_t x_bytes(int M, std::int64_t cols_padded) {
   return static_cast<std::size_t>(M) * static_cast<std::size_t>(cols_padded + kXPadHalves) * 2;
 }
 
-// The chunk index and block-local tile of a warp's j-th item (per_tile items a tile).
-struct Item {
-  int tile, chunk;
-  __device__ Item(int j, int per_tile, int warp)
-      : tile(j / per_tile), chunk(warp + (j - (j / per_tile) * per_tile) * kWarps) {}
-};
+// The static warp-sum buffer of a W-warp block.
+constexpr std::size_t red_bytes(int warps) {
+  return static_cast<std::size_t>(warps) * kNt * 4 * 32 * sizeof(float);
+}
 
-template <class T, int Bits, bool Swiglu, bool Asym, int D>
-__global__ void __launch_bounds__(kWarps * 32, 1)
+// Named barriers (0 is __syncthreads): `sync` waits until `threads` have arrived, `arrive` counts
+// this warp in without waiting; both order the shared-memory writes before them.
+__device__ __forceinline__ void named_sync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+__device__ __forceinline__ void named_arrive(int id, int threads) {
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
+template <class T, int Bits, bool Swiglu, bool Asym, int W>
+__global__ void __launch_bounds__(W * 32, 1)
     gemv_mma_wide_staged_kernel(GemvParams p, int tiles_per_block) {
-  static_assert((D & (D - 1)) == 0, "ring depth must be a power of two");
-  constexpr int kTiles = Swiglu ? 2 : 1;
-  constexpr int kSlots = kTiles * kNt;
+  constexpr int D = ring_depth(W, Asym);
+  constexpr int kParts = Swiglu ? 2 : 1;  // ring tiles a row tile: gate, then up
   constexpr int kSub = Bits == 4 ? 2 : 1;
   constexpr int kChunkCols = 256 / Bits;
-  constexpr int kStage = stage_bytes(kTiles, Asym);
+  constexpr int kStage = stage_bytes(Asym);
+  constexpr int kThreads = W * 32;
   extern __shared__ __align__(16) std::uint8_t smem[];
-  __shared__ float red[kWarps][kSlots][4][32];
+  __shared__ float red[W][kNt][4][32];
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
@@ -76,40 +98,38 @@ __global__ void __launch_bounds__(kWarps * 32, 1)
   const std::int64_t first_tile = std::int64_t{blockIdx.x} * tiles_per_block;
   const int block_tiles =
       static_cast<int>(std::min<std::int64_t>(tiles_per_block, p.tw.tiles() - first_tile));
-  const int per_tile = chunks > warp ? (chunks - warp + kWarps - 1) / kWarps : 0;
-  const int items = per_tile * block_tiles;
+  const int per_tile = chunks > warp ? (chunks - warp + W - 1) / W : 0;
+  const int ring_tiles = block_tiles * kParts;
+  const int items = per_tile * ring_tiles;
 
   const std::uint32_t x_s = smem_addr(smem);
   const std::uint32_t ring_s = x_s + static_cast<std::uint32_t>(x_bytes(p.M, cols)) +
                                static_cast<std::uint32_t>(warp * D * kStage);
   // Lines of 32 bytes a chunk's columns touch in each scale array (1, or 2 for 64 columns in
-  // groups of 32); their 16-byte halves are copied by lanes 0..15: lane = kind 8 + tile 4 + unit.
+  // groups of 32); their 16-byte halves are copied by lanes 0..7: lane = 4 kind + unit.
   const int lines = std::max(1, kChunkCols >> gshift);
-  const int s_unit = lane & 3, s_tile = (lane >> 2) & 1, s_kind = lane >> 3;
-  const bool s_copies =
-      s_unit < 2 * lines && s_tile < kTiles && (s_kind == 0 || (Asym && s_kind == 1));
-  const std::uint32_t* s_src = nullptr;
-  if (s_copies) {
-    const QuantTiledView& w = s_tile == 1 ? p.tw_up : p.tw;
-    s_src = (s_kind == 1 ? w.mins : w.scales) + s_unit * 4;
-  }
-  const std::uint32_t s_dst =
-      static_cast<std::uint32_t>(kTiles * 512 + (s_kind * kTiles + s_tile) * 64 + s_unit * 16);
-  const std::uint8_t* code_src[kTiles];
-#pragma unroll
-  for (int i = 0; i < kTiles; ++i) code_src[i] = (i == 1 ? p.tw_up : p.tw).codes + lane * 16;
+  const int s_unit = lane & 3, s_kind = lane >> 2;
+  const bool s_copies = s_unit < 2 * lines && (s_kind == 0 || (Asym && s_kind == 1));
+  const std::uint32_t s_dst = static_cast<std::uint32_t>(512 + s_kind * 64 + s_unit * 16);
 
-  const auto issue = [&](int j) {
-    const Item it(j, per_tile, warp);
-    const std::int64_t tile = first_tile + it.tile;
-    const std::uint32_t s = ring_s + static_cast<std::uint32_t>((j & (D - 1)) * kStage);
-    const std::int64_t code_off = (tile * chunks + it.chunk) * 512;
-#pragma unroll
-    for (int i = 0; i < kTiles; ++i)
-      cp_async16_at(s + i * 512 + lane * 16, code_src[i] + code_off, true);
+  // The ring's write cursor: ring tile `ct`, its item `ce`.
+  int ct = 0, ce = 0;
+  const auto issue = [&](int slot) {
+    const bool up = Swiglu && (ct & 1);
+    const std::int64_t tile = first_tile + (Swiglu ? ct >> 1 : ct);
+    const int chunk = warp + ce * W;
+    const std::uint32_t s = ring_s + static_cast<std::uint32_t>(slot * kStage);
+    const std::uint8_t* codes = up ? p.tw_up.codes : p.tw.codes;
+    cp_async16_at(s + lane * 16, codes + ((tile * chunks + chunk) * 32 + lane) * 16, true);
     if (s_copies) {
-      const std::int64_t gf = (std::int64_t{it.chunk} * kChunkCols) >> gshift;
-      cp_async16_at(s + s_dst, s_src + (tile * groups + gf) * 8, true);
+      const std::uint32_t* lines_src =
+          s_kind == 1 ? (up ? p.tw_up.mins : p.tw.mins) : (up ? p.tw_up.scales : p.tw.scales);
+      const std::int64_t gf = (std::int64_t{chunk} * kChunkCols) >> gshift;
+      cp_async16_at(s + s_dst, lines_src + (tile * groups + gf) * 8 + s_unit * 4, true);
+    }
+    if (++ce == per_tile) {
+      ce = 0;
+      ++ct;
     }
   };
 
@@ -119,10 +139,14 @@ __global__ void __launch_bounds__(kWarps * 32, 1)
   }
   decode::pdl_wait();  // x (and the residual read at the end) may come from the previous kernel
   {
+    // This warp's columns of x: chunk warp + e W of every token, 16-byte units.
+    constexpr int kUnits = kChunkCols / 8;
     const T* x = static_cast<const T*>(p.x);
-    const int row16 = cols / 8, x16 = p.M * row16;
-    for (int i = threadIdx.x; i < x16; i += kWarps * 32) {
-      const int m = i / row16, c = (i - m * row16) * 8;
+    const int n = per_tile * p.M * kUnits;
+    for (int u = lane; u < n; u += 32) {
+      const int e = u / (p.M * kUnits), rest = u - e * (p.M * kUnits);
+      const int m = rest / kUnits;
+      const int c = (warp + e * W) * kChunkCols + (rest - m * kUnits) * 8;
       const bool in_k = c < K;  // the padded tail is zero
       cp_async16_at(x_s + static_cast<std::uint32_t>((m * row_halves + c) * 2),
                     x + (in_k ? std::int64_t{m} * K + c : 0), in_k);
@@ -130,7 +154,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1)
   }
   cp_async_commit();
   cp_async_wait<0>();
-  __syncthreads();
+  __syncwarp();
 
   // Lane (g, t) supplies token 8 n + g of n-tile n; tokens past M read token 0 (their mma
   // columns are never stored).
@@ -141,20 +165,19 @@ __global__ void __launch_bounds__(kWarps * 32, 1)
     x_lane_s[n] = x_s + static_cast<std::uint32_t>((token * row_halves + 8 * t) * 2);
   }
   const CodeDecoder<T, Bits> dec(p.zero_point);
-  float acc[kSlots][4] = {};
+  float acc[kNt][4] = {};
+  float gate[4] = {};  // SwiGLU: the storing warp's gate sums of the current row tile
   int j = 0;
-  for (int bt = 0; bt < block_tiles; ++bt) {
+  for (int rt = 0; rt < ring_tiles; ++rt) {
     for (int e = 0; e < per_tile; ++e, ++j) {
       // Groups committed after the prologue: j; item j's group is complete at D - 2 pending.
       cp_async_wait<D - 2>();
       __syncwarp();  // every lane's item j has landed; every lane is done with item j - 1
-      if (j + D - 1 < items) issue(j + D - 1);
+      if (j + D - 1 < items) issue((j + D - 1) & (D - 1));
       cp_async_commit();
       const std::uint32_t s = ring_s + static_cast<std::uint32_t>((j & (D - 1)) * kStage);
-      uint4 q[kTiles];
-#pragma unroll
-      for (int i = 0; i < kTiles; ++i) q[i] = lds128_at(s + i * 512 + lane * 16);
-      const int col0 = (warp + e * kWarps) * kChunkCols;
+      const uint4 q[1] = {lds128_at(s + lane * 16)};
+      const int col0 = (warp + e * W) * kChunkCols;
       const int gf = col0 >> gshift;
       const auto sub = [&](auto sub_const) {
         constexpr int S = decltype(sub_const)::value;
@@ -163,51 +186,57 @@ __global__ void __launch_bounds__(kWarps * 32, 1)
 #pragma unroll
         for (int n = 0; n < kNt; ++n) xv[n] = lds128_at(x_lane_s[n] + col * 2);
         const std::uint32_t line =
-            s + kTiles * 512 + static_cast<std::uint32_t>(((col >> gshift) - gf) * 32 + g * 4);
-        float2 sc[kTiles], mn[kTiles];
-#pragma unroll
-        for (int i = 0; i < kTiles; ++i) {
-          sc[i] = f16x2_bits_to_float2(lds32_at(line + i * 64));
-          mn[i] = Asym ? f16x2_bits_to_float2(lds32_at(line + (kTiles + i) * 64)) : float2{};
-        }
-        mma_wide_sub_chunk<T, Bits, S, kTiles, kNt>(dec, q, xv, sc, mn, Asym, acc);
+            s + 512 + static_cast<std::uint32_t>(((col >> gshift) - gf) * 32 + g * 4);
+        const float2 sc[1] = {f16x2_bits_to_float2(lds32_at(line))};
+        const float2 mn[1] = {Asym ? f16x2_bits_to_float2(lds32_at(line + 64)) : float2{}};
+        mma_wide_sub_chunk<T, Bits, S, 1, kNt>(dec, q, xv, sc, mn, Asym, acc);
       };
       sub(std::integral_constant<int, 0>{});
       if constexpr (kSub == 2) sub(std::integral_constant<int, 1>{});
     }
-    if (bt + 1 == block_tiles) decode::pdl_launch_dependents();
+    if (rt + 1 == ring_tiles) decode::pdl_launch_dependents();
 
-    // The tile's warp sums (fixed order: deterministic); warps 0 .. kNt - 1 store n-tile `warp`.
-    // The first barrier keeps the previous tile's readers of `red` ahead of these writes.
-    if (bt > 0) __syncthreads();
-    stage_warp_partials<kWarps, kSlots>(red, acc, warp, lane);
+    // The tile's warp sums in a fixed order (deterministic). Barrier 2: the previous tile's
+    // readers are done with `red`; barrier 1: every warp's sums are in (the readers wait).
+    if (rt > 0) named_sync(2, kThreads);
 #pragma unroll
-    for (int o = 0; o < kSlots; ++o)
-#pragma unroll
-      for (int r = 0; r < 4; ++r) acc[o][r] = 0.0f;
-    if (warp < kNt) {
-      const int n = warp;
-      const std::int64_t tile = first_tile + bt;
+    for (int n = 0; n < kNt; ++n)
 #pragma unroll
       for (int r = 0; r < 4; ++r) {
-        // Accumulator r: row g + 8 (r / 2) of the tile, token 8 n + 2 t + r % 2.
-        const int token = 8 * n + 2 * t + (r & 1);
-        const std::int64_t row = tile * kQuantTileRows + g + 8 * (r >> 1);
-        if (token >= p.M || row >= p.N) continue;
-        const float a = staged_warp_sum<kWarps, kSlots>(red, n, r, lane);
-        const float v =
-            Swiglu ? silu(a) * staged_warp_sum<kWarps, kSlots>(red, kNt + n, r, lane) : a;
-        store_out<T>(p, token * p.N + row, v);
+        red[warp][n][r][lane] = acc[n][r];
+        acc[n][r] = 0.0f;
       }
+    if (warp >= kNt) {
+      named_arrive(1, kThreads);
+      continue;
+    }
+    named_sync(1, kThreads);
+    const int n = warp;
+    const bool up = Swiglu && (rt & 1);
+    const std::int64_t tile = first_tile + (Swiglu ? rt >> 1 : rt);
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+      float v = 0.0f;
+#pragma unroll
+      for (int w = 0; w < W; ++w) v += red[w][n][r][lane];
+      if (Swiglu && !up) {
+        gate[r] = v;
+        continue;
+      }
+      // Accumulator r: row g + 8 (r / 2) of the tile, token 8 n + 2 t + r % 2.
+      const int token = 8 * n + 2 * t + (r & 1);
+      const std::int64_t row = tile * kQuantTileRows + g + 8 * (r >> 1);
+      if (token >= p.M || row >= p.N) continue;
+      store_out<T>(p, token * p.N + row, Swiglu ? silu(gate[r]) * v : v);
     }
   }
-  if (block_tiles <= 0) decode::pdl_launch_dependents();
+  if (ring_tiles <= 0) decode::pdl_launch_dependents();
   cp_async_wait<0>();
 }
 
-// Host side (mma_wide_staged.cu): the launch shape, or smem == 0 where the case does not fit.
+// Host side (mma_wide_staged.cu): the launch shape, smem == 0 where the case does not fit.
 struct Shape {
-  int depth = 8;
+  int warps = 16;
   int tiles_per_block = 1;
   int blocks = 0;
   std::size_t smem = 0;
@@ -216,17 +245,17 @@ Shape shape_of(const GemvParams& p);
 // Fills tiles_per_block and blocks for `tiles` row tiles (needs the device's SM count).
 void set_grid(Shape& s, std::int64_t tiles);
 
-template <class T, int Bits, bool Swiglu, bool Asym, int D>
+template <class T, int Bits, bool Swiglu, bool Asym, int W>
 void launch_kernel(const GemvParams& p, const Shape& s, cudaStream_t stream, bool pdl) {
-  constexpr auto* kernel = &gemv_mma_wide_staged_kernel<T, Bits, Swiglu, Asym, D>;
+  constexpr auto* kernel = &gemv_mma_wide_staged_kernel<T, Bits, Swiglu, Asym, W>;
   static const bool raised = [] {  // once: the most any call may ask for
     check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(kMaxDynamicSmem)),
+                               static_cast<int>(kBlockSmem - red_bytes(W))),
           "cudaFuncSetAttribute(gemv_mma_wide_staged_kernel)");
     return true;
   }();
   (void)raised;
-  decode::launch_maybe_pdl(kernel, dim3(static_cast<unsigned>(s.blocks)), dim3(kWarps * 32), s.smem,
+  decode::launch_maybe_pdl(kernel, dim3(static_cast<unsigned>(s.blocks)), dim3(W * 32), s.smem,
                            stream, pdl, "gemv_mma_wide_staged_kernel", p, s.tiles_per_block);
 }
 
@@ -236,16 +265,15 @@ void launch_act(const GemvParams& p, cudaStream_t stream, bool pdl) {
   set_grid(s, p.tw.tiles());
   dispatch_bits(p.tw.bits, [&](auto bits) {
     constexpr int B = decltype(bits)::value;
-    const auto by_asym = [&](auto sw, auto d) {
-      constexpr bool Sw = decltype(sw)::value;
-      constexpr int D = decltype(d)::value;
-      p.tw.asymmetric ? launch_kernel<T, B, Sw, true, D>(p, s, stream, pdl)
-                      : launch_kernel<T, B, Sw, false, D>(p, s, stream, pdl);
+    const auto by_warps = [&](auto sw, auto asym) {
+      constexpr bool Sw = decltype(sw)::value, As = decltype(asym)::value;
+      s.warps == 16 ? launch_kernel<T, B, Sw, As, 16>(p, s, stream, pdl)
+                    : launch_kernel<T, B, Sw, As, 8>(p, s, stream, pdl);
     };
-    using D4 = std::integral_constant<int, 4>;
-    using D8 = std::integral_constant<int, 8>;
-    if (p.epilogue != Epilogue::swiglu) return by_asym(std::false_type{}, D8{});
-    s.depth == 4 ? by_asym(std::true_type{}, D4{}) : by_asym(std::true_type{}, D8{});
+    const auto by_asym = [&](auto sw) {
+      p.tw.asymmetric ? by_warps(sw, std::true_type{}) : by_warps(sw, std::false_type{});
+    };
+    p.epilogue == Epilogue::swiglu ? by_asym(std::true_type{}) : by_asym(std::false_type{});
   });
 }
 

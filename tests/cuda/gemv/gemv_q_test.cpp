@@ -327,10 +327,11 @@ TEST_F(GemvQ, WideDecodeEveryRowTileCount) {
 }
 
 // mma_wide_staged (x staged once per persistent block): 9..16 tokens, every format family, both
-// activation dtypes, in-place residual and SwiGLU, K not a multiple of 128; runs of several
-// tiles per block (N = 14336: 896 tiles, 7 a block on 132 SMs; N = 4100: 257 tiles, the last
-// block one tile, partly past N); the 4-deep ring (SwiGLU with mins at K = 4096: the 8-deep one
-// does not fit); x too large (K = 14336) or M > 16 left to mma_wide.
+// activation dtypes, in-place residual and SwiGLU (gate and up as two ring tiles), K not a
+// multiple of 128; 8 warps (K = 576 / 1152) and 16 (K >= 64 chunks), the 16-warp ring 4 deep
+// with mins; runs of several tiles per block (N = 14336: 896 tiles, 7 a block on 132 SMs;
+// N = 4100: 257 tiles, the last block one tile, partly past N); x too large (K = 14336) or
+// M > 16 left to mma_wide.
 TEST_F(GemvQ, WideStagedBatches) {
   const std::set<std::string> staged = {"mma_wide_staged", "mma_wide_staged_pdl"};
   const QuantFormat formats[] = {{4, 32, false}, {8, 32, false}, {4, 64, true}, {8, 128, true}};
