@@ -8,36 +8,50 @@ namespace klab::cuda::gemv_impl {
 
 namespace wide_staged {
 
-// One block an SM, each taking an equal run of consecutive tiles (the grid shrinks to
-// ceil(tiles / run) blocks, so no block is left with a short run it would wait on). 16 warps
-// where every warp has at least 4 chunks a tile and x, the ring and the warp sums fit, else 8.
+// 16 warps where every warp has at least 3 chunks a tile, else 8; x split into the fewest K
+// slices (cluster CTAs, up to 4) that let x, the ring and the sums fit one block.
 Shape shape_of(const GemvParams& p) {
   Shape s;
   if (p.M > 8 * kNt || p.M < 1) return s;
-  const std::size_t x = x_bytes(p.M, p.tw.cols_padded);
   const bool asym = p.tw.asymmetric;
+  const std::int64_t chunks = p.tw.chunks(), chunk_cols = p.tw.cols_padded / chunks;
   for (const int warps : {16, 8}) {
-    if (warps == 16 && p.tw.chunks() < 16 * 4) continue;
-    const std::size_t ring =
-        static_cast<std::size_t>(warps) * ring_depth(warps, asym) * stage_bytes(asym);
-    if (x + ring + red_bytes(warps) > kBlockSmem) continue;
-    s.warps = warps;
-    s.smem = x + ring;
-    return s;
+    for (int slices = 1; slices <= kMaxSlices; ++slices) {
+      const std::int64_t slice_chunks = (chunks + slices - 1) / slices;
+      if (warps == 16 && slice_chunks < 16 * 3) break;
+      const std::size_t x = x_bytes(p.M, slice_chunks * chunk_cols);
+      const std::size_t ring =
+          static_cast<std::size_t>(warps) * ring_depth(warps, asym) * stage_bytes(asym);
+      if (x + ring + static_bytes(warps) > kBlockSmem) continue;
+      s.warps = warps;
+      s.slices = slices;
+      s.smem = x + ring;
+      return s;
+    }
   }
   return s;
 }
 
-void set_grid(Shape& s, std::int64_t tiles) {
-  static const std::int64_t sms = current_sm_count();  // one device per process (as the engine)
-  s.tiles_per_block = static_cast<int>((tiles + sms - 1) / sms);
-  s.blocks = static_cast<int>((tiles + s.tiles_per_block - 1) / s.tiles_per_block);
+void set_grid(Shape& s, std::int64_t tiles, int max_clusters) {
+  static const int sms = current_sm_count();  // one device per process (as the engine)
+  const std::int64_t clusters = s.slices > 1 ? max_clusters : sms;
+  s.tiles_per_block = static_cast<int>((tiles + clusters - 1) / clusters);
+  s.blocks = static_cast<int>((tiles + s.tiles_per_block - 1) / s.tiles_per_block) * s.slices;
 }
 
 }  // namespace wide_staged
 
 bool mma_wide_staged_fits(const GemvParams& p) {
   return wide_staged::shape_of(p).smem != 0;
+}
+
+// H100, session 9 (call c4, Llama-2-7B Q4_0 B = 16 decode-step timeline): against mma_wide the
+// SwiGLU pair 31.7 vs 33.8 us a layer, QKV + O 27.2 vs ~20-25 (mma_wide's 3-tile rows kernel
+// reads x a third as often there); the down projection (x does not fit one block) ran 30.4 us
+// on mma_wide, 28% of its bytes, held by x re-read from L2 by every tile.
+bool mma_wide_staged_preferred(const GemvParams& p) {
+  const wide_staged::Shape s = wide_staged::shape_of(p);
+  return s.smem != 0 && (p.epilogue == Epilogue::swiglu || s.slices > 1);
 }
 
 void launch_mma_wide_staged(const GemvParams& p, cudaStream_t stream) {

@@ -29,6 +29,14 @@
 // scheduler, 51% of cycles with no eligible warp, and ~40 of the ~160 instructions an item in
 // the ring cursor's division.
 //
+// K slices: where x does not fit (Llama-2-7B's down projection, K = 11008: 352 KiB at M = 16),
+// a cluster of C CTAs shares each run of tiles, CTA r taking the r-th slice of the chunks (and
+// staging only that slice of x). Every CTA writes its tile sums to its own shared memory; after
+// a cluster barrier CTA 0's storing warps add the C slices in rank order (deterministic) and
+// store. Buffers alternate by tile, and each thread waits on the previous tile's barrier before
+// it overwrites a buffer, so one cluster barrier a tile suffices; CTA 0's storing warps wait at
+// once, the others a tile later (by then long satisfied).
+//
 // PDL: the first D - 1 chunks (codes and scales) are requested before griddepcontrol.wait, x
 // after it; dependents are released after the block's last main loop.
 #pragma once
@@ -36,6 +44,7 @@
 #include <algorithm>
 
 #include "cuda/attn_decode/pdl.cuh"
+#include "cuda/common/cluster.cuh"
 #include "cuda/common/smem_tiles.cuh"
 #include "cuda/gemv/mma_wide.cuh"
 #include "klab/cuda/check.hpp"
@@ -45,6 +54,7 @@ namespace klab::cuda::gemv_impl::wide_staged {
 constexpr int kNt = 2;  // n-tiles of 8 tokens: M <= 16
 constexpr int kXPadHalves = 32;
 constexpr std::size_t kBlockSmem = 227 * 1024;  // sm_90: dynamic + static a block
+constexpr int kMaxSlices = 4;                   // K slices: CTAs of a cluster
 
 // Ring depth: 8, or 4 where 16 warps carry mins (the 8-deep ring would not fit beside x).
 constexpr int ring_depth(int warps, bool asym) {
@@ -61,9 +71,9 @@ constexpr std::size_t x_bytes(int M, std::int64_t cols_padded) {
   return static_cast<std::size_t>(M) * static_cast<std::size_t>(cols_padded + kXPadHalves) * 2;
 }
 
-// The static warp-sum buffer of a W-warp block.
-constexpr std::size_t red_bytes(int warps) {
-  return static_cast<std::size_t>(warps) * kNt * 4 * 32 * sizeof(float);
+// The static shared memory of a W-warp block: the warp sums and the two K-slice sum buffers.
+constexpr std::size_t static_bytes(int warps) {
+  return static_cast<std::size_t>(warps + 2) * kNt * 4 * 32 * sizeof(float);
 }
 
 // Named barriers (0 is __syncthreads): `sync` waits until `threads` have arrived, `arrive` counts
@@ -73,6 +83,31 @@ __device__ __forceinline__ void named_sync(int id, int threads) {
 }
 __device__ __forceinline__ void named_arrive(int id, int threads) {
   asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
+// Chunks [begin, begin + count) of every tile: CTA `rank` of `slices` (ceil-divided).
+struct ChunkSlice {
+  int begin, count;
+  __device__ ChunkSlice(int chunks, int slices, int rank) {
+    const int per = (chunks + slices - 1) / slices;
+    begin = min(chunks, rank * per);
+    count = min(chunks, begin + per) - begin;
+  }
+};
+
+__device__ __forceinline__ unsigned cluster_rank() {
+  unsigned r = 0;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+#endif
+  return r;
+}
+__device__ __forceinline__ unsigned cluster_size() {
+  unsigned n = 1;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("mov.u32 %0, %%cluster_nctarank;\n" : "=r"(n));
+#endif
+  return n;
 }
 
 template <class T, int Bits, bool Swiglu, bool Asym, int W>
@@ -86,24 +121,28 @@ __global__ void __launch_bounds__(W * 32, 1)
   constexpr int kThreads = W * 32;
   extern __shared__ __align__(16) std::uint8_t smem[];
   __shared__ float red[W][kNt][4][32];
+  __shared__ float slice_sums[2][kNt][4][32];  // this CTA's tile sums, for CTA 0 (K slices)
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
+  const int slices = static_cast<int>(cluster_size());
+  const int rank = static_cast<int>(cluster_rank());
   const int chunks = static_cast<int>(p.tw.chunks());
-  const int cols = chunks * kChunkCols;  // cols_padded
-  const int row_halves = cols + kXPadHalves;
+  const ChunkSlice slice(chunks, slices, rank);
+  const int x_cols = ((chunks + slices - 1) / slices) * kChunkCols;  // staged columns
+  const int row_halves = x_cols + kXPadHalves;
   const int groups = static_cast<int>(p.tw.groups_padded());
   const int gshift = p.group_shift;
   const int K = static_cast<int>(p.K);
-  const std::int64_t first_tile = std::int64_t{blockIdx.x} * tiles_per_block;
-  const int block_tiles =
-      static_cast<int>(std::min<std::int64_t>(tiles_per_block, p.tw.tiles() - first_tile));
-  const int per_tile = chunks > warp ? (chunks - warp + W - 1) / W : 0;
+  const std::int64_t first_tile = std::int64_t{blockIdx.x / slices} * tiles_per_block;
+  const int block_tiles = static_cast<int>(std::max<std::int64_t>(
+      0, std::min<std::int64_t>(tiles_per_block, p.tw.tiles() - first_tile)));
+  const int per_tile = slice.count > warp ? (slice.count - warp + W - 1) / W : 0;
   const int ring_tiles = block_tiles * kParts;
   const int items = per_tile * ring_tiles;
 
   const std::uint32_t x_s = smem_addr(smem);
-  const std::uint32_t ring_s = x_s + static_cast<std::uint32_t>(x_bytes(p.M, cols)) +
+  const std::uint32_t ring_s = x_s + static_cast<std::uint32_t>(x_bytes(p.M, x_cols)) +
                                static_cast<std::uint32_t>(warp * D * kStage);
   // Lines of 32 bytes a chunk's columns touch in each scale array (1, or 2 for 64 columns in
   // groups of 32); their 16-byte halves are copied by lanes 0..7: lane = 4 kind + unit.
@@ -117,7 +156,7 @@ __global__ void __launch_bounds__(W * 32, 1)
   const auto issue = [&](int slot) {
     const bool up = Swiglu && (ct & 1);
     const std::int64_t tile = first_tile + (Swiglu ? ct >> 1 : ct);
-    const int chunk = warp + ce * W;
+    const int chunk = slice.begin + warp + ce * W;
     const std::uint32_t s = ring_s + static_cast<std::uint32_t>(slot * kStage);
     const std::uint8_t* codes = up ? p.tw_up.codes : p.tw.codes;
     cp_async16_at(s + lane * 16, codes + ((tile * chunks + chunk) * 32 + lane) * 16, true);
@@ -139,16 +178,18 @@ __global__ void __launch_bounds__(W * 32, 1)
   }
   decode::pdl_wait();  // x (and the residual read at the end) may come from the previous kernel
   {
-    // This warp's columns of x: chunk warp + e W of every token, 16-byte units.
+    // This warp's columns of x: chunk begin + warp + e W of every token, 16-byte units, at
+    // slice-relative columns.
     constexpr int kUnits = kChunkCols / 8;
     const T* x = static_cast<const T*>(p.x);
     const int n = per_tile * p.M * kUnits;
     for (int u = lane; u < n; u += 32) {
       const int e = u / (p.M * kUnits), rest = u - e * (p.M * kUnits);
       const int m = rest / kUnits;
-      const int c = (warp + e * W) * kChunkCols + (rest - m * kUnits) * 8;
+      const int rel = (warp + e * W) * kChunkCols + (rest - m * kUnits) * 8;
+      const int c = slice.begin * kChunkCols + rel;
       const bool in_k = c < K;  // the padded tail is zero
-      cp_async16_at(x_s + static_cast<std::uint32_t>((m * row_halves + c) * 2),
+      cp_async16_at(x_s + static_cast<std::uint32_t>((m * row_halves + rel) * 2),
                     x + (in_k ? std::int64_t{m} * K + c : 0), in_k);
     }
   }
@@ -165,6 +206,8 @@ __global__ void __launch_bounds__(W * 32, 1)
     x_lane_s[n] = x_s + static_cast<std::uint32_t>((token * row_halves + 8 * t) * 2);
   }
   const CodeDecoder<T, Bits> dec(p.zero_point);
+  const bool storer = warp < kNt && rank == 0;
+  bool cluster_pending = false;  // arrived at a cluster barrier not yet waited on
   float acc[kNt][4] = {};
   float gate[4] = {};  // SwiGLU: the storing warp's gate sums of the current row tile
   int j = 0;
@@ -177,16 +220,16 @@ __global__ void __launch_bounds__(W * 32, 1)
       cp_async_commit();
       const std::uint32_t s = ring_s + static_cast<std::uint32_t>((j & (D - 1)) * kStage);
       const uint4 q[1] = {lds128_at(s + lane * 16)};
-      const int col0 = (warp + e * W) * kChunkCols;
+      const int rel0 = (warp + e * W) * kChunkCols;
+      const int col0 = slice.begin * kChunkCols + rel0;
       const int gf = col0 >> gshift;
       const auto sub = [&](auto sub_const) {
         constexpr int S = decltype(sub_const)::value;
-        const int col = col0 + 32 * S;
         uint4 xv[kNt];
 #pragma unroll
-        for (int n = 0; n < kNt; ++n) xv[n] = lds128_at(x_lane_s[n] + col * 2);
+        for (int n = 0; n < kNt; ++n) xv[n] = lds128_at(x_lane_s[n] + (rel0 + 32 * S) * 2);
         const std::uint32_t line =
-            s + 512 + static_cast<std::uint32_t>(((col >> gshift) - gf) * 32 + g * 4);
+            s + 512 + static_cast<std::uint32_t>((((col0 + 32 * S) >> gshift) - gf) * 32 + g * 4);
         const float2 sc[1] = {f16x2_bits_to_float2(lds32_at(line))};
         const float2 mn[1] = {Asym ? f16x2_bits_to_float2(lds32_at(line + 64)) : float2{}};
         mma_wide_sub_chunk<T, Bits, S, 1, kNt>(dec, q, xv, sc, mn, Asym, acc);
@@ -206,63 +249,116 @@ __global__ void __launch_bounds__(W * 32, 1)
         red[warp][n][r][lane] = acc[n][r];
         acc[n][r] = 0.0f;
       }
+    float v[4] = {};
     if (warp >= kNt) {
       named_arrive(1, kThreads);
-      continue;
+    } else {
+      named_sync(1, kThreads);
+#pragma unroll
+      for (int r = 0; r < 4; ++r)
+#pragma unroll
+        for (int w = 0; w < W; ++w) v[r] += red[w][warp][r][lane];
     }
-    named_sync(1, kThreads);
+    if (slices > 1) {
+      // Buffer rt % 2 was last read by CTA 0 before it arrived at the previous tile's barrier.
+      if (cluster_pending) cluster_wait();
+      if (warp < kNt)
+#pragma unroll
+        for (int r = 0; r < 4; ++r) slice_sums[rt & 1][warp][r][lane] = v[r];
+      cluster_arrive();
+      cluster_pending = true;
+      if (storer) {
+        cluster_wait();
+        cluster_pending = false;
+        const std::uint32_t mine = smem_addr(&slice_sums[rt & 1][warp][0][lane]);
+#pragma unroll
+        for (int r = 0; r < 4; ++r) {
+          float sum = 0.0f;
+          for (int c = 0; c < slices; ++c) sum += ld_cluster_f32(cluster_map(mine + r * 128, c));
+          v[r] = sum;
+        }
+      }
+    }
+    if (!storer) continue;
     const int n = warp;
     const bool up = Swiglu && (rt & 1);
     const std::int64_t tile = first_tile + (Swiglu ? rt >> 1 : rt);
 #pragma unroll
     for (int r = 0; r < 4; ++r) {
-      float v = 0.0f;
-#pragma unroll
-      for (int w = 0; w < W; ++w) v += red[w][n][r][lane];
       if (Swiglu && !up) {
-        gate[r] = v;
+        gate[r] = v[r];
         continue;
       }
       // Accumulator r: row g + 8 (r / 2) of the tile, token 8 n + 2 t + r % 2.
       const int token = 8 * n + 2 * t + (r & 1);
       const std::int64_t row = tile * kQuantTileRows + g + 8 * (r >> 1);
       if (token >= p.M || row >= p.N) continue;
-      store_out<T>(p, token * p.N + row, Swiglu ? silu(gate[r]) * v : v);
+      store_out<T>(p, token * p.N + row, Swiglu ? silu(gate[r]) * v[r] : v[r]);
     }
   }
   if (ring_tiles <= 0) decode::pdl_launch_dependents();
   cp_async_wait<0>();
+  if (slices > 1) {
+    // No CTA exits (releasing the sums CTA 0 reads) before CTA 0 has read the last tile's.
+    if (cluster_pending) cluster_wait();
+    cluster_sync();
+  }
 }
 
 // Host side (mma_wide_staged.cu): the launch shape, smem == 0 where the case does not fit.
 struct Shape {
   int warps = 16;
-  int tiles_per_block = 1;
+  int slices = 1;           // CTAs of a cluster splitting K
+  int tiles_per_block = 1;  // a cluster's run of tiles
   int blocks = 0;
   std::size_t smem = 0;
 };
 Shape shape_of(const GemvParams& p);
-// Fills tiles_per_block and blocks for `tiles` row tiles (needs the device's SM count).
-void set_grid(Shape& s, std::int64_t tiles);
+// Fills tiles_per_block and blocks for `tiles` row tiles: one CTA an SM, at most the clusters
+// of `slices` CTAs that can be resident at once (`max_clusters`, from the device).
+void set_grid(Shape& s, std::int64_t tiles, int max_clusters);
 
 template <class T, int Bits, bool Swiglu, bool Asym, int W>
-void launch_kernel(const GemvParams& p, const Shape& s, cudaStream_t stream, bool pdl) {
+void launch_kernel(const GemvParams& p, Shape s, cudaStream_t stream, bool pdl) {
   constexpr auto* kernel = &gemv_mma_wide_staged_kernel<T, Bits, Swiglu, Asym, W>;
   static const bool raised = [] {  // once: the most any call may ask for
     check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(kBlockSmem - red_bytes(W))),
+                               static_cast<int>(kBlockSmem - static_bytes(W))),
           "cudaFuncSetAttribute(gemv_mma_wide_staged_kernel)");
     return true;
   }();
   (void)raised;
-  decode::launch_maybe_pdl(kernel, dim3(static_cast<unsigned>(s.blocks)), dim3(W * 32), s.smem,
-                           stream, pdl, "gemv_mma_wide_staged_kernel", p, s.tiles_per_block);
+  cudaLaunchConfig_t cfg = {};
+  cfg.blockDim = dim3(W * 32);
+  cfg.dynamicSmemBytes = s.smem;
+  cfg.stream = stream;
+  // The PDL attribute first: a launch without K slices leaves the cluster one out.
+  cudaLaunchAttribute attrs[2] = {};
+  attrs[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attrs[0].val.programmaticStreamSerializationAllowed = 1;
+  attrs[1].id = cudaLaunchAttributeClusterDimension;
+  attrs[1].val.clusterDim.x = static_cast<unsigned>(s.slices);
+  attrs[1].val.clusterDim.y = 1;
+  attrs[1].val.clusterDim.z = 1;
+  cfg.attrs = pdl ? attrs : attrs + 1;
+  cfg.numAttrs = (pdl ? 1 : 0) + (s.slices > 1 ? 1 : 0);
+  int max_clusters = 0;
+  if (s.slices > 1) {
+    cfg.gridDim = dim3(static_cast<unsigned>(s.slices));
+    check(cudaOccupancyMaxActiveClusters(&max_clusters, kernel, &cfg),
+          "cudaOccupancyMaxActiveClusters(gemv_mma_wide_staged_kernel)");
+    if (max_clusters < 1) fail("gemv mma_wide_staged: no cluster of its K slices fits an SM set");
+  }
+  set_grid(s, p.tw.tiles(), max_clusters);
+  cfg.gridDim = dim3(static_cast<unsigned>(s.blocks));
+  constexpr const char* what = "gemv_mma_wide_staged_kernel";
+  check(cudaLaunchKernelEx(&cfg, kernel, p, s.tiles_per_block), what);
+  check_launch(what);
 }
 
 template <class T>
 void launch_act(const GemvParams& p, cudaStream_t stream, bool pdl) {
-  Shape s = shape_of(p);
-  set_grid(s, p.tw.tiles());
+  const Shape s = shape_of(p);
   dispatch_bits(p.tw.bits, [&](auto bits) {
     constexpr int B = decltype(bits)::value;
     const auto by_warps = [&](auto sw, auto asym) {

@@ -188,11 +188,12 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
     // (griddepcontrol.launch_dependents) lets them start only when it has completed, and no
     // klab kernel that triggers writes weights. The engine strips _pdl when KLAB_CUDA_PDL=0.
     if (a.w->has_tiled()) {
-      // Wide batches: mma_wide_staged where x fits (KLAB_CUDA_WIDE_STAGED=0: mma_wide, a study
-      // switch for A/B runs of the engine).
+      // Wide batches: mma_wide_staged where it measured faster (mma_wide_staged.cu;
+      // KLAB_CUDA_WIDE_STAGED=0: mma_wide everywhere, a study switch for A/B runs).
       if (a.M() > kGemvMaxM)
-        return gemv_impl::mma_wide_staged_fits(params_of(a)) && wide_staged_on() ? "mma_wide_staged"
-                                                                                 : "mma_wide";
+        return gemv_impl::mma_wide_staged_preferred(params_of(a)) && wide_staged_on()
+                   ? "mma_wide_staged"
+                   : "mma_wide";
       if (a.K() >= 12288) return "mma_async_pdl";
       if (a.M() == 1 && gemv_impl::mma_staged_fits(params_of(a))) return "mma_staged_pdl";
       return "mma";

@@ -246,7 +246,7 @@ TEST_F(GemvQ, SwigluEpilogue) {
     for (const Shape& s : {Shape{1, 4096, 576}, Shape{8, 3, 1152}, Shape{2, 1536, 14336}}) {
       const QuantMatrix g = random_quant(f, s.N, s.K), u = random_quant(f, s.N, s.K);
       std::set<std::string> expected = fused;
-      if (s.K < 14336) expected.insert({"mma_wide_staged", "mma_wide_staged_pdl"});  // x fits
+      expected.insert({"mma_wide_staged", "mma_wide_staged_pdl"});
       const auto ran = check_variants(
           g, &u, s, {.act = DType::bf16, .out = DType::bf16, .epilogue = Epilogue::swiglu},
           expected);
@@ -331,10 +331,11 @@ TEST_F(GemvQ, WideDecodeEveryRowTileCount) {
 
 // mma_wide_staged (x staged once per persistent block): 9..16 tokens, every format family, both
 // activation dtypes, in-place residual and SwiGLU (gate and up as two ring tiles), K not a
-// multiple of 128; 8 warps (K = 576 / 1152) and 16 (K >= 64 chunks), the 16-warp ring 4 deep
+// multiple of 128; 8 warps (K = 576 / 1152) and 16 (K >= 48 chunks), the 16-warp ring 4 deep
 // with mins; runs of several tiles per block (N = 14336: 896 tiles, 7 a block on 132 SMs;
-// N = 4100: 257 tiles, the last block one tile, partly past N); x too large (K = 14336) or
-// M > 16 left to mma_wide.
+// N = 4100: 257 tiles, the last block one tile, partly past N); x split over a cluster of 3
+// (K = 11008 at 4 and 8 bits, SwiGLU with mins at K = 14336); x too large even in 4 slices
+// (K = 32768) or M > 16 left to mma_wide.
 TEST_F(GemvQ, WideStagedBatches) {
   const std::set<std::string> staged = {"mma_wide_staged", "mma_wide_staged_pdl"};
   const QuantFormat formats[] = {{4, 32, false}, {8, 32, false}, {4, 64, true}, {8, 128, true}};
@@ -364,8 +365,23 @@ TEST_F(GemvQ, WideStagedBatches) {
   const QuantMatrix q80 = random_gguf(GgufBlockType::q8_0, 4096, 4096);
   check_variants(q80, nullptr, {16, 4096, 4096}, {.act = DType::f16, .out = DType::f16}, staged);
 
-  const QuantMatrix wide_k = random_quant({4, 32, false}, 64, 14336);
-  const auto big_x = check_variants(wide_k, nullptr, {16, 64, 14336}, {}, {"mma_wide"});
+  const QuantMatrix down = random_gguf(GgufBlockType::q4_0, 4100, 11008);
+  check_variants(down, nullptr, {16, 4100, 11008},
+                 {.act = DType::f16,
+                  .out = DType::f32,
+                  .epilogue = Epilogue::residual,
+                  .in_place_residual = true},
+                 staged);
+  const QuantMatrix down8 = random_quant({8, 32, false}, 600, 11008);
+  check_variants(down8, nullptr, {13, 600, 11008}, {.act = DType::bf16, .out = DType::bf16},
+                 staged);
+  const QuantMatrix g14 = random_quant({4, 64, true}, 1000, 14336),
+                    u14 = random_quant({4, 64, true}, 1000, 14336);
+  check_variants(g14, &u14, {16, 1000, 14336},
+                 {.act = DType::f16, .out = DType::f16, .epilogue = Epilogue::swiglu}, staged);
+
+  const QuantMatrix wide_k = random_quant({4, 32, false}, 64, 32768);
+  const auto big_x = check_variants(wide_k, nullptr, {16, 64, 32768}, {}, {"mma_wide"});
   EXPECT_FALSE(big_x.count("mma_wide_staged"));
   const QuantMatrix w17 = random_quant({4, 32, false}, 64, 576);
   const auto m17 = check_variants(w17, nullptr, {17, 64, 576}, {}, {"mma_wide"});
