@@ -85,8 +85,6 @@ void launch_mma_wide_pdl(const GemvParams& p, cudaStream_t stream);
 // of consecutive tiles each; a cluster of up to 4 splitting K where x is larger than one block's
 // shared memory) and codes + scale lines through a per-warp cp.async ring.
 bool mma_wide_staged_fits(const GemvParams& p);
-// Where `auto` takes it over mma_wide (SwiGLU, and x split into K slices).
-bool mma_wide_staged_preferred(const GemvParams& p);
 void launch_mma_wide_staged(const GemvParams& p, cudaStream_t stream);
 void launch_mma_wide_staged_pdl(const GemvParams& p, cudaStream_t stream);
 // Integer dot products on int8-quantized activations (q8 activations: the semantics of

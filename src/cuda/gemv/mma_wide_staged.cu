@@ -45,15 +45,6 @@ bool mma_wide_staged_fits(const GemvParams& p) {
   return wide_staged::shape_of(p).smem != 0;
 }
 
-// H100, session 9 (call c4, Llama-2-7B Q4_0 B = 16 decode-step timeline): against mma_wide the
-// SwiGLU pair 31.7 vs 33.8 us a layer, QKV + O 27.2 vs ~20-25 (mma_wide's 3-tile rows kernel
-// reads x a third as often there); the down projection (x does not fit one block) ran 30.4 us
-// on mma_wide, 28% of its bytes, held by x re-read from L2 by every tile.
-bool mma_wide_staged_preferred(const GemvParams& p) {
-  const wide_staged::Shape s = wide_staged::shape_of(p);
-  return s.smem != 0 && (p.epilogue == Epilogue::swiglu || s.slices > 1);
-}
-
 void launch_mma_wide_staged(const GemvParams& p, cudaStream_t stream) {
   dispatch_act(p.act, [&](auto t) { wide_staged::launch_act<decltype(t)>(p, stream, false); });
 }

@@ -39,6 +39,14 @@
 //
 // PDL: the first D - 1 chunks (codes and scales) are requested before griddepcontrol.wait, x
 // after it; dependents are released after the block's last main loop.
+//
+// Outcome (H100, session 9, calls c3-c5; docs/kernels/gemv.md): slower than mma_wide wherever
+// the decode step uses it (M = 16, 4-bit: 12288 x 4096 19.3 vs 17.6-21.6 us in a noisy call,
+// 11008 x 4096 SwiGLU 40.9 vs 37.4, 4096 x 11008 in 3 K slices 36.5 vs 23.8; Llama-2-7B Q4_0
+// B = 16 3,107 vs 3,466 tok/s with it for SwiGLU and down). One 16-warp block an SM with x
+// resident issues fewer independent loads than mma_wide's 2-3 blocks an SM, and the per-tile
+// exchange (named barriers; the cluster barrier with K slices) stalls a block every 4-8 items.
+// Kept as a variant for the bench; `auto` does not pick it.
 #pragma once
 
 #include <algorithm>

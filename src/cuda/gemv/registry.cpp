@@ -3,7 +3,6 @@
 #include <string>
 #include <utility>
 
-#include "cuda/common/env_switch.hpp"
 #include "cuda/common/launch_util.hpp"
 #include "cuda/gemv/gemv_params.hpp"
 #include "klab/cuda/gemv.hpp"
@@ -12,11 +11,6 @@
 namespace klab::cuda {
 
 namespace {
-
-bool wide_staged_on() {
-  static const bool on = !env_equals("KLAB_CUDA_WIDE_STAGED", "0");
-  return on;
-}
 
 using gemv_impl::GemvParams;
 using gemv_impl::params_of;
@@ -152,7 +146,9 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
   };
   r.add(variant("mma_wide_staged",
                 "mma_wide for up to 16 tokens with x staged once per persistent block (a run of "
-                "tiles an SM) and codes + scale lines streamed through a per-warp cp.async ring",
+                "tiles an SM; K split over a cluster where x is larger than a block's shared "
+                "memory), codes + scale lines through a per-warp cp.async ring (H100: slower "
+                "than mma_wide; not auto)",
                 wide_staged_ok, gemv_impl::launch_mma_wide_staged));
   r.add(variant("mma_wide_staged_pdl",
                 "mma_wide_staged launched with PDL: the first chunks' codes and scales requested "
@@ -188,12 +184,9 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
     // (griddepcontrol.launch_dependents) lets them start only when it has completed, and no
     // klab kernel that triggers writes weights. The engine strips _pdl when KLAB_CUDA_PDL=0.
     if (a.w->has_tiled()) {
-      // Wide batches: mma_wide_staged where it measured faster (mma_wide_staged.cu;
-      // KLAB_CUDA_WIDE_STAGED=0: mma_wide everywhere, a study switch for A/B runs).
-      if (a.M() > kGemvMaxM)
-        return gemv_impl::mma_wide_staged_preferred(params_of(a)) && wide_staged_on()
-                   ? "mma_wide_staged"
-                   : "mma_wide";
+      // Wide batches: mma_wide. mma_wide_staged measured slower in every shape of the 7B / 8B
+      // decode step (H100, session 9, docs/kernels/gemv.md), so `auto` leaves it to the bench.
+      if (a.M() > kGemvMaxM) return "mma_wide";
       if (a.K() >= 12288) return "mma_async_pdl";
       if (a.M() == 1 && gemv_impl::mma_staged_fits(params_of(a))) return "mma_staged_pdl";
       return "mma";
