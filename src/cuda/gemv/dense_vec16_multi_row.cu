@@ -1,6 +1,11 @@
 // gemv_dense / vec16_multi_row: R rows per warp (4, or 1 when N is small; or the gate and up
 // rows of one output for the fused SwiGLU), 16-byte streaming weight loads with R * U = 8 in
 // flight per lane, x read through L1 once per vector and shared by the R rows.
+// vec16_multi_row_pdl: the same kernel launched with PDL: the first weight loads are issued
+// before griddepcontrol.wait, x / the residual / y touched only after it, and dependents are
+// released after the main loop (the F16 decode chain had no PDL: session-8 timeline, 121 us a
+// step with no kernel running on Llama-2-7B F16 B=1).
+#include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/env_switch.hpp"
 #include "cuda/common/reduce.cuh"
 #include "cuda/common/vec.cuh"
@@ -45,6 +50,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
   const std::int64_t vecs = p.K / kV;
 
   float acc[R][MT] = {};
+  bool waited = false;  // PDL: weights may be read before the previous kernel ends, x may not
   for (std::int64_t base = lane; base < vecs; base += 32 * U) {
     uint4 wq[U][R];
 #pragma unroll
@@ -54,6 +60,10 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
         const std::int64_t v = base + 32 * u;
         wq[u][r] = (v < vecs && live[r]) ? load_stream16(rows[r] + v * kV) : uint4{};
       }
+    if (!waited) {
+      decode::pdl_wait();
+      waited = true;
+    }
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const std::int64_t v = base + 32 * u;
@@ -79,6 +89,8 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
       }
     }
   }
+  if (!waited) decode::pdl_wait();
+  decode::pdl_launch_dependents();
 #pragma unroll
   for (int m = 0; m < MT; ++m) {
     float v[R];
@@ -97,25 +109,41 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
 
 }  // namespace
 
-void launch_dense_vec16_multi_row(const GemvParams& p, cudaStream_t stream) {
+namespace {
+
+void launch_vec16(const GemvParams& p, cudaStream_t stream, bool pdl) {
   dispatch_act(p.act, [&](auto t) {
     dispatch_m_tile(p.M, [&](auto mt) {
       using T = decltype(t);
       constexpr int MT = decltype(mt)::value;
+      constexpr const char* what = "gemv_dense_vec16_kernel";
+      const dim3 block(kWarps * 32);
       if (p.epilogue == Epilogue::swiglu) {
         const auto blocks = static_cast<unsigned>((p.N + kWarps - 1) / kWarps);
-        gemv_dense_vec16_kernel<T, MT, 2, 4, true><<<blocks, kWarps * 32, 0, stream>>>(p);
+        decode::launch_maybe_pdl(gemv_dense_vec16_kernel<T, MT, 2, 4, true>, dim3(blocks), block, 0,
+                                 stream, pdl, what, p);
       } else if (one_row_per_warp(p.N)) {
         const auto blocks = static_cast<unsigned>((p.N + kWarps - 1) / kWarps);
-        gemv_dense_vec16_kernel<T, MT, 1, 8, false><<<blocks, kWarps * 32, 0, stream>>>(p);
+        decode::launch_maybe_pdl(gemv_dense_vec16_kernel<T, MT, 1, 8, false>, dim3(blocks), block,
+                                 0, stream, pdl, what, p);
       } else {
         constexpr int R = 4;
         const auto blocks = static_cast<unsigned>((p.N + kWarps * R - 1) / (kWarps * R));
-        gemv_dense_vec16_kernel<T, MT, R, 2, false><<<blocks, kWarps * 32, 0, stream>>>(p);
+        decode::launch_maybe_pdl(gemv_dense_vec16_kernel<T, MT, R, 2, false>, dim3(blocks), block,
+                                 0, stream, pdl, what, p);
       }
-      check_launch("gemv_dense_vec16_kernel");
     });
   });
+}
+
+}  // namespace
+
+void launch_dense_vec16_multi_row(const GemvParams& p, cudaStream_t stream) {
+  launch_vec16(p, stream, false);
+}
+
+void launch_dense_vec16_multi_row_pdl(const GemvParams& p, cudaStream_t stream) {
+  launch_vec16(p, stream, true);
 }
 
 }  // namespace klab::cuda::gemv_impl

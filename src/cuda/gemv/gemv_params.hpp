@@ -98,5 +98,6 @@ void launch_dp4a_pdl(const GemvParams& p, cudaStream_t stream);
 void launch_dense_naive(const GemvParams& p, cudaStream_t stream);
 void launch_dense_warp_per_row(const GemvParams& p, cudaStream_t stream);
 void launch_dense_vec16_multi_row(const GemvParams& p, cudaStream_t stream);
+void launch_dense_vec16_multi_row_pdl(const GemvParams& p, cudaStream_t stream);
 
 }  // namespace klab::cuda::gemv_impl

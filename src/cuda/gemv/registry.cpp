@@ -213,6 +213,12 @@ registry::OpRegistry<GemvArgs> make_dense_registry() {
       "vec16_multi_row", "4 rows (or gate + up) per warp, 8 streaming loads in flight",
       [](const GemvArgs& a) { return dense_ok(a) && a.M() <= kGemvMaxM && vec_ok(a); },
       gemv_impl::launch_dense_vec16_multi_row));
+  r.add(variant(
+      "vec16_multi_row_pdl",
+      "vec16_multi_row launched with PDL: its first weight loads issued before "
+      "griddepcontrol.wait (x, y after it; W must not be written by the previous kernel)",
+      [](const GemvArgs& a) { return dense_ok(a) && a.M() <= kGemvMaxM && vec_ok(a); },
+      gemv_impl::launch_dense_vec16_multi_row_pdl));
   r.set_auto([](const GemvArgs&) -> std::string { return "vec16_multi_row"; });
   r.set_bucket([](const GemvArgs& a) { return tune_bucket(a); });  // autotune
   return r;

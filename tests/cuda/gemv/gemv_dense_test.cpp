@@ -83,7 +83,8 @@ std::set<std::string> check_dense(const Case& c, const std::set<std::string>& re
   return ran;
 }
 
-const std::set<std::string> kAll = {"naive", "warp_per_row", "vec16_multi_row"};
+const std::set<std::string> kAll = {"naive", "warp_per_row", "vec16_multi_row",
+                                    "vec16_multi_row_pdl"};
 
 class GemvDense : public GpuTest {};
 
@@ -105,7 +106,7 @@ TEST_F(GemvDense, ShapesAndDtypes) {
 TEST_F(GemvDense, Epilogues) {
   check_dense({3, 4096, 1000, DType::f16, DType::f16, Epilogue::residual}, kAll);
   check_dense({1, 3, 576, DType::bf16, DType::f32, Epilogue::residual}, kAll);
-  const std::set<std::string> fused = {"naive", "vec16_multi_row"};
+  const std::set<std::string> fused = {"naive", "vec16_multi_row", "vec16_multi_row_pdl"};
   EXPECT_EQ(check_dense({8, 4096, 576, DType::bf16, DType::bf16, Epilogue::swiglu}, fused), fused);
   EXPECT_EQ(check_dense({1, 3, 1000, DType::f16, DType::f32, Epilogue::swiglu}, fused), fused);
 }
@@ -114,6 +115,40 @@ TEST_F(GemvDense, OddKFallsBackToNaive) {
   // K = 1001 cannot use 16-byte vectors: only the naive variant applies.
   const auto ran = check_dense({2, 3, 1001}, {"naive"});
   EXPECT_EQ(ran, std::set<std::string>{"naive"});
+}
+
+// Two PDL GEMVs back to back, the second reading the first's output as x (and, in place, its
+// residual): each kernel's griddepcontrol.wait must hold back its x / y accesses until the
+// previous kernel's stores are visible. Fresh data each round; outputs poisoned.
+TEST_F(GemvDense, PdlChainReadsThePreviousOutput) {
+  for (const int M : {1, 3, 8}) {
+    SCOPED_TRACE("M=" + std::to_string(M));
+    const HostTensor x0 = random_tensor(DType::f16, {M, 1000});
+    const HostTensor w1 = random_tensor(DType::f16, {4096, 1000});
+    const HostTensor w2 = random_tensor(DType::f16, {49152, 4096});
+    const DeviceTensor dx0 = DeviceTensor::upload(x0.view()), dw1 = DeviceTensor::upload(w1.view()),
+                       dw2 = DeviceTensor::upload(w2.view());
+    DeviceTensor dy1(DType::f16, {M, 4096}), dy2(DType::f32, {M, 49152});
+    for (int round = 0; round < 2; ++round) {
+      dy1.poison();
+      dy2.poison();
+      GemvArgs a1, a2;
+      a1.x = dx0.view();
+      a1.y = dy1.view();
+      a1.w_dense = dw1.view();
+      a2.x = dy1.view();
+      a2.y = dy2.view();
+      a2.w_dense = dw2.view();
+      cuda::gemv(a1, nullptr, "vec16_multi_row_pdl");
+      cuda::gemv(a2, nullptr, "vec16_multi_row_pdl");
+      cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+      const HostTensor y1 = download_2d(dy1);  // exactly the x the second GEMV must see
+      HostTensor ref(DType::f32, {M, 49152});
+      ref::matmul(ref.view(), y1.view(), w2.view());
+      EXPECT_LE(rel_error(download_2d(dy2).view(), ref.view()), output_tolerance(DType::f32))
+          << "round " << round;
+    }
+  }
 }
 
 TEST_F(GemvDense, RejectsMismatchedWeights) {
