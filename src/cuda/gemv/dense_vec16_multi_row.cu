@@ -6,8 +6,11 @@
 // released after the main loop (the F16 decode chain had no PDL: session-8 timeline, 121 us a
 // step with no kernel running on Llama-2-7B F16 B=1; +3.7% end to end with it, session 9 c6).
 // Releasing them when each block starts instead (the grid's trigger then completes as its last
-// wave starts) shortened the one-block norms after these GEMVs (8.25 -> 2.91 us a layer) but
-// slowed the GEMVs more (QKV 33.5 -> 38.2, O + down 43.8 -> 48.3): -1.2% end to end (c7).
+// block starts) shortened the one-block norms after these GEMVs (8.25 -> 2.91 us a layer) but,
+// done by every dense GEMV, slowed the GEMVs more (QKV 33.5 -> 38.2, O + down 43.8 -> 48.3:
+// the QKV GEMV's early trigger brought the attention's fat CTAs onto its SMs): -1.2% end to
+// end (c7). So only the residual GEMVs (O, down), whose successor is the one-block norm,
+// release at block start; KLAB_CUDA_DENSE_TRIGGER=late keeps every GEMV's release late.
 #include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/env_switch.hpp"
 #include "cuda/common/reduce.cuh"
@@ -37,6 +40,7 @@ template <class T, int MT, int R, int U, bool Swiglu>
 __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParams p) {
   constexpr int kV = kVec16<T>;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (p.trigger_at_start) decode::pdl_launch_dependents();
   const std::int64_t outs_per_warp = Swiglu ? 1 : R;
   const std::int64_t n0 = (static_cast<std::int64_t>(blockIdx.x) * kWarps + warp) * outs_per_warp;
   if (n0 >= p.N) return;
@@ -93,7 +97,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
     }
   }
   if (!waited) decode::pdl_wait();
-  decode::pdl_launch_dependents();
+  if (!p.trigger_at_start) decode::pdl_launch_dependents();
 #pragma unroll
   for (int m = 0; m < MT; ++m) {
     float v[R];
@@ -114,7 +118,10 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
 
 namespace {
 
-void launch_vec16(const GemvParams& p, cudaStream_t stream, bool pdl) {
+void launch_vec16(const GemvParams& params, cudaStream_t stream, bool pdl) {
+  static const bool late = env_equals("KLAB_CUDA_DENSE_TRIGGER", "late");
+  GemvParams p = params;
+  p.trigger_at_start = pdl && !late && p.epilogue == Epilogue::residual;
   dispatch_act(p.act, [&](auto t) {
     dispatch_m_tile(p.M, [&](auto mt) {
       using T = decltype(t);

@@ -151,6 +151,44 @@ TEST_F(GemvDense, PdlChainReadsThePreviousOutput) {
   }
 }
 
+// A residual PDL GEMV (which releases its dependents when each block starts) between two
+// others: the one after it must still see its in-place sums.
+TEST_F(GemvDense, PdlChainThroughAResidualGemv) {
+  constexpr int M = 2;
+  const HostTensor x0 = random_tensor(DType::f16, {M, 576});
+  const HostTensor w1 = random_tensor(DType::f16, {4096, 576});
+  const HostTensor w2 = random_tensor(DType::f16, {4096, 4096});
+  const HostTensor w3 = random_tensor(DType::f16, {3000, 4096});
+  const HostTensor res = random_tensor(DType::f16, {M, 4096});
+  const DeviceTensor dx0 = DeviceTensor::upload(x0.view()), dw1 = DeviceTensor::upload(w1.view()),
+                     dw2 = DeviceTensor::upload(w2.view()), dw3 = DeviceTensor::upload(w3.view());
+  DeviceTensor dy1(DType::f16, {M, 4096}), dy3(DType::f32, {M, 3000});
+  DeviceTensor dy2 = DeviceTensor::upload(res.view());
+  dy1.poison();
+  dy3.poison();
+  GemvArgs a1, a2, a3;
+  a1.x = dx0.view();
+  a1.y = dy1.view();
+  a1.w_dense = dw1.view();
+  a2.x = dy1.view();
+  a2.y = a2.residual = dy2.view();
+  a2.w_dense = dw2.view();
+  a2.epilogue = Epilogue::residual;
+  a3.x = dy2.view();
+  a3.y = dy3.view();
+  a3.w_dense = dw3.view();
+  for (const GemvArgs* a : {&a1, &a2, &a3}) cuda::gemv(*a, nullptr, "vec16_multi_row_pdl");
+  cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+  const HostTensor y2 = download_2d(dy2);  // the residual GEMV's output, exactly as stored
+  HostTensor ref(DType::f32, {M, 3000});
+  ref::matmul(ref.view(), y2.view(), w3.view());
+  EXPECT_LE(rel_error(download_2d(dy3).view(), ref.view()), output_tolerance(DType::f32));
+  HostTensor ref2(DType::f32, {M, 4096});
+  ref::matmul(ref2.view(), download_2d(dy1).view(), w2.view());
+  for (std::int64_t i = 0; i < M * 4096; ++i) ref2.ptr<float>()[i] += load_f32(res.view(), i);
+  EXPECT_LE(rel_error(y2.view(), ref2.view()), output_tolerance(DType::f16));
+}
+
 TEST_F(GemvDense, RejectsMismatchedWeights) {
   DeviceTensor x(DType::f16, {1, 576}), y(DType::f32, {1, 64}), w(DType::bf16, {64, 576});
   GemvArgs a;
