@@ -9,8 +9,10 @@
 // block starts) shortened the one-block norms after these GEMVs (8.25 -> 2.91 us a layer) but,
 // done by every dense GEMV, slowed the GEMVs more (QKV 33.5 -> 38.2, O + down 43.8 -> 48.3:
 // the QKV GEMV's early trigger brought the attention's fat CTAs onto its SMs): -1.2% end to
-// end (c7). So only the residual GEMVs (O, down), whose successor is the one-block norm,
-// release at block start; KLAB_CUDA_DENSE_TRIGGER=late keeps every GEMV's release late.
+// end (c7). Done only by the residual GEMVs (O, down), whose successor is the one-block norm:
+// norms 2.91 us a layer again, O + down 43.8 -> 51.6 (the norm's own early release brings the
+// next GEMV's blocks and their first weight loads onto the SMs while O / down stream): -1.3%
+// (c8). So every block releases after its main loop.
 #include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/env_switch.hpp"
 #include "cuda/common/reduce.cuh"
@@ -40,7 +42,6 @@ template <class T, int MT, int R, int U, bool Swiglu>
 __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParams p) {
   constexpr int kV = kVec16<T>;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  if (p.trigger_at_start) decode::pdl_launch_dependents();
   const std::int64_t outs_per_warp = Swiglu ? 1 : R;
   const std::int64_t n0 = (static_cast<std::int64_t>(blockIdx.x) * kWarps + warp) * outs_per_warp;
   if (n0 >= p.N) return;
@@ -97,7 +98,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
     }
   }
   if (!waited) decode::pdl_wait();
-  if (!p.trigger_at_start) decode::pdl_launch_dependents();
+  decode::pdl_launch_dependents();
 #pragma unroll
   for (int m = 0; m < MT; ++m) {
     float v[R];
@@ -118,10 +119,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
 
 namespace {
 
-void launch_vec16(const GemvParams& params, cudaStream_t stream, bool pdl) {
-  static const bool late = env_equals("KLAB_CUDA_DENSE_TRIGGER", "late");
-  GemvParams p = params;
-  p.trigger_at_start = pdl && !late && p.epilogue == Epilogue::residual;
+void launch_vec16(const GemvParams& p, cudaStream_t stream, bool pdl) {
   dispatch_act(p.act, [&](auto t) {
     dispatch_m_tile(p.M, [&](auto mt) {
       using T = decltype(t);

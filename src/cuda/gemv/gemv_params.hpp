@@ -47,9 +47,6 @@ struct GemvParams {
   L2Ranges l2_after;
   std::int64_t l2_after_first_block = 0;
   bool spread = false;  // GemvArgs::spread
-  // PDL (vec16_multi_row_pdl): release dependents when a block starts instead of after its main
-  // loop (set by the launcher; see dense_vec16_multi_row.cu).
-  bool trigger_at_start = false;
 };
 
 // Fills GemvParams from (already validated) arguments; layouts that were not uploaded stay null.

@@ -151,8 +151,7 @@ TEST_F(GemvDense, PdlChainReadsThePreviousOutput) {
   }
 }
 
-// A residual PDL GEMV (which releases its dependents when each block starts) between two
-// others: the one after it must still see its in-place sums.
+// A residual PDL GEMV (in place) between two others: the one after it must see its sums.
 TEST_F(GemvDense, PdlChainThroughAResidualGemv) {
   constexpr int M = 2;
   const HostTensor x0 = random_tensor(DType::f16, {M, 576});
