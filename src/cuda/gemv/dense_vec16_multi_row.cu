@@ -115,10 +115,6 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
   }
 }
 
-}  // namespace
-
-namespace {
-
 void launch_vec16(const GemvParams& p, cudaStream_t stream, bool pdl) {
   dispatch_act(p.act, [&](auto t) {
     dispatch_m_tile(p.M, [&](auto mt) {

@@ -20,8 +20,9 @@
 // Shared memory: x [M][cols_padded + 32 halves] (the row pad keeps a quarter-warp's 16-byte x
 // loads on distinct banks), then the rings [warp][D][stage]; a stage is the chunk's codes (512
 // bytes) and its scale (and min) lines (64 bytes each: the one or two 32-byte group lines the
-// chunk's columns fall in). 16 warps at K >= 64 chunks, else 8; the ring 8 deep, 4 with mins at
-// 16 warps. Fits while x is at most ~150 KiB (M = 16, K up to ~4.6k); larger x goes to mma_wide.
+// chunk's columns fall in). 16 warps where each has at least 3 chunks a tile, else 8; the ring 8
+// deep, 4 with mins at 16 warps. x up to ~150 KiB a block (M = 16: K up to ~4.6k); larger x is
+// split into K slices (below), up to 4; beyond that the case is left to mma_wide.
 //
 // Why 16 warps and one tile an item (measured, session 9, H100, c1/c2): the first version (8
 // warps, gate and up in one item, a block barrier pair per tile) ran 12288 x 4096 at M = 16 in
