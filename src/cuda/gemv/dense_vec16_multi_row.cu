@@ -12,7 +12,10 @@
 // end (c7). Done only by the residual GEMVs (O, down), whose successor is the one-block norm:
 // norms 2.91 us a layer again, O + down 43.8 -> 51.6 (the norm's own early release brings the
 // next GEMV's blocks and their first weight loads onto the SMs while O / down stream): -1.3%
-// (c8). So every block releases after its main loop.
+// (c8). So every block releases after its main loop, or (the default since c9) at the start
+// of its last main-loop iteration: the norm after O / down then launches ~one iteration before
+// the GEMV ends, while the successors' early blocks get only that window.
+// KLAB_CUDA_DENSE_TRIGGER=late: after the main loop (study switch).
 #include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/env_switch.hpp"
 #include "cuda/common/reduce.cuh"
@@ -59,7 +62,11 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
 
   float acc[R][MT] = {};
   bool waited = false;  // PDL: weights may be read before the previous kernel ends, x may not
-  for (std::int64_t base = lane; base < vecs; base += 32 * U) {
+  // Every lane runs the block's iteration count (lane 0's), so the release below is uniform.
+  const std::int64_t iters = (vecs + 32 * U - 1) / (32 * U);
+  for (std::int64_t it = 0; it < iters; ++it) {
+    const std::int64_t base = lane + it * 32 * U;
+    if (p.release_before_last && it + 1 == iters) decode::pdl_launch_dependents();
     uint4 wq[U][R];
 #pragma unroll
     for (int u = 0; u < U; ++u)
@@ -98,7 +105,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
     }
   }
   if (!waited) decode::pdl_wait();
-  decode::pdl_launch_dependents();
+  if (!p.release_before_last || iters == 0) decode::pdl_launch_dependents();
 #pragma unroll
   for (int m = 0; m < MT; ++m) {
     float v[R];
@@ -115,7 +122,10 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
   }
 }
 
-void launch_vec16(const GemvParams& p, cudaStream_t stream, bool pdl) {
+void launch_vec16(const GemvParams& params, cudaStream_t stream, bool pdl) {
+  static const bool late = env_equals("KLAB_CUDA_DENSE_TRIGGER", "late");
+  GemvParams p = params;
+  p.release_before_last = pdl && !late;
   dispatch_act(p.act, [&](auto t) {
     dispatch_m_tile(p.M, [&](auto mt) {
       using T = decltype(t);

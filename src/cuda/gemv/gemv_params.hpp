@@ -47,6 +47,9 @@ struct GemvParams {
   L2Ranges l2_after;
   std::int64_t l2_after_first_block = 0;
   bool spread = false;  // GemvArgs::spread
+  // PDL (vec16_multi_row_pdl): release dependents at the start of the last main-loop iteration
+  // instead of after the loop (set by the launcher; dense_vec16_multi_row.cu).
+  bool release_before_last = false;
 };
 
 // Fills GemvParams from (already validated) arguments; layouts that were not uploaded stay null.
