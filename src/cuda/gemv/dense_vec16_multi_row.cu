@@ -12,10 +12,10 @@
 // end (c7). Done only by the residual GEMVs (O, down), whose successor is the one-block norm:
 // norms 2.91 us a layer again, O + down 43.8 -> 51.6 (the norm's own early release brings the
 // next GEMV's blocks and their first weight loads onto the SMs while O / down stream): -1.3%
-// (c8). So every block releases after its main loop, or (the default since c9) at the start
-// of its last main-loop iteration: the norm after O / down then launches ~one iteration before
-// the GEMV ends, while the successors' early blocks get only that window.
-// KLAB_CUDA_DENSE_TRIGGER=late: after the main loop (study switch).
+// (c8). At the start of each block's last main-loop iteration instead (c9): norms 8.25 -> 4.57
+// us a layer, F16 B=1 195.8 / 195.6 vs 194.1 / 194.3 tok/s (+0.8%), but B=4 517.5 / 524.0 vs
+// 526.2 / 526.4 (-1%). So a one-token GEMV releases there, wider ones after the main loop.
+// KLAB_CUDA_DENSE_TRIGGER=late: always after the main loop (study switch).
 #include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/env_switch.hpp"
 #include "cuda/common/reduce.cuh"
@@ -125,7 +125,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
 void launch_vec16(const GemvParams& params, cudaStream_t stream, bool pdl) {
   static const bool late = env_equals("KLAB_CUDA_DENSE_TRIGGER", "late");
   GemvParams p = params;
-  p.release_before_last = pdl && !late;
+  p.release_before_last = pdl && !late && p.M == 1;
   dispatch_act(p.act, [&](auto t) {
     dispatch_m_tile(p.M, [&](auto mt) {
       using T = decltype(t);
