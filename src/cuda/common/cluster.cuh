@@ -35,6 +35,22 @@ __device__ __forceinline__ void cluster_sync() {
   cluster_wait();
 }
 
+// This CTA's rank in its cluster, and the cluster's CTA count (0 and 1 without clusters).
+__device__ __forceinline__ unsigned cluster_rank() {
+  unsigned r = 0;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+#endif
+  return r;
+}
+__device__ __forceinline__ unsigned cluster_size() {
+  unsigned n = 1;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("mov.u32 %0, %%cluster_nctarank;\n" : "=r"(n));
+#endif
+  return n;
+}
+
 // The shared::cluster address of the same offset as `cta_addr` (a shared::cta address of this
 // CTA) in the shared memory of the cluster's CTA `rank`.
 __device__ __forceinline__ std::uint32_t cluster_map(std::uint32_t cta_addr, int rank) {

@@ -130,22 +130,19 @@ void launch_vec16(const GemvParams& params, cudaStream_t stream, bool pdl) {
     dispatch_m_tile(p.M, [&](auto mt) {
       using T = decltype(t);
       constexpr int MT = decltype(mt)::value;
-      constexpr const char* what = "gemv_dense_vec16_kernel";
-      const dim3 block(kWarps * 32);
-      if (p.epilogue == Epilogue::swiglu) {
-        const auto blocks = static_cast<unsigned>((p.N + kWarps - 1) / kWarps);
-        decode::launch_maybe_pdl(gemv_dense_vec16_kernel<T, MT, 2, 4, true>, dim3(blocks), block, 0,
-                                 stream, pdl, what, p);
-      } else if (one_row_per_warp(p.N)) {
-        const auto blocks = static_cast<unsigned>((p.N + kWarps - 1) / kWarps);
-        decode::launch_maybe_pdl(gemv_dense_vec16_kernel<T, MT, 1, 8, false>, dim3(blocks), block,
-                                 0, stream, pdl, what, p);
-      } else {
-        constexpr int R = 4;
-        const auto blocks = static_cast<unsigned>((p.N + kWarps * R - 1) / (kWarps * R));
-        decode::launch_maybe_pdl(gemv_dense_vec16_kernel<T, MT, R, 2, false>, dim3(blocks), block,
-                                 0, stream, pdl, what, p);
-      }
+      // outputs: the rows one warp finishes (SwiGLU: one, from its gate and up rows).
+      const auto launch = [&](auto kernel, std::int64_t outputs) {
+        const auto blocks =
+            static_cast<unsigned>((p.N + kWarps * outputs - 1) / (kWarps * outputs));
+        decode::launch_maybe_pdl(kernel, dim3(blocks), dim3(kWarps * 32), 0, stream, pdl,
+                                 "gemv_dense_vec16_kernel", p);
+      };
+      if (p.epilogue == Epilogue::swiglu)
+        launch(gemv_dense_vec16_kernel<T, MT, 2, 4, true>, 1);
+      else if (one_row_per_warp(p.N))
+        launch(gemv_dense_vec16_kernel<T, MT, 1, 8, false>, 1);
+      else
+        launch(gemv_dense_vec16_kernel<T, MT, 4, 2, false>, 4);
     });
   });
 }

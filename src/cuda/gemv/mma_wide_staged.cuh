@@ -104,21 +104,6 @@ struct ChunkSlice {
   }
 };
 
-__device__ __forceinline__ unsigned cluster_rank() {
-  unsigned r = 0;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
-#endif
-  return r;
-}
-__device__ __forceinline__ unsigned cluster_size() {
-  unsigned n = 1;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("mov.u32 %0, %%cluster_nctarank;\n" : "=r"(n));
-#endif
-  return n;
-}
-
 template <class T, int Bits, bool Swiglu, bool Asym, int W>
 __global__ void __launch_bounds__(W * 32, 1)
     gemv_mma_wide_staged_kernel(GemvParams p, int tiles_per_block) {
@@ -131,6 +116,7 @@ __global__ void __launch_bounds__(W * 32, 1)
   extern __shared__ __align__(16) std::uint8_t smem[];
   __shared__ float red[W][kNt][4][32];
   __shared__ float slice_sums[2][kNt][4][32];  // this CTA's tile sums, for CTA 0 (K slices)
+  static_assert(sizeof(red) + sizeof(slice_sums) == static_bytes(W), "host smem budget");
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
