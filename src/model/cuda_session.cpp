@@ -238,6 +238,11 @@ class CudaSession final : public Session {
   // staged GEMV copies, instead of the norm in every block's prologue
   // (KLAB_CUDA_QKV_NORM=prologue: the prologue, a study switch).
   bool qkv_norm_kernel_ = true;
+  // Dense f16 QKV weights in decode steps: the fused `staged` block on the norm kernel's rows
+  // (the dense GEMV with the QKV epilogue: no qkv_token_split launch), as the quantized ones.
+  // KLAB_CUDA_DENSE_QKV=chain: the chain (GEMV, then qkv_rope_kv_write; a study switch).
+  bool dense_qkv_fused_ = true;
+  bool dense_qkv_staged(const AttnStep& step, const DeviceWeight& w) const;
   // KLAB_CUDA_ABLATE (a study switch): decode steps leave out the named parts, so that the step
   // time with and without each part gives its cost inside the graph (the logits are then wrong;
   // the session's description says "ABLATED"). Names: qkv (norm + QKV + RoPE / KV write),
@@ -355,6 +360,7 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       norm_pdl_(pdl_ && !env_is("KLAB_CUDA_NORM_PDL", "0")),
       spread_o_(!env_is("KLAB_CUDA_SPREAD", "0")),
       qkv_norm_kernel_(!env_is("KLAB_CUDA_QKV_NORM", "prologue")),
+      dense_qkv_fused_(!env_is("KLAB_CUDA_DENSE_QKV", "chain")),
       ablate_(ablate_from_env()),
       l2_prefetch_bytes_(l2_prefetch_from_env()),
       l2_prefetch_kernel_(env_is("KLAB_CUDA_L2_PREFETCH_AT", "kernel")),
@@ -936,8 +942,15 @@ void CudaSession::qkv_unfused(const Layer& l, const AttnStep& step, const Tensor
 }
 
 // The norm + QKV block as one fused block (see fused_); false: this step takes the chain.
+bool CudaSession::dense_qkv_staged(const AttnStep& step, const DeviceWeight& w) const {
+  return fused_ == Fused::staged && dense_qkv_fused_ && qkv_norm_kernel_ && step.decode &&
+         step.rows <= cuda::kGemvMaxM && !w.quantized() && w.dense().dtype == DType::f16 &&
+         gemv_variant_ == "auto";
+}
+
 bool CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorView& q) {
-  if (!fused_step(step, l.wqkv)) return false;
+  const bool dense = dense_qkv_staged(step, l.wqkv);
+  if (!dense && !fused_step(step, l.wqkv)) return false;
   const std::int64_t t = step.rows;
   cuda::FusedNormQkvArgs a;
   a.q = q;
@@ -957,14 +970,13 @@ bool CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorVi
   }
   if (fused_ == Fused::staged) {
     const TensorView qkv = dview(qkv_.data(), DType::f16, {t, cfg_.q_dim() + 2 * cfg_.kv_dim()});
-    if (!chain_runs_staged(qkv, l.wqkv, cuda::Epilogue::none) ||
+    if (step.decode && qkv_norm_kernel_) a.normed = h_rows(t);  // the norm kernel's, below
+    if (!(dense || chain_runs_staged(qkv, l.wqkv, cuda::Epilogue::none)) ||
         !cuda::fused_norm_qkv_registry().find("staged")->supports(a))
       return false;
-    if (step.decode && qkv_norm_kernel_) {
+    if (a.normed.data)
       cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.attn_norm.view(), cfg_.rms_eps, norm_pdl_},
                             stream_.get());
-      a.normed = h_rows(t);
-    }
   }
   cuda::fused_norm_qkv_rope_kv(a, stream_.get(), fused_ == Fused::staged ? "staged" : "auto");
   return true;

@@ -165,8 +165,9 @@ TEST_F(CudaSessionTest, FusedDecodeBlocksMatchCpu) {
 }
 
 // The default decode path (KLAB_CUDA_FUSED unset: the RMSNorm folded into the chain's own
-// mma_staged GEMV wherever the chain runs it) and the plain chain (KLAB_CUDA_FUSED=0), with and
-// without PDL, give the CPU engine's answers; 4-bit sym / asym, 8-bit, GQA, qwen2 biases.
+// mma_staged GEMV wherever the chain runs it, the dense QKV GEMV with its epilogue) and the plain
+// chain (KLAB_CUDA_FUSED=0), with and without PDL, give the CPU engine's answers; 4-bit sym /
+// asym, 8-bit, f16, GQA, qwen2 biases.
 TEST_F(CudaSessionTest, StagedNormDefaultAndUnfusedChainMatchCpu) {
   for (const char* fused : {static_cast<const char*>(nullptr), "0"})
     for (const char* pdl : {"1", "0"}) {
@@ -174,7 +175,8 @@ TEST_F(CudaSessionTest, StagedNormDefaultAndUnfusedChainMatchCpu) {
                    " KLAB_CUDA_PDL=" + pdl);
       const ScopedEnv fused_env("KLAB_CUDA_FUSED", fused);
       const ScopedEnv pdl_env("KLAB_CUDA_PDL", pdl);
-      for (TensorType t : {TensorType::q4_0, TensorType::q4_1, TensorType::q8_0}) {
+      // f16: the dense QKV GEMV with the QKV epilogue on the norm kernel's rows (default).
+      for (TensorType t : {TensorType::q4_0, TensorType::q4_1, TensorType::q8_0, TensorType::f16}) {
         TinySpec s = shape(4, 1, 64);
         s.matrix_type = t;
         s.embd_type = TensorType::q8_0;
@@ -185,6 +187,8 @@ TEST_F(CudaSessionTest, StagedNormDefaultAndUnfusedChainMatchCpu) {
       qwen.qkv_bias = true;
       qwen.matrix_type = TensorType::q4_1;
       qwen.embd_type = TensorType::f16;
+      expect_cuda_matches_cpu(qwen);
+      qwen.matrix_type = TensorType::f16;  // NeoX pairs: the dense GEMV, then the split kernel
       expect_cuda_matches_cpu(qwen);
     }
 }

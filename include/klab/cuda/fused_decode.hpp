@@ -20,12 +20,15 @@
 //   staged       the decode chain's own GEMV core (gemv mma_staged: x and the tile's scales
 //                staged in shared memory once per block, codes streamed through a cp.async ring)
 //                with the RMSNorm computed in its prologue by every block: the chain minus its
-//                rmsnorm_to_half launch. QKV: that GEMV writes the qkv rows into `workspace`
-//                (fused_staged_workspace_bytes), then add_bias and qkv_rope_kv_write run as in
-//                the chain. Residual: the chain's GEMV (gemv registry, auto or its _pdl twin).
-//                Tiled quantized weights only, M <= kGemvMaxM, rows that fit mma_staged
-//                (mma_staged_fits: M x K x 2 bytes <= 64 KiB). "auto" picks it wherever it
-//                supports the call, else mma / mma_split_k.
+//                rmsnorm_to_half launch. QKV with the interleaved rotation: the GEMV's epilogue
+//                adds the bias, rotates and writes q and the cache rows; half_split: the GEMV
+//                writes the qkv rows into `workspace` (fused_staged_workspace_bytes), then
+//                add_bias and qkv_rope_kv_write run as in the chain. Residual: the chain's GEMV
+//                (gemv registry, auto or its _pdl twin). Tiled quantized weights, M <= kGemvMaxM,
+//                rows that fit mma_staged (mma_staged_fits: M x K x 2 bytes <= 64 KiB). QKV with
+//                dense f16 weights: only on the norm's rows given (`normed`), through the chain's
+//                dense GEMV (gemv vec16_multi_row) with the same QKV epilogue. "auto" picks it
+//                wherever it supports the call, else mma / mma_split_k.
 // Every fused variant can use Programmatic Dependent Launch (`pdl`): it loads its first weights,
 // then waits for the previous kernel (griddepcontrol.wait) before reading x, and lets the next
 // PDL kernel launch once its own weights are streamed. Inside a CUDA graph the dependency is

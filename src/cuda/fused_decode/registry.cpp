@@ -319,7 +319,8 @@ registry::OpRegistry<Args> build(std::string op) {
                           "memory, codes streamed) with the RMSNorm in its prologue; QKV with "
                           "interleaved RoPE: bias, RoPE, q and the cache rows in its epilogue "
                           "(half_split: add_bias + qkv_rope_kv_write after it); residual the "
-                          "chain's GEMV; tiled quantized weights",
+                          "chain's GEMV; tiled quantized weights, or dense f16 QKV weights on "
+                          "the given norm rows (the chain's vec16_multi_row GEMV, same epilogue)",
            .supports = [](const Args& a) { return fused::staged_ok(a); },
            .launch =
                [](const Args& a, cudaStream_t s) {

@@ -3,13 +3,17 @@
 // the RMSNorm in its prologue (GemvParams::norm_x): each block reduces the f32 rows itself and
 // stages act(x * inv_rms * w) where mma_staged copies x. No norm kernel, no f16 h round trip.
 // QKV: the rows go to the caller's workspace, then add_bias and qkv_rope_kv_write (the chain's
-// kernels). Residual projections have no norm: the chain's GEMV as it is.
+// kernels), or with the interleaved rotation the GEMV's QKV epilogue writes q and the cache rows.
+// Dense f16 QKV weights (given the norm's rows, `normed`): the chain's dense GEMV
+// (vec16_multi_row) with the same epilogue. Residual projections have no norm: the chain's GEMV
+// as it is.
 #include "cuda/fused_decode/staged.hpp"
 
 #include <bit>
 #include <string>
 #include <string_view>
 
+#include "cuda/common/launch_util.hpp"
 #include "cuda/common/rope_check.hpp"
 #include "cuda/gemv/gemv_params.hpp"
 #include "klab/cuda/model_kernels.hpp"
@@ -33,6 +37,12 @@ bool valid(const Args& a) {
 
 bool tiled_quant(const FusedWeights& w) {
   return w.w && w.w->has_tiled() && (!w.w_up || w.w_up->has_tiled());
+}
+
+// Dense QKV weights run the chain's dense GEMV, which has no norm prologue: they need the rows.
+bool dense_on_normed_rows(const FusedNormQkvArgs& a) {
+  return a.weights.w == nullptr && a.normed.data != nullptr &&
+         is_aligned(a.weights.w_dense.data, 16) && is_aligned(a.normed.data, 16) && a.K() % 8 == 0;
 }
 
 std::int64_t qkv_rows(const FusedNormQkvArgs& a) {
@@ -75,6 +85,24 @@ GemvParams norm_gemv_params(const TensorView& y, const RmsNormPrologue& n, const
 
 void launch(const GemvParams& p, bool pdl, cudaStream_t stream) {
   pdl ? gemv_impl::launch_mma_staged_pdl(p, stream) : gemv_impl::launch_mma_staged(p, stream);
+}
+
+// The dense QKV projection of the normed rows into the workspace (the epilogue may replace it).
+GemvParams dense_qkv_params(const FusedNormQkvArgs& a) {
+  GemvParams p;
+  p.y = a.workspace;
+  p.x = a.normed.data;
+  p.wd = a.weights.w_dense.data;
+  p.M = static_cast<int>(a.M());
+  p.N = qkv_rows(a);
+  p.K = a.K();
+  p.act = DType::f16;
+  return p;
+}
+
+void launch_dense(const GemvParams& p, bool pdl, cudaStream_t stream) {
+  pdl ? gemv_impl::launch_dense_vec16_multi_row_pdl(p, stream)
+      : gemv_impl::launch_dense_vec16_multi_row(p, stream);
 }
 
 // The QKV epilogue of mma_staged (bias, RoPE, q and the cache rows from the accumulators) serves
@@ -129,12 +157,20 @@ std::size_t staged_qkv_bytes(const FusedNormQkvArgs& a) {
 }
 
 bool staged_ok(const FusedNormQkvArgs& a) {
-  if (!valid(a) || !tiled_quant(a.weights) || a.M() > kGemvMaxM) return false;
+  if (!valid(a) || a.M() > kGemvMaxM) return false;
+  const bool dense = dense_on_normed_rows(a);
+  if (!dense && !tiled_quant(a.weights)) return false;
   const std::size_t bytes = staged_qkv_bytes(a);
   if (a.workspace == nullptr || a.workspace_bytes < bytes ||
       overlaps_norm_rows(a.workspace, bytes, a.norm))
     return false;
   if (!valid(rope_args(a))) return false;  // e.g. the workspace overlapping q
+  if (dense) {  // the rows the dense GEMV reads must not be the workspace it may write
+    const auto* n0 = static_cast<const char*>(a.normed.data);
+    const auto* w0 = static_cast<const char*>(a.workspace);
+    const std::size_t nbytes = static_cast<std::size_t>(a.M() * a.K()) * 2;
+    return !(w0 < n0 + nbytes && n0 < w0 + bytes);
+  }
   return gemv_impl::mma_staged_fits(
       norm_gemv_params(qkv_view(a), a.norm, a.weights, Epilogue::none));
 }
@@ -157,6 +193,16 @@ void run_staged(const FusedNormGemvArgs& a, cudaStream_t stream) {
 
 void run_staged(const FusedNormQkvArgs& a, cudaStream_t stream) {
   const TensorView qkv = qkv_view(a);
+  if (a.weights.w == nullptr) {  // dense (staged_ok: on the normed rows)
+    GemvParams p = dense_qkv_params(a);
+    if (epilogue_serves(a)) {
+      p.qkv = qkv_epilogue(a);
+      return launch_dense(p, a.pdl, stream);
+    }
+    launch_dense(p, a.pdl, stream);
+    if (a.bias.data) add_bias({qkv, a.bias}, stream);
+    return qkv_rope_kv_write(rope_args(a), stream);
+  }
   GemvParams p = norm_gemv_params(qkv, a.norm, a.weights, Epilogue::none);
   if (a.normed.data) {  // the norm's rows are given: copy them as x, no prologue
     p.norm_x = nullptr;

@@ -21,6 +21,7 @@
 #include "cuda/common/reduce.cuh"
 #include "cuda/common/vec.cuh"
 #include "cuda/gemv/gemv_common.cuh"
+#include "cuda/gemv/qkv_epilogue.cuh"
 #include "klab/cuda/check.hpp"
 
 namespace klab::cuda::gemv_impl {
@@ -41,8 +42,11 @@ bool one_row_per_warp(std::int64_t n) {
   return !off && n / 4 < std::int64_t{16} * sms;
 }
 
-template <class T, int MT, int R, int U, bool Swiglu>
+// Qkv: the QKV epilogue (p.qkv: bias, interleaved RoPE, q and the KV-cache rows) instead of y;
+// a warp's R (even) consecutive rows hold whole rotation pairs.
+template <class T, int MT, int R, int U, bool Swiglu, bool Qkv = false>
 __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParams p) {
+  static_assert(!Qkv || (R % 2 == 0 && !Swiglu));
   constexpr int kV = kVec16<T>;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const std::int64_t outs_per_warp = Swiglu ? 1 : R;
@@ -114,6 +118,12 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
     if (lane != 0 || m >= p.M) continue;
     if constexpr (Swiglu) {
       store_out<T>(p, m * p.N + n0, silu(v[0]) * v[1]);
+    } else if constexpr (Qkv) {  // N = (hq + 2 hkv) * head_dim: a multiple of R, every row live
+      float pv[R];
+#pragma unroll
+      for (int r = 0; r < R; ++r) pv[r] = qkv_projection_value<T>(p.qkv, v[r], n0 + r);
+#pragma unroll
+      for (int r = 0; r < R; ++r) store_qkv_value<T>(p.qkv, m, n0 + r, pv[r], pv[r ^ 1]);
     } else {
 #pragma unroll
       for (int r = 0; r < R; ++r)
@@ -139,6 +149,8 @@ void launch_vec16(const GemvParams& params, cudaStream_t stream, bool pdl) {
       };
       if (p.epilogue == Epilogue::swiglu)
         launch(gemv_dense_vec16_kernel<T, MT, 2, 4, true>, 1);
+      else if (p.qkv.on)
+        launch(gemv_dense_vec16_kernel<T, MT, 4, 2, false, true>, 4);
       else if (one_row_per_warp(p.N))
         launch(gemv_dense_vec16_kernel<T, MT, 1, 8, false>, 1);
       else

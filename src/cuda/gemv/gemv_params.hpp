@@ -37,8 +37,8 @@ struct GemvParams {
   std::int64_t norm_x_stride = 0;
   const float* norm_w = nullptr;
   float norm_eps = 1e-5f;
-  // QKV epilogue (mma_staged only, epilogue none, M <= 8): RoPE, q and the KV-cache rows
-  // written instead of y (qkv_epilogue.hpp).
+  // QKV epilogue (mma_staged and vec16_multi_row, epilogue none, M <= 8): RoPE, q and the KV-cache
+  // rows written instead of y (qkv_epilogue.hpp).
   QkvRopeEpilogue qkv;
   // L2 prefetch from the grid's tail (mma_staged only): after its main loop each block from
   // l2_after_first_block on asks the L2 for its share of l2_after (the next projections'

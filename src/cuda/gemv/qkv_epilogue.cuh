@@ -10,45 +10,62 @@
 
 namespace klab::cuda::gemv_impl {
 
+// The GEMV result of projection row `row` as qkv_rope_kv_write reads it: rounded to T, then the
+// bias added and rounded again (the unfused chain's f16 qkv tensor and add_bias), so the fused
+// and unfused chains round the same way.
+template <class T>
+__device__ __forceinline__ float qkv_projection_value(const QkvRopeEpilogue& e, float acc,
+                                                      std::int64_t row) {
+  float v = to_f32(from_f32<T>(acc));
+  if (e.bias) v = to_f32(from_f32<T>(v + e.bias[row]));
+  return v;
+}
+
+// Rotates and stores the value v of projection row `row` for token `token`: q into its tensor, k
+// and v into the KV cache. partner: the value of row ^ 1 (the other member of an interleaved
+// RoPE pair, same token).
+template <class T>
+__device__ __forceinline__ void store_qkv_value(const QkvRopeEpilogue& e, int token,
+                                                std::int64_t row, float v, float partner) {
+  const int D = e.head_dim;
+  const std::int64_t q_rows = std::int64_t{e.hq} * D, k_rows = std::int64_t{e.hkv} * D;
+  const bool is_q = row < q_rows, is_k = !is_q && row < q_rows + k_rows;
+  const std::int64_t in_part = is_q ? row : row - q_rows - (is_k ? 0 : k_rows);
+  const int head = static_cast<int>(in_part / D), dim = static_cast<int>(in_part % D);
+  const std::int32_t pos = e.positions[token];
+  if ((is_q || is_k) && dim < e.rot_dim) {
+    const int pair = dim >> 1;
+    float s, c;
+    rope_sincos(pos, rope_inv_freq(pair, e.rot_dim, e.theta, e.inv_freq), s, c);
+    float x0 = (dim & 1) ? partner : v, x1 = (dim & 1) ? v : partner;
+    rotate_pair(x0, x1, s, c);
+    v = (dim & 1) ? x1 : x0;
+  }
+  if (is_q) {
+    static_cast<T*>(e.q)[token * e.q_stride + in_part] = from_f32<T>(v);
+    return;
+  }
+  const std::int64_t at = e.cache.offset(e.seq_ids[token], pos, head);
+  if (at < 0) return;  // unaddressable (seq, pos): dropped, as qkv_rope_kv_write does
+  T* dst = static_cast<T*>(is_k ? e.cache.k : e.cache.v);
+  dst[at + dim] = from_f32<T>(v);
+}
+
 // Lane (g, t) of the warp that holds the tile's sums: acc[r] is row g + 8 (r / 2) of the tile,
 // token 2t + r % 2 (mma accumulator layout). Every lane of the warp must call this (shuffles).
-// The GEMV result is rounded to T before the bias and the rotation, as qkv_rope_kv_write
-// reads it from the f16 qkv tensor: the fused and unfused chains then round the same way.
 template <class T>
 __device__ __forceinline__ void store_qkv_rope_tile(const QkvRopeEpilogue& e, int M,
                                                     const float (&acc)[4], std::int64_t tile, int g,
                                                     int t) {
-  const int D = e.head_dim;
-  const std::int64_t q_rows = std::int64_t{e.hq} * D, k_rows = std::int64_t{e.hkv} * D;
+  const std::int64_t rows = std::int64_t{e.hq + 2 * e.hkv} * e.head_dim;
 #pragma unroll
   for (int r = 0; r < 4; ++r) {
     const int token = 2 * t + (r & 1);
     const std::int64_t row = tile * 16 + g + 8 * (r >> 1);
-    const bool live = token < M && row < q_rows + 2 * k_rows;
-    float v = to_f32(from_f32<T>(acc[r]));
-    if (live && e.bias) v = to_f32(from_f32<T>(v + e.bias[row]));
+    const bool live = token < M && row < rows;
+    const float v = live ? qkv_projection_value<T>(e, acc[r], row) : 0.0f;
     const float partner = __shfl_xor_sync(0xffffffffu, v, 4);  // row ^ 1, same token
-    if (!live) continue;
-    const bool is_q = row < q_rows, is_k = !is_q && row < q_rows + k_rows;
-    const std::int64_t in_part = is_q ? row : row - q_rows - (is_k ? 0 : k_rows);
-    const int head = static_cast<int>(in_part / D), dim = static_cast<int>(in_part % D);
-    const std::int32_t pos = e.positions[token];
-    if ((is_q || is_k) && dim < e.rot_dim) {
-      const int pair = dim >> 1;
-      float s, c;
-      rope_sincos(pos, rope_inv_freq(pair, e.rot_dim, e.theta, e.inv_freq), s, c);
-      float x0 = (dim & 1) ? partner : v, x1 = (dim & 1) ? v : partner;
-      rotate_pair(x0, x1, s, c);
-      v = (dim & 1) ? x1 : x0;
-    }
-    if (is_q) {
-      static_cast<T*>(e.q)[token * e.q_stride + in_part] = from_f32<T>(v);
-      continue;
-    }
-    const std::int64_t at = e.cache.offset(e.seq_ids[token], pos, head);
-    if (at < 0) continue;  // unaddressable (seq, pos): dropped, as qkv_rope_kv_write does
-    T* dst = static_cast<T*>(is_k ? e.cache.k : e.cache.v);
-    dst[at + dim] = from_f32<T>(v);
+    if (live) store_qkv_value<T>(e, token, row, v, partner);
   }
 }
 

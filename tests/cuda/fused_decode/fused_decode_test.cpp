@@ -406,9 +406,18 @@ std::set<std::string> check_norm_qkv(const QkvCase& c) {
   };
   std::set<std::string> ran;
   for (const auto& v : cuda::fused_norm_qkv_registry().variants()) {
-    if (!v.supports(a)) continue;
-    std::vector<Mode> modes = {{false, false}, {true, false}};
-    if (v.name == "staged") modes.push_back({true, true});
+    a.normed = {};
+    const bool plain = v.supports(a);
+    bool on_rows = false;  // staged with dense weights runs only on the given rows
+    if (v.name == "staged") {
+      a.normed = normed.view();
+      on_rows = v.supports(a);
+    }
+    if (!plain && !on_rows) continue;
+    std::vector<Mode> modes;
+    if (plain) modes = {{false, false}, {true, false}};
+    if (on_rows) modes.push_back({true, true});
+    if (on_rows && !plain) modes.push_back({false, true});
     for (const auto [pdl, given] : modes) {
       SCOPED_TRACE("variant " + v.name + (pdl ? " pdl" : "") + (given ? " normed" : ""));
       cache.dk = DeviceTensor::upload(k0.view());
@@ -461,7 +470,7 @@ TEST_F(FusedDecode, NormQkvRopeKvEveryWeightKind) {
       c.page_size = std::array{0, 15, 16, 17}[static_cast<std::size_t>(i++ % 4)];
       const auto ran = check_norm_qkv(c);
       EXPECT_TRUE(ran.count("mma")) << describe(c);
-      EXPECT_EQ(ran.count("staged"), kind != WKind::f16 ? 1u : 0u) << describe(c);
+      EXPECT_TRUE(ran.count("staged")) << describe(c);  // f16: on the norm's rows
     }
 }
 
@@ -477,48 +486,60 @@ TEST_F(FusedDecode, NormQkvRopeStylesAndPartialRotary) {
 TEST_F(FusedDecode, NormQkvDropsUnaddressableRows) {
   const std::int64_t hq = 8, hkv = 2, d = 64, K = 576, N = (hq + 2 * hkv) * d;
   const NormInput in(4, K);
-  const Weight w(WKind::q4_0, N, K);
+  const DeviceTensor normed = DeviceTensor::upload(in.normalized().view());
   const std::vector<std::int32_t> seq{0, 1, 1, 7 /* no such sequence */}, pos{5, 0, 1, 3};
   const auto inv_freq = ref::rope_inv_freq(static_cast<int>(d), kTheta);
-  const HostTensor qkv = w.matmul(in.normalized());
-  HostTensor eq(DType::f32, {4, hq, d}), ek(DType::f32, {4, hkv, d}), ev(DType::f32, {4, hkv, d});
-  ref::qkv_split(eq.view(), ek.view(), ev.view(), qkv.view());
-  ref::rope(eq.view(), pos, inv_freq, RopeStyle::half_split);
-  ref::rope(ek.view(), pos, inv_freq, RopeStyle::half_split);
   const DeviceTensor dpos = upload_i32(pos), dseq = upload_i32(seq);
-  for (int page : {0, 16}) {
-    Cache cache(2, 32, hkv, d, page);
-    HostTensor want_k = compact(cache.hk.view()), want_v = compact(cache.hv.view());
-    ref::kv_append(cache.host_view(want_k, want_v), ek.view().slice0(0, 3), ev.view().slice0(0, 3),
-                   std::span(seq).first(3), std::span(pos).first(3));
-    const HostTensor k0 = compact(cache.hk.view()), v0 = compact(cache.hv.view());
-    DeviceBuffer ws(1 << 16);  // staged's qkv rows
-    for (const char* variant : {"mma", "mma_split_k", "staged"}) {
-      SCOPED_TRACE(std::string(variant) + " page " + std::to_string(page));
-      cache.dk = DeviceTensor::upload(k0.view());
-      cache.dv = DeviceTensor::upload(v0.view());
-      DeviceTensor q(DType::f16, {4, hq, d});
-      q.poison();
-      cuda::FusedNormQkvArgs a;
-      a.q = q.view();
-      a.cache = cache.device_view();
-      a.norm = in.prologue();
-      a.weights = device_weights(w);
-      a.positions = dpos.view();
-      a.seq_ids = dseq.view();
-      a.workspace = ws.data();
-      a.workspace_bytes = ws.size();
-      if (!cuda::fused_norm_qkv_registry().find(variant)->supports(a)) {
-        EXPECT_STRNE(variant, "staged");
-        continue;
+  // f16: staged's dense GEMV on the norm's rows; interleaved: the GEMV epilogues drop the row.
+  for (WKind kind : {WKind::q4_0, WKind::f16})
+    for (RopeStyle style : {RopeStyle::half_split, RopeStyle::interleaved}) {
+      const Weight w(kind, N, K);
+      const HostTensor qkv = w.matmul(in.normalized());
+      HostTensor eq(DType::f32, {4, hq, d}), ek(DType::f32, {4, hkv, d}),
+          ev(DType::f32, {4, hkv, d});
+      ref::qkv_split(eq.view(), ek.view(), ev.view(), qkv.view());
+      ref::rope(eq.view(), pos, inv_freq, style);
+      ref::rope(ek.view(), pos, inv_freq, style);
+      for (int page : {0, 16}) {
+        Cache cache(2, 32, hkv, d, page);
+        HostTensor want_k = compact(cache.hk.view()), want_v = compact(cache.hv.view());
+        ref::kv_append(cache.host_view(want_k, want_v), ek.view().slice0(0, 3),
+                       ev.view().slice0(0, 3), std::span(seq).first(3), std::span(pos).first(3));
+        const HostTensor k0 = compact(cache.hk.view()), v0 = compact(cache.hv.view());
+        DeviceBuffer ws(1 << 16);  // staged's qkv rows
+        for (const char* variant : {"mma", "mma_split_k", "staged"}) {
+          SCOPED_TRACE(std::string(variant) + " " + kind_name(kind) + " page " +
+                       std::to_string(page) +
+                       (style == RopeStyle::interleaved ? " interleaved" : " half_split"));
+          cache.dk = DeviceTensor::upload(k0.view());
+          cache.dv = DeviceTensor::upload(v0.view());
+          DeviceTensor q(DType::f16, {4, hq, d});
+          q.poison();
+          cuda::FusedNormQkvArgs a;
+          a.q = q.view();
+          a.cache = cache.device_view();
+          a.norm = in.prologue();
+          a.weights = device_weights(w);
+          a.positions = dpos.view();
+          a.seq_ids = dseq.view();
+          a.freqs.style = style;
+          a.freqs.theta = kTheta;
+          a.freqs.rot_dim = static_cast<int>(d);
+          a.workspace = ws.data();
+          a.workspace_bytes = ws.size();
+          if (kind == WKind::f16) a.normed = normed.view();
+          if (!cuda::fused_norm_qkv_registry().find(variant)->supports(a)) {
+            EXPECT_STRNE(variant, "staged");
+            continue;
+          }
+          cuda::fused_norm_qkv_rope_kv(a, nullptr, variant);
+          sync();
+          EXPECT_LE(rel_error(fetch(q).view(), eq.view()), kTol);
+          EXPECT_LE(rel_error(fetch(cache.dk).view(), want_k.view()), kTol);
+          EXPECT_LE(rel_error(fetch(cache.dv).view(), want_v.view()), kTol);
+        }
       }
-      cuda::fused_norm_qkv_rope_kv(a, nullptr, variant);
-      sync();
-      EXPECT_LE(rel_error(fetch(q).view(), eq.view()), kTol);
-      EXPECT_LE(rel_error(fetch(cache.dk).view(), want_k.view()), kTol);
-      EXPECT_LE(rel_error(fetch(cache.dv).view(), want_v.view()), kTol);
     }
-  }
 }
 
 // ---- fused_gemv_residual -------------------------------------------------------------------
@@ -607,6 +628,22 @@ TEST_F(FusedDecode, StagedNormQkvGqa) {
       {1, 32, 4, 128, 4096, WKind::q4_1, RopeStyle::half_split, false, 15, false},
       {8, 32, 4, 128, 4096, WKind::q4_0, RopeStyle::half_split, true, 16, true},
       {3, 8, 1, 128, 2848, WKind::q8_0, RopeStyle::interleaved, false, 0, false},
+  };
+  for (const QkvCase& c : cases) EXPECT_TRUE(check_norm_qkv(c).count("staged")) << describe(c);
+}
+
+// Dense f16 QKV weights: staged runs the chain's dense GEMV on the norm's rows, with the QKV
+// epilogue (interleaved) or qkv_rope_kv_write after it (half_split). Llama-2-7B QKV shape with
+// GQA 1, SmolLM2's 3, 4 and 8; M = 1, 3, 8; pages 15 / 16 / 17; K = 1000 (not a multiple of the
+// 256-column pass of a warp).
+TEST_F(FusedDecode, StagedDenseQkvOnNormRows) {
+  const QkvCase cases[] = {
+      {1, 32, 32, 128, 4096, WKind::f16, RopeStyle::interleaved, false, 16, false},
+      {3, 9, 3, 64, 576, WKind::f16, RopeStyle::interleaved, false, 15, true},
+      {8, 16, 4, 64, 1000, WKind::f16, RopeStyle::interleaved, true, 17, true},
+      {1, 32, 4, 128, 4096, WKind::f16, RopeStyle::half_split, false, 0, false},
+      {8, 32, 8, 128, 2048, WKind::f16, RopeStyle::interleaved, false, 0, true},
+      {3, 8, 1, 128, 576, WKind::f16, RopeStyle::half_split, true, 16, true},
   };
   for (const QkvCase& c : cases) EXPECT_TRUE(check_norm_qkv(c).count("staged")) << describe(c);
 }
