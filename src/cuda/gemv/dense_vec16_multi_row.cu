@@ -16,6 +16,9 @@
 // us a layer, F16 B=1 195.8 / 195.6 vs 194.1 / 194.3 tok/s (+0.8%), but B=4 517.5 / 524.0 vs
 // 526.2 / 526.4 (-1%). So a one-token GEMV releases there, wider ones after the main loop.
 // KLAB_CUDA_DENSE_TRIGGER=late: always after the main loop (study switch).
+// With GemvParams::qkv on (the fused decode `staged` QKV block on dense weights) the 4-row
+// kernel finishes the projection as the QKV epilogue: each lane one (token, row), its position,
+// cache address, bias and RoPE angle gathered after the PDL wait while the weights stream.
 #include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/env_switch.hpp"
 #include "cuda/common/reduce.cuh"
@@ -65,6 +68,16 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
   const std::int64_t vecs = p.K / kV;
 
   float acc[R][MT] = {};
+  // Qkv: lane l finishes row n0 + l % R of token l / R (M * R <= 32); its slot is gathered
+  // right after the wait, while the weight loads are in flight.
+  const int slot_m = lane / R, slot_r = lane % R;
+  const bool slot_live = Qkv && slot_m < p.M;
+  QkvRowSlot slot;
+  const auto wait_once = [&] {
+    decode::pdl_wait();
+    if constexpr (Qkv)
+      if (slot_live) slot = qkv_row_slot<T>(p.qkv, slot_m, n0 + slot_r);
+  };
   bool waited = false;  // PDL: weights may be read before the previous kernel ends, x may not
   // Every lane runs the block's iteration count (lane 0's), so the release below is uniform.
   const std::int64_t iters = (vecs + 32 * U - 1) / (32 * U);
@@ -80,7 +93,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
         wq[u][r] = (v < vecs && live[r]) ? load_stream16(rows[r] + v * kV) : uint4{};
       }
     if (!waited) {
-      decode::pdl_wait();
+      wait_once();
       waited = true;
     }
 #pragma unroll
@@ -108,26 +121,34 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
       }
     }
   }
-  if (!waited) decode::pdl_wait();
+  if (!waited) wait_once();
   if (!p.release_before_last || iters == 0) decode::pdl_launch_dependents();
+  if constexpr (Qkv) {  // N = (hq + 2 hkv) * head_dim: a multiple of R, every row live
+    static_assert(MT * R <= 32);
+    float mine = 0.0f, partner = 0.0f;
 #pragma unroll
-  for (int m = 0; m < MT; ++m) {
-    float v[R];
+    for (int m = 0; m < MT; ++m)
 #pragma unroll
-    for (int r = 0; r < R; ++r) v[r] = warp_sum(acc[r][m]);
-    if (lane != 0 || m >= p.M) continue;
-    if constexpr (Swiglu) {
-      store_out<T>(p, m * p.N + n0, silu(v[0]) * v[1]);
-    } else if constexpr (Qkv) {  // N = (hq + 2 hkv) * head_dim: a multiple of R, every row live
-      float pv[R];
+      for (int r = 0; r < R; ++r) {
+        const float sum = warp_sum(acc[r][m]);
+        if (m == slot_m && r == slot_r) mine = sum;
+        if (m == slot_m && r == (slot_r ^ 1)) partner = sum;
+      }
+    if (slot_live) finish_qkv_row<T>(slot, p.qkv.bias != nullptr, mine, partner);
+  } else {
 #pragma unroll
-      for (int r = 0; r < R; ++r) pv[r] = qkv_projection_value<T>(p.qkv, v[r], n0 + r);
+    for (int m = 0; m < MT; ++m) {
+      float v[R];
 #pragma unroll
-      for (int r = 0; r < R; ++r) store_qkv_value<T>(p.qkv, m, n0 + r, pv[r], pv[r ^ 1]);
-    } else {
+      for (int r = 0; r < R; ++r) v[r] = warp_sum(acc[r][m]);
+      if (lane != 0 || m >= p.M) continue;
+      if constexpr (Swiglu) {
+        store_out<T>(p, m * p.N + n0, silu(v[0]) * v[1]);
+      } else {
 #pragma unroll
-      for (int r = 0; r < R; ++r)
-        if (live[r]) store_out<T>(p, m * p.N + n0 + r, v[r]);
+        for (int r = 0; r < R; ++r)
+          if (live[r]) store_out<T>(p, m * p.N + n0 + r, v[r]);
+      }
     }
   }
 }

@@ -51,6 +51,61 @@ __device__ __forceinline__ void store_qkv_value(const QkvRopeEpilogue& e, int to
   dst[at + dim] = from_f32<T>(v);
 }
 
+// What one lane needs to finish one projection row of one token, gathered right after the PDL
+// wait so that the epilogue after the main loop has no dependent loads (position, block table,
+// bias) or frequency math on its path: the dense GEMV's lanes each finish one (token, row).
+struct QkvRowSlot {
+  void* dst = nullptr;  // the element q or the cache row gets; null: nothing stored
+  float bias = 0.0f, partner_bias = 0.0f;
+  float s = 0.0f, c = 1.0f;
+  bool rotate = false, odd = false;
+};
+
+template <class T>
+__device__ __forceinline__ QkvRowSlot qkv_row_slot(const QkvRopeEpilogue& e, int token,
+                                                   std::int64_t row) {
+  QkvRowSlot slot;
+  const int D = e.head_dim;
+  const std::int64_t q_rows = std::int64_t{e.hq} * D, k_rows = std::int64_t{e.hkv} * D;
+  const bool is_q = row < q_rows, is_k = !is_q && row < q_rows + k_rows;
+  const std::int64_t in_part = is_q ? row : row - q_rows - (is_k ? 0 : k_rows);
+  const int head = static_cast<int>(in_part / D), dim = static_cast<int>(in_part % D);
+  const std::int32_t pos = e.positions[token];
+  if (e.bias) {
+    slot.bias = e.bias[row];
+    slot.partner_bias = e.bias[row ^ 1];
+  }
+  slot.odd = dim & 1;
+  slot.rotate = (is_q || is_k) && dim < e.rot_dim;
+  if (slot.rotate)
+    rope_sincos(pos, rope_inv_freq(dim >> 1, e.rot_dim, e.theta, e.inv_freq), slot.s, slot.c);
+  if (is_q) {
+    slot.dst = static_cast<T*>(e.q) + token * e.q_stride + in_part;
+  } else {
+    const std::int64_t at = e.cache.offset(e.seq_ids[token], pos, head);
+    if (at >= 0) slot.dst = static_cast<T*>(is_k ? e.cache.k : e.cache.v) + at + dim;
+  }
+  return slot;
+}
+
+// store_qkv_value's result from a slot: acc and partner_acc are the GEMV sums of the slot's row
+// and of row ^ 1.
+template <class T>
+__device__ __forceinline__ void finish_qkv_row(const QkvRowSlot& slot, bool has_bias, float acc,
+                                               float partner_acc) {
+  float v = to_f32(from_f32<T>(acc)), partner = to_f32(from_f32<T>(partner_acc));
+  if (has_bias) {
+    v = to_f32(from_f32<T>(v + slot.bias));
+    partner = to_f32(from_f32<T>(partner + slot.partner_bias));
+  }
+  if (slot.rotate) {
+    float x0 = slot.odd ? partner : v, x1 = slot.odd ? v : partner;
+    rotate_pair(x0, x1, slot.s, slot.c);
+    v = slot.odd ? x1 : x0;
+  }
+  if (slot.dst) *static_cast<T*>(slot.dst) = from_f32<T>(v);
+}
+
 // Lane (g, t) of the warp that holds the tile's sums: acc[r] is row g + 8 (r / 2) of the tile,
 // token 2t + r % 2 (mma accumulator layout). Every lane of the warp must call this (shuffles).
 template <class T>
