@@ -68,15 +68,15 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
   const std::int64_t vecs = p.K / kV;
 
   float acc[R][MT] = {};
-  // Qkv: lane l finishes row n0 + l % R of token l / R (M * R <= 32); its slot is gathered
+  // Qkv: lane l finishes row n0 + l % R of token l / R (M * R <= 32); its inputs are loaded
   // right after the wait, while the weight loads are in flight.
   const int slot_m = lane / R, slot_r = lane % R;
   const bool slot_live = Qkv && slot_m < p.M;
-  QkvRowSlot slot;
+  QkvRowInputs slot;
   const auto wait_once = [&] {
     decode::pdl_wait();
     if constexpr (Qkv)
-      if (slot_live) slot = qkv_row_slot<T>(p.qkv, slot_m, n0 + slot_r);
+      if (slot_live) slot = load_qkv_row_inputs(p.qkv, slot_m, n0 + slot_r);
   };
   bool waited = false;  // PDL: weights may be read before the previous kernel ends, x may not
   // Every lane runs the block's iteration count (lane 0's), so the release below is uniform.
@@ -134,7 +134,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
         if (m == slot_m && r == slot_r) mine = sum;
         if (m == slot_m && r == (slot_r ^ 1)) partner = sum;
       }
-    if (slot_live) finish_qkv_row<T>(slot, p.qkv.bias != nullptr, mine, partner);
+    if (slot_live) finish_qkv_row<T>(p.qkv, slot, slot_m, n0 + slot_r, mine, partner);
   } else {
 #pragma unroll
     for (int m = 0; m < MT; ++m) {
