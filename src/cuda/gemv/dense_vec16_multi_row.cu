@@ -155,8 +155,10 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
 
 void launch_vec16(const GemvParams& params, cudaStream_t stream, bool pdl) {
   static const bool late = env_equals("KLAB_CUDA_DENSE_TRIGGER", "late");
+  // KLAB_CUDA_QKV_TRIGGER=late: the QKV epilogue kernel alone releases after its loop (study).
+  static const bool qkv_late = env_equals("KLAB_CUDA_QKV_TRIGGER", "late");
   GemvParams p = params;
-  p.release_before_last = pdl && !late && p.M == 1;
+  p.release_before_last = pdl && !late && p.M == 1 && !(p.qkv.on && qkv_late);
   dispatch_act(p.act, [&](auto t) {
     dispatch_m_tile(p.M, [&](auto mt) {
       using T = decltype(t);
