@@ -941,13 +941,14 @@ void CudaSession::qkv_unfused(const Layer& l, const AttnStep& step, const Tensor
   cuda::qkv_rope_kv_write(split, s);
 }
 
-// The norm + QKV block as one fused block (see fused_); false: this step takes the chain.
+// Whether this step's dense QKV weights take the fused `staged` block (dense_qkv_fused_).
 bool CudaSession::dense_qkv_staged(const AttnStep& step, const DeviceWeight& w) const {
   return fused_ == Fused::staged && dense_qkv_fused_ && qkv_norm_kernel_ && step.decode &&
          step.rows <= cuda::kGemvMaxM && !w.quantized() && w.dense().dtype == DType::f16 &&
          gemv_variant_ == "auto";
 }
 
+// The norm + QKV block as one fused block (see fused_); false: this step takes the chain.
 bool CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorView& q) {
   const bool dense = dense_qkv_staged(step, l.wqkv);
   if (!dense && !fused_step(step, l.wqkv)) return false;

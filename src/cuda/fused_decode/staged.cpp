@@ -53,12 +53,17 @@ TensorView qkv_view(const FusedNormQkvArgs& a) {
   return TensorView::contiguous(a.workspace, DType::f16, {a.M(), qkv_rows(a)}, Device::cuda);
 }
 
+// Whether the byte ranges [a, a + a_bytes) and [b, b + b_bytes) meet.
+bool overlaps(const void* a, std::size_t a_bytes, const void* b, std::size_t b_bytes) {
+  const auto* a0 = static_cast<const char*>(a);
+  const auto* b0 = static_cast<const char*>(b);
+  return a0 < b0 + b_bytes && b0 < a0 + a_bytes;
+}
+
 // Whether [p, p + bytes) meets the norm rows' bytes as the kernel reads them.
 bool overlaps_norm_rows(const void* p, std::size_t bytes, const RmsNormPrologue& n) {
-  const auto* x0 = static_cast<const char*>(n.x.data);
-  const auto* x1 = x0 + ((n.x.dim(0) - 1) * n.x.stride[0] + n.x.dim(1)) * 4;
-  const auto* b0 = static_cast<const char*>(p);
-  return b0 < x1 && x0 < b0 + bytes;
+  const auto rows = static_cast<std::size_t>((n.x.dim(0) - 1) * n.x.stride[0] + n.x.dim(1)) * 4;
+  return overlaps(p, bytes, n.x.data, rows);
 }
 
 // y = epilogue(rmsnorm(n) · Wᵀ) through mma_staged's norm prologue; y f16 or f32 [M, N].
@@ -165,12 +170,8 @@ bool staged_ok(const FusedNormQkvArgs& a) {
       overlaps_norm_rows(a.workspace, bytes, a.norm))
     return false;
   if (!valid(rope_args(a))) return false;  // e.g. the workspace overlapping q
-  if (dense) {  // the rows the dense GEMV reads must not be the workspace it may write
-    const auto* n0 = static_cast<const char*>(a.normed.data);
-    const auto* w0 = static_cast<const char*>(a.workspace);
-    const std::size_t nbytes = static_cast<std::size_t>(a.M() * a.K()) * 2;
-    return !(w0 < n0 + nbytes && n0 < w0 + bytes);
-  }
+  // The rows the dense GEMV reads must not be the workspace it may write.
+  if (dense) return !overlaps(a.workspace, bytes, a.normed.data, a.normed.nbytes());
   return gemv_impl::mma_staged_fits(
       norm_gemv_params(qkv_view(a), a.norm, a.weights, Epilogue::none));
 }
