@@ -243,15 +243,6 @@ class CudaSession final : public Session {
   // KLAB_CUDA_DENSE_QKV=chain: the chain (GEMV, then qkv_rope_kv_write; a study switch).
   bool dense_qkv_fused_ = true;
   bool dense_qkv_staged(const AttnStep& step, const DeviceWeight& w) const;
-  // Dense f16 decode GEMVs behind an RMSNorm (QKV, gate/up, LM head) fold the norm in (the
-  // fused `staged` blocks: each warp scales its dot products by inv_rms), so the F16 decode
-  // chain runs no norm kernel (KLAB_CUDA_DENSE_NORM=kernel: rmsnorm_to_half before them, a
-  // study switch).
-  bool dense_norm_fold_ = true;
-  bool dense_norm_folds(std::int64_t rows, bool decode, const DeviceWeight& w) const;
-  bool dense_norm_gemv(const TensorView& y, const TensorView& x, const TensorView& norm_weight,
-                       const DeviceWeight& w, cuda::Epilogue epilogue, bool decode,
-                       const DeviceWeight* w_up = nullptr);
   // KLAB_CUDA_ABLATE (a study switch): decode steps leave out the named parts, so that the step
   // time with and without each part gives its cost inside the graph (the logits are then wrong;
   // the session's description says "ABLATED"). Names: qkv (norm + QKV + RoPE / KV write),
@@ -370,7 +361,6 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       spread_o_(!env_is("KLAB_CUDA_SPREAD", "0")),
       qkv_norm_kernel_(!env_is("KLAB_CUDA_QKV_NORM", "prologue")),
       dense_qkv_fused_(!env_is("KLAB_CUDA_DENSE_QKV", "chain")),
-      dense_norm_fold_(!env_is("KLAB_CUDA_DENSE_NORM", "kernel")),
       ablate_(ablate_from_env()),
       l2_prefetch_bytes_(l2_prefetch_from_env()),
       l2_prefetch_kernel_(env_is("KLAB_CUDA_L2_PREFETCH_AT", "kernel")),
@@ -810,13 +800,10 @@ void CudaSession::decode_body(std::int64_t batch, const cuda::DecodePlan& plan) 
   }
   if (ablated(true, lm_head)) return;
   const TensorView h = h_rows(batch);
-  const TensorView y = dview(logits_dev_.data(), DType::f32, {batch, cfg_.vocab_size});
-  const DeviceWeight& head = tied_ ? embd_ : output_;
-  if (dense_norm_gemv(y, x_rows(batch), output_norm_.view(), head, cuda::Epilogue::none, true))
-    return;
   cuda::rmsnorm_to_half({h, x_rows(batch), output_norm_.view(), cfg_.rms_eps, norm_pdl_},
                         stream_.get());
-  matmul(y, h, head, cuda::Epilogue::none, true);
+  const TensorView y = dview(logits_dev_.data(), DType::f32, {batch, cfg_.vocab_size});
+  matmul(y, h, tied_ ? embd_ : output_, cuda::Epilogue::none, true);
 }
 
 // Captures what `body` launches on the stream as one graph; empty when some launch is not
@@ -984,8 +971,7 @@ bool CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorVi
   }
   if (fused_ == Fused::staged) {
     const TensorView qkv = dview(qkv_.data(), DType::f16, {t, cfg_.q_dim() + 2 * cfg_.kv_dim()});
-    if (step.decode && qkv_norm_kernel_ && !(dense && dense_norm_fold_))
-      a.normed = h_rows(t);  // the norm kernel's, below
+    if (step.decode && qkv_norm_kernel_) a.normed = h_rows(t);  // the norm kernel's, below
     if (!(dense || chain_runs_staged(qkv, l.wqkv, cuda::Epilogue::none)) ||
         !cuda::fused_norm_qkv_registry().find("staged")->supports(a))
       return false;
@@ -997,37 +983,8 @@ bool CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorVi
   return true;
 }
 
-// Whether y = rmsnorm(x) · Wᵀ of these rows takes the dense GEMV with the norm folded in.
-bool CudaSession::dense_norm_folds(std::int64_t rows, bool decode, const DeviceWeight& w) const {
-  return fused_ == Fused::staged && dense_norm_fold_ && decode && rows <= cuda::kGemvMaxM &&
-         !w.quantized() && w.dense().dtype == DType::f16 && gemv_variant_ == "auto";
-}
-
-// y = epilogue(rmsnorm(x; norm_weight) · Wᵀ) as the fused `staged` block on dense f16 weights
-// (no norm kernel); false: not taken, the caller runs the chain.
-bool CudaSession::dense_norm_gemv(const TensorView& y, const TensorView& x,
-                                  const TensorView& norm_weight, const DeviceWeight& w,
-                                  cuda::Epilogue epilogue, bool decode, const DeviceWeight* w_up) {
-  if (!dense_norm_folds(y.dim(0), decode, w) ||
-      (w_up && !dense_norm_folds(y.dim(0), decode, *w_up)))
-    return false;
-  cuda::FusedNormGemvArgs a;
-  a.y = y;
-  a.norm = {x, norm_weight, cfg_.rms_eps};
-  a.weights = fused_weights(w, w_up);
-  a.epilogue = epilogue;
-  a.pdl = pdl_;
-  const auto* staged = cuda::fused_norm_gemv_registry().find("staged");
-  if (!staged || !staged->supports(a)) return false;
-  cuda::fused_norm_gemv(a, stream_.get(), "staged");
-  return true;
-}
-
 // The norm + gate/up (SwiGLU) block as one fused block; false: this step takes the chain.
 bool CudaSession::ffn_norm_fused(const Layer& l, const TensorView& ffn, bool decode) {
-  if (dense_norm_gemv(ffn, x_rows(ffn.dim(0)), l.ffn_norm.view(), l.w_gate, cuda::Epilogue::swiglu,
-                      decode, &l.w_up))
-    return true;
   AttnStep shape;
   shape.rows = ffn.dim(0);
   shape.decode = decode;

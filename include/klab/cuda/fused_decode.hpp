@@ -25,13 +25,10 @@
 //                writes the qkv rows into `workspace` (fused_staged_workspace_bytes), then
 //                add_bias and qkv_rope_kv_write run as in the chain. Residual: the chain's GEMV
 //                (gemv registry, auto or its _pdl twin). Tiled quantized weights, M <= kGemvMaxM,
-//                rows that fit mma_staged (mma_staged_fits: M x K x 2 bytes <= 64 KiB). Dense
-//                f16 weights (K a multiple of 8, 16-byte aligned f32 rows and norm weight): the
-//                chain's dense GEMV (gemv vec16_multi_row) with the norm folded in (each warp
-//                multiplies by x * weight in f32 and scales its sums by inv_rms, so h is never
-//                rounded to f16), QKV with the same epilogue; or, given the norm's rows
-//                (`normed`), on those. "auto" picks it wherever it supports the call, else
-//                mma / mma_split_k.
+//                rows that fit mma_staged (mma_staged_fits: M x K x 2 bytes <= 64 KiB). QKV with
+//                dense f16 weights: only on the norm's rows given (`normed`), through the chain's
+//                dense GEMV (gemv vec16_multi_row) with the same QKV epilogue. "auto" picks it
+//                wherever it supports the call, else mma / mma_split_k.
 // Every fused variant can use Programmatic Dependent Launch (`pdl`): it loads its first weights,
 // then waits for the previous kernel (griddepcontrol.wait) before reading x, and lets the next
 // PDL kernel launch once its own weights are streamed. Inside a CUDA graph the dependency is

@@ -4,10 +4,9 @@
 // stages act(x * inv_rms * w) where mma_staged copies x. No norm kernel, no f16 h round trip.
 // QKV: the rows go to the caller's workspace, then add_bias and qkv_rope_kv_write (the chain's
 // kernels), or with the interleaved rotation the GEMV's QKV epilogue writes q and the cache rows.
-// Dense f16 weights: the chain's dense GEMV (vec16_multi_row) with the norm folded in
-// (GemvParams::norm_x: each warp scales its dot products by inv_rms after the loop), or on the
-// norm's rows when the caller gives them (`normed`), QKV with the same epilogue. Residual
-// projections have no norm: the chain's GEMV as it is.
+// Dense f16 QKV weights (given the norm's rows, `normed`): the chain's dense GEMV
+// (vec16_multi_row) with the same epilogue. Residual projections have no norm: the chain's GEMV
+// as it is.
 #include "cuda/fused_decode/staged.hpp"
 
 #include <bit>
@@ -40,54 +39,10 @@ bool tiled_quant(const FusedWeights& w) {
   return w.w && w.w->has_tiled() && (!w.w_up || w.w_up->has_tiled());
 }
 
-// Whether the dense GEMV can fold the norm: its 16-byte loads of the f32 rows and the weight.
-bool dense_norm_fits(const RmsNormPrologue& n) {
-  return is_aligned(n.x.data, 16) && (n.x.dim(0) == 1 || n.x.stride[0] % 4 == 0) &&
-         is_aligned(n.weight.data, 16);
-}
-
-// Dense f16 weights the chain's dense GEMV takes (16-byte rows) on x it can read: the given
-// norm rows, else the folded norm.
-bool dense_ok(const FusedWeights& w, const RmsNormPrologue& n, const TensorView& normed) {
-  const auto dense_f16 = [](const TensorView& t) {
-    return t.data == nullptr || (t.dtype == DType::f16 && is_aligned(t.data, 16));
-  };
-  if (w.w != nullptr || !w.w_dense.data || !dense_f16(w.w_dense) || !dense_f16(w.w_dense_up) ||
-      n.x.dim(1) % 8 != 0)
-    return false;
-  return normed.data ? is_aligned(normed.data, 16) : dense_norm_fits(n);
-}
-
-bool dense_ok(const FusedNormQkvArgs& a) {
-  return dense_ok(a.weights, a.norm, a.normed);
-}
-
-// The dense GEMV's x: the given normed rows, else the norm folded in.
-void set_dense_x(GemvParams& p, const RmsNormPrologue& n, const TensorView& normed) {
-  if (normed.data) {
-    p.x = normed.data;
-    return;
-  }
-  p.norm_x = n.x.ptr<const float>();
-  p.norm_x_stride = n.x.stride[0];
-  p.norm_w = n.weight.ptr<const float>();
-  p.norm_eps = n.eps;
-}
-
-// y = epilogue(rmsnorm(n) · Wᵀ) on dense weights, the norm folded in.
-GemvParams dense_norm_gemv_params(const FusedNormGemvArgs& a) {
-  GemvParams p;
-  p.y = a.y.data;
-  p.wd = a.weights.w_dense.data;
-  p.wd_up = a.weights.w_dense_up.data;
-  p.M = static_cast<int>(a.M());
-  p.N = a.N();
-  p.K = a.K();
-  p.act = DType::f16;
-  p.y_f32 = a.y.dtype == DType::f32;
-  p.epilogue = a.epilogue;
-  set_dense_x(p, a.norm, {});
-  return p;
+// Dense QKV weights run the chain's dense GEMV, which has no norm prologue: they need the rows.
+bool dense_on_normed_rows(const FusedNormQkvArgs& a) {
+  return a.weights.w == nullptr && a.normed.data != nullptr &&
+         is_aligned(a.weights.w_dense.data, 16) && is_aligned(a.normed.data, 16) && a.K() % 8 == 0;
 }
 
 std::int64_t qkv_rows(const FusedNormQkvArgs& a) {
@@ -137,11 +92,11 @@ void launch(const GemvParams& p, bool pdl, cudaStream_t stream) {
   pdl ? gemv_impl::launch_mma_staged_pdl(p, stream) : gemv_impl::launch_mma_staged(p, stream);
 }
 
-// The dense QKV projection into the workspace (the epilogue may replace it).
+// The dense QKV projection of the normed rows into the workspace (the epilogue may replace it).
 GemvParams dense_qkv_params(const FusedNormQkvArgs& a) {
   GemvParams p;
   p.y = a.workspace;
-  set_dense_x(p, a.norm, a.normed);
+  p.x = a.normed.data;
   p.wd = a.weights.w_dense.data;
   p.M = static_cast<int>(a.M());
   p.N = qkv_rows(a);
@@ -198,9 +153,7 @@ GemvArgs residual_gemv_args(const FusedGemvResidualArgs& a) {
 }  // namespace
 
 bool staged_ok(const FusedNormGemvArgs& a) {
-  if (!valid(a) || a.M() > kGemvMaxM) return false;
-  if (dense_ok(a.weights, a.norm, {})) return true;
-  if (!tiled_quant(a.weights)) return false;
+  if (!valid(a) || !tiled_quant(a.weights) || a.M() > kGemvMaxM) return false;
   return gemv_impl::mma_staged_fits(norm_gemv_params(a.y, a.norm, a.weights, a.epilogue));
 }
 
@@ -210,7 +163,7 @@ std::size_t staged_qkv_bytes(const FusedNormQkvArgs& a) {
 
 bool staged_ok(const FusedNormQkvArgs& a) {
   if (!valid(a) || a.M() > kGemvMaxM) return false;
-  const bool dense = dense_ok(a);
+  const bool dense = dense_on_normed_rows(a);
   if (!dense && !tiled_quant(a.weights)) return false;
   const std::size_t bytes = staged_qkv_bytes(a);
   if (a.workspace == nullptr || a.workspace_bytes < bytes ||
@@ -218,8 +171,7 @@ bool staged_ok(const FusedNormQkvArgs& a) {
     return false;
   if (!valid(rope_args(a))) return false;  // e.g. the workspace overlapping q
   // The rows the dense GEMV reads must not be the workspace it may write.
-  if (dense)
-    return !a.normed.data || !overlaps(a.workspace, bytes, a.normed.data, a.normed.nbytes());
+  if (dense) return !overlaps(a.workspace, bytes, a.normed.data, a.normed.nbytes());
   return gemv_impl::mma_staged_fits(
       norm_gemv_params(qkv_view(a), a.norm, a.weights, Epilogue::none));
 }
@@ -237,13 +189,12 @@ bool staged_ok(const FusedGemvResidualArgs& a) {
 }
 
 void run_staged(const FusedNormGemvArgs& a, cudaStream_t stream) {
-  if (a.weights.w == nullptr) return launch_dense(dense_norm_gemv_params(a), a.pdl, stream);
   launch(norm_gemv_params(a.y, a.norm, a.weights, a.epilogue), a.pdl, stream);
 }
 
 void run_staged(const FusedNormQkvArgs& a, cudaStream_t stream) {
   const TensorView qkv = qkv_view(a);
-  if (a.weights.w == nullptr) {  // dense (staged_ok: dense_ok)
+  if (a.weights.w == nullptr) {  // dense (staged_ok: on the normed rows)
     GemvParams p = dense_qkv_params(a);
     if (epilogue_serves(a)) {
       p.qkv = qkv_epilogue(a);

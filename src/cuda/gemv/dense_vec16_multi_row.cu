@@ -19,13 +19,6 @@
 // With GemvParams::qkv on (the fused decode `staged` QKV block on dense weights) the 4-row
 // kernel finishes the projection as the QKV epilogue: each lane one (token, row), its position,
 // cache address, bias and RoPE angle gathered after the PDL wait while the weights stream.
-// With GemvParams::norm_x set (the fused decode `staged` blocks on dense f16 weights) the RMSNorm
-// in front of the projection is folded in: a warp multiplies its weights by x * norm_w (f32) and
-// sums x^2 over the same loads, then scales each token's dot products by inv_rms (one factor a
-// token, so it commutes with them). The decode chain's one-block norm kernel between two dense
-// GEMVs goes away; h is not rounded to f16 (the chain's rmsnorm_to_half rounds it once).
-#include <type_traits>
-
 #include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/env_switch.hpp"
 #include "cuda/common/reduce.cuh"
@@ -33,7 +26,6 @@
 #include "cuda/gemv/gemv_common.cuh"
 #include "cuda/gemv/qkv_epilogue.cuh"
 #include "klab/cuda/check.hpp"
-#include "klab/error.hpp"
 
 namespace klab::cuda::gemv_impl {
 
@@ -53,41 +45,11 @@ bool one_row_per_warp(std::int64_t n) {
   return !off && n / 4 < std::int64_t{16} * sms;
 }
 
-// x of token m as f32: kV elements from vector v of the row. Norm: x * norm_w from the f32
-// residual rows, with x^2 added to sum_sq (w_norm: the norm weight's kV elements, shared by the
-// tokens).
-template <class T, bool Norm>
-__device__ __forceinline__ void load_x(const GemvParams& p, int m, std::int64_t v,
-                                       const float (&w_norm)[kVec16<T>], float (&xf)[kVec16<T>],
-                                       float& sum_sq) {
-  constexpr int kV = kVec16<T>;
-  if constexpr (Norm) {
-    const float* row = p.norm_x + m * p.norm_x_stride + v * kV;
-#pragma unroll
-    for (int i = 0; i < kV; i += 4) {
-      const float4 q = *reinterpret_cast<const float4*>(row + i);
-      const float e[4] = {q.x, q.y, q.z, q.w};
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        sum_sq = fmaf(e[j], e[j], sum_sq);
-        xf[i + j] = e[j] * w_norm[i + j];
-      }
-    }
-  } else {
-    Vec16<T> xv;
-    xv.load(static_cast<const T*>(p.x) + m * p.K + v * kV);
-#pragma unroll
-    for (int i = 0; i < kV; ++i) xf[i] = to_f32(xv[i]);
-  }
-}
-
 // Qkv: the QKV epilogue (p.qkv: bias, interleaved RoPE, q and the KV-cache rows) instead of y;
-// a warp's R (even) consecutive rows hold whole rotation pairs. Norm: x is rmsnorm(p.norm_x)
-// (f16 activations only; see the file comment).
-template <class T, int MT, int R, int U, bool Swiglu, bool Qkv = false, bool Norm = false>
+// a warp's R (even) consecutive rows hold whole rotation pairs.
+template <class T, int MT, int R, int U, bool Swiglu, bool Qkv = false>
 __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParams p) {
   static_assert(!Qkv || (R % 2 == 0 && !Swiglu));
-  static_assert(!Norm || kVec16<T> % 4 == 0);
   constexpr int kV = kVec16<T>;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const std::int64_t outs_per_warp = Swiglu ? 1 : R;
@@ -102,10 +64,10 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
     const T* base = static_cast<const T*>((Swiglu && r == 1) ? p.wd_up : p.wd);
     rows[r] = base + (live[r] ? n : n0) * p.K;
   }
+  const T* x = static_cast<const T*>(p.x);
   const std::int64_t vecs = p.K / kV;
 
   float acc[R][MT] = {};
-  float sum_sq[MT] = {};  // Norm: this lane's share of each token's sum of x^2
   // Qkv: lane l finishes row n0 + l % R of token l / R (M * R <= 32); its inputs are loaded
   // right after the wait, while the weight loads are in flight.
   const int slot_m = lane / R, slot_r = lane % R;
@@ -145,31 +107,22 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
 #pragma unroll
         for (int i = 0; i < kV; ++i) wf[r][i] = to_f32(wv[i]);
       }
-      float w_norm[kV];
-      if constexpr (Norm) {
-#pragma unroll
-        for (int i = 0; i < kV; i += 4)
-          *reinterpret_cast<float4*>(w_norm + i) =
-              *reinterpret_cast<const float4*>(p.norm_w + v * kV + i);
-      }
 #pragma unroll
       for (int m = 0; m < MT; ++m) {
         if (m >= p.M) break;
-        float xf[kV];
-        load_x<T, Norm>(p, m, v, w_norm, xf, sum_sq[m]);
+        Vec16<T> xv;
+        xv.load(x + m * p.K + v * kV);
 #pragma unroll
-        for (int i = 0; i < kV; ++i)
+        for (int i = 0; i < kV; ++i) {
+          const float xf = to_f32(xv[i]);
 #pragma unroll
-          for (int r = 0; r < R; ++r) acc[r][m] = fmaf(wf[r][i], xf[i], acc[r][m]);
+          for (int r = 0; r < R; ++r) acc[r][m] = fmaf(wf[r][i], xf, acc[r][m]);
+        }
       }
     }
   }
   if (!waited) wait_once();
   if (!p.release_before_last || iters == 0) decode::pdl_launch_dependents();
-  float scale[MT];  // Norm: inv_rms of each token (the whole warp saw every column)
-#pragma unroll
-  for (int m = 0; m < MT; ++m)
-    scale[m] = Norm ? rsqrtf(warp_sum(sum_sq[m]) / static_cast<float>(p.K) + p.norm_eps) : 1.0f;
   if constexpr (Qkv) {  // N = (hq + 2 hkv) * head_dim: a multiple of R, every row live
     static_assert(MT * R <= 32);
     float mine = 0.0f, partner = 0.0f;
@@ -177,7 +130,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
     for (int m = 0; m < MT; ++m)
 #pragma unroll
       for (int r = 0; r < R; ++r) {
-        const float sum = warp_sum(acc[r][m]) * scale[m];
+        const float sum = warp_sum(acc[r][m]);
         if (m == slot_m && r == slot_r) mine = sum;
         if (m == slot_m && r == (slot_r ^ 1)) partner = sum;
       }
@@ -187,7 +140,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
     for (int m = 0; m < MT; ++m) {
       float v[R];
 #pragma unroll
-      for (int r = 0; r < R; ++r) v[r] = warp_sum(acc[r][m]) * scale[m];
+      for (int r = 0; r < R; ++r) v[r] = warp_sum(acc[r][m]);
       if (lane != 0 || m >= p.M) continue;
       if constexpr (Swiglu) {
         store_out<T>(p, m * p.N + n0, silu(v[0]) * v[1]);
@@ -217,18 +170,7 @@ void launch_vec16(const GemvParams& params, cudaStream_t stream, bool pdl) {
         decode::launch_maybe_pdl(kernel, dim3(blocks), dim3(kWarps * 32), 0, stream, pdl,
                                  "gemv_dense_vec16_kernel", p);
       };
-      if (p.norm_x) {  // f16 activations (dense_norm_fits); no one-row shape: N is large
-        if constexpr (std::is_same_v<T, __half>) {
-          if (p.epilogue == Epilogue::swiglu)
-            launch(gemv_dense_vec16_kernel<T, MT, 2, 4, true, false, true>, 1);
-          else if (p.qkv.on)
-            launch(gemv_dense_vec16_kernel<T, MT, 4, 2, false, true, true>, 4);
-          else
-            launch(gemv_dense_vec16_kernel<T, MT, 4, 2, false, false, true>, 4);
-        } else {
-          fail("gemv vec16_multi_row: the folded RMSNorm takes f16 activations");
-        }
-      } else if (p.epilogue == Epilogue::swiglu)
+      if (p.epilogue == Epilogue::swiglu)
         launch(gemv_dense_vec16_kernel<T, MT, 2, 4, true>, 1);
       else if (p.qkv.on)
         launch(gemv_dense_vec16_kernel<T, MT, 4, 2, false, true>, 4);
