@@ -70,7 +70,9 @@ struct DecodeState {
   std::shared_ptr<DecodeShared> shared;
 };
 
-DecodeSet make_decode_set(const AttnShape& s, DType dt, bool paged, std::int64_t page,
+// shuffle: the paged layout's pages in a random order (as a long-running allocator leaves
+// them), else in order (a fresh pool).
+DecodeSet make_decode_set(const AttnShape& s, DType dt, bool paged, std::int64_t page, bool shuffle,
                           std::uint64_t seed, const std::optional<klab::cuda::DecodePlan>& plan) {
   DecodeSet set;
   const std::size_t esz = klab::dtype_size(dt);
@@ -90,10 +92,9 @@ DecodeSet make_decode_set(const AttnShape& s, DType dt, bool paged, std::int64_t
   const auto v_view = klab::TensorView::contiguous(
       set.v.data(), dt, {blocks, rows_per_block, s.hkv, s.dim}, klab::Device::cuda);
   if (paged) {
-    // Shuffled pages, as a long-running allocator leaves them.
     set.host_table.resize(static_cast<std::size_t>(blocks));
     std::iota(set.host_table.begin(), set.host_table.end(), 0);
-    std::shuffle(set.host_table.begin(), set.host_table.end(), std::mt19937_64(seed));
+    if (shuffle) std::shuffle(set.host_table.begin(), set.host_table.end(), std::mt19937_64(seed));
     set.table = upload_i32(set.host_table);
     const auto t_view = klab::TensorView::contiguous(set.table.data(), DType::i32,
                                                      {s.batch, blocks_per_seq}, klab::Device::cuda);
@@ -202,6 +203,10 @@ std::vector<std::string> prefill_variants() {
 std::vector<kb::Case> decode_cases(const kb::Params& p) {
   std::vector<kb::Case> out;
   const std::int64_t hq = p.i64("hq"), hkv = p.i64("hkv"), dim = p.i64("dim"), page = p.i64("page");
+  const std::string pages = p.str("pages");
+  if (pages != "shuffled" && pages != "sequential")
+    klab::fail("klab bench decode-attn: --pages takes shuffled or sequential, got '" + pages + "'");
+  const bool shuffle = pages == "shuffled";
   const std::vector<std::string> variants = decode_variants();
   for (const auto& dts : p.strs("dtype"))
     for (const auto& layout : p.strs("layout"))
@@ -218,7 +223,7 @@ std::vector<kb::Case> decode_cases(const kb::Params& p) {
             c.variant = variant;
             c.dtype = dts;
             c.shape = "B=" + std::to_string(batch) + ",S=" + std::to_string(len) + "," +
-                      layout_name(paged, page);
+                      layout_name(paged, page) + (paged && !shuffle ? ",sequential" : "");
             c.dims = {{"B", batch}, {"S", len}, {"Hq", hq},
                       {"Hkv", hkv}, {"D", dim}, {"page", paged ? page : 0}};
             const double esz = static_cast<double>(klab::dtype_size(dt));
@@ -227,7 +232,7 @@ std::vector<kb::Case> decode_cases(const kb::Params& p) {
             c.bound = kb::Bound::memory;
             c.note = "validated on sequence 0";
 #if KLAB_HAS_CUDA
-            c.setup = [s, dt, paged, page, variant, dts, hq, hkv, dim,
+            c.setup = [s, dt, paged, page, shuffle, variant, dts, hq, hkv, dim,
                        shape = c.shape](const kb::Context& ctx) {
               auto st = std::make_shared<DecodeState>();
               st->s = s;
@@ -253,7 +258,8 @@ std::vector<kb::Case> decode_cases(const kb::Params& p) {
                   2 * s.batch * s.len * s.hkv * s.dim * klab::dtype_size(dt);
               std::vector<DecodeSet> sets;
               for (int i = 0, n = ctx.rotation_sets(set_bytes, 16); i < n; ++i)
-                sets.push_back(make_decode_set(s, dt, paged, page, st->shared->seed + 7 * i, plan));
+                sets.push_back(
+                    make_decode_set(s, dt, paged, page, shuffle, st->shared->seed + 7 * i, plan));
               klab::cuda::check(cudaDeviceSynchronize(), "decode-attn setup");
               st->sets = kb::Rotation<DecodeSet>(std::move(sets));
               kb::Instance inst;
@@ -442,7 +448,10 @@ kb::FamilyRegistrar decode_reg{
                 {"dim", "128", "head dim (64, 128, 256)"},
                 {"dtype", "bf16", "K/V and query dtype (f16, bf16; list)"},
                 {"layout", "contiguous,paged", "cache layout (list)"},
-                {"page", "16", "page size of the paged layout"}},
+                {"page", "16", "page size of the paged layout"},
+                {"pages", "shuffled",
+                 "page order of the paged layout: shuffled (as a long-running allocator leaves "
+                 "them) or sequential (a fresh pool)"}},
      .cases = decode_cases,
      .suite = [](kb::Suite suite) {
        std::map<std::string, std::string> v = {{"batch", "1"},
@@ -452,7 +461,8 @@ kb::FamilyRegistrar decode_reg{
                                                {"dim", "128"},
                                                {"dtype", "bf16"},
                                                {"layout", "contiguous,paged"},
-                                               {"page", "16"}};
+                                               {"page", "16"},
+                                               {"pages", "shuffled"}};
        std::vector<kb::Case> all = decode_cases(kb::Params(v));
        v["batch"] = suite == kb::Suite::quick ? "8" : "8,16,32";
        v["len"] = "4096";
