@@ -35,6 +35,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -243,6 +244,22 @@ class CudaSession final : public Session {
   // KLAB_CUDA_DENSE_QKV=chain: the chain (GEMV, then qkv_rope_kv_write; a study switch).
   bool dense_qkv_fused_ = true;
   bool dense_qkv_staged(const AttnStep& step, const DeviceWeight& w) const;
+  // Dense f16 weights after an RMSNorm (QKV, gate/up, an untied LM head) are uploaded with the
+  // norm weight folded into their columns (W diag(g); the norm kernels then take weights of
+  // ones), and in decode steps of up to 8 rows the residual GEMVs (O, down) also write the
+  // residual row in f16 (xh_), which the next dense GEMV reads as x, scaling its sums by
+  // inv_rms: the F16 decode chain runs no norm kernel after layer 0's
+  // (KLAB_CUDA_DENSE_NORM=kernel: no fold, the norm kernels; a study switch).
+  bool dense_norm_fold_ = true;
+  bool norms_folded_ = false;  // every layer: QKV and gate/up folded, O and down dense
+  bool head_folded_ = false;   // the (untied, dense) LM head folded
+  DeviceBuffer xh_;            // f16 [rows, hidden]: the residual rows the residual GEMVs copy
+  TensorView xh_rows(std::int64_t t) const {
+    return dview(xh_.data(), DType::f16, {t, cfg_.hidden});
+  }
+  bool fold_step(std::int64_t rows, bool decode) const;
+  bool dense_norm_gemv(const TensorView& y, const TensorView& norm_weight, const DeviceWeight& w,
+                       cuda::Epilogue epilogue, bool decode, const DeviceWeight* w_up = nullptr);
   // KLAB_CUDA_ABLATE (a study switch): decode steps leave out the named parts, so that the step
   // time with and without each part gives its cost inside the graph (the logits are then wrong;
   // the session's description says "ABLATED"). Names: qkv (norm + QKV + RoPE / KV write),
@@ -361,6 +378,7 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       spread_o_(!env_is("KLAB_CUDA_SPREAD", "0")),
       qkv_norm_kernel_(!env_is("KLAB_CUDA_QKV_NORM", "prologue")),
       dense_qkv_fused_(!env_is("KLAB_CUDA_DENSE_QKV", "chain")),
+      dense_norm_fold_(!env_is("KLAB_CUDA_DENSE_NORM", "kernel")),
       ablate_(ablate_from_env()),
       l2_prefetch_bytes_(l2_prefetch_from_env()),
       l2_prefetch_kernel_(env_is("KLAB_CUDA_L2_PREFETCH_AT", "kernel")),
@@ -456,10 +474,15 @@ void parallel_for(std::size_t n, std::size_t threads, Fn fn) {
 
 CudaSession::Layer CudaSession::upload_layer(const LayerWeights& lw) const {
   Layer l;
-  l.attn_norm = cuda_engine::upload_f32(to_f32_vector(lw.attn_norm));
-  l.ffn_norm = cuda_engine::upload_f32(to_f32_vector(lw.ffn_norm));
+  const std::vector<float> attn_g = to_f32_vector(lw.attn_norm), ffn_g = to_f32_vector(lw.ffn_norm);
+  const std::vector<float> ones(attn_g.size(), 1.0f);
+  const auto fold = [&](const std::vector<float>& g) {
+    return dense_norm_fold_ ? std::span<const float>(g) : std::span<const float>();
+  };
   const WeightRef* qkv[] = {&lw.wq, &lw.wk, &lw.wv};
-  l.wqkv = DeviceWeight::upload(qkv);
+  l.wqkv = DeviceWeight::upload(qkv, fold(attn_g));
+  // A folded norm weight lives in W: the norm kernels of every other path take ones.
+  l.attn_norm = cuda_engine::upload_f32(l.wqkv.columns_scaled() ? ones : attn_g);
   if (lw.bq || lw.bk || lw.bv) {
     std::vector<float> bias;
     const auto append = [&](const std::optional<WeightRef>& b, std::int64_t n) {
@@ -473,9 +496,10 @@ CudaSession::Layer CudaSession::upload_layer(const LayerWeights& lw) const {
   }
   const WeightRef* wo[] = {&lw.wo};
   l.wo = DeviceWeight::upload(wo);
-  auto [gate, up] = cuda_engine::upload_pair(lw.w_gate, lw.w_up);
+  auto [gate, up] = cuda_engine::upload_pair(lw.w_gate, lw.w_up, fold(ffn_g));
   l.w_gate = std::move(gate);
   l.w_up = std::move(up);
+  l.ffn_norm = cuda_engine::upload_f32(l.w_gate.columns_scaled() ? ones : ffn_g);
   const WeightRef* down[] = {&lw.w_down};
   l.w_down = DeviceWeight::upload(down);
   return l;
@@ -487,7 +511,7 @@ CudaSession::Layer CudaSession::upload_layer(const LayerWeights& lw) const {
 void CudaSession::upload_weights() {
   const LlamaWeights& w = model_->weights();
   tied_ = w.output.data.data() == w.token_embd.data.data();
-  output_norm_ = cuda_engine::upload_f32(to_f32_vector(w.output_norm));
+  const std::vector<float> out_g = to_f32_vector(w.output_norm);
   inv_freq_ = cuda_engine::upload_f32(rope_inv_freq(*model_));
   layers_.resize(w.layers.size());
   const std::size_t threads = std::max(1u, std::thread::hardware_concurrency());
@@ -497,11 +521,21 @@ void CudaSession::upload_weights() {
       embd_ = DeviceWeight::upload(embd);
     } else if (task == 1) {
       const WeightRef* out[] = {&w.output};
-      if (!tied_) output_ = DeviceWeight::upload(out);
+      if (!tied_)
+        output_ = DeviceWeight::upload(
+            out, dense_norm_fold_ ? std::span<const float>(out_g) : std::span<const float>());
     } else {
       layers_[task - 2] = upload_layer(w.layers[task - 2]);
     }
   });
+  head_folded_ = !tied_ && output_.columns_scaled();
+  output_norm_ =
+      cuda_engine::upload_f32(head_folded_ ? std::vector<float>(out_g.size(), 1.0f) : out_g);
+  norms_folded_ =
+      !layers_.empty() && std::all_of(layers_.begin(), layers_.end(), [](const Layer& l) {
+        return l.wqkv.columns_scaled() && l.w_gate.columns_scaled() && !l.wo.quantized() &&
+               !l.w_down.quantized();
+      });
   weight_bytes_ = embd_.device_bytes() + (tied_ ? 0 : output_.device_bytes());
   for (const Layer& l : layers_)
     weight_bytes_ += l.wqkv.device_bytes() + l.wo.device_bytes() + l.w_gate.device_bytes() +
@@ -537,6 +571,7 @@ void CudaSession::allocate_buffers() {
   q_ = DeviceBuffer(rows * static_cast<std::size_t>(c.q_dim()) * 2);
   attn_ = DeviceBuffer(rows * static_cast<std::size_t>(c.q_dim()) * 2);
   ffn_ = DeviceBuffer(rows * static_cast<std::size_t>(c.ffn_hidden) * 2);
+  if (norms_folded_) xh_ = DeviceBuffer(rows * static_cast<std::size_t>(c.hidden) * 2);
   const std::size_t logit_rows = std::max<std::size_t>(cuda::kGemvMaxM, seqs());
   logits_dev_ = DeviceBuffer(logit_rows * static_cast<std::size_t>(c.vocab_size) * 4);
   // Batch entries of token rows: all 0 in a prefill chunk, 0..B-1 in a decode step.
@@ -800,9 +835,11 @@ void CudaSession::decode_body(std::int64_t batch, const cuda::DecodePlan& plan) 
   }
   if (ablated(true, lm_head)) return;
   const TensorView h = h_rows(batch);
+  const TensorView y = dview(logits_dev_.data(), DType::f32, {batch, cfg_.vocab_size});
+  if (head_folded_ && dense_norm_gemv(y, output_norm_.view(), output_, cuda::Epilogue::none, true))
+    return;
   cuda::rmsnorm_to_half({h, x_rows(batch), output_norm_.view(), cfg_.rms_eps, norm_pdl_},
                         stream_.get());
-  const TensorView y = dview(logits_dev_.data(), DType::f32, {batch, cfg_.vocab_size});
   matmul(y, h, tied_ ? embd_ : output_, cuda::Epilogue::none, true);
 }
 
@@ -971,7 +1008,11 @@ bool CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorVi
   }
   if (fused_ == Fused::staged) {
     const TensorView qkv = dview(qkv_.data(), DType::f16, {t, cfg_.q_dim() + 2 * cfg_.kv_dim()});
-    if (step.decode && qkv_norm_kernel_) a.normed = h_rows(t);  // the norm kernel's, below
+    // Dense folded weights after layer 0 read the f16 residual rows the down GEMV wrote.
+    if (dense && fold_step(t, step.decode) && &l != &layers_.front())
+      a.unnormed = xh_rows(t);
+    else if (step.decode && qkv_norm_kernel_)
+      a.normed = h_rows(t);  // the norm kernel's, below
     if (!(dense || chain_runs_staged(qkv, l.wqkv, cuda::Epilogue::none)) ||
         !cuda::fused_norm_qkv_registry().find("staged")->supports(a))
       return false;
@@ -983,8 +1024,37 @@ bool CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorVi
   return true;
 }
 
+// Whether a decode step of these rows takes the folded norms (norms_folded_): the residual
+// GEMVs write xh_ and the dense GEMVs after the norms read it.
+bool CudaSession::fold_step(std::int64_t rows, bool decode) const {
+  return norms_folded_ && fused_ == Fused::staged && decode && rows <= cuda::kGemvMaxM &&
+         gemv_variant_ == "auto";
+}
+
+// y = epilogue(rmsnorm(x) · Wᵀ) for dense weights with the norm weight folded in: the fused
+// `staged` block on the f16 residual rows xh_ (no norm kernel); false: not taken.
+bool CudaSession::dense_norm_gemv(const TensorView& y, const TensorView& norm_weight,
+                                  const DeviceWeight& w, cuda::Epilogue epilogue, bool decode,
+                                  const DeviceWeight* w_up) {
+  const std::int64_t t = y.dim(0);
+  if (!fold_step(t, decode) || w.quantized() || !w.columns_scaled()) return false;
+  cuda::FusedNormGemvArgs a;
+  a.y = y;
+  a.norm = {x_rows(t), norm_weight, cfg_.rms_eps};
+  a.weights = fused_weights(w, w_up);
+  a.epilogue = epilogue;
+  a.pdl = pdl_;
+  a.unnormed = xh_rows(t);
+  const auto* staged = cuda::fused_norm_gemv_registry().find("staged");
+  if (!staged || !staged->supports(a)) return false;
+  cuda::fused_norm_gemv(a, stream_.get(), "staged");
+  return true;
+}
+
 // The norm + gate/up (SwiGLU) block as one fused block; false: this step takes the chain.
 bool CudaSession::ffn_norm_fused(const Layer& l, const TensorView& ffn, bool decode) {
+  if (dense_norm_gemv(ffn, l.ffn_norm.view(), l.w_gate, cuda::Epilogue::swiglu, decode, &l.w_up))
+    return true;
   AttnStep shape;
   shape.rows = ffn.dim(0);
   shape.decode = decode;
@@ -1012,6 +1082,18 @@ bool CudaSession::ffn_norm_fused(const Layer& l, const TensorView& ffn, bool dec
 void CudaSession::residual_matmul(const TensorView& in, const DeviceWeight& w, bool decode,
                                   bool fused, bool spread) {
   const TensorView x = x_rows(in.dim(0));
+  if (!fused && !w.quantized() && fold_step(in.dim(0), decode)) {
+    // The f16 copy of the residual rows for the folded norm after this projection.
+    cuda::GemvArgs g;
+    g.y = x;
+    g.x = in;
+    g.w_dense = w.dense();
+    g.residual = x;
+    g.epilogue = cuda::Epilogue::residual;
+    g.y_copy = xh_rows(in.dim(0));
+    cuda::gemv(g, stream_.get(), pdl_ ? "vec16_multi_row_pdl" : "vec16_multi_row");
+    return;
+  }
   if (!fused) {
     matmul(x, in, w, cuda::Epilogue::residual, decode, nullptr, spread);
     return;

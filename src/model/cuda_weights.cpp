@@ -42,12 +42,14 @@ std::int64_t check_parts(std::span<const WeightRef* const> parts) {
   return rows;
 }
 
-// Appends the rows of `w` as f16 bits (F16 copied as is, everything else through f32).
-void append_f16_rows(std::vector<std::uint16_t>& out, const WeightRef& w) {
+// Appends the rows of `w` as f16 bits (F16 copied as is, everything else through f32), each
+// column c times col_scale[c] when given (then through f32 too).
+void append_f16_rows(std::vector<std::uint16_t>& out, const WeightRef& w,
+                     std::span<const float> col_scale) {
   const auto n = static_cast<std::size_t>(w.rows * w.cols);
   const std::size_t at = out.size();
   out.resize(at + n);
-  if (w.type == gguf::TensorType::f16) {
+  if (w.type == gguf::TensorType::f16 && col_scale.empty()) {
     std::memcpy(out.data() + at, w.data.data(), n * 2);
     return;
   }
@@ -55,6 +57,8 @@ void append_f16_rows(std::vector<std::uint16_t>& out, const WeightRef& w) {
   std::vector<float> row(static_cast<std::size_t>(w.cols));
   for (std::int64_t r = 0; r < w.rows; ++r) {
     cpu::dequantize_row(row, m, r);
+    if (!col_scale.empty())
+      for (std::size_t c = 0; c < row.size(); ++c) row[c] *= col_scale[c];
     for (std::size_t c = 0; c < row.size(); ++c)
       out[at + static_cast<std::size_t>(r) * row.size() + c] = f32_to_f16_bits(row[c]);
   }
@@ -62,12 +66,13 @@ void append_f16_rows(std::vector<std::uint16_t>& out, const WeightRef& w) {
 
 }  // namespace
 
-DeviceWeight DeviceWeight::upload(std::span<const WeightRef* const> parts) {
+DeviceWeight DeviceWeight::upload(std::span<const WeightRef* const> parts,
+                                  std::span<const float> col_scale) {
   const std::int64_t rows = check_parts(parts);
   const auto bt = block_type(parts[0]->type);
   const bool same_type = std::all_of(parts.begin(), parts.end(),
                                      [&](const WeightRef* p) { return p->type == parts[0]->type; });
-  if (!bt || !same_type) return upload_dense(parts);
+  if (!bt || !same_type) return upload_dense(parts, col_scale);
 
   // GGUF blocks run along rows, so stacking matrices is concatenating their bytes.
   std::vector<std::uint8_t> joined;
@@ -85,12 +90,16 @@ DeviceWeight DeviceWeight::upload(std::span<const WeightRef* const> parts) {
   return w;
 }
 
-DeviceWeight DeviceWeight::upload_dense(std::span<const WeightRef* const> parts) {
+DeviceWeight DeviceWeight::upload_dense(std::span<const WeightRef* const> parts,
+                                        std::span<const float> col_scale) {
   const std::int64_t rows = check_parts(parts);
+  check_arg(col_scale.empty() || static_cast<std::int64_t>(col_scale.size()) == parts[0]->cols,
+            "DeviceWeight::upload", "col_scale", "expected one value per column");
   std::vector<std::uint16_t> host;
   host.reserve(static_cast<std::size_t>(rows * parts[0]->cols));
-  for (const WeightRef* p : parts) append_f16_rows(host, *p);
+  for (const WeightRef* p : parts) append_f16_rows(host, *p, col_scale);
   DeviceWeight w;
+  w.columns_scaled_ = !col_scale.empty();
   w.dense_ =
       DeviceTensor::upload(TensorView::contiguous(host.data(), DType::f16, {rows, parts[0]->cols}));
   w.rows_ = rows;
@@ -103,12 +112,13 @@ std::size_t DeviceWeight::device_bytes() const {
   return quant_ ? quant_->weight_bytes() : dense_.view().nbytes();
 }
 
-std::pair<DeviceWeight, DeviceWeight> upload_pair(const WeightRef& a, const WeightRef& b) {
+std::pair<DeviceWeight, DeviceWeight> upload_pair(const WeightRef& a, const WeightRef& b,
+                                                  std::span<const float> col_scale) {
   const WeightRef* pa[] = {&a};
   const WeightRef* pb[] = {&b};
   if (a.type == b.type && block_type(a.type))
     return {DeviceWeight::upload(pa), DeviceWeight::upload(pb)};
-  return {DeviceWeight::upload_dense(pa), DeviceWeight::upload_dense(pb)};
+  return {DeviceWeight::upload_dense(pa, col_scale), DeviceWeight::upload_dense(pb, col_scale)};
 }
 
 DeviceTensor upload_f32(const std::vector<float>& v) {

@@ -25,10 +25,15 @@ namespace klab::detail::cuda_engine {
 class DeviceWeight {
  public:
   DeviceWeight() = default;
-  // The rows of `parts` (same column count) stacked into one matrix.
-  static DeviceWeight upload(std::span<const WeightRef* const> parts);
+  // The rows of `parts` (same column count) stacked into one matrix. col_scale (optional, one
+  // per column): a matrix that becomes dense f16 is uploaded as W diag(col_scale), rounded to
+  // f16 once (an RMSNorm weight folded into the projection after it); quantized matrices
+  // ignore it. columns_scaled() says which happened.
+  static DeviceWeight upload(std::span<const WeightRef* const> parts,
+                             std::span<const float> col_scale = {});
   // Forces dense f16 (for partners whose quantized formats differ).
-  static DeviceWeight upload_dense(std::span<const WeightRef* const> parts);
+  static DeviceWeight upload_dense(std::span<const WeightRef* const> parts,
+                                   std::span<const float> col_scale = {});
 
   bool quantized() const { return quant_.has_value(); }
   const cuda::DeviceQuantMatrix& quant() const { return *quant_; }
@@ -36,11 +41,13 @@ class DeviceWeight {
   std::int64_t rows() const { return rows_; }
   std::int64_t cols() const { return cols_; }
   const std::string& format() const { return format_; }  // "Q4_1", "F16", ...
+  bool columns_scaled() const { return columns_scaled_; }
   std::size_t device_bytes() const;
 
  private:
   std::optional<cuda::DeviceQuantMatrix> quant_;
   DeviceTensor dense_;  // f16 [rows, cols] when not quantized
+  bool columns_scaled_ = false;
   std::int64_t rows_ = 0;
   std::int64_t cols_ = 0;
   std::string format_;
@@ -48,7 +55,8 @@ class DeviceWeight {
 
 // Two matrices used together by one fused GEMV (SwiGLU gate and up): both quantized in one
 // format when their GGUF types allow, else both dense.
-std::pair<DeviceWeight, DeviceWeight> upload_pair(const WeightRef& a, const WeightRef& b);
+std::pair<DeviceWeight, DeviceWeight> upload_pair(const WeightRef& a, const WeightRef& b,
+                                                  std::span<const float> col_scale = {});
 
 // A host f32 vector on the device, f32 [n].
 DeviceTensor upload_f32(const std::vector<float>& v);

@@ -25,10 +25,12 @@
 //                writes the qkv rows into `workspace` (fused_staged_workspace_bytes), then
 //                add_bias and qkv_rope_kv_write run as in the chain. Residual: the chain's GEMV
 //                (gemv registry, auto or its _pdl twin). Tiled quantized weights, M <= kGemvMaxM,
-//                rows that fit mma_staged (mma_staged_fits: M x K x 2 bytes <= 64 KiB). QKV with
-//                dense f16 weights: only on the norm's rows given (`normed`), through the chain's
-//                dense GEMV (gemv vec16_multi_row) with the same QKV epilogue. "auto" picks it
-//                wherever it supports the call, else mma / mma_split_k.
+//                rows that fit mma_staged (mma_staged_fits: M x K x 2 bytes <= 64 KiB). Dense f16
+//                weights: through the chain's dense GEMV (gemv vec16_multi_row), QKV with the same
+//                epilogue, on the norm's rows given (`normed`, QKV) or, where the caller folded
+//                the norm weight into W, on the f16 residual rows (`unnormed`): the GEMV scales
+//                each token's sums by inv_rms, no norm kernel. "auto" picks it wherever it
+//                supports the call, else mma / mma_split_k.
 // Every fused variant can use Programmatic Dependent Launch (`pdl`): it loads its first weights,
 // then waits for the previous kernel (griddepcontrol.wait) before reading x, and lets the next
 // PDL kernel launch once its own weights are streamed. Inside a CUDA graph the dependency is
@@ -82,6 +84,11 @@ struct FusedNormGemvArgs {
   bool pdl = false;
   void* workspace = nullptr;
   std::size_t workspace_bytes = 0;
+  // Optional, `staged` on dense f16 weights only (others ignore it): device f16 [M, K],
+  // contiguous, norm.x rounded to f16, for a caller that folded the norm weight into the weights
+  // (W diag(weight); norm.weight is then all ones, as the other variants read it). staged reads
+  // these rows and scales each token's dot products by rsqrt(mean(x^2) + eps) of them.
+  TensorView unnormed;
 
   std::int64_t M() const { return y.dim(0); }
   std::int64_t N() const { return y.dim(1); }
@@ -121,6 +128,8 @@ struct FusedNormQkvArgs {
   // them as x instead of normalizing in every block: at Llama-2-7B QKV its 768 blocks would each
   // read the f32 row and norm weight (25 MB of L2 reads at once) after their PDL wait.
   TensorView normed;
+  // Optional, `staged` on dense f16 weights only: FusedNormGemvArgs::unnormed (not with normed).
+  TensorView unnormed;
 
   std::int64_t M() const { return q.dim(0); }
   std::int64_t K() const { return norm.x.dim(1); }

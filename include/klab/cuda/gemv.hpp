@@ -51,6 +51,11 @@ struct GemvArgs {
   // A PDL launch behind a kernel that holds most SMs (the decode attention before the O
   // projection) otherwise packs all its blocks onto the few free SMs, where they stay.
   bool spread = false;
+  // Optional (dense weights, vec16_multi_row variants only): device f16 [M, N], contiguous,
+  // apart from y and x: receives y rounded to f16 after the epilogue (the residual stream's f16
+  // copy that the next projection reads when its RMSNorm is folded into its weights; see
+  // FusedNormGemvArgs::unnormed).
+  TensorView y_copy;
 
   bool quantized() const { return w != nullptr; }
   std::int64_t M() const { return x.dim(0); }

@@ -4,9 +4,10 @@
 // stages act(x * inv_rms * w) where mma_staged copies x. No norm kernel, no f16 h round trip.
 // QKV: the rows go to the caller's workspace, then add_bias and qkv_rope_kv_write (the chain's
 // kernels), or with the interleaved rotation the GEMV's QKV epilogue writes q and the cache rows.
-// Dense f16 QKV weights (given the norm's rows, `normed`): the chain's dense GEMV
-// (vec16_multi_row) with the same epilogue. Residual projections have no norm: the chain's GEMV
-// as it is.
+// Dense f16 weights: the chain's dense GEMV (vec16_multi_row), QKV with the same epilogue, on
+// the norm's rows given (`normed`, QKV) or on the f16 residual rows of a caller that folded the
+// norm weight into W (`unnormed`: the GEMV scales each token's sums by inv_rms). Residual
+// projections have no norm: the chain's GEMV as it is.
 #include "cuda/fused_decode/staged.hpp"
 
 #include <bit>
@@ -39,10 +40,41 @@ bool tiled_quant(const FusedWeights& w) {
   return w.w && w.w->has_tiled() && (!w.w_up || w.w_up->has_tiled());
 }
 
-// Dense QKV weights run the chain's dense GEMV, which has no norm prologue: they need the rows.
-bool dense_on_normed_rows(const FusedNormQkvArgs& a) {
-  return a.weights.w == nullptr && a.normed.data != nullptr &&
-         is_aligned(a.weights.w_dense.data, 16) && is_aligned(a.normed.data, 16) && a.K() % 8 == 0;
+// Dense weights run the chain's dense GEMV, which has no norm prologue: it reads given f16 rows
+// (`rows`: normed, or unnormed with the norm weight folded into W), 16-byte aligned.
+bool dense_on_rows(const FusedWeights& w, const TensorView& rows, std::int64_t k) {
+  const auto f16_aligned = [](const TensorView& t) {
+    return t.data == nullptr || (t.dtype == DType::f16 && is_aligned(t.data, 16));
+  };
+  return w.w == nullptr && w.w_dense.data && rows.data && f16_aligned(w.w_dense) &&
+         f16_aligned(w.w_dense_up) && is_aligned(rows.data, 16) && k % 8 == 0;
+}
+
+const TensorView& dense_rows(const FusedNormQkvArgs& a) {
+  return a.unnormed.data ? a.unnormed : a.normed;
+}
+
+// x of the dense GEMV: the given rows; unnormed ones are scaled by inv_rms in the GEMV.
+void set_dense_x(GemvParams& p, const TensorView& rows, const TensorView& unnormed, float eps) {
+  p.x = rows.data;
+  p.x_rms_scale = unnormed.data != nullptr;
+  p.norm_eps = eps;
+}
+
+// y = epilogue(rmsnorm(x) · W'ᵀ) on dense weights with the norm weight folded in (unnormed).
+GemvParams dense_norm_gemv_params(const FusedNormGemvArgs& a) {
+  GemvParams p;
+  p.y = a.y.data;
+  p.wd = a.weights.w_dense.data;
+  p.wd_up = a.weights.w_dense_up.data;
+  p.M = static_cast<int>(a.M());
+  p.N = a.N();
+  p.K = a.K();
+  p.act = DType::f16;
+  p.y_f32 = a.y.dtype == DType::f32;
+  p.epilogue = a.epilogue;
+  set_dense_x(p, a.unnormed, a.unnormed, a.norm.eps);
+  return p;
 }
 
 std::int64_t qkv_rows(const FusedNormQkvArgs& a) {
@@ -92,11 +124,11 @@ void launch(const GemvParams& p, bool pdl, cudaStream_t stream) {
   pdl ? gemv_impl::launch_mma_staged_pdl(p, stream) : gemv_impl::launch_mma_staged(p, stream);
 }
 
-// The dense QKV projection of the normed rows into the workspace (the epilogue may replace it).
+// The dense QKV projection into the workspace (the epilogue may replace it).
 GemvParams dense_qkv_params(const FusedNormQkvArgs& a) {
   GemvParams p;
   p.y = a.workspace;
-  p.x = a.normed.data;
+  set_dense_x(p, dense_rows(a), a.unnormed, a.norm.eps);
   p.wd = a.weights.w_dense.data;
   p.M = static_cast<int>(a.M());
   p.N = qkv_rows(a);
@@ -153,7 +185,9 @@ GemvArgs residual_gemv_args(const FusedGemvResidualArgs& a) {
 }  // namespace
 
 bool staged_ok(const FusedNormGemvArgs& a) {
-  if (!valid(a) || !tiled_quant(a.weights) || a.M() > kGemvMaxM) return false;
+  if (!valid(a) || a.M() > kGemvMaxM) return false;
+  if (a.weights.w == nullptr) return dense_on_rows(a.weights, a.unnormed, a.K());
+  if (!tiled_quant(a.weights)) return false;
   return gemv_impl::mma_staged_fits(norm_gemv_params(a.y, a.norm, a.weights, a.epilogue));
 }
 
@@ -163,7 +197,7 @@ std::size_t staged_qkv_bytes(const FusedNormQkvArgs& a) {
 
 bool staged_ok(const FusedNormQkvArgs& a) {
   if (!valid(a) || a.M() > kGemvMaxM) return false;
-  const bool dense = dense_on_normed_rows(a);
+  const bool dense = dense_on_rows(a.weights, dense_rows(a), a.K());
   if (!dense && !tiled_quant(a.weights)) return false;
   const std::size_t bytes = staged_qkv_bytes(a);
   if (a.workspace == nullptr || a.workspace_bytes < bytes ||
@@ -171,7 +205,7 @@ bool staged_ok(const FusedNormQkvArgs& a) {
     return false;
   if (!valid(rope_args(a))) return false;  // e.g. the workspace overlapping q
   // The rows the dense GEMV reads must not be the workspace it may write.
-  if (dense) return !overlaps(a.workspace, bytes, a.normed.data, a.normed.nbytes());
+  if (dense) return !overlaps(a.workspace, bytes, dense_rows(a).data, dense_rows(a).nbytes());
   return gemv_impl::mma_staged_fits(
       norm_gemv_params(qkv_view(a), a.norm, a.weights, Epilogue::none));
 }
@@ -189,12 +223,13 @@ bool staged_ok(const FusedGemvResidualArgs& a) {
 }
 
 void run_staged(const FusedNormGemvArgs& a, cudaStream_t stream) {
+  if (a.weights.w == nullptr) return launch_dense(dense_norm_gemv_params(a), a.pdl, stream);
   launch(norm_gemv_params(a.y, a.norm, a.weights, a.epilogue), a.pdl, stream);
 }
 
 void run_staged(const FusedNormQkvArgs& a, cudaStream_t stream) {
   const TensorView qkv = qkv_view(a);
-  if (a.weights.w == nullptr) {  // dense (staged_ok: on the normed rows)
+  if (a.weights.w == nullptr) {  // dense (staged_ok: on the given rows)
     GemvParams p = dense_qkv_params(a);
     if (epilogue_serves(a)) {
       p.qkv = qkv_epilogue(a);

@@ -19,6 +19,14 @@
 // With GemvParams::qkv on (the fused decode `staged` QKV block on dense weights) the 4-row
 // kernel finishes the projection as the QKV epilogue: each lane one (token, row), its position,
 // cache address, bias and RoPE angle gathered after the PDL wait while the weights stream.
+// With GemvParams::x_rms_scale (the `staged` blocks given FusedNormGemvArgs::unnormed) x is the
+// residual row in f16 and W has the RMSNorm weight folded in: the warp sums x^2 on the x it
+// loads anyway and scales each token's dot products by inv_rms (RMSNorm's scale is one factor a
+// token): no norm kernel, and the same loads as on normalized rows. Session 11 first tried the
+// f32 row and the norm weight here (48 more bytes a lane and 8 columns): F16 decode -2.7%.
+// GemvParams::y_copy: the plain kernels also store f16(y) (that residual row, for the next one).
+#include <type_traits>
+
 #include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/env_switch.hpp"
 #include "cuda/common/reduce.cuh"
@@ -26,6 +34,7 @@
 #include "cuda/gemv/gemv_common.cuh"
 #include "cuda/gemv/qkv_epilogue.cuh"
 #include "klab/cuda/check.hpp"
+#include "klab/error.hpp"
 
 namespace klab::cuda::gemv_impl {
 
@@ -46,8 +55,8 @@ bool one_row_per_warp(std::int64_t n) {
 }
 
 // Qkv: the QKV epilogue (p.qkv: bias, interleaved RoPE, q and the KV-cache rows) instead of y;
-// a warp's R (even) consecutive rows hold whole rotation pairs.
-template <class T, int MT, int R, int U, bool Swiglu, bool Qkv = false>
+// a warp's R (even) consecutive rows hold whole rotation pairs. RmsScale: p.x_rms_scale.
+template <class T, int MT, int R, int U, bool Swiglu, bool Qkv = false, bool RmsScale = false>
 __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParams p) {
   static_assert(!Qkv || (R % 2 == 0 && !Swiglu));
   constexpr int kV = kVec16<T>;
@@ -68,6 +77,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
   const std::int64_t vecs = p.K / kV;
 
   float acc[R][MT] = {};
+  float sum_sq[MT] = {};  // RmsScale: this lane's share of each token's sum of x^2
   // Qkv: lane l finishes row n0 + l % R of token l / R (M * R <= 32); its inputs are loaded
   // right after the wait, while the weight loads are in flight.
   const int slot_m = lane / R, slot_r = lane % R;
@@ -115,6 +125,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
 #pragma unroll
         for (int i = 0; i < kV; ++i) {
           const float xf = to_f32(xv[i]);
+          if constexpr (RmsScale) sum_sq[m] = fmaf(xf, xf, sum_sq[m]);
 #pragma unroll
           for (int r = 0; r < R; ++r) acc[r][m] = fmaf(wf[r][i], xf, acc[r][m]);
         }
@@ -123,6 +134,10 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
   }
   if (!waited) wait_once();
   if (!p.release_before_last || iters == 0) decode::pdl_launch_dependents();
+  float scale[MT];  // RmsScale: each token's inv_rms (the warp's lanes saw every column)
+#pragma unroll
+  for (int m = 0; m < MT; ++m)
+    scale[m] = RmsScale ? rsqrtf(warp_sum(sum_sq[m]) / static_cast<float>(p.K) + p.norm_eps) : 1.0f;
   if constexpr (Qkv) {  // N = (hq + 2 hkv) * head_dim: a multiple of R, every row live
     static_assert(MT * R <= 32);
     float mine = 0.0f, partner = 0.0f;
@@ -130,7 +145,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
     for (int m = 0; m < MT; ++m)
 #pragma unroll
       for (int r = 0; r < R; ++r) {
-        const float sum = warp_sum(acc[r][m]);
+        const float sum = warp_sum(acc[r][m]) * scale[m];
         if (m == slot_m && r == slot_r) mine = sum;
         if (m == slot_m && r == (slot_r ^ 1)) partner = sum;
       }
@@ -140,14 +155,18 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
     for (int m = 0; m < MT; ++m) {
       float v[R];
 #pragma unroll
-      for (int r = 0; r < R; ++r) v[r] = warp_sum(acc[r][m]);
+      for (int r = 0; r < R; ++r) v[r] = warp_sum(acc[r][m]) * scale[m];
       if (lane != 0 || m >= p.M) continue;
       if constexpr (Swiglu) {
         store_out<T>(p, m * p.N + n0, silu(v[0]) * v[1]);
       } else {
 #pragma unroll
-        for (int r = 0; r < R; ++r)
-          if (live[r]) store_out<T>(p, m * p.N + n0 + r, v[r]);
+        for (int r = 0; r < R; ++r) {
+          if (!live[r]) continue;
+          const std::int64_t idx = m * p.N + n0 + r;
+          const float out = store_out<T>(p, idx, v[r]);
+          if (p.y_copy) static_cast<__half*>(p.y_copy)[idx] = __float2half(out);
+        }
       }
     }
   }
@@ -170,7 +189,18 @@ void launch_vec16(const GemvParams& params, cudaStream_t stream, bool pdl) {
         decode::launch_maybe_pdl(kernel, dim3(blocks), dim3(kWarps * 32), 0, stream, pdl,
                                  "gemv_dense_vec16_kernel", p);
       };
-      if (p.epilogue == Epilogue::swiglu)
+      if (p.x_rms_scale) {  // f16 rows (staged checks); N is large: no one-row shape
+        if constexpr (std::is_same_v<T, __half>) {
+          if (p.epilogue == Epilogue::swiglu)
+            launch(gemv_dense_vec16_kernel<T, MT, 2, 4, true, false, true>, 1);
+          else if (p.qkv.on)
+            launch(gemv_dense_vec16_kernel<T, MT, 4, 2, false, true, true>, 4);
+          else
+            launch(gemv_dense_vec16_kernel<T, MT, 4, 2, false, false, true>, 4);
+        } else {
+          fail("gemv vec16_multi_row: x_rms_scale takes f16 rows");
+        }
+      } else if (p.epilogue == Epilogue::swiglu)
         launch(gemv_dense_vec16_kernel<T, MT, 2, 4, true>, 1);
       else if (p.qkv.on)
         launch(gemv_dense_vec16_kernel<T, MT, 4, 2, false, true>, 4);

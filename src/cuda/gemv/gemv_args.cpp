@@ -119,6 +119,16 @@ std::string gemv_args_problem(const GemvArgs& a) {
     if (a.residual.data != a.y.data && overlaps(a.residual, a.y))
       return "argument 'residual': must alias 'y' exactly or not overlap it";
   }
+  if (a.y_copy.data) {
+    if (a.quantized()) return "argument 'y_copy': dense weights only";
+    if (auto p = device_matrix_problem(a.y_copy, "y_copy"); !p.empty()) return p;
+    if (a.y_copy.dtype != DType::f16 || a.y_copy.dim(0) != a.M() || a.y_copy.dim(1) != a.N() ||
+        !a.y_copy.is_contiguous())
+      return "argument 'y_copy': expected contiguous f16 " + dims(a.y) + ", got " +
+             std::string(dtype_name(a.y_copy.dtype)) + " " + dims(a.y_copy);
+    if (overlaps(a.y_copy, a.y) || overlaps(a.y_copy, a.x))
+      return "argument 'y_copy': must not overlap 'y' or 'x'";
+  }
   return {};
 }
 
@@ -140,6 +150,7 @@ GemvParams params_of(const GemvArgs& a) {
   p.y_f32 = a.y.dtype == DType::f32;
   p.epilogue = a.epilogue;
   p.spread = a.spread;
+  p.y_copy = a.y_copy.data;
   if (a.w) {
     if (a.w->has_plain()) p.w = a.w->plain();
     if (a.w->has_tiled()) p.tw = a.w->tiled();

@@ -20,9 +20,9 @@ __device__ __forceinline__ float silu(float v) {
   return v / (1.0f + __expf(-v));
 }
 
-// y[idx] = v (+ residual[idx]), in y's dtype (f32 or T).
+// y[idx] = v (+ residual[idx]), in y's dtype (f32 or T); returns the value before rounding.
 template <class T>
-__device__ __forceinline__ void store_out(const GemvParams& p, std::int64_t idx, float v) {
+__device__ __forceinline__ float store_out(const GemvParams& p, std::int64_t idx, float v) {
   if (p.y_f32) {
     if (p.epilogue == Epilogue::residual) v += static_cast<const float*>(p.residual)[idx];
     static_cast<float*>(p.y)[idx] = v;
@@ -30,6 +30,7 @@ __device__ __forceinline__ void store_out(const GemvParams& p, std::int64_t idx,
     if (p.epilogue == Epilogue::residual) v += to_f32(static_cast<const T*>(p.residual)[idx]);
     static_cast<T*>(p.y)[idx] = from_f32<T>(v);
   }
+  return v;
 }
 
 // Stores the pair (gate, up) for swiglu, else `a`.

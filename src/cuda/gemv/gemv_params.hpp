@@ -47,6 +47,11 @@ struct GemvParams {
   L2Ranges l2_after;
   std::int64_t l2_after_first_block = 0;
   bool spread = false;  // GemvArgs::spread
+  // vec16_multi_row only: y rounded to f16 after the epilogue, [M, N] (GemvArgs::y_copy).
+  void* y_copy = nullptr;
+  // vec16_multi_row only (f16): x holds un-normalized rows whose RMSNorm weight is folded into W;
+  // each token's sums are scaled by rsqrt(mean(x^2) + norm_eps) of its row.
+  bool x_rms_scale = false;
   // PDL (vec16_multi_row_pdl): release dependents at the start of the last main-loop iteration
   // instead of after the loop (set by the launcher; dense_vec16_multi_row.cu).
   bool release_before_last = false;

@@ -201,16 +201,18 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
 
 registry::OpRegistry<GemvArgs> make_dense_registry() {
   registry::OpRegistry<GemvArgs> r("gemv_dense");
+  const auto no_copy = [](const GemvArgs& a) { return dense_ok(a) && !a.y_copy.data; };
   r.add(
-      variant("naive", "thread per output, scalar loads", dense_ok, gemv_impl::launch_dense_naive));
+      variant("naive", "thread per output, scalar loads", no_copy, gemv_impl::launch_dense_naive));
   r.add(variant(
       "warp_per_row", "warp per row, 16-byte loads of W and x",
-      [](const GemvArgs& a) {
-        return dense_ok(a) && a.M() <= kGemvMaxM && vec_ok(a) && a.epilogue != Epilogue::swiglu;
+      [=](const GemvArgs& a) {
+        return no_copy(a) && a.M() <= kGemvMaxM && vec_ok(a) && a.epilogue != Epilogue::swiglu;
       },
       gemv_impl::launch_dense_warp_per_row));
   r.add(variant(
-      "vec16_multi_row", "4 rows (or gate + up) per warp, 8 streaming loads in flight",
+      "vec16_multi_row",
+      "4 rows (or gate + up) per warp, 8 streaming loads in flight; also writes y_copy",
       [](const GemvArgs& a) { return dense_ok(a) && a.M() <= kGemvMaxM && vec_ok(a); },
       gemv_impl::launch_dense_vec16_multi_row));
   r.add(variant(

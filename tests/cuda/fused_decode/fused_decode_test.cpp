@@ -143,6 +143,35 @@ void sync() {
   cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
 }
 
+// A dense f16 weight with the norm weight g folded into its columns (W diag(g), one f16
+// rounding), as the engine uploads the projections after an RMSNorm.
+DeviceTensor folded(const Weight& w, const HostTensor& g) {
+  const std::int64_t n = w.dense.view().dim(0), k = w.dense.view().dim(1);
+  HostTensor f(DType::f16, {n, k});
+  const auto* src = static_cast<const std::uint16_t*>(w.dense.view().data);
+  auto* dst = static_cast<std::uint16_t*>(f.view().data);
+  for (std::int64_t r = 0; r < n; ++r)
+    for (std::int64_t c = 0; c < k; ++c)
+      dst[r * k + c] = f32_to_f16_bits(f16_bits_to_f32(src[r * k + c]) * g.ptr<float>()[c]);
+  return DeviceTensor::upload(f.view());
+}
+
+// The residual rows of `in` rounded to f16 (the engine's copy from the residual GEMV), and a
+// norm weight of ones (the weight lives in the folded W).
+struct UnnormedRows {
+  DeviceTensor rows, ones;
+  explicit UnnormedRows(const NormInput& in) {
+    const HostTensor x = compact(cols(in.x.view(), in.offset, in.offset + in.K));
+    HostTensor h(DType::f16, {x.view().dim(0), in.K});
+    for (std::int64_t i = 0; i < x.view().numel(); ++i)
+      static_cast<std::uint16_t*>(h.view().data)[i] = f32_to_f16_bits(x.ptr<float>()[i]);
+    rows = DeviceTensor::upload(h.view());
+    HostTensor one(DType::f32, {in.K});
+    std::fill_n(one.ptr<float>(), in.K, 1.0f);
+    ones = DeviceTensor::upload(one.view());
+  }
+};
+
 // ---- fused_norm_gemv ---------------------------------------------------------------------
 
 struct GemvCase {
@@ -241,6 +270,81 @@ TEST_F(FusedDecode, NormGemvDenseOddK) {  // K = 1000: not a multiple of 64 (a p
     EXPECT_EQ(ran, (std::set<std::string>{"unfused", "mma", "mma_split_k"}));
     check_norm_gemv({M, 192, 1000, WKind::f16, Epilogue::swiglu, DType::f16});
   }
+}
+
+// Dense f16 weights with the norm weight folded in (the engine's F16 decode): staged reads the
+// f16 residual rows (`unnormed`) and scales each token's sums by inv_rms; every other variant
+// reads norm.x with the weight of ones. Against the reference with W and g apart. Llama-2-7B
+// gate/up and LM head shapes, M = 1, 3, 5, 8, K = 1000 / 2856 / 4096, f16 and f32 outputs.
+TEST_F(FusedDecode, StagedDenseOnUnnormedRows) {
+  for (const auto& [M, N, K, epilogue, out] :
+       {std::tuple{1, 11008, 4096, Epilogue::swiglu, DType::f16},
+        std::tuple{1, 32000, 4096, Epilogue::none, DType::f32},
+        std::tuple{3, 4101, 2856, Epilogue::none, DType::f16},
+        std::tuple{5, 1000, 1000, Epilogue::swiglu, DType::f32},
+        std::tuple{8, 520, 4096, Epilogue::swiglu, DType::f16}}) {
+    const GemvCase c{M, N, K, WKind::f16, epilogue, out};
+    SCOPED_TRACE(describe(c));
+    const bool swiglu = epilogue == Epilogue::swiglu;
+    const NormInput in(M, K);
+    const Weight w(WKind::f16, N, K);
+    std::optional<Weight> up;
+    if (swiglu) up.emplace(WKind::f16, N, K);
+    HostTensor expect = w.matmul(in.normalized());
+    if (swiglu) {
+      const HostTensor u = up->matmul(in.normalized());
+      for (std::int64_t i = 0; i < expect.view().numel(); ++i) {
+        const double g = expect.ptr<float>()[i];
+        expect.ptr<float>()[i] = static_cast<float>(g / (1.0 + std::exp(-g)) * u.ptr<float>()[i]);
+      }
+    }
+    const DeviceTensor wf = folded(w, in.w);
+    DeviceTensor uf;
+    if (swiglu) uf = folded(*up, in.w);
+    const UnnormedRows rows(in);
+    DeviceTensor y(out, {M, N});
+    cuda::FusedNormGemvArgs a;
+    a.y = y.view();
+    a.norm = {in.rows(), rows.ones.view(), kEps};
+    a.weights.w_dense = wf.view();
+    if (swiglu) a.weights.w_dense_up = uf.view();
+    a.epilogue = epilogue;
+    DeviceBuffer ws(cuda::fused_workspace_bytes(a));
+    a.workspace = ws.data();
+    a.workspace_bytes = ws.size();
+    std::set<std::string> ran;
+    for (const bool given : {false, true}) {
+      a.unnormed = given ? rows.rows.view() : TensorView{};
+      EXPECT_NO_THROW(cuda::validate(a));
+      for (const auto& v : cuda::fused_norm_gemv_registry().variants()) {
+        if (!v.supports(a) || (given && v.name != "staged")) continue;
+        for (const bool pdl : {false, true}) {
+          SCOPED_TRACE("variant " + v.name + (pdl ? " pdl" : "") + (given ? " unnormed" : ""));
+          a.pdl = pdl;
+          y.poison();
+          cuda::fused_norm_gemv(a, nullptr, v.name);
+          sync();
+          EXPECT_LE(rel_error(fetch(y).view(), expect.view()), kTol);
+        }
+        ran.insert(v.name + (given ? "+rows" : ""));
+      }
+    }
+    EXPECT_TRUE(ran.count("staged+rows"));
+    EXPECT_FALSE(ran.count("staged"));  // dense without the rows: not staged
+    EXPECT_TRUE(ran.count("unfused"));
+  }
+  // The rows must be f16 [M, K] and apart from y.
+  const NormInput in(1, 576);
+  const Weight w(WKind::f16, 64, 576);
+  DeviceTensor y(DType::f16, {1, 64}), bad(DType::f32, {1, 576});
+  cuda::FusedNormGemvArgs a;
+  a.y = y.view();
+  a.norm = in.prologue();
+  a.weights = device_weights(w);
+  a.unnormed = bad.view();
+  EXPECT_THROW(cuda::validate(a), Error);
+  a.unnormed = TensorView::contiguous(y.view().data, DType::f16, {1, 576}, Device::cuda);
+  EXPECT_THROW(cuda::validate(a), Error);
 }
 
 TEST_F(FusedDecode, NormGemvLargeN) {  // Llama-3-8B gate/up: many tiles, no K split wanted
@@ -447,6 +551,34 @@ std::set<std::string> check_norm_qkv(const QkvCase& c) {
       EXPECT_EQ(rel_error(got_v.view(), want_v.view()), 0.0) << "v written outside its rows";
     }
     ran.insert(v.name);
+  }
+  if (c.kind == WKind::f16) {  // staged on the f16 residual rows, the norm weight folded into W
+    SCOPED_TRACE("staged unnormed");
+    const DeviceTensor wf = folded(w, in.w);
+    const UnnormedRows rows(in);
+    a.weights.w_dense = wf.view();
+    a.norm.weight = rows.ones.view();
+    a.normed = {};
+    a.unnormed = rows.rows.view();
+    a.l2_after = {};
+    a.l2_after_blocks = 0;
+    EXPECT_TRUE(cuda::fused_norm_qkv_registry().find("staged")->supports(a));
+    cache.dk = DeviceTensor::upload(k0.view());
+    cache.dv = DeviceTensor::upload(v0.view());
+    a.cache = cache.device_view();
+    a.pdl = true;
+    q.poison();
+    ws.fill_bytes(0xFF);
+    cuda::fused_norm_qkv_rope_kv(a, nullptr, "staged");
+    sync();
+    EXPECT_LE(rel_error(fetch(q).view(), eq.view()), kTol);
+    HostTensor got_k = fetch(cache.dk), got_v = fetch(cache.dv);
+    EXPECT_LE(rel_error(take_rows(cache, got_k, seq, pos).view(), ek.view()), kTol);
+    EXPECT_LE(rel_error(take_rows(cache, got_v, seq, pos).view(), ev.view()), kTol);
+    EXPECT_EQ(rel_error(got_k.view(), want_k.view()), 0.0) << "k written outside its rows";
+    EXPECT_EQ(rel_error(got_v.view(), want_v.view()), 0.0) << "v written outside its rows";
+    a.normed = a.unnormed;  // not both
+    EXPECT_THROW(cuda::validate(a), Error);
   }
   EXPECT_TRUE(ran.count("unfused"));
   return ran;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "cuda/gemv/quant_test_util.hpp"
 #include "klab/cuda/check.hpp"
@@ -109,6 +110,56 @@ TEST_F(GemvDense, Epilogues) {
   const std::set<std::string> fused = {"naive", "vec16_multi_row", "vec16_multi_row_pdl"};
   EXPECT_EQ(check_dense({8, 4096, 576, DType::bf16, DType::bf16, Epilogue::swiglu}, fused), fused);
   EXPECT_EQ(check_dense({1, 3, 1000, DType::f16, DType::f32, Epilogue::swiglu}, fused), fused);
+}
+
+// y_copy (the residual rows in f16 for a folded norm after the projection): only the vec16
+// variants take it; the copy is f16(y) after the residual add, on both one-row (N = 4096) and
+// four-row (N = 49152) launches, M = 1, 3, 8. Poisoned copies.
+TEST_F(GemvDense, ResidualRowsCopiedAsF16) {
+  for (const auto& [M, N, K] :
+       {std::tuple{1, 4096, 1000}, std::tuple{3, 49152, 576}, std::tuple{8, 4096, 4096}}) {
+    SCOPED_TRACE("M=" + std::to_string(M) + " N=" + std::to_string(N));
+    const HostTensor x = random_tensor(DType::f16, {M, K}), w = random_tensor(DType::f16, {N, K});
+    const HostTensor residual = random_tensor(DType::f32, {M, N});
+    HostTensor ref(DType::f32, {M, N});
+    ref::matmul(ref.view(), x.view(), w.view());
+    for (std::int64_t i = 0; i < M * N; ++i) ref.ptr<float>()[i] += residual.ptr<float>()[i];
+    const DeviceTensor dx = DeviceTensor::upload(x.view()), dw = DeviceTensor::upload(w.view());
+    DeviceTensor dy(DType::f32, {M, N}), copy(DType::f16, {M, N});
+    GemvArgs a;
+    a.y = dy.view();
+    a.x = dx.view();
+    a.w_dense = dw.view();
+    a.residual = a.y;
+    a.epilogue = Epilogue::residual;
+    a.y_copy = copy.view();
+    EXPECT_EQ(cuda::gemv_args_problem(a), "");
+    std::set<std::string> ran;
+    for (const auto& v : cuda::gemv_dense_registry().variants()) {
+      if (!v.supports(a)) continue;
+      dy = DeviceTensor::upload(residual.view());
+      a.y = a.residual = dy.view();
+      copy.poison();
+      v.launch(a, nullptr);
+      cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+      const HostTensor y = download_2d(dy), y16 = download_2d(copy);
+      EXPECT_LE(rel_error(y.view(), ref.view()), output_tolerance(DType::f32)) << v.name;
+      EXPECT_LE(rel_error(y16.view(), ref.view()), output_tolerance(DType::f16)) << v.name;
+      ran.insert(v.name);
+    }
+    EXPECT_EQ(ran, (std::set<std::string>{"vec16_multi_row", "vec16_multi_row_pdl"}));
+  }
+  // Quantized weights, a wrong dtype or an overlap are refused.
+  DeviceTensor y(DType::f32, {1, 64}), x(DType::f16, {1, 64}), w(DType::f16, {64, 64}),
+      bad(DType::f32, {1, 64});
+  GemvArgs a;
+  a.y = y.view();
+  a.x = x.view();
+  a.w_dense = w.view();
+  a.y_copy = bad.view();
+  EXPECT_NE(cuda::gemv_args_problem(a), "");
+  a.y_copy = TensorView::contiguous(y.view().data, DType::f16, {1, 64}, Device::cuda);
+  EXPECT_NE(cuda::gemv_args_problem(a), "");
 }
 
 TEST_F(GemvDense, OddKFallsBackToNaive) {
