@@ -55,9 +55,12 @@ bool one_row_per_warp(std::int64_t n) {
 }
 
 // Qkv: the QKV epilogue (p.qkv: bias, interleaved RoPE, q and the KV-cache rows) instead of y;
-// a warp's R (even) consecutive rows hold whole rotation pairs. RmsScale: p.x_rms_scale.
-template <class T, int MT, int R, int U, bool Swiglu, bool Qkv = false, bool RmsScale = false>
-__global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParams p) {
+// a warp's R (even) consecutive rows hold whole rotation pairs. RmsScale: p.x_rms_scale. Copy:
+// p.y_copy, in kernels of their own (gemv_dense_vec16_copy_kernel): with a run-time branch in
+// every plain kernel (session 11 c5) Llama-2-7B F16 B=4 fell from ~537 to ~494 tok/s in both
+// modes, as their register allocation changed.
+template <class T, int MT, int R, int U, bool Swiglu, bool Qkv, bool RmsScale, bool Copy>
+__device__ __forceinline__ void dense_vec16_body(const GemvParams& p) {
   static_assert(!Qkv || (R % 2 == 0 && !Swiglu));
   constexpr int kV = kVec16<T>;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -165,11 +168,29 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParam
           if (!live[r]) continue;
           const std::int64_t idx = m * p.N + n0 + r;
           const float out = store_out<T>(p, idx, v[r]);
-          if (p.y_copy) static_cast<__half*>(p.y_copy)[idx] = __float2half(out);
+          if constexpr (Copy) static_cast<__half*>(p.y_copy)[idx] = __float2half(out);
         }
       }
     }
   }
+}
+
+template <class T, int MT, int R, int U, bool Swiglu, bool Qkv = false, bool RmsScale = false>
+__global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParams p) {
+  dense_vec16_body<T, MT, R, U, Swiglu, Qkv, RmsScale, false>(p);
+}
+
+// The one-row copy kernel is held to 8 blocks an SM (64 registers), as the plain one is: the O
+// and down GEMVs' 1,024 blocks in one wave. A minimum-blocks bound changes ptxas's allocation
+// (at 4 rows and 4+ tokens it spills), so the other kernels keep none.
+template <class T, int MT>
+__global__ void __launch_bounds__(kWarps * 32, 8) gemv_dense_vec16_copy_row_kernel(GemvParams p) {
+  dense_vec16_body<T, MT, 1, 8, false, false, false, true>(p);
+}
+
+template <class T, int MT>
+__global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_copy_kernel(GemvParams p) {
+  dense_vec16_body<T, MT, 4, 2, false, false, false, true>(p);
 }
 
 void launch_vec16(const GemvParams& params, cudaStream_t stream, bool pdl) {
@@ -189,7 +210,16 @@ void launch_vec16(const GemvParams& params, cudaStream_t stream, bool pdl) {
         decode::launch_maybe_pdl(kernel, dim3(blocks), dim3(kWarps * 32), 0, stream, pdl,
                                  "gemv_dense_vec16_kernel", p);
       };
-      if (p.x_rms_scale) {  // f16 rows (staged checks); N is large: no one-row shape
+      if (p.y_copy) {  // f16 activations (gemv_args_problem)
+        if constexpr (std::is_same_v<T, __half>) {
+          if (one_row_per_warp(p.N))
+            launch(gemv_dense_vec16_copy_row_kernel<T, MT>, 1);
+          else
+            launch(gemv_dense_vec16_copy_kernel<T, MT>, 4);
+        } else {
+          fail("gemv vec16_multi_row: y_copy takes f16 activations");
+        }
+      } else if (p.x_rms_scale) {  // f16 rows (staged checks); N is large: no one-row shape
         if constexpr (std::is_same_v<T, __half>) {
           if (p.epilogue == Epilogue::swiglu)
             launch(gemv_dense_vec16_kernel<T, MT, 2, 4, true, false, true>, 1);

@@ -120,7 +120,8 @@ std::string gemv_args_problem(const GemvArgs& a) {
       return "argument 'residual': must alias 'y' exactly or not overlap it";
   }
   if (a.y_copy.data) {
-    if (a.quantized()) return "argument 'y_copy': dense weights only";
+    if (a.quantized() || a.x.dtype != DType::f16 || a.epilogue == Epilogue::swiglu)
+      return "argument 'y_copy': dense weights, f16 x, no SwiGLU only";
     if (auto p = device_matrix_problem(a.y_copy, "y_copy"); !p.empty()) return p;
     if (a.y_copy.dtype != DType::f16 || a.y_copy.dim(0) != a.M() || a.y_copy.dim(1) != a.N() ||
         !a.y_copy.is_contiguous())
