@@ -51,10 +51,10 @@ struct GemvArgs {
   // A PDL launch behind a kernel that holds most SMs (the decode attention before the O
   // projection) otherwise packs all its blocks onto the few free SMs, where they stay.
   bool spread = false;
-  // Optional (dense weights, vec16_multi_row variants only): device f16 [M, N], contiguous,
-  // apart from y and x: receives y rounded to f16 after the epilogue (the residual stream's f16
-  // copy that the next projection reads when its RMSNorm is folded into its weights; see
-  // FusedNormGemvArgs::unnormed).
+  // Optional (dense weights, f16 x, epilogue none or residual; vec16_multi_row variants only):
+  // device f16 [M, N], contiguous, apart from y and x: receives y rounded to f16 after the
+  // epilogue (the residual stream's f16 copy that the next projection reads when its RMSNorm is
+  // folded into its weights; see FusedNormGemvArgs::unnormed).
   TensorView y_copy;
 
   bool quantized() const { return w != nullptr; }
