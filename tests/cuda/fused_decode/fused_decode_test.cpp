@@ -148,11 +148,8 @@ void sync() {
 DeviceTensor folded(const Weight& w, const HostTensor& g) {
   const std::int64_t n = w.dense.view().dim(0), k = w.dense.view().dim(1);
   HostTensor f(DType::f16, {n, k});
-  const auto* src = static_cast<const std::uint16_t*>(w.dense.view().data);
-  auto* dst = static_cast<std::uint16_t*>(f.view().data);
-  for (std::int64_t r = 0; r < n; ++r)
-    for (std::int64_t c = 0; c < k; ++c)
-      dst[r * k + c] = f32_to_f16_bits(f16_bits_to_f32(src[r * k + c]) * g.ptr<float>()[c]);
+  for (std::int64_t i = 0; i < n * k; ++i)
+    store_f32(f.view(), i, load_f32(w.dense.view(), i) * g.ptr<float>()[i % k]);
   return DeviceTensor::upload(f.view());
 }
 
@@ -163,12 +160,9 @@ struct UnnormedRows {
   explicit UnnormedRows(const NormInput& in) {
     const HostTensor x = compact(cols(in.x.view(), in.offset, in.offset + in.K));
     HostTensor h(DType::f16, {x.view().dim(0), in.K});
-    for (std::int64_t i = 0; i < x.view().numel(); ++i)
-      static_cast<std::uint16_t*>(h.view().data)[i] = f32_to_f16_bits(x.ptr<float>()[i]);
+    for (std::int64_t i = 0; i < x.view().numel(); ++i) store_f32(h.view(), i, x.ptr<float>()[i]);
     rows = DeviceTensor::upload(h.view());
-    HostTensor one(DType::f32, {in.K});
-    std::fill_n(one.ptr<float>(), in.K, 1.0f);
-    ones = DeviceTensor::upload(one.view());
+    ones = upload_f32(std::vector<float>(static_cast<std::size_t>(in.K), 1.0f));
   }
 };
 
@@ -508,6 +502,22 @@ std::set<std::string> check_norm_qkv(const QkvCase& c) {
   struct Mode {
     bool pdl, normed;
   };
+  // Runs `variant` on a fresh cache and checks q, the new cache rows and that nothing else moved.
+  const auto run_and_check = [&](const std::string& variant) {
+    cache.dk = DeviceTensor::upload(k0.view());
+    cache.dv = DeviceTensor::upload(v0.view());
+    a.cache = cache.device_view();
+    q.poison();
+    ws.fill_bytes(0xFF);  // staged's qkv rows: nothing left over from the previous variant
+    cuda::fused_norm_qkv_rope_kv(a, nullptr, variant);
+    sync();
+    EXPECT_LE(rel_error(fetch(q).view(), eq.view()), kTol);
+    HostTensor got_k = fetch(cache.dk), got_v = fetch(cache.dv);
+    EXPECT_LE(rel_error(take_rows(cache, got_k, seq, pos).view(), ek.view()), kTol);
+    EXPECT_LE(rel_error(take_rows(cache, got_v, seq, pos).view(), ev.view()), kTol);
+    EXPECT_EQ(rel_error(got_k.view(), want_k.view()), 0.0) << "k written outside its rows";
+    EXPECT_EQ(rel_error(got_v.view(), want_v.view()), 0.0) << "v written outside its rows";
+  };
   std::set<std::string> ran;
   for (const auto& v : cuda::fused_norm_qkv_registry().variants()) {
     a.normed = {};
@@ -524,9 +534,6 @@ std::set<std::string> check_norm_qkv(const QkvCase& c) {
     if (on_rows && !plain) modes.push_back({false, true});
     for (const auto [pdl, given] : modes) {
       SCOPED_TRACE("variant " + v.name + (pdl ? " pdl" : "") + (given ? " normed" : ""));
-      cache.dk = DeviceTensor::upload(k0.view());
-      cache.dv = DeviceTensor::upload(v0.view());
-      a.cache = cache.device_view();
       a.pdl = pdl;
       a.normed = given ? normed.view() : TensorView{};
       // With PDL, staged's tail blocks also issue an L2 prefetch (a hint that must change
@@ -539,16 +546,7 @@ std::set<std::string> check_norm_qkv(const QkvCase& c) {
         a.l2_after[3] = {ws.data(), ws.size() / 2 + 8};
         a.l2_after_blocks = 3;
       }
-      q.poison();
-      ws.fill_bytes(0xFF);  // staged's qkv rows: nothing left over from the previous variant
-      cuda::fused_norm_qkv_rope_kv(a, nullptr, v.name);
-      sync();
-      EXPECT_LE(rel_error(fetch(q).view(), eq.view()), kTol);
-      HostTensor got_k = fetch(cache.dk), got_v = fetch(cache.dv);
-      EXPECT_LE(rel_error(take_rows(cache, got_k, seq, pos).view(), ek.view()), kTol);
-      EXPECT_LE(rel_error(take_rows(cache, got_v, seq, pos).view(), ev.view()), kTol);
-      EXPECT_EQ(rel_error(got_k.view(), want_k.view()), 0.0) << "k written outside its rows";
-      EXPECT_EQ(rel_error(got_v.view(), want_v.view()), 0.0) << "v written outside its rows";
+      run_and_check(v.name);
     }
     ran.insert(v.name);
   }
@@ -563,20 +561,8 @@ std::set<std::string> check_norm_qkv(const QkvCase& c) {
     a.l2_after = {};
     a.l2_after_blocks = 0;
     EXPECT_TRUE(cuda::fused_norm_qkv_registry().find("staged")->supports(a));
-    cache.dk = DeviceTensor::upload(k0.view());
-    cache.dv = DeviceTensor::upload(v0.view());
-    a.cache = cache.device_view();
     a.pdl = true;
-    q.poison();
-    ws.fill_bytes(0xFF);
-    cuda::fused_norm_qkv_rope_kv(a, nullptr, "staged");
-    sync();
-    EXPECT_LE(rel_error(fetch(q).view(), eq.view()), kTol);
-    HostTensor got_k = fetch(cache.dk), got_v = fetch(cache.dv);
-    EXPECT_LE(rel_error(take_rows(cache, got_k, seq, pos).view(), ek.view()), kTol);
-    EXPECT_LE(rel_error(take_rows(cache, got_v, seq, pos).view(), ev.view()), kTol);
-    EXPECT_EQ(rel_error(got_k.view(), want_k.view()), 0.0) << "k written outside its rows";
-    EXPECT_EQ(rel_error(got_v.view(), want_v.view()), 0.0) << "v written outside its rows";
+    run_and_check("staged");
     a.normed = a.unnormed;  // not both
     EXPECT_THROW(cuda::validate(a), Error);
   }
@@ -764,10 +750,11 @@ TEST_F(FusedDecode, StagedNormQkvGqa) {
   for (const QkvCase& c : cases) EXPECT_TRUE(check_norm_qkv(c).count("staged")) << describe(c);
 }
 
-// Dense f16 QKV weights: staged runs the chain's dense GEMV on the norm's rows, with the QKV
-// epilogue (interleaved) or qkv_rope_kv_write after it (half_split). Llama-2-7B QKV shape with
-// GQA 1, SmolLM2's 3, 4 and 8; M = 1, 3, 8; pages 15 / 16 / 17; K = 1000 (not a multiple of the
-// 256-column pass of a warp).
+// Dense f16 QKV weights: staged runs the chain's dense GEMV on the norm's rows and
+// (check_norm_qkv's unnormed mode) on the f16 residual rows with the norm weight folded into W,
+// with the QKV epilogue (interleaved) or qkv_rope_kv_write after it (half_split). Llama-2-7B QKV
+// shape with GQA 1, SmolLM2's 3, 4 and 8; M = 1, 3, 8; pages 15 / 16 / 17; K = 1000 (not a multiple
+// of the 256-column pass of a warp).
 TEST_F(FusedDecode, StagedDenseQkvOnNormRows) {
   const QkvCase cases[] = {
       {1, 32, 32, 128, 4096, WKind::f16, RopeStyle::interleaved, false, 16, false},
