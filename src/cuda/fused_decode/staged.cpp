@@ -55,9 +55,9 @@ const TensorView& dense_rows(const FusedNormQkvArgs& a) {
 }
 
 // x of the dense GEMV: the given rows; unnormed ones are scaled by inv_rms in the GEMV.
-void set_dense_x(GemvParams& p, const TensorView& rows, const TensorView& unnormed, float eps) {
+void set_dense_x(GemvParams& p, const TensorView& rows, bool unnormed, float eps) {
   p.x = rows.data;
-  p.x_rms_scale = unnormed.data != nullptr;
+  p.x_rms_scale = unnormed;
   p.norm_eps = eps;
 }
 
@@ -73,7 +73,7 @@ GemvParams dense_norm_gemv_params(const FusedNormGemvArgs& a) {
   p.act = DType::f16;
   p.y_f32 = a.y.dtype == DType::f32;
   p.epilogue = a.epilogue;
-  set_dense_x(p, a.unnormed, a.unnormed, a.norm.eps);
+  set_dense_x(p, a.unnormed, true, a.norm.eps);
   return p;
 }
 
@@ -128,7 +128,7 @@ void launch(const GemvParams& p, bool pdl, cudaStream_t stream) {
 GemvParams dense_qkv_params(const FusedNormQkvArgs& a) {
   GemvParams p;
   p.y = a.workspace;
-  set_dense_x(p, dense_rows(a), a.unnormed, a.norm.eps);
+  set_dense_x(p, dense_rows(a), a.unnormed.data != nullptr, a.norm.eps);
   p.wd = a.weights.w_dense.data;
   p.M = static_cast<int>(a.M());
   p.N = qkv_rows(a);
