@@ -225,7 +225,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
     end = last;
     const int block_tiles = (end - begin + kMmaKeys - 1) / kMmaKeys;
     my_tiles = block_tiles > warp ? (block_tiles - warp + kWarps - 1) / kWarps : 0;
-    cursor.start(seq, key0(0) + lane / 8, 4, kWarps * kMmaKeys);
+    cursor.start(seq, key0(0), lane / 8, 4, kWarps * kMmaKeys);
   };
   auto rows_of = [&](int i) {  // called for i = 0, 1, 2, ... in order after set_range
     TileRows<T, D> t;

@@ -167,7 +167,7 @@ __global__ void __launch_bounds__(kMmaThreads) decode_mma_kernel(DecodeParams p)
   auto key0 = [&](int i) { return begin + (warp + i * kMmaWarps) * kMmaKeys; };
   // kFused: rows_of is called for i = 0, 1, 2, ... in order, so a cursor walks the rows.
   RowCursor<S::kRowsPerLane> cursor;
-  if constexpr (kFused) cursor.start(seq, key0(0) + lane / 8, 4, kMmaWarps * kMmaKeys);
+  if constexpr (kFused) cursor.start(seq, key0(0), lane / 8, 4, kMmaWarps * kMmaKeys);
   auto rows_of = [&](int i) {
     TileRows<T, D> t;
     if constexpr (kFused) {

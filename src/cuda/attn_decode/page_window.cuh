@@ -40,29 +40,47 @@ struct PageWindow {
   }
 };
 
-// The N rows one lane copies of successive warp tiles: row r of the current tile sits at key
-// position pos[r]; the next tile's rows are `step` keys further on. For a paged cache the
-// table index and the row within the page are carried along (one compare per row and tile).
+// The N rows one lane copies of successive warp tiles: the tile starting at key `tile_key` holds
+// this lane's rows tile_key + lane_row + gap * r (r < N); the next tile starts `step` keys on.
+// A paged cache carries the table index and the row within the page along (one compare per
+// tile), in one of two modes:
+//   - tile in page (the page size, the tile start and the step all multiples of the gap * N
+//     keys of a tile): every tile lies inside one page, so a tile takes one table lookup and
+//     its N rows are fixed strides from the first;
+//   - any other page size: the index and row of each of the N rows are carried separately.
+// Why: the per-row mode costs ~110 SASS a warp per 16-key tile (ncu, s11 c4), which at batch 1
+// is most of the paged prologue's latency before the last copy goes out.
 template <int N>
 struct RowCursor {
-  int pos[N];
-  int index[N], row[N];  // paged: table index and row within the page of pos
-  int step = 0, step_pages = 0, step_rows = 0;
+  int first = 0;          // key of this lane's row 0 of the current tile
+  int gap = 0, step = 0;  // keys between a lane's rows; between successive tiles
+  bool tile_in_page = false;
+  int index[N], row[N];  // paged: table index and row within the page (tile in page: [0] only)
+  int step_pages = 0, step_rows = 0;
+  std::int64_t gap_offset = 0;  // tile in page: elements between a lane's rows
 
-  // Rows first_pos + gap * r; ps: the page size (paged only).
-  __device__ __forceinline__ void start(const CachedKv::Seq& s, int first_pos, int gap,
-                                        int step_keys) {
+  __device__ __forceinline__ void start(const CachedKv::Seq& s, int tile_key, int lane_row,
+                                        int row_gap, int step_keys) {
+    first = tile_key + lane_row;
+    gap = row_gap;
     step = step_keys;
+    if (!s.paged) return;
+    const int tile = row_gap * N;
+    tile_in_page = s.page_size % tile == 0 && tile_key % tile == 0 && step_keys % tile == 0 &&
+                   lane_row < row_gap;
+    step_pages = step_keys / s.page_size;
+    step_rows = step_keys % s.page_size;
+    if (tile_in_page) {
+      index[0] = tile_key / s.page_size;
+      row[0] = tile_key % s.page_size + lane_row;
+      gap_offset = std::int64_t{row_gap} * s.row_stride;
+      return;
+    }
 #pragma unroll
-    for (int r = 0; r < N; ++r) pos[r] = first_pos + gap * r;
-    if (s.paged) {
-      step_pages = step_keys / s.page_size;
-      step_rows = step_keys % s.page_size;
-#pragma unroll
-      for (int r = 0; r < N; ++r) {
-        index[r] = pos[r] / s.page_size;
-        row[r] = pos[r] % s.page_size;
-      }
+    for (int r = 0; r < N; ++r) {
+      const int pos = first + row_gap * r;
+      index[r] = pos / s.page_size;
+      row[r] = pos % s.page_size;
     }
   }
 
@@ -74,28 +92,44 @@ struct RowCursor {
     const int limit = end < s.max_len ? end : static_cast<int>(s.max_len);
     if (!s.paged) {
 #pragma unroll
+      for (int r = 0; r < N; ++r) {
+        const int pos = first + gap * r;
+        off[r] = pos < limit ? s.block * s.block_stride + std::int64_t{pos} * s.row_stride : -1;
+      }
+    } else if (tile_in_page) {
+      // The lane's rows increase, so its row 0 past the limit means all of them are.
+      const int page = first < limit ? w.page(s.table, index[0]) : -1;
+      const bool mapped = page >= 0 && page < s.num_blocks;
+      const std::int64_t base =
+          std::int64_t{page} * s.block_stride + std::int64_t{row[0]} * s.row_stride;
+#pragma unroll
       for (int r = 0; r < N; ++r)
-        off[r] =
-            pos[r] < limit ? s.block * s.block_stride + std::int64_t{pos[r]} * s.row_stride : -1;
+        off[r] = mapped && first + gap * r < limit ? base + r * gap_offset : -1;
+      advance(s, 0);
     } else {
       int page[N];
 #pragma unroll
-      for (int r = 0; r < N; ++r) page[r] = pos[r] < limit ? w.page(s.table, index[r]) : -1;
+      for (int r = 0; r < N; ++r)
+        page[r] = first + gap * r < limit ? w.page(s.table, index[r]) : -1;
 #pragma unroll
       for (int r = 0; r < N; ++r) {
         off[r] = page[r] >= 0 && page[r] < s.num_blocks
                      ? std::int64_t{page[r]} * s.block_stride + std::int64_t{row[r]} * s.row_stride
                      : -1;
-        index[r] += step_pages;
-        row[r] += step_rows;
-        if (row[r] >= s.page_size) {
-          row[r] -= s.page_size;
-          ++index[r];
-        }
+        advance(s, r);
       }
     }
-#pragma unroll
-    for (int r = 0; r < N; ++r) pos[r] += step;
+    first += step;
+  }
+
+ private:
+  __device__ __forceinline__ void advance(const CachedKv::Seq& s, int r) {
+    index[r] += step_pages;
+    row[r] += step_rows;
+    if (row[r] >= s.page_size) {
+      row[r] -= s.page_size;
+      ++index[r];
+    }
   }
 };
 

@@ -203,11 +203,13 @@ TEST_F(DecodeAttnLongTest, LargeScale) {
 
 class DecodeLayoutTest : public GpuTest {};
 
-// The same data contiguous and paged (page 16 and 17) gives bit-identical outputs.
+// The same data contiguous and paged gives bit-identical outputs: pages of 17 (rows addressed
+// one by one), 16 and 256 (every 16-key warp tile inside one page; 256: tiles advance within a
+// page).
 TEST_F(DecodeLayoutTest, PagedEqualsContiguous) {
   const std::vector<std::int32_t> lens = {5, 200, 64, 1025};
   for (const std::string& v : kVariants)
-    for (int ps : {16, 17}) {
+    for (int ps : {16, 17, 256}) {
       SCOPED_TRACE(v + " page " + std::to_string(ps));
       CacheSpec spec{DType::bf16, false, 0, 2, 128, lens};
       DecodeProblem contiguous(spec, lens, 4, 0.088f);
