@@ -246,7 +246,7 @@ class CudaSession final : public Session {
   bool dense_qkv_staged(const AttnStep& step, const DeviceWeight& w) const;
   // Dense f16 weights after an RMSNorm (QKV, gate/up, an untied LM head) are uploaded with the
   // norm weight folded into their columns (W diag(g); the norm kernels then take weights of
-  // ones), and in decode steps of up to 8 rows the residual GEMVs (O, down) also write the
+  // ones), and in decode steps of one row the residual GEMVs (O, down) also write the
   // residual row in f16 (xh_), which the next dense GEMV reads as x, scaling its sums by
   // inv_rms: the F16 decode chain runs no norm kernel after layer 0's
   // (KLAB_CUDA_DENSE_NORM=kernel: no fold, the norm kernels; a study switch).
@@ -1025,9 +1025,12 @@ bool CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorVi
 }
 
 // Whether a decode step of these rows takes the folded norms (norms_folded_): the residual
-// GEMVs write xh_ and the dense GEMVs after the norms read it.
+// GEMVs write xh_ and the dense GEMVs after the norms read it. One row only: H100, 7B F16 ctx
+// 512, tok/s fold / norm kernels (KLAB_CUDA_DENSE_NORM=kernel), alternating (s12 c1, with the
+// copy in kernels of its own): B=1 196.9, 197.1 / 197.1, 197.3 (s11 c5: +0.9%), B=4 529.6,
+// 530.2 / 538.7, 537.7 (-1.5%).
 bool CudaSession::fold_step(std::int64_t rows, bool decode) const {
-  return norms_folded_ && fused_ == Fused::staged && decode && rows <= cuda::kGemvMaxM &&
+  return norms_folded_ && fused_ == Fused::staged && decode && rows == 1 &&
          gemv_variant_ == "auto";
 }
 
