@@ -243,10 +243,8 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
       copy_row(stage, r, valid ? t.off[r] : 0, valid);
     }
   };
-  // The first kStages tiles (every stage of the ring) go out before anything waits on them;
-  // `ahead`: the rows of the tile after them. Why all of them: with history_ready the prologue
-  // runs before the PDL wait, beside the kernel before, so whatever it issues is off the
-  // critical path (`_s2` at B=1 ctx 512, MHA: both of a warp's two tiles instead of one).
+  // The first kStages - 1 tiles (with the first loop iteration's, every stage) go out before
+  // anything waits on them; `ahead`: the rows of the tile after them.
   TileRows<T, D> ahead;
   // early_kv: the row of key `defer_key` (the sequence's last) is left out of the prologue's
   // copies and remembered (its stage, row slot and cache offset) for after the wait.
@@ -254,7 +252,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   std::int64_t deferred_off = 0;
   auto issue_prologue = [&] {
 #pragma unroll
-    for (int s = 0; s < S::kStages; ++s) {
+    for (int s = 0; s < S::kStages - 1; ++s) {
       TileRows<T, D> t = rows_of(s);
 #pragma unroll
       for (int r = 0; r < S::kRowsPerLane; ++r)
@@ -268,7 +266,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
       if (s < my_tiles) load_tile(t, s);
       cp_async_commit();
     }
-    ahead = rows_of(S::kStages);
+    ahead = rows_of(S::kStages - 1);
   };
 
   // Speculative (contiguous): the range of the plan's guessed cut, clamped to the rows the cache
@@ -355,13 +353,10 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   const float sl = p.scale * kMmaLog2e;
 
   for (int i = 0; i < my_tiles; ++i) {
-    // Refill the stage tile i - 1 freed with tile i + kStages - 1 (the prologue issued i = 0's).
-    if (i > 0) {
-      const int next = i + S::kStages - 1;
-      if (next < my_tiles) load_tile(ahead, next % S::kStages);
-      cp_async_commit();
-      ahead = rows_of(next + 1);
-    }
+    const int next = i + S::kStages - 1;
+    if (next < my_tiles) load_tile(ahead, next % S::kStages);
+    cp_async_commit();
+    ahead = rows_of(next + 1);
     cp_async_wait<S::kStages - 1>();
     const int k0 = key0(i);
     T* tk = pipe + (i % S::kStages) * S::kTileElems;
