@@ -1030,8 +1030,7 @@ bool CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorVi
 // copy in kernels of its own): B=1 196.9, 197.1 / 197.1, 197.3 (s11 c5: +0.9%), B=4 529.6,
 // 530.2 / 538.7, 537.7 (-1.5%).
 bool CudaSession::fold_step(std::int64_t rows, bool decode) const {
-  return norms_folded_ && fused_ == Fused::staged && decode && rows == 1 &&
-         gemv_variant_ == "auto";
+  return norms_folded_ && fused_ == Fused::staged && decode && rows == 1 && gemv_variant_ == "auto";
 }
 
 // y = epilogue(rmsnorm(x) · Wᵀ) for dense weights with the norm weight folded in: the fused

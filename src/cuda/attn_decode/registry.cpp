@@ -219,7 +219,11 @@ registry::OpRegistry<DecodeAttnArgs> build() {
     // (call v4: Q4_0 ctx 512 / 4096 1,198.0 / 680.5 against 1,202.5 / 689.1 in v3, Q8_0 871.8 /
     // 565.3 against 878.4 / 567.5). So _s2 for one sequence with history_ready, either layout,
     // except where _w4_spec takes one long contiguous sequence (not measured there in the
-    // engine).
+    // engine). H100, session 12 (calls c1, c2; bench, no PDL), paged16 B=1 32/8 heads, us,
+    // _s2 / _spec: S=4096 11.82, 11.84, 12.08, 12.32, 12.05 / 12.10, 11.95, 12.16, 12.26, 12.50;
+    // S=16384 33.98, 33.79 / 34.21, 33.79; MHA 32/32 S=512 7.98, 8.12, 8.03 / 8.70, 8.67, 8.58
+    // (a paged cache cannot speculate, so _spec's 8 warps buy nothing there). So _s2 for one
+    // paged sequence too.
     if (has_split_plan(a)) {
       if (!mma) return std::string("split_kv");
       const auto supported = [&](const char* name) {
@@ -231,7 +235,7 @@ registry::OpRegistry<DecodeAttnArgs> build() {
       const std::int64_t planned = std::int64_t{a.plan->cluster_chunk} * a.plan->cluster_splits;
       const bool long_single = batch == 1 && contiguous && gqa && planned >= kLongSingleSequence;
       const bool s2 = batch >= 16 || (contiguous && batch >= 2 && batch < 8) ||
-                      (batch == 1 && a.history_ready && !long_single);
+                      (batch == 1 && (a.history_ready || !contiguous) && !long_single);
       const char* cluster = s2            ? "split_kv_mma_cluster_s2"
                             : long_single ? "split_kv_mma_cluster_w4_spec"
                                           : "split_kv_mma_cluster_spec";
