@@ -4,10 +4,12 @@
 #include "model/cuda_weights.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
 
+#include "klab/cpu_convert.hpp"
 #include "klab/cpu_matmul.hpp"
 #include "klab/cuda/gemm.hpp"
 #include "klab/error.hpp"
@@ -51,6 +53,17 @@ void append_f16_rows(std::vector<std::uint16_t>& out, const WeightRef& w,
   out.resize(at + n);
   if (w.type == gguf::TensorType::f16 && col_scale.empty()) {
     std::memcpy(out.data() + at, w.data.data(), n * 2);
+    return;
+  }
+  const bool f16_rows = w.type == gguf::TensorType::f16 && w.data.size() == n * 2 &&
+                        reinterpret_cast<std::uintptr_t>(w.data.data()) % 2 == 0;
+  if (f16_rows) {  // the fold of an F16 checkpoint (cpu_convert.hpp)
+    const std::span<const std::uint16_t> in(reinterpret_cast<const std::uint16_t*>(w.data.data()),
+                                            n);
+    const std::span<std::uint16_t> dst(out.data() + at, n);
+    const auto cols = static_cast<std::size_t>(w.cols);
+    for (std::size_t r = 0; r < n; r += cols)
+      cpu::scale_columns_f16(in.subspan(r, cols), col_scale, dst.subspan(r, cols));
     return;
   }
   const cpu::WeightMatrix m = weight_matrix(w, "CUDA");
