@@ -32,6 +32,7 @@
 
 #include "cuda/attn_decode/decode_mma.cuh"
 #include "cuda/common/cluster.cuh"
+#include "cuda/common/launch_attrs.hpp"
 
 namespace klab::cuda::decode {
 
@@ -537,13 +538,8 @@ const std::array<int, kClusterMaxSplits + 1>& cluster_capacity() {
       cfg.gridDim = dim3(static_cast<unsigned>(n));
       cfg.blockDim = dim3(S::kThreads);
       cfg.dynamicSmemBytes = S::kSmemBytes;
-      cudaLaunchAttribute attr = {};
-      attr.id = cudaLaunchAttributeClusterDimension;
-      attr.val.clusterDim.x = static_cast<unsigned>(n);
-      attr.val.clusterDim.y = 1;
-      attr.val.clusterDim.z = 1;
-      cfg.attrs = &attr;
-      cfg.numAttrs = 1;
+      LaunchAttrs attrs;
+      attrs.cluster(static_cast<unsigned>(n)).apply(cfg);
       if (cudaOccupancyMaxActiveClusters(&c[n], kernel, &cfg) != cudaSuccess) {
         (void)cudaGetLastError();
         c[n] = 0;
@@ -591,15 +587,8 @@ void launch_cluster_dim(const DecodeParams& p, cudaStream_t stream) {
   cfg.blockDim = dim3(S::kThreads);
   cfg.dynamicSmemBytes = S::kSmemBytes;
   cfg.stream = stream;
-  cudaLaunchAttribute attrs[2] = {};
-  attrs[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attrs[0].val.programmaticStreamSerializationAllowed = 1;
-  attrs[1].id = cudaLaunchAttributeClusterDimension;
-  attrs[1].val.clusterDim.x = static_cast<unsigned>(n);
-  attrs[1].val.clusterDim.y = 1;
-  attrs[1].val.clusterDim.z = 1;
-  cfg.attrs = attrs;
-  cfg.numAttrs = 2;
+  LaunchAttrs attrs;
+  attrs.pdl(true).cluster(static_cast<unsigned>(n)).apply(cfg);
   constexpr const char* what = "decode_attention mma cluster";
   check(cudaLaunchKernelEx(&cfg, decode_cluster_kernel<T, D, kWarps, kMaxStages>, q), what);
   check_launch(what);

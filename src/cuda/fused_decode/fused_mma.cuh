@@ -23,6 +23,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "cuda/common/launch_attrs.hpp"
 #include "cuda/common/mma.cuh"
 #include "cuda/common/quant_unpack.cuh"
 #include "cuda/common/reduce.cuh"
@@ -442,22 +443,10 @@ void launch_fused(const FusedParams& p, cudaStream_t stream) {
   cfg.blockDim = dim3(kThreads, 1, 1);
   cfg.dynamicSmemBytes = p.smem_bytes;
   cfg.stream = stream;
-  cudaLaunchAttribute attrs[2] = {};
-  unsigned n = 0;
-  if (p.clustered()) {
-    attrs[n].id = cudaLaunchAttributeClusterDimension;
-    attrs[n].val.clusterDim.x = static_cast<unsigned>(p.cluster_x);
-    attrs[n].val.clusterDim.y = static_cast<unsigned>(p.split);
-    attrs[n].val.clusterDim.z = 1;
-    ++n;
-  }
-  if (p.pdl) {
-    attrs[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attrs[n].val.programmaticStreamSerializationAllowed = 1;
-    ++n;
-  }
-  cfg.attrs = attrs;
-  cfg.numAttrs = n;
+  LaunchAttrs attrs;
+  if (p.clustered())
+    attrs.cluster(static_cast<unsigned>(p.cluster_x), static_cast<unsigned>(p.split));
+  attrs.pdl(p.pdl).apply(cfg);
   check(cudaLaunchKernelEx(&cfg, kernel, p), "cudaLaunchKernelEx(fused_mma_kernel)");
   check_launch("fused_mma_kernel");
 }

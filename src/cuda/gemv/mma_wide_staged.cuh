@@ -54,6 +54,7 @@
 
 #include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/cluster.cuh"
+#include "cuda/common/launch_attrs.hpp"
 #include "cuda/common/smem_tiles.cuh"
 #include "cuda/gemv/mma_wide.cuh"
 #include "klab/cuda/check.hpp"
@@ -327,16 +328,10 @@ void launch_kernel(const GemvParams& p, Shape s, cudaStream_t stream, bool pdl) 
   cfg.blockDim = dim3(W * 32);
   cfg.dynamicSmemBytes = s.smem;
   cfg.stream = stream;
-  // The PDL attribute first: a launch without K slices leaves the cluster one out.
-  cudaLaunchAttribute attrs[2] = {};
-  attrs[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attrs[0].val.programmaticStreamSerializationAllowed = 1;
-  attrs[1].id = cudaLaunchAttributeClusterDimension;
-  attrs[1].val.clusterDim.x = static_cast<unsigned>(s.slices);
-  attrs[1].val.clusterDim.y = 1;
-  attrs[1].val.clusterDim.z = 1;
-  cfg.attrs = pdl ? attrs : attrs + 1;
-  cfg.numAttrs = (pdl ? 1 : 0) + (s.slices > 1 ? 1 : 0);
+  LaunchAttrs attrs;
+  attrs.pdl(pdl);
+  if (s.slices > 1) attrs.cluster(static_cast<unsigned>(s.slices));
+  attrs.apply(cfg);
   int max_clusters = 0;
   if (s.slices > 1) {
     cfg.gridDim = dim3(static_cast<unsigned>(s.slices));
