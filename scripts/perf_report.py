@@ -12,6 +12,7 @@ runtime never runs Python.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import math
 import os
@@ -216,8 +217,23 @@ def klab_attention_best(docs: list[dict]) -> dict:
     return best
 
 
+def parse_when(date: str):
+    return datetime.datetime.fromisoformat(date.replace("Z", "+00:00"))
+
+
+def same_call(doc: dict, sdpa: dict, within_s: float = 1800.0) -> bool:
+    """A klab run on the SDPA run's card, within half an hour of it (one device call)."""
+    gpu = ((doc.get("machine") or {}).get("gpu") or {}).get("name")
+    try:
+        near = abs((parse_when(doc["date"]) - parse_when(sdpa["date"])).total_seconds()) <= within_s
+    except (KeyError, ValueError):
+        return False
+    return gpu == sdpa.get("gpu") and near
+
+
 def sdpa_section(sdpa: dict, docs: list[dict]) -> str:
-    best = klab_attention_best(docs)
+    # Only klab runs of the same call: the fastest over every file would mix cards and kernels.
+    best = klab_attention_best([d for d in docs if same_call(d, sdpa)])
     rows = []
     for c in sdpa["cases"]:
         k = sdpa_key(c)
@@ -231,7 +247,7 @@ def sdpa_section(sdpa: dict, docs: list[dict]) -> str:
                      rate(mine) if mine else ""])
     head = (f'PyTorch {sdpa["torch"]} (cuDNN {sdpa.get("cudnn")}) on {sdpa["gpu"]}, {sdpa["date"][:10]}, '
             f'`python3 scripts/bench_sdpa.py` ({sdpa["_path"]}), run in the same device call as the klab '
-            "run(s) above; klab's column is its fastest valid variant on the same shape (contiguous cache).")
+            "run(s) above; klab's column is its fastest valid variant on the same shape (contiguous cache) in that call.")
     return head + "\n\n" + md_table(["kind", "shape", "PyTorch backend", "median µs", "rate",
                                      "klab fastest", "klab rate"], rows)
 
