@@ -14,8 +14,8 @@ s() {  # name tool timeout binary filter
   timeout $3 compute-sanitizer --tool $2 --error-exitcode 99 $B/$4 --gtest_filter="$5" > $R/$1.log 2>&1
   echo "$1 rc $? $(grep -E '^\[  PASSED|^\[  FAILED' $R/$1.log | tr '\n' ' ') $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' $R/$1.log | tr '\n' ' ') ($((SECONDS-t0))s)"
 }
-s race-attn racecheck 110 test_cuda_attn_decode_decode_test '*cluster*_d128_g4_page16:*cluster*_d64_g8_contig:*fused*_d128_g4_page16:*DecodeLayoutTest*'
-s race-fused racecheck 80 test_cuda_fused_decode_fused_decode_test '*'
-s mem-attn memcheck 60 test_cuda_attn_decode_decode_test '*cluster*_page16:*cluster*_page15:*DecodeSplitTest*'
+s race-attn racecheck 90 test_cuda_attn_decode_decode_test '*cluster*_d128_g4_page16:*cluster*_d64_g8_contig:*fused*_d128_g4_page16:*DecodeLayoutTest*'
+s race-fused racecheck 70 test_cuda_fused_decode_fused_decode_test '*'
+s mem-attn memcheck 50 test_cuda_attn_decode_decode_test '*cluster*_page16:*cluster*_page15:*DecodeSplitTest*'
 tar -czf $OUT/resc3.tgz -C $R .
 echo "total $((SECONDS-t0))s"
