@@ -82,6 +82,27 @@ def main():
         assert "## Decode step inside the CUDA graph" in md and "--timeline " + tl in md, md
         assert "| `gemv [688x128]` | 32.0 | 628.8 | 19.6 | 667.8 | 39.1 |" in md, md
 
+        # SDPA beside klab: only klab runs of the same card and call count (an H200 run of the
+        # same shape, faster, must not stand beside the H100's SDPA numbers).
+        def attn_doc(gpu, date, median):
+            d = doc([case("split_kv_mma_cluster_spec", median, median, median, op="decode_attention",
+                          shape="B=1,S=4096,contiguous", dtype="bf16", gbps=100.0,
+                          dims={"B": 1, "S": 4096, "Hq": 32, "Hkv": 8, "D": 128, "page": 0})])
+            d["machine"]["gpu"]["name"] = gpu
+            d["date"] = date
+            return d
+        h100 = attn_doc("NVIDIA H100 80GB HBM3", "2026-11-27T08:03:17Z", 10.29)
+        h200 = attn_doc("NVIDIA H200", "2026-11-27T08:05:00Z", 9.61)
+        old_h100 = attn_doc("NVIDIA H100 80GB HBM3", "2026-11-26T08:03:00Z", 10.0)
+        sdpa = {"torch": "2.11", "cudnn": 91900, "gpu": "NVIDIA H100 80GB HBM3",
+                "date": "2026-11-27T08:04:10+00:00", "_path": "sdpa.json",
+                "cases": [{"op": "decode_attention", "variant": "torch_sdpa_cudnn", "dtype": "bf16",
+                           "shape": "B=1,S=4096,Hq=32,Hkv=8,D=128", "gbps": 287.0,
+                           "dims": {"B": 1, "S": 4096, "Hq": 32, "Hkv": 8, "D": 128},
+                           "time_us": {"median": 58.6}}]}
+        section = perf_report.sdpa_section(sdpa, [h100, h200, old_h100])
+        assert "split_kv_mma_cluster_spec 10.3 µs" in section, section
+
         bad = write(tmp, "bad.json", {"schema": "other"})
         try:
             perf_report.load(bad)
