@@ -352,15 +352,17 @@ std::size_t fused_staged_workspace_bytes(const FusedNormQkvArgs& args) {
 
 namespace {
 
-// The optional f16 residual rows of a caller that folded the norm weight into W.
-void check_unnormed(std::string_view op, const TensorView& u, std::int64_t m, std::int64_t k) {
+// Optional given f16 rows [m, k] on the device (`normed`: the norm kernel's; `unnormed`: the
+// residual rows of a caller that folded the norm weight into W); empty views pass.
+void check_given_rows(std::string_view op, std::string_view name, const TensorView& u,
+                      std::int64_t m, std::int64_t k) {
   if (!u.data) return;
-  expect_rank(op, "unnormed", u, 2);
-  expect_device(op, "unnormed", u, Device::cuda);
-  expect_dtype(op, "unnormed", u, DType::f16);
-  expect_contiguous(op, "unnormed", u);
-  expect_dim(op, "unnormed", u, 0, m);
-  expect_dim(op, "unnormed", u, 1, k);
+  expect_rank(op, name, u, 2);
+  expect_device(op, name, u, Device::cuda);
+  expect_dtype(op, name, u, DType::f16);
+  expect_contiguous(op, name, u);
+  expect_dim(op, name, u, 0, m);
+  expect_dim(op, name, u, 1, k);
 }
 
 }  // namespace
@@ -382,12 +384,9 @@ void validate(const FusedNormGemvArgs& a) {
   const auto* x1 = x0 + ((a.M() - 1) * a.norm.x.stride[0] + a.K()) * 4;
   const auto* y0 = static_cast<const char*>(a.y.data);
   check_arg(y0 + a.y.nbytes() <= x0 || x1 <= y0, op, "y", "must not overlap 'norm.x'");
-  check_unnormed(op, a.unnormed, a.M(), a.K());
-  if (a.unnormed.data) {
-    const auto* u0 = static_cast<const char*>(a.unnormed.data);
-    check_arg(y0 + a.y.nbytes() <= u0 || u0 + a.unnormed.nbytes() <= y0, op, "y",
-              "must not overlap 'unnormed'");
-  }
+  check_given_rows(op, "unnormed", a.unnormed, a.M(), a.K());
+  check_arg(!a.unnormed.data || !views_overlap(a.y, a.unnormed), op, "y",
+            "must not overlap 'unnormed'");
 }
 
 void validate(const FusedNormQkvArgs& a) {
@@ -427,16 +426,9 @@ void validate(const FusedNormQkvArgs& a) {
   check_index_array(op, "positions", a.positions, a.M());
   check_index_array(op, "seq_ids", a.seq_ids, a.M());
   resolve_rot_dim(op, a.freqs, d);
-  check_unnormed(op, a.unnormed, a.M(), a.K());
+  check_given_rows(op, "unnormed", a.unnormed, a.M(), a.K());
   check_arg(!a.normed.data || !a.unnormed.data, op, "unnormed", "not together with 'normed'");
-  if (a.normed.data) {
-    expect_rank(op, "normed", a.normed, 2);
-    expect_device(op, "normed", a.normed, Device::cuda);
-    expect_dtype(op, "normed", a.normed, DType::f16);
-    expect_contiguous(op, "normed", a.normed);
-    expect_dim(op, "normed", a.normed, 0, a.M());
-    expect_dim(op, "normed", a.normed, 1, a.K());
-  }
+  check_given_rows(op, "normed", a.normed, a.M(), a.K());
 }
 
 void validate(const FusedGemvResidualArgs& a) {

@@ -54,26 +54,29 @@ const TensorView& dense_rows(const FusedNormQkvArgs& a) {
   return a.unnormed.data ? a.unnormed : a.normed;
 }
 
-// x of the dense GEMV: the given rows; unnormed ones are scaled by inv_rms in the GEMV.
-void set_dense_x(GemvParams& p, const TensorView& rows, bool unnormed, float eps) {
+// The dense GEMV y[M, N] = rows · Wᵀ on the given f16 rows; unnormed ones are scaled by inv_rms
+// in the GEMV (the norm weight folded into W).
+GemvParams dense_params(void* y, std::int64_t n, const FusedWeights& w, const TensorView& rows,
+                        bool unnormed, float eps) {
+  GemvParams p;
+  p.y = y;
   p.x = rows.data;
   p.x_rms_scale = unnormed;
   p.norm_eps = eps;
+  p.wd = w.w_dense.data;
+  p.wd_up = w.w_dense_up.data;
+  p.M = static_cast<int>(rows.dim(0));
+  p.N = n;
+  p.K = rows.dim(1);
+  p.act = DType::f16;
+  return p;
 }
 
 // y = epilogue(rmsnorm(x) · W'ᵀ) on dense weights with the norm weight folded in (unnormed).
 GemvParams dense_norm_gemv_params(const FusedNormGemvArgs& a) {
-  GemvParams p;
-  p.y = a.y.data;
-  p.wd = a.weights.w_dense.data;
-  p.wd_up = a.weights.w_dense_up.data;
-  p.M = static_cast<int>(a.M());
-  p.N = a.N();
-  p.K = a.K();
-  p.act = DType::f16;
+  GemvParams p = dense_params(a.y.data, a.N(), a.weights, a.unnormed, true, a.norm.eps);
   p.y_f32 = a.y.dtype == DType::f32;
   p.epilogue = a.epilogue;
-  set_dense_x(p, a.unnormed, true, a.norm.eps);
   return p;
 }
 
@@ -126,15 +129,8 @@ void launch(const GemvParams& p, bool pdl, cudaStream_t stream) {
 
 // The dense QKV projection into the workspace (the epilogue may replace it).
 GemvParams dense_qkv_params(const FusedNormQkvArgs& a) {
-  GemvParams p;
-  p.y = a.workspace;
-  set_dense_x(p, dense_rows(a), a.unnormed.data != nullptr, a.norm.eps);
-  p.wd = a.weights.w_dense.data;
-  p.M = static_cast<int>(a.M());
-  p.N = qkv_rows(a);
-  p.K = a.K();
-  p.act = DType::f16;
-  return p;
+  return dense_params(a.workspace, qkv_rows(a), a.weights, dense_rows(a),
+                      a.unnormed.data != nullptr, a.norm.eps);
 }
 
 void launch_dense(const GemvParams& p, bool pdl, cudaStream_t stream) {

@@ -24,17 +24,6 @@ std::string device_matrix_problem(const TensorView& t, std::string_view name) {
   return {};
 }
 
-std::pair<const char*, const char*> extent(const TensorView& t) {
-  const auto* b = static_cast<const char*>(t.data);
-  return {b, b + t.nbytes()};
-}
-
-bool overlaps(const TensorView& a, const TensorView& b) {
-  const auto [a0, a1] = extent(a);
-  const auto [b0, b1] = extent(b);
-  return a0 < b1 && b0 < a1;
-}
-
 std::string quant_problem(const DeviceQuantMatrix* w, std::string_view name, std::int64_t N,
                           std::int64_t K) {
   const std::string n(name);
@@ -104,7 +93,7 @@ std::string gemv_args_problem(const GemvArgs& a) {
     return "argument 'y': expected " + std::to_string(a.M()) + " rows (as x), got " + dims(a.y);
   if (a.M() > 0x7fffffff || a.N() > (std::int64_t{1} << 40) || a.K() > (std::int64_t{1} << 30))
     return "shape too large: x " + dims(a.x) + ", y " + dims(a.y);
-  if (overlaps(a.y, a.x)) return "argument 'y': must not overlap 'x'";
+  if (views_overlap(a.y, a.x)) return "argument 'y': must not overlap 'x'";
   if (auto p = weights_problem(a); !p.empty()) return p;
   const bool residual = a.epilogue == Epilogue::residual;
   if (residual != (a.residual.data != nullptr))
@@ -116,7 +105,7 @@ std::string gemv_args_problem(const GemvArgs& a) {
       return "argument 'residual': expected " + std::string(dtype_name(a.y.dtype)) + " " +
              dims(a.y) + ", got " + std::string(dtype_name(a.residual.dtype)) + " " +
              dims(a.residual);
-    if (a.residual.data != a.y.data && overlaps(a.residual, a.y))
+    if (a.residual.data != a.y.data && views_overlap(a.residual, a.y))
       return "argument 'residual': must alias 'y' exactly or not overlap it";
   }
   if (a.y_copy.data) {
@@ -127,7 +116,7 @@ std::string gemv_args_problem(const GemvArgs& a) {
         !a.y_copy.is_contiguous())
       return "argument 'y_copy': expected contiguous f16 " + dims(a.y) + ", got " +
              std::string(dtype_name(a.y_copy.dtype)) + " " + dims(a.y_copy);
-    if (overlaps(a.y_copy, a.y) || overlaps(a.y_copy, a.x))
+    if (views_overlap(a.y_copy, a.y) || views_overlap(a.y_copy, a.x))
       return "argument 'y_copy': must not overlap 'y' or 'x'";
   }
   return {};
