@@ -286,10 +286,6 @@ class CudaSession final : public Session {
   std::size_t l2_prefetch_bytes_ = 0;
   bool l2_prefetch_kernel_ = false;
   std::int64_t l2_prefetch_blocks_ = 0;
-  // Decode steps: the fused QKV GEMV's last this-many blocks ask the L2 for the layer's K/V
-  // history at their start (FusedNormQkvArgs::kv_history_l2_blocks); 0: off.
-  // KLAB_CUDA_KV_L2 = blocks (0 or "off": none).
-  std::int64_t kv_history_l2_blocks_ = 0;
   cuda::L2PrefetchList projection_prefetch(const Layer& l) const;
   bool ablated(bool decode, Part part) const { return decode && (ablate_ & part) != 0; }
   Stream stream_;
@@ -395,7 +391,6 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
   sm_count_ = info.sm_count;
   l2_prefetch_blocks_ = std::atoi(env_or("KLAB_CUDA_L2_PREFETCH_BLOCKS", "0").c_str());
   if (l2_prefetch_blocks_ <= 0) l2_prefetch_blocks_ = sm_count_;
-  kv_history_l2_blocks_ = std::max(0, std::atoi(env_or("KLAB_CUDA_KV_L2", "0").c_str()));
   upload_weights();
   allocate_buffers();
   make_decode_plans();
@@ -415,9 +410,6 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       (use_graphs_ ? ", decode graphs" : ", no graphs") +
       (l2_prefetch_bytes_ ? ", l2 prefetch " + std::to_string(l2_prefetch_bytes_ >> 20) + " MiB"
                           : std::string()) +
-      (kv_history_l2_blocks_ ? ", kv history to L2 from " +
-                                   std::to_string(kv_history_l2_blocks_) + " qkv blocks"
-                             : std::string()) +
       (ablate_ ? ", ABLATED decode parts (KLAB_CUDA_ABLATE; logits are wrong)" : "");
 }
 
@@ -1014,7 +1006,6 @@ bool CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorVi
     a.l2_after = projection_prefetch(l);
     a.l2_after_blocks = l2_prefetch_blocks_;
   }
-  if (step.decode) a.kv_history_l2_blocks = kv_history_l2_blocks_;
   if (fused_ == Fused::staged) {
     const TensorView qkv = dview(qkv_.data(), DType::f16, {t, cfg_.q_dim() + 2 * cfg_.kv_dim()});
     // Dense folded weights after layer 0 read the f16 residual rows the down GEMV wrote.

@@ -123,11 +123,6 @@ struct FusedNormQkvArgs {
   // rules: 16-byte aligned; a tail of bytes % 16 is not fetched).
   L2PrefetchList l2_after{};
   std::int64_t l2_after_blocks = 0;
-  // `staged` with the epilogue only (a hint, ignored elsewhere): the GEMV's last
-  // kv_history_l2_blocks blocks ask the L2, at their start (before the PDL wait), for every
-  // token's cache rows below its position (all KV heads), so that the decode attention after
-  // this GEMV reads its history from L2 while HBM streams the QKV weights. 0: off.
-  std::int64_t kv_history_l2_blocks = 0;
   // Optional, `staged` only (others ignore it): device f16 [M, K], contiguous, the rows
   // rmsnorm_to_half already made of `norm` (launched just before, under PDL). staged then copies
   // them as x instead of normalizing in every block: at Llama-2-7B QKV its 768 blocks would each

@@ -10,7 +10,6 @@
 // projections have no norm: the chain's GEMV as it is.
 #include "cuda/fused_decode/staged.hpp"
 
-#include <algorithm>
 #include <bit>
 #include <string>
 #include <string_view>
@@ -146,14 +145,6 @@ bool epilogue_serves(const FusedNormQkvArgs& a) {
   return a.freqs.style == RopeStyle::interleaved && a.q.dim(2) % 16 == 0;
 }
 
-// The prefetch asks for runs of whole rows: only where a row's heads are contiguous.
-std::int64_t kv_history_l2_blocks(const FusedNormQkvArgs& a) {
-  const KvCacheView& c = a.cache;
-  const bool rows_whole =
-      c.head_stride == c.head_dim && c.row_stride == std::int64_t{c.num_kv_heads} * c.head_dim;
-  return rows_whole ? std::max<std::int64_t>(a.kv_history_l2_blocks, 0) : 0;
-}
-
 gemv_impl::QkvRopeEpilogue qkv_epilogue(const FusedNormQkvArgs& a) {
   gemv_impl::QkvRopeEpilogue e;
   e.on = true;
@@ -238,7 +229,6 @@ void run_staged(const FusedNormQkvArgs& a, cudaStream_t stream) {
     GemvParams p = dense_qkv_params(a);
     if (epilogue_serves(a)) {
       p.qkv = qkv_epilogue(a);
-      p.kv_l2_blocks = kv_history_l2_blocks(a);
       return launch_dense(p, a.pdl, stream);
     }
     launch_dense(p, a.pdl, stream);
@@ -261,7 +251,6 @@ void run_staged(const FusedNormQkvArgs& a, cudaStream_t stream) {
   }
   if (epilogue_serves(a)) {
     p.qkv = qkv_epilogue(a);
-    p.kv_l2_blocks = kv_history_l2_blocks(a);
     return launch(p, a.pdl, stream);
   }
   launch(p, a.pdl, stream);

@@ -32,7 +32,6 @@
 #include "cuda/common/reduce.cuh"
 #include "cuda/common/vec.cuh"
 #include "cuda/gemv/gemv_common.cuh"
-#include "cuda/gemv/kv_history_prefetch.cuh"
 #include "cuda/gemv/qkv_epilogue.cuh"
 #include "klab/cuda/check.hpp"
 #include "klab/error.hpp"
@@ -67,7 +66,6 @@ __device__ __forceinline__ void dense_vec16_body(const GemvParams& p) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const std::int64_t outs_per_warp = Swiglu ? 1 : R;
   const std::int64_t n0 = (static_cast<std::int64_t>(blockIdx.x) * kWarps + warp) * outs_per_warp;
-  if constexpr (Qkv) maybe_prefetch_kv_history<T>(p);
   if (n0 >= p.N) return;
   bool live[R];
   const T* rows[R];

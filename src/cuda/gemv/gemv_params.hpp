@@ -46,10 +46,6 @@ struct GemvParams {
   // (decode attention) run. A hint: results never depend on it.
   L2Ranges l2_after;
   std::int64_t l2_after_first_block = 0;
-  // KV-history L2 prefetch (the QKV epilogue of mma_staged and vec16_multi_row): the grid's last
-  // kv_l2_blocks blocks ask the L2 at their start for their share of every token's cache rows
-  // below its position (kv_history_prefetch.cuh). 0: off. A hint.
-  std::int64_t kv_l2_blocks = 0;
   bool spread = false;  // GemvArgs::spread
   // vec16_multi_row only: y rounded to f16 after the epilogue, [M, N] (GemvArgs::y_copy).
   void* y_copy = nullptr;

@@ -13,8 +13,7 @@
 // (decode: M = 1 up to K = 32768); larger x goes to `mma`.
 //
 // PDL: scales and the first D - 1 chunks are requested before griddepcontrol.wait, x after it;
-// dependents are released after the main loop. With the QKV epilogue, the grid's last blocks may
-// also ask the L2 for the KV history before the wait (kv_history_prefetch.cuh).
+// dependents are released after the main loop.
 //
 // RMSNorm prologue (GemvParams::norm_x set; the fused decode `staged` variant): instead of
 // copying x, every block reads the f32 rows (the residual stream, after griddepcontrol.wait),
@@ -30,7 +29,6 @@
 #include "cuda/common/l2_prefetch.cuh"
 #include "cuda/common/reduce.cuh"
 #include "cuda/common/smem_tiles.cuh"
-#include "cuda/gemv/kv_history_prefetch.cuh"
 #include "cuda/gemv/mma_gemv.cuh"
 #include "cuda/gemv/qkv_epilogue.cuh"
 #include "klab/cuda/check.hpp"
@@ -268,7 +266,6 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
     if (j < items) issue_codes(j);
     cp_async_commit();
   }
-  if constexpr (!Swiglu) maybe_prefetch_kv_history<T>(p);
   decode::pdl_wait();  // x (and the residual read at the end) may come from the previous kernel
   if (p.norm_x != nullptr) {
     // `red` is free until the partial sums after the main loop (barriers in between).

@@ -537,11 +537,9 @@ std::set<std::string> check_norm_qkv(const QkvCase& c) {
       a.pdl = pdl;
       a.normed = given ? normed.view() : TensorView{};
       // With PDL, staged's tail blocks also issue an L2 prefetch (a hint that must change
-      // nothing): of the weight codes and of the workspace it writes (an odd size); and its
-      // last blocks ask for the cache rows below each token's position (paged and contiguous).
+      // nothing): of the weight codes and of the workspace it writes (an odd size).
       a.l2_after = {};
       a.l2_after_blocks = 0;
-      a.kv_history_l2_blocks = pdl ? 5 : 0;
       if (pdl && a.weights.w && a.weights.w->has_tiled()) {
         const cuda::QuantTiledView t = a.weights.w->tiled();
         a.l2_after[0] = {t.codes, static_cast<std::size_t>(t.code_bytes())};
@@ -562,7 +560,6 @@ std::set<std::string> check_norm_qkv(const QkvCase& c) {
     a.unnormed = rows.rows.view();
     a.l2_after = {};
     a.l2_after_blocks = 0;
-    a.kv_history_l2_blocks = 1 << 20;  // more than the grid: every block
     EXPECT_TRUE(cuda::fused_norm_qkv_registry().find("staged")->supports(a));
     a.pdl = true;
     run_and_check("staged");
@@ -649,7 +646,6 @@ TEST_F(FusedDecode, NormQkvDropsUnaddressableRows) {
           a.workspace = ws.data();
           a.workspace_bytes = ws.size();
           if (kind == WKind::f16) a.normed = normed.view();
-          a.kv_history_l2_blocks = 1 << 20;  // history of a missing sequence: nothing asked
           if (!cuda::fused_norm_qkv_registry().find(variant)->supports(a)) {
             EXPECT_STRNE(variant, "staged");
             continue;
