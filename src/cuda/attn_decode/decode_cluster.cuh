@@ -512,7 +512,11 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
 
   cluster_sync();  // every CTA's state is written and visible to the cluster
   merge_cluster<T, D, S::kThreads>(p, smem_addr(eo), b, h0, n_heads, cut.count);
-  cluster_sync();  // no CTA exits (releasing its shared memory) while another still reads it
+  // No CTA exits (releasing its shared memory) while another still reads it. The reads have
+  // returned (their values are stored), so the arrive orders nothing: `out`'s stores drain
+  // while the barrier completes instead of before it.
+  cluster_arrive_relaxed();
+  cluster_wait();
 #else
   (void)p;
 #endif

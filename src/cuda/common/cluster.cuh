@@ -24,6 +24,16 @@ __device__ __forceinline__ void cluster_arrive() {
 #endif
 }
 
+// An arrive that orders no memory operation: for a barrier that only keeps shared memory alive
+// (no CTA exits while another reads it), where every remote load before it has returned its
+// value. A release arrive there also waits for the thread's global stores to drain (ncu: the
+// decode attention's last barrier stalled on that MEMBAR after its output stores).
+__device__ __forceinline__ void cluster_arrive_relaxed() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
+#endif
+}
+
 __device__ __forceinline__ void cluster_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
