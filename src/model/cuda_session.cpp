@@ -1093,7 +1093,6 @@ void CudaSession::residual_matmul(const TensorView& in, const DeviceWeight& w, b
     g.residual = x;
     g.epilogue = cuda::Epilogue::residual;
     g.y_copy = xh_rows(in.dim(0));
-    g.spread = spread;  // decode (fold_step): the O projection, two rows a warp
     cuda::gemv(g, stream_.get(), pdl_ ? "vec16_multi_row_pdl" : "vec16_multi_row");
     return;
   }

@@ -54,12 +54,6 @@ bool one_row_per_warp(std::int64_t n) {
   return !off && n / 4 < std::int64_t{16} * sms;
 }
 
-// KLAB_CUDA_DENSE_ROWS=1: a row a warp for a spread GEMV too (a study switch, read once).
-bool rows_per_warp_forced() {
-  static const bool one = env_equals("KLAB_CUDA_DENSE_ROWS", "1");
-  return one;
-}
-
 // Qkv: the QKV epilogue (p.qkv: bias, interleaved RoPE, q and the KV-cache rows) instead of y;
 // a warp's R (even) consecutive rows hold whole rotation pairs. RmsScale: p.x_rms_scale. Copy:
 // p.y_copy, in kernels of their own (gemv_dense_vec16_copy_kernel): with a run-time branch in
@@ -194,15 +188,6 @@ __global__ void __launch_bounds__(kWarps * 32, 8) gemv_dense_vec16_copy_row_kern
   dense_vec16_body<T, MT, 1, 8, false, false, false, true>(p);
 }
 
-// Two rows a warp for a one-token GEMV launched beside another kernel's CTAs (GemvParams::spread,
-// the O projection beside the decode attention): a row a warp fills the register file with
-// Llama-2-7B's 4,096 rows (1,024 blocks, 8 an SM), so on the SMs the attention holds only 5 fit
-// and a third of the grid waited for a second wave; at two rows the grid is 512 blocks.
-template <class T>
-__global__ void __launch_bounds__(kWarps * 32, 8) gemv_dense_vec16_copy_row2_kernel(GemvParams p) {
-  dense_vec16_body<T, 1, 2, 4, false, false, false, true>(p);
-}
-
 template <class T, int MT>
 __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_copy_kernel(GemvParams p) {
   dense_vec16_body<T, MT, 4, 2, false, false, false, true>(p);
@@ -227,9 +212,7 @@ void launch_vec16(const GemvParams& params, cudaStream_t stream, bool pdl) {
       };
       if (p.y_copy) {  // f16 activations (gemv_args_problem)
         if constexpr (std::is_same_v<T, __half>) {
-          if (MT == 1 && p.spread && one_row_per_warp(p.N) && !rows_per_warp_forced())
-            launch(gemv_dense_vec16_copy_row2_kernel<T>, 2);
-          else if (one_row_per_warp(p.N))
+          if (one_row_per_warp(p.N))
             launch(gemv_dense_vec16_copy_row_kernel<T, MT>, 1);
           else
             launch(gemv_dense_vec16_copy_kernel<T, MT>, 4);
