@@ -1,0 +1,55 @@
+# Helpers the per-call device scripts share, so each script holds only its experiment. Source
+# it from a script run at the repository root of the device's copy of the work tree:
+#   . scripts/device-runs/lib.sh
+#   dr_start c1                  # unpack .carry/snap.tgz to /tmp/snap, cd there, R=/tmp/c1
+#   dr_build klab_cli test_...   # configure /tmp/klab-build and build these targets (-j16)
+#   dr_test fused test_cuda_fused_decode_fused_decode_test 120 [gtest args...]
+#   dr_e2e 7b-q4 --model llama2-7b --weights q4_0 --batch 1
+#   dr_finish                    # $R packed as $OUT/c1.tgz
+# Variables set for the script: R (results), B (build dir), K (the klab binary), t0.
+# shellcheck shell=bash
+
+dr_start() {  # NAME
+  export KLAB_GIT_COMMIT
+  KLAB_GIT_COMMIT=$(cat .carry/commit 2>/dev/null || echo unknown)
+  DR_NAME=$1
+  rm -rf /tmp/snap && mkdir -p /tmp/snap && tar -xzf .carry/snap.tgz -C /tmp/snap || return 1
+  cd /tmp/snap || return 1
+  R=/tmp/$DR_NAME
+  rm -rf "$R" && mkdir -p "$R"
+  B=/tmp/klab-build
+  K=$B/bin/klab
+  t0=$SECONDS
+  nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
+}
+
+dr_build() {  # TARGET... (none: everything)
+  local targets=()
+  for t in "$@"; do targets+=(--target "$t"); done
+  cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKLAB_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES=90a > "$R/cmake.log" 2>&1
+  cmake --build "$B" -j16 "${targets[@]}" > "$R/build.log" 2>&1
+  echo "build rc $? in $((SECONDS - t0))s"
+  grep -E "error|warning" "$R/build.log" | head -10
+}
+
+dr_test() {  # NAME BINARY TIMEOUT [ARGS...]
+  local name=$1 bin=$2 limit=$3
+  shift 3
+  timeout "$limit" "$B/tests/$bin" "$@" > "$R/$name.log" 2>&1
+  echo "$name rc $? $(grep -E '^\[  (PASSED|FAILED) ' "$R/$name.log" | tr '\n' ' ')($((SECONDS - t0))s)"
+  grep -E "^\[  FAILED  \]|Failure|exception" "$R/$name.log" | head -8
+}
+
+dr_e2e() {  # NAME ARGS... (klab bench e2e at ctx 512, no prompt, unless ARGS say otherwise)
+  local name=$1
+  shift
+  timeout 100 "$K" bench e2e --prompt 0 --ctx 512 "$@" --json "$R/e2e-$name.json" \
+    > "$R/e2e-$name.txt" 2>&1
+  echo "$name: $(grep -hoE '[0-9.,]+ tokens/s' "$R/e2e-$name.txt" | tr '\n' ' ')($((SECONDS - t0))s)"
+}
+
+dr_finish() {
+  tar -czf "${OUT:-/tmp}/$DR_NAME.tgz" -C "$R" .
+  echo "total $((SECONDS - t0))s"
+}
