@@ -599,15 +599,6 @@ void CudaSession::make_decode_plans() {
     plans_.push_back(cuda::plan_decode_attention(
         static_cast<int>(b), static_cast<int>(c.n_heads), static_cast<int>(c.n_kv_heads),
         static_cast<int>(c.head_dim), DType::f16, std::span(longest).first(b), sm_count_));
-    // KLAB_CUDA_DECODE_CLUSTER = 1..16: the cluster decode kernels' CTAs a (sequence, KV head
-    // tile), instead of the plan's (a study switch, read once; the kernel still caps it to
-    // what the device holds at once).
-    static const int cluster = std::atoi(env_or("KLAB_CUDA_DECODE_CLUSTER", "0").c_str());
-    if (cluster >= 1 && cluster <= 16 && plans_.back().cluster_splits > 0) {
-      cuda::DecodePlan& p = plans_.back();
-      p.cluster_splits = cluster;
-      p.cluster_chunk = static_cast<int>((max_context() + cluster - 1) / cluster + 15) / 16 * 16;
-    }
     workspace = std::max(workspace, plans_.back().workspace_bytes);
   }
   if (workspace > 0) {

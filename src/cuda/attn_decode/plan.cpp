@@ -9,6 +9,7 @@
 
 #include "cuda/attn_decode/decode_params.hpp"
 #include "cuda/attn_decode/split_plan.hpp"
+#include "cuda/common/env_switch.hpp"
 #include "cuda/common/launch_util.hpp"
 #include "klab/cuda/attention.hpp"
 #include "klab/cuda/check.hpp"
@@ -90,9 +91,15 @@ SplitChoice choose_cluster_splits(std::span<const std::int32_t> lens, int blocks
                                   int sm_count) {
   int longest = 0;
   for (const std::int32_t len : lens) longest = std::max<int>(longest, len);
+  // KLAB_CUDA_DECODE_CLUSTER = 1..kClusterMaxSplits replaces the choice (a study switch, read
+  // once; the launch still caps it to the clusters the device holds at once).
+  static const int forced = env_int("KLAB_CUDA_DECODE_CLUSTER");
   SplitChoice c;
   c.max_splits =
-      std::min(choose_fused_splits(lens, blocks_per_seq, sm_count).max_splits, kClusterMaxSplits);
+      forced >= 1 && forced <= kClusterMaxSplits
+          ? forced
+          : std::min(choose_fused_splits(lens, blocks_per_seq, sm_count).max_splits,
+                     kClusterMaxSplits);
   c.chunk = cluster_split(longest, c.max_splits).chunk;
   return c;
 }
