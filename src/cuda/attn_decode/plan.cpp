@@ -95,11 +95,10 @@ SplitChoice choose_cluster_splits(std::span<const std::int32_t> lens, int blocks
   // once; the launch still caps it to the clusters the device holds at once).
   static const int forced = env_int("KLAB_CUDA_DECODE_CLUSTER");
   SplitChoice c;
-  c.max_splits =
-      forced >= 1 && forced <= kClusterMaxSplits
-          ? forced
-          : std::min(choose_fused_splits(lens, blocks_per_seq, sm_count).max_splits,
-                     kClusterMaxSplits);
+  c.max_splits = forced >= 1 && forced <= kClusterMaxSplits
+                     ? forced
+                     : std::min(choose_fused_splits(lens, blocks_per_seq, sm_count).max_splits,
+                                kClusterMaxSplits);
   c.chunk = cluster_split(longest, c.max_splits).chunk;
   return c;
 }
