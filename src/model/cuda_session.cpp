@@ -169,7 +169,7 @@ class CudaSession final : public Session {
   bool qkv_fused(const Layer& l, const AttnStep& step, const TensorView& q);
   bool ffn_norm_fused(const Layer& l, const TensorView& ffn, bool decode);
   void residual_matmul(const TensorView& x, const DeviceWeight& w, bool decode, bool fused,
-                       cuda_engine::GridHints hints = {});
+                       bool spread = false);
   cuda::RopeFreqs rope_freqs() const;
   void logits_rows(std::int64_t first, std::int64_t t, float* dst);
   void decode_body(std::int64_t batch, const cuda::DecodePlan& plan);
@@ -192,10 +192,10 @@ class CudaSession final : public Session {
   // tensor-core GEMM, dense ones through cuBLAS; quantized decode batches of up to
   // kWideDecodeGemvRows through the GEMV instead (unless KLAB_CUDA_WIDE_DECODE=gemm): one
   // mma_wide pass on tiled weights, else passes of 8 rows.
-  // hints: the GEMV launches' placement (decode rows only).
+  // spread: GemvArgs::spread for the GEMV launches (decode rows only).
   void matmul(const TensorView& y, const TensorView& x, const DeviceWeight& w,
               cuda::Epilogue epilogue, bool decode, const DeviceWeight* w_up = nullptr,
-              cuda_engine::GridHints hints = {});
+              bool spread = false);
 
   const std::int32_t* step_i32(std::int64_t offset) const {
     return static_cast<const std::int32_t*>(step_dev_.data()) + offset;
@@ -235,11 +235,6 @@ class CudaSession final : public Session {
   // the decode attention holds most SMs, they would all land on the few it leaves free
   // (KLAB_CUDA_SPREAD=0: off, a study switch; spreading the down GEMV too measured neutral).
   bool spread_o_ = true;
-  // One-sequence decode steps: the O projection's blocks fit beside the decode attention's CTAs
-  // (GemvArgs::spread_beside) and request nearly all their codes before their PDL wait
-  // (GemvArgs::prestage), so the O weights stream while the latency-bound attention runs
-  // (KLAB_CUDA_O_PRESTAGE=0: off, a study switch).
-  bool prestage_o_ = true;
   // The decode QKV block's norm as its own kernel (rmsnorm_to_half, under PDL) whose rows the
   // staged GEMV copies, instead of the norm in every block's prologue
   // (KLAB_CUDA_QKV_NORM=prologue: the prologue, a study switch).
@@ -381,7 +376,6 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       pdl_(!env_is("KLAB_CUDA_PDL", "0")),
       norm_pdl_(pdl_ && !env_is("KLAB_CUDA_NORM_PDL", "0")),
       spread_o_(!env_is("KLAB_CUDA_SPREAD", "0")),
-      prestage_o_(!env_is("KLAB_CUDA_O_PRESTAGE", "0")),
       qkv_norm_kernel_(!env_is("KLAB_CUDA_QKV_NORM", "prologue")),
       dense_qkv_fused_(!env_is("KLAB_CUDA_DENSE_QKV", "chain")),
       dense_norm_fold_(!env_is("KLAB_CUDA_DENSE_NORM", "kernel")),
@@ -887,7 +881,7 @@ bool CudaSession::capture_sample_graph() {
 
 void CudaSession::matmul(const TensorView& y, const TensorView& x, const DeviceWeight& w,
                          cuda::Epilogue epilogue, bool decode, const DeviceWeight* w_up,
-                         cuda_engine::GridHints hints) {
+                         bool spread) {
   const cudaStream_t s = stream_.get();
   const std::int64_t m = x.dim(0);
   // Dense weights of a wide decode batch go to cuBLAS below: passes of 8 GEMV rows would stream
@@ -908,8 +902,7 @@ void CudaSession::matmul(const TensorView& y, const TensorView& x, const DeviceW
     const TensorView* up = w_up ? &w_up->dense() : nullptr;
     return dense_gemm_->run(y, x, w.dense(), epilogue, up, gate_scratch_.data());
   }
-  cuda_engine::matmul(y, x, w, epilogue, s, gemv_variant_, w_up, pdl_,
-                      decode ? hints : cuda_engine::GridHints{});
+  cuda_engine::matmul(y, x, w, epilogue, s, gemv_variant_, w_up, pdl_, spread && decode);
 }
 
 namespace {
@@ -1089,7 +1082,7 @@ bool CudaSession::ffn_norm_fused(const Layer& l, const TensorView& ffn, bool dec
 
 // x += in · Wᵀ (O and down projections; `in` is attn_ or ffn_ per w's columns).
 void CudaSession::residual_matmul(const TensorView& in, const DeviceWeight& w, bool decode,
-                                  bool fused, cuda_engine::GridHints hints) {
+                                  bool fused, bool spread) {
   const TensorView x = x_rows(in.dim(0));
   if (!fused && !w.quantized() && fold_step(in.dim(0), decode)) {
     // The f16 copy of the residual rows for the folded norm after this projection.
@@ -1104,7 +1097,7 @@ void CudaSession::residual_matmul(const TensorView& in, const DeviceWeight& w, b
     return;
   }
   if (!fused) {
-    matmul(x, in, w, cuda::Epilogue::residual, decode, nullptr, hints);
+    matmul(x, in, w, cuda::Epilogue::residual, decode, nullptr, spread);
     return;
   }
   cuda::FusedGemvResidualArgs a;
@@ -1112,9 +1105,7 @@ void CudaSession::residual_matmul(const TensorView& in, const DeviceWeight& w, b
   a.x = in;
   a.weights = fused_weights(w);
   a.pdl = pdl_;
-  a.spread = hints.spread;
-  a.spread_beside = hints.beside;
-  a.prestage = hints.beside > 0;
+  a.spread = spread;
   cuda::fused_gemv_residual(a, stream_.get());
 }
 
@@ -1167,7 +1158,6 @@ void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
   const std::int32_t* kv_lens = step_i32(layout_.kv_lens());
   if (step.decode && l2_prefetch_bytes_ > 0 && l2_prefetch_kernel_)
     cuda::l2_prefetch({projection_prefetch(l), pdl_}, s);
-  std::size_t o_beside = 0;  // the attention CTA's shared memory the O blocks fit beside
   if (step.decode && !ablated(true, attention)) {
     cuda::DecodeAttnArgs a;
     a.out = out;
@@ -1187,10 +1177,7 @@ void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
     }
     // A named variant that cannot take this call (e.g. no plan in an eager step) defers to auto.
     const auto* named = cuda::decode_attention_registry().find(decode_attn_variant_);
-    const std::string_view variant =
-        named && named->supports(a) ? std::string_view(decode_attn_variant_) : "auto";
-    if (prestage_o_ && t == 1) o_beside = cuda::decode_attention_cta_smem(a, variant);
-    cuda::decode_attention(a, s, variant);
+    cuda::decode_attention(a, s, named && named->supports(a) ? decode_attn_variant_ : "auto");
   } else if (!step.decode) {
     cuda::PrefillAttnArgs a;
     a.out = out;
@@ -1208,7 +1195,7 @@ void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
   // is that same GEMV.
   if (!ablated(step.decode, o_proj))
     residual_matmul(dview(attn_.data(), DType::f16, {t, c.q_dim()}), l.wo, step.decode,
-                    fused_ == Fused::all && fused_step(step, l.wo), {spread_o_, o_beside});
+                    fused_ == Fused::all && fused_step(step, l.wo), spread_o_);
 }
 
 void CudaSession::ffn_block(const Layer& l, std::int64_t t, bool decode) {

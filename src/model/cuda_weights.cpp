@@ -146,7 +146,7 @@ std::string gemv_variant_from_env() {
 
 void matmul(const TensorView& y, const TensorView& x, const DeviceWeight& w,
             cuda::Epilogue epilogue, cudaStream_t stream, const std::string& variant,
-            const DeviceWeight* w_up, bool pdl, GridHints hints) {
+            const DeviceWeight* w_up, bool pdl, bool spread) {
   const std::int64_t m = x.dim(0);
   if (w.quantized() && m > cuda::kGemvMaxM) {  // prefill: one tensor-core GEMM over all rows
     cuda::GemvArgs args;
@@ -162,20 +162,18 @@ void matmul(const TensorView& y, const TensorView& x, const DeviceWeight& w,
   for (std::int64_t begin = 0; begin < m; begin += cuda::kGemvMaxM) {
     const std::int64_t end = std::min(m, begin + cuda::kGemvMaxM);
     gemv(y.slice0(begin, end), x.slice0(begin, end), w, epilogue, stream, variant, w_up, pdl,
-         hints);
+         spread);
   }
 }
 
 void gemv(const TensorView& y, const TensorView& x, const DeviceWeight& w, cuda::Epilogue epilogue,
           cudaStream_t stream, const std::string& variant, const DeviceWeight* w_up, bool pdl,
-          GridHints hints) {
+          bool spread) {
   cuda::GemvArgs args;
   args.y = y;
   args.x = x;
   args.epilogue = epilogue;
-  args.spread = hints.spread;
-  args.spread_beside = hints.beside;
-  args.prestage = hints.beside > 0;
+  args.spread = spread;
   if (epilogue == cuda::Epilogue::residual) args.residual = args.y;
   if (w.quantized()) {
     args.w = &w.quant();

@@ -9,7 +9,6 @@
 
 #if KLAB_HAS_CUDA
 
-#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -71,21 +70,17 @@ std::string gemv_variant_from_env();
 //   residual: y += x · Wᵀ (y is the residual). swiglu: y = silu(x · Wᵀ) ⊙ (x · W_upᵀ).
 // pdl: with variant "auto", launch auto's choice as its _pdl twin where one exists (the GEMV
 // streams its first weights while the kernel before it finishes; it waits for that kernel's
-// output before reading x). hints: the GEMV grid's placement (GridHints).
-struct GridHints {
-  bool spread = false;     // GemvArgs::spread
-  std::size_t beside = 0;  // GemvArgs::spread_beside; > 0 also sets GemvArgs::prestage
-};
+// output before reading x). spread: GemvArgs::spread.
 void matmul(const TensorView& y, const TensorView& x, const DeviceWeight& w,
             cuda::Epilogue epilogue, cudaStream_t stream, const std::string& variant,
-            const DeviceWeight* w_up = nullptr, bool pdl = false, GridHints hints = {});
+            const DeviceWeight* w_up = nullptr, bool pdl = false, bool spread = false);
 
 // One GEMV launch over all of x's rows (the registry's limits apply: kGemvMaxM, or
-// kGemvWideMaxM for tiled quantized weights through mma_wide); variant, pdl and hints as in
+// kGemvWideMaxM for tiled quantized weights through mma_wide); variant, pdl and spread as in
 // matmul.
 void gemv(const TensorView& y, const TensorView& x, const DeviceWeight& w, cuda::Epilogue epilogue,
           cudaStream_t stream, const std::string& variant, const DeviceWeight* w_up = nullptr,
-          bool pdl = false, GridHints hints = {});
+          bool pdl = false, bool spread = false);
 
 }  // namespace klab::detail::cuda_engine
 

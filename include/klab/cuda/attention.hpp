@@ -145,12 +145,6 @@ const registry::OpRegistry<DecodeAttnArgs>& decode_attention_registry();
 // "auto": split_kv when a plan and workspace are given, else tiled.
 void decode_attention(const DecodeAttnArgs& args, cudaStream_t stream = nullptr,
                       std::string_view variant = "auto");
-// The dynamic shared memory one CTA of `variant` ("auto": the variant auto picks for args)
-// holds, for a caller that places work beside it (the O projection's blocks, launched under PDL
-// while the attention runs: GemvArgs::spread_beside). 0 for variants that do not say (every
-// non-cluster one) or an unknown name.
-std::size_t decode_attention_cta_smem(const DecodeAttnArgs& args,
-                                      std::string_view variant = "auto");
 
 // ---- prefill attention --------------------------------------------------------------------------
 // Varlen prefill. Sequence b owns query rows [cu_q[b], cu_q[b+1]) and k_len keys; its queries

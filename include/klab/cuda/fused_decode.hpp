@@ -142,9 +142,7 @@ struct FusedGemvResidualArgs {
   TensorView x;
   FusedWeights weights;  // w / w_dense only
   bool pdl = false;
-  bool spread = false;            // GemvArgs::spread (staged)
-  std::size_t spread_beside = 0;  // GemvArgs::spread_beside (staged)
-  bool prestage = false;          // GemvArgs::prestage (staged)
+  bool spread = false;  // GemvArgs::spread (staged)
 
   std::int64_t M() const { return x.dim(0); }
   std::int64_t N() const { return y.dim(1); }

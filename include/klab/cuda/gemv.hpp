@@ -17,7 +17,6 @@
 // Dense variants ("gemv_dense"): warp_per_row, vec16_multi_row.
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -52,14 +51,6 @@ struct GemvArgs {
   // A PDL launch behind a kernel that holds most SMs (the decode attention before the O
   // projection) otherwise packs all its blocks onto the few free SMs, where they stay.
   bool spread = false;
-  // Launch hints for a projection launched under PDL beside a latency-bound kernel (mma_staged
-  // at one 4- or 8-bit tile a block; others ignore them; results never depend on them):
-  // spread_beside: the shared memory a CTA of the kernel before holds on each SM while this grid
-  // is placed (the decode attention's, decode_attention_cta_smem), which spread leaves free, so
-  // ceil(blocks / SMs) blocks fit beside it; prestage: a ring deep enough that (nearly) all of
-  // each block's codes are requested before the PDL wait, while the kernel before still runs.
-  std::size_t spread_beside = 0;
-  bool prestage = false;
   // Optional (dense weights, f16 x, epilogue none or residual; vec16_multi_row variants only):
   // device f16 [M, N], contiguous, apart from y and x: receives y rounded to f16 after the
   // epilogue (the residual stream's f16 copy that the next projection reads when its RMSNorm is

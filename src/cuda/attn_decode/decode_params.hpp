@@ -197,9 +197,6 @@ void launch_split_kv_mma_cluster(const DecodeParams& p, cudaStream_t stream, Clu
 // The cluster size launch_split_kv_mma_cluster takes for p (p.max_splits shrunk until all of
 // the grid's clusters are resident at once, as the device reports); 0: it cannot launch.
 int cluster_launch_size(const DecodeParams& p, ClusterCta cta);
-// The dynamic shared memory of one CTA of that shape (f16 / bf16 K/V, head_dim 64 / 128 / 256;
-// 0 for other head dims).
-std::size_t cluster_cta_smem(ClusterCta cta, int head_dim);
 template <class T, int kWarps, int kMaxStages>
 int decode_cluster_size_typed(const DecodeParams& p);
 template <class T, int kWarps, int kMaxStages>

@@ -83,37 +83,6 @@ bool has_fused_plan(const DecodeAttnArgs& a) {
 // Planned keys from which one contiguous GQA sequence takes split_kv_mma_cluster_w4_spec.
 constexpr std::int64_t kLongSingleSequence = 8192;
 
-// The cluster variants: name, CTA shape, speculative prologue.
-struct ClusterVariant {
-  const char* name;
-  decode::ClusterCta cta;
-  bool speculate;
-  const char* description;
-};
-constexpr ClusterVariant kClusterVariants[] = {
-    {"split_kv_mma_cluster", decode::ClusterCta::w4, false,
-     "latency-first split-KV on sm_90: the splits of each (sequence, KV head tile) are one "
-     "thread-block cluster (<= 16 CTAs of 4 warps) that merges through distributed shared "
-     "memory and writes out (no partials, counters or workspace); length, Q and block-table "
-     "window loaded together, rings of 4 tiles per warp (a B=1 S=4096 CTA issues every copy "
-     "in its prologue)"},
-    {"split_kv_mma_cluster_w8", decode::ClusterCta::w8, false,
-     "split_kv_mma_cluster with 8 warps a CTA (rings of 3 tiles at D = 128): twice the warps "
-     "issuing, half the tiles per warp"},
-    {"split_kv_mma_cluster_s2", decode::ClusterCta::w4_s2, false,
-     "split_kv_mma_cluster with 2-stage rings (~78 KiB at D = 128): two CTAs fit an SM, so a "
-     "16-CTA cluster needs 8 SMs of a GPC"},
-    {"split_kv_mma_cluster_spec", decode::ClusterCta::w8, true,
-     "split_kv_mma_cluster_w8 whose contiguous-cache copies for the plan's guessed cut are "
-     "issued "
-     "before the length arrives (rows past it masked, V rows zeroed; re-issued when the cut "
-     "differs, so best when the plan was made for the actual lengths)"},
-    {"split_kv_mma_cluster_w4_spec", decode::ClusterCta::w4, true,
-     "split_kv_mma_cluster_spec on split_kv_mma_cluster's CTA (4 warps, rings of 4 tiles): "
-     "the speculative prologue with the deeper rings (H100: w4 streams long ranges faster, "
-     "w8 + speculation starts sooner)"},
-};
-
 registry::OpRegistry<DecodeAttnArgs> build() {
   registry::OpRegistry<DecodeAttnArgs> r("decode_attention");
   r.add({"block_per_head",
@@ -178,7 +147,36 @@ registry::OpRegistry<DecodeAttnArgs> build() {
          [](const DecodeAttnArgs& a, cudaStream_t s) {
            decode::launch_split_kv_mma_fused(fused_params_of(a), s);
          }});
-  for (const ClusterVariant& v : kClusterVariants) {
+  struct ClusterVariant {
+    const char* name;
+    decode::ClusterCta cta;
+    bool speculate;
+    const char* description;
+  };
+  const ClusterVariant cluster_variants[] = {
+      {"split_kv_mma_cluster", decode::ClusterCta::w4, false,
+       "latency-first split-KV on sm_90: the splits of each (sequence, KV head tile) are one "
+       "thread-block cluster (<= 16 CTAs of 4 warps) that merges through distributed shared "
+       "memory and writes out (no partials, counters or workspace); length, Q and block-table "
+       "window loaded together, rings of 4 tiles per warp (a B=1 S=4096 CTA issues every copy "
+       "in its prologue)"},
+      {"split_kv_mma_cluster_w8", decode::ClusterCta::w8, false,
+       "split_kv_mma_cluster with 8 warps a CTA (rings of 3 tiles at D = 128): twice the warps "
+       "issuing, half the tiles per warp"},
+      {"split_kv_mma_cluster_s2", decode::ClusterCta::w4_s2, false,
+       "split_kv_mma_cluster with 2-stage rings (~78 KiB at D = 128): two CTAs fit an SM, so a "
+       "16-CTA cluster needs 8 SMs of a GPC"},
+      {"split_kv_mma_cluster_spec", decode::ClusterCta::w8, true,
+       "split_kv_mma_cluster_w8 whose contiguous-cache copies for the plan's guessed cut are "
+       "issued "
+       "before the length arrives (rows past it masked, V rows zeroed; re-issued when the cut "
+       "differs, so best when the plan was made for the actual lengths)"},
+      {"split_kv_mma_cluster_w4_spec", decode::ClusterCta::w4, true,
+       "split_kv_mma_cluster_spec on split_kv_mma_cluster's CTA (4 warps, rings of 4 tiles): "
+       "the speculative prologue with the deeper rings (H100: w4 streams long ranges faster, "
+       "w8 + speculation starts sooner)"},
+  };
+  for (const ClusterVariant& v : cluster_variants) {
     const decode::ClusterCta cta = v.cta;
     const bool speculate = v.speculate;
     r.add({v.name, v.description,
@@ -295,17 +293,6 @@ const registry::OpRegistry<DecodeAttnArgs>& decode_attention_registry() {
 void decode_attention(const DecodeAttnArgs& args, cudaStream_t stream, std::string_view variant) {
   validate(args);
   decode_attention_registry().run(args, stream, variant);
-}
-
-std::size_t decode_attention_cta_smem(const DecodeAttnArgs& args, std::string_view variant) {
-  const auto& reg = decode_attention_registry();
-  const auto* named = variant == "auto" ? nullptr : reg.find(variant);
-  if (variant != "auto" && named == nullptr) return 0;
-  const std::string_view name = named ? named->name : reg.pick(args).name;
-  for (const ClusterVariant& v : kClusterVariants)
-    if (name == v.name)
-      return decode::cluster_cta_smem(v.cta, static_cast<int>(args.cache.head_dim));
-  return 0;
 }
 
 }  // namespace klab::cuda

@@ -9,7 +9,6 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include "cuda/attn_decode/decode_cluster.cuh"
 #include "cuda/attn_decode/decode_params.hpp"
 #include "klab/error.hpp"
 
@@ -44,37 +43,6 @@ int cluster_launch_size(const DecodeParams& p, ClusterCta cta) {
       return size_of<8, 4>(p);
     case ClusterCta::w4_s2:
       return size_of<4, 2>(p);
-  }
-  return 0;
-}
-
-namespace {
-
-template <int kWarps, int kMaxStages>
-std::size_t smem_of(int head_dim) {
-  // sizeof(T) is all the shape depends on: f16 and bf16 alike.
-  switch (head_dim) {
-    case 64:
-      return ClusterShape<__half, 64, kWarps, kMaxStages>::kSmemBytes;
-    case 128:
-      return ClusterShape<__half, 128, kWarps, kMaxStages>::kSmemBytes;
-    case 256:
-      return ClusterShape<__half, 256, kWarps, kMaxStages>::kSmemBytes;
-    default:
-      return 0;
-  }
-}
-
-}  // namespace
-
-std::size_t cluster_cta_smem(ClusterCta cta, int head_dim) {
-  switch (cta) {
-    case ClusterCta::w4:
-      return smem_of<4, 4>(head_dim);
-    case ClusterCta::w8:
-      return smem_of<8, 4>(head_dim);
-    case ClusterCta::w4_s2:
-      return smem_of<4, 2>(head_dim);
   }
   return 0;
 }

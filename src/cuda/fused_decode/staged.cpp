@@ -175,8 +175,6 @@ GemvArgs residual_gemv_args(const FusedGemvResidualArgs& a) {
   g.residual = a.y;
   g.epilogue = Epilogue::residual;
   g.spread = a.spread;
-  g.spread_beside = a.spread_beside;
-  g.prestage = a.prestage;
   return g;
 }
 

@@ -140,8 +140,6 @@ GemvParams params_of(const GemvArgs& a) {
   p.y_f32 = a.y.dtype == DType::f32;
   p.epilogue = a.epilogue;
   p.spread = a.spread;
-  p.spread_beside = a.spread_beside;
-  p.prestage = a.prestage;
   p.y_copy = a.y_copy.data;
   if (a.w) {
     if (a.w->has_plain()) p.w = a.w->plain();

@@ -3,7 +3,6 @@
 // registry.cpp is the only place that lists them.
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
 
 #include "cuda/common/l2_ranges.hpp"
@@ -47,9 +46,7 @@ struct GemvParams {
   // (decode attention) run. A hint: results never depend on it.
   L2Ranges l2_after;
   std::int64_t l2_after_first_block = 0;
-  bool spread = false;            // GemvArgs::spread
-  std::size_t spread_beside = 0;  // GemvArgs::spread_beside
-  bool prestage = false;          // GemvArgs::prestage
+  bool spread = false;  // GemvArgs::spread
   // vec16_multi_row only: y rounded to f16 after the epilogue, [M, N] (GemvArgs::y_copy).
   void* y_copy = nullptr;
   // vec16_multi_row only (f16): x holds un-normalized rows whose RMSNorm weight is folded into W;

@@ -36,13 +36,9 @@ int blocks_per_sm(int warps, std::size_t smem, std::size_t static_smem) {
   return std::min(by_smem, min_blocks(warps));
 }
 
-std::size_t spread_smem(std::int64_t blocks, std::size_t smem, std::size_t static_smem,
-                        std::size_t beside) {
+std::size_t spread_smem(std::int64_t blocks, std::size_t smem, std::size_t static_smem) {
   const SmLimits& l = sm_limits();
-  const std::size_t reserved = l.reserved;
-  const std::size_t taken = beside > 0 ? beside + reserved : 0;
-  if (taken >= l.smem) return smem;
-  const std::size_t sm_smem = l.smem - taken;  // what this grid's blocks share on an SM
+  const std::size_t sm_smem = l.smem, reserved = l.reserved;
   const std::int64_t cap = (blocks + l.sms - 1) / l.sms;
   // cap + 1 blocks must not fit: (cap + 1) * (dynamic + static + reserved) > sm_smem.
   const std::size_t share = sm_smem / static_cast<std::size_t>(cap + 1) + 1;

@@ -342,8 +342,6 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
 // warps (8 chunks each): ~140 instructions per chunk executed against ~88 in the loop. So 4
 // warps at K = 4096, 8 for K ~ 8-11k, 16 for K ~ 14k when tiles are few (N = 4096: 256 blocks,
 // ~2 per SM, still ~32 warps per SM). SwiGLU blocks carry two tiles and use at most 8 warps.
-constexpr int kPrestageDepth = 16;
-
 struct Shape {
   int warps = 8;
   int depth = 8;
@@ -415,13 +413,6 @@ inline Shape shape_of(const GemvParams& p) {
       s.depth = 4;
     }
   }
-  // GemvArgs::prestage (one tile, M = 1..8): 4 warps, 16 deep, so a block requests 15 of each
-  // warp's chunks before its PDL wait (K = 4096 at 4 bits: 15 of 16) while the kernel before
-  // (the decode attention) still runs beside it; smem x + scales + 32 KiB of rings.
-  if (p.prestage && !swiglu && forced_staged_warps() == 0 && forced_staged_depth() == 0) {
-    s.warps = 4;
-    s.depth = kPrestageDepth;
-  }
   s.smem = base + ring_bytes(s.warps, s.depth, tiles);
   return s;
 }
@@ -436,9 +427,7 @@ inline bool fits(const GemvParams& p) {
 // The dynamic shared memory that keeps a grid of `blocks` at ceil(blocks / SMs) blocks an SM
 // (GemvParams::spread): each block asks for its share of the SM's shared memory. Never less
 // than `smem`; no cap when the share would not fit one block.
-// `beside`: bytes of each SM's shared memory another kernel's CTA holds (GemvArgs::spread_beside).
-std::size_t spread_smem(std::int64_t blocks, std::size_t smem, std::size_t static_smem,
-                        std::size_t beside);
+std::size_t spread_smem(std::int64_t blocks, std::size_t smem, std::size_t static_smem);
 
 template <class T, int Bits, bool Swiglu, bool Asym, int W, int D>
 void launch_kernel(const GemvParams& p, std::size_t smem, cudaStream_t stream, bool pdl) {
@@ -452,7 +441,7 @@ void launch_kernel(const GemvParams& p, std::size_t smem, cudaStream_t stream, b
     return attr.sharedSizeBytes;
   }();
   const std::int64_t blocks = p.tw.tiles();
-  if (p.spread) smem = spread_smem(blocks, smem, static_smem, p.spread_beside);
+  if (p.spread) smem = spread_smem(blocks, smem, static_smem);
   decode::launch_maybe_pdl(kernel, dim3(static_cast<unsigned>(blocks)), dim3(W * 32), smem, stream,
                            pdl, "gemv_mma_staged_kernel", p);
 }
@@ -463,15 +452,11 @@ void launch_depth(const GemvParams& p, std::size_t smem, cudaStream_t stream, bo
                   : launch_kernel<T, Bits, Swiglu, false, W, D>(p, smem, stream, pdl);
 }
 
-// Only SwiGLU instantiates the 4-deep ring (shape_of never picks it for one tile), and only one
-// tile at 4 warps the prestage ring.
+// Only SwiGLU instantiates the 4-deep ring (shape_of never picks it for one tile).
 template <class T, int Bits, bool Swiglu, int W>
 void launch_shape(const GemvParams& p, const Shape& s, cudaStream_t stream, bool pdl) {
   if constexpr (Swiglu)
     if (s.depth == 4) return launch_depth<T, Bits, Swiglu, W, 4>(p, s.smem, stream, pdl);
-  if constexpr (!Swiglu && W == 4)
-    if (s.depth == kPrestageDepth)
-      return launch_depth<T, Bits, Swiglu, W, kPrestageDepth>(p, s.smem, stream, pdl);
   launch_depth<T, Bits, Swiglu, W, 8>(p, s.smem, stream, pdl);
 }
 

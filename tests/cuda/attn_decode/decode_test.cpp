@@ -679,39 +679,6 @@ TEST_F(DecodeGroupTest, AutoAtOneSequenceFollowsHistoryReadyAndLayout) {
     }
 }
 
-// What the engine fits the O projection's blocks beside (GemvArgs::spread_beside): each cluster
-// CTA shape's shared memory, from its ClusterShape (no device needed for a named variant), and
-// auto's pick in the engine's one-sequence setting (_s2).
-TEST(DecodeAttnCtaSmem, ClusterVariantsReportTheirShape) {
-  cuda::DecodeAttnArgs a;
-  a.cache.head_dim = 128;
-  const std::size_t s2 = cuda::decode_attention_cta_smem(a, "split_kv_mma_cluster_s2");
-  EXPECT_GT(s2, std::size_t{64 * 1024});
-  EXPECT_LT(s2, std::size_t{96 * 1024});
-  EXPECT_GT(cuda::decode_attention_cta_smem(a, "split_kv_mma_cluster"), s2);
-  EXPECT_GT(cuda::decode_attention_cta_smem(a, "split_kv_mma_cluster_spec"), s2);
-  EXPECT_EQ(cuda::decode_attention_cta_smem(a, "split_kv_mma_cluster_w4_spec"),
-            cuda::decode_attention_cta_smem(a, "split_kv_mma_cluster"));
-  EXPECT_EQ(cuda::decode_attention_cta_smem(a, "tiled"), 0u);
-  EXPECT_EQ(cuda::decode_attention_cta_smem(a, "no_such_variant"), 0u);
-  a.cache.head_dim = 64;
-  EXPECT_LT(cuda::decode_attention_cta_smem(a, "split_kv_mma_cluster_s2"), s2);
-  a.cache.head_dim = 96;
-  EXPECT_EQ(cuda::decode_attention_cta_smem(a, "split_kv_mma_cluster_s2"), 0u);
-}
-
-TEST_F(DecodeGroupTest, CtaSmemOfAutoAtOneSequence) {
-  const std::vector<std::int32_t> lens = {700};
-  CacheSpec spec{DType::f16, true, 16, 32, 128, lens};  // MHA 32 heads, as Llama-2-7B
-  DecodeProblem p(spec, lens, 1, 0.088f);
-  p.plan_for_lengths();
-  p.indices_ready = p.history_ready = true;
-  cuda::DecodeAttnArgs a;
-  a.cache.head_dim = 128;
-  EXPECT_EQ(cuda::decode_attention_cta_smem(p.args()),
-            cuda::decode_attention_cta_smem(a, "split_kv_mma_cluster_s2"));
-}
-
 class DecodeArgsTest : public GpuTest {};
 
 TEST_F(DecodeArgsTest, ZeroLengthGivesZeros) {

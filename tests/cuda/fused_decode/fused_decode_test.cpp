@@ -674,15 +674,10 @@ std::set<std::string> check_residual(int M, std::int64_t N, std::int64_t K, WKin
   const DeviceTensor dx = DeviceTensor::upload(x.view());
   std::set<std::string> ran;
   for (const auto& v : cuda::fused_gemv_residual_registry().variants())
-    for (int mode = 0; mode < 3; ++mode) {
-      // 0: plain; 1: PDL; 2: PDL, spread beside an ~78 KiB CTA, prestaged (staged's O shape)
-      const bool pdl = mode > 0, prestage = mode == 2;
-      SCOPED_TRACE("variant " + v.name + (pdl ? " pdl" : "") + (prestage ? " prestage" : ""));
+    for (bool pdl : {false, true}) {
+      SCOPED_TRACE("variant " + v.name + (pdl ? " pdl" : ""));
       const DeviceTensor y = DeviceTensor::upload(r.view());
-      cuda::FusedGemvResidualArgs a{y.view(), dx.view(), device_weights(w), pdl};
-      a.spread = prestage;
-      a.spread_beside = prestage ? 78 * 1024 : 0;
-      a.prestage = prestage;
+      const cuda::FusedGemvResidualArgs a{y.view(), dx.view(), device_weights(w), pdl};
       if (!v.supports(a)) continue;
       cuda::fused_gemv_residual(a, nullptr, v.name);
       sync();

@@ -35,8 +35,7 @@ struct Options {
   Epilogue epilogue = Epilogue::none;
   bool in_place_residual = false;
   cuda::QuantLayouts layouts = cuda::QuantLayouts::both;
-  bool spread = false;     // GemvArgs::spread
-  std::size_t beside = 0;  // GemvArgs::spread_beside; > 0 also sets GemvArgs::prestage
+  bool spread = false;  // GemvArgs::spread
 };
 
 std::string describe(const QuantMatrix& w, const Shape& s, const Options& o) {
@@ -44,8 +43,7 @@ std::string describe(const QuantMatrix& w, const Shape& s, const Options& o) {
          " K=" + std::to_string(s.K) + " x=" + std::string(dtype_name(o.act)) +
          " y=" + std::string(dtype_name(o.out)) +
          " epilogue=" + std::to_string(static_cast<int>(o.epilogue)) +
-         (o.in_place_residual ? " in-place" : "") + (o.spread ? " spread" : "") +
-         (o.beside ? " prestage beside " + std::to_string(o.beside) : "");
+         (o.in_place_residual ? " in-place" : "") + (o.spread ? " spread" : "");
 }
 
 // y_ref (f32) = epilogue(x · Wᵀ) from klab::ref.
@@ -88,8 +86,6 @@ class DeviceCase {
     a_.w_up = dw_up_ ? &*dw_up_ : nullptr;
     a_.epilogue = o.epilogue;
     a_.spread = o.spread;
-    a_.spread_beside = o.beside;
-    a_.prestage = o.beside > 0;
     if (o.epilogue == Epilogue::residual)
       a_.residual = o.in_place_residual ? dy_.view() : dres_.view();
     EXPECT_EQ(cuda::gemv_args_problem(a_), "");
@@ -222,36 +218,6 @@ TEST_F(GemvQ, SpreadHintKeepsResults) {
   const QuantMatrix up = random_quant({8, 32, true}, 1000, 576);
   check_variants(narrow, &up, {1, 1000, 576}, {.epilogue = Epilogue::swiglu, .spread = true},
                  staged);
-}
-
-// The prestage shape (4 warps, 16-deep rings: 15 of each warp's chunks before the PDL wait) and
-// the spread beside another kernel's CTA change the launch, never a result: 4 bits at K = 4096
-// (16 chunks a warp: one after the wait), 8 bits (32: half after it), K = 576 (fewer chunks than
-// the ring), several tokens, asymmetric and GGUF blocks, bf16; the other variants ignore them.
-TEST_F(GemvQ, PrestageBesideKeepsResults) {
-  const std::set<std::string> staged = {"mma_staged", "mma_staged_pdl"};
-  constexpr std::size_t kBeside = 78 * 1024;  // ~ split_kv_mma_cluster_s2's CTA at D = 128
-  const Options o4 = {
-      .out = DType::f16, .epilogue = Epilogue::residual, .spread = true, .beside = kBeside};
-  check_variants(random_gguf(GgufBlockType::q4_0, 4096, 4096), nullptr, {1, 4096, 4096}, o4,
-                 staged);
-  check_variants(random_gguf(GgufBlockType::q8_0, 4096, 4096), nullptr, {1, 4096, 4096}, o4,
-                 staged);
-  check_variants(random_gguf(GgufBlockType::q4_1, 1000, 576), nullptr, {3, 1000, 576},
-                 {.act = DType::bf16,
-                  .out = DType::f32,
-                  .epilogue = Epilogue::residual,
-                  .in_place_residual = true,
-                  .spread = true,
-                  .beside = kBeside},
-                 staged);
-  check_variants(random_quant({8, 64, true}, 257 * 16, 1152), nullptr, {8, 257 * 16, 1152},
-                 {.spread = true, .beside = kBeside}, staged);
-  // Without spread the hints still only choose the shape; a beside larger than an SM is ignored.
-  check_variants(random_quant({4, 32, false}, 64, 4096), nullptr, {1, 64, 4096},
-                 {.beside = kBeside}, staged);
-  check_variants(random_quant({4, 32, false}, 64, 4096), nullptr, {2, 64, 4096},
-                 {.spread = true, .beside = std::size_t{1} << 30}, staged);
 }
 
 // Grids mma_staged reshapes into one wave on a 132-SM H100: Llama-2-7B's 4-bit gate/up (688
