@@ -129,7 +129,7 @@ __device__ __forceinline__ void stage_window(int* s_pages, const std::int32_t* t
 #pragma unroll
   for (int j = 0; j < kPer; ++j) {
     const int i = static_cast<int>(threadIdx.x) + j * kThreads;
-    v[j] = i < count && first + i < row_len ? load_index(table + first + i) : -1;
+    v[j] = i < count && first + i < row_len ? table[first + i] : -1;
   }
 #pragma unroll
   for (int j = 0; j < kPer; ++j) {

@@ -26,7 +26,7 @@ constexpr int kPageWindow = 512;  // block-table entries per CTA (2 KiB of share
 __device__ __forceinline__ void stage_pages(int* s_pages, const std::int32_t* table, int first,
                                             int row_len) {
   for (int i = threadIdx.x; i < kPageWindow; i += blockDim.x)
-    s_pages[i] = first + i < row_len ? load_index(table + first + i) : -1;
+    s_pages[i] = first + i < row_len ? table[first + i] : -1;
 }
 
 // Where a paged CTA finds the page of a table index: the staged window when the whole key range

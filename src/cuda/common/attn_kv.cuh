@@ -40,26 +40,6 @@ struct PackedKv {
   }
 };
 
-// A length or block-table entry of a decode step. Every layer's attention reads the same ones,
-// while each streams its own K/V rows through L2; evict_last asks L2 to drop those streamed
-// lines (evict_normal) first, so the next read of an index is an L2 hit, not a DRAM round trip
-// on the paged kernel's path to its first copy. Volatile with a memory clobber: a hint must
-// not let the compiler move the load above a griddepcontrol.wait.
-__device__ __forceinline__ std::int32_t load_index(const std::int32_t* p) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  std::uint64_t policy;
-  asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;\n" : "=l"(policy));
-  std::int32_t v;
-  asm volatile("ld.global.L2::cache_hint.s32 %0, [%1], %2;\n"
-               : "=r"(v)
-               : "l"(p), "l"(policy)
-               : "memory");
-  return v;
-#else
-  return *p;
-#endif
-}
-
 struct CachedKv {
   KvCacheView cache;
   const std::int32_t* kv_lens = nullptr;  // device [B]
@@ -114,7 +94,7 @@ struct CachedKv {
     s.max_len = b < cache.num_seqs ? cache.max_seq_len() : 0;  // unknown sequence: no rows
     s.page_size = cache.page_size;
     s.num_blocks = cache.num_blocks;
-    s.len = load_index(kv_lens + b);
+    s.len = kv_lens[b];
     return s;
   }
 };
