@@ -235,9 +235,6 @@ class CudaSession final : public Session {
   // the decode attention holds most SMs, they would all land on the few it leaves free
   // (KLAB_CUDA_SPREAD=0: off, a study switch; spreading the down GEMV too measured neutral).
   bool spread_o_ = true;
-  // The same hint for the O projection of a wide decode batch (mma_wide; KLAB_CUDA_WIDE_SPREAD=0:
-  // off, a study switch).
-  bool wide_spread_ = true;
   // The decode QKV block's norm as its own kernel (rmsnorm_to_half, under PDL) whose rows the
   // staged GEMV copies, instead of the norm in every block's prologue
   // (KLAB_CUDA_QKV_NORM=prologue: the prologue, a study switch).
@@ -379,7 +376,6 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       pdl_(!env_is("KLAB_CUDA_PDL", "0")),
       norm_pdl_(pdl_ && !env_is("KLAB_CUDA_NORM_PDL", "0")),
       spread_o_(!env_is("KLAB_CUDA_SPREAD", "0")),
-      wide_spread_(!env_is("KLAB_CUDA_WIDE_SPREAD", "0")),
       qkv_norm_kernel_(!env_is("KLAB_CUDA_QKV_NORM", "prologue")),
       dense_qkv_fused_(!env_is("KLAB_CUDA_DENSE_QKV", "chain")),
       dense_norm_fold_(!env_is("KLAB_CUDA_DENSE_NORM", "kernel")),
@@ -894,8 +890,7 @@ void CudaSession::matmul(const TensorView& y, const TensorView& x, const DeviceW
       w.quantized()) {
     // Tiled quantized weights: one mma_wide pass streams W once for every row.
     if (w.quant().has_tiled() && (!w_up || w_up->quant().has_tiled()) && m <= cuda::kGemvWideMaxM)
-      return cuda_engine::gemv(y, x, w, epilogue, s, gemv_variant_, w_up, pdl_,
-                               spread && wide_spread_);
+      return cuda_engine::gemv(y, x, w, epilogue, s, gemv_variant_, w_up, pdl_);
     for (std::int64_t r = 0; r < m; r += cuda::kGemvMaxM) {
       const std::int64_t e = std::min<std::int64_t>(m, r + cuda::kGemvMaxM);
       cuda_engine::matmul(y.slice0(r, e), x.slice0(r, e), w, epilogue, s, gemv_variant_, w_up,

@@ -47,8 +47,7 @@ struct GemvArgs {
   TensorView w_dense_up;
   TensorView residual;
   Epilogue epilogue = Epilogue::none;
-  // Launch hint (mma_staged, mma_wide; others ignore it): at most ceil(blocks / SMs) blocks on
-  // one SM.
+  // Launch hint (mma_staged; others ignore it): at most ceil(blocks / SMs) blocks on one SM.
   // A PDL launch behind a kernel that holds most SMs (the decode attention before the O
   // projection) otherwise packs all its blocks onto the few free SMs, where they stay.
   bool spread = false;

@@ -221,27 +221,6 @@ inline int wide_row_tiles(std::int64_t tiles, int sms, bool swiglu, int nt, int 
 
 int current_sm_count();  // mma_pipelined.cu
 
-namespace staged {
-std::size_t spread_smem(std::int64_t blocks, std::size_t smem, std::size_t static_smem);
-}  // namespace staged
-
-// GemvParams::spread for a wide grid (a PDL-launched O projection behind the batch's decode
-// attention): the dynamic shared memory that keeps ceil(blocks / SMs) blocks on one SM, as
-// mma_staged asks; 0 without spread.
-template <auto kKernel>
-std::size_t wide_spread_smem(const GemvParams& p, std::int64_t blocks) {
-  if (!p.spread) return 0;
-  static const std::size_t static_smem = [] {  // once: allow what any share may ask
-    constexpr int kMaxDynamic = 219 * 1024;
-    check(cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxDynamic),
-          "cudaFuncSetAttribute(gemv_mma_wide)");
-    cudaFuncAttributes attr{};
-    check(cudaFuncGetAttributes(&attr, kKernel), "cudaFuncGetAttributes(gemv_mma_wide)");
-    return attr.sharedSizeBytes;
-  }();
-  return staged::spread_smem(blocks, 0, static_smem);
-}
-
 // KLAB_CUDA_WIDE_ROWS = 1..4 replaces wide_row_tiles' choice, capped at what is compiled for the
 // case (a study switch for the bench and the tests; read at every launch).
 inline int wide_row_tiles_forced(int chosen, bool swiglu, int nt) {
@@ -265,17 +244,13 @@ void launch_mma_wide_typed(const GemvParams& p, cudaStream_t stream, bool pdl) {
       constexpr bool Sw = decltype(sw)::value;
       constexpr int NT = decltype(nt_c)::value, R = decltype(r_c)::value;
       const auto blocks = static_cast<unsigned>((tiles + R - 1) / R);
-      if constexpr (R == 1) {
-        constexpr auto kernel = gemv_mma_wide_kernel<T, B, Sw, NT>;
-        decode::launch_maybe_pdl(kernel, dim3(blocks), dim3(kMmaWarps * 32),
-                                 wide_spread_smem<kernel>(p, blocks), stream, pdl,
-                                 "gemv_mma_wide_kernel", p);
-      } else {
-        constexpr auto kernel = gemv_mma_wide_rows_kernel<T, B, Sw, NT, R>;
-        decode::launch_maybe_pdl(kernel, dim3(blocks), dim3(kMmaWarps * 32),
-                                 wide_spread_smem<kernel>(p, blocks), stream, pdl,
-                                 "gemv_mma_wide_rows_kernel", p);
-      }
+      if constexpr (R == 1)
+        decode::launch_maybe_pdl(gemv_mma_wide_kernel<T, B, Sw, NT>, dim3(blocks),
+                                 dim3(kMmaWarps * 32), 0, stream, pdl, "gemv_mma_wide_kernel", p);
+      else
+        decode::launch_maybe_pdl(gemv_mma_wide_rows_kernel<T, B, Sw, NT, R>, dim3(blocks),
+                                 dim3(kMmaWarps * 32), 0, stream, pdl, "gemv_mma_wide_rows_kernel",
+                                 p);
     };
     using I1 = std::integral_constant<int, 1>;
     using I2 = std::integral_constant<int, 2>;

@@ -205,9 +205,9 @@ TEST_F(GemvQ, ResidualEpilogue) {
                  kAllM8);
 }
 
-// The spread hint changes mma_staged's and mma_wide's shared-memory request (blocks an SM), never
-// a result: 256 tiles (2 an SM on an H100), fewer tiles than SMs (1 an SM), SwiGLU, wide batches;
-// the other variants ignore it.
+// The spread hint changes mma_staged's shared-memory request (blocks an SM), never a result:
+// 256 tiles (2 an SM on an H100), fewer tiles than SMs (1 an SM), SwiGLU; the other variants
+// ignore it.
 TEST_F(GemvQ, SpreadHintKeepsResults) {
   const std::set<std::string> staged = {"mma_staged", "mma_staged_pdl"};
   const QuantMatrix w = random_quant({4, 32, true}, 4096, 4096);
@@ -218,14 +218,6 @@ TEST_F(GemvQ, SpreadHintKeepsResults) {
   const QuantMatrix up = random_quant({8, 32, true}, 1000, 576);
   check_variants(narrow, &up, {1, 1000, 576}, {.epilogue = Epilogue::swiglu, .spread = true},
                  staged);
-  // mma_wide asks the same share (the O projection of a 9..32-token decode batch): one row tile
-  // a block (256 tiles), three (the R = 3 kernel at 768 tiles), 32 tokens.
-  const std::set<std::string> wide = {"mma_wide", "mma_wide_pdl"};
-  check_variants(w, nullptr, {16, 4096, 4096},
-                 {.out = DType::f32, .epilogue = Epilogue::residual, .spread = true}, wide);
-  check_variants(random_quant({4, 32, false}, 12288, 576), nullptr, {16, 12288, 576},
-                 {.spread = true}, wide);
-  check_variants(narrow, nullptr, {32, 1000, 576}, {.act = DType::bf16, .spread = true}, wide);
 }
 
 // Grids mma_staged reshapes into one wave on a 132-SM H100: Llama-2-7B's 4-bit gate/up (688
