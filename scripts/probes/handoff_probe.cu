@@ -41,10 +41,10 @@ __device__ __forceinline__ void add_release(unsigned* p, unsigned v) {
 }
 
 struct Args {
-  const uint4* src;        // this kernel's slice of the big buffer
-  int vecs_per_thread;     // 16-byte loads per thread
-  const float* prev_out;   // predecessor's per-block values (nullptr for the first)
-  float* out;              // this kernel's per-block values
+  const uint4* src;       // this kernel's slice of the big buffer
+  int vecs_per_thread;    // 16-byte loads per thread
+  const float* prev_out;  // predecessor's per-block values (nullptr for the first)
+  float* out;             // this kernel's per-block values
   const unsigned* prev_counter;
   unsigned* counter;
   unsigned prev_blocks;
@@ -115,17 +115,17 @@ double time_chain(int mode, int chain, int blocks, int vecs, const uint4* big, s
   cudaGraphExec_t ge;
   check(cudaGraphInstantiate(&ge, g, 0), "instantiate");
   cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
+  check(cudaEventCreate(&e0), "event");
+  check(cudaEventCreate(&e1), "event");
   for (int w = 0; w < 5; ++w) check(cudaGraphLaunch(ge, s), "warm");
   std::vector<float> t;
   for (int r = 0; r < 31; ++r) {
-    cudaEventRecord(e0, s);
+    check(cudaEventRecord(e0, s), "record");
     check(cudaGraphLaunch(ge, s), "replay");
-    cudaEventRecord(e1, s);
+    check(cudaEventRecord(e1, s), "record");
     check(cudaEventSynchronize(e1), "sync");
     float ms = 0;
-    cudaEventElapsedTime(&ms, e0, e1);
+    check(cudaEventElapsedTime(&ms, e0, e1), "elapsed");
     t.push_back(ms);
   }
   std::sort(t.begin(), t.end());
@@ -141,9 +141,9 @@ double time_chain(int mode, int chain, int blocks, int vecs, const uint4* big, s
 int main() {
   int dev = 0, sms = 0;
   check(cudaGetDevice(&dev), "device");
-  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "SM count");
   cudaDeviceProp prop;
-  cudaGetDeviceProperties(&prop, dev);
+  check(cudaGetDeviceProperties(&prop, dev), "properties");
   const size_t big_bytes = size_t{1} << 30;
   uint4* big = nullptr;
   check(cudaMalloc(&big, big_bytes), "malloc big");
@@ -154,7 +154,7 @@ int main() {
   check(cudaMalloc(&outs, sizeof(float) * chain * max_blocks), "malloc outs");
   check(cudaMalloc(&counters, sizeof(unsigned) * chain), "malloc counters");
   cudaStream_t s;
-  cudaStreamCreate(&s);
+  check(cudaStreamCreate(&s), "stream");
   std::printf("device: %s, %d SMs; chain of %d kernels, 256 threads a block, ns per kernel\n",
               prop.name, sms, chain);
   std::printf("%8s %10s %10s %10s %10s %12s %12s\n", "blocks", "KB/block", "plain", "pdl", "flag",
@@ -166,8 +166,8 @@ int main() {
       double t[3];
       for (int m = 0; m < 3; ++m)
         t[m] = time_chain(m, chain, blocks, vecs, big, big_bytes / 16, outs, counters, s);
-      std::printf("%8d %10.1f %10.0f %10.0f %10.0f %12.0f %12.0f\n", blocks, vecs * 256 * 16 / 1024.0,
-                  t[0], t[1], t[2], t[1] - t[2], t[0] - t[1]);
+      std::printf("%8d %10.1f %10.0f %10.0f %10.0f %12.0f %12.0f\n", blocks,
+                  vecs * 256 * 16 / 1024.0, t[0], t[1], t[2], t[1] - t[2], t[0] - t[1]);
     }
   return 0;
 }
