@@ -95,6 +95,12 @@ void launch_mma_wide_pdl(const GemvParams& p, cudaStream_t stream);
 bool mma_wide_staged_fits(const GemvParams& p);
 void launch_mma_wide_staged(const GemvParams& p, cudaStream_t stream);
 void launch_mma_wide_staged_pdl(const GemvParams& p, cudaStream_t stream);
+// mma_wide's math for up to 16 tokens, a block's 8 warps on 8 row tiles sharing each x byte
+// (staged with the codes and scale lines in a block-wide cp.async ring), K split over the CTAs
+// of a cluster whose sums meet once through DSMEM; groups of at least 32.
+bool mma_wide_split_fits(const GemvParams& p);
+void launch_mma_wide_split(const GemvParams& p, cudaStream_t stream);
+void launch_mma_wide_split_pdl(const GemvParams& p, cudaStream_t stream);
 // Integer dot products on int8-quantized activations (q8 activations: the semantics of
 // ref::quant_matmul_q8act, not quant_matmul's): x quantized per 32-block into shared memory by
 // every block, plain-layout codes streamed, __dp4a per code word; _pdl: weights requested before

@@ -155,6 +155,20 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
                 "before griddepcontrol.wait (x, y after it; W must not be written by the previous "
                 "kernel)",
                 wide_staged_ok, gemv_impl::launch_mma_wide_staged_pdl));
+  const auto wide_split_ok = [](const GemvArgs& a) {
+    return quant_ok(a, 16) && tiled_ok(a) && vec_ok(a) &&
+           gemv_impl::mma_wide_split_fits(params_of(a));
+  };
+  r.add(variant("mma_wide_split",
+                "mma_wide for up to 16 tokens with a block's 8 warps on 8 row tiles sharing each "
+                "x byte (codes, scale lines and x through a block-wide cp.async ring), K split "
+                "over a cluster of up to 8 CTAs whose sums meet once through DSMEM",
+                wide_split_ok, gemv_impl::launch_mma_wide_split));
+  r.add(variant("mma_wide_split_pdl",
+                "mma_wide_split launched with PDL: the first stages' codes and scale lines "
+                "requested before griddepcontrol.wait (x, y after it; W must not be written by "
+                "the previous kernel)",
+                wide_split_ok, gemv_impl::launch_mma_wide_split_pdl));
   const auto dp4a_ok = [](const GemvArgs& a) {
     return quant_ok(a, kGemvMaxM) && plain_ok(a) && vec_ok(a) && gemv_impl::dp4a_fits(params_of(a));
   };
@@ -184,9 +198,12 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
     // (griddepcontrol.launch_dependents) lets them start only when it has completed, and no
     // klab kernel that triggers writes weights. The engine strips _pdl when KLAB_CUDA_PDL=0.
     if (a.w->has_tiled()) {
-      // Wide batches: mma_wide. mma_wide_staged measured slower in every shape of the 7B / 8B
-      // decode step (H100, session 9, docs/kernels/gemv.md), so `auto` leaves it to the bench.
-      if (a.M() > kGemvMaxM) return "mma_wide";
+      // Wide batches: mma_wide_split up to 16 tokens, mma_wide beyond. mma_wide_staged measured
+      // slower in every shape of the 7B / 8B decode step (H100, session 9, docs/kernels/gemv.md),
+      // so `auto` leaves it to the bench.
+      if (a.M() > kGemvMaxM)
+        return a.M() <= 16 && gemv_impl::mma_wide_split_fits(params_of(a)) ? "mma_wide_split"
+                                                                          : "mma_wide";
       if (a.K() >= 12288) return "mma_async_pdl";
       if (a.M() == 1 && gemv_impl::mma_staged_fits(params_of(a))) return "mma_staged_pdl";
       return "mma";

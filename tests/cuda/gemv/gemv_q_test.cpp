@@ -246,7 +246,8 @@ TEST_F(GemvQ, SwigluEpilogue) {
     for (const Shape& s : {Shape{1, 4096, 576}, Shape{8, 3, 1152}, Shape{2, 1536, 14336}}) {
       const QuantMatrix g = random_quant(f, s.N, s.K), u = random_quant(f, s.N, s.K);
       std::set<std::string> expected = fused;
-      expected.insert({"mma_wide_staged", "mma_wide_staged_pdl"});
+      expected.insert(
+          {"mma_wide_staged", "mma_wide_staged_pdl", "mma_wide_split", "mma_wide_split_pdl"});
       const auto ran = check_variants(
           g, &u, s, {.act = DType::bf16, .out = DType::bf16, .epilogue = Epilogue::swiglu},
           expected);
@@ -389,6 +390,66 @@ TEST_F(GemvQ, WideStagedBatches) {
   EXPECT_FALSE(m17.count("mma_wide_staged"));
 }
 
+// mma_wide_split (8 row tiles a block sharing x, K split over a cluster): every split forced
+// (KLAB_CUDA_WIDE_SPLIT = 1..8, lowered where a CTA would get no chunk), 1..16 tokens, every
+// format family (groups of 32 / 64 / 128, with and without mins), both activation dtypes, the
+// in-place residual and SwiGLU epilogues; N = 4100 (257 tiles: the last block holds 1 of its 8
+// tiles, partly past N), K = 576 / 1152 (9 or 18 chunks: odd stage counts, splits with a short
+// last slice). One reference per case, shared by the splits.
+TEST_F(GemvQ, WideSplitEverySplit) {
+  const QuantFormat formats[] = {{4, 32, false}, {8, 32, false}, {4, 64, true}, {8, 128, true}};
+  const auto every_split = [](const QuantMatrix& w, const QuantMatrix* u, const Shape& s,
+                              const Options& o) {
+    SCOPED_TRACE(describe(w, s, o));
+    DeviceCase c(w, u, s, o);
+    for (const char* split : {"1", "2", "3", "4", "5", "8"}) {
+      setenv("KLAB_CUDA_WIDE_SPLIT", split, 1);
+      for (const char* name : {"mma_wide_split", "mma_wide_split_pdl"}) {
+        const auto* v = cuda::gemv_registry().find(name);
+        ASSERT_TRUE(v && v->supports(c.args())) << name;
+        EXPECT_LE(c.error_of(*v), output_tolerance(o.out)) << name << ", split " << split;
+      }
+    }
+    unsetenv("KLAB_CUDA_WIDE_SPLIT");
+  };
+  int i = 0;
+  for (const int M : {16, 9, 13, 1, 5}) {
+    const QuantFormat& f = formats[i % 4];
+    const DType act = i % 2 ? DType::bf16 : DType::f16;
+    ++i;
+    const std::int64_t K = k_for(f);
+    const QuantMatrix w = random_quant(f, 4100, K), u = random_quant(f, 4100, K);
+    every_split(w, nullptr, {M, 4100, K}, {.act = act, .out = act});
+    every_split(w, nullptr, {M, 4100, K},
+                {.act = act, .out = DType::f32, .epilogue = Epilogue::residual,
+                 .in_place_residual = true});
+    every_split(w, &u, {M, 4100, K}, {.act = act, .out = DType::f32, .epilogue = Epilogue::swiglu});
+  }
+}
+
+// mma_wide_split at the Llama-2-7B decode shapes' K (the launch rule's own split): down (K =
+// 11008, in-place residual), gate/up with mins at K = 14336, Q8_0 at 4096, and 17 tokens left
+// to mma_wide.
+TEST_F(GemvQ, WideSplitDecodeShapes) {
+  const std::set<std::string> split = {"mma_wide_split", "mma_wide_split_pdl"};
+  const QuantMatrix down = random_gguf(GgufBlockType::q4_0, 4100, 11008);
+  check_variants(down, nullptr, {16, 4100, 11008},
+                 {.act = DType::f16,
+                  .out = DType::f32,
+                  .epilogue = Epilogue::residual,
+                  .in_place_residual = true},
+                 split);
+  const QuantMatrix g = random_quant({4, 64, true}, 1000, 14336),
+                    u = random_quant({4, 64, true}, 1000, 14336);
+  check_variants(g, &u, {16, 1000, 14336},
+                 {.act = DType::bf16, .out = DType::f32, .epilogue = Epilogue::swiglu}, split);
+  const QuantMatrix q80 = random_gguf(GgufBlockType::q8_0, 4096, 4096);
+  check_variants(q80, nullptr, {15, 4096, 4096}, {.act = DType::f16, .out = DType::f16}, split);
+  const QuantMatrix w17 = random_quant({4, 32, false}, 64, 576);
+  const auto m17 = check_variants(w17, nullptr, {17, 64, 576}, {}, {"mma_wide"});
+  EXPECT_FALSE(m17.count("mma_wide_split"));
+}
+
 // Well-formed device arguments for the rejection tests.
 struct Fixture {
   QuantMatrix w = random_quant({4, 32, false}, 64, 576);
@@ -418,7 +479,7 @@ TEST_F(GemvQ, RejectsUnsupportedArguments) {
   EXPECT_NO_THROW(reg.pick(f.args(8), "mma"));
   EXPECT_NO_THROW(reg.pick(f.args(9), "mma_wide"));
   EXPECT_NO_THROW(reg.pick(f.args(9), "mma_wide_staged"));
-  EXPECT_EQ(reg.pick(f.args(9)).name, "mma_wide");
+  EXPECT_EQ(reg.pick(f.args(9)).name, "mma_wide_split");
   EXPECT_THROW(reg.pick(f.args(1), "no_such_variant"), Error);
 
   GemvArgs bad = f.args(1);
@@ -543,6 +604,8 @@ TEST_F(GemvQ, WidePdlChainReadsThePreviousOutput) {
   check_pdl_chain(27, "mma_wide_pdl", "mma_wide", 4100);
   check_pdl_chain(16, "mma_wide_staged_pdl", "mma_wide_staged_pdl", 4100);
   check_pdl_chain(13, "mma_wide_staged_pdl", "mma_wide_staged", 4100);
+  check_pdl_chain(16, "mma_wide_split_pdl", "mma_wide_split_pdl", 4100);
+  check_pdl_chain(11, "mma_wide_split_pdl", "mma_wide_split", 4100);
 }
 
 }  // namespace

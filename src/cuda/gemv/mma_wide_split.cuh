@@ -1,0 +1,298 @@
+// The wide-batch tensor-core GEMV with x shared by a block's row tiles and K split over a cluster
+// (variant mma_wide_split): up to 16 tokens as two n-tiles of 8 (mma_wide's math), a block of 8
+// warps owning 8 consecutive 16-row tiles (one a warp; SwiGLU: the gate and up tiles of one row
+// tile a warp) over one K slice, and the K slices of the same 8 tiles spread over the CTAs of a
+// cluster, whose partial sums meet once, through distributed shared memory, at the end.
+//
+// Why: in the batch-16 decode step (H100, Llama-2-7B Q4_0, session-14 timeline) the mma_wide
+// GEMVs take 87 us a layer for 46 us of weight bytes. mma_wide's block owns one 16-row tile (three
+// for QKV) over all of K and reads all of x from L2: at 16 tokens x is 3.6x a 4-bit tile's
+// codes, so every byte of codes costs ~1.2-3.6 bytes of L2 reads besides. Here the block's 8
+// warps share each x byte (x traffic / codes = 0.44 at 4 bits), and since a block covers only a
+// slice of K, the grid still has 2-4 CTAs an SM (mma_wide_staged, session 9, kept x resident in
+// one persistent block an SM and lost to too few warps and a barrier a tile).
+//
+// The stream: a block-wide cp.async ring of kStages stages, each two chunks of every warp's
+// tiles (codes, their scale / min lines) plus the 16 x (2 chunks of columns) of x they multiply;
+// one __syncthreads a stage. Each warp copies its own tiles' codes and lines, the x part is
+// spread over the block. x rows sit in shared memory with their 16-byte units XOR-swizzled by
+// the token's parity, so a quarter-warp's 16-byte loads (tokens g, g + 1) hit distinct banks.
+//
+// PDL: the first kStages - 1 stages' codes and lines (weights) are requested before
+// griddepcontrol.wait, x only after it; dependents are released after the main loop.
+//
+// Split-K: CTA `rank` of a cluster of S takes chunks [rank * slice, (rank + 1) * slice). After
+// the loop every warp leaves its sums in its CTA's shared memory; after a cluster barrier warp w
+// of CTA w % S adds the S slices of tile w in rank order (deterministic) and stores; a second
+// barrier keeps every CTA's shared memory alive until then. S = 1 stores from registers.
+#pragma once
+
+#include <algorithm>
+
+#include "cuda/attn_decode/pdl.cuh"
+#include "cuda/common/cluster.cuh"
+#include "cuda/common/launch_attrs.hpp"
+#include "cuda/common/smem_tiles.cuh"
+#include "cuda/gemv/mma_wide.cuh"
+#include "klab/cuda/check.hpp"
+
+namespace klab::cuda::gemv_impl::wide_split {
+
+constexpr int kWarps = 8;
+constexpr int kNt = 2;          // n-tiles of 8 tokens: M <= 16
+constexpr int kStageChunks = 2;  // chunks of every tile a stage
+constexpr int kStages = 4;       // ring depth
+constexpr int kMaxSplit = 8;     // cluster CTAs (portable cluster size)
+
+// Byte layout of one ring stage for a (Bits, SwiGLU, asymmetric) case.
+template <int Bits, bool Swiglu, bool Asym>
+struct StageLayout {
+  static constexpr int kParts = Swiglu ? 2 : 1;  // tiles a warp
+  static constexpr int kKinds = Asym ? 2 : 1;    // scale lines, min lines
+  static constexpr int kChunkCols = 256 / Bits;
+  static constexpr int kCols = kStageChunks * kChunkCols;  // columns of K a stage
+  static constexpr int kXUnits = kCols / 8;                // 16-byte x units a token
+  // codes [warp][part][chunk][512], lines [warp][part][kind][4 lines][32], x [16][kXUnits][16]
+  static constexpr int kCodes = 0;
+  static constexpr int kLines = kCodes + kWarps * kParts * kStageChunks * 512;
+  static constexpr int kX = kLines + kWarps * kParts * kKinds * 4 * 32;
+  static constexpr int kBytes = kX + 8 * kNt * kXUnits * 16;
+  static constexpr int kSlots = kParts * kNt;  // accumulator tiles a warp
+  static_assert(kStages * kBytes >= kWarps * kSlots * 32 * 16, "sums reuse the ring");
+};
+
+template <int Bits, bool Swiglu, bool Asym>
+constexpr std::size_t smem_bytes() {
+  return static_cast<std::size_t>(kStages) * StageLayout<Bits, Swiglu, Asym>::kBytes;
+}
+
+// x unit u of token m, swizzled: tokens g and g + 1 of a quarter-warp on distinct banks.
+__device__ __forceinline__ int x_unit(int m, int u) {
+  return u ^ ((m & 1) << 2);
+}
+
+// Three CTAs an SM (<= 80 registers; ptxas spills 8-24 bytes outside the stage loop), two for
+// SwiGLU, whose ring (88 KiB at 4 bits) allows no more.
+template <class T, int Bits, bool Swiglu, bool Asym>
+__global__ void __launch_bounds__(kWarps * 32, Swiglu ? 2 : 3)
+    gemv_mma_wide_split_kernel(GemvParams p, int slice_chunks) {
+  using L = StageLayout<Bits, Swiglu, Asym>;
+  constexpr int kSub = Bits == 4 ? 2 : 1;  // 32-column sub-chunks a chunk
+  extern __shared__ __align__(16) std::uint8_t smem[];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int split = static_cast<int>(cluster_size());
+  const int rank = static_cast<int>(cluster_rank());
+  const std::int64_t chunks = p.tw.chunks(), groups = p.tw.groups_padded();
+  const std::int64_t tile = std::int64_t{blockIdx.x / split} * kWarps + warp;
+  const bool live = tile < p.tw.tiles();
+  const std::int64_t c_begin = std::int64_t{rank} * slice_chunks;
+  const std::int64_t c_end = std::min<std::int64_t>(chunks, c_begin + slice_chunks);
+  const int stages =
+      c_end > c_begin ? static_cast<int>((c_end - c_begin + kStageChunks - 1) / kStageChunks) : 0;
+  const int gshift = p.group_shift;
+  const std::uint32_t ring = smem_addr(smem);
+  const auto slot = [&](int s) { return ring + static_cast<std::uint32_t>((s % kStages) * L::kBytes); };
+
+  // Lines: lane = ((part * kKinds + kind) * 4 + line) * 2 + half copies 16 bytes.
+  const int l_half = lane & 1, l_line = (lane >> 1) & 3, l_kind = (lane >> 3) % L::kKinds;
+  const int l_part = lane / (8 * L::kKinds);
+  const int stage_lines = std::max(1, L::kCols >> gshift);
+  const bool l_copies = live && l_part < L::kParts && l_line < stage_lines;
+  const QuantTiledView& l_w = (Swiglu && l_part == 1) ? p.tw_up : p.tw;
+  const std::uint32_t* l_src = l_kind == 1 ? l_w.mins : l_w.scales;
+  const std::uint32_t l_dst = static_cast<std::uint32_t>(
+      L::kLines + (((warp * L::kParts + l_part) * L::kKinds + l_kind) * 4 + l_line) * 32 +
+      l_half * 16);
+
+  const auto issue_weights = [&](int s) {
+    const std::uint32_t base = slot(s);
+    const std::int64_t c0 = c_begin + std::int64_t{s} * kStageChunks;
+#pragma unroll
+    for (int part = 0; part < L::kParts; ++part) {
+      const std::uint8_t* codes = (Swiglu && part == 1) ? p.tw_up.codes : p.tw.codes;
+#pragma unroll
+      for (int j = 0; j < kStageChunks; ++j) {
+        const std::int64_t c = c0 + j;
+        const bool ok = live && c < c_end;
+        const std::uint32_t dst = static_cast<std::uint32_t>(
+            L::kCodes + ((warp * L::kParts + part) * kStageChunks + j) * 512 + lane * 16);
+        cp_async16_at(base + dst, ok ? codes + ((tile * chunks + c) * 32 + lane) * 16 : codes, ok);
+      }
+    }
+    if (l_copies) {
+      const std::int64_t grp = ((c0 * L::kChunkCols) >> gshift) + l_line;
+      const bool ok = grp < groups;
+      cp_async16_at(base + l_dst, ok ? l_src + (tile * groups + grp) * 8 + l_half * 4 : l_src, ok);
+    }
+  };
+  const T* x = static_cast<const T*>(p.x);
+  const auto issue_x = [&](int s) {
+    const std::uint32_t base = slot(s) + L::kX;
+    const std::int64_t col0 = (c_begin + std::int64_t{s} * kStageChunks) * L::kChunkCols;
+    for (int i = threadIdx.x; i < 8 * kNt * L::kXUnits; i += kWarps * 32) {
+      const int m = i / L::kXUnits, u = i % L::kXUnits;
+      const std::int64_t col = col0 + 8 * u;
+      const bool ok = m < p.M && col < p.K;  // the padded tail and absent tokens are zero
+      cp_async16_at(base + static_cast<std::uint32_t>((m * L::kXUnits + x_unit(m, u)) * 16),
+                    ok ? x + m * p.K + col : x, ok);
+    }
+  };
+
+  for (int s = 0; s < kStages - 1; ++s)
+    if (s < stages) issue_weights(s);
+  decode::pdl_wait();  // x (and the residual read at the end) may come from the previous kernel
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (s < stages) issue_x(s);
+    cp_async_commit();
+  }
+
+  const CodeDecoder<T, Bits> dec(p.zero_point);
+  float acc[L::kSlots][4] = {};
+  for (int s = 0; s < stages; ++s) {
+    // Committed so far: kStages - 1 + s groups; group s completes stage s.
+    cp_async_wait<kStages - 2>();
+    __syncthreads();  // stage s landed for every thread; every warp is done with stage s - 1
+    if (s + kStages - 1 < stages) {
+      issue_weights(s + kStages - 1);
+      issue_x(s + kStages - 1);
+    }
+    cp_async_commit();
+    const std::uint32_t base = slot(s);
+    const std::uint32_t codes_s =
+        base + static_cast<std::uint32_t>(L::kCodes + warp * L::kParts * kStageChunks * 512 + lane * 16);
+    const std::uint32_t lines_s =
+        base + static_cast<std::uint32_t>(L::kLines + warp * L::kParts * L::kKinds * 128 + g * 4);
+#pragma unroll
+    for (int j = 0; j < kStageChunks; ++j) {
+      uint4 q[L::kParts];
+#pragma unroll
+      for (int part = 0; part < L::kParts; ++part)
+        q[part] = lds128_at(codes_s + static_cast<std::uint32_t>((part * kStageChunks + j) * 512));
+      const auto sub = [&](auto sub_const) {
+        constexpr int S = decltype(sub_const)::value;
+        const int rel = j * L::kChunkCols + 32 * S;  // column inside the stage
+        uint4 xv[kNt];
+#pragma unroll
+        for (int n = 0; n < kNt; ++n) {
+          const int m = 8 * n + g;
+          xv[n] = lds128_at(base + static_cast<std::uint32_t>(
+                                       L::kX + (m * L::kXUnits + x_unit(m, rel / 8 + t)) * 16));
+        }
+        const std::uint32_t line = lines_s + static_cast<std::uint32_t>((rel >> gshift) * 32);
+        float2 sc[L::kParts], mn[L::kParts];
+#pragma unroll
+        for (int part = 0; part < L::kParts; ++part) {
+          const std::uint32_t at = line + static_cast<std::uint32_t>(part * L::kKinds * 128);
+          sc[part] = f16x2_bits_to_float2(lds32_at(at));
+          mn[part] = Asym ? f16x2_bits_to_float2(lds32_at(at + 128)) : float2{};
+        }
+        mma_wide_sub_chunk<T, Bits, S, L::kParts, kNt>(dec, q, xv, sc, mn, Asym, acc);
+      };
+      sub(std::integral_constant<int, 0>{});
+      if constexpr (kSub == 2) sub(std::integral_constant<int, 1>{});
+    }
+  }
+  decode::pdl_launch_dependents();
+  cp_async_wait<0>();
+
+  // Accumulator r of slot (part, n): row g + 8 (r / 2) of the tile, token 8 n + 2 t + r % 2.
+  const auto store = [&](const float (&v)[L::kSlots][4]) {
+#pragma unroll
+    for (int n = 0; n < kNt; ++n)
+#pragma unroll
+      for (int r = 0; r < 4; ++r) {
+        const int token = 8 * n + 2 * t + (r & 1);
+        const std::int64_t row = tile * kQuantTileRows + g + 8 * (r >> 1);
+        if (token >= p.M || row >= p.N) continue;
+        const float a = v[n][r];
+        store_out<T>(p, token * p.N + row, Swiglu ? silu(a) * v[kNt + n][r] : a);
+      }
+  };
+  if (split == 1) {
+    if (live) store(acc);
+    return;
+  }
+  __syncthreads();  // every warp is done with the ring, which now holds the sums
+  const std::uint32_t sums = ring + static_cast<std::uint32_t>((warp * L::kSlots * 32 + lane) * 16);
+#pragma unroll
+  for (int i = 0; i < L::kSlots; ++i)
+    asm volatile("st.shared.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"r"(sums + i * 32 * 16),
+                 "f"(acc[i][0]), "f"(acc[i][1]), "f"(acc[i][2]), "f"(acc[i][3])
+                 : "memory");
+  cluster_sync();
+  if (live && warp % split == rank) {
+    float v[L::kSlots][4] = {};
+    for (int c = 0; c < split; ++c) {
+      const std::uint32_t peer = cluster_map(sums, c);
+#pragma unroll
+      for (int i = 0; i < L::kSlots; ++i) {
+        const float4 f = ld_cluster_f32x4(peer + i * 32 * 16);
+        v[i][0] += f.x;
+        v[i][1] += f.y;
+        v[i][2] += f.z;
+        v[i][3] += f.w;
+      }
+    }
+    store(v);
+  }
+  // No CTA exits (releasing the sums its peers read) before every finishing warp has read them.
+  cluster_arrive_relaxed();
+  cluster_wait();
+}
+
+// Host side (mma_wide_split.cu): the split and the grid.
+struct Shape {
+  int split = 1;         // CTAs of a cluster, each a K slice
+  int slice_chunks = 0;  // chunks a slice (a multiple of kStageChunks)
+  unsigned blocks = 0;
+};
+// `forced` (1..8, else 0; KLAB_CUDA_WIDE_SPLIT): a study override, lowered until no CTA is
+// left without chunks.
+Shape shape_of(std::int64_t tiles, std::int64_t chunks, int sms, int forced);
+
+template <class T, int Bits, bool Swiglu, bool Asym>
+void launch_kernel(const GemvParams& p, cudaStream_t stream, bool pdl) {
+  constexpr auto* kernel = &gemv_mma_wide_split_kernel<T, Bits, Swiglu, Asym>;
+  constexpr std::size_t kSmem = smem_bytes<Bits, Swiglu, Asym>();
+  static const bool raised = [] {  // once per kernel
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               static_cast<int>(kSmem)),
+          "cudaFuncSetAttribute(gemv_mma_wide_split_kernel)");
+    return true;
+  }();
+  (void)raised;
+  static const int sms = current_sm_count();  // one device per process (as the engine)
+  const Shape s =
+      shape_of(p.tw.tiles(), p.tw.chunks(), sms, env_int("KLAB_CUDA_WIDE_SPLIT"));
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(s.blocks);
+  cfg.blockDim = dim3(kWarps * 32);
+  cfg.dynamicSmemBytes = kSmem;
+  cfg.stream = stream;
+  LaunchAttrs attrs;
+  attrs.pdl(pdl);
+  if (s.split > 1) attrs.cluster(static_cast<unsigned>(s.split));
+  attrs.apply(cfg);
+  constexpr const char* what = "gemv_mma_wide_split_kernel";
+  check(cudaLaunchKernelEx(&cfg, kernel, p, s.slice_chunks), what);
+  check_launch(what);
+}
+
+template <class T>
+void launch_act(const GemvParams& p, cudaStream_t stream, bool pdl) {
+  dispatch_bits(p.tw.bits, [&](auto bits) {
+    constexpr int B = decltype(bits)::value;
+    const auto by_asym = [&](auto sw) {
+      constexpr bool Sw = decltype(sw)::value;
+      p.tw.asymmetric ? launch_kernel<T, B, Sw, true>(p, stream, pdl)
+                      : launch_kernel<T, B, Sw, false>(p, stream, pdl);
+    };
+    p.epilogue == Epilogue::swiglu ? by_asym(std::true_type{}) : by_asym(std::false_type{});
+  });
+}
+
+extern template void launch_act<__half>(const GemvParams&, cudaStream_t, bool);
+extern template void launch_act<__nv_bfloat16>(const GemvParams&, cudaStream_t, bool);
+
+}  // namespace klab::cuda::gemv_impl::wide_split
