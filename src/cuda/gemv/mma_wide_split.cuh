@@ -15,8 +15,9 @@
 // The stream: a block-wide cp.async ring of kStages stages, each two chunks of every warp's
 // tiles (codes, their scale / min lines) plus the 16 x (2 chunks of columns) of x they multiply;
 // one __syncthreads a stage. Each warp copies its own tiles' codes and lines, the x part is
-// spread over the block. x rows sit in shared memory with their 16-byte units XOR-swizzled by
-// the token's parity, so a quarter-warp's 16-byte loads (tokens g, g + 1) hit distinct banks.
+// spread over the block. x rows sit in shared memory 4 units (64 bytes) longer than their
+// data, so a quarter-warp's 16-byte loads (tokens g, g + 1) hit distinct banks. Every address a
+// thread copies from or to is computed once (StageCopies), not per stage.
 //
 // PDL: the first kStages - 1 stages' codes and lines (weights) are requested before
 // griddepcontrol.wait, x only after it; dependents are released after the main loop.
@@ -52,13 +53,17 @@ struct StageLayout {
   static constexpr int kChunkCols = 256 / Bits;
   static constexpr int kCols = kStageChunks * kChunkCols;  // columns of K a stage
   static constexpr int kXUnits = kCols / 8;                // 16-byte x units a token
-  // codes [warp][part][chunk][512], lines [warp][part][kind][4 lines][32], x [16][kXUnits][16]
+  // A token's x row: its units plus 4 of padding, so rows m and m + 1 start 4 units (64 bytes)
+  // apart modulo 128: a quarter-warp's loads (tokens g, g + 1, units t) hit distinct banks.
+  static constexpr int kXRow = kXUnits + 4;
+  // codes [warp][part][chunk][512], lines [warp][part][kind][4 lines][32], x [16][kXRow][16]
   static constexpr int kCodes = 0;
   static constexpr int kLines = kCodes + kWarps * kParts * kStageChunks * 512;
   static constexpr int kX = kLines + kWarps * kParts * kKinds * 4 * 32;
-  static constexpr int kBytes = kX + 8 * kNt * kXUnits * 16;
+  static constexpr int kBytes = kX + 8 * kNt * kXRow * 16;
   static constexpr int kSlots = kParts * kNt;  // accumulator tiles a warp
   static_assert(kStages * kBytes >= kWarps * kSlots * 32 * 16, "sums reuse the ring");
+  static_assert(8 * kNt * kXUnits <= kWarps * 32, "one x unit a thread a stage");
 };
 
 template <int Bits, bool Swiglu, bool Asym>
@@ -66,13 +71,85 @@ constexpr std::size_t smem_bytes() {
   return static_cast<std::size_t>(kStages) * StageLayout<Bits, Swiglu, Asym>::kBytes;
 }
 
-// x unit u of token m, swizzled: tokens g and g + 1 of a quarter-warp on distinct banks.
-__device__ __forceinline__ int x_unit(int m, int u) {
-  return u ^ ((m & 1) << 2);
-}
+// What one thread copies every stage, as addresses of the CTA's first stage; stage s adds s
+// stages' worth. Computed once: per-stage address arithmetic was ~160 instructions a stage in
+// the first version (ncu, H100, s15 c2), as many as the stage's math.
+template <class T, int Bits, bool Swiglu, bool Asym>
+struct StageCopies {
+  using L = StageLayout<Bits, Swiglu, Asym>;
+  const std::uint8_t* codes[L::kParts];  // this lane's 16 bytes of the slice's first chunk
+  int chunks = 0;                        // chunks in the slice (0: a tile past the matrix)
+  std::uint32_t code_dst = 0;
+  const std::uint32_t* line = nullptr;  // this lane's 16 bytes of its tile's scale / min lines
+  std::int64_t line_grp0 = 0;           // column of the slice's first chunk
+  int line_index = 0;                   // line of the stage this lane copies, or -1
+  std::int64_t groups = 0;
+  std::uint32_t line_dst = 0;
+  const T* x = nullptr;  // this thread's x unit of the slice's first stage
+  int x_left = 0;        // columns from that unit to K (units at or past K are zero-filled)
+  bool x_row = false;    // a token row < M (others are zero-filled)
+  bool x_copies = false;
+  std::uint32_t x_dst = 0;
 
-// Three CTAs an SM (<= 80 registers; ptxas spills 8-24 bytes outside the stage loop), two for
-// SwiGLU, whose ring (88 KiB at 4 bits) allows no more.
+  __device__ StageCopies(const GemvParams& p, std::int64_t tile, bool live, std::int64_t c_begin,
+                         std::int64_t c_end, int warp, int lane) {
+    const std::int64_t all = p.tw.chunks();
+#pragma unroll
+    for (int part = 0; part < L::kParts; ++part) {
+      const std::uint8_t* base = (Swiglu && part == 1) ? p.tw_up.codes : p.tw.codes;
+      codes[part] = live ? base + ((tile * all + c_begin) * 32 + lane) * 16 : base;
+    }
+    chunks = live ? static_cast<int>(c_end - c_begin) : 0;
+    code_dst = static_cast<std::uint32_t>(L::kCodes + warp * L::kParts * kStageChunks * 512 +
+                                          lane * 16);
+    // lane = ((part * kKinds + kind) * 4 + line) * 2 + half
+    const int half = lane & 1, l = (lane >> 1) & 3, kind = (lane >> 3) % L::kKinds;
+    const int part = lane / (8 * L::kKinds);
+    groups = p.tw.groups_padded();
+    line_grp0 = c_begin * L::kChunkCols;
+    const bool copies = live && part < L::kParts && l < std::max(1, L::kCols >> p.group_shift);
+    line_index = copies ? l : -1;
+    const QuantTiledView& w = (Swiglu && part == 1) ? p.tw_up : p.tw;
+    const std::uint32_t* src = kind == 1 ? w.mins : w.scales;
+    line = copies ? src + tile * groups * 8 + half * 4 : p.tw.scales;
+    line_dst = static_cast<std::uint32_t>(
+        L::kLines + (((warp * L::kParts + part) * L::kKinds + kind) * 4 + l) * 32 + half * 16);
+    const int i = threadIdx.x, m = i / L::kXUnits, u = i % L::kXUnits;
+    x_copies = i < 8 * kNt * L::kXUnits;
+    x_row = m < p.M;
+    const std::int64_t col = c_begin * L::kChunkCols + 8 * u;
+    x = static_cast<const T*>(p.x) + (x_copies && x_row ? m * p.K + col : 0);
+    x_left = static_cast<int>(p.K - col);
+    x_dst = static_cast<std::uint32_t>(L::kX + (m * L::kXRow + u) * 16);
+  }
+
+  // Stage s's codes and lines into the slot at `slot` (shared address).
+  __device__ __forceinline__ void weights(int s, std::uint32_t slot, int gshift) const {
+#pragma unroll
+    for (int part = 0; part < L::kParts; ++part)
+#pragma unroll
+      for (int j = 0; j < kStageChunks; ++j) {
+        const int c = s * kStageChunks + j;
+        cp_async16_at(slot + code_dst + static_cast<std::uint32_t>((part * kStageChunks + j) * 512),
+                      codes[part] + c * 512, c < chunks);
+      }
+    if (line_index >= 0) {
+      const std::int64_t grp = ((line_grp0 + s * L::kCols) >> gshift) + line_index;
+      const bool ok = grp < groups;
+      cp_async16_at(slot + line_dst, line + (ok ? grp * 8 : 0), ok);
+    }
+  }
+
+  __device__ __forceinline__ void activations(int s, std::uint32_t slot) const {
+    if (!x_copies) return;
+    const int off = s * L::kCols;
+    const bool ok = x_row && off < x_left;
+    cp_async16_at(slot + x_dst, x + (ok ? off : 0), ok);
+  }
+};
+
+// Three CTAs an SM (<= 80 registers), two for SwiGLU, whose ring (~90 KiB at 4 bits) allows no
+// more.
 template <class T, int Bits, bool Swiglu, bool Asym>
 __global__ void __launch_bounds__(kWarps * 32, Swiglu ? 2 : 3)
     gemv_mma_wide_split_kernel(GemvParams p, int slice_chunks) {
@@ -83,7 +160,7 @@ __global__ void __launch_bounds__(kWarps * 32, Swiglu ? 2 : 3)
   const int g = lane >> 2, t = lane & 3;
   const int split = static_cast<int>(cluster_size());
   const int rank = static_cast<int>(cluster_rank());
-  const std::int64_t chunks = p.tw.chunks(), groups = p.tw.groups_padded();
+  const std::int64_t chunks = p.tw.chunks();
   const std::int64_t tile = std::int64_t{blockIdx.x / split} * kWarps + warp;
   const bool live = tile < p.tw.tiles();
   const std::int64_t c_begin = std::int64_t{rank} * slice_chunks;
@@ -92,60 +169,29 @@ __global__ void __launch_bounds__(kWarps * 32, Swiglu ? 2 : 3)
       c_end > c_begin ? static_cast<int>((c_end - c_begin + kStageChunks - 1) / kStageChunks) : 0;
   const int gshift = p.group_shift;
   const std::uint32_t ring = smem_addr(smem);
-  const auto slot = [&](int s) { return ring + static_cast<std::uint32_t>((s % kStages) * L::kBytes); };
-
-  // Lines: lane = ((part * kKinds + kind) * 4 + line) * 2 + half copies 16 bytes.
-  const int l_half = lane & 1, l_line = (lane >> 1) & 3, l_kind = (lane >> 3) % L::kKinds;
-  const int l_part = lane / (8 * L::kKinds);
-  const int stage_lines = std::max(1, L::kCols >> gshift);
-  const bool l_copies = live && l_part < L::kParts && l_line < stage_lines;
-  const QuantTiledView& l_w = (Swiglu && l_part == 1) ? p.tw_up : p.tw;
-  const std::uint32_t* l_src = l_kind == 1 ? l_w.mins : l_w.scales;
-  const std::uint32_t l_dst = static_cast<std::uint32_t>(
-      L::kLines + (((warp * L::kParts + l_part) * L::kKinds + l_kind) * 4 + l_line) * 32 +
-      l_half * 16);
-
-  const auto issue_weights = [&](int s) {
-    const std::uint32_t base = slot(s);
-    const std::int64_t c0 = c_begin + std::int64_t{s} * kStageChunks;
-#pragma unroll
-    for (int part = 0; part < L::kParts; ++part) {
-      const std::uint8_t* codes = (Swiglu && part == 1) ? p.tw_up.codes : p.tw.codes;
-#pragma unroll
-      for (int j = 0; j < kStageChunks; ++j) {
-        const std::int64_t c = c0 + j;
-        const bool ok = live && c < c_end;
-        const std::uint32_t dst = static_cast<std::uint32_t>(
-            L::kCodes + ((warp * L::kParts + part) * kStageChunks + j) * 512 + lane * 16);
-        cp_async16_at(base + dst, ok ? codes + ((tile * chunks + c) * 32 + lane) * 16 : codes, ok);
-      }
-    }
-    if (l_copies) {
-      const std::int64_t grp = ((c0 * L::kChunkCols) >> gshift) + l_line;
-      const bool ok = grp < groups;
-      cp_async16_at(base + l_dst, ok ? l_src + (tile * groups + grp) * 8 + l_half * 4 : l_src, ok);
-    }
+  const auto slot = [&](int s) {
+    return ring + static_cast<std::uint32_t>((s % kStages) * L::kBytes);
   };
-  const T* x = static_cast<const T*>(p.x);
-  const auto issue_x = [&](int s) {
-    const std::uint32_t base = slot(s) + L::kX;
-    const std::int64_t col0 = (c_begin + std::int64_t{s} * kStageChunks) * L::kChunkCols;
-    for (int i = threadIdx.x; i < 8 * kNt * L::kXUnits; i += kWarps * 32) {
-      const int m = i / L::kXUnits, u = i % L::kXUnits;
-      const std::int64_t col = col0 + 8 * u;
-      const bool ok = m < p.M && col < p.K;  // the padded tail and absent tokens are zero
-      cp_async16_at(base + static_cast<std::uint32_t>((m * L::kXUnits + x_unit(m, u)) * 16),
-                    ok ? x + m * p.K + col : x, ok);
-    }
-  };
+  const StageCopies<T, Bits, Swiglu, Asym> copies(p, tile, live, c_begin, c_end, warp, lane);
 
   for (int s = 0; s < kStages - 1; ++s)
-    if (s < stages) issue_weights(s);
+    if (s < stages) copies.weights(s, slot(s), gshift);
   decode::pdl_wait();  // x (and the residual read at the end) may come from the previous kernel
   for (int s = 0; s < kStages - 1; ++s) {
-    if (s < stages) issue_x(s);
+    if (s < stages) copies.activations(s, slot(s));
     cp_async_commit();
   }
+
+  // Per-lane shared offsets: codes of (part, chunk), x of token 8 n + g at unit t, the line of
+  // each 32-column sub-chunk of the stage (groups of >= 32 columns).
+  const std::uint32_t code_at = copies.code_dst;
+  const std::uint32_t x_at = static_cast<std::uint32_t>(L::kX + (g * L::kXRow + t) * 16);
+  const std::uint32_t line_at =
+      static_cast<std::uint32_t>(L::kLines + warp * L::kParts * L::kKinds * 128 + g * 4);
+  std::uint32_t line_of[L::kCols / 32];
+#pragma unroll
+  for (int k = 0; k < L::kCols / 32; ++k)
+    line_of[k] = static_cast<std::uint32_t>(((32 * k) >> gshift) * 32);
 
   const CodeDecoder<T, Bits> dec(p.zero_point);
   float acc[L::kSlots][4] = {};
@@ -154,32 +200,28 @@ __global__ void __launch_bounds__(kWarps * 32, Swiglu ? 2 : 3)
     cp_async_wait<kStages - 2>();
     __syncthreads();  // stage s landed for every thread; every warp is done with stage s - 1
     if (s + kStages - 1 < stages) {
-      issue_weights(s + kStages - 1);
-      issue_x(s + kStages - 1);
+      const std::uint32_t next = slot(s + kStages - 1);
+      copies.weights(s + kStages - 1, next, gshift);
+      copies.activations(s + kStages - 1, next);
     }
     cp_async_commit();
     const std::uint32_t base = slot(s);
-    const std::uint32_t codes_s =
-        base + static_cast<std::uint32_t>(L::kCodes + warp * L::kParts * kStageChunks * 512 + lane * 16);
-    const std::uint32_t lines_s =
-        base + static_cast<std::uint32_t>(L::kLines + warp * L::kParts * L::kKinds * 128 + g * 4);
 #pragma unroll
     for (int j = 0; j < kStageChunks; ++j) {
       uint4 q[L::kParts];
 #pragma unroll
       for (int part = 0; part < L::kParts; ++part)
-        q[part] = lds128_at(codes_s + static_cast<std::uint32_t>((part * kStageChunks + j) * 512));
+        q[part] = lds128_at(base + code_at +
+                            static_cast<std::uint32_t>((part * kStageChunks + j) * 512));
       const auto sub = [&](auto sub_const) {
         constexpr int S = decltype(sub_const)::value;
-        const int rel = j * L::kChunkCols + 32 * S;  // column inside the stage
+        const int unit = j * (L::kChunkCols / 8) + 4 * S;  // the sub-chunk's first x unit
         uint4 xv[kNt];
 #pragma unroll
-        for (int n = 0; n < kNt; ++n) {
-          const int m = 8 * n + g;
-          xv[n] = lds128_at(base + static_cast<std::uint32_t>(
-                                       L::kX + (m * L::kXUnits + x_unit(m, rel / 8 + t)) * 16));
-        }
-        const std::uint32_t line = lines_s + static_cast<std::uint32_t>((rel >> gshift) * 32);
+        for (int n = 0; n < kNt; ++n)
+          xv[n] = lds128_at(base + x_at +
+                            static_cast<std::uint32_t>((8 * n * L::kXRow + unit) * 16));
+        const std::uint32_t line = base + line_at + line_of[unit / 4];
         float2 sc[L::kParts], mn[L::kParts];
 #pragma unroll
         for (int part = 0; part < L::kParts; ++part) {
