@@ -23,29 +23,20 @@ Split split_of(std::int64_t chunks, int split) {
 
 }  // namespace
 
-// The split whose busiest SM has the least to do: ceil(CTAs / SMs) CTAs, each its slice plus
-// the ring's fill (kStages - 1 chunks' latency before the first stage computes); ties go to the
-// larger split (more loads in flight an SM). Llama-2-7B at 16 tokens on 132 SMs: QKV 96 row
-// blocks x 4, O and down 32 x 4, gate/up 86 x 3, the LM head 250 x 1.
+// The largest split that keeps the grid within two CTAs an SM. Measured (H100, s15 c3, M = 16,
+// 4-bit, us; split 2 / 4 / 8): 12288 x 4096 (96 row blocks) 17.8 / 24.5 / 26.6, 4096 x 4096
+// (32) 11.6 / 10.0 / 9.1, 4096 x 11008 (32) 31.2 / 26.8 / 18.0: more CTAs help up to ~2 an SM,
+// beyond that (3 an SM at 60 KiB each) they cost more than the shorter slices save. A first
+// rule (the busiest SM's chunks plus the ring's fill) chose 4 for all three.
 Shape shape_of(std::int64_t tiles, std::int64_t chunks, int sms, int forced) {
   const std::int64_t row_blocks = (tiles + kWarps - 1) / kWarps;
   Split best = split_of(chunks, 1);
-  if (forced >= 1 && forced <= kMaxSplit) {
-    for (int s = forced; s >= 1; --s)
-      if (const Split c = split_of(chunks, s); c.slice > 0) {
-        best = c;
-        break;
-      }
-  } else {
-    std::int64_t best_cost = -1;
-    for (int s = 1; s <= kMaxSplit; ++s) {
-      const Split c = split_of(chunks, s);
-      if (c.slice == 0) continue;
-      const std::int64_t cost = (row_blocks * s + sms - 1) / sms * (c.slice + kStages - 1);
-      if (best_cost < 0 || cost <= best_cost) {
-        best = c;
-        best_cost = cost;
-      }
+  const bool by_env = forced >= 1 && forced <= kMaxSplit;
+  for (int s = by_env ? forced : kMaxSplit; s > 1; --s) {
+    const Split c = split_of(chunks, s);
+    if (c.slice > 0 && (by_env || row_blocks * s <= 2 * std::int64_t{sms})) {
+      best = c;
+      break;
     }
   }
   Shape shape;

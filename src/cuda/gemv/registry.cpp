@@ -198,12 +198,20 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
     // (griddepcontrol.launch_dependents) lets them start only when it has completed, and no
     // klab kernel that triggers writes weights. The engine strips _pdl when KLAB_CUDA_PDL=0.
     if (a.w->has_tiled()) {
-      // Wide batches: mma_wide_split up to 16 tokens, mma_wide beyond. mma_wide_staged measured
-      // slower in every shape of the 7B / 8B decode step (H100, session 9, docs/kernels/gemv.md),
-      // so `auto` leaves it to the bench.
-      if (a.M() > kGemvMaxM)
-        return a.M() <= 16 && gemv_impl::mma_wide_split_fits(params_of(a)) ? "mma_wide_split"
-                                                                          : "mma_wide";
+      // Wide batches: mma_wide, or mma_wide_split where it measured faster. H100, s15 c3, M = 16,
+      // 4-bit, us, split vs mma_wide: 4096 x 11008 18.0 vs 19.5, SwiGLU 11008 x 4096 36.3 vs
+      // 37.4, 32000 x 4096 35.5 vs 47.0; behind or even at 12288 x 4096 (17.8 vs 17.7) and
+      // 4096 x 4096 (9.1 vs 8.7); 8 bits not measured since its copies were cut (c1's first
+      // version: behind at every shape). mma_wide_staged measured slower in every shape of the
+      // 7B / 8B decode step (H100, session 9, docs/kernels/gemv.md), so `auto` leaves it to the
+      // bench.
+      if (a.M() > kGemvMaxM) {
+        const bool split_wins = a.w->format().bits == 4 &&
+                                (a.epilogue == Epilogue::swiglu || a.K() >= 8192 || a.N() >= 16384);
+        return a.M() <= 16 && split_wins && gemv_impl::mma_wide_split_fits(params_of(a))
+                   ? "mma_wide_split"
+                   : "mma_wide";
+      }
       if (a.K() >= 12288) return "mma_async_pdl";
       if (a.M() == 1 && gemv_impl::mma_staged_fits(params_of(a))) return "mma_staged_pdl";
       return "mma";

@@ -445,6 +445,10 @@ TEST_F(GemvQ, WideSplitDecodeShapes) {
                  {.act = DType::bf16, .out = DType::f32, .epilogue = Epilogue::swiglu}, split);
   const QuantMatrix q80 = random_gguf(GgufBlockType::q8_0, 4096, 4096);
   check_variants(q80, nullptr, {15, 4096, 4096}, {.act = DType::f16, .out = DType::f16}, split);
+  // auto: mma_wide_split for 4-bit SwiGLU, K >= 8192 or N >= 16384 at 9..16 tokens.
+  const QuantMatrix w4 = random_quant({4, 32, false}, 64, 8192);
+  const DeviceCase long_k(w4, nullptr, {12, 64, 8192}, {});
+  EXPECT_EQ(cuda::gemv_registry().pick(long_k.args()).name, "mma_wide_split");
   const QuantMatrix w17 = random_quant({4, 32, false}, 64, 576);
   const auto m17 = check_variants(w17, nullptr, {17, 64, 576}, {}, {"mma_wide"});
   EXPECT_FALSE(m17.count("mma_wide_split"));
@@ -479,7 +483,7 @@ TEST_F(GemvQ, RejectsUnsupportedArguments) {
   EXPECT_NO_THROW(reg.pick(f.args(8), "mma"));
   EXPECT_NO_THROW(reg.pick(f.args(9), "mma_wide"));
   EXPECT_NO_THROW(reg.pick(f.args(9), "mma_wide_staged"));
-  EXPECT_EQ(reg.pick(f.args(9)).name, "mma_wide_split");
+  EXPECT_EQ(reg.pick(f.args(9)).name, "mma_wide");  // K = 576: mma_wide_split only for long K
   EXPECT_THROW(reg.pick(f.args(1), "no_such_variant"), Error);
 
   GemvArgs bad = f.args(1);
