@@ -40,7 +40,7 @@
 namespace klab::cuda::gemv_impl::wide_split {
 
 constexpr int kWarps = 8;
-constexpr int kNt = 2;          // n-tiles of 8 tokens: M <= 16
+constexpr int kNt = 2;           // n-tiles of 8 tokens: M <= 16
 constexpr int kStageChunks = 2;  // chunks of every tile a stage
 constexpr int kStages = 4;       // ring depth
 constexpr int kMaxSplit = 8;     // cluster CTAs (portable cluster size)
@@ -100,8 +100,8 @@ struct StageCopies {
       codes[part] = live ? base + ((tile * all + c_begin) * 32 + lane) * 16 : base;
     }
     chunks = live ? static_cast<int>(c_end - c_begin) : 0;
-    code_dst = static_cast<std::uint32_t>(L::kCodes + warp * L::kParts * kStageChunks * 512 +
-                                          lane * 16);
+    code_dst =
+        static_cast<std::uint32_t>(L::kCodes + warp * L::kParts * kStageChunks * 512 + lane * 16);
     // lane = ((part * kKinds + kind) * 4 + line) * 2 + half
     const int half = lane & 1, l = (lane >> 1) & 3, kind = (lane >> 3) % L::kKinds;
     const int part = lane / (8 * L::kKinds);
@@ -211,16 +211,16 @@ __global__ void __launch_bounds__(kWarps * 32, Swiglu ? 2 : 3)
       uint4 q[L::kParts];
 #pragma unroll
       for (int part = 0; part < L::kParts; ++part)
-        q[part] = lds128_at(base + code_at +
-                            static_cast<std::uint32_t>((part * kStageChunks + j) * 512));
+        q[part] =
+            lds128_at(base + code_at + static_cast<std::uint32_t>((part * kStageChunks + j) * 512));
       const auto sub = [&](auto sub_const) {
         constexpr int S = decltype(sub_const)::value;
         const int unit = j * (L::kChunkCols / 8) + 4 * S;  // the sub-chunk's first x unit
         uint4 xv[kNt];
 #pragma unroll
         for (int n = 0; n < kNt; ++n)
-          xv[n] = lds128_at(base + x_at +
-                            static_cast<std::uint32_t>((8 * n * L::kXRow + unit) * 16));
+          xv[n] =
+              lds128_at(base + x_at + static_cast<std::uint32_t>((8 * n * L::kXRow + unit) * 16));
         const std::uint32_t line = base + line_at + line_of[unit / 4];
         float2 sc[L::kParts], mn[L::kParts];
 #pragma unroll
@@ -239,7 +239,7 @@ __global__ void __launch_bounds__(kWarps * 32, Swiglu ? 2 : 3)
   cp_async_wait<0>();
 
   // Accumulator r of slot (part, n): row g + 8 (r / 2) of the tile, token 8 n + 2 t + r % 2.
-  const auto store = [&](const float (&v)[L::kSlots][4]) {
+  const auto store = [&](const float(&v)[L::kSlots][4]) {
 #pragma unroll
     for (int n = 0; n < kNt; ++n)
 #pragma unroll
@@ -305,8 +305,7 @@ void launch_kernel(const GemvParams& p, cudaStream_t stream, bool pdl) {
   }();
   (void)raised;
   static const int sms = current_sm_count();  // one device per process (as the engine)
-  const Shape s =
-      shape_of(p.tw.tiles(), p.tw.chunks(), sms, env_int("KLAB_CUDA_WIDE_SPLIT"));
+  const Shape s = shape_of(p.tw.tiles(), p.tw.chunks(), sms, env_int("KLAB_CUDA_WIDE_SPLIT"));
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = dim3(s.blocks);
   cfg.blockDim = dim3(kWarps * 32);

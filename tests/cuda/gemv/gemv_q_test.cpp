@@ -420,9 +420,9 @@ TEST_F(GemvQ, WideSplitEverySplit) {
     const std::int64_t K = k_for(f);
     const QuantMatrix w = random_quant(f, 4100, K), u = random_quant(f, 4100, K);
     every_split(w, nullptr, {M, 4100, K}, {.act = act, .out = act});
-    every_split(w, nullptr, {M, 4100, K},
-                {.act = act, .out = DType::f32, .epilogue = Epilogue::residual,
-                 .in_place_residual = true});
+    every_split(
+        w, nullptr, {M, 4100, K},
+        {.act = act, .out = DType::f32, .epilogue = Epilogue::residual, .in_place_residual = true});
     every_split(w, &u, {M, 4100, K}, {.act = act, .out = DType::f32, .epilogue = Epilogue::swiglu});
   }
 }
