@@ -26,6 +26,12 @@
 // the loop every warp leaves its sums in its CTA's shared memory; after a cluster barrier warp w
 // of CTA w % S adds the S slices of tile w in rank order (deterministic) and stores; a second
 // barrier keeps every CTA's shared memory alive until then. S = 1 stores from registers.
+// Outcome (H100, session 15, docs/kernels/gemv.md): instruction-bound, not L2-bound as the design
+// assumed (ncu: ~142 warp instructions a 16 x 64 chunk-tile after the copies were precomputed,
+// ~100 of them the decode, the mma and the per-group scaling that mma_wide pays too). Faster than
+// mma_wide where K or N is long (M = 16, 4-bit: 4096 x 11008 18.0 vs 19.5 us, 32000 x 4096 35.3
+// vs 47.0, SwiGLU 36.3 vs 37.4), even or behind at 12288 x 4096 and 4096 x 4096; `auto` takes it
+// only at those shapes: 7B Q4_0 B=16 +2.1%, Llama-3-8B Q4_0 B=16 +21% (its 128k-row LM head).
 #pragma once
 
 #include <algorithm>
