@@ -8,8 +8,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "klab/buffer.hpp"
@@ -17,6 +19,30 @@
 #include "klab/tensor.hpp"
 
 namespace klab::test {
+
+// Sets (value) or unsets (nullptr) an environment variable for a scope and restores what was
+// there, also when an assertion leaves the scope early. (The CUDA session reads its KLAB_CUDA_*
+// switches at construction; some kernel launch rules read theirs at every launch.)
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    set(value);
+  }
+  ~ScopedEnv() { set(old_ ? old_->c_str() : nullptr); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  void set(const char* value) const {
+    if (value)
+      setenv(name_.c_str(), value, 1);
+    else
+      unsetenv(name_.c_str());
+  }
+  std::string name_;
+  std::optional<std::string> old_;
+};
 
 // Where the default model (SmolLM2-135M-Instruct Q4_1) is, as the CLI looks for it and
 // scripts/fetch-model.sh puts it: $KLAB_MODEL, else

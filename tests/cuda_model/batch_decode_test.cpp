@@ -72,27 +72,6 @@ double top2_margin(std::span<const float> v) {
   return scale > 0 ? (best - second) / scale : 0.0;
 }
 
-// Sets an environment variable for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (old_.empty())
-      unsetenv(name_);
-    else
-      setenv(name_, old_.c_str(), 1);
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::string old_;
-};
-
 class CudaBatchDecode : public GpuTest {};
 
 // `batch` sequences (prompt lengths 1, 1 + 37, 1 + 74, ... so split-KV cuts them differently)

@@ -85,30 +85,6 @@ TinySpec shape(std::int64_t heads, std::int64_t kv_heads, std::int64_t head_dim)
   return s;
 }
 
-// Sets (value) or unsets (nullptr) an environment variable for a scope and restores what was
-// there, also when an assertion leaves the scope early. The CUDA session reads its KLAB_CUDA_*
-// switches at construction.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    set(value);
-  }
-  ~ScopedEnv() { set(old_ ? old_->c_str() : nullptr); }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  void set(const char* value) const {
-    if (value)
-      setenv(name_.c_str(), value, 1);
-    else
-      unsetenv(name_.c_str());
-  }
-  std::string name_;
-  std::optional<std::string> old_;
-};
-
 class CudaSessionTest : public GpuTest {};
 
 TEST_F(CudaSessionTest, BackendIsAvailable) {

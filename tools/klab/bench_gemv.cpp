@@ -639,10 +639,12 @@ std::vector<kb::Param> params_with(std::vector<kb::Param> extra) {
 
 const kb::FamilyRegistrar gemv_reg{
     {.name = "gemv",
-     .help = "quantized (4/8-bit) and dense GEMV y = x W^T for M <= 8, every variant",
-     .params = params_with({{"M", "1", "rows of x (list, 1..8)"},
-                            {"dtype", "f16", "activation dtypes (list: f16, bf16)"},
-                            {"epilogue", "none", "none, residual or swiglu"}}),
+     .help = "quantized (4/8-bit) and dense GEMV y = x W^T for M <= 8 (wide variants: up to 16 or "
+             "32), every variant",
+     .params = params_with(
+         {{"M", "1", "rows of x (list; 1..8, mma_wide_split up to 16, mma_wide up to 32)"},
+          {"dtype", "f16", "activation dtypes (list: f16, bf16)"},
+          {"epilogue", "none", "none, residual or swiglu"}}),
      .cases =
          [](const kb::Params& p) { return family_cases(Family::gemv, options_of(p, true, false)); },
      .suite =

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <initializer_list>
 #include <optional>
 #include <set>
 #include <string>
@@ -136,6 +137,24 @@ std::set<std::string> check_variants(const QuantMatrix& w, const QuantMatrix* w_
   }
   EXPECT_FALSE(ran.empty());
   return ran;
+}
+
+// The named variants on one case (one reference, the CPU's share of the runtime) with the
+// launch-rule switch `env` set to each of `values` in turn.
+void check_each_setting(const QuantMatrix& w, const QuantMatrix* u, const Shape& s,
+                        const Options& o, const char* env,
+                        std::initializer_list<const char*> values,
+                        std::initializer_list<const char*> names) {
+  SCOPED_TRACE(describe(w, s, o));
+  DeviceCase c(w, u, s, o);
+  for (const char* value : values) {
+    const ScopedEnv set(env, value);
+    for (const char* name : names) {
+      const auto* v = cuda::gemv_registry().find(name);
+      ASSERT_TRUE(v && v->supports(c.args())) << name;
+      EXPECT_LE(c.error_of(*v), output_tolerance(o.out)) << name << ", " << env << "=" << value;
+    }
+  }
 }
 
 const std::set<std::string> kAllM8 = {"naive",           "warp_per_row",   "multi_row",
@@ -303,17 +322,8 @@ TEST_F(GemvQ, WideDecodeEveryRowTileCount) {
   const QuantFormat formats[] = {{4, 32, false}, {8, 64, true}};
   const auto every_count = [](const QuantMatrix& w, const QuantMatrix* u, const Shape& s,
                               const Options& o) {
-    SCOPED_TRACE(describe(w, s, o));
-    DeviceCase c(w, u, s, o);
-    for (const char* rows : {"1", "2", "3", "4"}) {
-      setenv("KLAB_CUDA_WIDE_ROWS", rows, 1);
-      for (const char* name : {"mma_wide", "mma_wide_pdl"}) {
-        const auto* v = cuda::gemv_registry().find(name);
-        ASSERT_TRUE(v && v->supports(c.args())) << name;
-        EXPECT_LE(c.error_of(*v), output_tolerance(o.out)) << name << ", rows " << rows;
-      }
-    }
-    unsetenv("KLAB_CUDA_WIDE_ROWS");
+    check_each_setting(w, u, s, o, "KLAB_CUDA_WIDE_ROWS", {"1", "2", "3", "4"},
+                       {"mma_wide", "mma_wide_pdl"});
   };
   for (const QuantFormat& f : formats)
     for (const int M : {16, 11, 32}) {
@@ -400,17 +410,8 @@ TEST_F(GemvQ, WideSplitEverySplit) {
   const QuantFormat formats[] = {{4, 32, false}, {8, 32, false}, {4, 64, true}, {8, 128, true}};
   const auto every_split = [](const QuantMatrix& w, const QuantMatrix* u, const Shape& s,
                               const Options& o) {
-    SCOPED_TRACE(describe(w, s, o));
-    DeviceCase c(w, u, s, o);
-    for (const char* split : {"1", "2", "3", "4", "5", "8"}) {
-      setenv("KLAB_CUDA_WIDE_SPLIT", split, 1);
-      for (const char* name : {"mma_wide_split", "mma_wide_split_pdl"}) {
-        const auto* v = cuda::gemv_registry().find(name);
-        ASSERT_TRUE(v && v->supports(c.args())) << name;
-        EXPECT_LE(c.error_of(*v), output_tolerance(o.out)) << name << ", split " << split;
-      }
-    }
-    unsetenv("KLAB_CUDA_WIDE_SPLIT");
+    check_each_setting(w, u, s, o, "KLAB_CUDA_WIDE_SPLIT", {"1", "2", "3", "4", "5", "8"},
+                       {"mma_wide_split", "mma_wide_split_pdl"});
   };
   int i = 0;
   for (const int M : {16, 9, 13, 1, 5}) {
