@@ -9,8 +9,8 @@
 // for QKV) over all of K and reads all of x from L2: at 16 tokens x is 3.6x a 4-bit tile's
 // codes, so every byte of codes costs ~1.2-3.6 bytes of L2 reads besides. Here the block's 8
 // warps share each x byte (x traffic / codes = 0.44 at 4 bits), and since a block covers only a
-// slice of K, the grid still has 2-4 CTAs an SM (mma_wide_staged, session 9, kept x resident in
-// one persistent block an SM and lost to too few warps and a barrier a tile).
+// slice of K, the grid still has up to 2 CTAs an SM (mma_wide_staged, session 9, kept x resident
+// in one persistent block an SM and lost to too few warps and a barrier a tile).
 //
 // The stream: a block-wide cp.async ring of kStages stages, each two chunks of every warp's
 // tiles (codes, their scale / min lines) plus the 16 x (2 chunks of columns) of x they multiply;
@@ -26,6 +26,7 @@
 // the loop every warp leaves its sums in its CTA's shared memory; after a cluster barrier warp w
 // of CTA w % S adds the S slices of tile w in rank order (deterministic) and stores; a second
 // barrier keeps every CTA's shared memory alive until then. S = 1 stores from registers.
+//
 // Outcome (H100, session 15, docs/kernels/gemv.md): instruction-bound, not L2-bound as the design
 // assumed (ncu: ~142 warp instructions a 16 x 64 chunk-tile after the copies were precomputed,
 // ~100 of them the decode, the mma and the per-group scaling that mma_wide pays too). Faster than
