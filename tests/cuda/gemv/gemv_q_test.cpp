@@ -376,13 +376,16 @@ TEST_F(GemvQ, WideStagedBatches) {
   const QuantMatrix q80 = random_gguf(GgufBlockType::q8_0, 4096, 4096);
   check_variants(q80, nullptr, {16, 4096, 4096}, {.act = DType::f16, .out = DType::f16}, staged);
 
+  // Llama-2-7B's down projection: mma_wide_split (cluster split of K) runs it too.
+  std::set<std::string> staged_and_split = staged;
+  staged_and_split.insert({"mma_wide_split", "mma_wide_split_pdl"});
   const QuantMatrix down = random_gguf(GgufBlockType::q4_0, 4100, 11008);
   check_variants(down, nullptr, {16, 4100, 11008},
                  {.act = DType::f16,
                   .out = DType::f32,
                   .epilogue = Epilogue::residual,
                   .in_place_residual = true},
-                 staged);
+                 staged_and_split);
   const QuantMatrix down8 = random_quant({8, 32, false}, 600, 11008);
   check_variants(down8, nullptr, {13, 600, 11008}, {.act = DType::bf16, .out = DType::bf16},
                  staged);
@@ -398,6 +401,7 @@ TEST_F(GemvQ, WideStagedBatches) {
   const QuantMatrix w17 = random_quant({4, 32, false}, 64, 576);
   const auto m17 = check_variants(w17, nullptr, {17, 64, 576}, {}, {"mma_wide"});
   EXPECT_FALSE(m17.count("mma_wide_staged"));
+  EXPECT_FALSE(m17.count("mma_wide_split"));
 }
 
 // mma_wide_split (8 row tiles a block sharing x, K split over a cluster): every split forced
@@ -428,18 +432,11 @@ TEST_F(GemvQ, WideSplitEverySplit) {
   }
 }
 
-// mma_wide_split at the Llama-2-7B decode shapes' K (the launch rule's own split): down (K =
-// 11008, in-place residual), gate/up with mins at K = 14336, Q8_0 at 4096, and 17 tokens left
-// to mma_wide.
+// mma_wide_split at the Llama-2-7B decode shapes' K (the launch rule's own split; the down
+// projection, K = 11008, and 17 tokens left to mma_wide are in WideStagedBatches): gate/up with
+// mins at K = 14336 on bf16, Q8_0 at 4096 with a partial n-tile, and the `auto` pick.
 TEST_F(GemvQ, WideSplitDecodeShapes) {
   const std::set<std::string> split = {"mma_wide_split", "mma_wide_split_pdl"};
-  const QuantMatrix down = random_gguf(GgufBlockType::q4_0, 4100, 11008);
-  check_variants(down, nullptr, {16, 4100, 11008},
-                 {.act = DType::f16,
-                  .out = DType::f32,
-                  .epilogue = Epilogue::residual,
-                  .in_place_residual = true},
-                 split);
   const QuantMatrix g = random_quant({4, 64, true}, 1000, 14336),
                     u = random_quant({4, 64, true}, 1000, 14336);
   check_variants(g, &u, {16, 1000, 14336},
@@ -450,9 +447,6 @@ TEST_F(GemvQ, WideSplitDecodeShapes) {
   const QuantMatrix w4 = random_quant({4, 32, false}, 64, 8192);
   const DeviceCase long_k(w4, nullptr, {12, 64, 8192}, {});
   EXPECT_EQ(cuda::gemv_registry().pick(long_k.args()).name, "mma_wide_split");
-  const QuantMatrix w17 = random_quant({4, 32, false}, 64, 576);
-  const auto m17 = check_variants(w17, nullptr, {17, 64, 576}, {}, {"mma_wide"});
-  EXPECT_FALSE(m17.count("mma_wide_split"));
 }
 
 // Well-formed device arguments for the rejection tests.
