@@ -163,6 +163,8 @@ class CudaSession final : public Session {
   void attention_block(const Layer& l, const AttnStep& step);
   void ffn_block(const Layer& l, std::int64_t t, bool decode);
   bool fused_step(const AttnStep& step, const DeviceWeight& w) const;
+  std::string chain_gemv(const TensorView& y, const DeviceWeight& w, cuda::Epilogue epilogue,
+                         const DeviceWeight* w_up = nullptr) const;
   bool chain_runs_staged(const TensorView& y, const DeviceWeight& w, cuda::Epilogue epilogue,
                          const DeviceWeight* w_up = nullptr) const;
   void qkv_unfused(const Layer& l, const AttnStep& step, const TensorView& q);
@@ -244,6 +246,12 @@ class CudaSession final : public Session {
   // KLAB_CUDA_DENSE_QKV=chain: the chain (GEMV, then qkv_rope_kv_write; a study switch).
   bool dense_qkv_fused_ = true;
   bool dense_qkv_staged(const AttnStep& step, const DeviceWeight& w) const;
+  // Wide decode batches (9..32 rows) on tiled quantized QKV weights: the fused `staged` block on
+  // the norm kernel's rows (mma_wide, the chain's GEMV there, with the QKV epilogue: no
+  // qkv_token_split launch and no qkv rows). KLAB_CUDA_WIDE_QKV=chain: the chain (a study
+  // switch).
+  bool wide_qkv_fused_ = true;
+  bool wide_qkv_staged(const AttnStep& step, const DeviceWeight& w) const;
   // Dense f16 weights after an RMSNorm (QKV, gate/up, an untied LM head) are uploaded with the
   // norm weight folded into their columns (W diag(g); the norm kernels then take weights of
   // ones), and in decode steps of one row the residual GEMVs (O, down) also write the
@@ -378,6 +386,7 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       spread_o_(!env_is("KLAB_CUDA_SPREAD", "0")),
       qkv_norm_kernel_(!env_is("KLAB_CUDA_QKV_NORM", "prologue")),
       dense_qkv_fused_(!env_is("KLAB_CUDA_DENSE_QKV", "chain")),
+      wide_qkv_fused_(!env_is("KLAB_CUDA_WIDE_QKV", "chain")),
       dense_norm_fold_(!env_is("KLAB_CUDA_DENSE_NORM", "kernel")),
       ablate_(ablate_from_env()),
       l2_prefetch_bytes_(l2_prefetch_from_env()),
@@ -929,13 +938,12 @@ bool CudaSession::fused_step(const AttnStep& step, const DeviceWeight& w) const 
   return fused_ == Fused::all && w.dense().dtype == DType::f16;
 }
 
-// Whether the chain's GEMV for y = x · Wᵀ (x the normalized rows) is mma_staged: then `staged`
-// runs that same kernel with the norm folded in. Elsewhere (M > 1, K >= 12288: mma, mma_async)
-// the default keeps the chain, whose GEMV is faster there than mma_staged.
-bool CudaSession::chain_runs_staged(const TensorView& y, const DeviceWeight& w,
+// The GEMV variant the chain runs for y = x · Wᵀ on quantized weights (x the normalized rows);
+// empty where none takes it.
+std::string CudaSession::chain_gemv(const TensorView& y, const DeviceWeight& w,
                                     cuda::Epilogue epilogue, const DeviceWeight* w_up) const {
-  if (!w.quantized()) return false;
-  if (gemv_variant_ != "auto") return gemv_variant_.starts_with("mma_staged");
+  if (!w.quantized()) return {};
+  if (gemv_variant_ != "auto") return gemv_variant_;
   cuda::GemvArgs g;
   g.y = y;
   g.x = h_rows(y.dim(0));
@@ -943,10 +951,18 @@ bool CudaSession::chain_runs_staged(const TensorView& y, const DeviceWeight& w,
   if (w_up) g.w_up = &w_up->quant();
   g.epilogue = epilogue;
   try {
-    return cuda::gemv_registry().pick(g).name.starts_with("mma_staged");
+    return cuda::gemv_registry().pick(g).name;
   } catch (const Error&) {
-    return false;
+    return {};
   }
+}
+
+// Whether the chain's GEMV is mma_staged: then `staged` runs that same kernel with the norm
+// folded in. Elsewhere (M > 1, K >= 12288: mma, mma_async) the default keeps the chain, whose
+// GEMV is faster there than mma_staged.
+bool CudaSession::chain_runs_staged(const TensorView& y, const DeviceWeight& w,
+                                    cuda::Epilogue epilogue, const DeviceWeight* w_up) const {
+  return chain_gemv(y, w, epilogue, w_up).starts_with("mma_staged");
 }
 
 cuda::RopeFreqs CudaSession::rope_freqs() const {
@@ -985,10 +1001,25 @@ bool CudaSession::dense_qkv_staged(const AttnStep& step, const DeviceWeight& w) 
          gemv_variant_ == "auto";
 }
 
+// Whether this wide decode step's QKV block takes the fused `staged` block (wide_qkv_fused_):
+// where the chain's GEMV for it is mma_wide.
+bool CudaSession::wide_qkv_staged(const AttnStep& step, const DeviceWeight& w) const {
+  if (fused_ != Fused::staged || !wide_qkv_fused_ || !step.decode || !wide_decode_gemv_ ||
+      step.rows <= cuda::kGemvMaxM || step.rows > cuda::kGemvWideMaxM ||
+      step.rows > kWideDecodeGemvRows || !w.quantized() || !w.quant().has_tiled() ||
+      gemv_variant_ != "auto")
+    return false;
+  const TensorView qkv =
+      dview(qkv_.data(), DType::f16, {step.rows, cfg_.q_dim() + 2 * cfg_.kv_dim()});
+  const std::string chain = chain_gemv(qkv, w, cuda::Epilogue::none);
+  return chain == "mma_wide" || chain == "mma_wide_pdl";
+}
+
 // The norm + QKV block as one fused block (see fused_); false: this step takes the chain.
 bool CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorView& q) {
   const bool dense = dense_qkv_staged(step, l.wqkv);
-  if (!dense && !fused_step(step, l.wqkv)) return false;
+  const bool wide = !dense && wide_qkv_staged(step, l.wqkv);
+  if (!dense && !wide && !fused_step(step, l.wqkv)) return false;
   const std::int64_t t = step.rows;
   cuda::FusedNormQkvArgs a;
   a.q = q;
@@ -1011,9 +1042,9 @@ bool CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorVi
     // Dense folded weights after layer 0 read the f16 residual rows the down GEMV wrote.
     if (dense && fold_step(t, step.decode) && &l != &layers_.front())
       a.unnormed = xh_rows(t);
-    else if (step.decode && qkv_norm_kernel_)
-      a.normed = h_rows(t);  // the norm kernel's, below
-    if (!(dense || chain_runs_staged(qkv, l.wqkv, cuda::Epilogue::none)) ||
+    else if (step.decode && (qkv_norm_kernel_ || wide))
+      a.normed = h_rows(t);  // the norm kernel's, below (mma_wide has no norm prologue)
+    if (!(dense || wide || chain_runs_staged(qkv, l.wqkv, cuda::Epilogue::none)) ||
         !cuda::fused_norm_qkv_registry().find("staged")->supports(a))
       return false;
     if (a.normed.data)

@@ -29,8 +29,11 @@
 //                weights: through the chain's dense GEMV (gemv vec16_multi_row), QKV with the same
 //                epilogue, on the norm's rows given (`normed`, QKV) or, where the caller folded
 //                the norm weight into W, on the f16 residual rows (`unnormed`): the GEMV scales
-//                each token's sums by inv_rms, no norm kernel. "auto" picks it wherever it
-//                supports the call, else mma / mma_split_k.
+//                each token's sums by inv_rms, no norm kernel. QKV of a wide decode batch
+//                (kGemvMaxM < M <= kGemvWideMaxM, interleaved rotation, tiled quantized weights,
+//                the norm's rows given as `normed`): the chain's GEMV for those rows (gemv
+//                mma_wide) with the same epilogue per 8 tokens. "auto" picks it wherever it
+//                supports the call, else mma / mma_split_k (more than kGemvMaxM tokens: unfused).
 // Every fused variant can use Programmatic Dependent Launch (`pdl`): it loads its first weights,
 // then waits for the previous kernel (griddepcontrol.wait) before reading x, and lets the next
 // PDL kernel launch once its own weights are streamed. Inside a CUDA graph the dependency is
@@ -100,7 +103,8 @@ struct FusedNormGemvArgs {
 // rotary dims, an inv_freq table or theta), q written to `q`, k and v of token t into `cache`
 // for sequence seq_ids[t] at position positions[t] (rows the cache cannot address are dropped,
 // as qkv_rope_kv_write does).
-//   q: device f16 [M, Hq, D], heads packed, token stride free. cache: f16, head dim D.
+//   q: device f16 [M, Hq, D], heads packed, token stride free; M <= kGemvWideMaxM (more than
+//      kGemvMaxM: `staged` on `normed` rows and `unfused` only). cache: f16, head dim D.
 //   bias: device f32 [(Hq + 2*Hkv) * D], contiguous, optional (data == nullptr: none).
 //   positions, seq_ids: device i32 [M], contiguous.
 // Each QKV value is rounded to f16 once, after bias and rotation (the unfused chain rounds after

@@ -24,9 +24,10 @@ using fused::FusedParams;
 
 // ---- argument checks ---------------------------------------------------------------------
 
-void check_tokens(std::string_view op, std::string_view arg, std::int64_t M) {
-  check_arg(M >= 1 && M <= kGemvMaxM, op, arg,
-            "expected 1.." + std::to_string(kGemvMaxM) + " tokens, got " + std::to_string(M));
+void check_tokens(std::string_view op, std::string_view arg, std::int64_t M,
+                  int max_tokens = kGemvMaxM) {
+  check_arg(M >= 1 && M <= max_tokens, op, arg,
+            "expected 1.." + std::to_string(max_tokens) + " tokens, got " + std::to_string(M));
 }
 
 // A device matrix [rows, cols] of `dtype`: contiguous, or (free_rows) with any row stride.
@@ -254,6 +255,7 @@ bool qkv_shape_ok(const FusedParams& p) {
 
 template <class Args>
 bool fused_ok(const Args& a, int split) {
+  if (a.M() > kGemvMaxM) return false;  // one n-tile of 8 tokens
   const FusedParams p = planned(params_of(a), split);
   if (p.mode == FusedMode::qkv && !qkv_shape_ok(p)) return false;
   return launchable(p);
@@ -331,6 +333,7 @@ registry::OpRegistry<Args> build(std::string op) {
   // else split K while the tiles alone leave SMs idle, or when one block cannot stage all of K.
   reg.set_auto([](const Args& a) -> std::string {
     if (fused::staged_ok(a)) return "staged";
+    if (a.M() > kGemvMaxM) return "unfused";
     return params_of(a).tiles < device_limits().sms || !fused_ok(a, 1) ? "mma_split_k" : "mma";
   });
   return reg;
@@ -395,7 +398,7 @@ void validate(const FusedNormQkvArgs& a) {
   expect_device(op, "q", a.q, Device::cuda);
   expect_dtype(op, "q", a.q, DType::f16);
   expect_nonnull(op, "q", a.q);
-  check_tokens(op, "q", a.M());
+  check_tokens(op, "q", a.M(), kGemvWideMaxM);  // > kGemvMaxM: staged (wide) and unfused only
   const std::int64_t hq = a.q.dim(1), d = a.q.dim(2);
   check_arg(hq >= 1 && d >= 1, op, "q", "expected Hq, D >= 1, got " + shape_str(a.q));
   check_arg(a.q.stride[2] == 1 && (hq == 1 || a.q.stride[1] == d), op, "q",

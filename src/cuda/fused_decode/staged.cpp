@@ -178,6 +178,23 @@ GemvArgs residual_gemv_args(const FusedGemvResidualArgs& a) {
   return g;
 }
 
+// A wide decode batch's QKV block (kGemvMaxM < M <= kGemvWideMaxM): the chain's GEMV for those
+// rows, mma_wide, on the norm kernel's rows (`normed`: mma_wide has no norm prologue) with the
+// QKV epilogue per n-tile of 8 tokens: no qkv rows, no qkv_token_split launch. Interleaved RoPE
+// only (half_split would keep the chain's kernels after the GEMV: nothing to fuse).
+bool wide_qkv_ok(const FusedNormQkvArgs& a) {
+  if (a.M() <= kGemvMaxM || a.M() > kGemvWideMaxM || !tiled_quant(a.weights) || !a.normed.data ||
+      !epilogue_serves(a) || !valid(rope_args(a)))
+    return false;
+  GemvArgs g;
+  g.y = qkv_view(a);  // its shape only: the epilogue writes q and the cache instead
+  g.x = a.normed;
+  g.w = a.weights.w;
+  if (!gemv_args_problem(g).empty()) return false;
+  const auto* v = gemv_registry().find("mma_wide");
+  return v && v->supports(g);
+}
+
 }  // namespace
 
 bool staged_ok(const FusedNormGemvArgs& a) {
@@ -192,7 +209,8 @@ std::size_t staged_qkv_bytes(const FusedNormQkvArgs& a) {
 }
 
 bool staged_ok(const FusedNormQkvArgs& a) {
-  if (!valid(a) || a.M() > kGemvMaxM) return false;
+  if (!valid(a)) return false;
+  if (a.M() > kGemvMaxM) return wide_qkv_ok(a);
   const bool dense = dense_on_rows(a.weights, dense_rows(a), a.K());
   if (!dense && !tiled_quant(a.weights)) return false;
   const std::size_t bytes = staged_qkv_bytes(a);
@@ -225,6 +243,14 @@ void run_staged(const FusedNormGemvArgs& a, cudaStream_t stream) {
 
 void run_staged(const FusedNormQkvArgs& a, cudaStream_t stream) {
   const TensorView qkv = qkv_view(a);
+  if (a.M() > kGemvMaxM) {  // staged_ok: wide_qkv_ok
+    GemvParams p = norm_gemv_params(qkv, a.norm, a.weights, Epilogue::none);
+    p.norm_x = nullptr;
+    p.x = a.normed.data;
+    p.qkv = qkv_epilogue(a);
+    return a.pdl ? gemv_impl::launch_mma_wide_pdl(p, stream)
+                 : gemv_impl::launch_mma_wide(p, stream);
+  }
   if (a.weights.w == nullptr) {  // dense (staged_ok: on the given rows)
     GemvParams p = dense_qkv_params(a);
     if (epilogue_serves(a)) {

@@ -7,6 +7,10 @@
 // was slower still at 16). 8 warps split K; only x (one 16-byte load per n-tile and sub-chunk)
 // and the f32 accumulators grow with NT.
 //
+// QKV epilogue (GemvParams::qkv, the fused decode `staged` QKV block of a wide batch): instead of
+// the qkv rows, each n-tile's sums go out as rotated q and k / v cache rows (qkv_epilogue.cuh),
+// as mma_staged does for up to 8 tokens; a run-time branch after the main loop.
+//
 // Row tiles per block (R): every block reads all of x, so x costs (blocks x M x K x 2) bytes of
 // L2 traffic against N x K x Bits / 8 of codes; with one 16-row tile per block and 16 tokens
 // that is 4x the 4-bit codes. A block of R tiles shares each x fragment across R tiles: 1/R of
@@ -18,6 +22,7 @@
 #include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/env_switch.hpp"
 #include "cuda/gemv/mma_gemv.cuh"
+#include "cuda/gemv/qkv_epilogue.cuh"
 #include "klab/cuda/check.hpp"
 
 namespace klab::cuda::gemv_impl {
@@ -92,8 +97,12 @@ struct WideRows {
   }
 };
 
-template <class T, int Bits, bool Swiglu, int NT, int R>
+// Qkv: the QKV epilogue (p.qkv) instead of y; kernels of their own, so the plain ones keep their
+// register allocation (with a run-time branch in every kernel, the 4-bit 16-token one went from
+// 80 to 94 registers: 2 blocks an SM instead of 3).
+template <class T, int Bits, bool Swiglu, int NT, int R, bool Qkv = false>
 __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
+  static_assert(!Qkv || !Swiglu);
   using Rows = WideRows<Bits, Swiglu, R>;
   constexpr int kTiles = Rows::kTiles;
   constexpr int kChunkCols = 256 / Bits;
@@ -171,15 +180,22 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
   for (int o = warp; o < R * NT; o += kMmaWarps) {
     const int i = o / NT, n = o % NT;
     if (first + i >= p.tw.tiles()) continue;
+    if constexpr (Qkv) {  // the whole warp stores (the epilogue shuffles row pairs)
+      float sums[4];
 #pragma unroll
-    for (int r = 0; r < 4; ++r) {
-      // Accumulator r: row g + 8 (r / 2) of the tile, token 8 n + 2 t + r % 2.
-      const int token = 8 * n + 2 * t + (r & 1);
-      const std::int64_t row = (first + i) * kQuantTileRows + g + 8 * (r >> 1);
-      if (token >= p.M || row >= p.N) continue;
-      const float a = warp_sum(o, r);
-      const float v = Swiglu ? silu(a) * warp_sum((R + i) * NT + n, r) : a;
-      store_out<T>(p, token * p.N + row, v);
+      for (int r = 0; r < 4; ++r) sums[r] = warp_sum(o, r);
+      store_qkv_rope_tile<T>(p.qkv, p.M, sums, first + i, g, t, 8 * n);
+    } else {
+#pragma unroll
+      for (int r = 0; r < 4; ++r) {
+        // Accumulator r: row g + 8 (r / 2) of the tile, token 8 n + 2 t + r % 2.
+        const int token = 8 * n + 2 * t + (r & 1);
+        const std::int64_t row = (first + i) * kQuantTileRows + g + 8 * (r >> 1);
+        if (token >= p.M || row >= p.N) continue;
+        const float a = warp_sum(o, r);
+        const float v = Swiglu ? silu(a) * warp_sum((R + i) * NT + n, r) : a;
+        store_out<T>(p, token * p.N + row, v);
+      }
     }
   }
 }
@@ -187,6 +203,16 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
 template <class T, int Bits, bool Swiglu, int NT>
 __global__ void __launch_bounds__(kMmaWarps * 32) gemv_mma_wide_kernel(GemvParams p) {
   mma_wide_body<T, Bits, Swiglu, NT, 1>(p);
+}
+
+// The QKV epilogue's kernels (f16 only: the fused QKV block's q and cache are f16), with the
+// plain kernels' launch bounds for their R.
+template <int Bits, int NT, int R>
+__global__ void __launch_bounds__(kMmaWarps * 32, R > 1     ? 2
+                                                  : NT == 2 ? 3
+                                                            : 1)
+    gemv_mma_wide_qkv_kernel(GemvParams p) {
+  mma_wide_body<__half, Bits, false, NT, R, true>(p);
 }
 
 // R > 1: two blocks per SM (<= 128 registers), which the row-tile rule counts on. Without the
@@ -229,6 +255,32 @@ inline int wide_row_tiles_forced(int chosen, bool swiglu, int nt) {
   return std::min(n, wide_row_tiles_max(swiglu, nt));
 }
 
+// The QKV epilogue's launch: the row-tile rule's R where a kernel is compiled for it (NT = 2:
+// R = 1 or 3; NT = 4: R = 1), else one tile a block.
+template <class T>
+void launch_mma_wide_qkv(const GemvParams& p, cudaStream_t stream, bool pdl, int nt, int r) {
+  if constexpr (!std::is_same_v<T, __half>) {
+    fail("gemv mma_wide: the QKV epilogue takes f16 activations only");
+  } else {
+    if (p.epilogue != Epilogue::none || nt == 1)
+      fail("gemv mma_wide: the QKV epilogue needs 9..32 tokens and no other epilogue");
+    const std::int64_t tiles = p.tw.tiles();
+    dispatch_bits(p.tw.bits, [&](auto bits) {
+      constexpr int B = decltype(bits)::value;
+      const auto go = [&](auto nt_c, auto r_c) {
+        constexpr int NT = decltype(nt_c)::value, R = decltype(r_c)::value;
+        decode::launch_maybe_pdl(
+            gemv_mma_wide_qkv_kernel<B, NT, R>, dim3(static_cast<unsigned>((tiles + R - 1) / R)),
+            dim3(kMmaWarps * 32), 0, stream, pdl, "gemv_mma_wide_qkv_kernel", p);
+      };
+      using I1 = std::integral_constant<int, 1>;
+      if (nt == 4) return go(std::integral_constant<int, 4>{}, I1{});
+      using I2 = std::integral_constant<int, 2>;
+      return r == 3 ? go(I2{}, std::integral_constant<int, 3>{}) : go(I2{}, I1{});
+    });
+  }
+}
+
 // Explicitly instantiated per activation dtype in mma_wide_<dtype>.cu.
 template <class T>
 void launch_mma_wide_typed(const GemvParams& p, cudaStream_t stream, bool pdl) {
@@ -238,6 +290,7 @@ void launch_mma_wide_typed(const GemvParams& p, cudaStream_t stream, bool pdl) {
   const int nt = p.M <= 8 ? 1 : p.M <= 16 ? 2 : 4;
   const int r =
       wide_row_tiles_forced(wide_row_tiles(tiles, sms, swiglu, nt, p.tw.bits), swiglu, nt);
+  if (p.qkv.on) return launch_mma_wide_qkv<T>(p, stream, pdl, nt, r);
   dispatch_bits(p.tw.bits, [&](auto bits) {
     constexpr int B = decltype(bits)::value;
     const auto go = [&](auto sw, auto nt_c, auto r_c) {

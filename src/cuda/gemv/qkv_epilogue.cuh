@@ -1,5 +1,6 @@
 // Device side of QkvRopeEpilogue (qkv_epilogue.hpp): stores rows of the QKV GEMV as rotated q,
-// and k / v rows in the KV cache: a 16-row tile from mma accumulators (mma_staged), or one
+// and k / v rows in the KV cache: a 16-row tile from mma accumulators (mma_staged; mma_wide, an
+// n-tile of 8 tokens at a time), or one
 // (token, row) a lane (the dense vec16 GEMV).
 #pragma once
 
@@ -72,15 +73,16 @@ __device__ __forceinline__ void finish_qkv_row(const QkvRopeEpilogue& e, const Q
 }
 
 // Lane (g, t) of the warp that holds the tile's sums: acc[r] is row g + 8 (r / 2) of the tile,
-// token 2t + r % 2 (mma accumulator layout). Every lane of the warp must call this (shuffles).
+// token token0 + 2t + r % 2 (mma accumulator layout; token0: the n-tile's first token, mma_wide).
+// Every lane of the warp must call this (shuffles).
 template <class T>
 __device__ __forceinline__ void store_qkv_rope_tile(const QkvRopeEpilogue& e, int M,
                                                     const float (&acc)[4], std::int64_t tile, int g,
-                                                    int t) {
+                                                    int t, int token0 = 0) {
   const std::int64_t rows = std::int64_t{e.hq + 2 * e.hkv} * e.head_dim;
 #pragma unroll
   for (int r = 0; r < 4; ++r) {
-    const int token = 2 * t + (r & 1);
+    const int token = token0 + 2 * t + (r & 1);
     const std::int64_t row = tile * 16 + g + 8 * (r >> 1);
     const float partner = __shfl_xor_sync(0xffffffffu, acc[r], 4);  // row ^ 1, same token
     if (token < M && row < rows)

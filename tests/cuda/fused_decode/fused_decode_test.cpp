@@ -767,6 +767,24 @@ TEST_F(FusedDecode, StagedDenseQkvOnNormRows) {
   for (const QkvCase& c : cases) EXPECT_TRUE(check_norm_qkv(c).count("staged")) << describe(c);
 }
 
+// Wide decode batches (9..32 tokens): staged runs the chain's GEMV for them, mma_wide, on the
+// norm's rows with the QKV epilogue per n-tile of 8 tokens (interleaved RoPE). Llama-2-7B's QKV
+// (GQA 1; 768 tiles: the 3-tile-a-block kernel at 16 tokens), SmolLM2's GQA 3 (one tile a block),
+// GQA 4 and 8; 9, 12, 16 tokens (2 n-tiles), 17 and 32 (4); 4 and 8 bits, with and without mins;
+// pages 15, 16, 17 and contiguous. half_split and unnormed rows keep the chain.
+TEST_F(FusedDecode, StagedWideQkvBatches) {
+  const QkvCase cases[] = {
+      {16, 32, 32, 128, 4096, WKind::q4_0, RopeStyle::interleaved, false, 16, false},
+      {9, 9, 3, 64, 576, WKind::q4_1, RopeStyle::interleaved, true, 0, true},
+      {17, 32, 8, 128, 4096, WKind::q8_0, RopeStyle::interleaved, false, 17, false},
+      {32, 16, 4, 64, 1536, WKind::q4_0, RopeStyle::interleaved, true, 15, true},
+      {12, 32, 4, 128, 2048, WKind::q8_0, RopeStyle::interleaved, false, 0, true},
+  };
+  for (const QkvCase& c : cases) EXPECT_TRUE(check_norm_qkv(c).count("staged")) << describe(c);
+  const QkvCase half{16, 8, 2, 64, 576, WKind::q4_0, RopeStyle::half_split, false, 16, false};
+  EXPECT_FALSE(check_norm_qkv(half).count("staged"));
+}
+
 TEST_F(FusedDecode, AutoPicksStagedForTiledQuantizedWeights) {
   const std::int64_t K = 4096, hq = 8, hkv = 2, d = 128, n_qkv = (hq + 2 * hkv) * d;
   const NormInput in(1, K);
