@@ -128,7 +128,14 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
   float acc[kTiles * NT][4] = {};
   // PDL: the first chunks' codes (weights) are requested before griddepcontrol.wait, x, the
   // scales' neighbours, y and the residual only after it (a no-op without the attribute).
+  // Qkv: the epilogue's inputs are staged right after the wait.
+  __shared__ QkvStagedInputs<R * kQuantTileRows, 8 * NT> qkv_in;
   bool waited = false;
+  const auto wait_once = [&] {
+    decode::pdl_wait();
+    if constexpr (Qkv) qkv_in.stage(p.qkv, p.M, first * kQuantTileRows);
+    waited = true;
+  };
   for (std::int64_t base = warp; base < chunks; base += kMmaWarps * kUnroll) {
     uint4 q[kUnroll][kTiles];
 #pragma unroll
@@ -138,10 +145,7 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
       for (int i = 0; i < kTiles; ++i)
         q[u][i] = c < chunks && rows.live[i] ? load_stream16(rows.codes[i] + c * 512) : uint4{};
     }
-    if (!waited) {
-      decode::pdl_wait();
-      waited = true;
-    }
+    if (!waited) wait_once();
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const std::int64_t c = base + kMmaWarps * u;
@@ -167,7 +171,7 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
     }
   }
 
-  if (!waited) decode::pdl_wait();
+  if (!waited) wait_once();
   decode::pdl_launch_dependents();
 
   // Fixed-order warp sums (deterministic); warp w then finishes output slots w, w + 8, ...
@@ -184,7 +188,7 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
       float sums[4];
 #pragma unroll
       for (int r = 0; r < 4; ++r) sums[r] = warp_sum(o, r);
-      store_qkv_rope_tile<T>(p.qkv, p.M, sums, first + i, g, t, 8 * n);
+      store_qkv_rope_tile_staged<T>(p.qkv, qkv_in, p.M, sums, first + i, i, g, t, 8 * n);
     } else {
 #pragma unroll
       for (int r = 0; r < 4; ++r) {
