@@ -248,8 +248,9 @@ class CudaSession final : public Session {
   bool dense_qkv_staged(const AttnStep& step, const DeviceWeight& w) const;
   // Wide decode batches (9..32 rows) on tiled quantized QKV weights: the fused `staged` block on
   // the norm kernel's rows (mma_wide, the chain's GEMV there, with the QKV epilogue: no
-  // qkv_token_split launch and no qkv rows). KLAB_CUDA_WIDE_QKV=chain: the chain (a study
-  // switch).
+  // qkv_token_split launch and no qkv rows) where staged takes it (where it measured faster; see
+  // staged.cpp). KLAB_CUDA_WIDE_QKV=chain: the chain; =fused: staged wherever it serves (study
+  // switches).
   bool wide_qkv_fused_ = true;
   bool wide_qkv_staged(const AttnStep& step, const DeviceWeight& w) const;
   // Dense f16 weights after an RMSNorm (QKV, gate/up, an untied LM head) are uploaded with the

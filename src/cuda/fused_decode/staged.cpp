@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "cuda/common/env_switch.hpp"
 #include "cuda/common/launch_util.hpp"
 #include "cuda/common/rope_check.hpp"
 #include "cuda/gemv/gemv_params.hpp"
@@ -182,6 +183,14 @@ GemvArgs residual_gemv_args(const FusedGemvResidualArgs& a) {
 // rows, mma_wide, on the norm kernel's rows (`normed`: mma_wide has no norm prologue) with the
 // QKV epilogue per n-tile of 8 tokens: no qkv rows, no qkv_token_split launch. Interleaved RoPE
 // only (half_split would keep the chain's kernels after the GEMV: nothing to fuse).
+GemvParams wide_qkv_params(const FusedNormQkvArgs& a) {
+  GemvParams p = norm_gemv_params(qkv_view(a), a.norm, a.weights, Epilogue::none);
+  p.norm_x = nullptr;
+  p.x = a.normed.data;
+  p.qkv = qkv_epilogue(a);
+  return p;
+}
+
 bool wide_qkv_ok(const FusedNormQkvArgs& a) {
   if (a.M() <= kGemvMaxM || a.M() > kGemvWideMaxM || !tiled_quant(a.weights) || !a.normed.data ||
       !epilogue_serves(a) || !valid(rope_args(a)))
@@ -192,7 +201,14 @@ bool wide_qkv_ok(const FusedNormQkvArgs& a) {
   g.w = a.weights.w;
   if (!gemv_args_problem(g).empty()) return false;
   const auto* v = gemv_registry().find("mma_wide");
-  return v && v->supports(g);
+  if (!v || !v->supports(g)) return false;
+  // Where it measured faster than the chain (H100, s16 c3, 16 sequences, tok/s fused / chain):
+  // blocks of 3 row tiles (Llama-2-7B Q4_0: 3,579.9, 3,583.0 / 3,523.7, 3,536.2); one tile a
+  // block loses (Llama-3-8B Q4_0 4,766.3 / 4,900.9, Llama-2-7B Q8_0 2,768.3 / 2,820.9), its
+  // short blocks paying the staged inputs' round trips at their start. KLAB_CUDA_WIDE_QKV=fused
+  // takes it wherever it serves (tests, study).
+  return env_equals("KLAB_CUDA_WIDE_QKV", "fused") ||
+         gemv_impl::mma_wide_qkv_row_tiles(wide_qkv_params(a)) == 3;
 }
 
 }  // namespace
@@ -244,10 +260,7 @@ void run_staged(const FusedNormGemvArgs& a, cudaStream_t stream) {
 void run_staged(const FusedNormQkvArgs& a, cudaStream_t stream) {
   const TensorView qkv = qkv_view(a);
   if (a.M() > kGemvMaxM) {  // staged_ok: wide_qkv_ok
-    GemvParams p = norm_gemv_params(qkv, a.norm, a.weights, Epilogue::none);
-    p.norm_x = nullptr;
-    p.x = a.normed.data;
-    p.qkv = qkv_epilogue(a);
+    const GemvParams p = wide_qkv_params(a);
     return a.pdl ? gemv_impl::launch_mma_wide_pdl(p, stream)
                  : gemv_impl::launch_mma_wide(p, stream);
   }

@@ -89,6 +89,8 @@ void launch_mma_staged_pdl(const GemvParams& p, cudaStream_t stream);
 // Up to 32 tokens as 8-token n-tiles of one mma pass: W streamed once for a wide decode batch.
 void launch_mma_wide(const GemvParams& p, cudaStream_t stream);
 void launch_mma_wide_pdl(const GemvParams& p, cudaStream_t stream);
+// Row tiles a block of mma_wide's launch with the QKV epilogue (p.qkv) takes for p: 1 or 3.
+int mma_wide_qkv_row_tiles(const GemvParams& p);
 // mma_wide's math for up to 16 tokens with x staged once per persistent block (one an SM, a run
 // of consecutive tiles each; a cluster of up to 4 splitting K where x is larger than one block's
 // shared memory) and codes + scale lines through a per-warp cp.async ring.

@@ -259,8 +259,12 @@ inline int wide_row_tiles_forced(int chosen, bool swiglu, int nt) {
   return std::min(n, wide_row_tiles_max(swiglu, nt));
 }
 
-// The QKV epilogue's launch: the row-tile rule's R where a kernel is compiled for it (NT = 2:
-// R = 1 or 3; NT = 4: R = 1), else one tile a block.
+// The QKV epilogue's row tiles a block: the row-tile rule's R where a kernel is compiled for it
+// (NT = 2: R = 1 or 3; NT = 4: R = 1), else one tile a block.
+inline int wide_qkv_row_tiles(int nt, int r) {
+  return nt == 2 && r == 3 ? 3 : 1;
+}
+
 template <class T>
 void launch_mma_wide_qkv(const GemvParams& p, cudaStream_t stream, bool pdl, int nt, int r) {
   if constexpr (!std::is_same_v<T, __half>) {
@@ -280,20 +284,32 @@ void launch_mma_wide_qkv(const GemvParams& p, cudaStream_t stream, bool pdl, int
       using I1 = std::integral_constant<int, 1>;
       if (nt == 4) return go(std::integral_constant<int, 4>{}, I1{});
       using I2 = std::integral_constant<int, 2>;
-      return r == 3 ? go(I2{}, std::integral_constant<int, 3>{}) : go(I2{}, I1{});
+      return wide_qkv_row_tiles(nt, r) == 3 ? go(I2{}, std::integral_constant<int, 3>{})
+                                            : go(I2{}, I1{});
     });
   }
+}
+
+inline int wide_n_tiles(int M) {
+  return M <= 8 ? 1 : M <= 16 ? 2 : 4;
+}
+
+// Row tiles a block of the launch for p (the rule, or KLAB_CUDA_WIDE_ROWS).
+inline int wide_row_tiles_of(const GemvParams& p) {
+  static const int sms = current_sm_count();  // one device per process (as the engine)
+  const bool swiglu = p.epilogue == Epilogue::swiglu;
+  const int nt = wide_n_tiles(p.M);
+  return wide_row_tiles_forced(wide_row_tiles(p.tw.tiles(), sms, swiglu, nt, p.tw.bits), swiglu,
+                               nt);
 }
 
 // Explicitly instantiated per activation dtype in mma_wide_<dtype>.cu.
 template <class T>
 void launch_mma_wide_typed(const GemvParams& p, cudaStream_t stream, bool pdl) {
-  static const int sms = current_sm_count();  // one device per process (as the engine)
   const std::int64_t tiles = p.tw.tiles();
   const bool swiglu = p.epilogue == Epilogue::swiglu;
-  const int nt = p.M <= 8 ? 1 : p.M <= 16 ? 2 : 4;
-  const int r =
-      wide_row_tiles_forced(wide_row_tiles(tiles, sms, swiglu, nt, p.tw.bits), swiglu, nt);
+  const int nt = wide_n_tiles(p.M);
+  const int r = wide_row_tiles_of(p);
   if (p.qkv.on) return launch_mma_wide_qkv<T>(p, stream, pdl, nt, r);
   dispatch_bits(p.tw.bits, [&](auto bits) {
     constexpr int B = decltype(bits)::value;

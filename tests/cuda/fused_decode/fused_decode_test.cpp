@@ -33,6 +33,7 @@
 #include "cuda/gemv/quant_test_util.hpp"
 #include "klab/cuda/check.hpp"
 #include "klab/cuda/fused_decode.hpp"
+#include "klab/device_info.hpp"
 #include "klab/ref.hpp"
 
 namespace klab::test {
@@ -771,8 +772,10 @@ TEST_F(FusedDecode, StagedDenseQkvOnNormRows) {
 // norm's rows with the QKV epilogue per n-tile of 8 tokens (interleaved RoPE). Llama-2-7B's QKV
 // (GQA 1; 768 tiles: the 3-tile-a-block kernel at 16 tokens), SmolLM2's GQA 3 (one tile a block),
 // GQA 4 and 8; 9, 12, 16 tokens (2 n-tiles), 17 and 32 (4); 4 and 8 bits, with and without mins;
-// pages 15, 16, 17 and contiguous. half_split and unnormed rows keep the chain.
+// pages 15, 16, 17 and contiguous. half_split keeps the chain. By default staged takes only the
+// 3-tile blocks (where it measured faster); KLAB_CUDA_WIDE_QKV=fused: every case here.
 TEST_F(FusedDecode, StagedWideQkvBatches) {
+  ScopedEnv fused("KLAB_CUDA_WIDE_QKV", "fused");
   const QkvCase cases[] = {
       {16, 32, 32, 128, 4096, WKind::q4_0, RopeStyle::interleaved, false, 16, false},
       {9, 9, 3, 64, 576, WKind::q4_1, RopeStyle::interleaved, true, 0, true},
@@ -783,6 +786,18 @@ TEST_F(FusedDecode, StagedWideQkvBatches) {
   for (const QkvCase& c : cases) EXPECT_TRUE(check_norm_qkv(c).count("staged")) << describe(c);
   const QkvCase half{16, 8, 2, 64, 576, WKind::q4_0, RopeStyle::half_split, false, 16, false};
   EXPECT_FALSE(check_norm_qkv(half).count("staged"));
+}
+
+// The default rule: the Llama-2-7B 4-bit QKV at 16 tokens runs 3 tiles a block on an H100 (132
+// SMs: 768 tiles, ~1.9 blocks of 3 an SM), SmolLM2's (60 tiles) one.
+TEST_F(FusedDecode, StagedWideQkvOnlyWhereMeasuredFaster) {
+  const QkvCase small{16, 9, 3, 64, 576, WKind::q4_0, RopeStyle::interleaved, false, 16, false};
+  EXPECT_FALSE(check_norm_qkv(small).count("staged"));
+  const int sms = cuda_device_info().sm_count;
+  if (sms < 118 || sms > 148)
+    GTEST_SKIP() << "the 3-tile rule needs ~132 SMs, this GPU has " << sms;
+  const QkvCase llama{16, 32, 32, 128, 4096, WKind::q4_0, RopeStyle::interleaved, false, 0, false};
+  EXPECT_TRUE(check_norm_qkv(llama).count("staged"));
 }
 
 TEST_F(FusedDecode, AutoPicksStagedForTiledQuantizedWeights) {
