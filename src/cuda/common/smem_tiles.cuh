@@ -1,6 +1,6 @@
 // Shared-memory tile movement for tensor-core kernels (sm_80+ instructions that sm_90 still
-// runs): cp.async 16-byte global -> shared copies with zero-fill, ldmatrix loads of 8x8 b16
-// tiles into mma fragments (layouts in mma.cuh), the XOR swizzle that makes those loads
+// runs): cp.async 16- (and 4-) byte global -> shared copies with zero-fill, ldmatrix loads of 8x8
+// b16 tiles into mma fragments (layouts in mma.cuh), the XOR swizzle that makes those loads
 // bank-conflict free, and packing of f32 pairs into f16/bf16 operands.
 #pragma once
 
@@ -19,6 +19,13 @@ __device__ __forceinline__ std::uint32_t smem_addr(const void* p) {
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
   const int src_bytes = valid ? 16 : 0;
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(smem)), "l"(gmem),
+               "r"(src_bytes)
+               : "memory");
+}
+// 4 bytes global -> shared (through L1); nothing is read and zero is stored when `valid` is false.
+__device__ __forceinline__ void cp_async4(void* smem, const void* gmem, bool valid) {
+  const int src_bytes = valid ? 4 : 0;
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(smem_addr(smem)), "l"(gmem),
                "r"(src_bytes)
                : "memory");
 }

@@ -133,7 +133,10 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
   bool waited = false;
   const auto wait_once = [&] {
     decode::pdl_wait();
-    if constexpr (Qkv) qkv_in.stage(p.qkv, p.M, first * kQuantTileRows);
+    if constexpr (Qkv) {
+      qkv_in.stage(p.qkv, p.M, first * kQuantTileRows);
+      cp_async_commit();
+    }
     waited = true;
   };
   for (std::int64_t base = warp; base < chunks; base += kMmaWarps * kUnroll) {
@@ -173,6 +176,7 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
 
   if (!waited) wait_once();
   decode::pdl_launch_dependents();
+  if constexpr (Qkv) cp_async_wait<0>();  // the staged inputs (the barrier below shares them)
 
   // Fixed-order warp sums (deterministic); warp w then finishes output slots w, w + 8, ...
   // (slot o = tile o / NT of the block, n-tile o % NT), so the stores are spread over warps.

@@ -8,6 +8,7 @@
 
 #include "cuda/common/dtype_traits.cuh"
 #include "cuda/common/rope.cuh"
+#include "cuda/common/smem_tiles.cuh"
 #include "cuda/gemv/qkv_epilogue.hpp"
 
 namespace klab::cuda::gemv_impl {
@@ -38,15 +39,12 @@ __device__ __forceinline__ QkvRowInputs load_qkv_row_inputs(const QkvRopeEpilogu
 }
 
 // Stores row `row` of token `token` from the GEMV sums of that row (acc) and of row ^ 1, its
-// interleaved RoPE partner (kFreqResolved: in.inv_freq is the row's frequency even without a
-// table); `in.seq` is not read: cache_at(head) gives the element offset of the
-// token's cache row for that head (or -1: dropped). Each sum is rounded to T before the bias and
-// after it, as qkv_rope_kv_write reads the chain's f16 qkv tensor after add_bias: both chains
-// round alike.
-template <class T, bool kFreqResolved = false, class CacheAt>
-__device__ __forceinline__ void finish_qkv_row_at(const QkvRopeEpilogue& e, const QkvRowInputs& in,
-                                                  int token, std::int64_t row, float acc,
-                                                  float partner_acc, CacheAt cache_at) {
+// interleaved RoPE partner. Each sum is rounded to T before the bias and after it, as
+// qkv_rope_kv_write reads the chain's f16 qkv tensor after add_bias: both chains round alike.
+template <class T>
+__device__ __forceinline__ void finish_qkv_row(const QkvRopeEpilogue& e, const QkvRowInputs& in,
+                                               int token, std::int64_t row, float acc,
+                                               float partner_acc) {
   float v = to_f32(from_f32<T>(acc)), partner = to_f32(from_f32<T>(partner_acc));
   if (e.bias) {
     v = to_f32(from_f32<T>(v + in.bias));
@@ -58,9 +56,8 @@ __device__ __forceinline__ void finish_qkv_row_at(const QkvRopeEpilogue& e, cons
   const std::int64_t in_part = is_q ? row : row - q_rows - (is_k ? 0 : k_rows);
   const int head = static_cast<int>(in_part / D), dim = static_cast<int>(in_part % D);
   if ((is_q || is_k) && dim < e.rot_dim) {
-    const float inv_freq = kFreqResolved || e.inv_freq
-                               ? in.inv_freq
-                               : rope_inv_freq(dim >> 1, e.rot_dim, e.theta, nullptr);
+    const float inv_freq =
+        e.inv_freq ? in.inv_freq : rope_inv_freq(dim >> 1, e.rot_dim, e.theta, nullptr);
     float s, c;
     rope_sincos(in.pos, inv_freq, s, c);
     float x0 = (dim & 1) ? partner : v, x1 = (dim & 1) ? v : partner;
@@ -71,75 +68,72 @@ __device__ __forceinline__ void finish_qkv_row_at(const QkvRopeEpilogue& e, cons
     static_cast<T*>(e.q)[token * e.q_stride + in_part] = from_f32<T>(v);
     return;
   }
-  const std::int64_t at = cache_at(head);
+  const std::int64_t at = e.cache.offset(in.seq, in.pos, head);
   if (at < 0) return;  // unaddressable (seq, pos): dropped, as qkv_rope_kv_write does
   static_cast<T*>(is_k ? e.cache.k : e.cache.v)[at + dim] = from_f32<T>(v);
 }
 
+// Lane (g, t) of the warp that holds the tile's sums: acc[r] is row g + 8 (r / 2) of the tile,
+// token 2t + r % 2 (mma accumulator layout). Every lane of the warp must call this (shuffles).
 template <class T>
-__device__ __forceinline__ void finish_qkv_row(const QkvRopeEpilogue& e, const QkvRowInputs& in,
-                                               int token, std::int64_t row, float acc,
-                                               float partner_acc) {
-  finish_qkv_row_at<T>(e, in, token, row, acc, partner_acc,
-                       [&](int head) { return e.cache.offset(in.seq, in.pos, head); });
+__device__ __forceinline__ void store_qkv_rope_tile(const QkvRopeEpilogue& e, int M,
+                                                    const float (&acc)[4], std::int64_t tile, int g,
+                                                    int t) {
+  const std::int64_t rows = std::int64_t{e.hq + 2 * e.hkv} * e.head_dim;
+#pragma unroll
+  for (int r = 0; r < 4; ++r) {
+    const int token = 2 * t + (r & 1);
+    const std::int64_t row = tile * 16 + g + 8 * (r >> 1);
+    const float partner = __shfl_xor_sync(0xffffffffu, acc[r], 4);  // row ^ 1, same token
+    if (token < M && row < rows)
+      finish_qkv_row<T>(e, load_qkv_row_inputs(e, token, row), token, row, acc[r], partner);
+  }
 }
 
 // mma_wide's epilogue inputs for a block of kRows projection rows (its R tiles) and up to kTokens
-// tokens, staged in shared memory right after the PDL wait while the weights stream, so the
-// epilogue after the main loop waits on no global load (loaded there, ~2 dependent round trips
-// a warp: the 16-token QKV GEMV measured 20.5 us a layer against 16.8 + 2.9 for the GEMV and
-// qkv_token_split, H100, s16 c2).
+// tokens: each token's position and sequence, the rows' biases and table frequencies, copied
+// into shared memory with cp.async right after the PDL wait (no thread waits for them there, no
+// register holds them across the main loop), so the epilogue's only global load is a paged
+// cache's block-table entry. Loaded by each warp after the main loop instead (c2), the fused
+// 16-token QKV GEMV took 20.5 us a layer against 16.8 + 2.9 for the GEMV and qkv_token_split;
+// staged by a blocking out-of-line copy (c3), it still lost 2-3% where a block holds one tile
+// (H100, session 16).
 template <int kRows, int kTokens>
 struct QkvStagedInputs {
   std::int32_t pos[kTokens];
-  std::int64_t cache_row[kTokens];  // offset of (seq, pos, head 0), or -1
-  float bias[kRows];                // of row first_row + i
-  float inv_freq[kRows];            // the row's rotation frequency (0: not rotated)
+  std::int32_t seq[kTokens];
+  float bias[kRows];      // of row first_row + i (zero past the matrix or without a bias)
+  float inv_freq[kRows];  // the table's entry for the row (zero where unrotated or no table)
 
-  // Every thread of the block calls it (after the PDL wait); a barrier before the reads.
+  // Every thread of the block calls it; the caller commits, waits for the copies and syncs.
   __device__ __forceinline__ void stage(const QkvRopeEpilogue& e, int M, std::int64_t first_row) {
-    const KvCacheView& c = e.cache;
-    stage_rows(e.positions, e.seq_ids, e.bias, e.inv_freq, e.theta, e.rot_dim, e.head_dim,
-               std::int64_t{e.hq + 2 * e.hkv} * e.head_dim, M, first_row, c.block_table,
-               c.max_blocks_per_seq, c.num_seqs, c.page_size, c.num_blocks, c.paged(),
-               c.block_stride, c.row_stride);
+    stage_rows(e.positions, e.seq_ids, e.bias, e.inv_freq, e.rot_dim, e.head_dim,
+               std::int64_t{e.hq + 2 * e.hkv} * e.head_dim, M, first_row);
   }
 
   // Out of line, on scalars: inlined into the main loop's first iteration (where it runs, right
-  // after the PDL wait) it took the 4-bit 16-token R = 3 kernel from 16 to 96 bytes of spill
-  // loads; with the epilogue struct by value, a 320-byte stack copy a thread.
+  // after the PDL wait) its address arithmetic took the 4-bit 16-token R = 3 kernel from 16 to
+  // 60 bytes of spill loads; with the epilogue struct by value, each thread copied 320 bytes to
+  // its stack (ptxas -v).
   __device__ __noinline__ void stage_rows(const std::int32_t* positions,
                                           const std::int32_t* seq_ids, const float* bias_rows,
-                                          const float* freqs, float theta, int rot_dim,
-                                          int head_dim, std::int64_t rows, int M,
-                                          std::int64_t first_row, const std::int32_t* table,
-                                          int max_blocks, int num_seqs, int page_size,
-                                          int num_blocks, bool paged, std::int64_t block_stride,
-                                          std::int64_t row_stride) {
+                                          const float* freqs, int rot_dim, int head_dim,
+                                          std::int64_t rows, int M, std::int64_t first_row) {
     const int i = static_cast<int>(threadIdx.x);
     if (i < kTokens && i < M) {
-      const std::int32_t p = positions[i], seq = seq_ids[i];
-      pos[i] = p;
-      // KvCacheView::offset(seq, p, 0)
-      const std::int64_t max_len = paged ? std::int64_t{max_blocks} * page_size : page_size;
-      std::int64_t block = -1;
-      if (seq >= 0 && seq < num_seqs && p >= 0 && p < max_len) {
-        block = seq;
-        if (paged) {
-          const std::int64_t page = table[std::int64_t{seq} * max_blocks + p / page_size];
-          block = page >= 0 && page < num_blocks ? page : -1;
-        }
-      }
-      cache_row[i] = block < 0 ? -1 : block * block_stride + (p % page_size) * row_stride;
+      cp_async4(&pos[i], positions + i, true);
+      cp_async4(&seq[i], seq_ids + i, true);
     }
     const int r = i - kTokens;
     if (r >= 0 && r < kRows) {
       const std::int64_t row = first_row + r;
-      bias[r] = bias_rows && row < rows ? bias_rows[row] : 0.0f;
+      const bool biased = bias_rows && row < rows;
+      // Zero-filled slots still need a valid address: the positions array's.
+      cp_async4(&bias[r], biased ? static_cast<const void*>(bias_rows + row) : positions, biased);
       const int dim = static_cast<int>(row % head_dim);
-      inv_freq[r] = dim < rot_dim ? (freqs ? freqs[dim >> 1]
-                                           : rope_inv_freq(dim >> 1, rot_dim, theta, nullptr))
-                                  : 0.0f;
+      const bool rotated = freqs && dim < rot_dim;
+      cp_async4(&inv_freq[r], rotated ? static_cast<const void*>(freqs + (dim >> 1)) : positions,
+                rotated);
     }
   }
 };
@@ -160,32 +154,12 @@ __device__ __forceinline__ void store_qkv_rope_tile_staged(
     if (token < M && row < rows) {
       QkvRowInputs x;
       x.pos = in.pos[token];
+      x.seq = in.seq[token];
       x.inv_freq = in.inv_freq[local];
       x.bias = in.bias[local];
       x.partner_bias = in.bias[local ^ 1];
-      const std::int64_t base = in.cache_row[token];
-      finish_qkv_row_at<T, true>(e, x, token, row, acc[r], partner, [&](int head) {
-        return base < 0 ? base : base + head * e.cache.head_stride;
-      });
+      finish_qkv_row<T>(e, x, token, row, acc[r], partner);
     }
-  }
-}
-
-// Lane (g, t) of the warp that holds the tile's sums: acc[r] is row g + 8 (r / 2) of the tile,
-// token token0 + 2t + r % 2 (mma accumulator layout; token0: the n-tile's first token, mma_wide).
-// Every lane of the warp must call this (shuffles).
-template <class T>
-__device__ __forceinline__ void store_qkv_rope_tile(const QkvRopeEpilogue& e, int M,
-                                                    const float (&acc)[4], std::int64_t tile, int g,
-                                                    int t, int token0 = 0) {
-  const std::int64_t rows = std::int64_t{e.hq + 2 * e.hkv} * e.head_dim;
-#pragma unroll
-  for (int r = 0; r < 4; ++r) {
-    const int token = token0 + 2 * t + (r & 1);
-    const std::int64_t row = tile * 16 + g + 8 * (r >> 1);
-    const float partner = __shfl_xor_sync(0xffffffffu, acc[r], 4);  // row ^ 1, same token
-    if (token < M && row < rows)
-      finish_qkv_row<T>(e, load_qkv_row_inputs(e, token, row), token, row, acc[r], partner);
   }
 }
 
