@@ -202,11 +202,11 @@ bool wide_qkv_ok(const FusedNormQkvArgs& a) {
   if (!gemv_args_problem(g).empty()) return false;
   const auto* v = gemv_registry().find("mma_wide");
   if (!v || !v->supports(g)) return false;
-  // Where it measured faster than the chain (H100, s16 c3, 16 sequences, tok/s fused / chain):
-  // blocks of 3 row tiles (Llama-2-7B Q4_0: 3,579.9, 3,583.0 / 3,523.7, 3,536.2); one tile a
-  // block loses (Llama-3-8B Q4_0 4,766.3 / 4,900.9, Llama-2-7B Q8_0 2,768.3 / 2,820.9), its
-  // short blocks paying the staged inputs' round trips at their start. KLAB_CUDA_WIDE_QKV=fused
-  // takes it wherever it serves (tests, study).
+  // Where it measured faster than the chain (H100, session 16, 16 sequences, tok/s fused /
+  // chain): blocks of 3 row tiles (Llama-2-7B Q4_0, c7: 3,583.2, 3,574.7 / 3,551.8, 3,523.0);
+  // one tile a block loses (c6: Llama-3-8B Q4_0 4,792.7, 4,776.3 / 4,829.7, 4,877.6; Llama-2-7B
+  // Q8_0 2,767.8, 2,757.9 / 2,795.1, 2,792.9). KLAB_CUDA_WIDE_QKV=fused takes it wherever it
+  // serves (tests, study).
   return env_equals("KLAB_CUDA_WIDE_QKV", "fused") ||
          gemv_impl::mma_wide_qkv_row_tiles(wide_qkv_params(a)) == 3;
 }

@@ -95,9 +95,9 @@ __device__ __forceinline__ void store_qkv_rope_tile(const QkvRopeEpilogue& e, in
 // into shared memory with cp.async right after the PDL wait (no thread waits for them there, no
 // register holds them across the main loop), so the epilogue's only global load is a paged
 // cache's block-table entry. Loaded by each warp after the main loop instead (c2), the fused
-// 16-token QKV GEMV took 20.5 us a layer against 16.8 + 2.9 for the GEMV and qkv_token_split;
-// staged by a blocking out-of-line copy (c3), it still lost 2-3% where a block holds one tile
-// (H100, session 16).
+// 16-token QKV GEMV took 20.5 us a layer against 16.8 + 2.9 for the GEMV and qkv_token_split
+// (H100, session 16, c2); staged by a blocking copy, 18.6 (c3). Where a block holds one tile the
+// fused block still trails the chain (c3 blocking: 2-3%; c6 cp.async: 1.1-1.4%).
 template <int kRows, int kTokens>
 struct QkvStagedInputs {
   std::int32_t pos[kTokens];
