@@ -9,7 +9,7 @@
 //
 // QKV epilogue (GemvParams::qkv, the fused decode `staged` QKV block of a wide batch): instead of
 // the qkv rows, each n-tile's sums go out as rotated q and k / v cache rows (qkv_epilogue.cuh),
-// as mma_staged does for up to 8 tokens; a run-time branch after the main loop.
+// as mma_staged does for up to 8 tokens; kernels of their own (gemv_mma_wide_qkv_kernel).
 //
 // Row tiles per block (R): every block reads all of x, so x costs (blocks x M x K x 2) bytes of
 // L2 traffic against N x K x Bits / 8 of codes; with one 16-row tile per block and 16 tokens
@@ -213,12 +213,15 @@ __global__ void __launch_bounds__(kMmaWarps * 32) gemv_mma_wide_kernel(GemvParam
   mma_wide_body<T, Bits, Swiglu, NT, 1>(p);
 }
 
-// The QKV epilogue's kernels (f16 only: the fused QKV block's q and cache are f16), with the
-// plain kernels' launch bounds for their R.
+// Blocks an SM the QKV epilogue's kernels are register-bounded for: two at R > 1 (as the plain
+// rows kernels), three for one tile and 16 tokens (the plain kernel's 80 registers allow three).
+constexpr int wide_qkv_min_blocks(int nt, int r) {
+  return r > 1 ? 2 : nt == 2 ? 3 : 1;
+}
+
+// The QKV epilogue's kernels (f16 only: the fused QKV block's q and cache are f16).
 template <int Bits, int NT, int R>
-__global__ void __launch_bounds__(kMmaWarps * 32, R > 1     ? 2
-                                                  : NT == 2 ? 3
-                                                            : 1)
+__global__ void __launch_bounds__(kMmaWarps * 32, wide_qkv_min_blocks(NT, R))
     gemv_mma_wide_qkv_kernel(GemvParams p) {
   mma_wide_body<__half, Bits, false, NT, R, true>(p);
 }
