@@ -74,20 +74,32 @@ __device__ __forceinline__ void finish_qkv_row(const QkvRopeEpilogue& e, const Q
 }
 
 // Lane (g, t) of the warp that holds the tile's sums: acc[r] is row g + 8 (r / 2) of the tile,
-// token 2t + r % 2 (mma accumulator layout). Every lane of the warp must call this (shuffles).
+// token token0 + 2t + r % 2 (mma accumulator layout); inputs(token, row, r) gives that row's
+// QkvRowInputs, asked only for rows that are stored. Every lane of the warp must call this
+// (shuffles).
+template <class T, class Inputs>
+__device__ __forceinline__ void store_qkv_rope_rows(const QkvRopeEpilogue& e, int M,
+                                                    const float (&acc)[4], std::int64_t tile, int g,
+                                                    int t, int token0, Inputs inputs) {
+  const std::int64_t rows = std::int64_t{e.hq + 2 * e.hkv} * e.head_dim;
+#pragma unroll
+  for (int r = 0; r < 4; ++r) {
+    const int token = token0 + 2 * t + (r & 1);
+    const std::int64_t row = tile * 16 + g + 8 * (r >> 1);
+    const float partner = __shfl_xor_sync(0xffffffffu, acc[r], 4);  // row ^ 1, same token
+    if (token < M && row < rows)
+      finish_qkv_row<T>(e, inputs(token, row, r), token, row, acc[r], partner);
+  }
+}
+
+// A tile of up to 8 tokens (mma_staged), its inputs loaded from global memory.
 template <class T>
 __device__ __forceinline__ void store_qkv_rope_tile(const QkvRopeEpilogue& e, int M,
                                                     const float (&acc)[4], std::int64_t tile, int g,
                                                     int t) {
-  const std::int64_t rows = std::int64_t{e.hq + 2 * e.hkv} * e.head_dim;
-#pragma unroll
-  for (int r = 0; r < 4; ++r) {
-    const int token = 2 * t + (r & 1);
-    const std::int64_t row = tile * 16 + g + 8 * (r >> 1);
-    const float partner = __shfl_xor_sync(0xffffffffu, acc[r], 4);  // row ^ 1, same token
-    if (token < M && row < rows)
-      finish_qkv_row<T>(e, load_qkv_row_inputs(e, token, row), token, row, acc[r], partner);
-  }
+  store_qkv_rope_rows<T>(e, M, acc, tile, g, t, 0, [&](int token, std::int64_t row, int) {
+    return load_qkv_row_inputs(e, token, row);
+  });
 }
 
 // mma_wide's epilogue inputs for a block of kRows projection rows (its R tiles) and up to kTokens
@@ -138,29 +150,22 @@ struct QkvStagedInputs {
   }
 };
 
-// store_qkv_rope_tile on staged inputs: tile `tile_in_block` of the block's rows, tokens token0 +
-// 2t + r % 2. Every lane of the warp must call this (shuffles).
+// store_qkv_rope_rows on staged inputs: tile `tile_in_block` of the block's rows, tokens
+// token0 + 2t + r % 2. Every lane of the warp must call this (shuffles).
 template <class T, int kRows, int kTokens>
 __device__ __forceinline__ void store_qkv_rope_tile_staged(
     const QkvRopeEpilogue& e, const QkvStagedInputs<kRows, kTokens>& in, int M,
     const float (&acc)[4], std::int64_t tile, int tile_in_block, int g, int t, int token0) {
-  const std::int64_t rows = std::int64_t{e.hq + 2 * e.hkv} * e.head_dim;
-#pragma unroll
-  for (int r = 0; r < 4; ++r) {
-    const int token = token0 + 2 * t + (r & 1);
+  store_qkv_rope_rows<T>(e, M, acc, tile, g, t, token0, [&](int token, std::int64_t, int r) {
     const int local = tile_in_block * 16 + g + 8 * (r >> 1);
-    const std::int64_t row = tile * 16 + g + 8 * (r >> 1);
-    const float partner = __shfl_xor_sync(0xffffffffu, acc[r], 4);  // row ^ 1, same token
-    if (token < M && row < rows) {
-      QkvRowInputs x;
-      x.pos = in.pos[token];
-      x.seq = in.seq[token];
-      x.inv_freq = in.inv_freq[local];
-      x.bias = in.bias[local];
-      x.partner_bias = in.bias[local ^ 1];
-      finish_qkv_row<T>(e, x, token, row, acc[r], partner);
-    }
-  }
+    QkvRowInputs x;
+    x.pos = in.pos[token];
+    x.seq = in.seq[token];
+    x.inv_freq = in.inv_freq[local];
+    x.bias = in.bias[local];
+    x.partner_bias = in.bias[local ^ 1];
+    return x;
+  });
 }
 
 }  // namespace klab::cuda::gemv_impl
