@@ -55,6 +55,10 @@ struct GemvParams {
   // PDL (vec16_multi_row_pdl): release dependents at the start of the last main-loop iteration
   // instead of after the loop (set by the launcher; dense_vec16_multi_row.cu).
   bool release_before_last = false;
+  // mma_wide only: every chunk through the predicated, indexed loop (no interior loop), as the
+  // kernel ran before session 17; set by the launcher from KLAB_CUDA_WIDE_LOOP=indexed (a study
+  // switch for A/B runs in one binary).
+  bool wide_indexed_loop = false;
 };
 
 // Fills GemvParams from (already validated) arguments; layouts that were not uploaded stay null.

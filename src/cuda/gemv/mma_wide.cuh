@@ -72,6 +72,28 @@ __device__ __forceinline__ void mma_wide_sub_chunk(const CodeDecoder<T, Bits>& d
   }
 }
 
+// One sub-chunk S of the tiles' codes q: x of the NT n-tiles at `col` elements from xs[n] (zeros
+// unless x_in), the scale / min lines at `line` words from scales[i] / mins[i].
+template <class T, int Bits, int S, int Tiles, int NT>
+__device__ __forceinline__ void wide_sub_chunk_at(const CodeDecoder<T, Bits>& dec,
+                                                  const uint4 (&q)[Tiles], const T* const (&xs)[NT],
+                                                  const std::uint32_t* const (&scales)[Tiles],
+                                                  const std::uint32_t* const (&mins)[Tiles],
+                                                  int col, int line, bool x_in, bool asymmetric,
+                                                  float (&acc)[Tiles * NT][4]) {
+  uint4 xv[NT];
+#pragma unroll
+  for (int n = 0; n < NT; ++n)
+    xv[n] = x_in ? *reinterpret_cast<const uint4*>(xs[n] + col) : uint4{};
+  float2 sc[Tiles], mn[Tiles];
+#pragma unroll
+  for (int i = 0; i < Tiles; ++i) {
+    sc[i] = f16x2_bits_to_float2(__ldg(scales[i] + line));
+    mn[i] = asymmetric ? f16x2_bits_to_float2(__ldg(mins[i] + line)) : float2{};
+  }
+  mma_wide_sub_chunk<T, Bits, S, Tiles, NT>(dec, q, xv, sc, mn, asymmetric, acc);
+}
+
 // A block's R row tiles: codes, scales and mins of tile `first + i` (i < R), and for SwiGLU the
 // up matrix's same tiles at R + i. Tiles past the matrix read zeros and are never stored.
 template <int Bits, bool Swiglu, int R>
@@ -113,17 +135,13 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
   const int g = lane >> 2, t = lane & 3;
   const std::int64_t chunks = p.tw.chunks();
   const std::int64_t first = static_cast<std::int64_t>(blockIdx.x) * R;
-  const Rows rows(p, first, lane, g);
   const bool asymmetric = p.tw.asymmetric;
   const CodeDecoder<T, Bits> dec(p.zero_point);
   // Lane (g, t) supplies token 8 n + g of n-tile n (rows past M read row 0, never stored).
   const T* xrow[NT];
-  bool x_live[NT];
 #pragma unroll
-  for (int n = 0; n < NT; ++n) {
-    x_live[n] = 8 * n + g < p.M;
-    xrow[n] = static_cast<const T*>(p.x) + (x_live[n] ? 8 * n + g : 0) * p.K + 8 * t;
-  }
+  for (int n = 0; n < NT; ++n)
+    xrow[n] = static_cast<const T*>(p.x) + (8 * n + g < p.M ? 8 * n + g : 0) * p.K + 8 * t;
 
   float acc[kTiles * NT][4] = {};
   // PDL: the first chunks' codes (weights) are requested before griddepcontrol.wait, x, the
@@ -139,39 +157,100 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
     }
     waited = true;
   };
-  for (std::int64_t base = warp; base < chunks; base += kMmaWarps * kUnroll) {
+  // Chunks a warp moves on an iteration; chunks whose columns all lie inside K.
+  constexpr int kStep = kMmaWarps * kUnroll;
+  const std::int64_t whole = p.K / kChunkCols;
+  std::int64_t base = warp;
+
+  // Every pointer below is at chunk `base` of its row (scales and mins: at the group of that
+  // chunk's first column) and moves on kStep chunks an iteration; loads add offsets.
+  constexpr int kColStep = kStep * kChunkCols;
+  const int gshift = p.group_shift;
+  const std::uint8_t* codes[kTiles];
+  const std::uint32_t* scales[kTiles];
+  const std::uint32_t* mins[kTiles];
+  {
+    const Rows rows(p, first, lane, g);
+    const std::int64_t line0 = ((base * kChunkCols) >> gshift) * 8;
+#pragma unroll
+    for (int i = 0; i < kTiles; ++i) {
+      codes[i] = rows.codes[i] + base * 512;
+      scales[i] = rows.scales[i] + line0;
+      mins[i] = asymmetric ? rows.mins[i] + line0 : nullptr;
+    }
+  }
+  const T* xs[NT];
+#pragma unroll
+  for (int n = 0; n < NT; ++n) xs[n] = xrow[n] + base * kChunkCols;
+  const auto advance = [&] {
+    base += kStep;
+    const int lines = (kColStep >> gshift) * 8;  // kColStep (>= 512) is a whole number of groups
+#pragma unroll
+    for (int i = 0; i < kTiles; ++i) {
+      codes[i] += kStep * 512;
+      scales[i] += lines;
+      if (asymmetric) mins[i] += lines;
+    }
+#pragma unroll
+    for (int n = 0; n < NT; ++n) xs[n] += kColStep;
+  };
+  // The interior, for groups of 32 (every GGUF format): kUnroll chunks an iteration, all inside
+  // K, so no load is predicated and every offset is an immediate. Why: with each address from
+  // the chunk index and every load predicated, the 64-bit address arithmetic, predicates and
+  // zero fills outnumbered the math (SASS, 4-bit R = 1: ~145 instructions a 16 x 64
+  // chunk-tile, ~70 of them not math).
+  if (gshift == 5 && !p.wide_indexed_loop) {
+    constexpr int kGroupsPerChunk = kChunkCols / 32;
+    while (base + kMmaWarps * (kUnroll - 1) < whole) {
+      uint4 q[kUnroll][kTiles];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u)
+#pragma unroll
+        for (int i = 0; i < kTiles; ++i) q[u][i] = load_stream16(codes[i] + u * kMmaWarps * 512);
+      if (!waited) wait_once();
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int line = u * kMmaWarps * kGroupsPerChunk * 8;
+        const int col = u * kMmaWarps * kChunkCols;
+        wide_sub_chunk_at<T, Bits, 0>(dec, q[u], xs, scales, mins, col, line, true, asymmetric,
+                                      acc);
+        if constexpr (kSub == 2)
+          wide_sub_chunk_at<T, Bits, 1>(dec, q[u], xs, scales, mins, col + 32, line + 8, true,
+                                        asymmetric, acc);
+      }
+      advance();
+    }
+  }
+
+  // The rest (or everything, for other group sizes): chunks past the last whole iteration, a K
+  // that is not a multiple of the chunk (x past K reads zeros). Rows past the matrix and tokens
+  // past M read tile 0 and token 0, and are never stored.
+  while (base < chunks) {
     uint4 q[kUnroll][kTiles];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const std::int64_t c = base + kMmaWarps * u;
+    for (int u = 0; u < kUnroll; ++u)
 #pragma unroll
       for (int i = 0; i < kTiles; ++i)
-        q[u][i] = c < chunks && rows.live[i] ? load_stream16(rows.codes[i] + c * 512) : uint4{};
-    }
+        q[u][i] =
+            base + kMmaWarps * u < chunks ? load_stream16(codes[i] + u * kMmaWarps * 512) : uint4{};
     if (!waited) wait_once();
+    const std::int64_t col0 = base * kChunkCols;
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const std::int64_t c = base + kMmaWarps * u;
-      if (c >= chunks) break;
-      const auto sub = [&](auto s) {
-        constexpr int S = decltype(s)::value;
-        const std::int64_t col = c * kChunkCols + 32 * S;
-        const std::int64_t grp = col >> p.group_shift;
-        uint4 xv[NT];
+      if (base + kMmaWarps * u >= chunks) break;
 #pragma unroll
-        for (int n = 0; n < NT; ++n)
-          xv[n] = x_live[n] && col < p.K ? *reinterpret_cast<const uint4*>(xrow[n] + col) : uint4{};
-        float2 sc[kTiles], mn[kTiles];
-#pragma unroll
-        for (int i = 0; i < kTiles; ++i) {
-          sc[i] = f16x2_bits_to_float2(__ldg(rows.scales[i] + grp * 8));
-          mn[i] = asymmetric ? f16x2_bits_to_float2(__ldg(rows.mins[i] + grp * 8)) : float2{};
-        }
-        mma_wide_sub_chunk<T, Bits, S, kTiles, NT>(dec, q[u], xv, sc, mn, asymmetric, acc);
-      };
-      sub(std::integral_constant<int, 0>{});
-      if constexpr (kSub == 2) sub(std::integral_constant<int, 1>{});
+      for (int S = 0; S < kSub; ++S) {
+        const int col = u * kMmaWarps * kChunkCols + 32 * S;
+        const int line = static_cast<int>(((col0 + col) >> gshift) - (col0 >> gshift)) * 8;
+        if (S == 0)
+          wide_sub_chunk_at<T, Bits, 0>(dec, q[u], xs, scales, mins, col, line, col0 + col < p.K,
+                                        asymmetric, acc);
+        else
+          wide_sub_chunk_at<T, Bits, kSub - 1>(dec, q[u], xs, scales, mins, col, line,
+                                               col0 + col < p.K, asymmetric, acc);
+      }
     }
+    advance();
   }
 
   if (!waited) wait_once();
@@ -312,7 +391,9 @@ inline int wide_row_tiles_of(const GemvParams& p) {
 
 // Explicitly instantiated per activation dtype in mma_wide_<dtype>.cu.
 template <class T>
-void launch_mma_wide_typed(const GemvParams& p, cudaStream_t stream, bool pdl) {
+void launch_mma_wide_typed(const GemvParams& params, cudaStream_t stream, bool pdl) {
+  GemvParams p = params;
+  p.wide_indexed_loop = env_equals("KLAB_CUDA_WIDE_LOOP", "indexed");
   const std::int64_t tiles = p.tw.tiles();
   const bool swiglu = p.epilogue == Epilogue::swiglu;
   const int nt = wide_n_tiles(p.M);

@@ -340,6 +340,31 @@ TEST_F(GemvQ, WideDecodeEveryRowTileCount) {
     }
 }
 
+// mma_wide's main loop has an unpredicated interior for groups of 32 and a predicated rest:
+// K = 4416 leaves whole chunks after the last full iteration (4 bits: 69 chunks, 32 an
+// iteration at R = 1, 16 at R = 3), K = 4128 ends in a chunk half past K (its x must read as
+// zeros), K = 4096 has no rest at 4 bits; groups of 32 with and without mins, 8 bits, the last
+// block's tiles partly past N, 11 / 16 / 32 tokens, every row-tile count, the residual, and
+// KLAB_CUDA_WIDE_LOOP=indexed (no interior).
+TEST_F(GemvQ, WideInteriorAndRest) {
+  const QuantFormat formats[] = {{4, 32, false}, {4, 32, true}, {8, 32, false}};
+  int i = 0;
+  for (const std::int64_t K : {4416, 4128, 4096}) {
+    const QuantFormat& f = formats[i % 3];
+    const int M = i % 3 == 0 ? 16 : i % 3 == 1 ? 11 : 32;
+    ++i;
+    const QuantMatrix w = random_quant(f, 4100, K);
+    check_each_setting(w, nullptr, {M, 4100, K}, {.act = DType::f16, .out = DType::f16},
+                       "KLAB_CUDA_WIDE_ROWS", {"1", "2", "3", "4"}, {"mma_wide", "mma_wide_pdl"});
+    check_each_setting(w, nullptr, {M, 4100, K},
+                       {.act = DType::bf16, .out = DType::f32, .epilogue = Epilogue::residual},
+                       "KLAB_CUDA_WIDE_ROWS", {"1", "3"}, {"mma_wide_pdl"});
+    // The study switch that sends every chunk through the indexed loop.
+    check_each_setting(w, nullptr, {M, 4100, K}, {.act = DType::f16, .out = DType::f16},
+                       "KLAB_CUDA_WIDE_LOOP", {"indexed"}, {"mma_wide_pdl"});
+  }
+}
+
 // mma_wide_staged (x staged once per persistent block): 9..16 tokens, every format family, both
 // activation dtypes, in-place residual and SwiGLU (gate and up as two ring tiles), K not a
 // multiple of 128; 8 warps (K = 576 / 1152) and 16 (K >= 48 chunks), the 16-warp ring 4 deep
