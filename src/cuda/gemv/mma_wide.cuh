@@ -94,6 +94,26 @@ __device__ __forceinline__ void wide_sub_chunk_at(const CodeDecoder<T, Bits>& de
   mma_wide_sub_chunk<T, Bits, S, Tiles, NT>(dec, q, xv, sc, mn, asymmetric, acc);
 }
 
+// One interior iteration (groups of 32): kUnroll chunks, chunk u kMmaWarps * u chunks on from
+// the pointers, all inside K.
+template <class T, int Bits, int kUnroll, int Tiles, int NT>
+__device__ __forceinline__ void wide_interior_iteration(
+    const CodeDecoder<T, Bits>& dec, const uint4 (&q)[kUnroll][Tiles], const T* const (&xs)[NT],
+    const std::uint32_t* const (&scales)[Tiles], const std::uint32_t* const (&mins)[Tiles],
+    bool asymmetric, float (&acc)[Tiles * NT][4]) {
+  constexpr int kChunkCols = 256 / Bits;
+  constexpr int kGroupsPerChunk = kChunkCols / 32;
+#pragma unroll
+  for (int u = 0; u < kUnroll; ++u) {
+    const int line = u * kMmaWarps * kGroupsPerChunk * 8;
+    const int col = u * kMmaWarps * kChunkCols;
+    wide_sub_chunk_at<T, Bits, 0>(dec, q[u], xs, scales, mins, col, line, true, asymmetric, acc);
+    if constexpr (Bits == 4)
+      wide_sub_chunk_at<T, Bits, 1>(dec, q[u], xs, scales, mins, col + 32, line + 8, true,
+                                    asymmetric, acc);
+  }
+}
+
 // A block's R row tiles: codes, scales and mins of tile `first + i` (i < R), and for SwiGLU the
 // up matrix's same tiles at R + i. Tiles past the matrix read zeros and are never stored.
 template <int Bits, bool Swiglu, int R>
@@ -200,7 +220,6 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
   // zero fills outnumbered the math (SASS, 4-bit R = 1: ~145 instructions a 16 x 64
   // chunk-tile, ~70 of them not math).
   if (gshift == 5 && !p.wide_indexed_loop) {
-    constexpr int kGroupsPerChunk = kChunkCols / 32;
     while (base + kMmaWarps * (kUnroll - 1) < whole) {
       uint4 q[kUnroll][kTiles];
 #pragma unroll
@@ -208,16 +227,7 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
 #pragma unroll
         for (int i = 0; i < kTiles; ++i) q[u][i] = load_stream16(codes[i] + u * kMmaWarps * 512);
       if (!waited) wait_once();
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int line = u * kMmaWarps * kGroupsPerChunk * 8;
-        const int col = u * kMmaWarps * kChunkCols;
-        wide_sub_chunk_at<T, Bits, 0>(dec, q[u], xs, scales, mins, col, line, true, asymmetric,
-                                      acc);
-        if constexpr (kSub == 2)
-          wide_sub_chunk_at<T, Bits, 1>(dec, q[u], xs, scales, mins, col + 32, line + 8, true,
-                                        asymmetric, acc);
-      }
+      wide_interior_iteration<T, Bits, kUnroll>(dec, q, xs, scales, mins, asymmetric, acc);
       advance();
     }
   }

@@ -468,10 +468,13 @@ TEST_F(GemvQ, WideSplitDecodeShapes) {
                  {.act = DType::bf16, .out = DType::f32, .epilogue = Epilogue::swiglu}, split);
   const QuantMatrix q80 = random_gguf(GgufBlockType::q8_0, 4096, 4096);
   check_variants(q80, nullptr, {15, 4096, 4096}, {.act = DType::f16, .out = DType::f16}, split);
-  // auto: mma_wide_split for 4-bit SwiGLU, K >= 8192 or N >= 16384 at 9..16 tokens.
+  // auto: mma_wide_split for 4-bit K >= 8192 or N >= 16384 at 9..16 tokens, not SwiGLU.
   const QuantMatrix w4 = random_quant({4, 32, false}, 64, 8192);
   const DeviceCase long_k(w4, nullptr, {12, 64, 8192}, {});
   EXPECT_EQ(cuda::gemv_registry().pick(long_k.args()).name, "mma_wide_split");
+  const QuantMatrix u4 = random_quant({4, 32, false}, 64, 8192);
+  const DeviceCase swiglu(w4, &u4, {12, 64, 8192}, {.epilogue = Epilogue::swiglu});
+  EXPECT_EQ(cuda::gemv_registry().pick(swiglu.args()).name, "mma_wide");
 }
 
 // Well-formed device arguments for the rejection tests.
