@@ -205,16 +205,17 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
       // 4096 x 4096 (9.1 vs 8.7); 8 bits not measured since its copies were cut (c1's first
       // version: behind at every shape). mma_wide_staged measured slower in every shape of the
       // 7B / 8B decode step (H100, session 9, docs/kernels/gemv.md), so `auto` leaves it to the
-      // bench. Session 17 (H100, c2), after mma_wide's interior loop: SwiGLU 11008 x 4096
-      // mma_wide 29.7 vs split 35.9 (SwiGLU back to mma_wide); 4096 x 11008 19.8 vs 18.5,
-      // 32000 x 4096 50.5 vs 35.3 (split kept).
+      // bench. Session 17 (H100), after mma_wide's interior loop: SwiGLU 11008 x 4096 mma_wide
+      // 29.7 vs split 35.9 (c2), Llama-2-7B Q4_0 B=16 +6.5% with it on mma_wide, but Llama-3-8B
+      // Q4_0 B=16 -5.8% (c3: its 14336 x 4096 SwiGLU stays on split); 4096 x 11008 19.8 vs
+      // 18.5, 32000 x 4096 50.5 vs 35.3 (split kept).
       if (a.M() > kGemvMaxM) {
-        // KLAB_CUDA_WIDE_SWIGLU=split: SwiGLU on split as before session 17 (a study switch).
-        const bool swiglu_split =
-            a.epilogue == Epilogue::swiglu && env_equals("KLAB_CUDA_WIDE_SWIGLU", "split");
+        // KLAB_CUDA_WIDE_SWIGLU=split: every SwiGLU on split, as before session 17 (a study
+        // switch).
+        const bool swiglu = a.epilogue == Epilogue::swiglu;
+        const bool swiglu_split = a.N() > 12288 || env_equals("KLAB_CUDA_WIDE_SWIGLU", "split");
         const bool split_wins =
-            a.w->format().bits == 4 &&
-            (swiglu_split || (a.epilogue != Epilogue::swiglu && (a.K() >= 8192 || a.N() >= 16384)));
+            a.w->format().bits == 4 && (swiglu ? swiglu_split : a.K() >= 8192 || a.N() >= 16384);
         return a.M() <= 16 && split_wins && gemv_impl::mma_wide_split_fits(params_of(a))
                    ? "mma_wide_split"
                    : "mma_wide";

@@ -468,13 +468,18 @@ TEST_F(GemvQ, WideSplitDecodeShapes) {
                  {.act = DType::bf16, .out = DType::f32, .epilogue = Epilogue::swiglu}, split);
   const QuantMatrix q80 = random_gguf(GgufBlockType::q8_0, 4096, 4096);
   check_variants(q80, nullptr, {15, 4096, 4096}, {.act = DType::f16, .out = DType::f16}, split);
-  // auto: mma_wide_split for 4-bit K >= 8192 or N >= 16384 at 9..16 tokens, not SwiGLU.
+  // auto at 9..16 tokens, 4 bits: mma_wide_split for K >= 8192 or N >= 16384, and for SwiGLU
+  // only with N > 12288 (Llama-3-8B's 14336, not Llama-2-7B's 11008).
   const QuantMatrix w4 = random_quant({4, 32, false}, 64, 8192);
   const DeviceCase long_k(w4, nullptr, {12, 64, 8192}, {});
   EXPECT_EQ(cuda::gemv_registry().pick(long_k.args()).name, "mma_wide_split");
   const QuantMatrix u4 = random_quant({4, 32, false}, 64, 8192);
   const DeviceCase swiglu(w4, &u4, {12, 64, 8192}, {.epilogue = Epilogue::swiglu});
   EXPECT_EQ(cuda::gemv_registry().pick(swiglu.args()).name, "mma_wide");
+  const QuantMatrix g8 = random_quant({4, 32, false}, 14336, 64),
+                    u8 = random_quant({4, 32, false}, 14336, 64);
+  const DeviceCase wide_n(g8, &u8, {16, 14336, 64}, {.epilogue = Epilogue::swiglu});
+  EXPECT_EQ(cuda::gemv_registry().pick(wide_n.args()).name, "mma_wide_split");
 }
 
 // Well-formed device arguments for the rejection tests.
