@@ -47,11 +47,6 @@ __device__ __forceinline__ uint4 load_stream16(const void* p) {
   return v;
 }
 
-// Asks the L2 for the line holding p (no register, nothing waits for it).
-__device__ __forceinline__ void prefetch_line_l2(const void* p) {
-  asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
-}
-
 __device__ __forceinline__ float half_bits_to_float(std::uint16_t h) {
   return __half2float(__ushort_as_half(h));
 }

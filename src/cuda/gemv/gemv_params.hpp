@@ -59,9 +59,6 @@ struct GemvParams {
   // kernel ran before session 17; set by the launcher from KLAB_CUDA_WIDE_LOOP=indexed (a study
   // switch for A/B runs in one binary).
   bool wide_indexed_loop = false;
-  // mma_wide only: the interior asks the L2 for the next iteration's codes (KLAB_CUDA_WIDE_PREFETCH
-  // =1, a study switch).
-  bool wide_prefetch = false;
 };
 
 // Fills GemvParams from (already validated) arguments; layouts that were not uploaded stay null.

@@ -226,19 +226,6 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
       for (int u = 0; u < kUnroll; ++u)
 #pragma unroll
         for (int i = 0; i < kTiles; ++i) q[u][i] = load_stream16(codes[i] + u * kMmaWarps * 512);
-      // The next iteration's codes (and on the first, this one's) into L2 now: ptxas issues the
-      // loads above just before their math (SASS of the one-tile kernels), so each chunk would
-      // otherwise wait a whole DRAM latency.
-      if (p.wide_prefetch) {
-        const int from = waited ? 1 : 0;
-        const int to = base + kStep + kMmaWarps * (kUnroll - 1) < whole ? 2 : 1;
-        for (int it = from; it < to; ++it)
-#pragma unroll
-          for (int u = 0; u < kUnroll; ++u)
-#pragma unroll
-            for (int i = 0; i < kTiles; ++i)
-              prefetch_line_l2(codes[i] + (it * kStep + u * kMmaWarps) * 512 + (lane & 24) * 16);
-      }
       if (!waited) wait_once();
       wide_interior_iteration<T, Bits, kUnroll>(dec, q, xs, scales, mins, asymmetric, acc);
       advance();
@@ -417,7 +404,6 @@ template <class T>
 void launch_mma_wide_typed(const GemvParams& params, cudaStream_t stream, bool pdl) {
   GemvParams p = params;
   p.wide_indexed_loop = env_equals("KLAB_CUDA_WIDE_LOOP", "indexed");
-  p.wide_prefetch = env_equals("KLAB_CUDA_WIDE_PREFETCH", "1");
   const std::int64_t tiles = p.tw.tiles();
   const bool swiglu = p.epilogue == Epilogue::swiglu;
   const int nt = wide_n_tiles(p.M);

@@ -345,7 +345,7 @@ TEST_F(GemvQ, WideDecodeEveryRowTileCount) {
 // iteration at R = 1, 16 at R = 3), K = 4128 ends in a chunk half past K (its x must read as
 // zeros), K = 4096 has no rest at 4 bits; groups of 32 with and without mins, 8 bits, the last
 // block's tiles partly past N, 11 / 16 / 32 tokens, every row-tile count, the residual, and
-// KLAB_CUDA_WIDE_LOOP=indexed (no interior), the L2 prefetch of the next codes on and off.
+// KLAB_CUDA_WIDE_LOOP=indexed (no interior).
 TEST_F(GemvQ, WideInteriorAndRest) {
   const QuantFormat formats[] = {{4, 32, false}, {4, 32, true}, {8, 32, false}};
   int i = 0;
@@ -362,8 +362,6 @@ TEST_F(GemvQ, WideInteriorAndRest) {
     // The study switch that sends every chunk through the indexed loop.
     check_each_setting(w, nullptr, {M, 4100, K}, {.act = DType::f16, .out = DType::f16},
                        "KLAB_CUDA_WIDE_LOOP", {"indexed"}, {"mma_wide_pdl"});
-    check_each_setting(w, nullptr, {M, 4100, K}, {.act = DType::f16, .out = DType::f16},
-                       "KLAB_CUDA_WIDE_PREFETCH", {"0", "1"}, {"mma_wide_pdl"});
   }
 }
 
