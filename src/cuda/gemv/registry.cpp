@@ -212,10 +212,13 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
       if (a.M() > kGemvMaxM) {
         // KLAB_CUDA_WIDE_SWIGLU=split: every SwiGLU on split, as before session 17 (a study
         // switch).
+        // KLAB_CUDA_WIDE_LONGK=wide: K >= 8192 (the down projection) on mma_wide (a study
+        // switch).
         const bool swiglu = a.epilogue == Epilogue::swiglu;
         const bool swiglu_split = a.N() > 12288 || env_equals("KLAB_CUDA_WIDE_SWIGLU", "split");
+        const bool long_k = a.K() >= 8192 && !env_equals("KLAB_CUDA_WIDE_LONGK", "wide");
         const bool split_wins =
-            a.w->format().bits == 4 && (swiglu ? swiglu_split : a.K() >= 8192 || a.N() >= 16384);
+            a.w->format().bits == 4 && (swiglu ? swiglu_split : long_k || a.N() >= 16384);
         return a.M() <= 16 && split_wins && gemv_impl::mma_wide_split_fits(params_of(a))
                    ? "mma_wide_split"
                    : "mma_wide";
