@@ -798,6 +798,9 @@ TEST_F(FusedDecode, StagedWideQkvOnlyWhereMeasuredFaster) {
     GTEST_SKIP() << "the 3-tile rule needs ~132 SMs, this GPU has " << sms;
   const QkvCase llama{16, 32, 32, 128, 4096, WKind::q4_0, RopeStyle::interleaved, false, 0, false};
   EXPECT_TRUE(check_norm_qkv(llama).count("staged"));
+  // 8 bits take 3 tiles a block at this shape too since session 17.
+  const QkvCase llama8{16, 32, 32, 128, 4096, WKind::q8_0, RopeStyle::interleaved, false, 0, false};
+  EXPECT_TRUE(check_norm_qkv(llama8).count("staged"));
 }
 
 TEST_F(FusedDecode, AutoPicksStagedForTiledQuantizedWeights) {
