@@ -204,7 +204,8 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
   for (int n = 0; n < NT; ++n) xs[n] = xrow[n] + base * kChunkCols;
   const auto advance = [&] {
     base += kStep;
-    const int lines = (kColStep >> gshift) * 8;  // kColStep (>= 512) is a whole number of groups
+    // kColStep (>= 512) is a whole number of groups (32, 64 or 128: QuantFormat's validation).
+    const int lines = (kColStep >> gshift) * 8;
 #pragma unroll
     for (int i = 0; i < kTiles; ++i) {
       codes[i] += kStep * 512;
