@@ -115,7 +115,8 @@ __device__ __forceinline__ void wide_interior_iteration(
 }
 
 // A block's R row tiles: codes, scales and mins of tile `first + i` (i < R), and for SwiGLU the
-// up matrix's same tiles at R + i. Tiles past the matrix read zeros and are never stored.
+// up matrix's same tiles at R + i. Tiles past the matrix address tile 0 (mma_wide_body reads it
+// and never stores the result).
 template <int Bits, bool Swiglu, int R>
 struct WideRows {
   static constexpr int kTiles = (Swiglu ? 2 : 1) * R;
