@@ -279,7 +279,8 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
 #pragma unroll
         for (int u = 0; u < kUnroll; ++u)
 #pragma unroll
-          for (int i = 0; i < kTiles; ++i) q[u][i] = load_stream16(codes[i] + u * kMmaWarps * 512);
+          for (int i = 0; i < kTiles; ++i)
+            q[u][i] = load_stream16(codes[i] + u * kMmaWarps * 512);
         if (!waited) wait_once();
         wide_interior_iteration<T, Bits, kUnroll>(dec, q, xs, scales, mins, asymmetric, acc);
         advance();
@@ -451,8 +452,9 @@ void launch_mma_wide_qkv(const GemvParams& p, cudaStream_t stream, bool pdl, int
         const auto blocks = static_cast<unsigned>((tiles + R - 1) / R);
         const auto launch = [&](auto ring) {
           constexpr bool Ring = decltype(ring)::value;
-          launch_wide<Ring>(gemv_mma_wide_qkv_kernel<B, NT, R, Ring>, wide_ring_bytes(false, NT, R),
-                            blocks, stream, pdl, "gemv_mma_wide_qkv_kernel", p);
+          launch_wide<Ring>(gemv_mma_wide_qkv_kernel<B, NT, R, Ring>,
+                            wide_ring_bytes(false, NT, R), blocks, stream, pdl,
+                            "gemv_mma_wide_qkv_kernel", p);
         };
         p.wide_ring ? launch(std::true_type{}) : launch(std::false_type{});
       };
