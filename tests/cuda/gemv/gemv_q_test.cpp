@@ -344,12 +344,12 @@ TEST_F(GemvQ, WideDecodeEveryRowTileCount) {
 // K = 4416 leaves whole chunks after the last full iteration (4 bits: 69 chunks, 32 an
 // iteration at R = 1, 16 at R = 3), K = 4128 ends in a chunk half past K (its x must read as
 // zeros), K = 4096 has no rest at 4 bits; groups of 32 with and without mins, 8 bits, the last
-// block's tiles partly past N, 11 / 16 / 32 tokens, every row-tile count, the residual, and
-// KLAB_CUDA_WIDE_LOOP=indexed (no interior).
+// block's tiles partly past N, 11 / 16 / 32 tokens, every row-tile count, the residual,
+// KLAB_CUDA_WIDE_LOOP=indexed (no interior) and K = 1024 (too short for one interior iteration).
 TEST_F(GemvQ, WideInteriorAndRest) {
   const QuantFormat formats[] = {{4, 32, false}, {4, 32, true}, {8, 32, false}};
   int i = 0;
-  for (const std::int64_t K : {4416, 4128, 4096}) {
+  for (const std::int64_t K : {4416, 4128, 4096, 1024}) {
     const QuantFormat& f = formats[i % 3];
     const int M = i % 3 == 0 ? 16 : i % 3 == 1 ? 11 : 32;
     ++i;
