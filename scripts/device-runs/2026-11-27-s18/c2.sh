@@ -17,7 +17,7 @@ prof() {  # NAME KERNEL_REGEX GEMV_ARGS...
   local n=$1 k=$2
   shift 2
   timeout 150 ncu --clock-control none -k "regex:$k" --launch-skip 20 --launch-count 1 \
-    --set full --import-source yes --sampling-interval 0 -o "$R/ncu-$n" "$K" bench \
+    --set full --import-source yes --warp-sampling-interval 0 -o "$R/ncu-$n" "$K" bench \
     --no-validate --seconds 0.05 --variant mma_wide_pdl gemv --M 16 "$@" > "$R/ncu-$n.log" 2>&1
   echo "== ncu $n rc $? ($((SECONDS - t0))s)"
   ncu -i "$R/ncu-$n.ncu-rep" --page details > "$R/ncu-$n-details.txt" 2>&1
