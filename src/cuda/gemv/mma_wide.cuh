@@ -23,6 +23,7 @@
 #include "cuda/common/env_switch.hpp"
 #include "cuda/gemv/mma_gemv.cuh"
 #include "cuda/gemv/qkv_epilogue.cuh"
+#include "cuda/gemv/wide_row_tiles.hpp"
 #include "klab/cuda/check.hpp"
 
 namespace klab::cuda::gemv_impl {
@@ -331,25 +332,6 @@ inline int wide_row_tiles_max(bool swiglu, int nt) {
   return nt == 1 ? 1 : nt == 2 ? (swiglu ? 2 : 4) : (swiglu ? 1 : 2);
 }
 
-// Row tiles per block, from H100 tables of session 6 (M = 16; µs). Call c2 (no PDL, every R
-// forced): 4-bit 12288 x 4096 R = 1 / 2 / 3 / 4: 22.8 / 24.2 / 17.7 / 26.6, 4096 x 4096 and
-// 4096 x 11008 best at R = 1, SwiGLU 11008 x 4096 flat (38.9-39.4). What decides is occupancy
-// more than x traffic: R = 2 and R = 4 at 4 bits needed > 128 registers (one 8-warp block per
-// SM), and R > 1 on 256 tiles leaves one block per SM. Call c4 (mma_wide_pdl, the R > 1 kernels
-// bound to two blocks per SM), rule vs R = 1: 4-bit 12288 x 4096 17.8 / 18.8, 32000 x 4096
-// (R = 3) 50.1 / 46.7; 8-bit 12288 x 4096 (R = 4) 28.0 / 27.8; end to end Llama-2-7B B = 16
-// Q4_0 3,360 / 3,313 tok/s, Q8_0 2,684 / 2,711. Hence R = 3 only at 4 bits where it makes about
-// one full wave of two blocks per SM (1.9-2.5 blocks of 3 tiles per SM: the QKV projection);
-// 32 tokens (NT = 4) and SwiGLU keep R = 1. Session 17 (H100, c6, after the interior loop): at
-// 8 bits too, 12288 x 4096 R = 1 / 2 / 3 / 4: 28.2 / 27.9 / 20.5 / 25.4 (4096 x 4096 and
-// 4096 x 11008 within 6% of R = 1 at R = 2, behind at 3 and 4), so the rule no longer asks for
-// 4 bits.
-inline int wide_row_tiles(std::int64_t tiles, int sms, bool swiglu, int nt, int /*bits*/) {
-  if (nt != 2 || swiglu) return 1;
-  const double per_sm = static_cast<double>((tiles + 2) / 3) / sms;
-  return per_sm >= 1.9 && per_sm <= 2.5 ? 3 : 1;
-}
-
 int current_sm_count();  // mma_pipelined.cu
 
 // KLAB_CUDA_WIDE_ROWS = 1..4 replaces wide_row_tiles' choice, capped at what is compiled for the
@@ -400,8 +382,9 @@ inline int wide_row_tiles_of(const GemvParams& p) {
   static const int sms = current_sm_count();  // one device per process (as the engine)
   const bool swiglu = p.epilogue == Epilogue::swiglu;
   const int nt = wide_n_tiles(p.M);
-  return wide_row_tiles_forced(wide_row_tiles(p.tw.tiles(), sms, swiglu, nt, p.tw.bits), swiglu,
-                               nt);
+  const bool two_tiles = !env_equals("KLAB_CUDA_WIDE_TWO_TILES", "off");
+  return wide_row_tiles_forced(wide_row_tiles(p.tw.tiles(), sms, swiglu, nt, p.tw.bits, two_tiles),
+                               swiglu, nt);
 }
 
 // Explicitly instantiated per activation dtype in mma_wide_<dtype>.cu.

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "cuda/gemv/quant_test_util.hpp"
+#include "cuda/gemv/wide_row_tiles.hpp"
 #include "klab/cuda/check.hpp"
 #include "klab/cuda/gemv.hpp"
 #include "klab/ref.hpp"
@@ -480,6 +481,24 @@ TEST_F(GemvQ, WideSplitDecodeShapes) {
                     u8 = random_quant({4, 32, false}, 14336, 64);
   const DeviceCase wide_n(g8, &u8, {16, 14336, 64}, {.epilogue = Epilogue::swiglu});
   EXPECT_EQ(cuda::gemv_registry().pick(wide_n.args()).name, "mma_wide_split");
+}
+
+// mma_wide's row tiles a block at 16 tokens on an H100's 132 SMs (a host rule: runs without a
+// GPU): Llama-2-7B's QKV (768 tiles) 3, its O and down (256) 2 (1 with the study switch off),
+// SwiGLU, 32 tokens, the LM head (2,000 tiles), Llama-3-8B's QKV (384) and fewer tiles than SMs 1.
+TEST(GemvWideRule, RowTilesAtLlamaShapes) {
+  using cuda::gemv_impl::wide_row_tiles;
+  constexpr int sms = 132;
+  EXPECT_EQ(wide_row_tiles(768, sms, false, 2, 4), 3);
+  EXPECT_EQ(wide_row_tiles(768, sms, false, 2, 8), 3);
+  EXPECT_EQ(wide_row_tiles(256, sms, false, 2, 4), 2);
+  EXPECT_EQ(wide_row_tiles(256, sms, false, 2, 8), 2);
+  EXPECT_EQ(wide_row_tiles(256, sms, false, 2, 4, false), 1);
+  EXPECT_EQ(wide_row_tiles(688, sms, true, 2, 4), 1);
+  EXPECT_EQ(wide_row_tiles(256, sms, false, 4, 4), 1);
+  EXPECT_EQ(wide_row_tiles(2000, sms, false, 2, 4), 1);
+  EXPECT_EQ(wide_row_tiles(384, sms, false, 2, 4), 1);
+  EXPECT_EQ(wide_row_tiles(100, sms, false, 2, 4), 1);
 }
 
 // Well-formed device arguments for the rejection tests.
