@@ -29,25 +29,6 @@ __device__ __forceinline__ void cp_async4(void* smem, const void* gmem, bool val
                "r"(src_bytes)
                : "memory");
 }
-// The copy only where `on`, zero-filling the 16 bytes where !valid (predicated, no branch).
-__device__ __forceinline__ void cp_async16_zfill_if(bool on, std::uint32_t smem, const void* gmem,
-                                                    bool valid) {
-  asm volatile(
-      "{\n .reg .pred p;\n setp.ne.b32 p, %2, 0;\n"
-      " @p cp.async.cg.shared.global [%0], [%1], 16, %3;\n}\n" ::"r"(smem),
-      "l"(gmem), "r"(static_cast<int>(on)), "r"(valid ? 16 : 0)
-      : "memory");
-}
-
-// The copy only where `on` (a predicated instruction, not a divergent branch).
-__device__ __forceinline__ void cp_async16_if(bool on, std::uint32_t smem, const void* gmem) {
-  asm volatile(
-      "{\n .reg .pred p;\n setp.ne.b32 p, %2, 0;\n"
-      " @p cp.async.cg.shared.global [%0], [%1], 16;\n}\n" ::"r"(smem),
-      "l"(gmem), "r"(static_cast<int>(on))
-      : "memory");
-}
-
 __device__ __forceinline__ void cp_async_commit() {
   asm volatile("cp.async.commit_group;\n" ::: "memory");
 }

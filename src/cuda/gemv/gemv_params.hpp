@@ -59,9 +59,6 @@ struct GemvParams {
   // kernel ran before session 17; set by the launcher from KLAB_CUDA_WIDE_LOOP=indexed (a study
   // switch for A/B runs in one binary).
   bool wide_indexed_loop = false;
-  // mma_wide only: the interior's codes through a per-warp cp.async ring in shared memory
-  // (KLAB_CUDA_WIDE_RING=off: loaded into registers, as before session 18).
-  bool wide_ring = true;
 };
 
 // Fills GemvParams from (already validated) arguments; layouts that were not uploaded stay null.

@@ -43,6 +43,25 @@ struct Slot {
   static constexpr int kBytes = kX + kSub * MaxM * 64;
 };
 
+// The copy only where `on`, zero-filling the 16 bytes where !valid (predicated, no branch).
+__device__ __forceinline__ void cp_async16_zfill_if(bool on, std::uint32_t smem, const void* gmem,
+                                                    bool valid) {
+  asm volatile(
+      "{\n .reg .pred p;\n setp.ne.b32 p, %2, 0;\n"
+      " @p cp.async.cg.shared.global [%0], [%1], 16, %3;\n}\n" ::"r"(smem),
+      "l"(gmem), "r"(static_cast<int>(on)), "r"(valid ? 16 : 0)
+      : "memory");
+}
+
+// The copy only where `on` (a predicated instruction, not a divergent branch).
+__device__ __forceinline__ void cp_async16_if(bool on, std::uint32_t smem, const void* gmem) {
+  asm volatile(
+      "{\n .reg .pred p;\n setp.ne.b32 p, %2, 0;\n"
+      " @p cp.async.cg.shared.global [%0], [%1], 16;\n}\n" ::"r"(smem),
+      "l"(gmem), "r"(static_cast<int>(on))
+      : "memory");
+}
+
 // Chunk j of warp w is chunk w + j * kWarps of the block's tile. All per-item state is 32-bit
 // and advances by a constant per item; the slot of item j is j % D (D a power of two).
 template <class T, int Bits, bool Swiglu, bool Asym, int kWarps, int D, int MaxM>

@@ -18,13 +18,9 @@
 #pragma once
 
 #include <algorithm>
-#include <cstdlib>
-#include <mutex>
-#include <set>
 
 #include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/env_switch.hpp"
-#include "cuda/common/smem_tiles.cuh"
 #include "cuda/gemv/mma_gemv.cuh"
 #include "cuda/gemv/qkv_epilogue.cuh"
 #include "cuda/gemv/wide_row_tiles.hpp"
@@ -145,29 +141,18 @@ struct WideRows {
   }
 };
 
-// Chunks a warp takes an iteration. Registers: NT x 16-byte x per sub-chunk and the tiles'
-// codes per unrolled chunk.
-constexpr int wide_unroll(int nt, int tiles) {
-  return (nt > 2 || tiles > 2) ? 2 : kMmaUnroll;
-}
-
-// Dynamic shared memory of a Ring kernel: two stages of every warp's codes for an iteration.
-constexpr int wide_ring_bytes(bool swiglu, int nt, int r) {
-  const int tiles = (swiglu ? 2 : 1) * r;
-  return 2 * kMmaWarps * wide_unroll(nt, tiles) * tiles * 512;
-}
-
 // Qkv: the QKV epilogue (p.qkv) instead of y; kernels of their own, so the plain ones keep their
 // register allocation (with a run-time branch in every kernel, the 4-bit 16-token one went from
 // 80 to 94 registers: 2 blocks an SM instead of 3).
-template <class T, int Bits, bool Swiglu, int NT, int R, bool Qkv = false, bool Ring = false>
+template <class T, int Bits, bool Swiglu, int NT, int R, bool Qkv = false>
 __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
   static_assert(!Qkv || !Swiglu);
   using Rows = WideRows<Bits, Swiglu, R>;
   constexpr int kTiles = Rows::kTiles;
   constexpr int kChunkCols = 256 / Bits;
   constexpr int kSub = Bits == 4 ? 2 : 1;  // 32-column sub-chunks per chunk
-  constexpr int kUnroll = wide_unroll(NT, kTiles);
+  // Registers: NT x 16-byte x per sub-chunk and R tiles of codes per unrolled chunk.
+  constexpr int kUnroll = (NT > 2 || kTiles > 2) ? 2 : kMmaUnroll;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
   const std::int64_t chunks = p.tw.chunks();
@@ -237,57 +222,16 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
   // the chunk index and every load predicated, the 64-bit address arithmetic, predicates and
   // zero fills outnumbered the math (SASS, 4-bit R = 1: ~145 instructions a 16 x 64
   // chunk-tile, ~70 of them not math).
-  const auto inside = [&](std::int64_t b) { return b + kMmaWarps * (kUnroll - 1) < whole; };
   if (gshift == 5 && !p.wide_indexed_loop) {
-    if constexpr (Ring) {
-      // Ring (KLAB_CUDA_WIDE_RING, default on): each lane's codes for the next iteration are
-      // copied into its own slots of a two-stage shared ring (cp.async) before this iteration's
-      // math. Why: loaded into registers, ptxas sank each code load to just before its use
-      // (SASS of the 4-bit one-tile kernel: one 512-byte load a warp in flight), so the
-      // one-tile kernels waited on DRAM once a chunk.
-      extern __shared__ __align__(16) unsigned char wide_ring[];
-      constexpr int kStageBytes = kUnroll * kTiles * 512;
-      const int slot0 = warp * 2 * kStageBytes + lane * 16;  // the lane's slot of stage 0
-      const std::uint32_t ring = smem_addr(wide_ring) + static_cast<std::uint32_t>(slot0);
-      const auto request = [&](int stage, int ahead) {
-        const bool on = inside(base + ahead * kStep);
+    while (base + kMmaWarps * (kUnroll - 1) < whole) {
+      uint4 q[kUnroll][kTiles];
 #pragma unroll
-        for (int u = 0; u < kUnroll; ++u)
+      for (int u = 0; u < kUnroll; ++u)
 #pragma unroll
-          for (int i = 0; i < kTiles; ++i)
-            cp_async16_if(on, ring + stage * kStageBytes + (u * kTiles + i) * 512,
-                          codes[i] + (ahead * kStep + u * kMmaWarps) * 512);
-        cp_async_commit();
-      };
-      request(0, 0);
-      request(1, 1);
-      for (int stage = 0; inside(base); stage ^= 1) {
-        cp_async_wait<1>();  // this iteration's group (the next one may still be in flight)
-        uint4 q[kUnroll][kTiles];
-#pragma unroll
-        for (int u = 0; u < kUnroll; ++u)
-#pragma unroll
-          for (int i = 0; i < kTiles; ++i)
-            q[u][i] = *reinterpret_cast<const uint4*>(wide_ring + slot0 + stage * kStageBytes +
-                                                      (u * kTiles + i) * 512);
-        if (!waited) wait_once();
-        wide_interior_iteration<T, Bits, kUnroll>(dec, q, xs, scales, mins, asymmetric, acc);
-        // The stage just read is refilled only now: its values were consumed by the math above.
-        request(stage, 2);
-        advance();
-      }
-      cp_async_wait<0>();  // requests past the interior were predicated off: nothing lands late
-    } else {
-      while (inside(base)) {
-        uint4 q[kUnroll][kTiles];
-#pragma unroll
-        for (int u = 0; u < kUnroll; ++u)
-#pragma unroll
-          for (int i = 0; i < kTiles; ++i) q[u][i] = load_stream16(codes[i] + u * kMmaWarps * 512);
-        if (!waited) wait_once();
-        wide_interior_iteration<T, Bits, kUnroll>(dec, q, xs, scales, mins, asymmetric, acc);
-        advance();
-      }
+        for (int i = 0; i < kTiles; ++i) q[u][i] = load_stream16(codes[i] + u * kMmaWarps * 512);
+      if (!waited) wait_once();
+      wide_interior_iteration<T, Bits, kUnroll>(dec, q, xs, scales, mins, asymmetric, acc);
+      advance();
     }
   }
 
@@ -356,9 +300,9 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
   }
 }
 
-template <class T, int Bits, bool Swiglu, int NT, bool Ring>
+template <class T, int Bits, bool Swiglu, int NT>
 __global__ void __launch_bounds__(kMmaWarps * 32) gemv_mma_wide_kernel(GemvParams p) {
-  mma_wide_body<T, Bits, Swiglu, NT, 1, false, Ring>(p);
+  mma_wide_body<T, Bits, Swiglu, NT, 1>(p);
 }
 
 // Blocks an SM the QKV epilogue's kernels are register-bounded for: two at R > 1 (as the plain
@@ -368,52 +312,19 @@ constexpr int wide_qkv_min_blocks(int nt, int r) {
 }
 
 // The QKV epilogue's kernels (f16 only: the fused QKV block's q and cache are f16).
-template <int Bits, int NT, int R, bool Ring>
+template <int Bits, int NT, int R>
 __global__ void __launch_bounds__(kMmaWarps * 32, wide_qkv_min_blocks(NT, R))
     gemv_mma_wide_qkv_kernel(GemvParams p) {
-  mma_wide_body<__half, Bits, false, NT, R, true, Ring>(p);
+  mma_wide_body<__half, Bits, false, NT, R, true>(p);
 }
 
 // R > 1: two blocks per SM (<= 128 registers), which the row-tile rule counts on. Without the
 // bound ptxas gave the 4-bit R = 3 kernel 136 registers once PDL was added (one block per SM:
 // 27.8 instead of 17.7 µs at 12288 x 4096, 16 tokens). A kernel of its own, because a minimum
 // block count on the R = 1 kernels changes their allocation too (SwiGLU 4-bit: 128 -> 136).
-template <class T, int Bits, bool Swiglu, int NT, int R, bool Ring>
+template <class T, int Bits, bool Swiglu, int NT, int R>
 __global__ void __launch_bounds__(kMmaWarps * 32, 2) gemv_mma_wide_rows_kernel(GemvParams p) {
-  mma_wide_body<T, Bits, Swiglu, NT, R, false, Ring>(p);
-}
-
-// Shared memory a launch adds past its ring (KLAB_CUDA_WIDE_SMEM_PAD bytes: a study switch that
-// shrinks the L1 as a ring does, without the ring), and the carveout it prefers
-// (KLAB_CUDA_WIDE_CARVEOUT percent, -1: the driver's choice).
-struct WideSmemStudy {
-  int pad = env_int("KLAB_CUDA_WIDE_SMEM_PAD");
-  int carveout = std::getenv("KLAB_CUDA_WIDE_CARVEOUT") ? env_int("KLAB_CUDA_WIDE_CARVEOUT") : -1;
-};
-
-// Sets a kernel's dynamic shared memory limit (and carveout) once per kernel.
-inline void prepare_wide_kernel(const void* kernel, int smem, int carveout) {
-  static std::mutex mu;
-  static std::set<const void*> done;
-  const std::lock_guard<std::mutex> lock(mu);
-  if (!done.insert(kernel).second) return;
-  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem),
-        "cudaFuncSetAttribute(gemv mma_wide)");
-  if (carveout >= 0)
-    check(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, carveout),
-          "cudaFuncSetAttribute(gemv mma_wide carveout)");
-}
-
-// Launches one instantiation; a Ring kernel gets its dynamic ring.
-template <bool Ring, class... Params>
-void launch_wide(void (*kernel)(Params...), int ring_bytes, unsigned blocks, cudaStream_t stream,
-                 bool pdl, const char* what, const GemvParams& p) {
-  static const WideSmemStudy study;
-  const int smem = (Ring ? ring_bytes : 0) + std::max(study.pad, 0);
-  if (smem > 0 || study.carveout >= 0)
-    prepare_wide_kernel(reinterpret_cast<const void*>(kernel), smem, study.carveout);
-  decode::launch_maybe_pdl(kernel, dim3(blocks), dim3(kMmaWarps * 32),
-                           static_cast<std::size_t>(smem), stream, pdl, what, p);
+  mma_wide_body<T, Bits, Swiglu, NT, R>(p);
 }
 
 // Compiled: R x (2 for SwiGLU) x NT <= 8 accumulator tiles (the warp-sum buffer's 32 KiB).
@@ -449,13 +360,9 @@ void launch_mma_wide_qkv(const GemvParams& p, cudaStream_t stream, bool pdl, int
       constexpr int B = decltype(bits)::value;
       const auto go = [&](auto nt_c, auto r_c) {
         constexpr int NT = decltype(nt_c)::value, R = decltype(r_c)::value;
-        const auto blocks = static_cast<unsigned>((tiles + R - 1) / R);
-        const auto launch = [&](auto ring) {
-          constexpr bool Ring = decltype(ring)::value;
-          launch_wide<Ring>(gemv_mma_wide_qkv_kernel<B, NT, R, Ring>, wide_ring_bytes(false, NT, R),
-                            blocks, stream, pdl, "gemv_mma_wide_qkv_kernel", p);
-        };
-        p.wide_ring ? launch(std::true_type{}) : launch(std::false_type{});
+        decode::launch_maybe_pdl(
+            gemv_mma_wide_qkv_kernel<B, NT, R>, dim3(static_cast<unsigned>((tiles + R - 1) / R)),
+            dim3(kMmaWarps * 32), 0, stream, pdl, "gemv_mma_wide_qkv_kernel", p);
       };
       using I1 = std::integral_constant<int, 1>;
       if (nt == 4) return go(std::integral_constant<int, 4>{}, I1{});
@@ -485,7 +392,6 @@ template <class T>
 void launch_mma_wide_typed(const GemvParams& params, cudaStream_t stream, bool pdl) {
   GemvParams p = params;
   p.wide_indexed_loop = env_equals("KLAB_CUDA_WIDE_LOOP", "indexed");
-  p.wide_ring = !env_equals("KLAB_CUDA_WIDE_RING", "off");
   const std::int64_t tiles = p.tw.tiles();
   const bool swiglu = p.epilogue == Epilogue::swiglu;
   const int nt = wide_n_tiles(p.M);
@@ -497,17 +403,13 @@ void launch_mma_wide_typed(const GemvParams& params, cudaStream_t stream, bool p
       constexpr bool Sw = decltype(sw)::value;
       constexpr int NT = decltype(nt_c)::value, R = decltype(r_c)::value;
       const auto blocks = static_cast<unsigned>((tiles + R - 1) / R);
-      const int ring_bytes = wide_ring_bytes(Sw, NT, R);
-      const auto launch = [&](auto ring) {
-        constexpr bool Ring = decltype(ring)::value;
-        if constexpr (R == 1)
-          launch_wide<Ring>(gemv_mma_wide_kernel<T, B, Sw, NT, Ring>, ring_bytes, blocks, stream,
-                            pdl, "gemv_mma_wide_kernel", p);
-        else
-          launch_wide<Ring>(gemv_mma_wide_rows_kernel<T, B, Sw, NT, R, Ring>, ring_bytes, blocks,
-                            stream, pdl, "gemv_mma_wide_rows_kernel", p);
-      };
-      p.wide_ring ? launch(std::true_type{}) : launch(std::false_type{});
+      if constexpr (R == 1)
+        decode::launch_maybe_pdl(gemv_mma_wide_kernel<T, B, Sw, NT>, dim3(blocks),
+                                 dim3(kMmaWarps * 32), 0, stream, pdl, "gemv_mma_wide_kernel", p);
+      else
+        decode::launch_maybe_pdl(gemv_mma_wide_rows_kernel<T, B, Sw, NT, R>, dim3(blocks),
+                                 dim3(kMmaWarps * 32), 0, stream, pdl, "gemv_mma_wide_rows_kernel",
+                                 p);
     };
     using I1 = std::integral_constant<int, 1>;
     using I2 = std::integral_constant<int, 2>;

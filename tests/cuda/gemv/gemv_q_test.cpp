@@ -363,9 +363,6 @@ TEST_F(GemvQ, WideInteriorAndRest) {
     // The study switch that sends every chunk through the indexed loop.
     check_each_setting(w, nullptr, {M, 4100, K}, {.act = DType::f16, .out = DType::f16},
                        "KLAB_CUDA_WIDE_LOOP", {"indexed"}, {"mma_wide_pdl"});
-    // The interior's codes loaded into registers instead of the cp.async ring (the study switch).
-    check_each_setting(w, nullptr, {M, 4100, K}, {.act = DType::f16, .out = DType::f16},
-                       "KLAB_CUDA_WIDE_RING", {"off"}, {"mma_wide_pdl"});
   }
 }
 
