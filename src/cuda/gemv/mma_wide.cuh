@@ -382,6 +382,7 @@ inline int wide_row_tiles_of(const GemvParams& p) {
   static const int sms = current_sm_count();  // one device per process (as the engine)
   const bool swiglu = p.epilogue == Epilogue::swiglu;
   const int nt = wide_n_tiles(p.M);
+  // Read at every launch, as KLAB_CUDA_WIDE_ROWS (a study switch).
   const bool two_tiles = !env_equals("KLAB_CUDA_WIDE_TWO_TILES", "off");
   return wide_row_tiles_forced(wide_row_tiles(p.tw.tiles(), sms, swiglu, nt, p.tw.bits, two_tiles),
                                swiglu, nt);

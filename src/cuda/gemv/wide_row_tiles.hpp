@@ -22,8 +22,9 @@ namespace klab::cuda::gemv_impl {
 // 4 bits. Session 18 (H100, c3, 4-bit, every R): 4096 x 4096 R = 1 / 2 / 3 / 4: 8.28 / 8.05 /
 // 10.03 / 11.76, 4096 x 11008 19.52 / 18.39 / 25.73 / 34.34 (8-bit, s17 c6: 10.91 / 10.58 and
 // 29.57 / 27.94), SwiGLU 11008 x 4096 29.76 / 34.56: so two tiles a block where that makes at
-// most one block an SM (N = 4096 on 132 SMs: the O and down projections), unless `two_tiles`
-// is off (KLAB_CUDA_WIDE_TWO_TILES=off, a study switch).
+// most one block an SM (N = 4096 on 132 SMs: the O projection, and the down projection where
+// mma_wide runs it, at 8 bits; c4: 7B Q4_0 B=16 +0.9%, Q8_0 +1.7%), unless `two_tiles` is off
+// (KLAB_CUDA_WIDE_TWO_TILES=off, a study switch).
 inline int wide_row_tiles(std::int64_t tiles, int sms, bool swiglu, int nt, int /*bits*/,
                           bool two_tiles = true) {
   if (nt != 2 || swiglu) return 1;
