@@ -5,6 +5,7 @@
 #   dr_build klab_cli test_...   # configure /tmp/klab-build and build these targets (-j16)
 #   dr_test fused test_cuda_fused_decode_fused_decode_test 120 [gtest args...]
 #   dr_e2e 7b-q4 --model llama2-7b --weights q4_0 --batch 1
+#   dr_bench o --variant mma_wide_pdl gemv --M 16 --N 4096 --K 4096   # any klab bench suite
 #   dr_finish                    # $R packed as $OUT/c1.tgz
 # Variables set for the script: R (results), B (build dir), K (the klab binary), t0.
 # shellcheck shell=bash
@@ -47,6 +48,14 @@ dr_e2e() {  # NAME ARGS... (klab bench e2e at ctx 512, no prompt, unless ARGS sa
   timeout 100 "$K" bench e2e --prompt 0 --ctx 512 "$@" --json "$R/e2e-$name.json" \
     > "$R/e2e-$name.txt" 2>&1
   echo "$name: $(grep -hoE '[0-9.,]+ tokens/s' "$R/e2e-$name.txt" | tr '\n' ' ')($((SECONDS - t0))s)"
+}
+
+dr_bench() {  # NAME ARGS... (klab bench ARGS; JSON and text under $R, one line a case printed)
+  local name=$1
+  shift
+  timeout 120 "$K" bench "$@" --json "$R/bench-$name.json" > "$R/bench-$name.txt" 2>&1
+  echo "$name rc $? ($((SECONDS - t0))s)"
+  grep -hE "^(gemv|gemm|decode|prefill|attn|e2e) " "$R/bench-$name.txt" | cut -c1-120
 }
 
 dr_finish() {
