@@ -55,7 +55,7 @@ dr_bench() {  # NAME ARGS... (klab bench ARGS; JSON and text under $R, one line 
   shift
   timeout 120 "$K" bench "$@" --json "$R/bench-$name.json" > "$R/bench-$name.txt" 2>&1
   echo "$name rc $? ($((SECONDS - t0))s)"
-  grep -h "^bench: " "$R/bench-$name.txt" | cut -c1-120
+  grep -h "^bench: .*\[" "$R/bench-$name.txt" | cut -c1-120
 }
 
 dr_finish() {
