@@ -384,8 +384,8 @@ inline int wide_row_tiles_of(const GemvParams& p) {
   const int nt = wide_n_tiles(p.M);
   // Read at every launch, as KLAB_CUDA_WIDE_ROWS (a study switch).
   const bool two_tiles = !env_equals("KLAB_CUDA_WIDE_TWO_TILES", "off");
-  return wide_row_tiles_forced(wide_row_tiles(p.tw.tiles(), sms, swiglu, nt, p.tw.bits, two_tiles),
-                               swiglu, nt);
+  return wide_row_tiles_forced(wide_row_tiles(p.tw.tiles(), sms, swiglu, nt, two_tiles), swiglu,
+                               nt);
 }
 
 // Explicitly instantiated per activation dtype in mma_wide_<dtype>.cu.

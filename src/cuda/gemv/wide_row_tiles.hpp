@@ -25,8 +25,7 @@ namespace klab::cuda::gemv_impl {
 // most one block an SM (N = 4096 on 132 SMs: the O projection, and the down projection where
 // mma_wide runs it, at 8 bits; c4: 7B Q4_0 B=16 +0.9%, Q8_0 +1.7%), unless `two_tiles` is off
 // (KLAB_CUDA_WIDE_TWO_TILES=off, a study switch).
-inline int wide_row_tiles(std::int64_t tiles, int sms, bool swiglu, int nt, int /*bits*/,
-                          bool two_tiles = true) {
+inline int wide_row_tiles(std::int64_t tiles, int sms, bool swiglu, int nt, bool two_tiles = true) {
   if (nt != 2 || swiglu) return 1;
   const double per_sm = static_cast<double>((tiles + 2) / 3) / sms;
   if (per_sm >= 1.9 && per_sm <= 2.5) return 3;

@@ -489,16 +489,14 @@ TEST_F(GemvQ, WideSplitDecodeShapes) {
 TEST(GemvWideRule, RowTilesAtLlamaShapes) {
   using cuda::gemv_impl::wide_row_tiles;
   constexpr int sms = 132;
-  EXPECT_EQ(wide_row_tiles(768, sms, false, 2, 4), 3);
-  EXPECT_EQ(wide_row_tiles(768, sms, false, 2, 8), 3);
-  EXPECT_EQ(wide_row_tiles(256, sms, false, 2, 4), 2);
-  EXPECT_EQ(wide_row_tiles(256, sms, false, 2, 8), 2);
-  EXPECT_EQ(wide_row_tiles(256, sms, false, 2, 4, false), 1);
-  EXPECT_EQ(wide_row_tiles(688, sms, true, 2, 4), 1);
-  EXPECT_EQ(wide_row_tiles(256, sms, false, 4, 4), 1);
-  EXPECT_EQ(wide_row_tiles(2000, sms, false, 2, 4), 1);
-  EXPECT_EQ(wide_row_tiles(384, sms, false, 2, 4), 1);
-  EXPECT_EQ(wide_row_tiles(100, sms, false, 2, 4), 1);
+  EXPECT_EQ(wide_row_tiles(768, sms, false, 2), 3);
+  EXPECT_EQ(wide_row_tiles(256, sms, false, 2), 2);
+  EXPECT_EQ(wide_row_tiles(256, sms, false, 2, false), 1);
+  EXPECT_EQ(wide_row_tiles(688, sms, true, 2), 1);
+  EXPECT_EQ(wide_row_tiles(256, sms, false, 4), 1);
+  EXPECT_EQ(wide_row_tiles(2000, sms, false, 2), 1);
+  EXPECT_EQ(wide_row_tiles(384, sms, false, 2), 1);
+  EXPECT_EQ(wide_row_tiles(100, sms, false, 2), 1);
 }
 
 // Well-formed device arguments for the rejection tests.
