@@ -143,8 +143,10 @@ struct WideRows {
 
 // Qkv: the QKV epilogue (p.qkv) instead of y; kernels of their own, so the plain ones keep their
 // register allocation (with a run-time branch in every kernel, the 4-bit 16-token one went from
-// 80 to 94 registers: 2 blocks an SM instead of 3).
-template <class T, int Bits, bool Swiglu, int NT, int R, bool Qkv = false>
+// 80 to 94 registers: 2 blocks an SM instead of 3). MaxUnroll: at most this many chunks an
+// iteration (the three-blocks-an-SM SwiGLU kernel's register budget).
+template <class T, int Bits, bool Swiglu, int NT, int R, bool Qkv = false,
+          int MaxUnroll = kMmaUnroll>
 __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
   static_assert(!Qkv || !Swiglu);
   using Rows = WideRows<Bits, Swiglu, R>;
@@ -152,7 +154,7 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
   constexpr int kChunkCols = 256 / Bits;
   constexpr int kSub = Bits == 4 ? 2 : 1;  // 32-column sub-chunks per chunk
   // Registers: NT x 16-byte x per sub-chunk and R tiles of codes per unrolled chunk.
-  constexpr int kUnroll = (NT > 2 || kTiles > 2) ? 2 : kMmaUnroll;
+  constexpr int kUnroll = std::min((NT > 2 || kTiles > 2) ? 2 : kMmaUnroll, MaxUnroll);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
   const std::int64_t chunks = p.tw.chunks();
@@ -305,6 +307,15 @@ __global__ void __launch_bounds__(kMmaWarps * 32) gemv_mma_wide_kernel(GemvParam
   mma_wide_body<T, Bits, Swiglu, NT, 1>(p);
 }
 
+// SwiGLU of 9..16 tokens with three blocks an SM instead of two (80 registers instead of 127, two
+// chunks an iteration instead of four): the gate/up GEMV is 688 blocks at Llama-2-7B's shape, 2.6
+// waves at two an SM and 1.7 at three, and it waits on its code loads' latency (session 18's ncu)
+// with 4 warps a scheduler. KLAB_CUDA_WIDE_SWIGLU_BLOCKS=2 takes the two-block kernel (study).
+template <class T, int Bits, int NT>
+__global__ void __launch_bounds__(kMmaWarps * 32, 3) gemv_mma_wide_swiglu3_kernel(GemvParams p) {
+  mma_wide_body<T, Bits, true, NT, 1, false, 2>(p);
+}
+
 // Blocks an SM the QKV epilogue's kernels are register-bounded for: two at R > 1 (as the plain
 // rows kernels), three for one tile and 16 tokens (the plain kernel's 80 registers allow three).
 constexpr int wide_qkv_min_blocks(int nt, int r) {
@@ -318,13 +329,23 @@ __global__ void __launch_bounds__(kMmaWarps * 32, wide_qkv_min_blocks(NT, R))
   mma_wide_body<__half, Bits, false, NT, R, true>(p);
 }
 
-// R > 1: two blocks per SM (<= 128 registers), which the row-tile rule counts on. Without the
-// bound ptxas gave the 4-bit R = 3 kernel 136 registers once PDL was added (one block per SM:
-// 27.8 instead of 17.7 µs at 12288 x 4096, 16 tokens). A kernel of its own, because a minimum
-// block count on the R = 1 kernels changes their allocation too (SwiGLU 4-bit: 128 -> 136).
-template <class T, int Bits, bool Swiglu, int NT, int R>
-__global__ void __launch_bounds__(kMmaWarps * 32, 2) gemv_mma_wide_rows_kernel(GemvParams p) {
+// R > 1: MinBlocks blocks per SM, two (<= 128 registers) where the row-tile rule counts on two.
+// Without the bound ptxas gave the 4-bit R = 3 kernel 136 registers once PDL was added (one block
+// per SM: 27.8 instead of 17.7 µs at 12288 x 4096, 16 tokens). A kernel of its own, because a
+// minimum block count on the R = 1 kernels changes their allocation too (SwiGLU 4-bit: 128 ->
+// 136). R = 2 runs where the rule makes at most one block an SM: with the whole register file
+// ptxas issues an iteration's code, x and scale loads together (194 registers at 4 bits) instead
+// of the codes in two halves, each waited for.
+template <class T, int Bits, bool Swiglu, int NT, int R, int MinBlocks>
+__global__ void __launch_bounds__(kMmaWarps * 32, MinBlocks)
+    gemv_mma_wide_rows_kernel(GemvParams p) {
   mma_wide_body<T, Bits, Swiglu, NT, R>(p);
+}
+
+// KLAB_CUDA_WIDE_R2_BLOCKS=2 keeps the R = 2 kernels at two blocks an SM (the bound before; a
+// study switch, read at every launch).
+inline bool wide_r2_one_block() {
+  return !env_equals("KLAB_CUDA_WIDE_R2_BLOCKS", "2");
 }
 
 // Compiled: R x (2 for SwiGLU) x NT <= 8 accumulator tiles (the warp-sum buffer's 32 KiB).
@@ -404,13 +425,25 @@ void launch_mma_wide_typed(const GemvParams& params, cudaStream_t stream, bool p
       constexpr bool Sw = decltype(sw)::value;
       constexpr int NT = decltype(nt_c)::value, R = decltype(r_c)::value;
       const auto blocks = static_cast<unsigned>((tiles + R - 1) / R);
+      if constexpr (Sw && NT == 2 && R == 1) {
+        if (!env_equals("KLAB_CUDA_WIDE_SWIGLU_BLOCKS", "2"))
+          return decode::launch_maybe_pdl(gemv_mma_wide_swiglu3_kernel<T, B, NT>, dim3(blocks),
+                                          dim3(kMmaWarps * 32), 0, stream, pdl,
+                                          "gemv_mma_wide_swiglu3_kernel", p);
+      }
+      const auto rows = [&](auto min_blocks) {
+        decode::launch_maybe_pdl(
+            gemv_mma_wide_rows_kernel<T, B, Sw, NT, R, decltype(min_blocks)::value>, dim3(blocks),
+            dim3(kMmaWarps * 32), 0, stream, pdl, "gemv_mma_wide_rows_kernel", p);
+      };
       if constexpr (R == 1)
         decode::launch_maybe_pdl(gemv_mma_wide_kernel<T, B, Sw, NT>, dim3(blocks),
                                  dim3(kMmaWarps * 32), 0, stream, pdl, "gemv_mma_wide_kernel", p);
+      else if constexpr (R == 2)
+        wide_r2_one_block() ? rows(std::integral_constant<int, 1>{})
+                            : rows(std::integral_constant<int, 2>{});
       else
-        decode::launch_maybe_pdl(gemv_mma_wide_rows_kernel<T, B, Sw, NT, R>, dim3(blocks),
-                                 dim3(kMmaWarps * 32), 0, stream, pdl, "gemv_mma_wide_rows_kernel",
-                                 p);
+        rows(std::integral_constant<int, 2>{});
     };
     using I1 = std::integral_constant<int, 1>;
     using I2 = std::integral_constant<int, 2>;

@@ -210,12 +210,14 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
       // Q4_0 B=16 -5.8% (c3: its 14336 x 4096 SwiGLU stays on split); 4096 x 11008 19.8 vs
       // 18.5, 32000 x 4096 50.5 vs 35.3 (split kept).
       if (a.M() > kGemvMaxM) {
-        // KLAB_CUDA_WIDE_SWIGLU=split: every SwiGLU on split, as before session 17 (a study
-        // switch).
+        // KLAB_CUDA_WIDE_SWIGLU=split: every SwiGLU on split, as before session 17; =wide: every
+        // SwiGLU on mma_wide (study switches).
         // KLAB_CUDA_WIDE_LONGK=wide: K >= 8192 (the down projection) on mma_wide (a study
         // switch).
         const bool swiglu = a.epilogue == Epilogue::swiglu;
-        const bool swiglu_split = a.N() > 12288 || env_equals("KLAB_CUDA_WIDE_SWIGLU", "split");
+        const bool swiglu_split =
+            env_equals("KLAB_CUDA_WIDE_SWIGLU", "split") ||
+            (a.N() > 12288 && !env_equals("KLAB_CUDA_WIDE_SWIGLU", "wide"));
         const bool long_k = a.K() >= 8192 && !env_equals("KLAB_CUDA_WIDE_LONGK", "wide");
         const bool split_wins =
             a.w->format().bits == 4 && (swiglu ? swiglu_split : long_k || a.N() >= 16384);

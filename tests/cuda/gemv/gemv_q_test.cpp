@@ -366,6 +366,47 @@ TEST_F(GemvQ, WideInteriorAndRest) {
   }
 }
 
+// SwiGLU of 9..16 tokens on mma_wide: the three-blocks-an-SM kernel (two chunks an iteration,
+// the default) and the two-block one (KLAB_CUDA_WIDE_SWIGLU_BLOCKS=2), with and without mins,
+// 8 bits, K with a rest after the interior (4416), a chunk half past K (4128), K = 1024 (no whole
+// iteration), the last tile partly past N; 32 tokens (n-tiles of 4) take neither.
+TEST_F(GemvQ, WideSwigluBlocksAnSm) {
+  const QuantFormat formats[] = {{4, 32, false}, {4, 32, true}, {8, 32, false}};
+  int i = 0;
+  for (const std::int64_t K : {4416, 4128, 4096, 1024}) {
+    const QuantFormat& f = formats[i % 3];
+    const int M = i % 2 == 0 ? 16 : 11;
+    const DType act = i % 2 ? DType::bf16 : DType::f16;
+    ++i;
+    const QuantMatrix w = random_quant(f, 4100, K), u = random_quant(f, 4100, K);
+    check_each_setting(w, &u, {M, 4100, K},
+                       {.act = act, .out = DType::f32, .epilogue = Epilogue::swiglu},
+                       "KLAB_CUDA_WIDE_SWIGLU_BLOCKS", {"2", "3"}, {"mma_wide", "mma_wide_pdl"});
+  }
+}
+
+// Two row tiles a block at one block an SM (the default, the whole register file) and at two
+// (KLAB_CUDA_WIDE_R2_BLOCKS=2, the bound before): 4 and 8 bits, with mins, the residual and
+// SwiGLU, a rest after the interior, the last block's second tile past N.
+TEST_F(GemvQ, WideTwoTilesBothBounds) {
+  const ScopedEnv two_tiles("KLAB_CUDA_WIDE_ROWS", "2");
+  const QuantFormat formats[] = {{4, 32, false}, {8, 32, true}};
+  for (const QuantFormat& f : formats)
+    for (const int M : {16, 11}) {
+      const QuantMatrix w = random_quant(f, 4100, 4416), u = random_quant(f, 4100, 4416);
+      const auto both = [&](const QuantMatrix* up, const Options& o) {
+        check_each_setting(w, up, {M, 4100, 4416}, o, "KLAB_CUDA_WIDE_R2_BLOCKS", {"1", "2"},
+                           {"mma_wide", "mma_wide_pdl"});
+      };
+      both(nullptr, {.act = DType::f16, .out = DType::f16});
+      both(nullptr, {.act = DType::bf16,
+                     .out = DType::bf16,
+                     .epilogue = Epilogue::residual,
+                     .in_place_residual = true});
+      both(&u, {.act = DType::f16, .out = DType::f32, .epilogue = Epilogue::swiglu});
+    }
+}
+
 // mma_wide_staged (x staged once per persistent block): 9..16 tokens, every format family, both
 // activation dtypes, in-place residual and SwiGLU (gate and up as two ring tiles), K not a
 // multiple of 128; 8 warps (K = 576 / 1152) and 16 (K >= 48 chunks), the 16-warp ring 4 deep
