@@ -307,13 +307,14 @@ __global__ void __launch_bounds__(kMmaWarps * 32) gemv_mma_wide_kernel(GemvParam
   mma_wide_body<T, Bits, Swiglu, NT, 1>(p);
 }
 
-// SwiGLU of 9..16 tokens with three blocks an SM instead of two (80 registers instead of 127, two
-// chunks an iteration instead of four): the gate/up GEMV is 688 blocks at Llama-2-7B's shape, 2.6
-// waves at two an SM and 1.7 at three, and it waits on its code loads' latency (session 18's ncu)
-// with 4 warps a scheduler. KLAB_CUDA_WIDE_SWIGLU_BLOCKS=2 takes the two-block kernel (study).
-template <class T, int Bits, int NT>
+// 8-bit SwiGLU of 9..16 tokens with three blocks an SM instead of two (80 registers instead of
+// 128, two chunks an iteration instead of four): 688 blocks at Llama-2-7B's shape are 1.7 waves
+// instead of 2.6. H100, session 19 c1, M = 16, 11008 x 4096: 42.66 -> 40.86 µs; at 4 bits the
+// same bound spills ~200 bytes and was slower (29.82 -> 34.99), so it is not compiled there.
+// KLAB_CUDA_WIDE_SWIGLU_BLOCKS=2 takes the two-block kernel (a study switch).
+template <class T, int NT>
 __global__ void __launch_bounds__(kMmaWarps * 32, 3) gemv_mma_wide_swiglu3_kernel(GemvParams p) {
-  mma_wide_body<T, Bits, true, NT, 1, false, 2>(p);
+  mma_wide_body<T, 8, true, NT, 1, false, 2>(p);
 }
 
 // Blocks an SM the QKV epilogue's kernels are register-bounded for: two at R > 1 (as the plain
@@ -333,19 +334,23 @@ __global__ void __launch_bounds__(kMmaWarps * 32, wide_qkv_min_blocks(NT, R))
 // Without the bound ptxas gave the 4-bit R = 3 kernel 136 registers once PDL was added (one block
 // per SM: 27.8 instead of 17.7 µs at 12288 x 4096, 16 tokens). A kernel of its own, because a
 // minimum block count on the R = 1 kernels changes their allocation too (SwiGLU 4-bit: 128 ->
-// 136). R = 2 runs where the rule makes at most one block an SM: with the whole register file
-// ptxas issues an iteration's code, x and scale loads together (194 registers at 4 bits) instead
-// of the codes in two halves, each waited for.
+// 136).
 template <class T, int Bits, bool Swiglu, int NT, int R, int MinBlocks>
 __global__ void __launch_bounds__(kMmaWarps * 32, MinBlocks)
     gemv_mma_wide_rows_kernel(GemvParams p) {
   mma_wide_body<T, Bits, Swiglu, NT, R>(p);
 }
 
-// KLAB_CUDA_WIDE_R2_BLOCKS=2 keeps the R = 2 kernels at two blocks an SM (the bound before; a
-// study switch, read at every launch).
-inline bool wide_r2_one_block() {
-  return !env_equals("KLAB_CUDA_WIDE_R2_BLOCKS", "2");
+// Blocks an SM the R = 2 kernels are bounded for. R = 2 runs where the rule makes at most one
+// block an SM; bounded for one, ptxas issues an iteration's code, x and scale loads together
+// (8 bits: 144 registers) instead of the codes in two halves, each waited for. H100, session 19
+// c1, M = 16, 8 bits, two -> one: 4096 x 4096 10.62 -> 9.38 µs, 4096 x 11008 28.03 -> 24.70; at 4
+// bits 8.10 -> 8.25 and 18.45 -> 17.51 (7B Q4_0 B=16 unchanged), so 4 bits keep two.
+// KLAB_CUDA_WIDE_R2_BLOCKS = 1 or 2 overrides (a study switch, read at every launch).
+inline int wide_r2_min_blocks(int bits) {
+  if (env_equals("KLAB_CUDA_WIDE_R2_BLOCKS", "1")) return 1;
+  if (env_equals("KLAB_CUDA_WIDE_R2_BLOCKS", "2")) return 2;
+  return bits == 8 ? 1 : 2;
 }
 
 // Compiled: R x (2 for SwiGLU) x NT <= 8 accumulator tiles (the warp-sum buffer's 32 KiB).
@@ -425,9 +430,9 @@ void launch_mma_wide_typed(const GemvParams& params, cudaStream_t stream, bool p
       constexpr bool Sw = decltype(sw)::value;
       constexpr int NT = decltype(nt_c)::value, R = decltype(r_c)::value;
       const auto blocks = static_cast<unsigned>((tiles + R - 1) / R);
-      if constexpr (Sw && NT == 2 && R == 1) {
+      if constexpr (Sw && NT == 2 && R == 1 && B == 8) {
         if (!env_equals("KLAB_CUDA_WIDE_SWIGLU_BLOCKS", "2"))
-          return decode::launch_maybe_pdl(gemv_mma_wide_swiglu3_kernel<T, B, NT>, dim3(blocks),
+          return decode::launch_maybe_pdl(gemv_mma_wide_swiglu3_kernel<T, NT>, dim3(blocks),
                                           dim3(kMmaWarps * 32), 0, stream, pdl,
                                           "gemv_mma_wide_swiglu3_kernel", p);
       }
@@ -440,8 +445,8 @@ void launch_mma_wide_typed(const GemvParams& params, cudaStream_t stream, bool p
         decode::launch_maybe_pdl(gemv_mma_wide_kernel<T, B, Sw, NT>, dim3(blocks),
                                  dim3(kMmaWarps * 32), 0, stream, pdl, "gemv_mma_wide_kernel", p);
       else if constexpr (R == 2)
-        wide_r2_one_block() ? rows(std::integral_constant<int, 1>{})
-                            : rows(std::integral_constant<int, 2>{});
+        wide_r2_min_blocks(B) == 1 ? rows(std::integral_constant<int, 1>{})
+                                   : rows(std::integral_constant<int, 2>{});
       else
         rows(std::integral_constant<int, 2>{});
     };

@@ -366,12 +366,12 @@ TEST_F(GemvQ, WideInteriorAndRest) {
   }
 }
 
-// SwiGLU of 9..16 tokens on mma_wide: the three-blocks-an-SM kernel (two chunks an iteration,
-// the default) and the two-block one (KLAB_CUDA_WIDE_SWIGLU_BLOCKS=2), with and without mins,
-// 8 bits, K with a rest after the interior (4416), a chunk half past K (4128), K = 1024 (no whole
-// iteration), the last tile partly past N; 32 tokens (n-tiles of 4) take neither.
+// 8-bit SwiGLU of 9..16 tokens on mma_wide: the three-blocks-an-SM kernel (two chunks an
+// iteration, the default) and the two-block one (KLAB_CUDA_WIDE_SWIGLU_BLOCKS=2), with and without
+// mins, groups of 32 and 64, K with a rest after the interior (4416), a chunk half past K (4128),
+// K = 1024 (no whole iteration), the last tile partly past N.
 TEST_F(GemvQ, WideSwigluBlocksAnSm) {
-  const QuantFormat formats[] = {{4, 32, false}, {4, 32, true}, {8, 32, false}};
+  const QuantFormat formats[] = {{8, 32, false}, {8, 32, true}, {8, 64, false}};
   int i = 0;
   for (const std::int64_t K : {4416, 4128, 4096, 1024}) {
     const QuantFormat& f = formats[i % 3];
@@ -385,9 +385,9 @@ TEST_F(GemvQ, WideSwigluBlocksAnSm) {
   }
 }
 
-// Two row tiles a block at one block an SM (the default, the whole register file) and at two
-// (KLAB_CUDA_WIDE_R2_BLOCKS=2, the bound before): 4 and 8 bits, with mins, the residual and
-// SwiGLU, a rest after the interior, the last block's second tile past N.
+// Two row tiles a block bounded for one block an SM and for two (KLAB_CUDA_WIDE_R2_BLOCKS; the
+// default is one at 8 bits, two at 4): 4 and 8 bits, with mins, the residual and SwiGLU, a rest
+// after the interior, the last block's second tile past N.
 TEST_F(GemvQ, WideTwoTilesBothBounds) {
   const ScopedEnv two_tiles("KLAB_CUDA_WIDE_ROWS", "2");
   const QuantFormat formats[] = {{4, 32, false}, {8, 32, true}};
