@@ -95,6 +95,8 @@ void launch_mma_wide(const GemvParams& p, cudaStream_t stream);
 void launch_mma_wide_pdl(const GemvParams& p, cudaStream_t stream);
 // Row tiles a block of mma_wide's launch with the QKV epilogue (p.qkv) takes for p: 1 or 3.
 int mma_wide_qkv_row_tiles(const GemvParams& p);
+// Row tiles a block of mma_wide's plain launch for p (the row-tile rule, or KLAB_CUDA_WIDE_ROWS).
+int mma_wide_row_tiles(const GemvParams& p);
 // mma_wide's math for up to 16 tokens with x staged once per persistent block (one an SM, a run
 // of consecutive tiles each; a cluster of up to 4 splitting K where x is larger than one block's
 // shared memory) and codes + scale lines through a per-warp cp.async ring.

@@ -15,6 +15,10 @@ void launch_mma_wide_pdl(const GemvParams& p, cudaStream_t stream) {
   dispatch_act(p.act, [&](auto t) { launch_mma_wide_typed<decltype(t)>(p, stream, true); });
 }
 
+int mma_wide_row_tiles(const GemvParams& p) {
+  return wide_row_tiles_of(p);
+}
+
 int mma_wide_qkv_row_tiles(const GemvParams& p) {
   return wide_qkv_row_tiles(wide_n_tiles(p.M), wide_row_tiles_of(p));
 }

@@ -343,14 +343,13 @@ __global__ void __launch_bounds__(kMmaWarps * 32, MinBlocks)
 
 // Blocks an SM the R = 2 kernels are bounded for. R = 2 runs where the rule makes at most one
 // block an SM; bounded for one, ptxas issues an iteration's code, x and scale loads together
-// (8 bits: 144 registers) instead of the codes in two halves, each waited for. H100, session 19
-// c1, M = 16, 8 bits, two -> one: 4096 x 4096 10.62 -> 9.38 µs, 4096 x 11008 28.03 -> 24.70; at 4
-// bits 8.10 -> 8.25 and 18.45 -> 17.51 (7B Q4_0 B=16 unchanged), so 4 bits keep two.
-// KLAB_CUDA_WIDE_R2_BLOCKS = 1 or 2 overrides (a study switch, read at every launch).
-inline int wide_r2_min_blocks(int bits) {
-  if (env_equals("KLAB_CUDA_WIDE_R2_BLOCKS", "1")) return 1;
-  if (env_equals("KLAB_CUDA_WIDE_R2_BLOCKS", "2")) return 2;
-  return bits == 8 ? 1 : 2;
+// (4 bits: 194 registers, 8 bits: 144) instead of the codes in two halves, each waited for.
+// H100, session 19 c1, M = 16, two -> one: 8 bits 4096 x 4096 10.62 -> 9.38 µs, 4096 x 11008
+// 28.03 -> 24.70; 4 bits 8.10 -> 8.25 and 18.45 -> 17.51 (the 4-bit down projection then moved
+// from mma_wide_split to mma_wide: registry.cpp). KLAB_CUDA_WIDE_R2_BLOCKS=2 keeps two (the bound
+// before; a study switch, read at every launch).
+inline int wide_r2_min_blocks() {
+  return env_equals("KLAB_CUDA_WIDE_R2_BLOCKS", "2") ? 2 : 1;
 }
 
 // Compiled: R x (2 for SwiGLU) x NT <= 8 accumulator tiles (the warp-sum buffer's 32 KiB).
@@ -445,8 +444,8 @@ void launch_mma_wide_typed(const GemvParams& params, cudaStream_t stream, bool p
         decode::launch_maybe_pdl(gemv_mma_wide_kernel<T, B, Sw, NT>, dim3(blocks),
                                  dim3(kMmaWarps * 32), 0, stream, pdl, "gemv_mma_wide_kernel", p);
       else if constexpr (R == 2)
-        wide_r2_min_blocks(B) == 1 ? rows(std::integral_constant<int, 1>{})
-                                   : rows(std::integral_constant<int, 2>{});
+        wide_r2_min_blocks() == 1 ? rows(std::integral_constant<int, 1>{})
+                                  : rows(std::integral_constant<int, 2>{});
       else
         rows(std::integral_constant<int, 2>{});
     };

@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 
+#include "cuda/gemv/gemv_params.hpp"
 #include "cuda/gemv/quant_test_util.hpp"
 #include "cuda/gemv/wide_row_tiles.hpp"
 #include "klab/cuda/check.hpp"
@@ -510,11 +511,21 @@ TEST_F(GemvQ, WideSplitDecodeShapes) {
                  {.act = DType::bf16, .out = DType::f32, .epilogue = Epilogue::swiglu}, split);
   const QuantMatrix q80 = random_gguf(GgufBlockType::q8_0, 4096, 4096);
   check_variants(q80, nullptr, {15, 4096, 4096}, {.act = DType::f16, .out = DType::f16}, split);
-  // auto at 9..16 tokens, 4 bits: mma_wide_split for K >= 8192 or N >= 16384, and for SwiGLU
-  // only with N > 12288 (Llama-3-8B's 14336, not Llama-2-7B's 11008).
+  // auto at 9..16 tokens, 4 bits: mma_wide_split for N >= 16384, for K >= 8192 unless mma_wide
+  // takes two row tiles a block there (the down projection at N = 4096 on 132 SMs), and for
+  // SwiGLU only with N > 12288 (Llama-3-8B's 14336, not Llama-2-7B's 11008).
   const QuantMatrix w4 = random_quant({4, 32, false}, 64, 8192);
   const DeviceCase long_k(w4, nullptr, {12, 64, 8192}, {});
   EXPECT_EQ(cuda::gemv_registry().pick(long_k.args()).name, "mma_wide_split");
+  const QuantMatrix down = random_quant({4, 32, false}, 4096, 11008);
+  const DeviceCase down16(down, nullptr, {16, 4096, 11008}, {});
+  const bool two_tiles = cuda::gemv_impl::mma_wide_row_tiles(cuda::gemv_impl::params_of(down16.args())) == 2;
+  EXPECT_EQ(cuda::gemv_registry().pick(down16.args()).name,
+            two_tiles ? "mma_wide" : "mma_wide_split");
+  {
+    const ScopedEnv old_rule("KLAB_CUDA_WIDE_LONGK", "split");
+    EXPECT_EQ(cuda::gemv_registry().pick(down16.args()).name, "mma_wide_split");
+  }
   const QuantMatrix u4 = random_quant({4, 32, false}, 64, 8192);
   const DeviceCase swiglu(w4, &u4, {12, 64, 8192}, {.epilogue = Epilogue::swiglu});
   EXPECT_EQ(cuda::gemv_registry().pick(swiglu.args()).name, "mma_wide");
