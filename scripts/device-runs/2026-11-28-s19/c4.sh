@@ -23,6 +23,7 @@ for rows in rule 2; do
     --K 4096,4096
 done
 unset KLAB_CUDA_WIDE_ROWS
-dr_bench split --variant mma_wide_split_pdl gemv --M 16 --N 14336,32000 --K 4096,4096 \
+dr_bench split-swiglu --variant mma_wide_split_pdl gemv --M 16 --N 14336 --K 4096 \
   --epilogue swiglu
+dr_bench split --variant mma_wide_split_pdl gemv --M 16 --N 32000 --K 4096
 dr_finish
