@@ -218,9 +218,8 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
         // 17.51 us, split 18.08 in s18 c4). KLAB_CUDA_WIDE_LONGK=wide / =split: every such
         // matrix on mma_wide / on split (study switches).
         const bool swiglu = a.epilogue == Epilogue::swiglu;
-        const bool swiglu_split =
-            env_equals("KLAB_CUDA_WIDE_SWIGLU", "split") ||
-            (a.N() > 12288 && !env_equals("KLAB_CUDA_WIDE_SWIGLU", "wide"));
+        const bool swiglu_split = env_equals("KLAB_CUDA_WIDE_SWIGLU", "split") ||
+                                  (a.N() > 12288 && !env_equals("KLAB_CUDA_WIDE_SWIGLU", "wide"));
         const bool long_k = a.K() >= 8192 && !env_equals("KLAB_CUDA_WIDE_LONGK", "wide") &&
                             (env_equals("KLAB_CUDA_WIDE_LONGK", "split") ||
                              gemv_impl::mma_wide_row_tiles(params_of(a)) != 2);

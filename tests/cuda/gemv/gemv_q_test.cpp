@@ -386,9 +386,9 @@ TEST_F(GemvQ, WideSwigluBlocksAnSm) {
   }
 }
 
-// Two row tiles a block bounded for one block an SM and for two (KLAB_CUDA_WIDE_R2_BLOCKS; the
-// default is one at 8 bits, two at 4): 4 and 8 bits, with mins, the residual and SwiGLU, a rest
-// after the interior, the last block's second tile past N.
+// Two row tiles a block bounded for one block an SM (the default) and for two
+// (KLAB_CUDA_WIDE_R2_BLOCKS=2, the bound before): 4 and 8 bits, with mins, the residual and
+// SwiGLU, a rest after the interior, the last block's second tile past N.
 TEST_F(GemvQ, WideTwoTilesBothBounds) {
   const ScopedEnv two_tiles("KLAB_CUDA_WIDE_ROWS", "2");
   const QuantFormat formats[] = {{4, 32, false}, {8, 32, true}};
@@ -519,7 +519,8 @@ TEST_F(GemvQ, WideSplitDecodeShapes) {
   EXPECT_EQ(cuda::gemv_registry().pick(long_k.args()).name, "mma_wide_split");
   const QuantMatrix down = random_quant({4, 32, false}, 4096, 11008);
   const DeviceCase down16(down, nullptr, {16, 4096, 11008}, {});
-  const bool two_tiles = cuda::gemv_impl::mma_wide_row_tiles(cuda::gemv_impl::params_of(down16.args())) == 2;
+  const bool two_tiles =
+      cuda::gemv_impl::mma_wide_row_tiles(cuda::gemv_impl::params_of(down16.args())) == 2;
   EXPECT_EQ(cuda::gemv_registry().pick(down16.args()).name,
             two_tiles ? "mma_wide" : "mma_wide_split");
   {
