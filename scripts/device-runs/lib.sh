@@ -6,6 +6,8 @@
 #   dr_test fused test_cuda_fused_decode_fused_decode_test 120 [gtest args...]
 #   dr_e2e 7b-q4 --model llama2-7b --weights q4_0 --batch 1
 #   dr_bench o --variant mma_wide_pdl gemv --M 16 --N 4096 --K 4096   # any klab bench suite
+#   dr_ncu qkv gemv_mma_staged --variant mma_staged_pdl gemv --M 1 --N 12288 --K 4096
+#                                # ncu source counters of one launch; stalls by SASS instruction
 #   dr_finish                    # $R packed as $OUT/c1.tgz
 # Variables set for the script: R (results), B (build dir), K (the klab binary), t0.
 # shellcheck shell=bash
@@ -56,6 +58,22 @@ dr_bench() {  # NAME ARGS... (klab bench ARGS; JSON and text under $R, one line 
   timeout 120 "$K" bench "$@" --json "$R/bench-$name.json" > "$R/bench-$name.txt" 2>&1
   echo "$name rc $? ($((SECONDS - t0))s)"
   grep -h "^bench: .*\[" "$R/bench-$name.txt" | cut -c1-120
+}
+
+dr_ncu() {  # NAME KERNEL_REGEX ARGS... (klab bench ARGS; one launch after 20, --set full)
+  local name=$1 kernel=$2
+  shift 2
+  timeout 150 ncu --clock-control none -k "regex:$kernel" --launch-skip 20 --launch-count 1 \
+    --set full --import-source yes --warp-sampling-interval 0 -o "$R/ncu-$name" "$K" bench \
+    --no-validate --seconds 0.05 "$@" > "$R/ncu-$name.log" 2>&1
+  echo "== ncu $name rc $? ($((SECONDS - t0))s)"
+  ncu -i "$R/ncu-$name.ncu-rep" --page details > "$R/ncu-$name-details.txt" 2>&1
+  grep -E "Duration|DRAM Throughput|Issue Slots Busy|Eligible Warps|No Eligible|Registers Per|L1/TEX Hit|L2 Hit|Grid Size|Block Size|Waves Per SM|Achieved Occupancy" \
+    "$R/ncu-$name-details.txt" | head -16 | cut -c1-110
+  ncu -i "$R/ncu-$name.ncu-rep" --page source --csv --print-source sass \
+    > "$R/ncu-$name-sass.csv" 2> "$R/ncu-$name-sass.err"
+  python3 scripts/ncu_stalls.py "$R/ncu-$name-sass.csv" --top 8 2>&1 | cut -c1-140 | head -20
+  rm -f "$R/ncu-$name.ncu-rep"
 }
 
 dr_finish() {
