@@ -5,7 +5,7 @@
 # down projections' samples on that wait, launches serialised by ncu. Prediction: standalone
 # 12288 x 4096 M = 1 13.26 -> ~12.5 µs, 4096 x 11008 12.22 -> ~11.6; 7B Q4_0 B=1 +0-2% (in the
 # step the stages are requested under PDL during the previous kernel and have mostly landed).
-# Move it to scripts/device-runs/<date>-sNN/ when it runs.
+# Ran as session 20 c1.
 set -uo pipefail
 . scripts/device-runs/lib.sh
 dr_start staged-x
