@@ -1,5 +1,4 @@
-// The kernel behind `split_kv_mma_cluster` (4 warps a CTA), `split_kv_mma_cluster_w8` (8),
-// `split_kv_mma_cluster_w2` (2 warps, 2-stage rings: four CTAs fit an SM) and
+// The kernel behind `split_kv_mma_cluster` (4 warps a CTA), `split_kv_mma_cluster_w8` (8) and
 // `split_kv_mma_cluster_s2` (4 warps, 2-stage rings: two CTAs fit an SM):
 // the tensor-core split-KV decode of decode_mma.cuh, latency first, for the shapes where the
 // keys of one (sequence, KV head tile) are spread over at most 16 CTAs (batch 1-8 decode).

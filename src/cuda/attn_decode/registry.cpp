@@ -166,10 +166,6 @@ registry::OpRegistry<DecodeAttnArgs> build() {
       {"split_kv_mma_cluster_s2", decode::ClusterCta::w4_s2, false,
        "split_kv_mma_cluster with 2-stage rings (~78 KiB at D = 128): two CTAs fit an SM, so a "
        "16-CTA cluster needs 8 SMs of a GPC"},
-      {"split_kv_mma_cluster_w2", decode::ClusterCta::w2_s2, false,
-       "split_kv_mma_cluster with 2 warps and 2-stage rings (~46 KiB at D = 128): four CTAs fit "
-       "an SM, so a wide batch's grid of one CTA a (sequence, head) is one wave (Llama-2-7B B=16: "
-       "512 CTAs, against 264 slots for _s2)"},
       {"split_kv_mma_cluster_spec", decode::ClusterCta::w8, true,
        "split_kv_mma_cluster_w8 whose contiguous-cache copies for the plan's guessed cut are "
        "issued "
