@@ -59,11 +59,6 @@ struct GemvParams {
   // kernel ran before session 17; set by the launcher from KLAB_CUDA_WIDE_LOOP=indexed (a study
   // switch for A/B runs in one binary).
   bool wide_indexed_loop = false;
-  // mma_staged only, one token: x staged by plain loads, and the prologue waits for the scale
-  // lines and the first code stage only instead of every cp.async group (x's copies are the
-  // newest group, so waiting for them waited for all D - 1 code stages). Set by the launcher from
-  // KLAB_CUDA_STAGED_X=plain (a study switch; not measured yet, docs/kernels/gemv.md, Session 19).
-  bool staged_x_plain = false;
 };
 
 // Fills GemvParams from (already validated) arguments; layouts that were not uploaded stay null.

@@ -204,31 +204,6 @@ __device__ __noinline__ void stage_normalized_x(const NormRows n, std::uint32_t 
   }
 }
 
-// The staged x region (shared address xs) from x by 16-byte loads through L2 (as the cp.async
-// path's copies), zero past K; kBatch loads a thread in flight. Out of line, as
-// stage_normalized_x, so the main loop's register allocation does not see it.
-template <class T, int W>
-__device__ __noinline__ void stage_x_plain(const T* x, int M, int K, int cols, std::uint32_t xs) {
-  constexpr int kThreads = W * 32, kBatch = 4;
-  const int row_items = cols / 8, items = M * row_items;
-  for (int i0 = threadIdx.x; i0 < items; i0 += kBatch * kThreads) {
-    uint4 v[kBatch];
-#pragma unroll
-    for (int b = 0; b < kBatch; ++b) {
-      const int i = i0 + b * kThreads;
-      const XItem it(i < items ? i : 0, row_items);
-      const bool live = i < items && it.c < K;
-      v[b] = live ? __ldcg(reinterpret_cast<const uint4*>(x + std::int64_t{it.m} * K + it.c))
-                  : uint4{};
-    }
-#pragma unroll
-    for (int b = 0; b < kBatch; ++b) {
-      const int i = i0 + b * kThreads;
-      if (i < items) sts128_at(xs + static_cast<std::uint32_t>(i * 16), v[b]);
-    }
-  }
-}
-
 // This block's share of p.l2_after (one thread issues it). Out of line: called once a block,
 // after the main loop, it must not change the loop's register allocation.
 // The ranges by value: a reference would make the whole parameter struct addressable (a copy of
@@ -295,8 +270,6 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   if (p.norm_x != nullptr) {
     // `red` is free until the partial sums after the main loop (barriers in between).
     stage_normalized_x<T, W>(NormRows(p, cols), x_s, &red[0][0][0][0]);
-  } else if (p.staged_x_plain) {
-    stage_x_plain<T, W>(static_cast<const T*>(p.x), p.M, K, cols, x_s);
   } else {
     const T* x = static_cast<const T*>(p.x);
     const int x16 = p.M * cols / 8;
@@ -306,13 +279,8 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
       cp_async16_at(x_s + i * 16, x + (in_k ? std::int64_t{m} * K + c : 0), in_k);
     }
   }
-  cp_async_commit();  // x's copies (an empty group when x was stored directly)
-  // staged_x_plain: x is in place, so only the oldest group (the scale lines and chunk 0) must
-  // have landed; else x's group is the newest, and waiting for it waits for every stage.
-  if (p.staged_x_plain)
-    cp_async_wait<D - 1>();
-  else
-    cp_async_wait<0>();
+  cp_async_commit();
+  cp_async_wait<0>();
   __syncthreads();
 
   // Lanes g >= M read token 0's x: that only feeds mma columns g >= M, which are dropped.
@@ -493,10 +461,7 @@ void launch_shape(const GemvParams& p, const Shape& s, cudaStream_t stream, bool
 }
 
 template <class T>
-void launch_act(const GemvParams& params, cudaStream_t stream, bool pdl) {
-  GemvParams p = params;
-  // Read at every launch (a study switch; GemvParams::staged_x_plain).
-  p.staged_x_plain = p.M == 1 && env_equals("KLAB_CUDA_STAGED_X", "plain");
+void launch_act(const GemvParams& p, cudaStream_t stream, bool pdl) {
   const Shape s = shape_of(p);
   dispatch_bits(p.tw.bits, [&](auto bits) {
     constexpr int B = decltype(bits)::value;

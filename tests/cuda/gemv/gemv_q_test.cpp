@@ -258,32 +258,6 @@ TEST_F(GemvQ, GridsOfOneWave) {
   check_variants(qkv, nullptr, {1, 12288, 4096}, {.out = DType::f16}, staged);
 }
 
-// One-token mma_staged with x through plain loads and the prologue waiting for the first code
-// stage only (KLAB_CUDA_STAGED_X=plain) and as before: 4 and 8 bits, with mins, 4 / 8 / 16
-// warps (K = 4096, 11008, 14336), depth 4 (SwiGLU's one-wave shape) and 8, the residual and
-// SwiGLU, K not a multiple of the chunk (4128), both activation dtypes; M = 2 ignores the switch.
-TEST_F(GemvQ, StagedPlainXPrologue) {
-  const auto both = [&](const QuantMatrix& w, const QuantMatrix* u, const Shape& s,
-                        const Options& o) {
-    check_each_setting(w, u, s, o, "KLAB_CUDA_STAGED_X", {"cp_async", "plain"},
-                       {"mma_staged", "mma_staged_pdl"});
-  };
-  for (const std::int64_t K : {4096, 11008, 14336, 4128}) {
-    const QuantFormat f{K == 11008 ? 8 : 4, 32, K == 4128};
-    const QuantMatrix w = random_quant(f, 1000, K);
-    both(w, nullptr, {1, 1000, K}, {.out = DType::f16});
-    both(w, nullptr, {1, 1000, K},
-         {.act = DType::bf16,
-          .out = DType::bf16,
-          .epilogue = Epilogue::residual,
-          .in_place_residual = true});
-    both(w, nullptr, {2, 1000, K}, {.out = DType::f32});
-  }
-  const QuantMatrix g = random_quant({4, 32, false}, 11008, 4096);
-  const QuantMatrix u = random_quant({4, 32, false}, 11008, 4096);
-  both(g, &u, {1, 11008, 4096}, {.out = DType::f16, .epilogue = Epilogue::swiglu});
-}
-
 TEST_F(GemvQ, SwigluEpilogue) {
   const std::set<std::string> fused = {
       "naive",          "mma",         "mma_pipelined", "mma_pipelined_pdl", "mma_stream",
