@@ -273,7 +273,8 @@ class CudaSession final : public Session {
   // time with and without each part gives its cost inside the graph (the logits are then wrong;
   // the session's description says "ABLATED"). Names: qkv (norm + QKV + RoPE / KV write),
   // attention, o_proj, gate_up (norm + gate/up SwiGLU), down, lm_head (final norm + LM head),
-  // ffn_norm (the RMSNorm kernel before the gate/up GEMV alone, where the chain has one).
+  // ffn_norm (the RMSNorm kernel before the gate/up GEMV alone, where the chain has one),
+  // attn_norm (the RMSNorm kernel before the QKV GEMV alone, where the step runs one).
   enum Part : unsigned {
     qkv = 1,
     attention = 2,
@@ -281,7 +282,8 @@ class CudaSession final : public Session {
     gate_up = 8,
     down = 16,
     lm_head = 32,
-    ffn_norm = 64
+    ffn_norm = 64,
+    attn_norm = 128
   };
   static unsigned ablate_from_env();
   unsigned ablate_ = 0;
@@ -438,8 +440,8 @@ unsigned CudaSession::ablate_from_env() {
   const char* v = std::getenv("KLAB_CUDA_ABLATE");
   if (!v || !*v) return 0;
   static constexpr std::pair<std::string_view, Part> kNames[] = {
-      {"qkv", qkv},   {"attention", attention}, {"o_proj", o_proj},    {"gate_up", gate_up},
-      {"down", down}, {"lm_head", lm_head},     {"ffn_norm", ffn_norm}};
+      {"qkv", qkv},   {"attention", attention}, {"o_proj", o_proj},     {"gate_up", gate_up},
+      {"down", down}, {"lm_head", lm_head},     {"ffn_norm", ffn_norm}, {"attn_norm", attn_norm}};
   unsigned mask = 0;
   std::string_view rest(v);
   while (!rest.empty()) {
@@ -449,7 +451,7 @@ unsigned CudaSession::ablate_from_env() {
                                    [&](const auto& n) { return n.first == name; });
     if (hit == std::end(kNames))
       fail("KLAB_CUDA_ABLATE: unknown part '" + std::string(name) +
-           "' (qkv, attention, o_proj, gate_up, down, lm_head, ffn_norm)");
+           "' (qkv, attention, o_proj, gate_up, down, lm_head, ffn_norm, attn_norm)");
     mask |= hit->second;
     rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
   }
@@ -980,7 +982,8 @@ void CudaSession::qkv_unfused(const Layer& l, const AttnStep& step, const Tensor
   const LlamaConfig& c = cfg_;
   const cudaStream_t s = stream_.get();
   const std::int64_t t = step.rows;
-  cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.attn_norm.view(), c.rms_eps, norm_pdl_}, s);
+  if (!ablated(step.decode, attn_norm))
+    cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.attn_norm.view(), c.rms_eps, norm_pdl_}, s);
   const TensorView qkv = dview(qkv_.data(), DType::f16, {t, c.q_dim() + 2 * c.kv_dim()});
   matmul(qkv, h_rows(t), l.wqkv, cuda::Epilogue::none, step.decode);
   if (l.qkv_bias.view().data) cuda::add_bias({qkv, l.qkv_bias.view()}, s);
@@ -1048,7 +1051,7 @@ bool CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorVi
     if (!(dense || wide || chain_runs_staged(qkv, l.wqkv, cuda::Epilogue::none)) ||
         !cuda::fused_norm_qkv_registry().find("staged")->supports(a))
       return false;
-    if (a.normed.data)
+    if (a.normed.data && !ablated(step.decode, attn_norm))
       cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.attn_norm.view(), cfg_.rms_eps, norm_pdl_},
                             stream_.get());
   }
