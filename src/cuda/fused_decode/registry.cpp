@@ -253,9 +253,18 @@ bool qkv_shape_ok(const FusedParams& p) {
   return p.head_dim % fused::kTileRows == 0 && p.cluster_x <= fused::kMaxClusterBlocks;
 }
 
+// Only `staged` reads a folded norm's sums (FusedNormQkvArgs::norm_parts).
+template <class Args>
+bool folded(const Args& a) {
+  if constexpr (requires { a.norm_parts; })
+    return a.norm_parts.data != nullptr;
+  else
+    return false;
+}
+
 template <class Args>
 bool fused_ok(const Args& a, int split) {
-  if (a.M() > kGemvMaxM) return false;  // one n-tile of 8 tokens
+  if (a.M() > kGemvMaxM || folded(a)) return false;  // one n-tile of 8 tokens
   const FusedParams p = planned(params_of(a), split);
   if (p.mode == FusedMode::qkv && !qkv_shape_ok(p)) return false;
   return launchable(p);
@@ -278,6 +287,7 @@ void launch_mode(const FusedParams& p, cudaStream_t stream) {
 
 template <class Args>
 bool unfused_ok(const Args& a) {
+  if (folded(a)) return false;
   if constexpr (requires { a.workspace; })
     return a.workspace != nullptr && a.workspace_bytes >= fused::unfused_bytes(a);
   else
@@ -432,6 +442,15 @@ void validate(const FusedNormQkvArgs& a) {
   check_given_rows(op, "unnormed", a.unnormed, a.M(), a.K());
   check_arg(!a.normed.data || !a.unnormed.data, op, "unnormed", "not together with 'normed'");
   check_given_rows(op, "normed", a.normed, a.M(), a.K());
+  if (a.norm_parts.data) {
+    const TensorView& t = a.norm_parts;
+    check_arg(a.normed.data != nullptr, op, "norm_parts", "needs 'normed' (the folded rows)");
+    check_arg(t.rank == 2 && t.device == Device::cuda && t.dtype == DType::f32 &&
+                  t.is_contiguous() && t.dim(1) == a.M() && t.numel() <= kGemvNormPartsMax,
+              op, "norm_parts",
+              "expected a contiguous cuda f32 [T, " + std::to_string(a.M()) +
+                  "] with T x M <= " + std::to_string(kGemvNormPartsMax) + ", got " + shape_str(t));
+  }
 }
 
 void validate(const FusedGemvResidualArgs& a) {
