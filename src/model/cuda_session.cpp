@@ -253,19 +253,18 @@ class CudaSession final : public Session {
   // switches).
   bool wide_qkv_fused_ = true;
   bool wide_qkv_staged(const AttnStep& step, const DeviceWeight& w) const;
-  // Wide decode batches (9..16 rows at hidden 4096) whose residual GEMVs (O, down) and the GEMVs
-  // after the norms (gate/up, QKV after layer 0) all run on mma_wide: the two RMSNorm kernels a
-  // layer folded into them (GemvArgs::norm_out / norm_parts: the residual GEMV writes f16(x * g)
-  // into h_ and each 16-row tile's sums of x^2; the next GEMV scales its sums by inv_rms).
-  // KLAB_CUDA_WIDE_NORM=kernel: the norm kernels (a study switch).
+  // Wide decode batches whose residual GEMVs (O, down) and the GEMVs after the norms (gate/up,
+  // QKV after layer 0) all run on mma_wide: the two RMSNorm kernels a layer folded into them
+  // (GemvArgs::norm_out / norm_sums: the residual GEMV writes f16(x * g) into h_ and adds each
+  // token's sum of x^2 to fold_sums(which); the next GEMV scales its sums by inv_rms and zeroes
+  // the other norm's sums for the next residual GEMV). KLAB_CUDA_WIDE_NORM=kernel: the norm
+  // kernels (a study switch).
   bool wide_norm_fold_ = true;
   bool wide_fold_step(const AttnStep& step) const;
-  DeviceBuffer fold_parts_;  // f32 [2][hidden / 16, rows]: the attention and FFN norms' sums
-  TensorView fold_parts(int which, std::int64_t t) const {
-    const std::int64_t tiles = (cfg_.hidden + 15) / 16;
-    auto* base =
-        static_cast<float*>(fold_parts_.data()) + which * tiles * static_cast<std::int64_t>(rows_);
-    return dview(base, DType::f32, {tiles, t});
+  DeviceBuffer fold_sums_;  // f32 [2][rows]: the attention (0) and FFN (1) norms' sums of x^2
+  TensorView fold_sums(int which, std::int64_t t) const {
+    auto* base = static_cast<float*>(fold_sums_.data()) + which * rows_;
+    return dview(base, DType::f32, {t});
   }
   void residual_folded(const TensorView& in, const DeviceWeight& w, const DeviceTensor& next_norm,
                        int which, bool spread);
@@ -601,7 +600,7 @@ void CudaSession::allocate_buffers() {
   attn_ = DeviceBuffer(rows * static_cast<std::size_t>(c.q_dim()) * 2);
   ffn_ = DeviceBuffer(rows * static_cast<std::size_t>(c.ffn_hidden) * 2);
   if (norms_folded_) xh_ = DeviceBuffer(rows * static_cast<std::size_t>(c.hidden) * 2);
-  fold_parts_ = DeviceBuffer(2 * rows * static_cast<std::size_t>((c.hidden + 15) / 16) * 4);
+  fold_sums_ = DeviceBuffer(2 * rows * 4);
   const std::size_t logit_rows = std::max<std::size_t>(cuda::kGemvMaxM, seqs());
   logits_dev_ = DeviceBuffer(logit_rows * static_cast<std::size_t>(c.vocab_size) * 4);
   // Batch entries of token rows: all 0 in a prefill chunk, 0..B-1 in a decode step.
@@ -858,6 +857,10 @@ void CudaSession::decode_body(std::int64_t batch, const cuda::DecodePlan& plan) 
   step.decode = true;
   step.row_entry = static_cast<const std::int32_t*>(entry_iota_.data());
   step.plan = plan;
+  // Layer 0's O projection adds to sums no GEMV before it zeroed (wide_norm_fold_).
+  if (wide_fold_step(step))
+    cuda::check(cudaMemsetAsync(fold_sums_.data(), 0, fold_sums_.size(), stream_.get()),
+                "cudaMemsetAsync");
   embed(batch);
   for (const Layer& l : layers_) {
     attention_block(l, step);
@@ -1068,7 +1071,10 @@ bool CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorVi
       a.normed = h_rows(t);  // the norm kernel's, below (mma_wide has no norm prologue)
     // Folded: h_ holds f16(x * g) from the previous layer's down GEMV, with its sums of x^2.
     const bool folded = wide && wide_fold_step(step) && &l != &layers_.front();
-    if (folded) a.norm_parts = fold_parts(0, t);
+    if (folded) {
+      a.norm_sums = fold_sums(0, t);
+      a.norm_sums_clear = fold_sums(1, t);  // for this layer's O projection
+    }
     if (!(dense || wide || chain_runs_staged(qkv, l.wqkv, cuda::Epilogue::none)) ||
         !cuda::fused_norm_qkv_registry().find("staged")->supports(a))
       return false;
@@ -1271,7 +1277,8 @@ void CudaSession::ffn_block(const Layer& l, std::int64_t t, bool decode) {
     g.w = &l.w_gate.quant();
     g.w_up = &l.w_up.quant();
     g.epilogue = cuda::Epilogue::swiglu;
-    g.norm_parts = fold_parts(1, t);
+    g.norm_sums = fold_sums(1, t);
+    g.norm_sums_clear = fold_sums(0, t);  // for this layer's down projection
     g.norm_eps = c.rms_eps;
     cuda::gemv(g, stream_.get(), pdl_ ? "mma_wide_pdl" : "mma_wide");
   } else if (!ablated(decode, gate_up) && !ffn_norm_fused(l, ffn, decode)) {
@@ -1289,8 +1296,8 @@ void CudaSession::ffn_block(const Layer& l, std::int64_t t, bool decode) {
   residual_matmul(ffn, l.w_down, decode, fused_ == Fused::all && fused_step(shape, l.w_down));
 }
 
-// x += in · Wᵀ on mma_wide, which also writes h_ = f16(x * next_norm) and the sums of x^2 of
-// each 16-row tile into fold_parts(which) (GemvArgs::norm_out): the RMSNorm after it folded.
+// x += in · Wᵀ on mma_wide, which also writes h_ = f16(x * next_norm) and adds each token's sum
+// of x^2 to fold_sums(which) (GemvArgs::norm_out): the RMSNorm after it folded.
 void CudaSession::residual_folded(const TensorView& in, const DeviceWeight& w,
                                   const DeviceTensor& next_norm, int which, bool spread) {
   const std::int64_t t = in.dim(0);
@@ -1301,16 +1308,14 @@ void CudaSession::residual_folded(const TensorView& in, const DeviceWeight& w,
   g.residual = g.y;
   g.epilogue = cuda::Epilogue::residual;
   g.spread = spread;
-  g.norm_out = {h_rows(t), next_norm.view(), fold_parts(which, t)};
+  g.norm_out = {h_rows(t), next_norm.view(), fold_sums(which, t)};
   cuda::gemv(g, stream_.get(), pdl_ ? "mma_wide_pdl" : "mma_wide");
 }
 
 // Whether this wide decode step folds its norms (wide_norm_fold_): every residual GEMV and
-// every GEMV after a norm on mma_wide (the chain's pick), the QKV block fused on it, and the
-// sums within what the consumer stages (kGemvNormPartsMax).
+// every GEMV after a norm on mma_wide (the chain's pick), and the QKV block fused on it.
 bool CudaSession::wide_fold_step(const AttnStep& step) const {
-  if (!wide_norm_fold_ || ablate_ != 0 || !step.decode || step.rows <= cuda::kGemvMaxM ||
-      (cfg_.hidden + 15) / 16 * step.rows > cuda::kGemvNormPartsMax)
+  if (!wide_norm_fold_ || ablate_ != 0 || !step.decode || step.rows <= cuda::kGemvMaxM)
     return false;
   const std::int64_t t = step.rows;
   // The chain's pick for these operands (auto), without the fold's.

@@ -253,11 +253,11 @@ bool qkv_shape_ok(const FusedParams& p) {
   return p.head_dim % fused::kTileRows == 0 && p.cluster_x <= fused::kMaxClusterBlocks;
 }
 
-// Only `staged` reads a folded norm's sums (FusedNormQkvArgs::norm_parts).
+// Only `staged` reads a folded norm's sums (FusedNormQkvArgs::norm_sums).
 template <class Args>
 bool folded(const Args& a) {
-  if constexpr (requires { a.norm_parts; })
-    return a.norm_parts.data != nullptr;
+  if constexpr (requires { a.norm_sums; })
+    return a.norm_sums.data != nullptr;
   else
     return false;
 }
@@ -442,14 +442,16 @@ void validate(const FusedNormQkvArgs& a) {
   check_given_rows(op, "unnormed", a.unnormed, a.M(), a.K());
   check_arg(!a.normed.data || !a.unnormed.data, op, "unnormed", "not together with 'normed'");
   check_given_rows(op, "normed", a.normed, a.M(), a.K());
-  if (a.norm_parts.data) {
-    const TensorView& t = a.norm_parts;
-    check_arg(a.normed.data != nullptr, op, "norm_parts", "needs 'normed' (the folded rows)");
-    check_arg(t.rank == 2 && t.device == Device::cuda && t.dtype == DType::f32 &&
-                  t.is_contiguous() && t.dim(1) == a.M() && t.numel() <= kGemvNormPartsMax,
-              op, "norm_parts",
-              "expected a contiguous cuda f32 [T, " + std::to_string(a.M()) +
-                  "] with T x M <= " + std::to_string(kGemvNormPartsMax) + ", got " + shape_str(t));
+  for (const auto& [name, t] :
+       {std::pair{"norm_sums", &a.norm_sums}, std::pair{"norm_sums_clear", &a.norm_sums_clear}}) {
+    if (!t->data) continue;
+    check_arg(a.normed.data != nullptr && a.norm_sums.data != nullptr, op, name,
+              "needs 'normed' and 'norm_sums' (the folded rows and their sums)");
+    check_arg(
+        t->rank == 1 && t->device == Device::cuda && t->dtype == DType::f32 && t->is_contiguous() &&
+            t->dim(0) == a.M(),
+        op, name,
+        "expected a contiguous cuda f32 [" + std::to_string(a.M()) + "], got " + shape_str(*t));
   }
 }
 

@@ -80,8 +80,8 @@ std::string weights_problem(const GemvArgs& a) {
 std::string f32_problem(const TensorView& t, std::string_view name, std::int64_t rows,
                         std::int64_t cols) {
   const bool vector = rows == 0;
-  if (t.data != nullptr && t.device == Device::cuda && t.dtype == DType::f32 &&
-      t.is_contiguous() && t.rank == (vector ? 1 : 2) && t.dim(0) == (vector ? cols : rows) &&
+  if (t.data != nullptr && t.device == Device::cuda && t.dtype == DType::f32 && t.is_contiguous() &&
+      t.rank == (vector ? 1 : 2) && t.dim(0) == (vector ? cols : rows) &&
       (vector || t.dim(1) == cols))
     return {};
   std::string want = std::to_string(cols);
@@ -90,11 +90,12 @@ std::string f32_problem(const TensorView& t, std::string_view name, std::int64_t
          "], got " + std::string(dtype_name(t.dtype)) + " " + dims(t);
 }
 
-// GemvArgs::norm_out / norm_parts (the folded RMSNorm of a wide decode batch).
+// GemvArgs::norm_out / norm_sums (the folded RMSNorm of a wide decode batch).
 std::string norm_fold_problem(const GemvArgs& a) {
-  if (!a.norm_folded()) return {};
+  if (!a.norm_folded())
+    return a.norm_sums_clear.data ? "argument 'norm_sums_clear': without norm_sums" : "";
   if (!a.quantized() || !a.w->has_tiled() || a.M() <= kGemvMaxM || a.M() > kGemvWideMaxM)
-    return "the folded norm (norm_out / norm_parts) takes tiled quantized weights and " +
+    return "the folded norm (norm_out / norm_sums) takes tiled quantized weights and " +
            std::to_string(kGemvMaxM + 1) + ".." + std::to_string(kGemvWideMaxM) + " rows";
   if (a.norm_out.h.data) {
     if (a.epilogue != Epilogue::residual || a.y.dtype != DType::f32)
@@ -107,21 +108,23 @@ std::string norm_fold_problem(const GemvArgs& a) {
     if (views_overlap(h, a.y) || views_overlap(h, a.x))
       return "argument 'norm_out.h': must not overlap 'y' or 'x'";
     if (auto p = f32_problem(a.norm_out.weight, "norm_out.weight", 0, a.N()); !p.empty()) return p;
-    if (auto p = f32_problem(a.norm_out.parts, "norm_out.parts", (a.N() + 15) / 16, a.M());
-        !p.empty())
-      return p;
-  } else if (a.norm_out.weight.data || a.norm_out.parts.data) {
-    return "argument 'norm_out': weight and parts given without h";
+    if (auto p = f32_problem(a.norm_out.sums, "norm_out.sums", 0, a.M()); !p.empty()) return p;
+  } else if (a.norm_out.weight.data || a.norm_out.sums.data) {
+    return "argument 'norm_out': weight and sums given without h";
   }
-  if (a.norm_parts.data) {
+  if (a.norm_sums.data) {
     if (a.epilogue != Epilogue::swiglu)
-      return "argument 'norm_parts': needs the swiglu epilogue (the QKV block: fused_decode)";
-    const TensorView& t = a.norm_parts;
-    if (t.rank != 2 || t.dim(1) != a.M() || t.numel() > kGemvNormPartsMax)
-      return "argument 'norm_parts': expected [T, " + std::to_string(a.M()) +
-             "] with T x M <= " + std::to_string(kGemvNormPartsMax) + ", got " + dims(t);
-    if (auto p = f32_problem(t, "norm_parts", t.dim(0), a.M()); !p.empty()) return p;
+      return "argument 'norm_sums': needs the swiglu epilogue (the QKV block: fused_decode)";
+    if (auto p = f32_problem(a.norm_sums, "norm_sums", 0, a.M()); !p.empty()) return p;
     if (!(a.norm_eps > 0.0f)) return "argument 'norm_eps': must be > 0";
+    if (a.norm_sums_clear.data) {
+      if (auto p = f32_problem(a.norm_sums_clear, "norm_sums_clear", 0, a.M()); !p.empty())
+        return p;
+      if (views_overlap(a.norm_sums_clear, a.norm_sums))
+        return "argument 'norm_sums_clear': must not overlap 'norm_sums'";
+    }
+  } else if (a.norm_sums_clear.data) {
+    return "argument 'norm_sums_clear': without norm_sums";
   }
   return {};
 }
@@ -192,9 +195,9 @@ GemvParams params_of(const GemvArgs& a) {
   p.y_copy = a.y_copy.data;
   p.fold_h = a.norm_out.h.data;
   p.fold_w = a.norm_out.weight.ptr<const float>();
-  p.fold_parts_out = static_cast<float*>(a.norm_out.parts.data);
-  p.fold_parts_in = a.norm_parts.ptr<const float>();
-  p.fold_tiles_in = a.norm_parts.data ? static_cast<int>(a.norm_parts.dim(0)) : 0;
+  p.fold_sums_out = static_cast<float*>(a.norm_out.sums.data);
+  p.fold_sums_in = a.norm_sums.ptr<const float>();
+  p.fold_sums_clear = static_cast<float*>(a.norm_sums_clear.data);
   p.fold_eps = a.norm_eps;
   if (a.w) {
     if (a.w->has_plain()) p.w = a.w->plain();

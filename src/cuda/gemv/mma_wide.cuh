@@ -141,61 +141,24 @@ struct WideRows {
   }
 };
 
-// The folded RMSNorm's consumer side (GemvParams::fold_parts_in; SwiGLU and QKV-epilogue
-// kernels only, so the plain kernels keep their shared memory): the producer's per-tile sums of
-// y^2 are copied here right after the PDL wait, and each token's inv_rms is made from them
-// after the main loop. One float for the kernels without it.
-template <bool On>
-struct FoldedNormIn {
-  static constexpr int kParts = On ? kGemvNormPartsMax : 1;
-  float parts[kParts];
-  float inv_rms[On ? kGemvWideMaxM : 1];
-
-  // Every thread: its share of the [tiles, M] sums (4-byte copies, one cp.async group with
-  // whatever the caller commits next).
-  __device__ void stage(const GemvParams& p) {
-    if constexpr (On) {
-      const int n = p.fold_tiles_in * p.M;
-      for (int i = threadIdx.x; i < n; i += kMmaWarps * 32)
-        cp_async4(parts + i, p.fold_parts_in + i, true);
-    }
-  }
-  // After the staged sums are visible to the block (cp_async_wait + a barrier); a barrier after
-  // it makes inv_rms visible. Eight lanes a token, each summing every eighth tile, then
-  // shuffles: a fixed order (deterministic).
-  __device__ void finish(const GemvParams& p) {
-    if constexpr (On) {
-      const int m = threadIdx.x / 8, sub = threadIdx.x % 8;
-      float s = 0.0f;
-      if (m < p.M)
-        for (int b = sub; b < p.fold_tiles_in; b += 8) s += parts[b * p.M + m];
-      s += __shfl_xor_sync(0xffffffffu, s, 1);
-      s += __shfl_xor_sync(0xffffffffu, s, 2);
-      s += __shfl_xor_sync(0xffffffffu, s, 4);
-      if (sub == 0 && m < kGemvWideMaxM)
-        inv_rms[m] = rsqrtf(s / static_cast<float>(p.K) + p.fold_eps);
-    }
-  }
-  __device__ float scale(int token) const {
-    if constexpr (On) return inv_rms[token];
-    return 1.0f;
-  }
-};
-
 // The folded RMSNorm's producer side (GemvParams::fold_h; plain kernels, residual epilogue into
-// f32 y): y = a + residual stored, h = f16(y * w[row]), and y^2 added to the lane's token sum.
+// f32 y): y = a + residual stored, h = f16(y * w[row]), y^2 added to the lane's token sum. Both
+// loads are issued before either store (y may alias nothing here, but the compiler cannot know:
+// a load after the store waited for it, one more L2 round trip at every block's end).
 __device__ __forceinline__ void store_folded(const GemvParams& p, std::int64_t idx,
                                              std::int64_t row, float a, float& sq) {
-  const float y = a + static_cast<const float*>(p.residual)[idx];
+  const float res = static_cast<const float*>(p.residual)[idx];
+  const float w = p.fold_w[row];
+  const float y = a + res;
   static_cast<float*>(p.y)[idx] = y;
-  static_cast<__half*>(p.fold_h)[idx] = __float2half_rn(y * p.fold_w[row]);
+  static_cast<__half*>(p.fold_h)[idx] = __float2half_rn(y * w);
   sq = fmaf(y, y, sq);
 }
 
-// The tile's sums of y^2 of lane (g, t)'s two tokens (rows g and g + 8 in each lane): summed
-// over the 8 lanes of one t in a fixed order, written by lanes g = 0 as parts[tile][token].
-__device__ __forceinline__ void store_folded_sums(const GemvParams& p, float (&sq)[2],
-                                                  std::int64_t tile, int token0, int g) {
+// The tile's sums of y^2 of lane (g, t)'s two tokens (rows g and g + 8 in each lane), summed over
+// the 8 lanes of one t, added by lanes g = 0 to the token's total (fire-and-forget atomics).
+__device__ __forceinline__ void add_folded_sums(const GemvParams& p, float (&sq)[2], int token0,
+                                                int g) {
 #pragma unroll
   for (int off = 4; off < 32; off *= 2) {
     sq[0] += __shfl_xor_sync(0xffffffffu, sq[0], off);
@@ -204,7 +167,7 @@ __device__ __forceinline__ void store_folded_sums(const GemvParams& p, float (&s
   if (g != 0) return;
 #pragma unroll
   for (int j = 0; j < 2; ++j)
-    if (token0 + j < p.M) p.fold_parts_out[tile * p.M + token0 + j] = sq[j];
+    if (token0 + j < p.M) atomicAdd(p.fold_sums_out + token0 + j, sq[j]);
 }
 
 // Qkv: the QKV epilogue (p.qkv) instead of y; kernels of their own, so the plain ones keep their
@@ -238,14 +201,16 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
   // scales' neighbours, y and the residual only after it (a no-op without the attribute).
   // Qkv: the epilogue's inputs are staged right after the wait.
   __shared__ QkvStagedInputs<R * kQuantTileRows, 8 * NT> qkv_in;
-  __shared__ FoldedNormIn<Swiglu || Qkv> fold_in;
-  const bool fold_in_on = (Swiglu || Qkv) && p.fold_parts_in != nullptr;
+  // The folded norm's sums of x^2 a token (GemvParams::fold_sums_in), copied after the wait.
+  __shared__ float fold_sums[kGemvWideMaxM];
+  const bool fold_in = (Swiglu || Qkv) && p.fold_sums_in != nullptr;
   bool waited = false;
   const auto wait_once = [&] {
     decode::pdl_wait();
     if constexpr (Qkv) qkv_in.stage(p.qkv, p.M, first * kQuantTileRows);
-    if (fold_in_on) fold_in.stage(p);
-    if (Qkv || fold_in_on) cp_async_commit();
+    if (fold_in && static_cast<int>(threadIdx.x) < p.M)
+      cp_async4(fold_sums + threadIdx.x, p.fold_sums_in + threadIdx.x, true);
+    if (Qkv || fold_in) cp_async_commit();
     waited = true;
   };
   // Chunks a warp moves on an iteration; chunks whose columns all lie inside K.
@@ -337,7 +302,10 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
 
   if (!waited) wait_once();
   decode::pdl_launch_dependents();
-  if (Qkv || fold_in_on) cp_async_wait<0>();  // the staged inputs (the barrier below shares them)
+  if (Qkv || fold_in) cp_async_wait<0>();  // the staged inputs (the barrier below shares them)
+  // The sums the next folded norm accumulates into, zeroed for it (it starts after this grid).
+  if (fold_in && p.fold_sums_clear && blockIdx.x == 0 && static_cast<int>(threadIdx.x) < p.M)
+    p.fold_sums_clear[threadIdx.x] = 0.0f;
 
   // Fixed-order warp sums (deterministic); warp w then finishes output slots w, w + 8, ...
   // (slot o = tile o / NT of the block, n-tile o % NT), so the stores are spread over warps.
@@ -346,17 +314,14 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
   const auto warp_sum = [&](int slot, int r) {
     return staged_warp_sum<kMmaWarps, kTiles * NT>(red, slot, r, lane);
   };
-  if (fold_in_on) {  // block-uniform: every thread meets both barriers
-    fold_in.finish(p);
-    __syncthreads();
-  }
   const bool fold_out = !Swiglu && !Qkv && p.fold_h != nullptr;
+  const float inv_k = 1.0f / static_cast<float>(p.K);
   for (int o = warp; o < R * NT; o += kMmaWarps) {
     const int i = o / NT, n = o % NT;
     if (first + i >= p.tw.tiles()) continue;
     // Accumulator r: row g + 8 (r / 2) of the tile, token 8 n + 2 t + r % 2.
     const auto scale = [&](int r) {
-      return fold_in_on ? fold_in.scale(8 * n + 2 * t + (r & 1)) : 1.0f;
+      return fold_in ? rsqrtf(fold_sums[8 * n + 2 * t + (r & 1)] * inv_k + p.fold_eps) : 1.0f;
     };
     if constexpr (Qkv) {  // the whole warp stores (the epilogue shuffles row pairs)
       float sums[4];
@@ -379,7 +344,7 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
             Swiglu ? silu(a * scale(r)) * (warp_sum((R + i) * NT + n, r) * scale(r)) : a;
         store_out<T>(p, token * p.N + row, v);
       }
-      if (fold_out) store_folded_sums(p, sq, first + i, 8 * n + 2 * t, g);
+      if (fold_out) add_folded_sums(p, sq, 8 * n + 2 * t, g);
     }
   }
 }
@@ -387,15 +352,6 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
 template <class T, int Bits, bool Swiglu, int NT>
 __global__ void __launch_bounds__(kMmaWarps * 32) gemv_mma_wide_kernel(GemvParams p) {
   mma_wide_body<T, Bits, Swiglu, NT, 1>(p);
-}
-
-// SwiGLU of 9..16 tokens, one tile a block, bounded for the two blocks an SM it has always run
-// at: the folded norm's consumer side took the 4-bit kernel from 127 to 130 registers (one
-// block an SM) unbounded. A kernel of its own: a minimum block count on gemv_mma_wide_kernel
-// changes the allocation of all of them.
-template <class T, int Bits>
-__global__ void __launch_bounds__(kMmaWarps * 32, 2) gemv_mma_wide_swiglu2_kernel(GemvParams p) {
-  mma_wide_body<T, Bits, true, 2, 1>(p);
 }
 
 // 8-bit SwiGLU of 9..16 tokens with three blocks an SM instead of two (80 registers instead of
@@ -531,11 +487,7 @@ void launch_mma_wide_typed(const GemvParams& params, cudaStream_t stream, bool p
             gemv_mma_wide_rows_kernel<T, B, Sw, NT, R, decltype(min_blocks)::value>, dim3(blocks),
             dim3(kMmaWarps * 32), 0, stream, pdl, "gemv_mma_wide_rows_kernel", p);
       };
-      if constexpr (R == 1 && Sw && NT == 2)
-        decode::launch_maybe_pdl(gemv_mma_wide_swiglu2_kernel<T, B>, dim3(blocks),
-                                 dim3(kMmaWarps * 32), 0, stream, pdl,
-                                 "gemv_mma_wide_swiglu2_kernel", p);
-      else if constexpr (R == 1)
+      if constexpr (R == 1)
         decode::launch_maybe_pdl(gemv_mma_wide_kernel<T, B, Sw, NT>, dim3(blocks),
                                  dim3(kMmaWarps * 32), 0, stream, pdl, "gemv_mma_wide_kernel", p);
       else if constexpr (R == 2)

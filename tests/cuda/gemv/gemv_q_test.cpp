@@ -409,11 +409,12 @@ TEST_F(GemvQ, WideTwoTilesBothBounds) {
 }
 
 // The RMSNorm between two GEMVs of a wide batch folded into them (GemvArgs::norm_out /
-// norm_parts), against the unfused composition: the residual GEMV's y, h = f16(y * g) and the
-// per-tile sums of y^2 on poisoned outputs; then a SwiGLU GEMV on the device's h and sums
-// against ref SwiGLU(rmsnorm(y_ref) · W) with the norm's rounding to f16. N = 1056 (66 tiles,
-// not a multiple of the 4-bit chunk, so the consumer's K has a rest); M = 9 and 16; 4 and 8
-// bits, with and without mins; mma_wide and mma_wide_pdl; every other variant refuses.
+// norm_sums), against the unfused composition: the residual GEMV's y and h = f16(y * g) on
+// poisoned outputs and its sums of y^2 a token (zeroed before); then a SwiGLU GEMV on the
+// device's h and sums against ref SwiGLU(rmsnorm(y_ref) · W) with the norm's rounding to f16,
+// zeroing another buffer (norm_sums_clear). N = 1056 (66 tiles, not a multiple of the 4-bit
+// chunk, so the consumer's K has a rest); M = 9 and 16; 4 and 8 bits, with and without mins;
+// mma_wide and mma_wide_pdl; every other variant refuses.
 TEST_F(GemvQ, WideFoldedNorm) {
   const QuantFormat formats[] = {{4, 32, false}, {8, 32, false}, {4, 32, true}};
   constexpr std::int64_t kIn = 576, kN = 1056, kFfn = 1040;
@@ -432,15 +433,15 @@ TEST_F(GemvQ, WideFoldedNorm) {
       const HostTensor y_ref =
           reference(x, w, nullptr, &residual, {M, kN, kIn}, Epilogue::residual);
       // The norm as rmsnorm_to_half rounds it, and the consumer's reference on those rows.
-      HostTensor normed(DType::f16, {M, kN}), sums(DType::f32, {(kN + 15) / 16, M});
-      std::fill_n(sums.ptr<float>(), sums.view().numel(), 0.0f);
+      HostTensor normed(DType::f16, {M, kN}), sums(DType::f32, {M});
+      std::fill_n(sums.ptr<float>(), M, 0.0f);
       for (int m = 0; m < M; ++m) {
         double ss = 0;
         for (std::int64_t n = 0; n < kN; ++n) {
           const double v = y_ref.ptr<float>()[m * kN + n];
           ss += v * v;
-          sums.ptr<float>()[(n / 16) * M + m] += static_cast<float>(v * v);
         }
+        sums.ptr<float>()[m] = static_cast<float>(ss);
         const float inv = 1.0f / std::sqrt(static_cast<float>(ss / kN) + kEps);
         for (std::int64_t n = 0; n < kN; ++n)
           store_f32(normed.view(), m * kN + n,
@@ -454,7 +455,12 @@ TEST_F(GemvQ, WideFoldedNorm) {
 
       const DeviceTensor dx = DeviceTensor::upload(x.view()), dg = DeviceTensor::upload(g.view());
       DeviceTensor dy(DType::f32, {M, kN}), dh(DType::f16, {M, kN});
-      DeviceTensor dparts(DType::f32, {(kN + 15) / 16, M}), dffn(DType::f32, {M, kFfn});
+      const HostTensor zeros = [&] {
+        HostTensor z(DType::f32, {M});
+        std::fill_n(z.ptr<float>(), M, 0.0f);
+        return z;
+      }();
+      DeviceTensor dsums(DType::f32, {M}), dclear(DType::f32, {M}), dffn(DType::f32, {M, kFfn});
       for (const char* name : {"mma_wide", "mma_wide_pdl"}) {
         SCOPED_TRACE(name);
         GemvArgs a;
@@ -462,19 +468,22 @@ TEST_F(GemvQ, WideFoldedNorm) {
         a.x = dx.view();
         a.w = &dw;
         a.epilogue = Epilogue::residual;
-        a.norm_out = {dh.view(), dg.view(), dparts.view()};
+        a.norm_out = {dh.view(), dg.view(), dsums.view()};
         ASSERT_EQ(cuda::gemv_args_problem(a), "");
         for (const auto& v : cuda::gemv_registry().variants())
           EXPECT_EQ(v.supports(a), v.name == "mma_wide" || v.name == "mma_wide_pdl") << v.name;
         dy = DeviceTensor::upload(residual.view());
         a.y = a.residual = dy.view();
         dh.poison();
-        dparts.poison();
+        dsums = DeviceTensor::upload(zeros.view());
+        a.norm_out.sums = dsums.view();
         cuda::gemv(a, nullptr, name);
         cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
         EXPECT_LE(rel_error(download_2d(dy).view(), y_ref.view()), 1e-3);
         EXPECT_LE(rel_error(download_2d(dh).view(), h_ref.view()), 1e-2);
-        EXPECT_LE(rel_error(download_2d(dparts).view(), sums.view()), 1e-3);
+        HostTensor got_sums(DType::f32, {M});
+        dsums.download(got_sums.view());
+        EXPECT_LE(rel_error(got_sums.view(), sums.view()), 1e-3);
 
         GemvArgs c;
         c.y = dffn.view();
@@ -482,15 +491,20 @@ TEST_F(GemvQ, WideFoldedNorm) {
         c.w = &dgate;
         c.w_up = &dup;
         c.epilogue = Epilogue::swiglu;
-        c.norm_parts = dparts.view();
+        c.norm_sums = dsums.view();
+        c.norm_sums_clear = dclear.view();
         c.norm_eps = kEps;
         ASSERT_EQ(cuda::gemv_args_problem(c), "");
         for (const auto& v : cuda::gemv_registry().variants())
           EXPECT_EQ(v.supports(c), v.name == "mma_wide" || v.name == "mma_wide_pdl") << v.name;
         dffn.poison();
+        dclear.poison();
         cuda::gemv(c, nullptr, name);
         cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
         EXPECT_LE(rel_error(download_2d(dffn).view(), ffn_ref.view()), 1e-2);
+        HostTensor cleared(DType::f32, {M});
+        dclear.download(cleared.view());
+        for (int m = 0; m < M; ++m) EXPECT_EQ(cleared.ptr<float>()[m], 0.0f) << m;
       }
     }
 }
@@ -500,17 +514,17 @@ TEST_F(GemvQ, WideFoldedNormRejectsBadArguments) {
   const QuantMatrix w = random_quant({4, 32, false}, 64, 64);
   const DeviceQuantMatrix dw = DeviceQuantMatrix::upload(w, cuda::QuantLayouts::both);
   DeviceTensor x(DType::f16, {16, 64}), y(DType::f32, {16, 64}), h(DType::f16, {16, 64});
-  DeviceTensor g(DType::f32, {64}), parts(DType::f32, {4, 16}), small(DType::f32, {3, 16});
+  DeviceTensor g(DType::f32, {64}), sums(DType::f32, {16}), small(DType::f32, {15});
   GemvArgs a;
   a.y = a.residual = y.view();
   a.x = x.view();
   a.w = &dw;
   a.epilogue = Epilogue::residual;
-  a.norm_out = {h.view(), g.view(), parts.view()};
+  a.norm_out = {h.view(), g.view(), sums.view()};
   EXPECT_EQ(cuda::gemv_args_problem(a), "");
-  a.norm_out.parts = small.view();
-  EXPECT_NE(cuda::gemv_args_problem(a).find("norm_out.parts"), std::string::npos);
-  a.norm_out.parts = parts.view();
+  a.norm_out.sums = small.view();
+  EXPECT_NE(cuda::gemv_args_problem(a).find("norm_out.sums"), std::string::npos);
+  a.norm_out.sums = sums.view();
   a.norm_out.h = y.view();  // f32, and y itself
   EXPECT_NE(cuda::gemv_args_problem(a).find("norm_out.h"), std::string::npos);
   a.norm_out.h = h.view();
@@ -521,13 +535,17 @@ TEST_F(GemvQ, WideFoldedNormRejectsBadArguments) {
   c.y = y.view();
   c.x = x.view();
   c.w = &dw;
-  c.norm_parts = parts.view();
+  c.norm_sums = sums.view();
   EXPECT_NE(cuda::gemv_args_problem(c).find("swiglu"), std::string::npos);
+  c.w_up = &dw;
+  c.epilogue = Epilogue::swiglu;
+  EXPECT_EQ(cuda::gemv_args_problem(c), "");
+  c.norm_sums_clear = sums.view();  // the sums it reads
+  EXPECT_NE(cuda::gemv_args_problem(c).find("norm_sums_clear"), std::string::npos);
+  c.norm_sums_clear = {};
   DeviceTensor x8(DType::f16, {8, 64}), y8(DType::f32, {8, 64});
   c.x = x8.view();
   c.y = y8.view();
-  c.w_up = &dw;
-  c.epilogue = Epilogue::swiglu;
   EXPECT_NE(cuda::gemv_args_problem(c).find("rows"), std::string::npos);
 }
 
