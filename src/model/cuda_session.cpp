@@ -253,21 +253,6 @@ class CudaSession final : public Session {
   // switches).
   bool wide_qkv_fused_ = true;
   bool wide_qkv_staged(const AttnStep& step, const DeviceWeight& w) const;
-  // Wide decode batches whose residual GEMVs (O, down) and the GEMVs after the norms (gate/up,
-  // QKV after layer 0) all run on mma_wide: the two RMSNorm kernels a layer folded into them
-  // (GemvArgs::norm_out / norm_sums: the residual GEMV writes f16(x * g) into h_ and adds each
-  // token's sum of x^2 to fold_sums(which); the next GEMV scales its sums by inv_rms and zeroes
-  // the other norm's sums for the next residual GEMV). KLAB_CUDA_WIDE_NORM=kernel: the norm
-  // kernels (a study switch).
-  bool wide_norm_fold_ = true;
-  bool wide_fold_step(const AttnStep& step) const;
-  DeviceBuffer fold_sums_;  // f32 [2][rows]: the attention (0) and FFN (1) norms' sums of x^2
-  TensorView fold_sums(int which, std::int64_t t) const {
-    auto* base = static_cast<float*>(fold_sums_.data()) + which * rows_;
-    return dview(base, DType::f32, {t});
-  }
-  void residual_folded(const TensorView& in, const DeviceWeight& w, const DeviceTensor& next_norm,
-                       int which, bool spread);
   // Dense f16 weights after an RMSNorm (QKV, gate/up, an untied LM head) are uploaded with the
   // norm weight folded into their columns (W diag(g); the norm kernels then take weights of
   // ones), and in decode steps of one row the residual GEMVs (O, down) also write the
@@ -405,7 +390,6 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       qkv_norm_kernel_(!env_is("KLAB_CUDA_QKV_NORM", "prologue")),
       dense_qkv_fused_(!env_is("KLAB_CUDA_DENSE_QKV", "chain")),
       wide_qkv_fused_(!env_is("KLAB_CUDA_WIDE_QKV", "chain")),
-      wide_norm_fold_(!env_is("KLAB_CUDA_WIDE_NORM", "kernel")),
       dense_norm_fold_(!env_is("KLAB_CUDA_DENSE_NORM", "kernel")),
       ablate_(ablate_from_env()),
       l2_prefetch_bytes_(l2_prefetch_from_env()),
@@ -600,7 +584,6 @@ void CudaSession::allocate_buffers() {
   attn_ = DeviceBuffer(rows * static_cast<std::size_t>(c.q_dim()) * 2);
   ffn_ = DeviceBuffer(rows * static_cast<std::size_t>(c.ffn_hidden) * 2);
   if (norms_folded_) xh_ = DeviceBuffer(rows * static_cast<std::size_t>(c.hidden) * 2);
-  fold_sums_ = DeviceBuffer(2 * rows * 4);
   const std::size_t logit_rows = std::max<std::size_t>(cuda::kGemvMaxM, seqs());
   logits_dev_ = DeviceBuffer(logit_rows * static_cast<std::size_t>(c.vocab_size) * 4);
   // Batch entries of token rows: all 0 in a prefill chunk, 0..B-1 in a decode step.
@@ -857,10 +840,6 @@ void CudaSession::decode_body(std::int64_t batch, const cuda::DecodePlan& plan) 
   step.decode = true;
   step.row_entry = static_cast<const std::int32_t*>(entry_iota_.data());
   step.plan = plan;
-  // Layer 0's O projection adds to sums no GEMV before it zeroed (wide_norm_fold_).
-  if (wide_fold_step(step))
-    cuda::check(cudaMemsetAsync(fold_sums_.data(), 0, fold_sums_.size(), stream_.get()),
-                "cudaMemsetAsync");
   embed(batch);
   for (const Layer& l : layers_) {
     attention_block(l, step);
@@ -1069,16 +1048,10 @@ bool CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorVi
       a.unnormed = xh_rows(t);
     else if (step.decode && (qkv_norm_kernel_ || wide))
       a.normed = h_rows(t);  // the norm kernel's, below (mma_wide has no norm prologue)
-    // Folded: h_ holds f16(x * g) from the previous layer's down GEMV, with its sums of x^2.
-    const bool folded = wide && wide_fold_step(step) && &l != &layers_.front();
-    if (folded) {
-      a.norm_sums = fold_sums(0, t);
-      a.norm_sums_clear = fold_sums(1, t);  // for this layer's O projection
-    }
     if (!(dense || wide || chain_runs_staged(qkv, l.wqkv, cuda::Epilogue::none)) ||
         !cuda::fused_norm_qkv_registry().find("staged")->supports(a))
       return false;
-    if (a.normed.data && !folded && !ablated(step.decode, attn_norm))
+    if (a.normed.data && !ablated(step.decode, attn_norm))
       cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.attn_norm.view(), cfg_.rms_eps, norm_pdl_},
                             stream_.get());
   }
@@ -1255,11 +1228,9 @@ void CudaSession::attention_block(const Layer& l, const AttnStep& step) {
   }
   // The default (staged) keeps the residual projections on the chain: staged's residual block
   // is that same GEMV.
-  const TensorView attn_rows = dview(attn_.data(), DType::f16, {t, c.q_dim()});
-  if (ablated(step.decode, o_proj)) return;
-  if (wide_fold_step(step)) return residual_folded(attn_rows, l.wo, l.ffn_norm, 1, spread_o_);
-  residual_matmul(attn_rows, l.wo, step.decode, fused_ == Fused::all && fused_step(step, l.wo),
-                  spread_o_);
+  if (!ablated(step.decode, o_proj))
+    residual_matmul(dview(attn_.data(), DType::f16, {t, c.q_dim()}), l.wo, step.decode,
+                    fused_ == Fused::all && fused_step(step, l.wo), spread_o_);
 }
 
 void CudaSession::ffn_block(const Layer& l, std::int64_t t, bool decode) {
@@ -1268,81 +1239,14 @@ void CudaSession::ffn_block(const Layer& l, std::int64_t t, bool decode) {
   AttnStep shape;
   shape.rows = t;
   shape.decode = decode;
-  const bool fold = wide_fold_step(shape);
-  if (fold && !ablated(decode, gate_up)) {
-    // h_ holds f16(x * g) from the O GEMV, with its sums of x^2 (residual_folded).
-    cuda::GemvArgs g;
-    g.y = ffn;
-    g.x = h_rows(t);
-    g.w = &l.w_gate.quant();
-    g.w_up = &l.w_up.quant();
-    g.epilogue = cuda::Epilogue::swiglu;
-    g.norm_sums = fold_sums(1, t);
-    g.norm_sums_clear = fold_sums(0, t);  // for this layer's down projection
-    g.norm_eps = c.rms_eps;
-    cuda::gemv(g, stream_.get(), pdl_ ? "mma_wide_pdl" : "mma_wide");
-  } else if (!ablated(decode, gate_up) && !ffn_norm_fused(l, ffn, decode)) {
+  if (!ablated(decode, gate_up) && !ffn_norm_fused(l, ffn, decode)) {
     if (!ablated(decode, ffn_norm))
       cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.ffn_norm.view(), c.rms_eps, norm_pdl_},
                             stream_.get());
     matmul(ffn, h_rows(t), l.w_gate, cuda::Epilogue::swiglu, decode, &l.w_up);
   }
-  if (ablated(decode, down)) return;
-  // The next layer's attention norm folded in (the last layer's is the output norm: a kernel).
-  if (fold && &l != &layers_.back()) {
-    const Layer& next = *(&l + 1);
-    return residual_folded(ffn, l.w_down, next.attn_norm, 0, false);
-  }
-  residual_matmul(ffn, l.w_down, decode, fused_ == Fused::all && fused_step(shape, l.w_down));
-}
-
-// x += in · Wᵀ on mma_wide, which also writes h_ = f16(x * next_norm) and adds each token's sum
-// of x^2 to fold_sums(which) (GemvArgs::norm_out): the RMSNorm after it folded.
-void CudaSession::residual_folded(const TensorView& in, const DeviceWeight& w,
-                                  const DeviceTensor& next_norm, int which, bool spread) {
-  const std::int64_t t = in.dim(0);
-  cuda::GemvArgs g;
-  g.y = x_rows(t);
-  g.x = in;
-  g.w = &w.quant();
-  g.residual = g.y;
-  g.epilogue = cuda::Epilogue::residual;
-  g.spread = spread;
-  g.norm_out = {h_rows(t), next_norm.view(), fold_sums(which, t)};
-  cuda::gemv(g, stream_.get(), pdl_ ? "mma_wide_pdl" : "mma_wide");
-}
-
-// Whether this wide decode step folds its norms (wide_norm_fold_): every residual GEMV and
-// every GEMV after a norm on mma_wide (the chain's pick), and the QKV block fused on it.
-bool CudaSession::wide_fold_step(const AttnStep& step) const {
-  if (!wide_norm_fold_ || ablate_ != 0 || !step.decode || step.rows <= cuda::kGemvMaxM)
-    return false;
-  const std::int64_t t = step.rows;
-  // The chain's pick for these operands (auto), without the fold's.
-  const auto on_wide = [&](const TensorView& y, const TensorView& x, const DeviceWeight& w,
-                           cuda::Epilogue e, const DeviceWeight* up) {
-    if (gemv_variant_ != "auto" || !w.quantized() || !w.quant().has_tiled()) return false;
-    cuda::GemvArgs g;
-    g.y = y;
-    g.x = x;
-    g.w = &w.quant();
-    if (up) g.w_up = &up->quant();
-    g.epilogue = e;
-    if (e == cuda::Epilogue::residual) g.residual = y;
-    try {
-      const std::string v = cuda::gemv_registry().pick(g).name;
-      return v == "mma_wide" || v == "mma_wide_pdl";
-    } catch (const Error&) {
-      return false;
-    }
-  };
-  const Layer& l = layers_.front();  // every layer has the same shapes and formats
-  const TensorView attn = dview(attn_.data(), DType::f16, {t, cfg_.q_dim()});
-  const TensorView ffn = dview(ffn_.data(), DType::f16, {t, cfg_.ffn_hidden});
-  const auto residual = cuda::Epilogue::residual;
-  return wide_qkv_staged(step, l.wqkv) && on_wide(x_rows(t), attn, l.wo, residual, nullptr) &&
-         on_wide(x_rows(t), ffn, l.w_down, residual, nullptr) &&
-         on_wide(ffn, h_rows(t), l.w_gate, cuda::Epilogue::swiglu, &l.w_up);
+  if (!ablated(decode, down))
+    residual_matmul(ffn, l.w_down, decode, fused_ == Fused::all && fused_step(shape, l.w_down));
 }
 
 // Logits of rows [first, t) of the chunk into host memory at dst ([t - first, vocab]).

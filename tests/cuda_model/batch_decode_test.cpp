@@ -5,8 +5,7 @@
 // tensor-core GEMM with KLAB_CUDA_WIDE_DECODE=gemm), with and
 // without CUDA graphs, GQA 1/2/3/4, head dims 64/128, Q4_0/Q8_0/F16 synthetic weights; the
 // one-sequence path of a multi-sequence session equals a one-sequence session; copy_sequence; bad
-// sequence ids and one full sequence are errors that change nothing; wide batches with their norms
-// folded into the GEMVs.
+// sequence ids and one full sequence are errors that change nothing.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -152,25 +151,6 @@ TEST_F(CudaBatchDecode, WiderThanOneGemvPass) {
       expect_batch_matches_alone(model, 11, 2, 12);
     }
   }
-}
-
-// Wide batches whose norms are folded into the GEMVs around them (the residual GEMVs write the
-// next GEMV's f16(x * g) rows and sums of x^2; KLAB_CUDA_WIDE_QKV=fused puts this small model's
-// QKV block on mma_wide, which the fold needs) against each sequence decoded alone, with the norm
-// kernels (KLAB_CUDA_WIDE_NORM=kernel) as the control; 4 and 8 bits, MHA and GQA, 9..16 rows.
-TEST_F(CudaBatchDecode, WideBatchFoldsItsNorms) {
-  ScopedEnv fused("KLAB_CUDA_WIDE_QKV", "fused");
-  for (const TensorType type : {TensorType::q4_0, TensorType::q8_0})
-    for (const auto& [heads, kv_heads] : {std::pair{4, 2}, std::pair{8, 8}}) {
-      SCOPED_TRACE(std::string(gguf::type_name(type)) + " heads " + std::to_string(heads) + "/" +
-                   std::to_string(kv_heads));
-      const auto model =
-          Model::synthetic(shape(heads, kv_heads, 64), {.weight_type = type, .seed = fresh_seed()});
-      expect_batch_matches_alone(model, 16, 3, 16);
-      expect_batch_matches_alone(model, 9, 2, 12);
-      ScopedEnv kernels("KLAB_CUDA_WIDE_NORM", "kernel");
-      expect_batch_matches_alone(model, 16, 2, 16);
-    }
 }
 
 TEST_F(CudaBatchDecode, WithoutGraphs) {

@@ -134,12 +134,6 @@ struct FusedNormQkvArgs {
   TensorView normed;
   // Optional, `staged` on dense f16 weights only: FusedNormGemvArgs::unnormed (not with normed).
   TensorView unnormed;
-  // Optional, `staged` for a wide batch (M > kGemvMaxM) only, with `normed`: the norm folded into
-  // the GEMV before it (GemvArgs::norm_out): `normed` holds f16(x * weight), and these [M] f32
-  // sums of x^2 give each token's inv_rms (with norm.eps), applied to its sums
-  // (GemvArgs::norm_sums); norm_sums_clear as GemvArgs'.
-  TensorView norm_sums;
-  TensorView norm_sums_clear;
 
   std::int64_t M() const { return q.dim(0); }
   std::int64_t K() const { return norm.x.dim(1); }

@@ -56,24 +56,8 @@ struct GemvArgs {
   // epilogue (the residual stream's f16 copy that the next projection reads when its RMSNorm is
   // folded into its weights; see FusedNormGemvArgs::unnormed).
   TensorView y_copy;
-  // Optional, the RMSNorm between two GEMVs of a wide decode batch folded into them (quantized
-  // tiled weights, kGemvMaxM < M <= kGemvWideMaxM; the mma_wide variants only, others refuse):
-  //   norm_out, on a residual GEMV with f32 y: besides y, writes h = f16(y * weight) ([M, N]
-  //   f16; weight f32 [N], the norm's) and adds each token's sum of y^2 to sums ([M] f32, zero
-  //   before the launch; float atomics, so the last bits of the total depend on their order).
-  //   norm_sums, on the GEMV after that norm (swiglu epilogue; the wide fused QKV block takes the
-  //   same through FusedNormQkvArgs): x holds such h rows, and each token's sums are scaled by
-  //   rsqrt(norm_sums[m] / K + norm_eps) before the epilogue ([M] f32). norm_sums_clear
-  //   (optional, [M] f32, apart from norm_sums): zeroed by that launch for the next norm_out.
-  struct NormOut {
-    TensorView h, weight, sums;
-  } norm_out;
-  TensorView norm_sums;
-  TensorView norm_sums_clear;
-  float norm_eps = 1e-5f;
 
   bool quantized() const { return w != nullptr; }
-  bool norm_folded() const { return norm_out.h.data != nullptr || norm_sums.data != nullptr; }
   std::int64_t M() const { return x.dim(0); }
   std::int64_t K() const { return x.dim(1); }
   std::int64_t N() const { return y.dim(1); }

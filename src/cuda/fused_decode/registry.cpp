@@ -253,18 +253,9 @@ bool qkv_shape_ok(const FusedParams& p) {
   return p.head_dim % fused::kTileRows == 0 && p.cluster_x <= fused::kMaxClusterBlocks;
 }
 
-// Only `staged` reads a folded norm's sums (FusedNormQkvArgs::norm_sums).
-template <class Args>
-bool folded(const Args& a) {
-  if constexpr (requires { a.norm_sums; })
-    return a.norm_sums.data != nullptr;
-  else
-    return false;
-}
-
 template <class Args>
 bool fused_ok(const Args& a, int split) {
-  if (a.M() > kGemvMaxM || folded(a)) return false;  // one n-tile of 8 tokens
+  if (a.M() > kGemvMaxM) return false;  // one n-tile of 8 tokens
   const FusedParams p = planned(params_of(a), split);
   if (p.mode == FusedMode::qkv && !qkv_shape_ok(p)) return false;
   return launchable(p);
@@ -287,7 +278,6 @@ void launch_mode(const FusedParams& p, cudaStream_t stream) {
 
 template <class Args>
 bool unfused_ok(const Args& a) {
-  if (folded(a)) return false;
   if constexpr (requires { a.workspace; })
     return a.workspace != nullptr && a.workspace_bytes >= fused::unfused_bytes(a);
   else
@@ -442,17 +432,6 @@ void validate(const FusedNormQkvArgs& a) {
   check_given_rows(op, "unnormed", a.unnormed, a.M(), a.K());
   check_arg(!a.normed.data || !a.unnormed.data, op, "unnormed", "not together with 'normed'");
   check_given_rows(op, "normed", a.normed, a.M(), a.K());
-  for (const auto& [name, t] :
-       {std::pair{"norm_sums", &a.norm_sums}, std::pair{"norm_sums_clear", &a.norm_sums_clear}}) {
-    if (!t->data) continue;
-    check_arg(a.normed.data != nullptr && a.norm_sums.data != nullptr, op, name,
-              "needs 'normed' and 'norm_sums' (the folded rows and their sums)");
-    check_arg(
-        t->rank == 1 && t->device == Device::cuda && t->dtype == DType::f32 && t->is_contiguous() &&
-            t->dim(0) == a.M(),
-        op, name,
-        "expected a contiguous cuda f32 [" + std::to_string(a.M()) + "], got " + shape_str(*t));
-  }
 }
 
 void validate(const FusedGemvResidualArgs& a) {

@@ -188,11 +188,6 @@ GemvParams wide_qkv_params(const FusedNormQkvArgs& a) {
   p.norm_x = nullptr;
   p.x = a.normed.data;
   p.qkv = qkv_epilogue(a);
-  if (a.norm_sums.data) {
-    p.fold_sums_in = a.norm_sums.ptr<const float>();
-    p.fold_sums_clear = static_cast<float*>(a.norm_sums_clear.data);
-    p.fold_eps = a.norm.eps;
-  }
   return p;
 }
 
@@ -232,7 +227,6 @@ std::size_t staged_qkv_bytes(const FusedNormQkvArgs& a) {
 bool staged_ok(const FusedNormQkvArgs& a) {
   if (!valid(a)) return false;
   if (a.M() > kGemvMaxM) return wide_qkv_ok(a);
-  if (a.norm_sums.data) return false;  // folded norms: wide batches only
   const bool dense = dense_on_rows(a.weights, dense_rows(a), a.K());
   if (!dense && !tiled_quant(a.weights)) return false;
   const std::size_t bytes = staged_qkv_bytes(a);

@@ -77,58 +77,6 @@ std::string weights_problem(const GemvArgs& a) {
   return {};
 }
 
-std::string f32_problem(const TensorView& t, std::string_view name, std::int64_t rows,
-                        std::int64_t cols) {
-  const bool vector = rows == 0;
-  if (t.data != nullptr && t.device == Device::cuda && t.dtype == DType::f32 && t.is_contiguous() &&
-      t.rank == (vector ? 1 : 2) && t.dim(0) == (vector ? cols : rows) &&
-      (vector || t.dim(1) == cols))
-    return {};
-  std::string want = std::to_string(cols);
-  if (!vector) want.insert(0, std::to_string(rows) + ", ");
-  return "argument '" + std::string(name) + "': expected a contiguous cuda f32 [" + want +
-         "], got " + std::string(dtype_name(t.dtype)) + " " + dims(t);
-}
-
-// GemvArgs::norm_out / norm_sums (the folded RMSNorm of a wide decode batch).
-std::string norm_fold_problem(const GemvArgs& a) {
-  if (!a.norm_folded())
-    return a.norm_sums_clear.data ? "argument 'norm_sums_clear': without norm_sums" : "";
-  if (!a.quantized() || !a.w->has_tiled() || a.M() <= kGemvMaxM || a.M() > kGemvWideMaxM)
-    return "the folded norm (norm_out / norm_sums) takes tiled quantized weights and " +
-           std::to_string(kGemvMaxM + 1) + ".." + std::to_string(kGemvWideMaxM) + " rows";
-  if (a.norm_out.h.data) {
-    if (a.epilogue != Epilogue::residual || a.y.dtype != DType::f32)
-      return "argument 'norm_out': needs the residual epilogue into f32 y";
-    const TensorView& h = a.norm_out.h;
-    if (auto p = device_matrix_problem(h, "norm_out.h"); !p.empty()) return p;
-    if (h.dtype != DType::f16 || h.dim(0) != a.M() || h.dim(1) != a.N())
-      return "argument 'norm_out.h': expected f16 " + dims(a.y) + ", got " +
-             std::string(dtype_name(h.dtype)) + " " + dims(h);
-    if (views_overlap(h, a.y) || views_overlap(h, a.x))
-      return "argument 'norm_out.h': must not overlap 'y' or 'x'";
-    if (auto p = f32_problem(a.norm_out.weight, "norm_out.weight", 0, a.N()); !p.empty()) return p;
-    if (auto p = f32_problem(a.norm_out.sums, "norm_out.sums", 0, a.M()); !p.empty()) return p;
-  } else if (a.norm_out.weight.data || a.norm_out.sums.data) {
-    return "argument 'norm_out': weight and sums given without h";
-  }
-  if (a.norm_sums.data) {
-    if (a.epilogue != Epilogue::swiglu)
-      return "argument 'norm_sums': needs the swiglu epilogue (the QKV block: fused_decode)";
-    if (auto p = f32_problem(a.norm_sums, "norm_sums", 0, a.M()); !p.empty()) return p;
-    if (!(a.norm_eps > 0.0f)) return "argument 'norm_eps': must be > 0";
-    if (a.norm_sums_clear.data) {
-      if (auto p = f32_problem(a.norm_sums_clear, "norm_sums_clear", 0, a.M()); !p.empty())
-        return p;
-      if (views_overlap(a.norm_sums_clear, a.norm_sums))
-        return "argument 'norm_sums_clear': must not overlap 'norm_sums'";
-    }
-  } else if (a.norm_sums_clear.data) {
-    return "argument 'norm_sums_clear': without norm_sums";
-  }
-  return {};
-}
-
 }  // namespace
 
 std::string gemv_args_problem(const GemvArgs& a) {
@@ -171,7 +119,7 @@ std::string gemv_args_problem(const GemvArgs& a) {
     if (views_overlap(a.y_copy, a.y) || views_overlap(a.y_copy, a.x))
       return "argument 'y_copy': must not overlap 'y' or 'x'";
   }
-  return norm_fold_problem(a);
+  return {};
 }
 
 void validate_gemv_args(const GemvArgs& args, std::string_view op) {
@@ -193,12 +141,6 @@ GemvParams params_of(const GemvArgs& a) {
   p.epilogue = a.epilogue;
   p.spread = a.spread;
   p.y_copy = a.y_copy.data;
-  p.fold_h = a.norm_out.h.data;
-  p.fold_w = a.norm_out.weight.ptr<const float>();
-  p.fold_sums_out = static_cast<float*>(a.norm_out.sums.data);
-  p.fold_sums_in = a.norm_sums.ptr<const float>();
-  p.fold_sums_clear = static_cast<float*>(a.norm_sums_clear.data);
-  p.fold_eps = a.norm_eps;
   if (a.w) {
     if (a.w->has_plain()) p.w = a.w->plain();
     if (a.w->has_tiled()) p.tw = a.w->tiled();

@@ -59,14 +59,6 @@ struct GemvParams {
   // kernel ran before session 17; set by the launcher from KLAB_CUDA_WIDE_LOOP=indexed (a study
   // switch for A/B runs in one binary).
   bool wide_indexed_loop = false;
-  // mma_wide only: GemvArgs::norm_out (plain kernels, residual epilogue, f32 y) and norm_sums
-  // (the SwiGLU and QKV-epilogue kernels): the RMSNorm between two GEMVs folded into them.
-  void* fold_h = nullptr;  // f16 [M, N]
-  const float* fold_w = nullptr;
-  float* fold_sums_out = nullptr;
-  const float* fold_sums_in = nullptr;
-  float* fold_sums_clear = nullptr;
-  float fold_eps = 1e-5f;
 };
 
 // Fills GemvParams from (already validated) arguments; layouts that were not uploaded stay null.

@@ -141,35 +141,6 @@ struct WideRows {
   }
 };
 
-// The folded RMSNorm's producer side (GemvParams::fold_h; plain kernels, residual epilogue into
-// f32 y): y = a + residual stored, h = f16(y * w[row]), y^2 added to the lane's token sum. Both
-// loads are issued before either store (y may alias nothing here, but the compiler cannot know:
-// a load after the store waited for it, one more L2 round trip at every block's end).
-__device__ __forceinline__ void store_folded(const GemvParams& p, std::int64_t idx,
-                                             std::int64_t row, float a, float& sq) {
-  const float res = static_cast<const float*>(p.residual)[idx];
-  const float w = p.fold_w[row];
-  const float y = a + res;
-  static_cast<float*>(p.y)[idx] = y;
-  static_cast<__half*>(p.fold_h)[idx] = __float2half_rn(y * w);
-  sq = fmaf(y, y, sq);
-}
-
-// The tile's sums of y^2 of lane (g, t)'s two tokens (rows g and g + 8 in each lane), summed over
-// the 8 lanes of one t, added by lanes g = 0 to the token's total (fire-and-forget atomics).
-__device__ __forceinline__ void add_folded_sums(const GemvParams& p, float (&sq)[2], int token0,
-                                                int g) {
-#pragma unroll
-  for (int off = 4; off < 32; off *= 2) {
-    sq[0] += __shfl_xor_sync(0xffffffffu, sq[0], off);
-    sq[1] += __shfl_xor_sync(0xffffffffu, sq[1], off);
-  }
-  if (g != 0) return;
-#pragma unroll
-  for (int j = 0; j < 2; ++j)
-    if (token0 + j < p.M) atomicAdd(p.fold_sums_out + token0 + j, sq[j]);
-}
-
 // Qkv: the QKV epilogue (p.qkv) instead of y; kernels of their own, so the plain ones keep their
 // register allocation (with a run-time branch in every kernel, the 4-bit 16-token one went from
 // 80 to 94 registers: 2 blocks an SM instead of 3). MaxUnroll: at most this many chunks an
@@ -201,16 +172,13 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
   // scales' neighbours, y and the residual only after it (a no-op without the attribute).
   // Qkv: the epilogue's inputs are staged right after the wait.
   __shared__ QkvStagedInputs<R * kQuantTileRows, 8 * NT> qkv_in;
-  // The folded norm's sums of x^2 a token (GemvParams::fold_sums_in), copied after the wait.
-  __shared__ float fold_sums[kGemvWideMaxM];
-  const bool fold_in = (Swiglu || Qkv) && p.fold_sums_in != nullptr;
   bool waited = false;
   const auto wait_once = [&] {
     decode::pdl_wait();
-    if constexpr (Qkv) qkv_in.stage(p.qkv, p.M, first * kQuantTileRows);
-    if (fold_in && static_cast<int>(threadIdx.x) < p.M)
-      cp_async4(fold_sums + threadIdx.x, p.fold_sums_in + threadIdx.x, true);
-    if (Qkv || fold_in) cp_async_commit();
+    if constexpr (Qkv) {
+      qkv_in.stage(p.qkv, p.M, first * kQuantTileRows);
+      cp_async_commit();
+    }
     waited = true;
   };
   // Chunks a warp moves on an iteration; chunks whose columns all lie inside K.
@@ -302,10 +270,7 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
 
   if (!waited) wait_once();
   decode::pdl_launch_dependents();
-  if (Qkv || fold_in) cp_async_wait<0>();  // the staged inputs (the barrier below shares them)
-  // The sums the next folded norm accumulates into, zeroed for it (it starts after this grid).
-  if (fold_in && p.fold_sums_clear && blockIdx.x == 0 && static_cast<int>(threadIdx.x) < p.M)
-    p.fold_sums_clear[threadIdx.x] = 0.0f;
+  if constexpr (Qkv) cp_async_wait<0>();  // the staged inputs (the barrier below shares them)
 
   // Fixed-order warp sums (deterministic); warp w then finishes output slots w, w + 8, ...
   // (slot o = tile o / NT of the block, n-tile o % NT), so the stores are spread over warps.
@@ -314,37 +279,25 @@ __device__ __forceinline__ void mma_wide_body(const GemvParams& p) {
   const auto warp_sum = [&](int slot, int r) {
     return staged_warp_sum<kMmaWarps, kTiles * NT>(red, slot, r, lane);
   };
-  const bool fold_out = !Swiglu && !Qkv && p.fold_h != nullptr;
-  const float inv_k = 1.0f / static_cast<float>(p.K);
   for (int o = warp; o < R * NT; o += kMmaWarps) {
     const int i = o / NT, n = o % NT;
     if (first + i >= p.tw.tiles()) continue;
-    // Accumulator r: row g + 8 (r / 2) of the tile, token 8 n + 2 t + r % 2.
-    const auto scale = [&](int r) {
-      return fold_in ? rsqrtf(fold_sums[8 * n + 2 * t + (r & 1)] * inv_k + p.fold_eps) : 1.0f;
-    };
     if constexpr (Qkv) {  // the whole warp stores (the epilogue shuffles row pairs)
       float sums[4];
 #pragma unroll
-      for (int r = 0; r < 4; ++r) sums[r] = warp_sum(o, r) * scale(r);
+      for (int r = 0; r < 4; ++r) sums[r] = warp_sum(o, r);
       store_qkv_rope_tile_staged<T>(p.qkv, qkv_in, p.M, sums, first + i, i, g, t, 8 * n);
     } else {
-      float sq[2] = {0.0f, 0.0f};
 #pragma unroll
       for (int r = 0; r < 4; ++r) {
+        // Accumulator r: row g + 8 (r / 2) of the tile, token 8 n + 2 t + r % 2.
         const int token = 8 * n + 2 * t + (r & 1);
         const std::int64_t row = (first + i) * kQuantTileRows + g + 8 * (r >> 1);
         if (token >= p.M || row >= p.N) continue;
         const float a = warp_sum(o, r);
-        if (fold_out) {
-          store_folded(p, token * p.N + row, row, a, sq[r & 1]);
-          continue;
-        }
-        const float v =
-            Swiglu ? silu(a * scale(r)) * (warp_sum((R + i) * NT + n, r) * scale(r)) : a;
+        const float v = Swiglu ? silu(a) * warp_sum((R + i) * NT + n, r) : a;
         store_out<T>(p, token * p.N + row, v);
       }
-      if (fold_out) add_folded_sums(p, sq, 8 * n + 2 * t, g);
     }
   }
 }

@@ -39,12 +39,7 @@ bool dense_ok(const GemvArgs& a) {
 registry::Variant<GemvArgs> variant(std::string name, std::string description,
                                     std::function<bool(const GemvArgs&)> supports,
                                     Launcher launch) {
-  // Only mma_wide writes or reads a folded norm (GemvArgs::norm_out / norm_parts).
-  const bool folds = name == "mma_wide" || name == "mma_wide_pdl";
-  auto supports_fold = [folds, supports = std::move(supports)](const GemvArgs& a) {
-    return (folds || !a.norm_folded()) && supports(a);
-  };
-  return {std::move(name), std::move(description), std::move(supports_fold),
+  return {std::move(name), std::move(description), std::move(supports),
           [launch](const GemvArgs& a, cudaStream_t s) { launch(params_of(a), s); }};
 }
 
