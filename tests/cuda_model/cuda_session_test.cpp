@@ -210,7 +210,7 @@ TEST_F(CudaSessionTest, AblateSwitch) {
   EXPECT_EQ(plain->describe().find("ABLATED"), std::string::npos);
   const auto want = copy(plain->prefill(prompt));
   {
-    const ScopedEnv env("KLAB_CUDA_ABLATE", "attention,o_proj,lm_head,ffn_norm");
+    const ScopedEnv env("KLAB_CUDA_ABLATE", "attention,o_proj,lm_head,ffn_norm,attn_norm");
     const auto ablated = create_session(model, {.device = Device::cuda});
     EXPECT_NE(ablated->describe().find("ABLATED"), std::string::npos);
     EXPECT_LE(rel_error(copy(ablated->prefill(prompt)), want), 1e-6);
