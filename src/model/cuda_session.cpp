@@ -267,6 +267,11 @@ class CudaSession final : public Session {
     return dview(xh_.data(), DType::f16, {t, cfg_.hidden});
   }
   bool fold_step(std::int64_t rows, bool decode) const;
+  // h_ = rmsnorm(x_) with `weight`, t rows, as its own kernel (under PDL unless norm_pdl_ is off).
+  void norm_rows(const DeviceTensor& weight, std::int64_t t) {
+    cuda::rmsnorm_to_half({h_rows(t), x_rows(t), weight.view(), cfg_.rms_eps, norm_pdl_},
+                          stream_.get());
+  }
   bool dense_norm_gemv(const TensorView& y, const TensorView& norm_weight, const DeviceWeight& w,
                        cuda::Epilogue epilogue, bool decode, const DeviceWeight* w_up = nullptr);
   // KLAB_CUDA_ABLATE (a study switch): decode steps leave out the named parts, so that the step
@@ -449,9 +454,11 @@ unsigned CudaSession::ablate_from_env() {
     const std::string_view name = rest.substr(0, comma);
     const auto* hit = std::find_if(std::begin(kNames), std::end(kNames),
                                    [&](const auto& n) { return n.first == name; });
-    if (hit == std::end(kNames))
-      fail("KLAB_CUDA_ABLATE: unknown part '" + std::string(name) +
-           "' (qkv, attention, o_proj, gate_up, down, lm_head, ffn_norm, attn_norm)");
+    if (hit == std::end(kNames)) {
+      std::string known;
+      for (const auto& n : kNames) known += (known.empty() ? "" : ", ") + std::string(n.first);
+      fail("KLAB_CUDA_ABLATE: unknown part '" + std::string(name) + "' (" + known + ")");
+    }
     mask |= hit->second;
     rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
   }
@@ -850,8 +857,7 @@ void CudaSession::decode_body(std::int64_t batch, const cuda::DecodePlan& plan) 
   const TensorView y = dview(logits_dev_.data(), DType::f32, {batch, cfg_.vocab_size});
   if (head_folded_ && dense_norm_gemv(y, output_norm_.view(), output_, cuda::Epilogue::none, true))
     return;
-  cuda::rmsnorm_to_half({h, x_rows(batch), output_norm_.view(), cfg_.rms_eps, norm_pdl_},
-                        stream_.get());
+  norm_rows(output_norm_, batch);
   matmul(y, h, tied_ ? embd_ : output_, cuda::Epilogue::none, true);
 }
 
@@ -982,8 +988,7 @@ void CudaSession::qkv_unfused(const Layer& l, const AttnStep& step, const Tensor
   const LlamaConfig& c = cfg_;
   const cudaStream_t s = stream_.get();
   const std::int64_t t = step.rows;
-  if (!ablated(step.decode, attn_norm))
-    cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.attn_norm.view(), c.rms_eps, norm_pdl_}, s);
+  if (!ablated(step.decode, attn_norm)) norm_rows(l.attn_norm, t);
   const TensorView qkv = dview(qkv_.data(), DType::f16, {t, c.q_dim() + 2 * c.kv_dim()});
   matmul(qkv, h_rows(t), l.wqkv, cuda::Epilogue::none, step.decode);
   if (l.qkv_bias.view().data) cuda::add_bias({qkv, l.qkv_bias.view()}, s);
@@ -1051,9 +1056,7 @@ bool CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorVi
     if (!(dense || wide || chain_runs_staged(qkv, l.wqkv, cuda::Epilogue::none)) ||
         !cuda::fused_norm_qkv_registry().find("staged")->supports(a))
       return false;
-    if (a.normed.data && !ablated(step.decode, attn_norm))
-      cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.attn_norm.view(), cfg_.rms_eps, norm_pdl_},
-                            stream_.get());
+    if (a.normed.data && !ablated(step.decode, attn_norm)) norm_rows(l.attn_norm, t);
   }
   cuda::fused_norm_qkv_rope_kv(a, stream_.get(), fused_ == Fused::staged ? "staged" : "auto");
   return true;
@@ -1240,9 +1243,7 @@ void CudaSession::ffn_block(const Layer& l, std::int64_t t, bool decode) {
   shape.rows = t;
   shape.decode = decode;
   if (!ablated(decode, gate_up) && !ffn_norm_fused(l, ffn, decode)) {
-    if (!ablated(decode, ffn_norm))
-      cuda::rmsnorm_to_half({h_rows(t), x_rows(t), l.ffn_norm.view(), c.rms_eps, norm_pdl_},
-                            stream_.get());
+    if (!ablated(decode, ffn_norm)) norm_rows(l.ffn_norm, t);
     matmul(ffn, h_rows(t), l.w_gate, cuda::Epilogue::swiglu, decode, &l.w_up);
   }
   if (!ablated(decode, down))

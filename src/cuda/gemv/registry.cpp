@@ -217,17 +217,17 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
         // Llama-2-7B Q4_0 B=16 3,894.5 / 3,912.8 -> 3,953.4 / 3,924.0 tok/s (c1: 4096 x 11008
         // 17.51 us, split 18.08 in s18 c4). KLAB_CUDA_WIDE_LONGK=wide / =split: every such
         // matrix on mma_wide / on split (study switches).
+        const GemvParams p = params_of(a);
         const bool swiglu = a.epilogue == Epilogue::swiglu;
         const bool swiglu_split = env_equals("KLAB_CUDA_WIDE_SWIGLU", "split") ||
                                   (a.N() > 12288 && !env_equals("KLAB_CUDA_WIDE_SWIGLU", "wide"));
-        const bool long_k = a.K() >= 8192 && !env_equals("KLAB_CUDA_WIDE_LONGK", "wide") &&
-                            (env_equals("KLAB_CUDA_WIDE_LONGK", "split") ||
-                             gemv_impl::mma_wide_row_tiles(params_of(a)) != 2);
+        const bool long_k =
+            a.K() >= 8192 && !env_equals("KLAB_CUDA_WIDE_LONGK", "wide") &&
+            (env_equals("KLAB_CUDA_WIDE_LONGK", "split") || gemv_impl::mma_wide_row_tiles(p) != 2);
         const bool split_wins =
             a.w->format().bits == 4 && (swiglu ? swiglu_split : long_k || a.N() >= 16384);
-        return a.M() <= 16 && split_wins && gemv_impl::mma_wide_split_fits(params_of(a))
-                   ? "mma_wide_split"
-                   : "mma_wide";
+        return a.M() <= 16 && split_wins && gemv_impl::mma_wide_split_fits(p) ? "mma_wide_split"
+                                                                              : "mma_wide";
       }
       if (a.K() >= 12288) return "mma_async_pdl";
       if (a.M() == 1 && gemv_impl::mma_staged_fits(params_of(a))) return "mma_staged_pdl";
