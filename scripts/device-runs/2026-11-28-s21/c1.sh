@@ -3,8 +3,9 @@
 # H200 run was session 4), so this session starts by measuring today's code again on it. This
 # call: the full build and every GPU test (ctest -L gpu: attention, GEMV, fused decode, engine),
 # which also runs 876a6f0's host-only review changes (norm_rows, the KLAB_CUDA_ABLATE message,
-# the wide rule's GemvParams) on a GPU for the first time. The first third of the real model is
-# kept in /tmp for c3 (a call carries 64 MiB with the work tree), so c2 and c3 follow while warm.
+# the wide rule's GemvParams) on a GPU for the first time. The first quarter of the real model is
+# kept in /tmp for c4 (a call carries 64 MiB of disk blocks with the work tree), so c2-c4
+# follow while warm.
 set -uo pipefail
 . scripts/device-runs/lib.sh
 cp .carry/model.a /tmp/m.a 2>/dev/null

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Session 21 call 2 (H200), right after c1 while the machine is warm (c1's build and the first
-# third of the real model are in /tmp; this call adds the second): the issue's attention shapes
+# quarter of the real model are in /tmp; this call adds the second): the issue's attention shapes
 # (decode B 1..32 x 4096/16384 contiguous and paged, prefill 8192 causal and full) with PyTorch's
 # SDPA beside them, and the issue's e2e matrix for Llama-2-7B (Q4_0 / Q8_0 / F16, B 1/4/16, ctx
 # 512/4096, 512-token prefill). Expectation: the batch-1 decode rows gain on the H100's by less
