@@ -103,6 +103,21 @@ def main():
         section = perf_report.sdpa_section(sdpa, [h100, h200, old_h100])
         assert "split_kv_mma_cluster_spec 10.3 µs" in section, section
 
+        # --plots-newest N: the command line records it, and the older runs' plots (exactly the
+        # names make_plots gives them) leave the image folder; the newest runs' stay.
+        img = Path(tmp) / "img"
+        img.mkdir()
+        newest, older = perf_report.load(a), perf_report.load(b)
+        keep = perf_report.plot_paths(newest, img, "gemv")["roofline"]
+        drop = perf_report.plot_paths(older, img, "gemv")["roofline"]
+        stranger = img / "someone-else.png"
+        for f in (keep, drop, stranger):
+            f.write_bytes(b"png")
+        assert perf_report.main([a, b, "--out", str(out), "--img-dir", str(img), "--no-plots",
+                                 "--plots-newest", "1"]) == 0
+        assert keep.is_file() and stranger.is_file() and not drop.is_file()
+        assert f"{a} {b} --plots-newest 1`" in out.read_text(), out.read_text()[:800]
+
         bad = write(tmp, "bad.json", {"schema": "other"})
         try:
             perf_report.load(bad)
