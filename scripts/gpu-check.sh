@@ -20,7 +20,9 @@
 #   KLAB_TEST_FILTER        ctest -R regex for the test step (and the sanitizer binaries)
 #   KLAB_RACECHECK=1        also run compute-sanitizer --tool racecheck
 #   KLAB_SANITIZER_GTEST    gtest filter for sanitizer runs (default: all tests of a binary)
-#   KLAB_SANITIZER_TIMEOUT  seconds per binary and tool (default 180)
+#   KLAB_SANITIZER_TIMEOUT  seconds per binary (or shard) and tool (default 180)
+#   KLAB_SANITIZER_SHARDS   gtest shards per binary, run side by side (default 1; racecheck of
+#                           the GEMV, fused decode and QKV binaries needs ~4-8 within 180 s)
 #   KLAB_BENCH_SUITE        quick (default) or full
 #   KLAB_BENCH_ARGS         extra arguments for `klab bench`
 #   KLAB_BUILD_DIR          default /tmp/klab-build;  KLAB_JOBS default 16
@@ -39,6 +41,7 @@ only="${KLAB_GPU_CHECK_ONLY:-tests,sanitizer,bench,attn,sdpa,autotune}"
 model="${KLAB_MODEL:-$HOME/.local/share/klab/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
 suite="${KLAB_BENCH_SUITE:-quick}"
 sanitizer_timeout="${KLAB_SANITIZER_TIMEOUT:-180}"
+sanitizer_shards="${KLAB_SANITIZER_SHARDS:-1}"
 limit() {  # limit SECONDS CMD...: runs CMD under timeout when SECONDS > 0
   local s="$1"
   shift
@@ -149,12 +152,17 @@ if want sanitizer; then
   fi
   # The binaries run side by side (KLAB_SANITIZER_JOBS at once, default 12): one after another
   # they take longer than a device call may (seen on the H100: 25 binaries, 4-6 min in parallel).
-  san_one() {  # san_one TOOL BIN -> "TOOL NAME RC"
-    local tool="$1" bin="$2" name gtest=(--gtest_brief=1)
+  san_one() {  # san_one TOOL BIN SHARD -> "TOOL NAME RC" (NAME ends in .SHARD when sharded)
+    local tool="$1" bin="$2" shard="$3" name gtest=(--gtest_brief=1) shards=()
     name="$(basename "$bin")"
     [ -n "${KLAB_SANITIZER_GTEST:-}" ] && gtest+=("--gtest_filter=$KLAB_SANITIZER_GTEST")
-    timeout "$sanitizer_timeout" compute-sanitizer --tool "$tool" --error-exitcode 99 \
-      --print-limit 20 "$bin" "${gtest[@]}" >"$logs/sanitizer-$tool-$name.log" 2>&1
+    if [ "$sanitizer_shards" -gt 1 ]; then
+      name="$name.$shard"
+      shards=(GTEST_TOTAL_SHARDS="$sanitizer_shards" GTEST_SHARD_INDEX="$shard")
+    fi
+    env "${shards[@]}" timeout "$sanitizer_timeout" compute-sanitizer --tool "$tool" \
+      --error-exitcode 99 --print-limit 20 "$bin" "${gtest[@]}" \
+      >"$logs/sanitizer-$tool-$name.log" 2>&1
     local rc=$?
     # A binary whose tests make no CUDA call (host-only plan tests, disabled perf tests) ends
     # before the tool instruments anything, and the tool exits 255: nothing to check, not a
@@ -167,12 +175,13 @@ if want sanitizer; then
     echo "$tool $name $rc"
   }
   export -f san_one
-  export logs sanitizer_timeout KLAB_SANITIZER_GTEST
+  export logs sanitizer_timeout sanitizer_shards KLAB_SANITIZER_GTEST
   for tool in "${tools[@]}"; do
     command -v compute-sanitizer >/dev/null 2>&1 && [ ${#bins[@]} -gt 0 ] || break
     t0=$SECONDS
-    mapfile -t verdicts < <(printf '%s\n' "${bins[@]}" |
-      xargs -P "${KLAB_SANITIZER_JOBS:-12}" -I{} bash -c 'san_one "$0" "$1"' "$tool" {})
+    mapfile -t verdicts < <(for b in "${bins[@]}"; do
+      for ((i = 0; i < sanitizer_shards; ++i)); do echo "$b $i"; done
+    done | xargs -P "${KLAB_SANITIZER_JOBS:-12}" -L 1 bash -c 'san_one "$0" "$1" "$2"' "$tool")
     bad=()
     idle=()
     for v in "${verdicts[@]}"; do
@@ -182,10 +191,10 @@ if want sanitizer; then
     done
     if [ ${#bad[@]} -eq 0 ]; then
       row "sanitizer $tool" ok $((SECONDS - t0)) \
-        "$((${#bins[@]} - ${#idle[@]})) binaries clean, ${#idle[@]} without CUDA calls"
+        "$((${#verdicts[@]} - ${#idle[@]})) runs clean, ${#idle[@]} without CUDA calls"
     else
       status=1
-      row "sanitizer $tool" FAILED $((SECONDS - t0)) "${#bad[@]}/${#bins[@]}: ${bad[*]} (124 = timeout)"
+      row "sanitizer $tool" FAILED $((SECONDS - t0)) "${#bad[@]}/${#verdicts[@]}: ${bad[*]} (124 = timeout)"
     fi
   done
 fi
