@@ -4,9 +4,10 @@
 # The q8-activation GEMV end to end on the H200. s21 c8's one-token ladder had `dp4a_pdl`
 #    fastest at 12288 x 4096 (10.85 vs 12.24 µs) and 4096 x 4096 (5.64 vs 6.06), even at the
 #    other two shapes; session 4 (H200, older auto) measured +15% end to end. With
-#    KLAB_CUDA_GEMV=dp4a_pdl the fused QKV block keeps its staged kernel, so only O, down and
-#    gate/up change. Prediction: 7B Q4_0 B=1 -1..+3%, Q8_0 about even, B=16 unchanged (the wide
-#    batch runs mma_wide whatever the forced one-token variant).
+#    KLAB_CUDA_GEMV=dp4a_pdl every quantized GEMV takes it, and the QKV block leaves the fused
+#    `staged` kernel for the chain (dp4a GEMV, then qkv_rope_kv_write: chain_runs_staged is false),
+#    so the QKV's ~1.4 µs a layer saved pays for one more launch. Prediction: 7B Q4_0 B=1
+#    -2..+3%, Q8_0 about even.
 # (c2.sh beside it: the sharded racecheck.)
 set -uo pipefail
 . scripts/device-runs/lib.sh
