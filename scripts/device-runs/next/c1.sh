@@ -5,7 +5,8 @@
 #    fastest at 12288 x 4096 (10.85 vs 12.24 µs) and 4096 x 4096 (5.64 vs 6.06), even at the
 #    other two shapes; session 4 (H200, older auto) measured +15% end to end. With
 #    KLAB_CUDA_GEMV=dp4a_pdl every quantized GEMV takes it, and the QKV block leaves the fused
-#    `staged` kernel for the chain (dp4a GEMV, then qkv_rope_kv_write: chain_runs_staged is false),
+#    `staged` kernel for the chain (dp4a GEMV, then qkv_rope_kv_write: chain_runs_staged is false
+#    for any forced variant but an mma_staged one),
 #    so the QKV's ~1.4 µs a layer saved pays for one more launch. Prediction: 7B Q4_0 B=1
 #    -2..+3%, Q8_0 about even.
 # Then Nsight Compute on one QKV-shaped launch (12288 x 4096, M = 1, mma_staged_pdl), to test
