@@ -467,11 +467,11 @@ def render(docs: list[dict], out: Path, img_dir: Path, plots: bool, note: str = 
                   "machine without a GPU: it shows the host ceilings and CPU cases, and lists every GPU "
                   "case as skipped. The H100 numbers arrive with the first committed GPU result "
                   "(`scripts/gpu-check.sh` writes it).", ""]
-    for i, doc in enumerate(docs):
+    for rank, doc in enumerate(docs):
         parts += [f"## {card(doc)} — {doc['date'][:10]} ({doc.get('suite', '')})", "",
                   machine_section(doc), "", "### Ceilings (same run)", "", ceilings_section(doc), "",
                   "### Fastest valid variant per shape", "", best_section(doc), ""]
-        drawn = plots_newest is None or i < plots_newest
+        drawn = plots_newest is None or rank < plots_newest
         images = make_plots(doc, img_dir, out.parent, plt) if drawn else []
         if images:
             parts += ["### Plots", ""] + [i + "\n" for i in images]
