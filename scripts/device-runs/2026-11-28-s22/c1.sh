@@ -16,7 +16,7 @@
 # (c2.sh beside it: the sharded racecheck.)
 set -uo pipefail
 . scripts/device-runs/lib.sh
-dr_start next-c1
+dr_start c1
 dr_build klab_cli
 for i in 1 2; do
   for w in q4_0 q8_0; do
