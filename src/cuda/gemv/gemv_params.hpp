@@ -59,6 +59,10 @@ struct GemvParams {
   // kernel ran before session 17; set by the launcher from KLAB_CUDA_WIDE_LOOP=indexed (a study
   // switch for A/B runs in one binary).
   bool wide_indexed_loop = false;
+  // mma_staged only: the prologue waits for every cp.async in flight (the tile's scales AND the
+  // ring's first D - 1 code chunks) before the main loop, as the kernel did before session 22;
+  // set by the launcher from KLAB_CUDA_STAGED_PROLOGUE=wait_all (a study switch for A/B runs).
+  bool staged_wait_all = false;
 };
 
 // Fills GemvParams from (already validated) arguments; layouts that were not uploaded stay null.

@@ -15,6 +15,13 @@
 // PDL: scales and the first D - 1 chunks are requested before griddepcontrol.wait, x after it;
 // dependents are released after the main loop.
 //
+// Prologue wait (session 22): the scales are a cp.async group of their own, committed first, and
+// x is staged with plain loads, so the prologue waits for the scales only (wait_group D - 1) and
+// a warp starts on chunk 0 as soon as it lands. Before, x was the newest cp.async group and the
+// prologue's wait_group 0 also waited for all D - 1 ring chunks: H200 ncu of the one-token QKV
+// GEMV (12288 x 4096) had 24% of warp samples on that wait, and each warp's ring refilled in
+// bursts of D - 1 instead of one chunk at a time.
+//
 // RMSNorm prologue (GemvParams::norm_x set; the fused decode `staged` variant): instead of
 // copying x, every block reads the f32 rows (the residual stream, after griddepcontrol.wait),
 // sums their squares, and writes act(x * inv_rms * w) into the same staged x region, zero past
@@ -204,6 +211,33 @@ __device__ __noinline__ void stage_normalized_x(const NormRows n, std::uint32_t 
   }
 }
 
+// x [M][K] into the staged region [M][cols] (zero past K) with plain 16-byte loads and shared
+// stores: not cp.async, whose groups complete in commit order, so waiting for x would also wait
+// for the ring chunks committed before it. Loads go out kBatch at a time (one round trip for a
+// decode row). Each thread's own stores; the caller's barrier publishes them. Out of line for
+// the reason stage_normalized_x is (inlined: 16 bytes of spills in 4-bit asymmetric SwiGLU).
+template <class T, int W>
+__device__ __noinline__ void stage_x(const T* __restrict__ x, int M, int K, int cols,
+                                     std::uint32_t xs) {
+  constexpr int kThreads = W * 32, kBatch = 4;
+  const int row_items = cols / 8, items = M * row_items;
+  for (int i0 = threadIdx.x; i0 < items; i0 += kBatch * kThreads) {
+    uint4 v[kBatch];
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      const int i = i0 + b * kThreads;
+      const XItem it(i < items ? i : 0, row_items);
+      const bool live = i < items && it.c < K;  // the padded tail is zero
+      v[b] = live ? *reinterpret_cast<const uint4*>(x + std::int64_t{it.m} * K + it.c) : uint4{};
+    }
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      const int i = i0 + b * kThreads;
+      if (i < items) sts128_at(xs + static_cast<std::uint32_t>(i * 16), v[b]);
+    }
+  }
+}
+
 // This block's share of p.l2_after (one thread issues it). Out of line: called once a block,
 // after the main loop, it must not change the loop's register allocation.
 // The ranges by value: a reference would make the whole parameter struct addressable (a copy of
@@ -240,7 +274,8 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
       scales_s + sz.scales + static_cast<std::uint32_t>(warp * D * kTiles * 512);
   const int items = chunks > warp ? (chunks - warp + W - 1) / W : 0;
 
-  // The tile's scale (min) lines: [tile][group][8 words], 2 x 16 bytes per group.
+  // The tile's scale (min) lines: [tile][group][8 words], 2 x 16 bytes per group; a cp.async
+  // group of their own, the oldest, so the prologue can wait for them alone.
   const int lines16 = kTiles * groups * 2;
   for (int i = threadIdx.x; i < lines16; i += W * 32) {
     const int tl = i / (groups * 2), rest = i - tl * groups * 2;
@@ -250,6 +285,7 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
     if constexpr (Asym)
       cp_async16_at(mins_s + i * 16, (tl == 1 ? p.tw_up.mins : p.tw.mins) + word, true);
   }
+  cp_async_commit();
   const std::uint8_t* code_src[kTiles];
 #pragma unroll
   for (int i = 0; i < kTiles; ++i)
@@ -271,16 +307,13 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
     // `red` is free until the partial sums after the main loop (barriers in between).
     stage_normalized_x<T, W>(NormRows(p, cols), x_s, &red[0][0][0][0]);
   } else {
-    const T* x = static_cast<const T*>(p.x);
-    const int x16 = p.M * cols / 8;
-    for (int i = threadIdx.x; i < x16; i += W * 32) {
-      const int m = i / (cols / 8), c = (i - m * (cols / 8)) * 8;
-      const bool in_k = c < K;  // the padded tail is zero
-      cp_async16_at(x_s + i * 16, x + (in_k ? std::int64_t{m} * K + c : 0), in_k);
-    }
+    stage_x<T, W>(static_cast<const T*>(p.x), p.M, K, cols, x_s);
   }
-  cp_async_commit();
-  cp_async_wait<0>();
+  // Groups committed so far: the scales, then D - 1 ring chunks.
+  if (p.staged_wait_all)
+    cp_async_wait<0>();
+  else
+    cp_async_wait<D - 1>();
   __syncthreads();
 
   // Lanes g >= M read token 0's x: that only feeds mma columns g >= M, which are dropped.
@@ -291,7 +324,8 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   const CodeDecoder<T, Bits> dec(p.zero_point);
   float acc[kTiles][4] = {};
   for (int j = 0; j < items; ++j) {
-    // Groups committed after the prologue: j; chunk j's group is complete at D - 2 pending.
+    // Groups committed: the scales, chunks 0 .. D - 2, then one a step (j so far); chunk j's
+    // group is complete at D - 2 pending.
     cp_async_wait<D - 2>();
     __syncwarp();  // every lane's chunk j has landed; every lane is done with chunk j - 1
     if (j + D - 1 < items) issue_codes(j + D - 1);
@@ -440,10 +474,13 @@ void launch_kernel(const GemvParams& p, std::size_t smem, cudaStream_t stream, b
     check(cudaFuncGetAttributes(&attr, kernel), "cudaFuncGetAttributes(gemv_mma_staged_kernel)");
     return attr.sharedSizeBytes;
   }();
+  static const bool wait_all = env_equals("KLAB_CUDA_STAGED_PROLOGUE", "wait_all");
   const std::int64_t blocks = p.tw.tiles();
   if (p.spread) smem = spread_smem(blocks, smem, static_smem);
+  GemvParams q = p;
+  q.staged_wait_all = wait_all;
   decode::launch_maybe_pdl(kernel, dim3(static_cast<unsigned>(blocks)), dim3(W * 32), smem, stream,
-                           pdl, "gemv_mma_staged_kernel", p);
+                           pdl, "gemv_mma_staged_kernel", q);
 }
 
 template <class T, int Bits, bool Swiglu, int W, int D>
