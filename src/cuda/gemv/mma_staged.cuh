@@ -546,7 +546,7 @@ inline Shape shape_of(const GemvParams& p) {
   if (forced_staged_warps() > 0) s.warps = forced_staged_warps();
   if (swiglu) s.warps = std::min(s.warps, 8);
   const Smem sz(p.M, p.tw.cols_padded, p.tw.groups_padded(), tiles, p.tw.asymmetric, folds(p));
-  const std::size_t base = std::size_t{sz.x} + sz.scales;
+  const std::size_t base = std::size_t{sz.x} + sz.scales + sz.corr;
   // A grid that spills past one wave leaves its second wave's blocks streaming alone after the
   // first has left HBM idle: Llama-2-7B Q4_0 gate/up (688 tiles, 4 warps, 8 deep) held 4 blocks
   // an SM on an H100, 1.3 waves; 4 deep (SwiGLU only: two tiles, twice the ring) holds 6, one
