@@ -101,10 +101,4 @@ __device__ __forceinline__ std::uint32_t lds32_at(std::uint32_t a) {
   return v;
 }
 
-__device__ __forceinline__ float2 lds64f_at(std::uint32_t a) {
-  float2 v;
-  asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];\n" : "=f"(v.x), "=f"(v.y) : "r"(a));
-  return v;
-}
-
 }  // namespace klab::cuda

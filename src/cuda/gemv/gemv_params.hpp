@@ -59,10 +59,6 @@ struct GemvParams {
   // kernel ran before session 17; set by the launcher from KLAB_CUDA_WIDE_LOOP=indexed (a study
   // switch for A/B runs in one binary).
   bool wide_indexed_loop = false;
-  // mma_staged only, f16 4-bit: decode without the per-pair bias op (the kernel's `Fold`, see
-  // mma_staged.cuh); cleared by the launcher under KLAB_CUDA_STAGED_FOLD=0 (a study switch for
-  // A/B runs in one binary).
-  bool staged_fold = true;
 };
 
 // Fills GemvParams from (already validated) arguments; layouts that were not uploaded stay null.
