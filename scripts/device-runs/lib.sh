@@ -4,11 +4,17 @@
 #   dr_start c1                  # unpack .carry/snap.tgz to /tmp/snap, cd there, R=/tmp/c1
 #   dr_build klab_cli test_...   # configure /tmp/klab-build and build these targets (-j16)
 #   dr_test fused test_cuda_fused_decode_fused_decode_test 120 [gtest args...]
+#   dr_test_sharded gemv test_cuda_gemv_gemv_q_test 12 100
+#                                # N gtest shards at once (the references run on the CPU:
+#                                # the GEMV binary takes 190 s whole, ~50 s as 12 shards, s22)
 #   dr_e2e 7b-q4 --model llama2-7b --weights q4_0 --batch 1
 #   dr_bench o --variant mma_wide_pdl gemv --M 16 --N 4096 --K 4096   # any klab bench suite
 #   dr_ncu qkv gemv_mma_staged --variant mma_staged_pdl gemv --M 1 --N 12288 --K 4096
 #                                # ncu source counters of one launch; stalls by SASS instruction
-#   dr_finish                    # $R packed as $OUT/c1.tgz
+#   dr_pack                      # $R packed as $OUT/c1.tgz now: call it after each part, so
+#                                # a call cut by its time limit still returns what ran (s22 c3
+#                                # lost every file that way)
+#   dr_finish                    # dr_pack and the total time
 # Variables set for the script: R (results), B (build dir), K (the klab binary), t0.
 # shellcheck shell=bash
 
@@ -44,6 +50,18 @@ dr_test() {  # NAME BINARY TIMEOUT [ARGS...]
   grep -E "^\[  FAILED  \]|Failure|exception" "$R/$name.log" | head -8
 }
 
+dr_test_sharded() {  # NAME BINARY SHARDS TIMEOUT: one log a shard, one summary line
+  local name=$1 bin=$2 n=$3 limit=$4 i
+  for ((i = 0; i < n; i++)); do
+    GTEST_TOTAL_SHARDS=$n GTEST_SHARD_INDEX=$i timeout "$limit" "$B/tests/$bin" \
+      > "$R/$name.$i.log" 2>&1 &
+  done
+  wait
+  echo "$name: $(cat "$R/$name".*.log | grep -cE '^\[       OK \]') ok," \
+    "$(cat "$R/$name".*.log | grep -cE '^\[  FAILED  \].*\(') failed ($((SECONDS - t0))s)"
+  grep -hE "^\[  FAILED  \].*\(|Failure$|exception" "$R/$name".*.log | head -6
+}
+
 dr_e2e() {  # NAME ARGS... (klab bench e2e at ctx 512, no prompt, unless ARGS say otherwise)
   local name=$1
   shift
@@ -76,7 +94,11 @@ dr_ncu() {  # NAME KERNEL_REGEX ARGS... (klab bench ARGS; one launch after 20, -
   rm -f "$R/ncu-$name.ncu-rep"
 }
 
-dr_finish() {
+dr_pack() {
   tar -czf "${OUT:-/tmp}/$DR_NAME.tgz" -C "$R" .
+}
+
+dr_finish() {
+  dr_pack
   echo "total $((SECONDS - t0))s"
 }
