@@ -61,4 +61,23 @@ void launch_mma_staged_pdl(const GemvParams& p, cudaStream_t stream) {
   dispatch_act(p.act, [&](auto t) { staged::launch_act<decltype(t)>(p, stream, true); });
 }
 
+namespace {
+GemvParams with_fold(GemvParams p) {
+  p.staged_fold = true;
+  return p;
+}
+}  // namespace
+
+bool mma_staged_fold_fits(const GemvParams& p) {
+  return p.act == DType::f16 && p.tw.bits == 4 && staged::fits(with_fold(p));
+}
+
+void launch_mma_staged_fold(const GemvParams& p, cudaStream_t stream) {
+  staged::launch_act<__half>(with_fold(p), stream, false);
+}
+
+void launch_mma_staged_fold_pdl(const GemvParams& p, cudaStream_t stream) {
+  staged::launch_act<__half>(with_fold(p), stream, true);
+}
+
 }  // namespace klab::cuda::gemv_impl
