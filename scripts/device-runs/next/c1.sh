@@ -6,6 +6,9 @@
 # first form was 16-26% slower; its SASS had lost the loop's 2-chunk unroll and took 95
 # instructions a chunk against 89. This form: 81 a chunk (12288 x 4096), 130 against 148 for the
 # SwiGLU, by cuobjdump here. Never run on a GPU yet: the tests come first.
+# The default SwiGLU kernels' instruction order changed with the fold's code (same instructions,
+# cuobjdump): the base rows should match s22 c4 / c5 (12.23-12.24 µs at 12288 x 4096, SwiGLU
+# 17.36 µs, 7B Q4_0 B=1 549-553 tok/s).
 # Prediction: one-token 4-bit GEMVs 0-6% faster; 7B Q4_0 B=1 end to end -1..+4%. If it is not
 # faster, the variants and the switch go (a commit that removes them).
 set -uo pipefail

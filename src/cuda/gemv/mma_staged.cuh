@@ -28,7 +28,8 @@
 // SASS: the main loop had lost the 2-chunk unroll (ptxas) and, with the corr negation and a
 // lane predicate, took 95 instructions a chunk against 89. This form stores -corr, pads the
 // token rows to a power of two (every lane loads, no predicate) and unrolls the loop by 2
-// explicitly; the default path keeps x's cp.async staging and is unchanged.
+// explicitly; the default path keeps x's cp.async staging (its SASS: the same instructions as
+// before the fold; the SwiGLU kernels' order differs).
 //
 // RMSNorm prologue (GemvParams::norm_x set; the fused decode `staged` variant): instead of
 // copying x, every block reads the f32 rows (the residual stream, after griddepcontrol.wait),
@@ -325,14 +326,14 @@ __device__ __noinline__ void stage_normalized_x(const NormRows n, std::uint32_t 
   }
 }
 
-// x [M][K] into the staged region [M][cols] (zero past K) with plain 16-byte loads and shared
-// stores: not cp.async, whose groups complete in commit order, so waiting for x would also wait
-// for the ring chunks committed before it. Loads go out kBatch at a time (one round trip for a
-// decode row). Each thread's own stores; the caller's barrier publishes them. Out of line for
-// the reason stage_normalized_x is (inlined: 16 bytes of spills in 4-bit asymmetric SwiGLU).
-template <class T, int W, bool Fold>
-__device__ __noinline__ void stage_x(const T* __restrict__ x, int M, int K, int cols,
-                                     std::uint32_t xs) {
+// The fold's x staging: x [M][K] into the staged region [M][cols] (zero past K, odd slots / 16)
+// through registers, since cp.async cannot scale on the way. Loads go out kBatch at a time (one
+// round trip for a decode row). Each thread's own stores; the caller's barrier publishes them.
+// Out of line for the reason stage_normalized_x is (inlined, it changed the main loop's
+// register allocation: 16 bytes of spills in 4-bit asymmetric SwiGLU).
+template <class T, int W>
+__device__ __noinline__ void stage_folded_x(const T* __restrict__ x, int M, int K, int cols,
+                                            std::uint32_t xs) {
   constexpr int kThreads = W * 32, kBatch = 4;
   const int row_items = cols / 8, items = M * row_items;
   for (int i0 = threadIdx.x; i0 < items; i0 += kBatch * kThreads) {
@@ -347,11 +348,9 @@ __device__ __noinline__ void stage_x(const T* __restrict__ x, int M, int K, int 
 #pragma unroll
     for (int b = 0; b < kBatch; ++b) {
       const int i = i0 + b * kThreads;
-      if constexpr (Fold) {  // odd slots / 16 (f16 only)
-        const __half2 f = __float2half2_rn(kOddSlotScale);
-        v[b].y = as_bits(__hmul2(bits_as<__half2>(v[b].y), f));
-        v[b].w = as_bits(__hmul2(bits_as<__half2>(v[b].w), f));
-      }
+      const __half2 f = __float2half2_rn(kOddSlotScale);
+      v[b].y = as_bits(__hmul2(bits_as<__half2>(v[b].y), f));
+      v[b].w = as_bits(__hmul2(bits_as<__half2>(v[b].w), f));
       if (i < items) sts128_at(xs + static_cast<std::uint32_t>(i * 16), v[b]);
     }
   }
@@ -427,7 +426,7 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
     stage_normalized_x<T, W, Fold>(NormRows(p, cols), x_s, &red[0][0][0][0]);
   } else {
     if constexpr (Fold) {
-      stage_x<T, W, Fold>(static_cast<const T*>(p.x), p.M, K, cols, x_s);
+      stage_folded_x<T, W>(static_cast<const T*>(p.x), p.M, K, cols, x_s);
     } else {
       const T* x = static_cast<const T*>(p.x);
       const int x16 = p.M * cols / 8;
@@ -438,6 +437,7 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
       }
     }
   }
+  cp_async_commit();  // x's copies (none with the fold)
   // Everything in flight, the ring's first chunks too: waiting for the scales alone (their own
   // group) measured no faster (s22 c3, H200: 12.31 vs 12.32 µs at 12288 x 4096).
   cp_async_wait<0>();
