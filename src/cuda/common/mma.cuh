@@ -101,12 +101,4 @@ __device__ __forceinline__ std::uint32_t lds32_at(std::uint32_t a) {
   return v;
 }
 
-__device__ __forceinline__ float4 lds128f_at(std::uint32_t a) {
-  float4 v;
-  asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];\n"
-               : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
-               : "r"(a));
-  return v;
-}
-
 }  // namespace klab::cuda

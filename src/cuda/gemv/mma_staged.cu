@@ -69,7 +69,8 @@ GemvParams with_fold(GemvParams p) {
 }  // namespace
 
 bool mma_staged_fold_fits(const GemvParams& p) {
-  return p.act == DType::f16 && p.tw.bits == 4 && staged::fits(with_fold(p));
+  const GemvParams q = with_fold(p);
+  return staged::folds(q) && staged::fits(q);
 }
 
 void launch_mma_staged_fold(const GemvParams& p, cudaStream_t stream) {

@@ -157,31 +157,20 @@ __device__ __forceinline__ void mma_sub_chunk_folded(const uint4 (&q)[Tiles], co
   const std::uint32_t b0[2] = {xv.x, xv.y}, b1[2] = {xv.z, xv.w};
 #pragma unroll
   for (int i = 0; i < Tiles; ++i) {
-    const float4 c = lds128f_at(c_s);
-    float d[4] = {c.x, c.y, c.z, c.w};
+    const uint4 c = lds128_at(c_s);
+    float d[4] = {__uint_as_float(c.x), __uint_as_float(c.y), __uint_as_float(c.z),
+                  __uint_as_float(c.w)};
     std::uint32_t a[4];
     biased_fragment<S, 0>(q[i], magic, a);
     mma_m16n8k16<__half>(d, a, b0);
     biased_fragment<S, 1>(q[i], magic, a);
     mma_m16n8k16<__half>(d, a, b1);
-    acc[i][0] = fmaf(d[0], sc[i].x, acc[i][0]);
-    acc[i][1] = fmaf(d[1], sc[i].x, acc[i][1]);
-    acc[i][2] = fmaf(d[2], sc[i].y, acc[i][2]);
-    acc[i][3] = fmaf(d[3], sc[i].y, acc[i][3]);
+    add_scaled(d, sc[i], acc[i]);
   }
   if (asymmetric) {
     constexpr std::uint32_t one = 0x3C003C00u, sixteen = 0x4C004C00u;  // f16 pairs 1, 16
     const std::uint32_t ones[4] = {one, one, sixteen, sixteen};
-    float xsum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    mma_m16n8k16<__half>(xsum, ones, b0);
-    mma_m16n8k16<__half>(xsum, ones, b1);
-#pragma unroll
-    for (int i = 0; i < Tiles; ++i) {
-      acc[i][0] = fmaf(xsum[0], mn[i].x, acc[i][0]);
-      acc[i][1] = fmaf(xsum[1], mn[i].x, acc[i][1]);
-      acc[i][2] = fmaf(xsum[2], mn[i].y, acc[i][2]);
-      acc[i][3] = fmaf(xsum[3], mn[i].y, acc[i][3]);
-    }
+    add_min_terms<__half, Tiles>(ones, b0, b1, mn, acc);
   }
 }
 
