@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# Prepared in session 22 for the next session's first call (H200, cold; ~330 s). Move it to
-# scripts/device-runs/<date>-sNN/c1.sh when it runs.
+# Prepared in session 22; run as session 23 c1 (H200, cold; ~330 s).
 # The bias fold's second form (opt-in variants mma_staged_fold(_pdl), KLAB_CUDA_STAGED_FOLD=1
 # for every mma_staged launch; docs/kernels/gemv.md "The bias fold, second form"). s22 c5's
 # first form was 16-26% slower; its SASS had lost the loop's 2-chunk unroll and took 95
