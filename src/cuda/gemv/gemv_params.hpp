@@ -59,10 +59,6 @@ struct GemvParams {
   // kernel ran before session 17; set by the launcher from KLAB_CUDA_WIDE_LOOP=indexed (a study
   // switch for A/B runs in one binary).
   bool wide_indexed_loop = false;
-  // mma_staged only, f16 4-bit: the bias fold (opt-in, see mma_staged.cuh), set by the
-  // `mma_staged_fold` variants; KLAB_CUDA_STAGED_FOLD=1 turns it on for every mma_staged launch
-  // (the fused decode blocks too).
-  bool staged_fold = false;
 };
 
 // Fills GemvParams from (already validated) arguments; layouts that were not uploaded stay null.
@@ -92,12 +88,8 @@ void launch_mma_async_pdl(const GemvParams& p, cudaStream_t stream);
 // per-warp cp.async ring; only where M x K x 2 bytes of x fit (mma_staged_fits). With norm_x
 // set, every block stages the normalized rows instead of copying x (the fused decode `staged`).
 bool mma_staged_fits(const GemvParams& p);
-bool mma_staged_fold_fits(const GemvParams& p);  // f16 x, 4-bit codes, and it fits
 void launch_mma_staged(const GemvParams& p, cudaStream_t stream);
 void launch_mma_staged_pdl(const GemvParams& p, cudaStream_t stream);
-// The same with the bias fold (f16 activations, 4-bit codes; opt-in, session 22).
-void launch_mma_staged_fold(const GemvParams& p, cudaStream_t stream);
-void launch_mma_staged_fold_pdl(const GemvParams& p, cudaStream_t stream);
 // Up to 32 tokens as 8-token n-tiles of one mma pass: W streamed once for a wide decode batch.
 void launch_mma_wide(const GemvParams& p, cudaStream_t stream);
 void launch_mma_wide_pdl(const GemvParams& p, cudaStream_t stream);

@@ -45,28 +45,6 @@ __device__ __forceinline__ void code_fragment(const CodeDecoder<T, Bits>& dec, c
   }
 }
 
-// acc += scale * d: rows g (d[0], d[1]) take sc.x, rows g + 8 (d[2], d[3]) sc.y.
-__device__ __forceinline__ void add_scaled(const float (&d)[4], float2 sc, float (&acc)[4]) {
-  acc[0] = fmaf(d[0], sc.x, acc[0]);
-  acc[1] = fmaf(d[1], sc.x, acc[1]);
-  acc[2] = fmaf(d[2], sc.y, acc[2]);
-  acc[3] = fmaf(d[3], sc.y, acc[3]);
-}
-
-// acc[i] += min * sum(x) over the sub-chunk (asymmetric codes): `ones` is the A operand whose
-// mma with x's fragments b0, b1 sums x's k rows (weights other than 1 undo a scaled staging).
-template <class T, int Tiles>
-__device__ __forceinline__ void add_min_terms(const std::uint32_t (&ones)[4],
-                                              const std::uint32_t (&b0)[2],
-                                              const std::uint32_t (&b1)[2],
-                                              const float2 (&mn)[Tiles], float (&acc)[Tiles][4]) {
-  float xsum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-  mma_m16n8k16<T>(xsum, ones, b0);
-  mma_m16n8k16<T>(xsum, ones, b1);
-#pragma unroll
-  for (int i = 0; i < Tiles; ++i) add_scaled(xsum, mn[i], acc[i]);
-}
-
 // acc[i] += scale * (codes of sub-chunk S of tile i) · x  (+ min * sum(x)).
 template <class T, int Bits, int S, int Tiles>
 __device__ __forceinline__ void mma_sub_chunk(const CodeDecoder<T, Bits>& dec,
@@ -82,12 +60,24 @@ __device__ __forceinline__ void mma_sub_chunk(const CodeDecoder<T, Bits>& dec,
     mma_m16n8k16<T>(d, a, b0);
     code_fragment<T, Bits, S, 1>(dec, q[i], a);
     mma_m16n8k16<T>(d, a, b1);
-    add_scaled(d, sc[i], acc[i]);
+    acc[i][0] = fmaf(d[0], sc[i].x, acc[i][0]);
+    acc[i][1] = fmaf(d[1], sc[i].x, acc[i][1]);
+    acc[i][2] = fmaf(d[2], sc[i].y, acc[i][2]);
+    acc[i][3] = fmaf(d[3], sc[i].y, acc[i][3]);
   }
   if (asymmetric) {
     constexpr std::uint32_t one = ones_pair_bits<T>();
     const std::uint32_t ones[4] = {one, one, one, one};
-    add_min_terms<T, Tiles>(ones, b0, b1, mn, acc);
+    float xsum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    mma_m16n8k16<T>(xsum, ones, b0);
+    mma_m16n8k16<T>(xsum, ones, b1);
+#pragma unroll
+    for (int i = 0; i < Tiles; ++i) {
+      acc[i][0] = fmaf(xsum[0], mn[i].x, acc[i][0]);
+      acc[i][1] = fmaf(xsum[1], mn[i].x, acc[i][1]);
+      acc[i][2] = fmaf(xsum[2], mn[i].y, acc[i][2]);
+      acc[i][3] = fmaf(xsum[3], mn[i].y, acc[i][3]);
+    }
   }
 }
 

@@ -61,24 +61,4 @@ void launch_mma_staged_pdl(const GemvParams& p, cudaStream_t stream) {
   dispatch_act(p.act, [&](auto t) { staged::launch_act<decltype(t)>(p, stream, true); });
 }
 
-namespace {
-GemvParams with_fold(GemvParams p) {
-  p.staged_fold = true;
-  return p;
-}
-}  // namespace
-
-bool mma_staged_fold_fits(const GemvParams& p) {
-  const GemvParams q = with_fold(p);
-  return staged::folds(q) && staged::fits(q);
-}
-
-void launch_mma_staged_fold(const GemvParams& p, cudaStream_t stream) {
-  staged::launch_act<__half>(with_fold(p), stream, false);
-}
-
-void launch_mma_staged_fold_pdl(const GemvParams& p, cudaStream_t stream) {
-  staged::launch_act<__half>(with_fold(p), stream, true);
-}
-
 }  // namespace klab::cuda::gemv_impl

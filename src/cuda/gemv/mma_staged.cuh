@@ -15,22 +15,6 @@
 // PDL: scales and the first D - 1 chunks are requested before griddepcontrol.wait, x after it;
 // dependents are released after the main loop.
 //
-// Bias fold (`Fold`; opt-in, f16 activations and 4-bit codes only): a 4-bit pair decodes with
-// one LOP3 to 1024 + q (even pairs) or 1024 + 16 q (odd pairs) and the mma takes that as it is,
-// so the bias op each pair costs (HSUB2 / HFMA2, 16 of the loop's 89 instructions a chunk at
-// 4 warps, H200 SASS) leaves the loop. The odd pairs meet the x halves at offsets 2, 3, 6, 7 of
-// each lane's 8-column item, so those are staged divided by 16 (exact for normal f16), and the
-// mma's C starts at -corr, corr[32-column block][token] = (1024 + z) sum(x even slots) +
-// (1024 + 16 z) sum(x/16 odd slots), computed once per block from the staged x; the
-// sub-chunk's mma then yields sum((q - z) x) as before (f32 carries the 1024 x terms: relative
-// error ~1e-5 of a block's sum, under f16's rounding of the output).
-// History (s22): the first form measured 14.23 against 12.23 µs at 12288 x 4096 (c5). Its
-// SASS: the main loop had lost the 2-chunk unroll (ptxas) and, with the corr negation and a
-// lane predicate, took 95 instructions a chunk against 89. This form stores -corr, pads the
-// token rows to a power of two (every lane loads, no predicate) and unrolls the loop by 2
-// explicitly; the default path keeps x's cp.async staging (its SASS: the same instructions as
-// before the fold; the SwiGLU kernels' order differs).
-//
 // RMSNorm prologue (GemvParams::norm_x set; the fused decode `staged` variant): instead of
 // copying x, every block reads the f32 rows (the residual stream, after griddepcontrol.wait),
 // sums their squares, and writes act(x * inv_rms * w) into the same staged x region, zero past
@@ -39,7 +23,6 @@
 #pragma once
 
 #include <algorithm>
-#include <type_traits>
 
 #include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/env_switch.hpp"
@@ -60,19 +43,12 @@ constexpr std::int64_t kMaxXBytes = 64 * 1024;
 constexpr std::size_t kMaxDynamicSmem = 219 * 1024;
 
 // Byte sizes of the shared-memory regions (host and device agree through this).
-// corr (Fold only): f32 [cols / 32][corr_tokens(M) / 2][4], each token pair's C start
-// {-corr(2p), -corr(2p + 1), -corr(2p), -corr(2p + 1)}: one 16-byte load is a lane's whole C.
 struct Smem {
-  std::uint32_t x, scales, corr;
+  std::uint32_t x, scales;
   __host__ __device__ Smem(int M, std::int64_t cols_padded, std::int64_t groups, int tiles,
-                           bool asym, bool fold)
+                           bool asym)
       : x(static_cast<std::uint32_t>(M * cols_padded * 2)),
-        scales(static_cast<std::uint32_t>(tiles * groups * 32 * (asym ? 2 : 1))),
-        corr(fold ? static_cast<std::uint32_t>(cols_padded / 32 * corr_tokens(M) * 8) : 0) {}
-  // Tokens a corr row holds: 2, 4 or 8, a power of two so lane t reads tokens (2t, 2t + 1)
-  // masked into the row; the lanes whose tokens are past M read others' sums, which feed only
-  // the mma columns that are never stored.
-  __host__ __device__ static int corr_tokens(int M) { return M <= 2 ? 2 : M <= 4 ? 4 : 8; }
+        scales(static_cast<std::uint32_t>(tiles * groups * 32 * (asym ? 2 : 1))) {}
 };
 
 constexpr std::size_t ring_bytes(int warps, int depth, int tiles) {
@@ -117,92 +93,6 @@ __device__ __forceinline__ void sts128_at(std::uint32_t a, const uint4& v) {
   asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" ::"r"(a), "r"(v.x), "r"(v.y), "r"(v.z),
                "r"(v.w)
                : "memory");
-}
-
-// ---- Bias fold (Fold) ---------------------------------------------------------------------------
-
-constexpr float kOddSlotScale = 1.0f / 16.0f;  // x halves 2, 3, 6, 7 of an item, staged / 16
-
-// 4-bit pair J of a code word as the f16 pair the mma takes: 1024 + q (even J) or 1024 + 16 q
-// (odd J, the nibble left in place), one LOP3 (CodeDecoder<__half, 4>::pair without its bias op).
-template <int J>
-__device__ __forceinline__ std::uint32_t biased_pair(std::uint32_t w, std::uint32_t magic) {
-  const std::uint32_t v = w >> (8 * (J / 2));
-  return J % 2 == 0 ? and_or<0x000F000Fu>(v, magic) : and_or<0x00F000F0u>(v, magic);
-}
-
-// code_fragment's A operand for 4-bit sub-chunk S, k-half J, biased: a[2], a[3] (the mma's k
-// rows 8..15, met by b[1]: the item's halves 2, 3 / 6, 7) hold the odd pairs.
-template <int S, int J>
-__device__ __forceinline__ void biased_fragment(const uint4& q, std::uint32_t magic,
-                                                std::uint32_t (&a)[4]) {
-  const std::uint32_t wg = word_of<2 * S>(q), wg8 = word_of<2 * S + 1>(q);
-  a[0] = biased_pair<2 * J>(wg, magic);
-  a[1] = biased_pair<2 * J>(wg8, magic);
-  a[2] = biased_pair<2 * J + 1>(wg, magic);
-  a[3] = biased_pair<2 * J + 1>(wg8, magic);
-}
-
-// mma_sub_chunk (mma_gemv.cuh) on biased fragments: C starts at -corr of the lane's tokens
-// (2t, 2t + 1), loaded from c_s once a tile straight into the mma's registers (a shared copy
-// costs one load where register copies of one load cost 4 moves a tile), so d is
-// sum((q - z) x) again before the scale. The asymmetric sum(x) mma
-// weights the odd slots by 16 to undo their staging.
-template <int S, int Tiles>
-__device__ __forceinline__ void mma_sub_chunk_folded(const uint4 (&q)[Tiles], const uint4& xv,
-                                                     const float2 (&sc)[Tiles],
-                                                     const float2 (&mn)[Tiles], bool asymmetric,
-                                                     std::uint32_t c_s, std::uint32_t magic,
-                                                     float (&acc)[Tiles][4]) {
-  const std::uint32_t b0[2] = {xv.x, xv.y}, b1[2] = {xv.z, xv.w};
-#pragma unroll
-  for (int i = 0; i < Tiles; ++i) {
-    const uint4 c = lds128_at(c_s);
-    float d[4] = {__uint_as_float(c.x), __uint_as_float(c.y), __uint_as_float(c.z),
-                  __uint_as_float(c.w)};
-    std::uint32_t a[4];
-    biased_fragment<S, 0>(q[i], magic, a);
-    mma_m16n8k16<__half>(d, a, b0);
-    biased_fragment<S, 1>(q[i], magic, a);
-    mma_m16n8k16<__half>(d, a, b1);
-    add_scaled(d, sc[i], acc[i]);
-  }
-  if (asymmetric) {
-    constexpr std::uint32_t one = 0x3C003C00u, sixteen = 0x4C004C00u;  // f16 pairs 1, 16
-    const std::uint32_t ones[4] = {one, one, sixteen, sixteen};
-    add_min_terms<__half, Tiles>(ones, b0, b1, mn, acc);
-  }
-}
-
-// -corr of every (32-column block, token) of the staged x, twice, into corr_s (Smem::corr's
-// layout; zero for the padding tokens). Reads the staged (odd slots / 16) halves; the caller's
-// barrier publishes the sums.
-template <int W>
-__device__ __noinline__ void stage_fold_corrections(std::uint32_t x_s, std::uint32_t corr_s, int M,
-                                                    int cols, int zero_point) {
-  const int mp = Smem::corr_tokens(M), blocks = cols / 32;
-  const float even_bias = 1024.0f + static_cast<float>(zero_point);
-  const float odd_bias = 1024.0f + 16.0f * static_cast<float>(zero_point);
-  for (int i = threadIdx.x; i < mp * blocks; i += W * 32) {
-    const int c32 = i / mp, m = i - c32 * mp;
-    float even = 0.0f, odd = 0.0f;
-    if (m < M) {
-#pragma unroll
-      for (int k = 0; k < 4; ++k) {
-        const uint4 v =
-            lds128_at(x_s + static_cast<std::uint32_t>((m * cols + c32 * 32 + 8 * k) * 2));
-        const float2 e0 = f16x2_bits_to_float2(v.x), o0 = f16x2_bits_to_float2(v.y);
-        const float2 e1 = f16x2_bits_to_float2(v.z), o1 = f16x2_bits_to_float2(v.w);
-        even += (e0.x + e0.y) + (e1.x + e1.y);
-        odd += (o0.x + o0.y) + (o1.x + o1.y);
-      }
-    }
-    const float neg = -(even_bias * even + odd_bias * odd);
-    const std::uint32_t at =
-        corr_s + static_cast<std::uint32_t>(((c32 * mp + (m & ~1)) * 2 + (m & 1)) * 4);
-    asm volatile("st.shared.f32 [%0], %1;\n st.shared.f32 [%0+8], %1;\n" ::"r"(at), "f"(neg)
-                 : "memory");
-  }
 }
 
 // What the norm prologue reads: a few registers, not the parameter struct (the prologue is an
@@ -282,7 +172,7 @@ __device__ __forceinline__ void norm_inv_rms(const NormRows& n, float* scratch) 
 // Out of line on purpose: inlined, it changed the register allocation of the main loop that
 // follows (4-bit SwiGLU asymmetric spilled 16 bytes there at the 64-register bound); as a call
 // it costs a few stack stores once per block.
-template <class T, int W, bool Fold>
+template <class T, int W>
 __device__ __noinline__ void stage_normalized_x(const NormRows n, std::uint32_t xs,
                                                 float* scratch) {
   constexpr int kThreads = W * 32, kBatch = 2;
@@ -305,42 +195,11 @@ __device__ __noinline__ void stage_normalized_x(const NormRows n, std::uint32_t 
     for (int b = 0; b < kBatch; ++b) {
       const int i = i0 + b * kThreads;
       if (i >= items) break;
-      const auto h = [&](int j) {  // Fold: pairs 2 and 6 are odd slots (exact power-of-2 scale)
-        const float f = Fold && (j == 2 || j == 6) ? kOddSlotScale : 1.0f;
-        return pack2<T>(x[b].v[j] * r[b] * w[b].v[j] * f, x[b].v[j + 1] * r[b] * w[b].v[j + 1] * f);
+      const auto h = [&](int j) {
+        return pack2<T>(x[b].v[j] * r[b] * w[b].v[j], x[b].v[j + 1] * r[b] * w[b].v[j + 1]);
       };
       // Past K (x and w zero): 0 * r * 0 = 0, the padding the mma loop relies on.
       sts128_at(xs + static_cast<std::uint32_t>(i * 16), uint4{h(0), h(2), h(4), h(6)});
-    }
-  }
-}
-
-// The fold's x staging: x [M][K] into the staged region [M][cols] (zero past K, odd slots / 16)
-// through registers, since cp.async cannot scale on the way. Loads go out kBatch at a time (one
-// round trip for a decode row). Each thread's own stores; the caller's barrier publishes them.
-// Out of line for the reason stage_normalized_x is (inlined, it changed the main loop's
-// register allocation: 16 bytes of spills in 4-bit asymmetric SwiGLU).
-template <class T, int W>
-__device__ __noinline__ void stage_folded_x(const T* __restrict__ x, int M, int K, int cols,
-                                            std::uint32_t xs) {
-  constexpr int kThreads = W * 32, kBatch = 4;
-  const int row_items = cols / 8, items = M * row_items;
-  for (int i0 = threadIdx.x; i0 < items; i0 += kBatch * kThreads) {
-    uint4 v[kBatch];
-#pragma unroll
-    for (int b = 0; b < kBatch; ++b) {
-      const int i = i0 + b * kThreads;
-      const XItem it(i < items ? i : 0, row_items);
-      const bool live = i < items && it.c < K;  // the padded tail is zero
-      v[b] = live ? *reinterpret_cast<const uint4*>(x + std::int64_t{it.m} * K + it.c) : uint4{};
-    }
-#pragma unroll
-    for (int b = 0; b < kBatch; ++b) {
-      const int i = i0 + b * kThreads;
-      const __half2 f = __float2half2_rn(kOddSlotScale);
-      v[b].y = as_bits(__hmul2(bits_as<__half2>(v[b].y), f));
-      v[b].w = as_bits(__hmul2(bits_as<__half2>(v[b].w), f));
-      if (i < items) sts128_at(xs + static_cast<std::uint32_t>(i * 16), v[b]);
     }
   }
 }
@@ -356,10 +215,9 @@ static __device__ __noinline__ void prefetch_l2_after(const L2Ranges r, std::int
 }
 
 // Chunk j of warp w is chunk w + j * W of the block's tile.
-template <class T, int Bits, bool Swiglu, bool Asym, int W, int D, bool Fold>
+template <class T, int Bits, bool Swiglu, bool Asym, int W, int D>
 __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(GemvParams p) {
   static_assert((D & (D - 1)) == 0, "ring depth must be a power of two");
-  static_assert(!Fold || (Bits == 4 && std::is_same_v<T, __half>), "the fold is f16 4-bit");
   constexpr int kTiles = Swiglu ? 2 : 1;
   constexpr int kSub = Bits == 4 ? 2 : 1;
   constexpr int kChunkCols = 256 / Bits;
@@ -374,13 +232,12 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   const int groups = static_cast<int>(p.tw.groups_padded());
   const int K = static_cast<int>(p.K);
   const std::int64_t tile = blockIdx.x;
-  const Smem sz(p.M, cols, groups, kTiles, Asym, Fold);
+  const Smem sz(p.M, cols, groups, kTiles, Asym);
   const std::uint32_t x_s = smem_addr(smem);
   const std::uint32_t scales_s = x_s + sz.x;
   const std::uint32_t mins_s = scales_s + static_cast<std::uint32_t>(kTiles * groups * 32);
-  const std::uint32_t corr_s = scales_s + sz.scales;
   const std::uint32_t ring_s =
-      corr_s + sz.corr + static_cast<std::uint32_t>(warp * D * kTiles * 512);
+      scales_s + sz.scales + static_cast<std::uint32_t>(warp * D * kTiles * 512);
   const int items = chunks > warp ? (chunks - warp + W - 1) / W : 0;
 
   // The tile's scale (min) lines: [tile][group][8 words], 2 x 16 bytes per group.
@@ -412,29 +269,19 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   decode::pdl_wait();  // x (and the residual read at the end) may come from the previous kernel
   if (p.norm_x != nullptr) {
     // `red` is free until the partial sums after the main loop (barriers in between).
-    stage_normalized_x<T, W, Fold>(NormRows(p, cols), x_s, &red[0][0][0][0]);
+    stage_normalized_x<T, W>(NormRows(p, cols), x_s, &red[0][0][0][0]);
   } else {
-    if constexpr (Fold) {
-      stage_folded_x<T, W>(static_cast<const T*>(p.x), p.M, K, cols, x_s);
-    } else {
-      const T* x = static_cast<const T*>(p.x);
-      const int x16 = p.M * cols / 8;
-      for (int i = threadIdx.x; i < x16; i += W * 32) {
-        const int m = i / (cols / 8), c = (i - m * (cols / 8)) * 8;
-        const bool in_k = c < K;  // the padded tail is zero
-        cp_async16_at(x_s + i * 16, x + (in_k ? std::int64_t{m} * K + c : 0), in_k);
-      }
+    const T* x = static_cast<const T*>(p.x);
+    const int x16 = p.M * cols / 8;
+    for (int i = threadIdx.x; i < x16; i += W * 32) {
+      const int m = i / (cols / 8), c = (i - m * (cols / 8)) * 8;
+      const bool in_k = c < K;  // the padded tail is zero
+      cp_async16_at(x_s + i * 16, x + (in_k ? std::int64_t{m} * K + c : 0), in_k);
     }
   }
-  cp_async_commit();  // x's copies (none with the fold)
-  // Everything in flight, the ring's first chunks too: waiting for the scales alone (their own
-  // group) measured no faster (s22 c3, H200: 12.31 vs 12.32 µs at 12288 x 4096).
+  cp_async_commit();
   cp_async_wait<0>();
   __syncthreads();
-  if constexpr (Fold) {
-    stage_fold_corrections<W>(x_s, corr_s, p.M, cols, p.zero_point);
-    __syncthreads();
-  }
 
   // Lanes g >= M read token 0's x: that only feeds mma columns g >= M, which are dropped.
   const std::uint32_t x_lane_s =
@@ -442,12 +289,8 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   const std::uint32_t scale_lane_s = scales_s + g * 4;
   const int gshift = p.group_shift;
   const CodeDecoder<T, Bits> dec(p.zero_point);
-  // Fold: the lane's token pair (2t, 2t + 1) masked into a corr row (Smem::corr_tokens).
-  const int corr_tokens = Smem::corr_tokens(p.M);
-  const std::uint32_t corr_lane_s =
-      corr_s + static_cast<std::uint32_t>((t & (corr_tokens / 2 - 1)) * 16);
   float acc[kTiles][4] = {};
-  const auto chunk_step = [&](int j) {
+  for (int j = 0; j < items; ++j) {
     // Groups committed after the prologue: j; chunk j's group is complete at D - 2 pending.
     cp_async_wait<D - 2>();
     __syncwarp();  // every lane's chunk j has landed; every lane is done with chunk j - 1
@@ -471,25 +314,10 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
         mn[i] = Asym ? f16x2_bits_to_float2(lds32_at(scale_lane_s + (mins_s - scales_s) + off))
                      : float2{};
       }
-      if constexpr (Fold) {
-        const std::uint32_t c_s =
-            corr_lane_s + static_cast<std::uint32_t>((col >> 5) * corr_tokens * 8);
-        mma_sub_chunk_folded<S, kTiles>(q, xv, sc, mn, Asym, c_s, dec.magic, acc);
-      } else {
-        mma_sub_chunk<T, Bits, S, kTiles>(dec, q, xv, sc, mn, Asym, acc);
-      }
+      mma_sub_chunk<T, Bits, S, kTiles>(dec, q, xv, sc, mn, Asym, acc);
     };
     sub(std::integral_constant<int, 0>{});
     if constexpr (kSub == 2) sub(std::integral_constant<int, 1>{});
-  };
-  // The fold's loop unrolled by 2 as ptxas does on its own for the default one (which, forced,
-  // spills in the asymmetric SwiGLU instantiations); left to itself it kept the fold's loop
-  // rolled (s22 c5's first form).
-  if constexpr (Fold) {
-#pragma unroll 2
-    for (int j = 0; j < items; ++j) chunk_step(j);
-  } else {
-    for (int j = 0; j < items; ++j) chunk_step(j);
   }
   if (p.l2_after.total != 0 && tile >= p.l2_after_first_block && threadIdx.x == 0)
     prefetch_l2_after(p.l2_after, tile, p.l2_after_first_block);
@@ -545,14 +373,6 @@ inline bool one_wave_search() {
   return on;
 }
 
-// The bias fold: f16 activations and 4-bit codes, when GemvParams::staged_fold is set (the
-// `mma_staged_fold` variants) or KLAB_CUDA_STAGED_FOLD=1 (every mma_staged launch; a study
-// switch, read once).
-inline bool folds(const GemvParams& p) {
-  static const bool all = env_equals("KLAB_CUDA_STAGED_FOLD", "1");
-  return (all || p.staged_fold) && p.act == DType::f16 && p.tw.bits == 4;
-}
-
 // Blocks of `warps` warps asking for `smem` dynamic and `static_smem` static bytes that one SM
 // holds at once (its shared memory and the 64-register bound). Host; mma_staged.cu.
 int blocks_per_sm(int warps, std::size_t smem, std::size_t static_smem);
@@ -566,8 +386,8 @@ inline Shape shape_of(const GemvParams& p) {
   s.warps = chunks >= 16 * 14 && p.tw.tiles() <= 3 * sms ? 16 : chunks >= 8 * 14 ? 8 : 4;
   if (forced_staged_warps() > 0) s.warps = forced_staged_warps();
   if (swiglu) s.warps = std::min(s.warps, 8);
-  const Smem sz(p.M, p.tw.cols_padded, p.tw.groups_padded(), tiles, p.tw.asymmetric, folds(p));
-  const std::size_t base = std::size_t{sz.x} + sz.scales + sz.corr;
+  const Smem sz(p.M, p.tw.cols_padded, p.tw.groups_padded(), tiles, p.tw.asymmetric);
+  const std::size_t base = std::size_t{sz.x} + sz.scales;
   // A grid that spills past one wave leaves its second wave's blocks streaming alone after the
   // first has left HBM idle: Llama-2-7B Q4_0 gate/up (688 tiles, 4 warps, 8 deep) held 4 blocks
   // an SM on an H100, 1.3 waves; 4 deep (SwiGLU only: two tiles, twice the ring) holds 6, one
@@ -609,9 +429,9 @@ inline bool fits(const GemvParams& p) {
 // than `smem`; no cap when the share would not fit one block.
 std::size_t spread_smem(std::int64_t blocks, std::size_t smem, std::size_t static_smem);
 
-template <class T, int Bits, bool Swiglu, bool Asym, int W, int D, bool Fold>
+template <class T, int Bits, bool Swiglu, bool Asym, int W, int D>
 void launch_kernel(const GemvParams& p, std::size_t smem, cudaStream_t stream, bool pdl) {
-  constexpr auto* kernel = &gemv_mma_staged_kernel<T, Bits, Swiglu, Asym, W, D, Fold>;
+  constexpr auto* kernel = &gemv_mma_staged_kernel<T, Bits, Swiglu, Asym, W, D>;
   static const std::size_t static_smem = [] {  // once: raise to the most any call asks for
     check(
         cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxDynamicSmem),
@@ -626,17 +446,10 @@ void launch_kernel(const GemvParams& p, std::size_t smem, cudaStream_t stream, b
                            pdl, "gemv_mma_staged_kernel", p);
 }
 
-template <class T, int Bits, bool Swiglu, bool Asym, int W, int D>
-void launch_fold(const GemvParams& p, std::size_t smem, cudaStream_t stream, bool pdl) {
-  if constexpr (Bits == 4 && std::is_same_v<T, __half>)
-    if (folds(p)) return launch_kernel<T, Bits, Swiglu, Asym, W, D, true>(p, smem, stream, pdl);
-  launch_kernel<T, Bits, Swiglu, Asym, W, D, false>(p, smem, stream, pdl);
-}
-
 template <class T, int Bits, bool Swiglu, int W, int D>
 void launch_depth(const GemvParams& p, std::size_t smem, cudaStream_t stream, bool pdl) {
-  p.tw.asymmetric ? launch_fold<T, Bits, Swiglu, true, W, D>(p, smem, stream, pdl)
-                  : launch_fold<T, Bits, Swiglu, false, W, D>(p, smem, stream, pdl);
+  p.tw.asymmetric ? launch_kernel<T, Bits, Swiglu, true, W, D>(p, smem, stream, pdl)
+                  : launch_kernel<T, Bits, Swiglu, false, W, D>(p, smem, stream, pdl);
 }
 
 // Only SwiGLU instantiates the 4-deep ring (shape_of never picks it for one tile).

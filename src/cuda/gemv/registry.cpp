@@ -130,16 +130,6 @@ registry::OpRegistry<GemvArgs> make_quant_registry() {
                 "mma_staged launched with PDL: scales and the first chunks requested before "
                 "griddepcontrol.wait (x, y after it; W must not be written by the previous kernel)",
                 staged_ok, gemv_impl::launch_mma_staged_pdl));
-  const auto staged_fold_ok = [](const GemvArgs& a) {
-    return quant_ok(a, kGemvMaxM) && tiled_ok(a) && vec_ok(a) &&
-           gemv_impl::mma_staged_fold_fits(params_of(a));
-  };
-  r.add(variant("mma_staged_fold",
-                "mma_staged with the bias fold (f16 x, 4-bit codes): pairs go to the mma as one "
-                "LOP3 each, odd x slots staged / 16, the mma's C starts at -corr (opt-in)",
-                staged_fold_ok, gemv_impl::launch_mma_staged_fold));
-  r.add(variant("mma_staged_fold_pdl", "mma_staged_fold launched with PDL (as mma_staged_pdl)",
-                staged_fold_ok, gemv_impl::launch_mma_staged_fold_pdl));
   const auto wide_ok = [](const GemvArgs& a) {
     return quant_ok(a, kGemvWideMaxM) && tiled_ok(a) && vec_ok(a);
   };

@@ -241,43 +241,6 @@ TEST_F(GemvQ, SpreadHintKeepsResults) {
                  staged);
 }
 
-// The opt-in bias fold (mma_staged_fold: 4-bit codes to the mma as LOP3 output, the odd x slots
-// staged / 16, the mma's C started at -corr): every token count of a corr row (1..8: rows of 2,
-// 4, 8 tokens, lanes whose tokens are past M), K not a multiple of 128, zero points 8 (symmetric)
-// and 0 (asymmetric, the sum-of-x mma weighting the odd slots by 16), GGUF Q4_0 / Q4_1, the
-// residual and SwiGLU epilogues and the Llama-2-7B shapes.
-TEST_F(GemvQ, StagedBiasFold) {
-  const std::set<std::string> fold = {"mma_staged_fold", "mma_staged_fold_pdl"};
-  const QuantMatrix sym = random_quant({4, 32, false}, 1000, 4128);
-  const QuantMatrix asym = random_quant({4, 32, true}, 1000, 4128);
-  for (const int M : {1, 2, 3, 5, 8}) {
-    check_variants(sym, nullptr, {M, 1000, 4128}, {.act = DType::f16, .out = DType::f16}, fold);
-    check_variants(asym, nullptr, {M, 1000, 4128}, {.act = DType::f16, .out = DType::f32}, fold);
-  }
-  const QuantMatrix g128 = random_quant({4, 128, true}, 600, 4224);
-  check_variants(g128, nullptr, {4, 600, 4224}, {.act = DType::f16}, fold);
-  const QuantMatrix q40 = random_gguf(GgufBlockType::q4_0, 4096, 4096);
-  check_variants(q40, nullptr, {1, 4096, 4096},
-                 {.act = DType::f16, .out = DType::f16, .epilogue = Epilogue::residual}, fold);
-  const QuantMatrix q41 = random_gguf(GgufBlockType::q4_1, 4096, 11008);
-  check_variants(q41, nullptr, {3, 4096, 11008}, {.act = DType::f16, .out = DType::f16}, fold);
-  const QuantMatrix qkv = random_quant({4, 32, false}, 12288, 4096);
-  check_variants(qkv, nullptr, {1, 12288, 4096}, {.act = DType::f16, .out = DType::f16}, fold);
-  const QuantMatrix g = random_quant({4, 32, false}, 11008, 4096);
-  const QuantMatrix u = random_quant({4, 32, false}, 11008, 4096);
-  check_variants(g, &u, {1, 11008, 4096},
-                 {.act = DType::f16, .out = DType::f16, .epilogue = Epilogue::swiglu}, fold);
-  const QuantMatrix ga = random_quant({4, 32, true}, 1000, 4128);
-  const QuantMatrix ua = random_quant({4, 32, true}, 1000, 4128);
-  check_variants(ga, &ua, {5, 1000, 4128}, {.act = DType::f16, .epilogue = Epilogue::swiglu}, fold);
-  // Not for bf16 activations or 8-bit codes.
-  const QuantMatrix w8 = random_quant({8, 32, false}, 1000, 4128);
-  const auto ran8 = check_variants(w8, nullptr, {1, 1000, 4128}, {.act = DType::f16}, {});
-  EXPECT_FALSE(ran8.count("mma_staged_fold"));
-  const auto ran_bf16 = check_variants(sym, nullptr, {1, 1000, 4128}, {.act = DType::bf16}, {});
-  EXPECT_FALSE(ran_bf16.count("mma_staged_fold"));
-}
-
 // Grids mma_staged reshapes into one wave on a 132-SM H100: Llama-2-7B's 4-bit gate/up (688
 // tiles: the 4-deep ring, 6 blocks an SM instead of 4), its 8-bit gate/up (4 warps instead of
 // 8, 4 deep) and 8-bit QKV (12288 rows: 4 warps instead of 8); M = 4 keeps the rule's shape.
