@@ -1,0 +1,11 @@
+// split_kv_mma_cluster_s3_spec's kernel (decode_cluster.cuh, 4 warps, 3-stage rings) for f16 K/V:
+// head dims 64 / 128 / 256. One translation unit per (dtype, CTA shape) keeps nvcc's work per file
+// small.
+#include "cuda/attn_decode/decode_cluster.cuh"
+
+namespace klab::cuda::decode {
+
+template int decode_cluster_size_typed<__half, 4, 3>(const DecodeParams& p);
+template void launch_decode_cluster_typed<__half, 4, 3>(const DecodeParams& p, cudaStream_t stream);
+
+}  // namespace klab::cuda::decode
