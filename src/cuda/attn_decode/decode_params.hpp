@@ -180,8 +180,8 @@ void launch_split_kv_mma_fused(const DecodeParams& p, cudaStream_t stream);
 template <class T>
 void launch_decode_mma_fused_typed(const DecodeParams& p, cudaStream_t stream);
 
-// ---- split_kv_mma_cluster[_w8|_s2|_s3_spec] (split_kv_mma_cluster.cu, decode_cluster.cuh): the
-// splits of one (sequence, KV head tile) form one thread-block cluster of p.max_splits CTAs (<= 16)
+// ---- split_kv_mma_cluster[_w8|_s2] (split_kv_mma_cluster.cu, decode_cluster.cuh): the splits
+// of one (sequence, KV head tile) form one thread-block cluster of p.max_splits CTAs (<= 16)
 // that merge their softmax states through distributed shared memory and write `out`
 // themselves: no partials in global memory, no arrival counters, no workspace, one launch.
 // p.chunk: the plan's guess of the cut (a paged CTA stages its block-table window for it while
@@ -190,7 +190,6 @@ enum class ClusterCta {
   w4,     // 4 warps, rings of up to 4 tiles per warp (D = 128: ~142 KiB, one CTA per SM)
   w8,     // 8 warps, rings of up to 4 tiles (D = 128: 3, ~206 KiB)
   w4_s2,  // 4 warps, 2-stage rings (D = 128: ~78 KiB, two CTAs per SM)
-  w4_s3,  // 4 warps, 3-stage rings (D = 128: ~110 KiB, still two CTAs per SM)
 };
 // (p.speculate selects the speculative prologue in any of them.)
 bool cluster_supports(const DecodeParams& p, ClusterCta cta);

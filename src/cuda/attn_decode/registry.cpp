@@ -171,10 +171,6 @@ registry::OpRegistry<DecodeAttnArgs> build() {
        "issued "
        "before the length arrives (rows past it masked, V rows zeroed; re-issued when the cut "
        "differs, so best when the plan was made for the actual lengths)"},
-      {"split_kv_mma_cluster_s3_spec", decode::ClusterCta::w4_s3, true,
-       "split_kv_mma_cluster_spec on 4-warp CTAs with 3-stage rings (~110 KiB at D = 128): two "
-       "fit an SM, so a GPC holds 16-CTA clusters and one long sequence's 8 KV heads stream from "
-       "~112 SMs instead of the 72 that 9-CTA clusters of one CTA an SM reach (H200)"},
       {"split_kv_mma_cluster_w4_spec", decode::ClusterCta::w4, true,
        "split_kv_mma_cluster_spec on split_kv_mma_cluster's CTA (4 warps, rings of 4 tiles): "
        "the speculative prologue with the deeper rings (H100: w4 streams long ranges faster, "

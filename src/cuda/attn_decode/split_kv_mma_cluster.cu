@@ -1,12 +1,11 @@
-// `split_kv_mma_cluster` (4 warps a CTA), `split_kv_mma_cluster_w8` (8 warps),
-// `split_kv_mma_cluster_s2` (4 warps, 2-stage rings) and `split_kv_mma_cluster_s3_spec` (4 warps,
-// 3-stage rings): the splits of each (sequence, KV head tile) are one thread-block cluster whose
-// CTAs merge their softmax states through distributed shared memory (decode_cluster.cuh). One
-// launch, under PDL; no workspace. The plan gives the cluster size (DecodePlan::cluster_splits,
-// <= 16; 0: the device cannot launch clusters) and the guess of the cut a paged CTA stages its
-// block-table window for (cluster_chunk); the launch shrinks the cluster when the device cannot
-// hold all of the grid's clusters at once. Sequences cut into one split are written by their
-// cluster's CTA 0.
+// `split_kv_mma_cluster` (4 warps a CTA), `split_kv_mma_cluster_w8` (8 warps) and
+// `split_kv_mma_cluster_s2` (4 warps, 2-stage rings): the splits of each (sequence, KV head
+// tile) are one thread-block cluster whose CTAs merge their softmax states through distributed
+// shared memory (decode_cluster.cuh). One launch, under PDL; no
+// workspace. The plan gives the cluster size (DecodePlan::cluster_splits, <= 16; 0: the device
+// cannot launch clusters) and the guess of the cut a paged CTA stages its block-table window
+// for (cluster_chunk); the launch shrinks the cluster when the device cannot hold all of the
+// grid's clusters at once. Sequences cut into one split are written by their cluster's CTA 0.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -44,8 +43,6 @@ int cluster_launch_size(const DecodeParams& p, ClusterCta cta) {
       return size_of<8, 4>(p);
     case ClusterCta::w4_s2:
       return size_of<4, 2>(p);
-    case ClusterCta::w4_s3:
-      return size_of<4, 3>(p);
   }
   return 0;
 }
@@ -63,8 +60,6 @@ void launch_split_kv_mma_cluster(const DecodeParams& p, cudaStream_t stream, Clu
       return launch<8, 4>(p, stream);
     case ClusterCta::w4_s2:
       return launch<4, 2>(p, stream);
-    case ClusterCta::w4_s3:
-      return launch<4, 3>(p, stream);
   }
   fail("decode_attention cluster: unknown CTA shape");
 }

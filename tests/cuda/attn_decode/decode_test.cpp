@@ -46,11 +46,10 @@ const std::vector<std::string> kVariants = {"block_per_head",
                                             "split_kv_mma_cluster_w8",
                                             "split_kv_mma_cluster_s2",
                                             "split_kv_mma_cluster_spec",
-                                            "split_kv_mma_cluster_s3_spec",
                                             "split_kv_mma_cluster_w4_spec"};
 const std::vector<std::string> kClusterVariants = {
-    "split_kv_mma_cluster",      "split_kv_mma_cluster_w8",      "split_kv_mma_cluster_s2",
-    "split_kv_mma_cluster_spec", "split_kv_mma_cluster_s3_spec", "split_kv_mma_cluster_w4_spec"};
+    "split_kv_mma_cluster", "split_kv_mma_cluster_w8", "split_kv_mma_cluster_s2",
+    "split_kv_mma_cluster_spec", "split_kv_mma_cluster_w4_spec"};
 const std::vector<std::string> kSplitVariants = [] {
   std::vector<std::string> v = {"split_kv", "split_kv_mma", "split_kv_mma_pdl",
                                 "split_kv_mma_onepass", "split_kv_mma_fused"};
@@ -502,8 +501,7 @@ TEST_F(DecodeSplitTest, ClusterSizesTheDeviceHolds) {
     const char* name;
   } ctas[] = {{cuda::decode::ClusterCta::w4, "split_kv_mma_cluster"},
               {cuda::decode::ClusterCta::w8, "split_kv_mma_cluster_w8"},
-              {cuda::decode::ClusterCta::w4_s2, "split_kv_mma_cluster_s2"},
-              {cuda::decode::ClusterCta::w4_s3, "split_kv_mma_cluster_s3_spec"}};
+              {cuda::decode::ClusterCta::w4_s2, "split_kv_mma_cluster_s2"}};
   for (const auto& c : ctas)
     for (const auto& [batch, q_heads, kv_heads, wanted] :
          {std::array{1, 32, 8, 16}, std::array{1, 32, 8, 8}, std::array{8, 32, 8, 2},
