@@ -32,7 +32,6 @@
 
 #include "cuda/attn_decode/decode_mma.cuh"
 #include "cuda/common/cluster.cuh"
-#include "cuda/common/l2_prefetch.cuh"
 #include "cuda/common/launch_attrs.hpp"
 
 namespace klab::cuda::decode {
@@ -145,21 +144,6 @@ __device__ __forceinline__ int window_pages(std::int64_t keys, int page_size) {
   return n < kPageWindow ? static_cast<int>(n) : kPageWindow;
 }
 
-// Asks the L2 for the K and V rows of a warp tile whose this-lane row offsets are `off` (-1:
-// none): lanes 2r and 2r + 1 of each group of 8 (the lanes sharing rows lane / 8 + 4 r) take
-// row r's K and V, one bulk prefetch each, so a tile costs one instruction a lane.
-template <int D, class T, int N>
-__device__ __forceinline__ void prefetch_tile_l2(const T* kg, const T* vg,
-                                                 const std::int64_t (&off)[N], int lane) {
-  const int slot = lane % 8, r = slot / 2;
-  std::int64_t o = -1;
-#pragma unroll
-  for (int k = 0; k < N; ++k)
-    if (k == r) o = off[k];
-  if (slot >= 2 * N || o < 0) return;
-  bulk_prefetch_l2(reinterpret_cast<const std::uint8_t*>((slot % 2 ? vg : kg) + o), D * sizeof(T));
-}
-
 // TileRows offset of a row the prologue leaves for after the PDL wait (valid offsets are >= 0,
 // rows to zero-fill are -1).
 constexpr std::int64_t kDeferredRow = -2;
@@ -236,9 +220,6 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   int begin = 0, end = 0, my_tiles = 0;
   PageWindow window;
   RowCursor<S::kRowsPerLane> cursor;
-  // l2_ahead: a second cursor p.l2_ahead tiles past the copies, for the L2 prefetches.
-  RowCursor<S::kRowsPerLane> ahead_cursor;
-  int ahead_tile = 0;
   auto key0 = [&](int i) { return begin + (warp + i * kWarps) * kMmaKeys; };
   auto set_range = [&](int first, int last) {
     begin = first;
@@ -246,19 +227,11 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
     const int block_tiles = (end - begin + kMmaKeys - 1) / kMmaKeys;
     my_tiles = block_tiles > warp ? (block_tiles - warp + kWarps - 1) / kWarps : 0;
     cursor.start(seq, key0(0), lane / 8, 4, kWarps * kMmaKeys);
-    ahead_tile = S::kStages - 1;  // the first tile the prologue does not copy
-    if (p.l2_ahead > 0) ahead_cursor.start(seq, key0(ahead_tile), lane / 8, 4, kWarps * kMmaKeys);
   };
   auto rows_of = [&](int i) {  // called for i = 0, 1, 2, ... in order after set_range
     TileRows<T, D> t;
     cursor.take(seq, window, i < my_tiles ? end : 0, t.off);
     return t;
-  };
-  auto prefetch_next_tile = [&] {  // tile ahead_tile, then the one after
-    std::int64_t off[S::kRowsPerLane];
-    ahead_cursor.take(seq, window, ahead_tile < my_tiles ? end : 0, off);
-    ++ahead_tile;
-    prefetch_tile_l2<D>(kg, vg, off, lane);
   };
   auto copy_row = [&](int stage, int r, std::int64_t src, bool valid) {
     copy_kv_row<S>(pipe, kg, vg, stage, r, lane, src, valid);
@@ -295,7 +268,6 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
       cp_async_commit();
     }
     ahead = rows_of(S::kStages - 1);
-    for (int j = 0; j < p.l2_ahead; ++j) prefetch_next_tile();
   };
 
   // Speculative (contiguous): the range of the plan's guessed cut, clamped to the rows the cache
@@ -386,7 +358,6 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
     if (next < my_tiles) load_tile(ahead, next % S::kStages);
     cp_async_commit();
     ahead = rows_of(next + 1);
-    if (p.l2_ahead > 0) prefetch_next_tile();  // tile next + l2_ahead
     cp_async_wait<S::kStages - 1>();
     const int k0 = key0(i);
     T* tk = pipe + (i % S::kStages) * S::kTileElems;

@@ -54,10 +54,6 @@ struct DecodeParams {
   // DecodeAttnArgs::history_ready (with indices_ready): K/V rows below each sequence's last
   // position may be copied before the PDL wait.
   bool history_ready = false;
-  // Cluster variants: each warp asks the L2 for the K/V rows of its tile l2_ahead tiles past the
-  // one it copies (cp.async.bulk.prefetch.L2), so more of a long range is in flight than its
-  // shared-memory ring holds; 0: off. KLAB_CUDA_DECODE_L2_AHEAD sets it (registry.cpp).
-  int l2_ahead = 0;
 };
 
 // How sequence b with `len` keys is cut: `count` splits of `chunk` tokens (the last shorter).

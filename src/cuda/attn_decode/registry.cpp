@@ -70,12 +70,6 @@ decode::DecodeParams cluster_params_of(const DecodeAttnArgs& a) {
   p.part_o = p.part_lse = nullptr;
   p.max_splits = a.plan ? a.plan->cluster_splits : 0;
   p.chunk = a.plan ? a.plan->cluster_chunk : 0;
-  // KLAB_CUDA_DECODE_L2_AHEAD = 0..16 tiles (a study switch, read once).
-  static const int l2_ahead = [] {
-    const int v = env_int("KLAB_CUDA_DECODE_L2_AHEAD");
-    return v >= 0 && v <= 16 ? v : 0;
-  }();
-  p.l2_ahead = l2_ahead;
   return p;
 }
 
