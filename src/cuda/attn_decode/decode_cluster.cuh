@@ -30,7 +30,6 @@
 #include <array>
 #include <cstdint>
 
-#include "cuda/attn_decode/combine_fused.cuh"
 #include "cuda/attn_decode/decode_mma.cuh"
 #include "cuda/common/cluster.cuh"
 #include "cuda/common/launch_attrs.hpp"
@@ -71,13 +70,10 @@ struct ClusterShape {
 // Thread = (output chunk of 8 columns of one head row, source CTA): `lanes` (a power of two >=
 // count) consecutive lanes read the same chunk from each source's shared memory, meet by
 // shuffles (max, then weighted sums) and one of them stores. The chunks are dealt over the n
-// CTAs of the cluster (this one is `rank` of `size`). Called by every thread of the CTA between
-// two cluster barriers. kGrouped: the merged rows are the cluster's partial (normalised o and
-// log2-sum-exp at slot `group` of the workspace), not `out`.
-template <class T, int D, int kThreads, bool kGrouped>
+// CTAs of the cluster. Called by every thread of the CTA between two cluster barriers.
+template <class T, int D, int kThreads>
 __device__ __forceinline__ void merge_cluster(const DecodeParams& p, std::uint32_t export_addr,
-                                              int b, int h0, int n_heads, int count, int rank,
-                                              int size, int group) {
+                                              int b, int h0, int n_heads, int count) {
   constexpr int kChunks = D / 8;
   int lanes = 2;
   while (lanes < count) lanes *= 2;
@@ -89,8 +85,8 @@ __device__ __forceinline__ void merge_cluster(const DecodeParams& p, std::uint32
   const std::uint32_t remote = cluster_map(export_addr, reads ? src : 0);
   const std::uint32_t remote_max = remote + sizeof(float) * kMmaRows * D;
   const std::uint32_t remote_sum = remote_max + sizeof(float) * kMmaRows;
-  const int stride = size * per_cta;
-  for (int first = rank * per_cta; first < items; first += stride) {
+  const int stride = static_cast<int>(gridDim.x) * per_cta;
+  for (int first = static_cast<int>(blockIdx.x) * per_cta; first < items; first += stride) {
     const int item = first + tid / lanes;
     const bool active = item < items;
     const int row = item / kChunks, c = item % kChunks;
@@ -112,16 +108,7 @@ __device__ __forceinline__ void merge_cluster(const DecodeParams& p, std::uint32
     for (int off = lanes / 2; off > 0; off /= 2)
 #pragma unroll
       for (int e = 0; e < 9; ++e) v[e] += __shfl_xor_sync(0xffffffffu, v[e], off);
-    if (kGrouped && active && src == 0) {
-      const float inv = v[8] > 0.0f ? 1.0f / v[8] : 0.0f;
-      const std::int64_t part =
-          (std::int64_t{b} * p.num_q_heads + h0 + row) * kMaxClusterGroups + group;
-      float* dst = p.part_o + part * D + c * 8;
-      *reinterpret_cast<float4*>(dst) = make_float4(v[0] * inv, v[1] * inv, v[2] * inv, v[3] * inv);
-      *reinterpret_cast<float4*>(dst + 4) =
-          make_float4(v[4] * inv, v[5] * inv, v[6] * inv, v[7] * inv);
-      if (c == 0) p.part_lse[part] = v[8] > 0.0f ? mx + log2f(v[8]) : -INFINITY;
-    } else if (active && src == 0) {
+    if (active && src == 0) {
       const float inv = v[8] > 0.0f ? 1.0f / v[8] : 0.0f;
       Vec16<T> out;
 #pragma unroll
@@ -161,7 +148,7 @@ __device__ __forceinline__ int window_pages(std::int64_t keys, int page_size) {
 // rows to zero-fill are -1).
 constexpr std::int64_t kDeferredRow = -2;
 
-template <class T, int D, int kWarps, int kMaxStages, bool kGrouped>
+template <class T, int D, int kWarps, int kMaxStages>
 __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodeParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   using S = ClusterShape<T, D, kWarps, kMaxStages>;
@@ -181,9 +168,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   const int group_end = hkv * group + group;
   const int n_heads = group_end - h0 < kMmaRows ? group_end - h0 : kMmaRows;
   const int b = blockIdx.z;
-  // The CTA's split of the sequence's range; kGrouped: grid x holds p.cluster_groups clusters of
-  // (n, 1, 1) a (sequence, head tile), else one (split == the CTA's rank).
-  const int split = blockIdx.x;
+  const int split = blockIdx.x;  // == the CTA's rank in its (n, 1, 1) cluster
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
 
   // In flight together: the length, the Q rows, a paged cache's block-table window for the
@@ -525,31 +510,13 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   }
   if (direct) return;
 
-  const int size =
-      kGrouped ? static_cast<int>(gridDim.x) / p.cluster_groups : static_cast<int>(gridDim.x);
-  const int cluster_group = kGrouped ? split / size : 0, rank = kGrouped ? split % size : split;
-  // CTAs of this cluster with keys (the cut's count runs over every group's CTAs).
-  const int with_keys = cut.count - cluster_group * size;
-  const int count = with_keys < 0 ? 0 : with_keys < size ? with_keys : size;
   cluster_sync();  // every CTA's state is written and visible to the cluster
-  merge_cluster<T, D, S::kThreads, kGrouped>(p, smem_addr(eo), b, h0, n_heads, count, rank, size,
-                                             cluster_group);
+  merge_cluster<T, D, S::kThreads>(p, smem_addr(eo), b, h0, n_heads, cut.count);
   // No CTA exits (releasing its shared memory) while another still reads it. The reads have
   // returned (their values are stored), so the arrive orders nothing: `out`'s stores drain
   // while the barrier completes instead of before it.
   cluster_arrive_relaxed();
   cluster_wait();
-  if constexpr (kGrouped) {
-    // The last of the grid's gridDim.x CTAs of this (sequence, head tile) to arrive merges the
-    // clusters' partials into `out` (combine_fused.cuh) and re-arms the counter.
-    unsigned* counter = p.counters + blockIdx.z * gridDim.y + blockIdx.y;
-    if (!arrive_last(counter, static_cast<int>(gridDim.x))) return;
-    DecodeParams parts = p;
-    parts.max_splits = kMaxClusterGroups;  // the partials' stride a head row
-    combine_partials<T, D, S::kThreads>(parts, b, h0, n_heads, p.cluster_groups,
-                                        reinterpret_cast<float*>(smem));
-    if (tid == 0) *counter = 0u;
-  }
 #else
   (void)p;
 #endif
@@ -557,12 +524,12 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
 
 // Clusters of n CTAs (index n = 1..16) of this kernel that the device holds at once; all zero
 // where it cannot launch them (no sm_90 image or device). Computed once per instantiation.
-template <class T, int D, int kWarps, int kMaxStages, bool kGrouped>
+template <class T, int D, int kWarps, int kMaxStages>
 const std::array<int, kClusterMaxSplits + 1>& cluster_capacity() {
   using S = ClusterShape<T, D, kWarps, kMaxStages>;
   static const std::array<int, kClusterMaxSplits + 1> capacity = [] {
     std::array<int, kClusterMaxSplits + 1> c{};
-    const auto kernel = decode_cluster_kernel<T, D, kWarps, kMaxStages, kGrouped>;
+    const auto kernel = decode_cluster_kernel<T, D, kWarps, kMaxStages>;
     if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              static_cast<int>(S::kSmemBytes)) != cudaSuccess ||
         cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) !=
@@ -600,95 +567,66 @@ inline int fit_cluster(const std::array<int, kClusterMaxSplits + 1>& capacity, i
   return 1;
 }
 
-// kGrouped: a (sequence, head tile) in `groups` clusters of n, all of the grid's clusters
-// resident at once, for the most CTAs (fewest groups on a tie); at most one CTA for 256 of the
-// planned keys. One group when no grouping beats the single cluster's fit.
-struct ClusterFit {
-  int n = 0;
-  int groups = 1;
-};
-inline ClusterFit fit_grouped(const std::array<int, kClusterMaxSplits + 1>& capacity, int wanted,
-                              std::int64_t clusters, std::int64_t planned_keys) {
-  ClusterFit best{fit_cluster(capacity, wanted, clusters), 1};
-  const std::int64_t most = planned_keys / 256;
-  for (int g = 2; g <= kMaxClusterGroups; ++g)
-    for (int n = kClusterMaxSplits; n >= 1; --n) {
-      if (capacity[n] < g * clusters) continue;
-      if (n * g > best.n * best.groups && n * g <= most) best = {n, g};
-      break;
-    }
-  return best;
-}
-
 inline int cluster_heads(const DecodeParams& p) {
   const int group = p.num_q_heads / p.cache.num_kv_heads;
   return p.cache.num_kv_heads * ((group + kMmaRows - 1) / kMmaRows);
 }
 
-template <class T, int D, int kWarps, int kMaxStages, bool kGrouped>
-ClusterFit cluster_fit(const DecodeParams& p) {
-  const auto& capacity = cluster_capacity<T, D, kWarps, kMaxStages, kGrouped>();
-  if (capacity[1] < 1) return {};
-  const std::int64_t clusters = std::int64_t{cluster_heads(p)} * p.batch;
-  if constexpr (kGrouped)
-    return fit_grouped(capacity, p.max_splits, clusters,
-                       std::int64_t{p.chunk} * (p.max_splits < 1 ? 1 : p.max_splits));
-  return {fit_cluster(capacity, p.max_splits, clusters), 1};
-}
-
-template <class T, int D, int kWarps, int kMaxStages, bool kGrouped>
+template <class T, int D, int kWarps, int kMaxStages>
 void launch_cluster_dim(const DecodeParams& p, cudaStream_t stream) {
   using S = ClusterShape<T, D, kWarps, kMaxStages>;
-  const ClusterFit fit = cluster_fit<T, D, kWarps, kMaxStages, kGrouped>(p);
-  if (fit.n < 1) fail("decode_attention cluster: this device cannot launch the kernel");
-  const int n = fit.n, splits = fit.n * fit.groups;
+  const auto& capacity = cluster_capacity<T, D, kWarps, kMaxStages>();
+  if (capacity[1] < 1) fail("decode_attention cluster: this device cannot launch the kernel");
   const int heads = cluster_heads(p);
+  const int n = fit_cluster(capacity, p.max_splits, std::int64_t{heads} * p.batch);
   DecodeParams q = p;
   q.max_splits = n;
-  q.cluster_groups = fit.groups;
-  // The window guess for `splits` splits of the range the plan guessed for its own count.
-  if (splits != p.max_splits && p.chunk > 0)
-    q.chunk = cluster_split(p.chunk * (p.max_splits < 1 ? 1 : p.max_splits), splits).chunk;
+  // The window guess for n splits of the range the plan guessed for its own count.
+  if (n != p.max_splits && p.chunk > 0)
+    q.chunk = cluster_split(p.chunk * (p.max_splits < 1 ? 1 : p.max_splits), n).chunk;
 
   cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3(static_cast<unsigned>(splits), static_cast<unsigned>(heads),
-                     static_cast<unsigned>(p.batch));
+  cfg.gridDim =
+      dim3(static_cast<unsigned>(n), static_cast<unsigned>(heads), static_cast<unsigned>(p.batch));
   cfg.blockDim = dim3(S::kThreads);
   cfg.dynamicSmemBytes = S::kSmemBytes;
   cfg.stream = stream;
   LaunchAttrs attrs;
   attrs.pdl(true).cluster(static_cast<unsigned>(n)).apply(cfg);
   constexpr const char* what = "decode_attention mma cluster";
-  check(cudaLaunchKernelEx(&cfg, decode_cluster_kernel<T, D, kWarps, kMaxStages, kGrouped>, q),
-        what);
+  check(cudaLaunchKernelEx(&cfg, decode_cluster_kernel<T, D, kWarps, kMaxStages>, q), what);
   check_launch(what);
 }
 
-// Explicitly instantiated per dtype and CTA shape in decode_cluster[_w8|_s2|_grouped]_<dtype>.cu.
+// Explicitly instantiated per dtype and CTA shape in decode_cluster[_w8|_s2]_<dtype>.cu.
 // The cluster size a launch of p takes (0: the device cannot launch the kernel).
-template <class T, int kWarps, int kMaxStages, bool kGrouped>
+template <class T, int kWarps, int kMaxStages>
 int decode_cluster_size_typed(const DecodeParams& p) {
+  const std::int64_t clusters = std::int64_t{cluster_heads(p)} * p.batch;
+  auto size = [&](const std::array<int, kClusterMaxSplits + 1>& c) {
+    return c[1] >= 1 ? fit_cluster(c, p.max_splits, clusters) : 0;
+  };
   switch (p.cache.head_dim) {
     case 64:
-      return cluster_fit<T, 64, kWarps, kMaxStages, kGrouped>(p).n;
+      return size(cluster_capacity<T, 64, kWarps, kMaxStages>());
     case 128:
-      return cluster_fit<T, 128, kWarps, kMaxStages, kGrouped>(p).n;
+      return size(cluster_capacity<T, 128, kWarps, kMaxStages>());
     case 256:
-      return cluster_fit<T, 256, kWarps, kMaxStages, kGrouped>(p).n;
+      return size(cluster_capacity<T, 256, kWarps, kMaxStages>());
     default:
       return 0;
   }
 }
 
-template <class T, int kWarps, int kMaxStages, bool kGrouped>
+template <class T, int kWarps, int kMaxStages>
 void launch_decode_cluster_typed(const DecodeParams& p, cudaStream_t stream) {
   switch (p.cache.head_dim) {
     case 64:
-      return launch_cluster_dim<T, 64, kWarps, kMaxStages, kGrouped>(p, stream);
+      return launch_cluster_dim<T, 64, kWarps, kMaxStages>(p, stream);
     case 128:
-      return launch_cluster_dim<T, 128, kWarps, kMaxStages, kGrouped>(p, stream);
+      return launch_cluster_dim<T, 128, kWarps, kMaxStages>(p, stream);
     case 256:
-      return launch_cluster_dim<T, 256, kWarps, kMaxStages, kGrouped>(p, stream);
+      return launch_cluster_dim<T, 256, kWarps, kMaxStages>(p, stream);
     default:
       fail("decode_attention cluster: head_dim must be 64, 128 or 256");
   }

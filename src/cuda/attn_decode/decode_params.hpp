@@ -54,9 +54,6 @@ struct DecodeParams {
   // DecodeAttnArgs::history_ready (with indices_ready): K/V rows below each sequence's last
   // position may be copied before the PDL wait.
   bool history_ready = false;
-  // split_kv_mma_cluster_grouped: clusters a (sequence, head tile), set at launch; their partials
-  // take slots 0 .. cluster_groups - 1 of kMaxClusterGroups a head row in part_o / part_lse.
-  int cluster_groups = 1;
 };
 
 // How sequence b with `len` keys is cut: `count` splits of `chunk` tokens (the last shorter).
@@ -108,8 +105,6 @@ constexpr SeqSplit fused_split(int len, int max_splits, std::int64_t target) {
 // fixed at launch, at most kClusterMaxSplits: the non-portable cluster limit of sm_90), chunks
 // rounded to the 16-key warp tile. CTAs past `count` get no keys; zero keys: no splits.
 constexpr int kClusterMaxSplits = 16;
-// split_kv_mma_cluster_grouped: at most this many clusters a (sequence, head tile).
-constexpr int kMaxClusterGroups = 4;
 constexpr int kClusterRound = 16;
 constexpr SeqSplit cluster_split(int len, int n) {
   if (len <= 0) return {0, kClusterRound};
@@ -195,9 +190,6 @@ enum class ClusterCta {
   w4,     // 4 warps, rings of up to 4 tiles per warp (D = 128: ~142 KiB, one CTA per SM)
   w8,     // 8 warps, rings of up to 4 tiles (D = 128: 3, ~206 KiB)
   w4_s2,  // 4 warps, 2-stage rings (D = 128: ~78 KiB, two CTAs per SM)
-  // w8 in up to kMaxClusterGroups clusters a (sequence, head tile), merged through the
-  // workspace by the last CTA to arrive (needs p.counters, p.part_o, p.part_lse)
-  w8_grouped,
 };
 // (p.speculate selects the speculative prologue in any of them.)
 bool cluster_supports(const DecodeParams& p, ClusterCta cta);
@@ -205,9 +197,9 @@ void launch_split_kv_mma_cluster(const DecodeParams& p, cudaStream_t stream, Clu
 // The cluster size launch_split_kv_mma_cluster takes for p (p.max_splits shrunk until all of
 // the grid's clusters are resident at once, as the device reports); 0: it cannot launch.
 int cluster_launch_size(const DecodeParams& p, ClusterCta cta);
-template <class T, int kWarps, int kMaxStages, bool kGrouped = false>
+template <class T, int kWarps, int kMaxStages>
 int decode_cluster_size_typed(const DecodeParams& p);
-template <class T, int kWarps, int kMaxStages, bool kGrouped = false>
+template <class T, int kWarps, int kMaxStages>
 void launch_decode_cluster_typed(const DecodeParams& p, cudaStream_t stream);
 
 }  // namespace klab::cuda::decode

@@ -1,5 +1,4 @@
 // The decode_attention op: argument checks, its variants, the auto choice and the entry point.
-#include <algorithm>
 #include <cmath>
 #include <string>
 #include <string_view>
@@ -72,25 +71,6 @@ decode::DecodeParams cluster_params_of(const DecodeAttnArgs& a) {
   p.max_splits = a.plan ? a.plan->cluster_splits : 0;
   p.chunk = a.plan ? a.plan->cluster_chunk : 0;
   return p;
-}
-
-// split_kv_mma_cluster_grouped: the cluster partition, with the workspace's counters and its
-// partials at kMaxClusterGroups slots a head row (the plan's workspace holds at least that many
-// when either of its split counts does; else the variant does not support the call).
-decode::DecodeParams grouped_params_of(const DecodeAttnArgs& a) {
-  decode::DecodeParams p = cluster_params_of(a);
-  if (!a.plan || !a.workspace ||
-      std::max(a.plan->max_splits, a.plan->fused_splits) < decode::kMaxClusterGroups)
-    return p;
-  p.counters = static_cast<unsigned*>(a.workspace);
-  p.part_o = reinterpret_cast<float*>(static_cast<char*>(a.workspace) + decode::kCounterBytes);
-  p.part_lse =
-      p.part_o + std::int64_t{p.batch} * p.num_q_heads * decode::kMaxClusterGroups * a.q.dim(2);
-  return p;
-}
-
-decode::DecodeParams params_for(const DecodeAttnArgs& a, decode::ClusterCta cta) {
-  return cta == decode::ClusterCta::w8_grouped ? grouped_params_of(a) : cluster_params_of(a);
 }
 
 bool has_split_plan(const DecodeAttnArgs& a) {
@@ -195,22 +175,16 @@ registry::OpRegistry<DecodeAttnArgs> build() {
        "split_kv_mma_cluster_spec on split_kv_mma_cluster's CTA (4 warps, rings of 4 tiles): "
        "the speculative prologue with the deeper rings (H100: w4 streams long ranges faster, "
        "w8 + speculation starts sooner)"},
-      {"split_kv_mma_cluster_grouped", decode::ClusterCta::w8_grouped, true,
-       "split_kv_mma_cluster_spec in up to 4 clusters a (sequence, KV head tile), as many CTAs as "
-       "the device holds at once (H200, 32 / 8 heads, one sequence: 2 clusters of 6 = 96 SMs, "
-       "where one cluster of 16 does not fit and takes 9 = 72); each cluster merges through "
-       "distributed shared memory into a partial in the workspace, the last CTA to arrive merges "
-       "the partials"},
   };
   for (const ClusterVariant& v : cluster_variants) {
     const decode::ClusterCta cta = v.cta;
     const bool speculate = v.speculate;
     r.add({v.name, v.description,
            [cta](const DecodeAttnArgs& a) {
-             return a.plan && decode::cluster_supports(params_for(a, cta), cta);
+             return a.plan && decode::cluster_supports(cluster_params_of(a), cta);
            },
            [cta, speculate](const DecodeAttnArgs& a, cudaStream_t s) {
-             decode::DecodeParams p = params_for(a, cta);
+             decode::DecodeParams p = cluster_params_of(a);
              p.speculate = speculate;
              decode::launch_split_kv_mma_cluster(p, s, cta);
            }});

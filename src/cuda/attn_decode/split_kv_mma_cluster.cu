@@ -1,7 +1,6 @@
-// `split_kv_mma_cluster` (4 warps a CTA), `split_kv_mma_cluster_w8` (8 warps),
-// `split_kv_mma_cluster_s2` (4 warps, 2-stage rings) and `split_kv_mma_cluster_grouped` (8 warps,
-// several clusters a head tile, merged through the workspace): the splits of each (sequence, KV
-// head tile) are one thread-block cluster whose CTAs merge their softmax states through distributed
+// `split_kv_mma_cluster` (4 warps a CTA), `split_kv_mma_cluster_w8` (8 warps) and
+// `split_kv_mma_cluster_s2` (4 warps, 2-stage rings): the splits of each (sequence, KV head
+// tile) are one thread-block cluster whose CTAs merge their softmax states through distributed
 // shared memory (decode_cluster.cuh). One launch, under PDL; no
 // workspace. The plan gives the cluster size (DecodePlan::cluster_splits, <= 16; 0: the device
 // cannot launch clusters) and the guess of the cut a paged CTA stages its block-table window
@@ -17,21 +16,20 @@ namespace klab::cuda::decode {
 
 namespace {
 
-template <int kWarps, int kMaxStages, bool kGrouped = false>
+template <int kWarps, int kMaxStages>
 int size_of(const DecodeParams& p) {
-  if (p.dtype == DType::f16)
-    return decode_cluster_size_typed<__half, kWarps, kMaxStages, kGrouped>(p);
+  if (p.dtype == DType::f16) return decode_cluster_size_typed<__half, kWarps, kMaxStages>(p);
   if (p.dtype == DType::bf16)
-    return decode_cluster_size_typed<__nv_bfloat16, kWarps, kMaxStages, kGrouped>(p);
+    return decode_cluster_size_typed<__nv_bfloat16, kWarps, kMaxStages>(p);
   return 0;
 }
 
-template <int kWarps, int kMaxStages, bool kGrouped = false>
+template <int kWarps, int kMaxStages>
 void launch(const DecodeParams& p, cudaStream_t stream) {
   if (p.dtype == DType::f16)
-    return launch_decode_cluster_typed<__half, kWarps, kMaxStages, kGrouped>(p, stream);
+    return launch_decode_cluster_typed<__half, kWarps, kMaxStages>(p, stream);
   if (p.dtype == DType::bf16)
-    return launch_decode_cluster_typed<__nv_bfloat16, kWarps, kMaxStages, kGrouped>(p, stream);
+    return launch_decode_cluster_typed<__nv_bfloat16, kWarps, kMaxStages>(p, stream);
   fail("decode_attention: K/V dtype must be f16 or bf16");
 }
 
@@ -45,20 +43,12 @@ int cluster_launch_size(const DecodeParams& p, ClusterCta cta) {
       return size_of<8, 4>(p);
     case ClusterCta::w4_s2:
       return size_of<4, 2>(p);
-    case ClusterCta::w8_grouped:
-      return size_of<8, 4, true>(p);
   }
   return 0;
 }
 
 bool cluster_supports(const DecodeParams& p, ClusterCta cta) {
   if (!mma_supports(p) || p.max_splits < 1 || p.max_splits > kClusterMaxSplits) return false;
-  if (cta == ClusterCta::w8_grouped) {  // the partials, and a counter a (sequence, head tile)
-    const int group = p.num_q_heads / p.cache.num_kv_heads;
-    const std::int64_t counters =
-        std::int64_t{p.batch} * p.cache.num_kv_heads * ((group + kMmaRows - 1) / kMmaRows);
-    if (!p.counters || !p.part_o || !p.part_lse || counters > kCounterSlots) return false;
-  }
   return cluster_launch_size(p, cta) >= 1;
 }
 
@@ -70,8 +60,6 @@ void launch_split_kv_mma_cluster(const DecodeParams& p, cudaStream_t stream, Clu
       return launch<8, 4>(p, stream);
     case ClusterCta::w4_s2:
       return launch<4, 2>(p, stream);
-    case ClusterCta::w8_grouped:
-      return launch<8, 4, true>(p, stream);
   }
   fail("decode_attention cluster: unknown CTA shape");
 }
