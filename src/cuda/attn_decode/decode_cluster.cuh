@@ -406,6 +406,11 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
     // Online softmax: head rows lane / 4 (elements 0, 1) and lane / 4 + 8 (elements 2, 3).
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
+      if (half == 1 && n_heads <= 8) {  // no head in rows 8..15: their P is 0, O stays unused
+#pragma unroll
+        for (int nt = 0; nt < 2; ++nt) s[nt][2] = s[nt][3] = 0.0f;
+        continue;
+      }
       float mx = fmaxf(row_max[half], fmaxf(fmaxf(s[0][2 * half], s[0][2 * half + 1]),
                                             fmaxf(s[1][2 * half], s[1][2 * half + 1])));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
@@ -422,10 +427,14 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
           sum += s[nt][e];
         }
       row_sum[half] = row_sum[half] * alpha + sum;  // lane-partial; reduced after the loop
+      // Along a long range the running max seldom moves: where no row of the warp's moved,
+      // alpha is exactly 1 and O's rescale (and the P V MMAs' wait on it) is skipped.
+      if (__any_sync(0xffffffffu, alpha != 1.0f)) {
 #pragma unroll
-      for (int nt = 0; nt < kDTiles; ++nt) {
-        o[nt][2 * half] *= alpha;
-        o[nt][2 * half + 1] *= alpha;
+        for (int nt = 0; nt < kDTiles; ++nt) {
+          o[nt][2 * half] *= alpha;
+          o[nt][2 * half + 1] *= alpha;
+        }
       }
     }
 
