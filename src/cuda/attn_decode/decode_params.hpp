@@ -190,7 +190,6 @@ enum class ClusterCta {
   w4,     // 4 warps, rings of up to 4 tiles per warp (D = 128: ~142 KiB, one CTA per SM)
   w8,     // 8 warps, rings of up to 4 tiles (D = 128: 3, ~206 KiB)
   w4_s2,  // 4 warps, 2-stage rings (D = 128: ~78 KiB, two CTAs per SM)
-  w12,    // 12 warps, 2-stage rings (D = 128: ~206 KiB): 3 warps a scheduler at one CTA an SM
 };
 // (p.speculate selects the speculative prologue in any of them.)
 bool cluster_supports(const DecodeParams& p, ClusterCta cta);

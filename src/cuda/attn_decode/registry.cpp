@@ -175,10 +175,6 @@ registry::OpRegistry<DecodeAttnArgs> build() {
        "split_kv_mma_cluster_spec on split_kv_mma_cluster's CTA (4 warps, rings of 4 tiles): "
        "the speculative prologue with the deeper rings (H100: w4 streams long ranges faster, "
        "w8 + speculation starts sooner)"},
-      {"split_kv_mma_cluster_w12_spec", decode::ClusterCta::w12, true,
-       "split_kv_mma_cluster_spec with 12 warps a CTA and 2-stage rings (the same 24 tiles in "
-       "flight an SM at D = 128): three warps a scheduler to hide the key loop's dependency "
-       "chains, which bound one long sequence's stream (ncu, H200)"},
   };
   for (const ClusterVariant& v : cluster_variants) {
     const decode::ClusterCta cta = v.cta;

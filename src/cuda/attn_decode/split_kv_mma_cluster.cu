@@ -43,8 +43,6 @@ int cluster_launch_size(const DecodeParams& p, ClusterCta cta) {
       return size_of<8, 4>(p);
     case ClusterCta::w4_s2:
       return size_of<4, 2>(p);
-    case ClusterCta::w12:
-      return size_of<12, 2>(p);
   }
   return 0;
 }
@@ -62,8 +60,6 @@ void launch_split_kv_mma_cluster(const DecodeParams& p, cudaStream_t stream, Clu
       return launch<8, 4>(p, stream);
     case ClusterCta::w4_s2:
       return launch<4, 2>(p, stream);
-    case ClusterCta::w12:
-      return launch<12, 2>(p, stream);
   }
   fail("decode_attention cluster: unknown CTA shape");
 }

@@ -46,11 +46,10 @@ const std::vector<std::string> kVariants = {"block_per_head",
                                             "split_kv_mma_cluster_w8",
                                             "split_kv_mma_cluster_s2",
                                             "split_kv_mma_cluster_spec",
-                                            "split_kv_mma_cluster_w4_spec",
-                                            "split_kv_mma_cluster_w12_spec"};
+                                            "split_kv_mma_cluster_w4_spec"};
 const std::vector<std::string> kClusterVariants = {
-    "split_kv_mma_cluster",      "split_kv_mma_cluster_w8",      "split_kv_mma_cluster_s2",
-    "split_kv_mma_cluster_spec", "split_kv_mma_cluster_w4_spec", "split_kv_mma_cluster_w12_spec"};
+    "split_kv_mma_cluster", "split_kv_mma_cluster_w8", "split_kv_mma_cluster_s2",
+    "split_kv_mma_cluster_spec", "split_kv_mma_cluster_w4_spec"};
 const std::vector<std::string> kSplitVariants = [] {
   std::vector<std::string> v = {"split_kv", "split_kv_mma", "split_kv_mma_pdl",
                                 "split_kv_mma_onepass", "split_kv_mma_fused"};
