@@ -75,6 +75,8 @@ double time_chain(bool pdl, const uint4* buf, const std::uint32_t* table, unsign
   const auto kernel = floor_kernel<kBody>;
   check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem),
         "smem attribute");
+  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1),
+        "cluster size attribute");  // 9 > the portable 8
   cudaLaunchAttribute attrs[2] = {};
   attrs[0].id = cudaLaunchAttributeClusterDimension;
   attrs[0].val.clusterDim.x = kCluster;
