@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Session 24 c4 (H200): the first part of the real model (the carried tree holds at most 64 MiB,
-# the model is 98 MB) kept in /tmp for c5, and the build c5 needs. No measurement.
+# Session 24 c4 (H200): the first third of the real model (the work tree and the carried files
+# fit 64 MiB of disk blocks a call; the model is 98 MB) kept in /tmp for c4b / c5, and the build
+# c5 needs. No measurement.
 set -uo pipefail
 cp .carry/model.a /tmp/m.a
 . scripts/device-runs/lib.sh

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Session 24 c5 (H200), right after c4 while warm (c4 left the real model's first part and the
+# Session 24 c5 (H200), right after c4 while warm (c4 and c4b left the real model's first two thirds and the
 # build in /tmp): on the final code (s23 c6's cluster decode loop), the two real-model engine
 # tests (greedy tokens equal the CPU's / the unfused path's), memcheck on a 16-token generation,
 # `klab generate` 256 tokens with and without CUDA graphs, and the default model's e2e rows.
 # Expectation: tests pass, memcheck 0 errors, e2e B=1 ~1,600-1,650 tok/s (s21: 1,640.4).
 set -uo pipefail
-test -f /tmp/m.a && test -x /tmp/klab-build/bin/klab || { echo COLD; exit 3; }
-cat /tmp/m.a .carry/model.b > /tmp/m.gguf
+test -f /tmp/m.b && test -x /tmp/klab-build/bin/klab || { echo COLD; exit 3; }
+cat /tmp/m.a /tmp/m.b .carry/model.c > /tmp/m.gguf
 mkdir -p ~/.local/share/klab/models
 ln -sf /tmp/m.gguf ~/.local/share/klab/models/SmolLM2-135M-Instruct.Q4_1.gguf
 . scripts/device-runs/lib.sh
