@@ -29,6 +29,7 @@
 
 #include <array>
 #include <cstdint>
+#include <type_traits>
 
 #include "cuda/attn_decode/decode_mma.cuh"
 #include "cuda/common/cluster.cuh"
@@ -233,13 +234,36 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
     cursor.take(seq, window, i < my_tiles ? end : 0, t.off);
     return t;
   };
+  // This lane's ring copies: row slot r (tile row lane / 8 + 4 r), chunks lane % 8 + 8 j. The
+  // swizzle (swizzled_chunk) of slots r and r + 2 is the same (their rows differ by 8) and the
+  // chunk step j only adds 8 chunks, so two shared addresses and the lane's K / V column
+  // pointers, computed once, give every copy as a base plus an immediate; the stage adds one
+  // product a tile. Why: rebuilt per copy (copy_kv_row) the addresses were ~50 SASS a row,
+  // ~200 of a tile's ~530 (s23 c5).
+  const std::uint32_t ring = smem_addr(pipe);
+  const std::uint32_t dst_even = ring + swizzled_chunk<S::kChunks>(lane / 8, lane % 8) * 16;
+  const std::uint32_t dst_odd = ring + swizzled_chunk<S::kChunks>(lane / 8 + 4, lane % 8) * 16;
+  const T* k_lane = kg + (lane % 8) * 8;
+  const T* v_lane = vg + (lane % 8) * 8;
   auto copy_row = [&](int stage, int r, std::int64_t src, bool valid) {
-    copy_kv_row<S>(pipe, kg, vg, stage, r, lane, src, valid);
+    constexpr std::uint32_t kTileBytes = S::kTileElems * sizeof(T);
+    constexpr std::uint32_t kVBytes = S::kStages * kTileBytes;  // V stages after the K stages
+    const std::uint32_t dst = ((r & 1) ? dst_odd : dst_even) +
+                              static_cast<std::uint32_t>(r >> 1) * (8 * S::kChunks * 16) +
+                              static_cast<std::uint32_t>(stage) * kTileBytes;
+    const T* ks = k_lane + src;
+    const T* vs = v_lane + src;
+#pragma unroll
+    for (int j = 0; j < S::kChunkGroups; ++j) {
+      cp_async16_at(dst + j * 128, ks + 64 * j, valid);
+      cp_async16_at(dst + kVBytes + j * 128, vs + 64 * j, valid);
+    }
   };
-  auto load_tile = [&](const TileRows<T, D>& t, int stage) {
+  // Only the prologue's tiles can hold the deferred row: the loop's copies skip that check.
+  auto load_tile = [&](const TileRows<T, D>& t, int stage, auto may_defer) {
 #pragma unroll
     for (int r = 0; r < S::kRowsPerLane; ++r) {
-      if (t.off[r] == kDeferredRow) continue;  // copied after the PDL wait
+      if (decltype(may_defer)::value && t.off[r] == kDeferredRow) continue;  // after the wait
       const bool valid = t.off[r] >= 0;
       copy_row(stage, r, valid ? t.off[r] : 0, valid);
     }
@@ -264,7 +288,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
           deferred_off = t.off[r];
           t.off[r] = kDeferredRow;
         }
-      if (s < my_tiles) load_tile(t, s);
+      if (s < my_tiles) load_tile(t, s, std::true_type{});
       cp_async_commit();
     }
     ahead = rows_of(S::kStages - 1);
@@ -355,7 +379,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
 
   for (int i = 0; i < my_tiles; ++i) {
     const int next = i + S::kStages - 1;
-    if (next < my_tiles) load_tile(ahead, next % S::kStages);
+    if (next < my_tiles) load_tile(ahead, next % S::kStages, std::false_type{});
     cp_async_commit();
     ahead = rows_of(next + 1);
     cp_async_wait<S::kStages - 1>();

@@ -57,14 +57,20 @@ struct RowCursor {
   bool tile_in_page = false;
   int index[N], row[N];  // paged: table index and row within the page (tile in page: [0] only)
   int step_pages = 0, step_rows = 0;
-  std::int64_t gap_offset = 0;  // tile in page: elements between a lane's rows
+  std::int64_t gap_offset = 0;  // tile in page, or contiguous: elements between a lane's rows
+  std::int64_t row0 = 0, step_offset = 0;  // contiguous: row 0's offset; the step's elements
 
   __device__ __forceinline__ void start(const CachedKv::Seq& s, int tile_key, int lane_row,
                                         int row_gap, int step_keys) {
     first = tile_key + lane_row;
     gap = row_gap;
     step = step_keys;
-    if (!s.paged) return;
+    if (!s.paged) {  // offsets walked by additions (the products per row were ~40 SASS a tile)
+      row0 = s.block * s.block_stride + std::int64_t{first} * s.row_stride;
+      gap_offset = std::int64_t{row_gap} * s.row_stride;
+      step_offset = std::int64_t{step_keys} * s.row_stride;
+      return;
+    }
     const int tile = row_gap * N;
     tile_in_page = s.page_size % tile == 0 && tile_key % tile == 0 && step_keys % tile == 0 &&
                    lane_row < row_gap;
@@ -92,10 +98,8 @@ struct RowCursor {
     const int limit = end < s.max_len ? end : static_cast<int>(s.max_len);
     if (!s.paged) {
 #pragma unroll
-      for (int r = 0; r < N; ++r) {
-        const int pos = first + gap * r;
-        off[r] = pos < limit ? s.block * s.block_stride + std::int64_t{pos} * s.row_stride : -1;
-      }
+      for (int r = 0; r < N; ++r) off[r] = first + gap * r < limit ? row0 + r * gap_offset : -1;
+      row0 += step_offset;
     } else if (tile_in_page) {
       // The lane's rows increase, so its row 0 past the limit means all of them are.
       const int page = first < limit ? w.page(s.table, index[0]) : -1;
