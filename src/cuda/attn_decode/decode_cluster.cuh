@@ -239,7 +239,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   // chunk step j only adds 8 chunks, so two shared addresses and the lane's K / V column
   // pointers, computed once, give every copy as a base plus an immediate; the stage adds one
   // product a tile. Why: rebuilt per copy (copy_kv_row) the addresses were ~50 SASS a row,
-  // ~200 of a tile's ~530 (s23 c5).
+  // ~200 of a tile's ~530 (cuobjdump, session 24); B=1 S=4096 -4% (paged16 -6.6%), H200 s24 c6.
   const std::uint32_t ring = smem_addr(pipe);
   const std::uint32_t dst_even = ring + swizzled_chunk<S::kChunks>(lane / 8, lane % 8) * 16;
   const std::uint32_t dst_odd = ring + swizzled_chunk<S::kChunks>(lane / 8 + 4, lane % 8) * 16;
