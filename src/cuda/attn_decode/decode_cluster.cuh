@@ -234,38 +234,14 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
     cursor.take(seq, window, i < my_tiles ? end : 0, t.off);
     return t;
   };
-  // This lane's ring copies: row slot r (tile row lane / 8 + 4 r), chunks lane % 8 + 8 j. The
-  // swizzle (swizzled_chunk) of slots r and r + 2 is the same (their rows differ by 8) and the
-  // chunk step j only adds 8 chunks, so two shared addresses and the lane's K / V column
-  // pointers, computed once, give every copy as a base plus an immediate; the stage adds one
-  // product a tile. Why: rebuilt per copy (copy_kv_row) the addresses were ~50 SASS a row,
-  // ~200 of a tile's ~530 (cuobjdump, session 24); B=1 S=4096 -4% (paged16 -6.6%), H200 s24 c6.
-  const std::uint32_t ring = smem_addr(pipe);
-  const std::uint32_t dst_even = ring + swizzled_chunk<S::kChunks>(lane / 8, lane % 8) * 16;
-  const std::uint32_t dst_odd = ring + swizzled_chunk<S::kChunks>(lane / 8 + 4, lane % 8) * 16;
-  const T* k_lane = kg + (lane % 8) * 8;
-  const T* v_lane = vg + (lane % 8) * 8;
-  auto copy_row = [&](int stage, int r, std::int64_t src, bool valid) {
-    constexpr std::uint32_t kTileBytes = S::kTileElems * sizeof(T);
-    constexpr std::uint32_t kVBytes = S::kStages * kTileBytes;  // V stages after the K stages
-    const std::uint32_t dst = ((r & 1) ? dst_odd : dst_even) +
-                              static_cast<std::uint32_t>(r >> 1) * (8 * S::kChunks * 16) +
-                              static_cast<std::uint32_t>(stage) * kTileBytes;
-    const T* ks = k_lane + src;
-    const T* vs = v_lane + src;
-#pragma unroll
-    for (int j = 0; j < S::kChunkGroups; ++j) {
-      cp_async16_at(dst + j * 128, ks + 64 * j, valid);
-      cp_async16_at(dst + kVBytes + j * 128, vs + 64 * j, valid);
-    }
-  };
+  const RingCopier<S, T> copier(pipe, kg, vg, lane);
   // Only the prologue's tiles can hold the deferred row: the loop's copies skip that check.
   auto load_tile = [&](const TileRows<T, D>& t, int stage, auto may_defer) {
 #pragma unroll
     for (int r = 0; r < S::kRowsPerLane; ++r) {
       if (decltype(may_defer)::value && t.off[r] == kDeferredRow) continue;  // after the wait
       const bool valid = t.off[r] >= 0;
-      copy_row(stage, r, valid ? t.off[r] : 0, valid);
+      copier.copy(stage, r, valid ? t.off[r] : 0, valid);
     }
   };
   // The first kStages - 1 tiles (with the first loop iteration's, every stage) go out before
@@ -349,7 +325,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   if (early_kv) {
     pdl_wait();
     if (deferred_stage >= 0) {  // the lanes holding the last row's chunks copy it now
-      copy_row(deferred_stage, deferred_r, deferred_off, true);
+      copier.copy(deferred_stage, deferred_r, deferred_off, true);
       cp_async_commit();  // waited for at its tile (the loop's own waits count groups)
     }
     load_q_rows();

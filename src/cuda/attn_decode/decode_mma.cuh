@@ -86,24 +86,44 @@ struct TileRows {
   std::int64_t off[MmaShape<T, D>::kRowsPerLane];
 };
 
-// This lane's 16-byte chunks of row slot r (tile row lane / 8 + 4 r) of pipeline stage `stage`
-// at `pipe` (a warp's K stages, then its V stages): the K and V rows at cache offset `src`,
-// zero-filled when not valid. S: the kernel's shape (MmaShape). The cluster kernel copies the same
-// slots from per-lane bases computed once (decode_cluster.cuh, copy_row): ~50 fewer SASS a row.
+// This lane's ring copies of a warp's K and V tiles: row slot r of a tile is tile row
+// lane / 8 + 4 r, and the lane copies its chunks lane % 8 + 8 j (j < kChunkGroups) of both the
+// K and the V row. The swizzle (swizzled_chunk) of slots r and r + 2 is the same (their rows
+// differ by 8) and the chunk step j only adds 8 chunks, so two shared addresses and the lane's
+// K / V column pointers, computed once, give every copy as a base plus an immediate; a stage
+// adds one product. S: the kernel's shape (MmaShape, ClusterShape): kChunks, kChunkGroups,
+// kTileElems, kStages (the V stages follow the K stages in the warp's ring).
+// Why: rebuilt per copy, the addresses were ~50 SASS a row, ~200 of a tile's ~530 (cuobjdump,
+// session 24); in the cluster kernel B=1 S=4096 -4% (paged16 -6.6%), H200 s24 c6.
 template <class S, class T>
-__device__ __forceinline__ void copy_kv_row(T* pipe, const T* kg, const T* vg, int stage, int r,
-                                            int lane, std::int64_t src, bool valid) {
-  T* sk = pipe + stage * S::kTileElems;
-  T* sv = sk + S::kStages * S::kTileElems;
-  const int row = lane / 8 + 4 * r;
+struct RingCopier {
+  std::uint32_t dst_even, dst_odd;  // slot 0's and slot 1's first chunk in stage 0 (K)
+  const T* k_lane;
+  const T* v_lane;
+
+  __device__ __forceinline__ RingCopier(const T* pipe, const T* kg, const T* vg, int lane)
+      : dst_even(smem_addr(pipe) + swizzled_chunk<S::kChunks>(lane / 8, lane % 8) * 16),
+        dst_odd(smem_addr(pipe) + swizzled_chunk<S::kChunks>(lane / 8 + 4, lane % 8) * 16),
+        k_lane(kg + (lane % 8) * 8),
+        v_lane(vg + (lane % 8) * 8) {}
+
+  // Row slot r of stage `stage`: the K and V rows at cache offset `src` (elements, head 0 of
+  // the lane's KV head), zero-filled when not valid.
+  __device__ __forceinline__ void copy(int stage, int r, std::int64_t src, bool valid) const {
+    constexpr std::uint32_t kTileBytes = S::kTileElems * sizeof(T);
+    constexpr std::uint32_t kVBytes = S::kStages * kTileBytes;
+    const std::uint32_t dst = ((r & 1) ? dst_odd : dst_even) +
+                              static_cast<std::uint32_t>(r >> 1) * (8 * S::kChunks * 16) +
+                              static_cast<std::uint32_t>(stage) * kTileBytes;
+    const T* ks = k_lane + src;
+    const T* vs = v_lane + src;
 #pragma unroll
-  for (int j = 0; j < S::kChunkGroups; ++j) {
-    const int c = lane % 8 + 8 * j;
-    const int dst = swizzled_chunk<S::kChunks>(row, c) * 8;
-    cp_async16(sk + dst, kg + src + c * 8, valid);
-    cp_async16(sv + dst, vg + src + c * 8, valid);
+    for (int j = 0; j < S::kChunkGroups; ++j) {
+      cp_async16_at(dst + j * 128, ks + 64 * j, valid);
+      cp_async16_at(dst + kVBytes + j * 128, vs + 64 * j, valid);
+    }
   }
-}
+};
 
 template <class T, int D, bool kFused>
 __global__ void __launch_bounds__(kMmaThreads) decode_mma_kernel(DecodeParams p) {
@@ -181,11 +201,12 @@ __global__ void __launch_bounds__(kMmaThreads) decode_mma_kernel(DecodeParams p)
     }
     return t;
   };
+  const RingCopier<S, T> copier(pipe, kg, vg, lane);
   auto load_tile = [&](const TileRows<T, D>& t, int stage) {
 #pragma unroll
     for (int r = 0; r < S::kRowsPerLane; ++r) {
       const bool valid = t.off[r] >= 0;
-      copy_kv_row<S>(pipe, kg, vg, stage, r, lane, valid ? t.off[r] : 0, valid);
+      copier.copy(stage, r, valid ? t.off[r] : 0, valid);
     }
   };
 
