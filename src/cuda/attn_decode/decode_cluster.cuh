@@ -251,29 +251,37 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   // copies and remembered (its stage, row slot and cache offset) for after the wait.
   int defer_key = -1, deferred_stage = -1, deferred_r = 0;
   std::int64_t deferred_off = 0;
+  // Every tile's rows are taken before the first copy: a paged cache's table reads (the global
+  // table in the speculative prologue) are then all in flight together, one memory latency,
+  // not one a tile (the copies are volatile asm, so nothing moves a load above them).
   auto issue_prologue = [&] {
+    TileRows<T, D> t[S::kStages];
+#pragma unroll
+    for (int s = 0; s < S::kStages; ++s) t[s] = rows_of(s);
 #pragma unroll
     for (int s = 0; s < S::kStages - 1; ++s) {
-      TileRows<T, D> t = rows_of(s);
 #pragma unroll
       for (int r = 0; r < S::kRowsPerLane; ++r)
-        if (defer_key >= 0 && key0(s) + lane / 8 + 4 * r == defer_key && t.off[r] >= 0 &&
+        if (defer_key >= 0 && key0(s) + lane / 8 + 4 * r == defer_key && t[s].off[r] >= 0 &&
             s < my_tiles) {
           deferred_stage = s;
           deferred_r = r;
-          deferred_off = t.off[r];
-          t.off[r] = kDeferredRow;
+          deferred_off = t[s].off[r];
+          t[s].off[r] = kDeferredRow;
         }
-      if (s < my_tiles) load_tile(t, s, std::true_type{});
+      if (s < my_tiles) load_tile(t[s], s, std::true_type{});
       cp_async_commit();
     }
-    ahead = rows_of(S::kStages - 1);
+    ahead = t[S::kStages - 1];
   };
 
-  // Speculative (contiguous): the range of the plan's guessed cut, clamped to the rows the cache
-  // holds, goes out before the length is known. Rows the actual length excludes are masked in
-  // the softmax (K) and zeroed after their copy lands (V).
-  const bool spec = p.speculate && !early_kv && !seq.paged && p.chunk > 0;
+  // Speculative: the range of the plan's guessed cut, clamped to the rows the cache holds, goes
+  // out before the length is known. Rows the actual length excludes are masked in the softmax
+  // (K) and zeroed after their copy lands (V). A paged cache's rows come from the global table
+  // here (the staged window is not visible to every warp before a block barrier): table, then
+  // copies, with no wait for the length and no barrier in between; table entries past the
+  // sequence's pages are either unmapped (zero-filled) or another sequence's rows (masked).
+  const bool spec = p.speculate && !early_kv && p.chunk > 0;
   if (spec) {
     const std::int64_t guess_begin = std::int64_t{split} * p.chunk;
     const int gb = guess_begin < max_len ? static_cast<int>(guess_begin) : max_len;
@@ -298,6 +306,13 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
     const int block_tiles = (last - first + kMmaKeys - 1) / kMmaKeys;
     end = last;
     my_tiles = block_tiles > warp ? (block_tiles - warp + kWarps - 1) / kWarps : 0;
+    if (seq.paged && last > first) {
+      // The loop's rows come from the guessed window, which covers the range when it spans no
+      // more pages; the block barrier after Q's store makes it visible before the loop.
+      window.s_pages = s_pages;
+      window.first = guess_first;
+      window.staged = (last - 1) / seq.page_size - guess_first + 1 <= guess_pages;
+    }
   } else {
     if (spec) {
       cp_async_wait<0>();  // the stages are refilled below

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstring>
 #include <iostream>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -473,6 +474,49 @@ TEST_F(DecodeSplitTest, ClusterSpeculationIgnoresRowsPastTheLength) {
       SCOPED_TRACE(v);
       EXPECT_LE(rel_error(p.run(v).view(), ref.view()), 1e-2);
     }
+}
+
+// The paged form (page 16: a tile in a page; 17: rows addressed one by one): every row of the
+// pool that no sequence holds below its length is NaN, and sequence 0's last table entry names a
+// page of sequence 1 (a stale id: real rows, not sequence 0's). The speculative prologue reads
+// the guessed range's rows through the global table before the length arrives, so it copies
+// some of both; K must be masked and V zeroed there too.
+TEST_F(DecodeSplitTest, ClusterSpeculationIgnoresPagedRowsPastTheLength) {
+  const std::vector<std::int32_t> capacity = {4096, 4096}, lens = {4000, 1000};
+  for (const int page : {16, 17}) {
+    SCOPED_TRACE("page " + std::to_string(page));
+    CacheSpec spec{DType::bf16, true, page, 2, 128, capacity};
+    DecodeProblem p(spec, lens, 4, 0.088f);
+    const std::span<std::int32_t> table = p.cache.table();
+    const std::size_t blocks = static_cast<std::size_t>(p.cache.max_blocks());
+    table[(capacity[0] - 1) / page] = table[blocks];  // sequence 0's last page: sequence 1's first
+    const ref::KvCacheView host = p.cache.host();
+    const std::int64_t pages = host.k.dim(0);
+    std::vector<char> live(static_cast<std::size_t>(pages * page), 0);
+    for (std::size_t b = 0; b < lens.size(); ++b)
+      for (std::int32_t pos = 0; pos < lens[b]; ++pos)
+        live[static_cast<std::size_t>(table[b * blocks + pos / page]) * page + pos % page] = 1;
+    for (std::int64_t pg = 0; pg < pages; ++pg)
+      for (int row = 0; row < page; ++row) {
+        if (live[static_cast<std::size_t>(pg * page + row)]) continue;
+        for (int h = 0; h < 2; ++h)
+          for (int d = 0; d < 128; ++d) {
+            const std::int64_t off = host.k.offset({pg, row, h, d});
+            store_f32(host.k, off, std::nanf(""));
+            store_f32(host.v, off, std::nanf(""));
+          }
+      }
+    p.cache.upload();
+    p.use_plan(cuda::plan_decode_attention(2, 8, 2, 128, DType::bf16, capacity, 132));
+    ASSERT_EQ(p.plan->cluster_chunk, 256);
+    const HostTensor ref = p.reference();
+    for (const bool ready : {false, true})
+      for (const std::string& v : kClusterVariants) {
+        SCOPED_TRACE(v + (ready ? " indices ready" : ""));
+        p.indices_ready = ready;
+        EXPECT_LE(rel_error(p.run(v).view(), ref.view()), 1e-2);
+      }
+  }
 }
 
 // The plan says whether the cluster variants run (cluster_splits 0: they do not) and sizes their

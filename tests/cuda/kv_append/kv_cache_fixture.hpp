@@ -120,10 +120,15 @@ class TestKvCache {
                        : cuda::make_contiguous_kv_cache(dk_.view(), dv_.view());
   }
 
-  // Host <-> device copies of the whole cache.
+  // Host -> device copies of the whole cache (a paged cache's table too: tests may edit it).
   void upload() {
     dk_ = DeviceTensor::upload(k_.view());
     dv_ = DeviceTensor::upload(v_.view());
+    if (spec_.paged) {
+      HostTensor t(DType::i32, {static_cast<std::int64_t>(spec_.capacity.size()), max_blocks_});
+      std::copy(table_.begin(), table_.end(), t.ptr<std::int32_t>());
+      dtable_ = DeviceTensor::upload(t.view());
+    }
   }
   // Device contents as host tensors (the host copy is left as is).
   std::pair<HostTensor, HostTensor> device_contents() const {
