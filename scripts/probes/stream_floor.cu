@@ -115,7 +115,9 @@ __device__ __forceinline__ void cp_wait() {
 // kStageX: as mma_staged after its PDL wait, the block also copies an 8 KiB x (K = 4096 f16,
 // L2-resident) into shared memory, waits for every copy so far and syncs before its loop, and
 // after it sums the 4 warps' partials through shared memory and stores 16 floats.
-template <bool kStageX>
+// kOps: that many integer multiply-adds a chunk on the loaded words, in four chains (the loop's
+// issue without its memory or tensor-core latencies).
+template <bool kStageX, int kOps = 0>
 __global__ void __launch_bounds__(kRingWarps * 32)
     ring_kernel(const std::uint8_t* __restrict__ src, const std::uint8_t* __restrict__ x,
                 float* __restrict__ out, unsigned* sink) {
@@ -150,7 +152,17 @@ __global__ void __launch_bounds__(kRingWarps * 32)
     if (j + kRingDepth - 1 < kItems) issue(j + kRingDepth - 1);
     cp_commit();
     const uint4 v = *reinterpret_cast<const uint4*>(&ring[warp][j & (kRingDepth - 1)][lane * 16]);
-    acc ^= v.x ^ v.y ^ v.z ^ v.w;
+    if constexpr (kOps > 0) {
+      unsigned c[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+      for (int o = 0; o < kOps / 4; ++o)
+#pragma unroll
+        for (int k = 0; k < 4; ++k)  // opaque to the compiler: exactly one IMAD each
+          asm("mad.lo.u32 %0, %0, %1, %2;\n" : "+r"(c[k]) : "r"(0x9E3779B1u), "r"(c[(k + 1) & 3]));
+      acc ^= c[0] ^ c[1] ^ c[2] ^ c[3];
+    } else {
+      acc ^= v.x ^ v.y ^ v.z ^ v.w;
+    }
   }
   pdl_trigger();
   cp_wait<0>();
@@ -403,6 +415,47 @@ int main() {
     }
     std::printf("\n");
   }
+
+  // The instructions a chunk the stream can afford: ring_x with kOps more multiply-adds a
+  // 512-byte chunk, at the QKV size, against the 4-bit GEMV's ~89 loop instructions a chunk
+  // (mma_staged, s22 ncu).
+  std::printf("\nring_x + ALU work a chunk, QKV size (us a launch):\n");
+  const auto sweep = [&](auto kernel, const char* label) {
+    const std::size_t blocks = sizes[0] / kTileBytes;
+    const std::size_t per_sm = (blocks + l.sms - 1) / l.sms;
+    const std::size_t share = kRingSmemBudget / per_sm;
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               static_cast<int>(kRingSmemBudget - kRingStatic)),
+          "ring smem attribute");
+    const double us = time_graph(stream, [&] {
+                        for (int i = 0; i < kReps; ++i) {
+                          if (l.cursor + sizes[0] > kBufBytes) l.cursor = 0;
+                          const std::uint8_t* src = buf + l.cursor;
+                          l.cursor += sizes[0];
+                          cudaLaunchAttribute attr{};
+                          attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+                          attr.val.programmaticStreamSerializationAllowed = 1;
+                          cudaLaunchConfig_t cfg{};
+                          cfg.stream = stream;
+                          cfg.attrs = &attr;
+                          cfg.numAttrs = 1;
+                          cfg.gridDim = dim3(static_cast<unsigned>(blocks));
+                          cfg.blockDim = dim3(kRingWarps * 32);
+                          cfg.dynamicSmemBytes =
+                              share > kRingStatic + 1024 ? share - kRingStatic - 1024 : 0;
+                          check(cudaLaunchKernelEx(&cfg, kernel, src, l.x, l.out, l.sink),
+                                "ops launch");
+                        }
+                      }) /
+                      kReps;
+    std::printf("  %-10s %8.2f us\n", label, us);
+  };
+  sweep(ring_kernel<true, 16>, "ops 16");
+  sweep(ring_kernel<true, 32>, "ops 32");
+  sweep(ring_kernel<true, 48>, "ops 48");
+  sweep(ring_kernel<true, 64>, "ops 64");
+  sweep(ring_kernel<true, 96>, "ops 96");
+  sweep(ring_kernel<true, 128>, "ops 128");
 
   std::size_t layer = 0;
   for (std::size_t s : sizes) layer += s;

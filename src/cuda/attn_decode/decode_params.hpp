@@ -45,8 +45,9 @@ struct DecodeParams {
   float* part_lse = nullptr;     // [B, Hq, max_splits], log2 of the partial softmax sum + max
   unsigned* counters = nullptr;  // [kCounterSlots], zero between calls (split_kv_mma_fused)
   int sm_count = 0;              // split_kv_mma_fused: the SMs its cut balances over
-  // split_kv_mma_cluster_spec: a contiguous cache's first copies are issued for the cut p.chunk
-  // guesses before the length arrives (re-issued when the actual cut differs).
+  // split_kv_mma_cluster_spec: the first copies are issued for the cut p.chunk guesses before
+  // the length arrives (a paged cache's rows through the global table; re-issued when the
+  // actual cut differs).
   bool speculate = false;
   // DecodeAttnArgs::indices_ready: kv_lens and the block table may be read before the PDL wait
   // (the cluster variants do).

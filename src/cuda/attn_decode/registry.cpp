@@ -167,10 +167,10 @@ registry::OpRegistry<DecodeAttnArgs> build() {
        "split_kv_mma_cluster with 2-stage rings (~78 KiB at D = 128): two CTAs fit an SM, so a "
        "16-CTA cluster needs 8 SMs of a GPC"},
       {"split_kv_mma_cluster_spec", decode::ClusterCta::w8, true,
-       "split_kv_mma_cluster_w8 whose contiguous-cache copies for the plan's guessed cut are "
-       "issued "
-       "before the length arrives (rows past it masked, V rows zeroed; re-issued when the cut "
-       "differs, so best when the plan was made for the actual lengths)"},
+       "split_kv_mma_cluster_w8 whose copies for the plan's guessed cut are issued before the "
+       "length arrives (a paged cache's rows through the global block table; rows past the "
+       "length masked, V rows zeroed; re-issued when the cut differs, so best when the plan was "
+       "made for the actual lengths)"},
       {"split_kv_mma_cluster_w4_spec", decode::ClusterCta::w4, true,
        "split_kv_mma_cluster_spec on split_kv_mma_cluster's CTA (4 warps, rings of 4 tiles): "
        "the speculative prologue with the deeper rings (H100: w4 streams long ranges faster, "
@@ -222,8 +222,8 @@ registry::OpRegistry<DecodeAttnArgs> build() {
     // engine). H100, session 12 (calls c1, c2; bench, no PDL), paged16 B=1 32/8 heads, us,
     // _s2 / _spec: S=4096 11.82, 11.84, 12.08, 12.32, 12.05 / 12.10, 11.95, 12.16, 12.26, 12.50;
     // S=16384 33.98, 33.79 / 34.21, 33.79; MHA 32/32 S=512 7.98, 8.12, 8.03 / 8.70, 8.67, 8.58
-    // (a paged cache cannot speculate, so _spec's 8 warps buy nothing there). So _s2 for one
-    // paged sequence too.
+    // (a paged cache could not speculate then, so _spec's 8 warps bought nothing there). So _s2
+    // for one paged sequence too (until session 25, below).
     if (has_split_plan(a)) {
       if (!mma) return std::string("split_kv");
       const auto supported = [&](const char* name) {
@@ -234,8 +234,12 @@ registry::OpRegistry<DecodeAttnArgs> build() {
       const bool gqa = a.q.dim(1) > a.cache.num_kv_heads;
       const std::int64_t planned = std::int64_t{a.plan->cluster_chunk} * a.plan->cluster_splits;
       const bool long_single = batch == 1 && contiguous && gqa && planned >= kLongSingleSequence;
+      // H200, session 25 (c2, bench, indices_ready): once a paged cache speculates too, one
+      // paged sequence is faster on _spec: paged16 B=1 S=4096 _spec 10.24 / 10.27 us against
+      // _s2 10.82 / 10.64 (it was _s2 11.22 / 10.59 against _spec 10.54 / 10.46 before). So
+      // _s2 for one sequence only with history_ready (the engine), either layout.
       const bool s2 = batch >= 16 || (contiguous && batch >= 2 && batch < 8) ||
-                      (batch == 1 && (a.history_ready || !contiguous) && !long_single);
+                      (batch == 1 && a.history_ready && !long_single);
       const char* cluster = s2            ? "split_kv_mma_cluster_s2"
                             : long_single ? "split_kv_mma_cluster_w4_spec"
                                           : "split_kv_mma_cluster_spec";

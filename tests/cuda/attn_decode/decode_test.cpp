@@ -705,8 +705,8 @@ TEST_F(DecodeGroupTest, AutoPicksAWorkingVariant) {
 }
 
 // auto's cluster choice at one sequence: _s2 in the engine's setting (history_ready; either
-// layout) and for a paged cache (which cannot speculate), _spec for a contiguous one without
-// history_ready (each also computes the right result).
+// layout), _spec without history_ready (either layout: a paged cache speculates through its
+// global table since session 25); each also computes the right result.
 TEST_F(DecodeGroupTest, AutoAtOneSequenceFollowsHistoryReadyAndLayout) {
   const std::vector<std::int32_t> lens = {700};
   for (const bool paged : {false, true})
@@ -716,8 +716,7 @@ TEST_F(DecodeGroupTest, AutoAtOneSequenceFollowsHistoryReadyAndLayout) {
       DecodeProblem p(spec, lens, 4, 0.088f);
       p.plan_for_lengths();
       p.indices_ready = p.history_ready = history;
-      const std::string want =
-          history || paged ? "split_kv_mma_cluster_s2" : "split_kv_mma_cluster_spec";
+      const std::string want = history ? "split_kv_mma_cluster_s2" : "split_kv_mma_cluster_spec";
       EXPECT_EQ(cuda::decode_attention_registry().pick(p.args()).name, want);
       EXPECT_LE(rel_error(p.run("auto").view(), p.reference().view()), 1e-2);
     }
