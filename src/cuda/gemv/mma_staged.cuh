@@ -250,20 +250,28 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
     if constexpr (Asym)
       cp_async16_at(mins_s + i * 16, (tl == 1 ? p.tw_up.mins : p.tw.mins) + word, true);
   }
+  // The lane's code source: chunk j of this warp is W * 512 bytes after chunk j - 1; code_src
+  // walks along with the copies issued (the prologue's D - 1, then one an iteration).
   const std::uint8_t* code_src[kTiles];
 #pragma unroll
   for (int i = 0; i < kTiles; ++i)
     code_src[i] = (i == 1 ? p.tw_up : p.tw).codes + (tile * chunks * 32 + lane) * 16 + warp * 512;
-  const auto issue_codes = [&](int j) {
-    const std::uint32_t s = ring_s + static_cast<std::uint32_t>((j & (D - 1)) * kTiles * 512);
-    const std::uint32_t step = static_cast<std::uint32_t>(j) * (W * 512);
+  const std::uint32_t ring_lane = ring_s + static_cast<std::uint32_t>(lane * 16);
+  const auto issue_codes = [&](int slot) {
 #pragma unroll
     for (int i = 0; i < kTiles; ++i)
-      cp_async16_at(s + i * 512 + lane * 16, code_src[i] + step, true);
+      cp_async16_at(ring_lane + static_cast<std::uint32_t>((slot * kTiles + i) * 512), code_src[i],
+                    true);
+  };
+  const auto advance_codes = [&] {
+#pragma unroll
+    for (int i = 0; i < kTiles; ++i) code_src[i] += W * 512;
   };
 
+#pragma unroll
   for (int j = 0; j < D - 1; ++j) {
     if (j < items) issue_codes(j);
+    advance_codes();
     cp_async_commit();
   }
   decode::pdl_wait();  // x (and the residual read at the end) may come from the previous kernel
@@ -290,34 +298,64 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   const int gshift = p.group_shift;
   const CodeDecoder<T, Bits> dec(p.zero_point);
   float acc[kTiles][4] = {};
-  for (int j = 0; j < items; ++j) {
-    // Groups committed after the prologue: j; chunk j's group is complete at D - 2 pending.
-    cp_async_wait<D - 2>();
-    __syncwarp();  // every lane's chunk j has landed; every lane is done with chunk j - 1
-    if (j + D - 1 < items) issue_codes(j + D - 1);
-    cp_async_commit();
-    const std::uint32_t s = ring_s + static_cast<std::uint32_t>((j & (D - 1)) * kTiles * 512);
-    uint4 q[kTiles];
+  // Unrolled by the ring depth, so every ring slot's address is an immediate, and the codes, x
+  // and the column advance by additions. Why: rebuilt from j, the addresses were ~24 of the
+  // loop's ~89 SASS a chunk (4-bit, H200 s25), and s25 c3's stream_floor sweep measured the
+  // one-token GEMV bound by its loop's issue (a chunk with ~87 SASS of IMADs: 11.4 µs at the
+  // QKV's 28 MB, the GEMV 12.1, the bare stream 7.7).
+  // The scale lines advance by a constant too: a group (32, 64 or 128 columns; fits() checks)
+  // divides the W * kChunkCols columns between a warp's chunks. sub_line: sub-chunk 1's line
+  // past sub-chunk 0's (the next line when a group is 32 columns, else the same).
+  // Register budget (64 at W = 4): SwiGLU (two tiles) does not unroll (by D it spilled, by 2
+  // its loop grew), and the asymmetric SwiGLU (also the mins) computes its lines from j.
+  constexpr int kUnroll = Swiglu ? 1 : D;
+  constexpr bool kWalkLines = !(Swiglu && Asym);
+  const int col_first = warp * kChunkCols;
+  std::uint32_t x_at = x_lane_s + static_cast<std::uint32_t>(col_first * 2);
+  std::uint32_t line_at = scale_lane_s + static_cast<std::uint32_t>((col_first >> gshift) * 32);
+  const std::uint32_t line_step = static_cast<std::uint32_t>(((W * kChunkCols) >> gshift) * 32);
+  const std::uint32_t sub_line =
+      static_cast<std::uint32_t>((((col_first + 32) >> gshift) - (col_first >> gshift)) * 32);
+  for (int j0 = 0; j0 < items; j0 += kUnroll) {
 #pragma unroll
-    for (int i = 0; i < kTiles; ++i) q[i] = lds128_at(s + i * 512 + lane * 16);
-    const int col0 = (warp + j * W) * kChunkCols;
-    const auto sub = [&](auto sub_const) {
-      constexpr int S = decltype(sub_const)::value;
-      const int col = col0 + 32 * S;
-      const uint4 xv = lds128_at(x_lane_s + col * 2);
-      const std::uint32_t line = static_cast<std::uint32_t>((col >> gshift) * 32);
-      float2 sc[kTiles], mn[kTiles];
+    for (int u = 0; u < kUnroll; ++u) {
+      const int j = j0 + u;
+      if (j >= items) break;
+      const int slot = kUnroll == D ? u : j & (D - 1);
+      // Groups committed after the prologue: j; chunk j's group is complete at D - 2 pending.
+      cp_async_wait<D - 2>();
+      __syncwarp();  // every lane's chunk j has landed; every lane is done with chunk j - 1
+      if (j + D - 1 < items) issue_codes((slot + D - 1) & (D - 1));
+      advance_codes();
+      cp_async_commit();
+      uint4 q[kTiles];
 #pragma unroll
-      for (int i = 0; i < kTiles; ++i) {
-        const std::uint32_t off = static_cast<std::uint32_t>(i * groups * 32) + line;
-        sc[i] = f16x2_bits_to_float2(lds32_at(scale_lane_s + off));
-        mn[i] = Asym ? f16x2_bits_to_float2(lds32_at(scale_lane_s + (mins_s - scales_s) + off))
-                     : float2{};
-      }
-      mma_sub_chunk<T, Bits, S, kTiles>(dec, q, xv, sc, mn, Asym, acc);
-    };
-    sub(std::integral_constant<int, 0>{});
-    if constexpr (kSub == 2) sub(std::integral_constant<int, 1>{});
+      for (int i = 0; i < kTiles; ++i)
+        q[i] = lds128_at(ring_lane + static_cast<std::uint32_t>((slot * kTiles + i) * 512));
+      const auto sub = [&](auto sub_const) {
+        constexpr int S = decltype(sub_const)::value;
+        const uint4 xv = lds128_at(x_at + 64 * S);
+        std::uint32_t line;
+        if constexpr (kWalkLines)
+          line = S == 0 ? line_at : line_at + sub_line;
+        else
+          line = scale_lane_s +
+                 static_cast<std::uint32_t>(((col_first + j * W * kChunkCols + 32 * S) >> gshift) * 32);
+        float2 sc[kTiles], mn[kTiles];
+#pragma unroll
+        for (int i = 0; i < kTiles; ++i) {
+          const std::uint32_t off = static_cast<std::uint32_t>(i * groups * 32);
+          sc[i] = f16x2_bits_to_float2(lds32_at(line + off));
+          mn[i] = Asym ? f16x2_bits_to_float2(lds32_at(line + (mins_s - scales_s) + off))
+                       : float2{};
+        }
+        mma_sub_chunk<T, Bits, S, kTiles>(dec, q, xv, sc, mn, Asym, acc);
+      };
+      sub(std::integral_constant<int, 0>{});
+      if constexpr (kSub == 2) sub(std::integral_constant<int, 1>{});
+      x_at += W * kChunkCols * 2;
+      if constexpr (kWalkLines) line_at += line_step;
+    }
   }
   if (p.l2_after.total != 0 && tile >= p.l2_after_first_block && threadIdx.x == 0)
     prefetch_l2_after(p.l2_after, tile, p.l2_after_first_block);
@@ -420,7 +458,8 @@ inline Shape shape_of(const GemvParams& p) {
 // x staged within kMaxXBytes, and everything within one block's shared memory (227 KiB on
 // sm_90; the static reduction buffer is at most 8 KiB).
 inline bool fits(const GemvParams& p) {
-  return std::int64_t{p.M} * p.tw.cols_padded * 2 <= kMaxXBytes &&
+  return p.group_shift <= 7 &&  // the loop's scale lines advance by whole groups (<= 128)
+         std::int64_t{p.M} * p.tw.cols_padded * 2 <= kMaxXBytes &&
          shape_of(p).smem <= kMaxDynamicSmem;
 }
 
