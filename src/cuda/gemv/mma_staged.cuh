@@ -298,17 +298,15 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   const int gshift = p.group_shift;
   const CodeDecoder<T, Bits> dec(p.zero_point);
   float acc[kTiles][4] = {};
-  // Unrolled by the ring depth, so every ring slot's address is an immediate, and the codes, x
-  // and the column advance by additions. Why: rebuilt from j, the addresses were ~24 of the
-  // loop's ~89 SASS a chunk (4-bit, H200 s25), and s25 c3's stream_floor sweep measured the
-  // one-token GEMV bound by its loop's issue (a chunk with ~87 SASS of IMADs: 11.4 µs at the
-  // QKV's 28 MB, the GEMV 12.1, the bare stream 7.7).
-  // The scale lines advance by a constant too: a group (32, 64 or 128 columns; fits() checks)
-  // divides the W * kChunkCols columns between a warp's chunks. sub_line: sub-chunk 1's line
-  // past sub-chunk 0's (the next line when a group is 32 columns, else the same).
-  // Register budget (64 at W = 4): SwiGLU (two tiles) does not unroll (by D it spilled, by 2
-  // its loop grew), and the asymmetric SwiGLU (also the mins) computes its lines from j.
-  constexpr int kUnroll = Swiglu ? 1 : D;
+  // The codes, x and the scale lines advance by additions instead of being rebuilt from j each
+  // chunk (a group, 32-128 columns, divides the W * kChunkCols columns between a warp's chunks:
+  // fits() checks), and the ring slot is an offset. Why: s25 c3's stream_floor sweep put the
+  // one-token GEMV's loss on its loop's issue (a chunk of ~87 SASS of IMADs: 11.4 µs at the
+  // QKV's 28 MB; the GEMV 12.1; the bare stream 7.7); s25 c4 measured this form's SwiGLU -3.6%,
+  // while unrolling the loop by the ring depth as well (immediate slot addresses, 89 -> 81 SASS
+  // a chunk) was slower at K = 11008 (+9%) and 4096 x 4096 (+4%).
+  // The asymmetric SwiGLU (two tiles, mins too) computes its lines from j: walked, it spilled
+  // at 64 registers.
   constexpr bool kWalkLines = !(Swiglu && Asym);
   const int col_first = warp * kChunkCols;
   std::uint32_t x_at = x_lane_s + static_cast<std::uint32_t>(col_first * 2);
@@ -316,46 +314,40 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   const std::uint32_t line_step = static_cast<std::uint32_t>(((W * kChunkCols) >> gshift) * 32);
   const std::uint32_t sub_line =
       static_cast<std::uint32_t>((((col_first + 32) >> gshift) - (col_first >> gshift)) * 32);
-  for (int j0 = 0; j0 < items; j0 += kUnroll) {
+  for (int j = 0; j < items; ++j) {
+    const int slot = j & (D - 1);
+    // Groups committed after the prologue: j; chunk j's group is complete at D - 2 pending.
+    cp_async_wait<D - 2>();
+    __syncwarp();  // every lane's chunk j has landed; every lane is done with chunk j - 1
+    if (j + D - 1 < items) issue_codes((slot + D - 1) & (D - 1));
+    advance_codes();
+    cp_async_commit();
+    uint4 q[kTiles];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int j = j0 + u;
-      if (j >= items) break;
-      const int slot = kUnroll == D ? u : j & (D - 1);
-      // Groups committed after the prologue: j; chunk j's group is complete at D - 2 pending.
-      cp_async_wait<D - 2>();
-      __syncwarp();  // every lane's chunk j has landed; every lane is done with chunk j - 1
-      if (j + D - 1 < items) issue_codes((slot + D - 1) & (D - 1));
-      advance_codes();
-      cp_async_commit();
-      uint4 q[kTiles];
+    for (int i = 0; i < kTiles; ++i)
+      q[i] = lds128_at(ring_lane + static_cast<std::uint32_t>((slot * kTiles + i) * 512));
+    const auto sub = [&](auto sub_const) {
+      constexpr int S = decltype(sub_const)::value;
+      const uint4 xv = lds128_at(x_at + 64 * S);
+      std::uint32_t line;
+      if constexpr (kWalkLines)
+        line = S == 0 ? line_at : line_at + sub_line;
+      else
+        line = scale_lane_s +
+               static_cast<std::uint32_t>(((col_first + j * W * kChunkCols + 32 * S) >> gshift) * 32);
+      float2 sc[kTiles], mn[kTiles];
 #pragma unroll
-      for (int i = 0; i < kTiles; ++i)
-        q[i] = lds128_at(ring_lane + static_cast<std::uint32_t>((slot * kTiles + i) * 512));
-      const auto sub = [&](auto sub_const) {
-        constexpr int S = decltype(sub_const)::value;
-        const uint4 xv = lds128_at(x_at + 64 * S);
-        std::uint32_t line;
-        if constexpr (kWalkLines)
-          line = S == 0 ? line_at : line_at + sub_line;
-        else
-          line = scale_lane_s +
-                 static_cast<std::uint32_t>(((col_first + j * W * kChunkCols + 32 * S) >> gshift) * 32);
-        float2 sc[kTiles], mn[kTiles];
-#pragma unroll
-        for (int i = 0; i < kTiles; ++i) {
-          const std::uint32_t off = static_cast<std::uint32_t>(i * groups * 32);
-          sc[i] = f16x2_bits_to_float2(lds32_at(line + off));
-          mn[i] = Asym ? f16x2_bits_to_float2(lds32_at(line + (mins_s - scales_s) + off))
-                       : float2{};
-        }
-        mma_sub_chunk<T, Bits, S, kTiles>(dec, q, xv, sc, mn, Asym, acc);
-      };
-      sub(std::integral_constant<int, 0>{});
-      if constexpr (kSub == 2) sub(std::integral_constant<int, 1>{});
-      x_at += W * kChunkCols * 2;
-      if constexpr (kWalkLines) line_at += line_step;
-    }
+      for (int i = 0; i < kTiles; ++i) {
+        const std::uint32_t off = static_cast<std::uint32_t>(i * groups * 32);
+        sc[i] = f16x2_bits_to_float2(lds32_at(line + off));
+        mn[i] = Asym ? f16x2_bits_to_float2(lds32_at(line + (mins_s - scales_s) + off)) : float2{};
+      }
+      mma_sub_chunk<T, Bits, S, kTiles>(dec, q, xv, sc, mn, Asym, acc);
+    };
+    sub(std::integral_constant<int, 0>{});
+    if constexpr (kSub == 2) sub(std::integral_constant<int, 1>{});
+    x_at += W * kChunkCols * 2;
+    if constexpr (kWalkLines) line_at += line_step;
   }
   if (p.l2_after.total != 0 && tile >= p.l2_after_first_block && threadIdx.x == 0)
     prefetch_l2_after(p.l2_after, tile, p.l2_after_first_block);
