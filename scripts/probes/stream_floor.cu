@@ -17,6 +17,8 @@
 // times: CUDA graphs of back-to-back launches with the PDL attribute, median of replays, the
 // reads rotating through a 4 GiB buffer (far past the 50 MB L2). Rows:
 //   - one size a launch: µs and GB/s per style;
+//   - ring_x plus 16..128 opaque IMADs a 512-byte chunk at the QKV size: the instructions a
+//     chunk the stream affords (s25 c3: 7.83 µs at 16, 8.19 at 32, 11.40 at 64);
 //   - a step: 32 layers x the four GEMV sizes in order, one launch each (what four weight
 //     streams a layer can reach at best), against one launch a layer of all four (the floor of
 //     a persistent layer kernel's stream, minus its grid barriers), as % of the step's bytes at
@@ -46,7 +48,10 @@ constexpr std::size_t kBufBytes = std::size_t{4} << 30;
 
 enum class Style { ldg, ring, ring_x, bulk };
 const char* name_of(Style s) {
-  return s == Style::ldg ? "ldg" : s == Style::ring ? "ring" : s == Style::ring_x ? "ring_x" : "bulk";
+  return s == Style::ldg      ? "ldg"
+         : s == Style::ring   ? "ring"
+         : s == Style::ring_x ? "ring_x"
+                              : "bulk";
 }
 
 __device__ __forceinline__ void pdl_wait() {
@@ -73,8 +78,8 @@ __device__ __forceinline__ uint4 ldg_stream(const uint4* p) {
   return v;
 }
 
-__global__ void __launch_bounds__(kLdgThreads) ldg_kernel(const uint4* __restrict__ src,
-                                                          std::size_t n16, unsigned* sink) {
+__global__ void __launch_bounds__(kLdgThreads)
+    ldg_kernel(const uint4* __restrict__ src, std::size_t n16, unsigned* sink) {
   pdl_wait();
   unsigned acc = 0;
   const std::size_t stride = std::size_t{gridDim.x} * kLdgThreads;
@@ -126,8 +131,7 @@ __global__ void __launch_bounds__(kRingWarps * 32)
   __shared__ unsigned partial[kRingWarps][32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   constexpr int kItems = kTileBytes / kChunk / kRingWarps;  // chunks a warp
-  const std::uint8_t* base =
-      src + std::size_t{blockIdx.x} * kTileBytes + warp * kChunk + lane * 16;
+  const std::uint8_t* base = src + std::size_t{blockIdx.x} * kTileBytes + warp * kChunk + lane * 16;
   const std::uint32_t ring_s = smem_u32(&ring[warp][0][0]) + lane * 16;
   const auto issue = [&](int j) {
     cp_async16(ring_s + (j & (kRingDepth - 1)) * kChunk, base + j * (kRingWarps * kChunk));
@@ -210,9 +214,9 @@ __device__ __forceinline__ void bulk_copy(std::uint32_t dst, const void* src, un
 }
 
 // Block b streams bytes [b * share, (b + 1) * share) (share a multiple of 16).
-__global__ void __launch_bounds__(kBulkThreads) bulk_kernel(const std::uint8_t* __restrict__ src,
-                                                            std::size_t share, std::size_t total,
-                                                            unsigned* sink) {
+__global__ void __launch_bounds__(kBulkThreads)
+    bulk_kernel(const std::uint8_t* __restrict__ src, std::size_t share, std::size_t total,
+                unsigned* sink) {
   extern __shared__ __align__(128) std::uint8_t stage_mem[];
   __shared__ __align__(8) std::uint64_t full[kBulkStages];
   const std::size_t begin = smaller(total, std::size_t{blockIdx.x} * share);
@@ -262,45 +266,59 @@ struct Launcher {
   int sms;
   cudaStream_t stream;
   std::size_t cursor = 0;  // where the next launch reads: rotates through the buffer
+  cudaLaunchAttribute pdl{};
 
-  void launch(Style style, std::size_t bytes) {
+  // The next `bytes` of the buffer to read.
+  const std::uint8_t* next_src(std::size_t bytes) {
     if (cursor + bytes > kBufBytes) cursor = 0;
     const std::uint8_t* src = buf + cursor;
     cursor += (bytes + 4095) / 4096 * 4096;
-    cudaLaunchAttribute attr{};
-    attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr.val.programmaticStreamSerializationAllowed = 1;
+    return src;
+  }
+
+  // A PDL launch on the stream.
+  cudaLaunchConfig_t config(dim3 grid, dim3 block, std::size_t smem) {
+    pdl.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    pdl.val.programmaticStreamSerializationAllowed = 1;
     cudaLaunchConfig_t cfg{};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
     cfg.stream = stream;
-    cfg.attrs = &attr;
+    cfg.attrs = &pdl;
     cfg.numAttrs = 1;
+    return cfg;
+  }
+
+  // A ring kernel over `bytes`. As mma_staged's `spread`: each block asks for its share of the
+  // SM's shared memory, so the grid sits at ceil(blocks / SMs) blocks an SM (6 for the QKV)
+  // rather than 14.
+  template <class Kernel>
+  void launch_ring(Kernel kernel, std::size_t bytes) {
+    const std::size_t blocks = bytes / kTileBytes;
+    const std::size_t per_sm = (blocks + sms - 1) / sms;
+    const std::size_t share = kRingSmemBudget / per_sm;
+    cudaLaunchConfig_t cfg = config(dim3(static_cast<unsigned>(blocks)), dim3(kRingWarps * 32),
+                                    share > kRingStatic + 1024 ? share - kRingStatic - 1024 : 0);
+    check(cudaLaunchKernelEx(&cfg, kernel, next_src(bytes), x, out, sink), "ring launch");
+  }
+
+  void launch(Style style, std::size_t bytes) {
+    if (style == Style::ring) return launch_ring(ring_kernel<false>, bytes);
+    if (style == Style::ring_x) return launch_ring(ring_kernel<true>, bytes);
     if (style == Style::ldg) {
-      cfg.gridDim = dim3(4 * sms);
-      cfg.blockDim = dim3(kLdgThreads);
-      check(cudaLaunchKernelEx(&cfg, ldg_kernel, reinterpret_cast<const uint4*>(src), bytes / 16,
-                               sink),
+      cudaLaunchConfig_t cfg = config(dim3(4 * sms), dim3(kLdgThreads), 0);
+      check(cudaLaunchKernelEx(&cfg, ldg_kernel, reinterpret_cast<const uint4*>(next_src(bytes)),
+                               bytes / 16, sink),
             "ldg launch");
-    } else if (style == Style::ring || style == Style::ring_x) {
-      // As mma_staged's `spread`: each block asks for its share of the SM's shared memory, so
-      // the grid sits at ceil(blocks / SMs) blocks an SM (6 for the QKV) rather than 14.
-      const std::size_t blocks = bytes / kTileBytes;
-      const std::size_t per_sm = (blocks + sms - 1) / sms;
-      const std::size_t share = kRingSmemBudget / per_sm;
-      cfg.gridDim = dim3(static_cast<unsigned>(blocks));
-      cfg.blockDim = dim3(kRingWarps * 32);
-      cfg.dynamicSmemBytes = share > kRingStatic + 1024 ? share - kRingStatic - 1024 : 0;
-      if (style == Style::ring)
-        check(cudaLaunchKernelEx(&cfg, ring_kernel<false>, src, x, out, sink), "ring launch");
-      else
-        check(cudaLaunchKernelEx(&cfg, ring_kernel<true>, src, x, out, sink), "ring_x launch");
-    } else {
-      const std::size_t blocks = std::size_t{kBulkPerSm} * sms;
-      const std::size_t share = (bytes / blocks + 15) / 16 * 16;
-      cfg.gridDim = dim3(static_cast<unsigned>(blocks));
-      cfg.blockDim = dim3(kBulkThreads);
-      cfg.dynamicSmemBytes = kBulkStages * kBulkStage;
-      check(cudaLaunchKernelEx(&cfg, bulk_kernel, src, share, bytes, sink), "bulk launch");
+      return;
     }
+    const std::size_t blocks = std::size_t{kBulkPerSm} * sms;
+    const std::size_t share = (bytes / blocks + 15) / 16 * 16;
+    cudaLaunchConfig_t cfg =
+        config(dim3(static_cast<unsigned>(blocks)), dim3(kBulkThreads), kBulkStages * kBulkStage);
+    check(cudaLaunchKernelEx(&cfg, bulk_kernel, next_src(bytes), share, bytes, sink),
+          "bulk launch");
   }
 };
 
@@ -394,8 +412,7 @@ int main() {
   const auto q4 = [](std::size_t n, std::size_t k) {
     return (n * k / 32 * 18 + kTileBytes - 1) / kTileBytes * kTileBytes;
   };
-  const std::size_t sizes[4] = {q4(12288, 4096), q4(4096, 4096), q4(22016, 4096),
-                                q4(4096, 11008)};
+  const std::size_t sizes[4] = {q4(12288, 4096), q4(4096, 4096), q4(22016, 4096), q4(4096, 11008)};
   const char* names[4] = {"qkv", "o", "gate_up", "down"};
   const Style styles[4] = {Style::ldg, Style::ring, Style::ring_x, Style::bulk};
   constexpr int kReps = 64;
@@ -407,9 +424,10 @@ int main() {
   for (int g = 0; g < 4; ++g) {
     std::printf("%-8s %8.2f", names[g], sizes[g] / 1e6);
     for (Style s : styles) {
-      const double us = time_graph(stream, [&] {
-                          for (int i = 0; i < kReps; ++i) l.launch(s, sizes[g]);
-                        }) /
+      const double us = time_graph(stream,
+                                   [&] {
+                                     for (int i = 0; i < kReps; ++i) l.launch(s, sizes[g]);
+                                   }) /
                         kReps;
       std::printf(" %10.2f %8.0f", us, sizes[g] / us / 1e3);
     }
@@ -421,32 +439,13 @@ int main() {
   // (mma_staged, s22 ncu).
   std::printf("\nring_x + ALU work a chunk, QKV size (us a launch):\n");
   const auto sweep = [&](auto kernel, const char* label) {
-    const std::size_t blocks = sizes[0] / kTileBytes;
-    const std::size_t per_sm = (blocks + l.sms - 1) / l.sms;
-    const std::size_t share = kRingSmemBudget / per_sm;
     check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                static_cast<int>(kRingSmemBudget - kRingStatic)),
           "ring smem attribute");
-    const double us = time_graph(stream, [&] {
-                        for (int i = 0; i < kReps; ++i) {
-                          if (l.cursor + sizes[0] > kBufBytes) l.cursor = 0;
-                          const std::uint8_t* src = buf + l.cursor;
-                          l.cursor += sizes[0];
-                          cudaLaunchAttribute attr{};
-                          attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-                          attr.val.programmaticStreamSerializationAllowed = 1;
-                          cudaLaunchConfig_t cfg{};
-                          cfg.stream = stream;
-                          cfg.attrs = &attr;
-                          cfg.numAttrs = 1;
-                          cfg.gridDim = dim3(static_cast<unsigned>(blocks));
-                          cfg.blockDim = dim3(kRingWarps * 32);
-                          cfg.dynamicSmemBytes =
-                              share > kRingStatic + 1024 ? share - kRingStatic - 1024 : 0;
-                          check(cudaLaunchKernelEx(&cfg, kernel, src, l.x, l.out, l.sink),
-                                "ops launch");
-                        }
-                      }) /
+    const double us = time_graph(stream,
+                                 [&] {
+                                   for (int i = 0; i < kReps; ++i) l.launch_ring(kernel, sizes[0]);
+                                 }) /
                       kReps;
     std::printf("  %-10s %8.2f us\n", label, us);
   };
@@ -461,8 +460,8 @@ int main() {
   for (std::size_t s : sizes) layer += s;
   constexpr int kLayers = 32;
   const double bound_us = kLayers * layer / (copy * 1e3);
-  std::printf("\na step of %d layers (%.1f MB a layer; bound at the copy rate %.1f us):\n",
-              kLayers, layer / 1e6, bound_us);
+  std::printf("\na step of %d layers (%.1f MB a layer; bound at the copy rate %.1f us):\n", kLayers,
+              layer / 1e6, bound_us);
   for (Style s : styles) {
     const double four = time_graph(stream, [&] {
       for (int i = 0; i < kLayers; ++i)
@@ -471,9 +470,10 @@ int main() {
     const double one = time_graph(stream, [&] {
       for (int i = 0; i < kLayers; ++i) l.launch(s, layer);
     });
-    std::printf("%-5s four launches a layer %9.1f us (%5.1f%% of bound)   one a layer %9.1f us "
-                "(%5.1f%%)\n",
-                name_of(s), four, 100.0 * bound_us / four, one, 100.0 * bound_us / one);
+    std::printf(
+        "%-5s four launches a layer %9.1f us (%5.1f%% of bound)   one a layer %9.1f us "
+        "(%5.1f%%)\n",
+        name_of(s), four, 100.0 * bound_us / four, one, 100.0 * bound_us / one);
   }
   check(cudaGetLastError(), "last error");
   return 0;

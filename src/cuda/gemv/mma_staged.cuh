@@ -333,8 +333,8 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
       if constexpr (kWalkLines)
         line = S == 0 ? line_at : line_at + sub_line;
       else
-        line = scale_lane_s +
-               static_cast<std::uint32_t>(((col_first + j * W * kChunkCols + 32 * S) >> gshift) * 32);
+        line = scale_lane_s + static_cast<std::uint32_t>(
+                                  ((col_first + j * W * kChunkCols + 32 * S) >> gshift) * 32);
       float2 sc[kTiles], mn[kTiles];
 #pragma unroll
       for (int i = 0; i < kTiles; ++i) {
