@@ -9,13 +9,15 @@
 # Environment (all optional):
 #   OUT                     where results go (default ./gpu-out)
 #   KLAB_GPU_CHECK_ONLY     steps to run, any of tests,sanitizer,bench,attn,sdpa,autotune,e2e,
-#                           profile separated by , or | (default: tests,sanitizer,bench,attn,sdpa,
+#                           probes,profile separated by , or | (default: tests,sanitizer,bench,attn,sdpa,
 #                           autotune; the build always runs). attn: the issue's attention shapes
 #                           (decode 1..32 x 4096/16384, prefill 8192); sdpa: PyTorch's SDPA on
 #                           the same shapes (scripts/bench_sdpa.py); autotune: write a cache in
 #                           a scratch dir, bench the quick suite with it, check the targets;
 #                           e2e: `klab bench e2e --quick`; profile: scripts/profile-decode.sh
-#                           (the real model) and scripts/profile-e2e.sh (Llama-2-7B shape, Q4_0)
+#                           (the real model) and scripts/profile-e2e.sh (Llama-2-7B shape, Q4_0);
+#                           probes: the stream floor of the decode GEMVs' sizes and the decode
+#                           attention's launch floor (scripts/probes/, standalone)
 #   KLAB_MODEL              the real model (GGUF) for e2e/profile (default: the fetched one)
 #   KLAB_TEST_FILTER        ctest -R regex for the test step (and the sanitizer binaries)
 #   KLAB_RACECHECK=1        also run compute-sanitizer --tool racecheck
@@ -261,6 +263,12 @@ if want e2e; then
     step generate-memcheck 300 compute-sanitizer --tool memcheck --error-exitcode 99 "$klab" generate \
       -m "$model" -p "The capital of France is" -n 16 --temp 0 --device cuda
   fi
+fi
+if want probes; then  # standalone probes of the card's floors (scripts/probes/*.cu)
+  for probe in stream_floor decode_launch_floor; do
+    step "probe-$probe" 300 bash -c "set -o pipefail; nvcc -O3 -std=c++20 -arch=sm_$arch \"$root/scripts/probes/$probe.cu\" \
+      -o \"$build/$probe\" && \"$build/$probe\" | tee \"$results/probe-$probe.txt\""
+  done
 fi
 if want profile && [ -f "$model" ]; then
   step profile 300 env OUT="$results" KLAB_BUILD_DIR="$build" KLAB_PROFILE_STEP_KERNELS="${KLAB_PROFILE_STEP_KERNELS:-0}" \
