@@ -16,7 +16,9 @@
 //   - the cut is this sequence's length over the cluster's n CTAs (decode_params.hpp
 //     cluster_split): no batch-wide reduction, no block barrier to learn it;
 //   - the sequence length, the Q rows (into registers) and, for a paged cache, the block-table
-//     window of the range the plan guesses are loaded together, before anything waits;
+//     window of the range the plan guesses are loaded together, before anything waits; with
+//     p.speculate the first copies of that range go out before the length arrives (a paged
+//     cache's rows through the global table);
 //   - the ring holds every tile of a warp's range where it fits (4 stages at D <= 128 with 4
 //     warps, 3 with 8): at B=1 S=4096 (16 CTAs x 256 keys per KV head) every copy of a CTA is
 //     issued in its prologue.
