@@ -77,12 +77,8 @@ class TestKvCache {
       }
       k_ = random_tensor(spec.dtype, {pages, spec.page_size, hkv, dim});
       v_ = random_tensor(spec.dtype, {pages, spec.page_size, hkv, dim});
-      HostTensor t(DType::i32, {batch, max_blocks_});
-      std::copy(table_.begin(), table_.end(), t.ptr<std::int32_t>());
-      dtable_ = DeviceTensor::upload(t.view());
     }
-    dk_ = DeviceTensor::upload(k_.view());
-    dv_ = DeviceTensor::upload(v_.view());
+    upload();
   }
 
   // The same data in the other layout (paged <-> contiguous), for layout-equivalence checks.
