@@ -22,14 +22,11 @@
 #include <cstdlib>
 #include <vector>
 
+#include "graph_timing.cuh"
+
 namespace {
 
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) {
-    std::fprintf(stderr, "decode_launch_floor: %s: %s\n", what, cudaGetErrorString(e));
-    std::exit(1);
-  }
-}
+using probe::check;
 
 constexpr int kThreads = 256;
 constexpr int kCluster = 9;
@@ -92,34 +89,15 @@ double time_chain(bool pdl, const uint4* buf, const std::uint32_t* table, unsign
   cfg.attrs = attrs;
   cfg.numAttrs = pdl ? 2 : 1;
 
-  cudaGraph_t graph = nullptr;
-  check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "begin capture");
-  for (int i = 0; i < kLaunches; ++i)
-    check(cudaLaunchKernelEx(&cfg, kernel, buf, table, static_cast<std::uint64_t>(i), sink),
-          "launch");
-  check(cudaStreamEndCapture(stream, &graph), "end capture");
-  cudaGraphExec_t exec = nullptr;
-  check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
-  cudaEvent_t e0, e1;
-  check(cudaEventCreate(&e0), "event");
-  check(cudaEventCreate(&e1), "event");
-  for (int w = 0; w < 3; ++w) check(cudaGraphLaunch(exec, stream), "warm-up replay");
-  std::vector<double> us;
-  for (int s = 0; s < 25; ++s) {
-    check(cudaEventRecord(e0, stream), "record");
-    check(cudaGraphLaunch(exec, stream), "replay");
-    check(cudaEventRecord(e1, stream), "record");
-    check(cudaEventSynchronize(e1), "sync");
-    float ms = 0;
-    check(cudaEventElapsedTime(&ms, e0, e1), "elapsed");
-    us.push_back(1000.0 * ms / kLaunches);
-  }
-  std::sort(us.begin(), us.end());
-  check(cudaEventDestroy(e0), "event");
-  check(cudaEventDestroy(e1), "event");
-  check(cudaGraphExecDestroy(exec), "destroy exec");
-  check(cudaGraphDestroy(graph), "destroy graph");
-  return us[us.size() / 2];
+  const double us = probe::median_replay_us(
+      stream,
+      [&] {
+        for (int i = 0; i < kLaunches; ++i)
+          check(cudaLaunchKernelEx(&cfg, kernel, buf, table, static_cast<std::uint64_t>(i), sink),
+                "launch");
+      },
+      25);
+  return us / kLaunches;
 }
 
 }  // namespace

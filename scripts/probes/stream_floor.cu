@@ -35,14 +35,11 @@
 #include <cstdlib>
 #include <vector>
 
+#include "graph_timing.cuh"
+
 namespace {
 
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) {
-    std::fprintf(stderr, "stream_floor: %s: %s\n", what, cudaGetErrorString(e));
-    std::exit(1);
-  }
-}
+using probe::check;
 
 constexpr std::size_t kBufBytes = std::size_t{4} << 30;
 
@@ -322,35 +319,10 @@ struct Launcher {
   }
 };
 
-// Median µs of one replay of the graph `record` captures.
+// Median µs of one replay of the graph `record` captures (15 samples).
 template <class F>
 double time_graph(cudaStream_t stream, F record) {
-  cudaGraph_t graph = nullptr;
-  check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "begin capture");
-  record();
-  check(cudaStreamEndCapture(stream, &graph), "end capture");
-  cudaGraphExec_t exec = nullptr;
-  check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
-  cudaEvent_t e0, e1;
-  check(cudaEventCreate(&e0), "event");
-  check(cudaEventCreate(&e1), "event");
-  for (int w = 0; w < 3; ++w) check(cudaGraphLaunch(exec, stream), "warm-up replay");
-  std::vector<double> us;
-  for (int s = 0; s < 15; ++s) {
-    check(cudaEventRecord(e0, stream), "record");
-    check(cudaGraphLaunch(exec, stream), "replay");
-    check(cudaEventRecord(e1, stream), "record");
-    check(cudaEventSynchronize(e1), "sync");
-    float ms = 0;
-    check(cudaEventElapsedTime(&ms, e0, e1), "elapsed");
-    us.push_back(1000.0 * ms);
-  }
-  std::sort(us.begin(), us.end());
-  check(cudaEventDestroy(e0), "event");
-  check(cudaEventDestroy(e1), "event");
-  check(cudaGraphExecDestroy(exec), "destroy exec");
-  check(cudaGraphDestroy(graph), "destroy graph");
-  return us[us.size() / 2];
+  return probe::median_replay_us(stream, record, 15);
 }
 
 // As klab bench's ceiling: cudaMemcpyAsync on the stream, not in a graph (s25 c1 timed it as a
