@@ -7,7 +7,14 @@
 #   dr_test_sharded gemv test_cuda_gemv_gemv_q_test 12 100
 #                                # N gtest shards at once (the references run on the CPU:
 #                                # the GEMV binary takes 190 s whole, ~50 s as 12 shards, s22)
-#   dr_e2e 7b-q4 --model llama2-7b --weights q4_0 --batch 1
+#   dr_build_old klab_cli        # build .carry/snap-old.tgz (the previous commit) into
+#                                # /tmp/klab-build-old in the background; `wait` for it, then
+#                                # OLD is its klab binary
+#   dr_ab b1 --variant X decode-attn --batch 1   # klab bench ARGS, old then new, two rounds
+#   dr_e2e 7b-q4 --model llama2-7b --weights q4_0 --batch 1   # DR_KLAB=$OLD for the old binary
+#   dr_issue_tables              # dr_attn_tables (the issue-4 attention shapes, PyTorch's
+#                                # SDPA) then dr_e2e_matrices (the issue-8 e2e matrices:
+#                                # Llama-2-7B Q4_0/Q8_0/F16, Llama-3-8B Q4_0)
 #   dr_bench o --variant mma_wide_pdl gemv --M 16 --N 4096 --K 4096   # any klab bench suite
 #   dr_ncu qkv gemv_mma_staged --variant mma_staged_pdl gemv --M 1 --N 12288 --K 4096
 #                                # ncu source counters of one launch; stalls by SASS instruction
@@ -15,13 +22,15 @@
 #                                # a call cut by its time limit still returns what ran (s22 c3
 #                                # lost every file that way)
 #   dr_finish                    # dr_pack and the total time
-# Variables set for the script: R (results), B (build dir), K (the klab binary), t0.
+# Variables set for the script: R (results), B (build dir), K (the klab binary), t0, DR_ROOT
+# (the work tree with .carry/); OLD after dr_build_old.
 # shellcheck shell=bash
 
 dr_start() {  # NAME
   export KLAB_GIT_COMMIT
   KLAB_GIT_COMMIT=$(cat .carry/commit 2>/dev/null || echo unknown)
   DR_NAME=$1
+  DR_ROOT=$PWD  # the device's copy of the work tree, where .carry/ is
   rm -rf /tmp/snap && mkdir -p /tmp/snap && tar -xzf .carry/snap.tgz -C /tmp/snap || return 1
   cd /tmp/snap || return 1
   R=/tmp/$DR_NAME
@@ -62,10 +71,66 @@ dr_test_sharded() {  # NAME BINARY SHARDS TIMEOUT: one log a shard, one summary 
   grep -hE "^\[  FAILED  \].*\(|Failure$|exception" "$R/$name".*.log | head -6
 }
 
+dr_build_old() {  # TARGET...: background build of .carry/snap-old.tgz; sets OLD
+  local targets=() t
+  for t in "$@"; do targets+=(--target "$t"); done
+  OLD=/tmp/klab-build-old/bin/klab
+  (rm -rf /tmp/snap-old && mkdir -p /tmp/snap-old &&
+    tar -xzf "$DR_ROOT/.carry/snap-old.tgz" -C /tmp/snap-old &&
+    cmake -S /tmp/snap-old -B /tmp/klab-build-old -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DKLAB_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a > "$R/cmake-old.log" 2>&1 &&
+    cmake --build /tmp/klab-build-old -j16 "${targets[@]}" > "$R/build-old.log" 2>&1
+    echo "old build rc $? ($((SECONDS - t0))s)") &
+}
+
+dr_ab() {  # NAME ARGS...: klab bench ARGS, old ($OLD) then new ($K), two rounds
+  local name=$1 i side bin
+  shift
+  for i in 1 2; do
+    for side in old new; do
+      bin=$K
+      [ "$side" = old ] && bin=$OLD
+      timeout 100 "$bin" bench "$@" --json "$R/bench-$name-$side-$i.json" \
+        > "$R/bench-$name-$side-$i.txt" 2>&1
+      echo "$name $side $i: $(grep -h '^bench: .*\[' "$R/bench-$name-$side-$i.txt" |
+        sed -E 's/.*\[(.*)\] +([0-9.]+) us.*/\1 \2/' | tr '\n' ';')"
+    done
+  done
+}
+
+dr_issue_tables() {  # the issues' tables: attention (4), SDPA beside it, e2e matrices (8)
+  dr_attn_tables
+  dr_pack
+  dr_e2e_matrices
+}
+
+dr_attn_tables() {  # issue 4's shapes: decode-attn, prefill-attn, PyTorch's SDPA beside them
+  timeout 100 "$K" bench decode-attn --batch 1,8,16,32 --len 4096,16384 \
+    --layout contiguous,paged --json "$R/attn-decode.json" > "$R/attn-decode.txt" 2>&1
+  echo "decode-attn rc $? ($((SECONDS - t0))s)"
+  grep -h "^bench: .*\[" "$R/attn-decode.txt" | grep -E "cluster_(spec|s2) " | cut -c1-110
+  timeout 60 "$K" bench prefill-attn --len 8192 --causal 1,0 --json "$R/attn-prefill.json" \
+    > "$R/attn-prefill.txt" 2>&1
+  echo "prefill-attn rc $? ($((SECONDS - t0))s)"
+  grep -h "^bench: .*\[" "$R/attn-prefill.txt" | grep tma | cut -c1-110
+  timeout 90 python3 scripts/bench_sdpa.py --out "$R/sdpa.json" > "$R/sdpa.txt" 2>&1
+  echo "sdpa rc $? ($((SECONDS - t0))s)"
+}
+
+dr_e2e_matrices() {  # issue 8's e2e matrices: Llama-2-7B Q4_0 / Q8_0 / F16, Llama-3-8B Q4_0
+  timeout 150 "$K" bench e2e --model llama2-7b --weights q4_0,q8_0,f16 --batch 1,4,16 \
+    --ctx 512,4096 --prompt 512 --json "$R/e2e-llama2-7b.json" > "$R/e2e-llama2-7b.txt" 2>&1
+  echo "e2e 7b rc $? ($((SECONDS - t0))s)"
+  timeout 100 "$K" bench e2e --model llama3-8b --weights q4_0 --batch 1,4,16 --ctx 512,4096 \
+    --prompt 512 --json "$R/e2e-llama3-8b.json" > "$R/e2e-llama3-8b.txt" 2>&1
+  echo "e2e 8b rc $? ($((SECONDS - t0))s)"
+  grep -hE "^bench: e2e.*tokens/s" "$R"/e2e-llama*.txt | cut -c1-110
+}
+
 dr_e2e() {  # NAME ARGS... (klab bench e2e at ctx 512, no prompt, unless ARGS say otherwise)
   local name=$1
   shift
-  timeout 100 "$K" bench e2e --prompt 0 --ctx 512 "$@" --json "$R/e2e-$name.json" \
+  timeout 100 "${DR_KLAB:-$K}" bench e2e --prompt 0 --ctx 512 "$@" --json "$R/e2e-$name.json" \
     > "$R/e2e-$name.txt" 2>&1
   echo "$name: $(grep -hoE '[0-9.,]+ tokens/s' "$R/e2e-$name.txt" | tr '\n' ' ')($((SECONDS - t0))s)"
 }

@@ -11,40 +11,21 @@
 # (-2..-5%: c6 of s23 cut ~90 instructions a tile for -4%, and s24 c1 showed more warps do not
 # help, so the chain is not the whole bound), S=4096 9.5 -> 9.1-9.4, paged16 alike; B=8-32 S=4096
 # within ±2% (memory-bound); e2e 7B Q4_0 B=1 ctx 4096 0..+1%, ctx 512 within noise.
+# (Rewritten after it ran onto lib.sh's dr_build_old / dr_ab helpers: the same commands.)
 set -uo pipefail
-ROOT=$PWD
 . scripts/device-runs/lib.sh
 dr_start c6
 dr_build klab_cli test_cuda_attn_decode_decode_test test_cuda_fused_decode_fused_decode_test
-(mkdir -p /tmp/snap-old && tar -xzf "$ROOT/.carry/snap-old.tgz" -C /tmp/snap-old &&
-  cmake -S /tmp/snap-old -B /tmp/klab-build-old -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DKLAB_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a > "$R/cmake-old.log" 2>&1 &&
-  cmake --build /tmp/klab-build-old -j16 --target klab_cli > "$R/build-old.log" 2>&1;
-  echo "old build rc $?") &
+dr_build_old klab_cli
 dr_test_sharded attn test_cuda_attn_decode_decode_test 8 200
 dr_test_sharded fused test_cuda_fused_decode_fused_decode_test 4 150
 wait
 dr_pack
-OLD=/tmp/klab-build-old/bin/klab
-ab() {  # NAME ARGS...: klab bench, old then new binary, twice
-  local name=$1 i
-  shift
-  for i in 1 2; do
-    for side in old new; do
-      local bin=$K
-      [ "$side" = old ] && bin=$OLD
-      timeout 100 "$bin" bench "$@" --json "$R/bench-$name-$side-$i.json" \
-        > "$R/bench-$name-$side-$i.txt" 2>&1
-      echo "$name $side $i: $(grep -h '^bench: .*\[' "$R/bench-$name-$side-$i.txt" |
-        sed -E 's/.*\[(.*)\] +([0-9.]+) us.*/\1 \2/' | tr '\n' ';')"
-    done
-  done
-}
-ab b1-spec --variant split_kv_mma_cluster_spec decode-attn --batch 1 --len 4096,16384,32768 \
+dr_ab b1-spec --variant split_kv_mma_cluster_spec decode-attn --batch 1 --len 4096,16384,32768 \
   --layout contiguous,paged
-ab b1-s2 --variant split_kv_mma_cluster_s2 decode-attn --batch 1 --len 4096,16384 \
+dr_ab b1-s2 --variant split_kv_mma_cluster_s2 decode-attn --batch 1 --len 4096,16384 \
   --layout contiguous,paged
-ab b8-32 --variant split_kv_mma_cluster_spec decode-attn --batch 8,16,32 --len 4096 \
+dr_ab b8-32 --variant split_kv_mma_cluster_spec decode-attn --batch 8,16,32 --len 4096 \
   --layout contiguous
 dr_pack
 e2e() {  # NAME BINARY CTX

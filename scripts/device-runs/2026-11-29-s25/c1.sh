@@ -15,43 +15,28 @@
 # 3. ncu of `_w8` B=1 S=4096, contiguous vs paged16 (the +12% between them, 9.32 vs 10.45 µs in
 #    s24 c7; no speculation in either). Expectation: the paged CTA's extra time sits in its
 #    prologue (the table window's stores and barrier before the first copy), not in the loop.
+# (Rewritten after it ran onto lib.sh's dr_build_old / dr_ab / dr_issue_tables helpers: the
+# same commands.)
 set -uo pipefail
-ROOT=$PWD
 . scripts/device-runs/lib.sh
 dr_start c1
-"$ROOT/.carry/stream_floor" > "$R/stream-floor.txt" 2>&1
+"$DR_ROOT/.carry/stream_floor" > "$R/stream-floor.txt" 2>&1
 echo "stream_floor rc $? ($((SECONDS - t0))s)"
 cat "$R/stream-floor.txt"
 dr_pack
 dr_build klab_cli test_cuda_attn_decode_decode_test
-(mkdir -p /tmp/snap-old && tar -xzf "$ROOT/.carry/snap-old.tgz" -C /tmp/snap-old &&
-  cmake -S /tmp/snap-old -B /tmp/klab-build-old -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DKLAB_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a > "$R/cmake-old.log" 2>&1 &&
-  cmake --build /tmp/klab-build-old -j16 --target klab_cli > "$R/build-old.log" 2>&1;
-  echo "old build rc $? ($((SECONDS - t0))s)") &
+dr_build_old klab_cli
 dr_test_sharded attn test_cuda_attn_decode_decode_test 8 200
 wait
 dr_pack
-OLD=/tmp/klab-build-old/bin/klab
-ab() {  # NAME VARIANT ARGS...: klab bench decode-attn, old then new binary, twice
-  local name=$1 variant=$2 i side bin
-  shift 2
-  for i in 1 2; do
-    for side in old new; do
-      bin=$K
-      [ "$side" = old ] && bin=$OLD
-      timeout 100 "$bin" bench --variant "$variant" --seconds 0.15 decode-attn "$@" \
-        --json "$R/bench-$name-$side-$i.json" > "$R/bench-$name-$side-$i.txt" 2>&1
-      echo "$name $side $i: $(grep -h '^bench: .*\[' "$R/bench-$name-$side-$i.txt" |
-        sed -E 's/.*\[(.*)\] +([0-9.]+) us.*/\1 \2/' | tr '\n' ';')"
-    done
-  done
-}
 for v in split_kv_mma_pdl split_kv_mma_onepass split_kv_mma_fused; do
-  ab "$v" "$v" --batch 1 --len 4096,16384 --layout contiguous,paged
-  ab "$v-b8" "$v" --batch 8 --len 4096 --layout contiguous
+  dr_ab "$v" --variant "$v" --seconds 0.15 decode-attn \
+  --batch 1 --len 4096,16384 --layout contiguous,paged
+  dr_ab "$v-b8" --variant "$v" --seconds 0.15 decode-attn \
+  --batch 8 --len 4096 --layout contiguous
 done
-ab cluster-spec split_kv_mma_cluster_spec --batch 1 --len 4096 --layout contiguous,paged
+dr_ab cluster-spec --variant split_kv_mma_cluster_spec --seconds 0.15 decode-attn \
+  --batch 1 --len 4096 --layout contiguous,paged
 dr_pack
 dr_ncu w8-contig decode_cluster_kernel --variant split_kv_mma_cluster_w8 decode-attn --batch 1 \
   --len 4096 --layout contiguous

@@ -14,11 +14,12 @@
 #    prefill-attn 8192, PyTorch SDPA, e2e Llama-2-7B Q4_0/Q8_0/F16 and Llama-3-8B Q4_0.
 #    Expectation: paged16 B=1 S=4096 ~10.2-10.3 µs (c2), the rest as s24 c7 within noise
 #    (e2e uses `_s2` with history_ready: unchanged within ±1%).
+# (Rewritten after it ran onto lib.sh's dr_build_old / dr_ab / dr_issue_tables helpers: the
+# same commands.)
 set -uo pipefail
-ROOT=$PWD
 . scripts/device-runs/lib.sh
 dr_start c3
-"$ROOT/.carry/stream_floor" > "$R/stream-floor.txt" 2>&1
+"$DR_ROOT/.carry/stream_floor" > "$R/stream-floor.txt" 2>&1
 echo "stream_floor rc $? ($((SECONDS - t0))s)"
 cat "$R/stream-floor.txt"
 dr_pack
@@ -29,22 +30,5 @@ dr_test_sharded fused test_cuda_fused_decode_fused_decode_test 4 150
 dr_test session test_cuda_model_cuda_session_test 200
 dr_test batch test_cuda_model_batch_decode_test 200
 dr_pack
-timeout 100 "$K" bench decode-attn --batch 1,8,16,32 --len 4096,16384 --layout contiguous,paged \
-  --json "$R/attn-decode.json" > "$R/attn-decode.txt" 2>&1
-echo "decode-attn rc $? ($((SECONDS - t0))s)"
-grep -h "^bench: .*\[" "$R/attn-decode.txt" | grep -E "cluster_(spec|s2) " | cut -c1-110
-timeout 60 "$K" bench prefill-attn --len 8192 --causal 1,0 --json "$R/attn-prefill.json" \
-  > "$R/attn-prefill.txt" 2>&1
-echo "prefill-attn rc $? ($((SECONDS - t0))s)"
-grep -h "^bench: .*\[" "$R/attn-prefill.txt" | grep tma | cut -c1-110
-timeout 90 python3 scripts/bench_sdpa.py --out "$R/sdpa.json" > "$R/sdpa.txt" 2>&1
-echo "sdpa rc $? ($((SECONDS - t0))s)"
-dr_pack
-timeout 150 "$K" bench e2e --model llama2-7b --weights q4_0,q8_0,f16 --batch 1,4,16 \
-  --ctx 512,4096 --prompt 512 --json "$R/e2e-llama2-7b.json" > "$R/e2e-llama2-7b.txt" 2>&1
-echo "e2e 7b rc $? ($((SECONDS - t0))s)"
-timeout 100 "$K" bench e2e --model llama3-8b --weights q4_0 --batch 1,4,16 --ctx 512,4096 \
-  --prompt 512 --json "$R/e2e-llama3-8b.json" > "$R/e2e-llama3-8b.txt" 2>&1
-echo "e2e 8b rc $? ($((SECONDS - t0))s)"
-grep -hE "^bench: e2e.*tokens/s" "$R"/e2e-*.txt | cut -c1-110
+dr_issue_tables
 dr_finish

@@ -12,67 +12,37 @@
 # ~11.4 µs (-6%), 4096x11008 -5%, 4096x4096 -3%, SwiGLU 11008x4096 -1%; 8-bit -5..-8%. e2e
 # B=1 ctx 512: 7B Q4_0 +2..+4%, Q8_0 +3..+5%, 8B Q4_0 +2..+3%. Tests: the GEMV q tests, fused
 # decode, CUDA session, batch decode.
+# (Rewritten after it ran onto lib.sh's dr_build_old / dr_ab / dr_issue_tables helpers: the
+# same commands.)
 set -uo pipefail
-ROOT=$PWD
 . scripts/device-runs/lib.sh
 dr_start c4
 dr_build klab_cli test_cuda_gemv_gemv_q_test test_cuda_fused_decode_fused_decode_test \
   test_cuda_model_cuda_session_test test_cuda_model_batch_decode_test
-(mkdir -p /tmp/snap-old && rm -rf /tmp/snap-old/* && tar -xzf "$ROOT/.carry/snap-old.tgz" -C /tmp/snap-old &&
-  cmake -S /tmp/snap-old -B /tmp/klab-build-old -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DKLAB_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a > "$R/cmake-old.log" 2>&1 &&
-  cmake --build /tmp/klab-build-old -j16 --target klab_cli > "$R/build-old.log" 2>&1;
-  echo "old build rc $? ($((SECONDS - t0))s)") &
+dr_build_old klab_cli
 dr_test_sharded gemv test_cuda_gemv_gemv_q_test 12 150
 dr_test_sharded fused test_cuda_fused_decode_fused_decode_test 4 150
 dr_test session test_cuda_model_cuda_session_test 200
 dr_test batch test_cuda_model_batch_decode_test 200
 wait
 dr_pack
-OLD=/tmp/klab-build-old/bin/klab
-ab() {  # NAME ARGS...: klab bench, old then new binary, twice
-  local name=$1 i side bin
-  shift
-  for i in 1 2; do
-    for side in old new; do
-      bin=$K
-      [ "$side" = old ] && bin=$OLD
-      timeout 100 "$bin" bench "$@" --json "$R/bench-$name-$side-$i.json" \
-        > "$R/bench-$name-$side-$i.txt" 2>&1
-      echo "$name $side $i: $(grep -h '^bench: .*\[' "$R/bench-$name-$side-$i.txt" |
-        sed -E 's/.*\[(.*)\] +([0-9.]+) us.*/\1 \2/' | tr '\n' ';')"
-    done
-  done
-}
-ab q4 --variant mma_staged_pdl --seconds 0.15 gemv --M 1 --bits 4 --N 12288,4096,4096 \
+dr_ab q4 --variant mma_staged_pdl --seconds 0.15 gemv --M 1 --bits 4 --N 12288,4096,4096 \
   --K 4096,4096,11008
-ab q8 --variant mma_staged_pdl --seconds 0.15 gemv --M 1 --bits 8 --N 12288,4096,4096 \
+dr_ab q8 --variant mma_staged_pdl --seconds 0.15 gemv --M 1 --bits 8 --N 12288,4096,4096 \
   --K 4096,4096,11008
-ab swiglu --variant mma_staged_pdl --seconds 0.15 gemv --M 1 --bits 4,8 --epilogue swiglu \
+dr_ab swiglu --variant mma_staged_pdl --seconds 0.15 gemv --M 1 --bits 4,8 --epilogue swiglu \
   --N 11008 --K 4096
 dr_pack
-e2e() {  # NAME BINARY ARGS...
-  local name=$1 bin=$2
-  shift 2
-  timeout 100 "$bin" bench e2e --prompt 0 --ctx 512 --batch 1 "$@" --json "$R/e2e-$name.json" \
-    > "$R/e2e-$name.txt" 2>&1
-  echo "$name: $(grep -hoE '[0-9.,]+ tokens/s' "$R/e2e-$name.txt" | tr '\n' ' ')($((SECONDS - t0))s)"
-}
 for i in 1 2; do
   for side in old new; do
-    bin=$K
-    [ "$side" = old ] && bin=$OLD
-    e2e "7b-q4_0-$side-$i" "$bin" --model llama2-7b --weights q4_0
-    e2e "7b-q8_0-$side-$i" "$bin" --model llama2-7b --weights q8_0
-    e2e "8b-q4_0-$side-$i" "$bin" --model llama3-8b --weights q4_0
+    DR_KLAB=$K
+    [ "$side" = old ] && DR_KLAB=$OLD
+    dr_e2e "7b-q4_0-$side-$i" --batch 1 --model llama2-7b --weights q4_0
+    dr_e2e "7b-q8_0-$side-$i" --batch 1 --model llama2-7b --weights q8_0
+    dr_e2e "8b-q4_0-$side-$i" --batch 1 --model llama3-8b --weights q4_0
   done
 done
 dr_pack
-timeout 150 "$K" bench e2e --model llama2-7b --weights q4_0,q8_0,f16 --batch 1,4,16 \
-  --ctx 512,4096 --prompt 512 --json "$R/e2e-llama2-7b.json" > "$R/e2e-llama2-7b.txt" 2>&1
-echo "e2e 7b rc $? ($((SECONDS - t0))s)"
-timeout 100 "$K" bench e2e --model llama3-8b --weights q4_0 --batch 1,4,16 --ctx 512,4096 \
-  --prompt 512 --json "$R/e2e-llama3-8b.json" > "$R/e2e-llama3-8b.txt" 2>&1
-echo "e2e 8b rc $? ($((SECONDS - t0))s)"
-grep -hE "^bench: e2e.*tokens/s" "$R"/e2e-llama*.txt | cut -c1-100
+DR_KLAB=$K
+dr_e2e_matrices
 dr_finish
