@@ -29,6 +29,7 @@
 #include "cuda/common/l2_prefetch.cuh"
 #include "cuda/common/reduce.cuh"
 #include "cuda/common/smem_tiles.cuh"
+#include "cuda/gemv/biased_codes.cuh"
 #include "cuda/gemv/mma_gemv.cuh"
 #include "cuda/gemv/qkv_epilogue.cuh"
 #include "klab/cuda/check.hpp"
@@ -43,13 +44,31 @@ constexpr std::int64_t kMaxXBytes = 64 * 1024;
 constexpr std::size_t kMaxDynamicSmem = 219 * 1024;
 
 // Byte sizes of the shared-memory regions (host and device agree through this).
+// biased: the symmetric f16 kernels' -B a sub-chunk and token (biased_codes.cuh), after them.
 struct Smem {
-  std::uint32_t x, scales;
+  std::uint32_t x, scales, bias;
   __host__ __device__ Smem(int M, std::int64_t cols_padded, std::int64_t groups, int tiles,
-                           bool asym)
+                           bool asym, bool biased)
       : x(static_cast<std::uint32_t>(M * cols_padded * 2)),
-        scales(static_cast<std::uint32_t>(tiles * groups * 32 * (asym ? 2 : 1))) {}
+        scales(static_cast<std::uint32_t>(tiles * groups * 32 * (asym ? 2 : 1))),
+        bias(biased ? biased::bias_bytes(M, cols_padded) : 0) {}
+  __host__ __device__ std::uint32_t total() const { return x + scales + bias; }
 };
+
+// Whether a kernel feeds its codes to the mma with their exponent bias (biased_codes.cuh): the
+// symmetric f16 ones (bf16's decoder has no spare mantissa for it; asymmetric keeps its
+// sum(x) mma).
+template <class T>
+constexpr bool biased_codes(bool asym) {
+  return std::is_same_v<T, __half> && !asym;
+}
+
+// Chunks a ring stage holds (the copies a warp issues per wait): two for the symmetric one-tile
+// kernels; one where two measured more SASS a chunk (SwiGLU +2-4%, asymmetric +6%) or spilled
+// (asymmetric SwiGLU, at 64 registers).
+constexpr int chunks_per_stage(bool swiglu, bool asym) {
+  return swiglu || asym ? 1 : 2;
+}
 
 constexpr std::size_t ring_bytes(int warps, int depth, int tiles) {
   return static_cast<std::size_t>(warps) * depth * tiles * 512;
@@ -87,13 +106,6 @@ struct XItem {
   int m, c;
   __device__ XItem(int i, int row_items) : m(i / row_items), c((i - m * row_items) * 8) {}
 };
-
-// A 16-byte store to a 32-bit shared-memory address (the copies' and loads' addressing).
-__device__ __forceinline__ void sts128_at(std::uint32_t a, const uint4& v) {
-  asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" ::"r"(a), "r"(v.x), "r"(v.y), "r"(v.z),
-               "r"(v.w)
-               : "memory");
-}
 
 // What the norm prologue reads: a few registers, not the parameter struct (the prologue is an
 // out-of-line call, see stage_normalized_x).
@@ -221,6 +233,10 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   constexpr int kTiles = Swiglu ? 2 : 1;
   constexpr int kSub = Bits == 4 ? 2 : 1;
   constexpr int kChunkCols = 256 / Bits;
+  // The ring is kStages stages of kU chunks: one wait, barrier and commit a stage, and the
+  // stage's copies and reads at immediate offsets.
+  constexpr int kU = chunks_per_stage(Swiglu, Asym), kStages = D / kU;
+  static_assert((kStages & (kStages - 1)) == 0 && kStages >= 2, "stages: a power of two >= 2");
   extern __shared__ __align__(16) std::uint8_t smem[];
   __shared__ float red[W][kTiles][4][32];
   static_assert(sizeof(red) >= (W * 8 + 8) * sizeof(float), "norm scratch lives in red");
@@ -232,12 +248,14 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   const int groups = static_cast<int>(p.tw.groups_padded());
   const int K = static_cast<int>(p.K);
   const std::int64_t tile = blockIdx.x;
-  const Smem sz(p.M, cols, groups, kTiles, Asym);
+  constexpr bool kBiased = biased_codes<T>(Asym);
+  const Smem sz(p.M, cols, groups, kTiles, Asym, kBiased);
   const std::uint32_t x_s = smem_addr(smem);
   const std::uint32_t scales_s = x_s + sz.x;
   const std::uint32_t mins_s = scales_s + static_cast<std::uint32_t>(kTiles * groups * 32);
+  const std::uint32_t bias_s = scales_s + sz.scales;
   const std::uint32_t ring_s =
-      scales_s + sz.scales + static_cast<std::uint32_t>(warp * D * kTiles * 512);
+      x_s + sz.total() + static_cast<std::uint32_t>(warp * D * kTiles * 512);
   const int items = chunks > warp ? (chunks - warp + W - 1) / W : 0;
 
   // The tile's scale (min) lines: [tile][group][8 words], 2 x 16 bytes per group.
@@ -257,23 +275,25 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   for (int i = 0; i < kTiles; ++i)
     code_src[i] = (i == 1 ? p.tw_up : p.tw).codes + (tile * chunks * 32 + lane) * 16 + warp * 512;
   const std::uint32_t ring_lane = ring_s + static_cast<std::uint32_t>(lane * 16);
-  const auto issue_codes = [&](int slot) {
+  // Chunk u of a stage is W * 512 bytes after chunk u - 1 (immediate offsets); chunks past the
+  // warp's items are not copied.
+  const auto issue_stage = [&](int slot, int first) {
+    const std::uint32_t dst = ring_lane + static_cast<std::uint32_t>(slot * kU * kTiles * 512);
+    const bool whole = first + kU <= items;  // uniform; the common case needs no per-copy test
 #pragma unroll
-    for (int i = 0; i < kTiles; ++i)
-      cp_async16_at(ring_lane + static_cast<std::uint32_t>((slot * kTiles + i) * 512), code_src[i],
-                    true);
-  };
-  const auto advance_codes = [&] {
+    for (int u = 0; u < kU; ++u)
 #pragma unroll
-    for (int i = 0; i < kTiles; ++i) code_src[i] += W * 512;
+      for (int i = 0; i < kTiles; ++i)
+        if (whole || first + u < items)
+          cp_async16_at(dst + static_cast<std::uint32_t>((u * kTiles + i) * 512),
+                        code_src[i] + u * W * 512, true);
+#pragma unroll
+    for (int i = 0; i < kTiles; ++i) code_src[i] += kU * W * 512;
+    cp_async_commit();
   };
 
 #pragma unroll
-  for (int j = 0; j < D - 1; ++j) {
-    if (j < items) issue_codes(j);
-    advance_codes();
-    cp_async_commit();
-  }
+  for (int s = 0; s < kStages - 1; ++s) issue_stage(s, s * kU);
   decode::pdl_wait();  // x (and the residual read at the end) may come from the previous kernel
   if (p.norm_x != nullptr) {
     // `red` is free until the partial sums after the main loop (barriers in between).
@@ -290,13 +310,14 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   cp_async_commit();
   cp_async_wait<0>();
   __syncthreads();
+  if constexpr (kBiased) biased::stage_bias<Bits, W>(x_s, bias_s, p.M, cols, p.zero_point);
 
   // Lanes g >= M read token 0's x: that only feeds mma columns g >= M, which are dropped.
   const std::uint32_t x_lane_s =
       x_s + static_cast<std::uint32_t>(((g < p.M ? g : 0) * cols + 8 * t) * 2);
   const std::uint32_t scale_lane_s = scales_s + g * 4;
   const int gshift = p.group_shift;
-  const CodeDecoder<T, Bits> dec(p.zero_point);
+  [[maybe_unused]] const CodeDecoder<T, Bits> dec(p.zero_point);
   float acc[kTiles][4] = {};
   // The codes, x and the scale lines advance by additions instead of being rebuilt from j each
   // chunk (a group, 32-128 columns, divides the W * kChunkCols columns between a warp's chunks:
@@ -310,44 +331,63 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   constexpr bool kWalkLines = !(Swiglu && Asym);
   const int col_first = warp * kChunkCols;
   std::uint32_t x_at = x_lane_s + static_cast<std::uint32_t>(col_first * 2);
+  // The -B quad of the lane's token pair (pair 0's past M) for the chunk's first sub-chunk.
+  [[maybe_unused]] std::uint32_t bias_at =
+      bias_s + static_cast<std::uint32_t>(((2 * t < p.M ? t * cols : 0) + col_first) / 32 * 16);
   std::uint32_t line_at = scale_lane_s + static_cast<std::uint32_t>((col_first >> gshift) * 32);
   const std::uint32_t line_step = static_cast<std::uint32_t>(((W * kChunkCols) >> gshift) * 32);
   const std::uint32_t sub_line =
       static_cast<std::uint32_t>((((col_first + 32) >> gshift) - (col_first >> gshift)) * 32);
-  for (int j = 0; j < items; ++j) {
-    const int slot = j & (D - 1);
-    // Groups committed after the prologue: j; chunk j's group is complete at D - 2 pending.
-    cp_async_wait<D - 2>();
-    __syncwarp();  // every lane's chunk j has landed; every lane is done with chunk j - 1
-    if (j + D - 1 < items) issue_codes((slot + D - 1) & (D - 1));
-    advance_codes();
-    cp_async_commit();
-    uint4 q[kTiles];
+  for (int j = 0, stage = 0; j < items; j += kU, ++stage) {
+    const int slot = stage & (kStages - 1);
+    // Groups committed after the prologue: stage; this stage's group is complete at
+    // kStages - 2 pending.
+    cp_async_wait<kStages - 2>();
+    __syncwarp();  // every lane's stage has landed; every lane is done with the previous one
+    issue_stage((slot + kStages - 1) & (kStages - 1), j + (kStages - 1) * kU);
 #pragma unroll
-    for (int i = 0; i < kTiles; ++i)
-      q[i] = lds128_at(ring_lane + static_cast<std::uint32_t>((slot * kTiles + i) * 512));
-    const auto sub = [&](auto sub_const) {
-      constexpr int S = decltype(sub_const)::value;
-      const uint4 xv = lds128_at(x_at + 64 * S);
-      std::uint32_t line;
-      if constexpr (kWalkLines)
-        line = S == 0 ? line_at : line_at + sub_line;
-      else
-        line = scale_lane_s + static_cast<std::uint32_t>(
-                                  ((col_first + j * W * kChunkCols + 32 * S) >> gshift) * 32);
-      float2 sc[kTiles], mn[kTiles];
+    for (int u = 0; u < kU; ++u) {
+      if (u > 0 && j + u >= items) break;  // uniform
+      const std::uint32_t codes_at =
+          ring_lane + static_cast<std::uint32_t>((slot * kU + u) * kTiles * 512);
+      uint4 q[kTiles];
 #pragma unroll
-      for (int i = 0; i < kTiles; ++i) {
-        const std::uint32_t off = static_cast<std::uint32_t>(i * groups * 32);
-        sc[i] = f16x2_bits_to_float2(lds32_at(line + off));
-        mn[i] = Asym ? f16x2_bits_to_float2(lds32_at(line + (mins_s - scales_s) + off)) : float2{};
-      }
-      mma_sub_chunk<T, Bits, S, kTiles>(dec, q, xv, sc, mn, Asym, acc);
-    };
-    sub(std::integral_constant<int, 0>{});
-    if constexpr (kSub == 2) sub(std::integral_constant<int, 1>{});
-    x_at += W * kChunkCols * 2;
-    if constexpr (kWalkLines) line_at += line_step;
+      for (int i = 0; i < kTiles; ++i)
+        q[i] = lds128_at(codes_at + static_cast<std::uint32_t>(i * 512));
+      const std::uint32_t x_chunk = x_at + static_cast<std::uint32_t>(u * W * kChunkCols * 2);
+      const std::uint32_t line_chunk = line_at + static_cast<std::uint32_t>(u) * line_step;
+      const auto sub = [&](auto sub_const) {
+        constexpr int S = decltype(sub_const)::value;
+        const uint4 xv = lds128_at(x_chunk + 64 * S);
+        std::uint32_t line;
+        if constexpr (kWalkLines)
+          line = S == 0 ? line_chunk : line_chunk + sub_line;
+        else
+          line =
+              scale_lane_s + static_cast<std::uint32_t>(
+                                 ((col_first + (j + u) * W * kChunkCols + 32 * S) >> gshift) * 32);
+        float2 sc[kTiles], mn[kTiles];
+#pragma unroll
+        for (int i = 0; i < kTiles; ++i) {
+          const std::uint32_t off = static_cast<std::uint32_t>(i * groups * 32);
+          sc[i] = f16x2_bits_to_float2(lds32_at(line + off));
+          mn[i] =
+              Asym ? f16x2_bits_to_float2(lds32_at(line + (mins_s - scales_s) + off)) : float2{};
+        }
+        if constexpr (kBiased)
+          biased::mma_sub_chunk<Bits, S, kTiles>(
+              q, xv,
+              lds128f_at(bias_at + static_cast<std::uint32_t>((u * W * kChunkCols / 32 + S) * 16)),
+              sc, acc);
+        else
+          mma_sub_chunk<T, Bits, S, kTiles>(dec, q, xv, sc, mn, Asym, acc);
+      };
+      sub(std::integral_constant<int, 0>{});
+      if constexpr (kSub == 2) sub(std::integral_constant<int, 1>{});
+    }
+    x_at += kU * W * kChunkCols * 2;
+    if constexpr (kBiased) bias_at += kU * W * kChunkCols / 32 * 16;
+    if constexpr (kWalkLines) line_at += kU * line_step;
   }
   if (p.l2_after.total != 0 && tile >= p.l2_after_first_block && threadIdx.x == 0)
     prefetch_l2_after(p.l2_after, tile, p.l2_after_first_block);
@@ -416,8 +456,9 @@ inline Shape shape_of(const GemvParams& p) {
   s.warps = chunks >= 16 * 14 && p.tw.tiles() <= 3 * sms ? 16 : chunks >= 8 * 14 ? 8 : 4;
   if (forced_staged_warps() > 0) s.warps = forced_staged_warps();
   if (swiglu) s.warps = std::min(s.warps, 8);
-  const Smem sz(p.M, p.tw.cols_padded, p.tw.groups_padded(), tiles, p.tw.asymmetric);
-  const std::size_t base = std::size_t{sz.x} + sz.scales;
+  const Smem sz(p.M, p.tw.cols_padded, p.tw.groups_padded(), tiles, p.tw.asymmetric,
+                p.act == DType::f16 && !p.tw.asymmetric);
+  const std::size_t base = sz.total();
   // A grid that spills past one wave leaves its second wave's blocks streaming alone after the
   // first has left HBM idle: Llama-2-7B Q4_0 gate/up (688 tiles, 4 warps, 8 deep) held 4 blocks
   // an SM on an H100, 1.3 waves; 4 deep (SwiGLU only: two tiles, twice the ring) holds 6, one
