@@ -101,23 +101,11 @@ __device__ __forceinline__ std::uint32_t lds32_at(std::uint32_t a) {
   return v;
 }
 
-__device__ __forceinline__ float4 lds128f_at(std::uint32_t a) {
-  float4 v;
-  asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];\n"
-               : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
-               : "r"(a));
-  return v;
-}
-
-// Shared-memory stores at a 32-bit address.
+// A 16-byte shared-memory store at a 32-bit address.
 __device__ __forceinline__ void sts128_at(std::uint32_t a, const uint4& v) {
   asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" ::"r"(a), "r"(v.x), "r"(v.y), "r"(v.z),
                "r"(v.w)
                : "memory");
-}
-
-__device__ __forceinline__ void sts32_at(std::uint32_t a, float v) {
-  asm volatile("st.shared.f32 [%0], %1;\n" ::"r"(a), "f"(v) : "memory");
 }
 
 }  // namespace klab::cuda

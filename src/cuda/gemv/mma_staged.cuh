@@ -44,15 +44,13 @@ constexpr std::int64_t kMaxXBytes = 64 * 1024;
 constexpr std::size_t kMaxDynamicSmem = 219 * 1024;
 
 // Byte sizes of the shared-memory regions (host and device agree through this).
-// biased: the symmetric f16 kernels' -B a sub-chunk and token (biased_codes.cuh), after them.
 struct Smem {
-  std::uint32_t x, scales, bias;
+  std::uint32_t x, scales;
   __host__ __device__ Smem(int M, std::int64_t cols_padded, std::int64_t groups, int tiles,
-                           bool asym, bool biased)
+                           bool asym)
       : x(static_cast<std::uint32_t>(M * cols_padded * 2)),
-        scales(static_cast<std::uint32_t>(tiles * groups * 32 * (asym ? 2 : 1))),
-        bias(biased ? biased::bias_bytes(M, cols_padded) : 0) {}
-  __host__ __device__ std::uint32_t total() const { return x + scales + bias; }
+        scales(static_cast<std::uint32_t>(tiles * groups * 32 * (asym ? 2 : 1))) {}
+  __host__ __device__ std::uint32_t total() const { return x + scales; }
 };
 
 // Whether a kernel feeds its codes to the mma with their exponent bias (biased_codes.cuh): the
@@ -239,6 +237,7 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   static_assert((kStages & (kStages - 1)) == 0 && kStages >= 2, "stages: a power of two >= 2");
   extern __shared__ __align__(16) std::uint8_t smem[];
   __shared__ float red[W][kTiles][4][32];
+  __shared__ uint4 bias_words;  // biased_codes.cuh's constant A fragment
   static_assert(sizeof(red) >= (W * 8 + 8) * sizeof(float), "norm scratch lives in red");
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -249,11 +248,10 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   const int K = static_cast<int>(p.K);
   const std::int64_t tile = blockIdx.x;
   constexpr bool kBiased = biased_codes<T>(Asym);
-  const Smem sz(p.M, cols, groups, kTiles, Asym, kBiased);
+  const Smem sz(p.M, cols, groups, kTiles, Asym);
   const std::uint32_t x_s = smem_addr(smem);
   const std::uint32_t scales_s = x_s + sz.x;
   const std::uint32_t mins_s = scales_s + static_cast<std::uint32_t>(kTiles * groups * 32);
-  const std::uint32_t bias_s = scales_s + sz.scales;
   const std::uint32_t ring_s =
       x_s + sz.total() + static_cast<std::uint32_t>(warp * D * kTiles * 512);
   const int items = chunks > warp ? (chunks - warp + W - 1) / W : 0;
@@ -307,10 +305,10 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
       cp_async16_at(x_s + i * 16, x + (in_k ? std::int64_t{m} * K + c : 0), in_k);
     }
   }
+  if (kBiased && threadIdx.x == 0) bias_words = biased::minus_bias_words<Bits>(p.zero_point);
   cp_async_commit();
   cp_async_wait<0>();
   __syncthreads();
-  if constexpr (kBiased) biased::stage_bias<Bits, W>(x_s, bias_s, p.M, cols, p.zero_point);
 
   // Lanes g >= M read token 0's x: that only feeds mma columns g >= M, which are dropped.
   const std::uint32_t x_lane_s =
@@ -318,6 +316,7 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   const std::uint32_t scale_lane_s = scales_s + g * 4;
   const int gshift = p.group_shift;
   [[maybe_unused]] const CodeDecoder<T, Bits> dec(p.zero_point);
+  [[maybe_unused]] const biased::Bias bias = biased::load_bias(smem_addr(&bias_words));
   float acc[kTiles][4] = {};
   // The codes, x and the scale lines advance by additions instead of being rebuilt from j each
   // chunk (a group, 32-128 columns, divides the W * kChunkCols columns between a warp's chunks:
@@ -331,9 +330,6 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   constexpr bool kWalkLines = !(Swiglu && Asym);
   const int col_first = warp * kChunkCols;
   std::uint32_t x_at = x_lane_s + static_cast<std::uint32_t>(col_first * 2);
-  // The -B quad of the lane's token pair (pair 0's past M) for the chunk's first sub-chunk.
-  [[maybe_unused]] std::uint32_t bias_at =
-      bias_s + static_cast<std::uint32_t>(((2 * t < p.M ? t * cols : 0) + col_first) / 32 * 16);
   std::uint32_t line_at = scale_lane_s + static_cast<std::uint32_t>((col_first >> gshift) * 32);
   const std::uint32_t line_step = static_cast<std::uint32_t>(((W * kChunkCols) >> gshift) * 32);
   const std::uint32_t sub_line =
@@ -375,10 +371,7 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
               Asym ? f16x2_bits_to_float2(lds32_at(line + (mins_s - scales_s) + off)) : float2{};
         }
         if constexpr (kBiased)
-          biased::mma_sub_chunk<Bits, S, kTiles>(
-              q, xv,
-              lds128f_at(bias_at + static_cast<std::uint32_t>((u * W * kChunkCols / 32 + S) * 16)),
-              sc, acc);
+          biased::mma_sub_chunk<Bits, S, kTiles>(bias, q, xv, sc, acc);
         else
           mma_sub_chunk<T, Bits, S, kTiles>(dec, q, xv, sc, mn, Asym, acc);
       };
@@ -386,7 +379,6 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
       if constexpr (kSub == 2) sub(std::integral_constant<int, 1>{});
     }
     x_at += kU * W * kChunkCols * 2;
-    if constexpr (kBiased) bias_at += kU * W * kChunkCols / 32 * 16;
     if constexpr (kWalkLines) line_at += kU * line_step;
   }
   if (p.l2_after.total != 0 && tile >= p.l2_after_first_block && threadIdx.x == 0)
@@ -456,8 +448,7 @@ inline Shape shape_of(const GemvParams& p) {
   s.warps = chunks >= 16 * 14 && p.tw.tiles() <= 3 * sms ? 16 : chunks >= 8 * 14 ? 8 : 4;
   if (forced_staged_warps() > 0) s.warps = forced_staged_warps();
   if (swiglu) s.warps = std::min(s.warps, 8);
-  const Smem sz(p.M, p.tw.cols_padded, p.tw.groups_padded(), tiles, p.tw.asymmetric,
-                p.act == DType::f16 && !p.tw.asymmetric);
+  const Smem sz(p.M, p.tw.cols_padded, p.tw.groups_padded(), tiles, p.tw.asymmetric);
   const std::size_t base = sz.total();
   // A grid that spills past one wave leaves its second wave's blocks streaming alone after the
   // first has left HBM idle: Llama-2-7B Q4_0 gate/up (688 tiles, 4 warps, 8 deep) held 4 blocks
