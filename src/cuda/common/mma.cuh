@@ -101,11 +101,4 @@ __device__ __forceinline__ std::uint32_t lds32_at(std::uint32_t a) {
   return v;
 }
 
-// A 16-byte shared-memory store at a 32-bit address.
-__device__ __forceinline__ void sts128_at(std::uint32_t a, const uint4& v) {
-  asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" ::"r"(a), "r"(v.x), "r"(v.y), "r"(v.z),
-               "r"(v.w)
-               : "memory");
-}
-
 }  // namespace klab::cuda

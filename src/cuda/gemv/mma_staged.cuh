@@ -29,7 +29,6 @@
 #include "cuda/common/l2_prefetch.cuh"
 #include "cuda/common/reduce.cuh"
 #include "cuda/common/smem_tiles.cuh"
-#include "cuda/gemv/biased_codes.cuh"
 #include "cuda/gemv/mma_gemv.cuh"
 #include "cuda/gemv/qkv_epilogue.cuh"
 #include "klab/cuda/check.hpp"
@@ -50,16 +49,7 @@ struct Smem {
                            bool asym)
       : x(static_cast<std::uint32_t>(M * cols_padded * 2)),
         scales(static_cast<std::uint32_t>(tiles * groups * 32 * (asym ? 2 : 1))) {}
-  __host__ __device__ std::uint32_t total() const { return x + scales; }
 };
-
-// Whether a kernel feeds its codes to the mma with their exponent bias (biased_codes.cuh): the
-// symmetric f16 ones (bf16's decoder has no spare mantissa for it; asymmetric keeps its
-// sum(x) mma).
-template <class T>
-constexpr bool biased_codes(bool asym) {
-  return std::is_same_v<T, __half> && !asym;
-}
 
 // Chunks a ring stage holds (the copies a warp issues per wait): two for the symmetric one-tile
 // kernels; one where two measured more SASS a chunk (SwiGLU +2-4%, asymmetric +6%) or spilled
@@ -104,6 +94,13 @@ struct XItem {
   int m, c;
   __device__ XItem(int i, int row_items) : m(i / row_items), c((i - m * row_items) * 8) {}
 };
+
+// A 16-byte store to a 32-bit shared-memory address (the copies' and loads' addressing).
+__device__ __forceinline__ void sts128_at(std::uint32_t a, const uint4& v) {
+  asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" ::"r"(a), "r"(v.x), "r"(v.y), "r"(v.z),
+               "r"(v.w)
+               : "memory");
+}
 
 // What the norm prologue reads: a few registers, not the parameter struct (the prologue is an
 // out-of-line call, see stage_normalized_x).
@@ -237,7 +234,6 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   static_assert((kStages & (kStages - 1)) == 0 && kStages >= 2, "stages: a power of two >= 2");
   extern __shared__ __align__(16) std::uint8_t smem[];
   __shared__ float red[W][kTiles][4][32];
-  __shared__ uint4 bias_words;  // biased_codes.cuh's constant A fragment
   static_assert(sizeof(red) >= (W * 8 + 8) * sizeof(float), "norm scratch lives in red");
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -247,13 +243,12 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   const int groups = static_cast<int>(p.tw.groups_padded());
   const int K = static_cast<int>(p.K);
   const std::int64_t tile = blockIdx.x;
-  constexpr bool kBiased = biased_codes<T>(Asym);
   const Smem sz(p.M, cols, groups, kTiles, Asym);
   const std::uint32_t x_s = smem_addr(smem);
   const std::uint32_t scales_s = x_s + sz.x;
   const std::uint32_t mins_s = scales_s + static_cast<std::uint32_t>(kTiles * groups * 32);
   const std::uint32_t ring_s =
-      x_s + sz.total() + static_cast<std::uint32_t>(warp * D * kTiles * 512);
+      scales_s + sz.scales + static_cast<std::uint32_t>(warp * D * kTiles * 512);
   const int items = chunks > warp ? (chunks - warp + W - 1) / W : 0;
 
   // The tile's scale (min) lines: [tile][group][8 words], 2 x 16 bytes per group.
@@ -305,7 +300,6 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
       cp_async16_at(x_s + i * 16, x + (in_k ? std::int64_t{m} * K + c : 0), in_k);
     }
   }
-  if (kBiased && threadIdx.x == 0) bias_words = biased::minus_bias_words<Bits>(p.zero_point);
   cp_async_commit();
   cp_async_wait<0>();
   __syncthreads();
@@ -315,8 +309,7 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
       x_s + static_cast<std::uint32_t>(((g < p.M ? g : 0) * cols + 8 * t) * 2);
   const std::uint32_t scale_lane_s = scales_s + g * 4;
   const int gshift = p.group_shift;
-  [[maybe_unused]] const CodeDecoder<T, Bits> dec(p.zero_point);
-  [[maybe_unused]] const biased::Bias bias = biased::load_bias(smem_addr(&bias_words));
+  const CodeDecoder<T, Bits> dec(p.zero_point);
   float acc[kTiles][4] = {};
   // The codes, x and the scale lines advance by additions instead of being rebuilt from j each
   // chunk (a group, 32-128 columns, divides the W * kChunkCols columns between a warp's chunks:
@@ -370,10 +363,7 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
           mn[i] =
               Asym ? f16x2_bits_to_float2(lds32_at(line + (mins_s - scales_s) + off)) : float2{};
         }
-        if constexpr (kBiased)
-          biased::mma_sub_chunk<Bits, S, kTiles>(bias, q, xv, sc, acc);
-        else
-          mma_sub_chunk<T, Bits, S, kTiles>(dec, q, xv, sc, mn, Asym, acc);
+        mma_sub_chunk<T, Bits, S, kTiles>(dec, q, xv, sc, mn, Asym, acc);
       };
       sub(std::integral_constant<int, 0>{});
       if constexpr (kSub == 2) sub(std::integral_constant<int, 1>{});
@@ -449,7 +439,7 @@ inline Shape shape_of(const GemvParams& p) {
   if (forced_staged_warps() > 0) s.warps = forced_staged_warps();
   if (swiglu) s.warps = std::min(s.warps, 8);
   const Smem sz(p.M, p.tw.cols_padded, p.tw.groups_padded(), tiles, p.tw.asymmetric);
-  const std::size_t base = sz.total();
+  const std::size_t base = std::size_t{sz.x} + sz.scales;
   // A grid that spills past one wave leaves its second wave's blocks streaming alone after the
   // first has left HBM idle: Llama-2-7B Q4_0 gate/up (688 tiles, 4 warps, 8 deep) held 4 blocks
   // an SM on an H100, 1.3 waves; 4 deep (SwiGLU only: two tiles, twice the ring) holds 6, one
