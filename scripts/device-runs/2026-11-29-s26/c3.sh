@@ -6,20 +6,20 @@
 # its issue as s25 read its probe: this call also takes ncu's stall and tensor-pipe counters of
 # the QKV and gate/up launches to say what binds it.
 # Binaries built on the dev machine and carried: N = this commit, O = 72c0a74. Session and batch
-# decode tests built here in the background.
+# decode tests and the fused decode tests built here in the background (carry limit).
 # Prediction (µs, O -> N): 4-bit 12288x4096 12.0 -> 11.6-12.0, 4096x4096 5.8 -> 5.6-5.8,
 # 4096x11008 11.1 -> 10.7-11.2; 8-bit 12288x4096 15.5 -> 15.0-15.5; SwiGLU unchanged (its
 # kernel is the same code). e2e 7B Q4_0 B=1 ctx 512 ~564 -> 564-575.
 set -uo pipefail
 . scripts/device-runs/lib.sh
 dr_start c3
-(dr_build test_cuda_model_cuda_session_test test_cuda_model_batch_decode_test) &
+(dr_build test_cuda_model_cuda_session_test test_cuda_model_batch_decode_test \
+  test_cuda_fused_decode_fused_decode_test) &
 build_pid=$!
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:/usr/local/cuda/extras/CUPTI/lib64:${LD_LIBRARY_PATH:-}
 mkdir -p /tmp/c3bin /tmp/c3tests
 for v in O N; do xz -dc "$DR_ROOT/.carry/klab$v.xz" > "/tmp/c3bin/klab$v"; done
 xz -dc "$DR_ROOT/.carry/gemvq.xz" > /tmp/c3tests/test_cuda_gemv_gemv_q_test
-xz -dc "$DR_ROOT/.carry/fusedt.xz" > /tmp/c3tests/test_cuda_fused_decode_fused_decode_test
 chmod +x /tmp/c3bin/* /tmp/c3tests/*
 OLD=/tmp/c3bin/klabO
 K=/tmp/c3bin/klabN
@@ -27,9 +27,9 @@ B_BUILT=$B
 B=/tmp/c3tests  # dr_test* read $B/tests
 mkdir -p "$B/tests" && mv /tmp/c3tests/test_* "$B/tests/"
 dr_test_sharded gemv test_cuda_gemv_gemv_q_test 12 150
-dr_test_sharded fused test_cuda_fused_decode_fused_decode_test 4 150
 wait $build_pid
 B=$B_BUILT
+dr_test_sharded fused test_cuda_fused_decode_fused_decode_test 4 150
 dr_test session test_cuda_model_cuda_session_test 150
 dr_test batch test_cuda_model_batch_decode_test 150
 dr_pack
