@@ -51,11 +51,12 @@ struct Smem {
         scales(static_cast<std::uint32_t>(tiles * groups * 32 * (asym ? 2 : 1))) {}
 };
 
-// Chunks a ring stage holds (the copies a warp issues per wait): two for the symmetric one-tile
-// kernels; one where two measured more SASS a chunk (SwiGLU +2-4%, asymmetric +6%) or spilled
-// (asymmetric SwiGLU, at 64 registers).
-constexpr int chunks_per_stage(bool swiglu, bool asym) {
-  return swiglu || asym ? 1 : 2;
+// Chunks a ring stage holds (the copies a warp issues per wait): two for the 4-bit symmetric
+// one-tile kernels (86.5 -> 81 SASS a chunk; s26 c3: 7B Q4_0 QKV 12.04 -> 11.83 µs, e2e +1.4%);
+// one elsewhere: SwiGLU and asymmetric took more SASS a chunk with two (+2-6%), the
+// asymmetric SwiGLU spilled at 64 registers, and 8-bit measured 0..+1% slower (c3).
+constexpr int chunks_per_stage(int bits, bool swiglu, bool asym) {
+  return bits == 4 && !swiglu && !asym ? 2 : 1;
 }
 
 constexpr std::size_t ring_bytes(int warps, int depth, int tiles) {
@@ -230,7 +231,7 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   constexpr int kChunkCols = 256 / Bits;
   // The ring is kStages stages of kU chunks: one wait, barrier and commit a stage, and the
   // stage's copies and reads at immediate offsets.
-  constexpr int kU = chunks_per_stage(Swiglu, Asym), kStages = D / kU;
+  constexpr int kU = chunks_per_stage(Bits, Swiglu, Asym), kStages = D / kU;
   static_assert((kStages & (kStages - 1)) == 0 && kStages >= 2, "stages: a power of two >= 2");
   extern __shared__ __align__(16) std::uint8_t smem[];
   __shared__ float red[W][kTiles][4][32];
