@@ -314,11 +314,11 @@ __global__ void __launch_bounds__(W * 32, min_blocks(W)) gemv_mma_staged_kernel(
   float acc[kTiles][4] = {};
   // The codes, x and the scale lines advance by additions instead of being rebuilt from j each
   // chunk (a group, 32-128 columns, divides the W * kChunkCols columns between a warp's chunks:
-  // fits() checks), and the ring slot is an offset. Why: s25 c3's stream_floor sweep put the
-  // one-token GEMV's loss on its loop's issue (a chunk of ~87 SASS of IMADs: 11.4 µs at the
-  // QKV's 28 MB; the GEMV 12.1; the bare stream 7.7); s25 c4 measured this form's SwiGLU -3.6%,
+  // fits() checks), and the ring slot is an offset. s25 c4 measured this form's SwiGLU -3.6%,
   // while unrolling the loop by the ring depth as well (immediate slot addresses, 89 -> 81 SASS
-  // a chunk) was slower at K = 11008 (+9%) and 4096 x 4096 (+4%).
+  // a chunk) was slower at K = 11008 (+9%) and 4096 x 4096 (+4%). The loop is bound by latency
+  // at few warps more than by its issue (s26: decodes with 16-21 fewer SASS a chunk were no
+  // faster, ncu shows issue slots ~47% busy), so fewer instructions pay only off the chain.
   // The asymmetric SwiGLU (two tiles, mins too) computes its lines from j: walked, it spilled
   // at 64 registers.
   constexpr bool kWalkLines = !(Swiglu && Asym);
