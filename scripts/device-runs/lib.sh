@@ -18,6 +18,12 @@
 #   dr_bench o --variant mma_wide_pdl gemv --M 16 --N 4096 --K 4096   # any klab bench suite
 #   dr_ncu qkv gemv_mma_staged --variant mma_staged_pdl gemv --M 1 --N 12288 --K 4096
 #                                # ncu source counters of one launch; stalls by SASS instruction
+#   dr_real_model               # /tmp/m.a + /tmp/m.b + .carry/model.c (the real model, carried
+#                                # in thirds by earlier warm calls) as /tmp/m.gguf, linked where
+#                                # `--model default` finds it
+#   dr_real_model_checks         # its engine tests, memcheck on 16 tokens, `klab generate` with
+#                                # and without CUDA graphs, `klab bench e2e --model default`
+#   dr_timeline 7b-q4_0 q4_0 llama2-7b   # CUPTI kernel timeline of a B=1 ctx-512 decode step
 #   dr_pack                      # $R packed as $OUT/c1.tgz now: call it after each part, so
 #                                # a call cut by its time limit still returns what ran (s22 c3
 #                                # lost every file that way)
@@ -166,4 +172,35 @@ dr_pack() {
 dr_finish() {
   dr_pack
   echo "total $((SECONDS - t0))s"
+}
+
+dr_real_model() {  # the real model's thirds as /tmp/m.gguf, where `--model default` finds it
+  cat /tmp/m.a /tmp/m.b "$DR_ROOT/.carry/model.c" > /tmp/m.gguf || return 1
+  mkdir -p ~/.local/share/klab/models
+  ln -sf /tmp/m.gguf ~/.local/share/klab/models/SmolLM2-135M-Instruct.Q4_1.gguf
+  sha256sum /tmp/m.gguf | cut -c1-16
+}
+
+dr_real_model_checks() {  # engine tests, memcheck, generate with / without graphs, e2e default
+  local g
+  dr_test realmodel test_cuda_model_cuda_session_test 150 --gtest_filter='*RealModel*'
+  timeout 90 compute-sanitizer --tool memcheck --error-exitcode 99 "$K" generate -m /tmp/m.gguf \
+    -p "The capital of France is" -n 16 --temp 0 --device cuda > "$R/generate-memcheck.log" 2>&1
+  echo "generate memcheck rc $? $(grep 'ERROR SUMMARY' "$R/generate-memcheck.log")"
+  for g in 1 0; do
+    KLAB_CUDA_GRAPHS=$g timeout 60 "$K" generate -m /tmp/m.gguf -p "Once upon a time" -n 256 \
+      --temp 0 --device cuda > "$R/generate-graphs$g.txt" 2>&1
+    echo "graphs=$g: $(tail -1 "$R/generate-graphs$g.txt" | cut -c1-150)"
+  done
+  timeout 60 "$K" bench e2e --model default --batch 1,16 --ctx 512 --prompt 512 \
+    --json "$R/e2e-default.json" > "$R/e2e-default.txt" 2>&1
+  echo "e2e default rc $? ($((SECONDS - t0))s)"
+  grep -hE "^bench: e2e.*tokens/s" "$R"/e2e-default.txt | cut -c1-140
+}
+
+dr_timeline() {  # NAME WEIGHTS MODEL: the kernel timeline of a B=1 ctx-512 decode step
+  timeout 100 "$K" bench e2e --prompt 0 --ctx 512 --model "$3" --weights "$2" --batch 1 \
+    --timeline "$R/tl-$1" --json "$R/e2e-tl-$1.json" > "$R/tl-$1.txt" 2>&1
+  echo "timeline $1: $(grep -hE 'timeline .*a step' "$R/tl-$1.txt" | cut -c1-120)"
+  grep -E "^  " "$R/tl-$1.txt" | grep -v "GB/s\|TFLOP" | cut -c1-150 | head -9
 }

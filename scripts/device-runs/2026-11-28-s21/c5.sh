@@ -15,16 +15,10 @@ set -uo pipefail
 . scripts/device-runs/lib.sh
 dr_start c5
 dr_build klab_cli
-tl() {  # NAME WEIGHTS MODEL
-  timeout 100 "$K" bench e2e --prompt 0 --ctx 512 --model "$3" --weights "$2" --batch 1 \
-    --timeline "$R/tl-$1" --json "$R/e2e-tl-$1.json" > "$R/tl-$1.txt" 2>&1
-  echo "timeline $1: $(grep -hE 'timeline .*a step' "$R/tl-$1.txt" | cut -c1-120)"
-  grep -E "^  " "$R/tl-$1.txt" | grep -v "GB/s\|TFLOP" | cut -c1-150 | head -8
-}
-tl 7b-q4_0 q4_0 llama2-7b
-tl 7b-q8_0 q8_0 llama2-7b
-tl 7b-f16 f16 llama2-7b
-tl 8b-q4_0 q4_0 llama3-8b
+dr_timeline 7b-q4_0 q4_0 llama2-7b
+dr_timeline 7b-q8_0 q8_0 llama2-7b
+dr_timeline 7b-f16 f16 llama2-7b
+dr_timeline 8b-q4_0 q4_0 llama3-8b
 dr_bench staged-m1 --variant mma_staged_pdl gemv --M 1 --N 12288,4096,4096 --K 4096,4096,11008
 dr_bench staged-m1-swiglu --variant mma_staged_pdl gemv --M 1 --N 11008 --K 4096 --epilogue swiglu
 for i in 1 2; do

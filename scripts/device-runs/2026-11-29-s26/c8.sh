@@ -11,14 +11,11 @@ xz -dc .carry/klab.xz > /tmp/klab-final && chmod +x /tmp/klab-final
 export KLAB_GIT_COMMIT
 KLAB_GIT_COMMIT=$(cat .carry/commit)
 nvidia-smi --query-gpu=name --format=csv,noheader
-tl() {  # NAME WEIGHTS MODEL
-  timeout 100 /tmp/klab-final bench e2e --prompt 0 --ctx 512 --model "$3" --weights "$2" \
-    --batch 1 --timeline "$R/tl-$1" --json "$R/e2e-tl-$1.json" > "$R/tl-$1.txt" 2>&1
-  echo "timeline $1: $(grep -hE 'timeline .*a step' "$R/tl-$1.txt" | cut -c1-120)"
-  grep -E "^  " "$R/tl-$1.txt" | grep -v "GB/s\|TFLOP" | cut -c1-150 | head -9
-}
-tl 7b-q4_0 q4_0 llama2-7b
-tl 7b-q8_0 q8_0 llama2-7b
-tl 8b-q4_0 q4_0 llama3-8b
-tl 7b-f16 f16 llama2-7b
+. scripts/device-runs/lib.sh
+K=/tmp/klab-final
+t0=$SECONDS
+dr_timeline 7b-q4_0 q4_0 llama2-7b
+dr_timeline 7b-q8_0 q8_0 llama2-7b
+dr_timeline 8b-q4_0 q4_0 llama3-8b
+dr_timeline 7b-f16 f16 llama2-7b
 tar -czf "${OUT:-/tmp}/c8.tgz" -C "$R" .
