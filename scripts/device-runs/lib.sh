@@ -11,6 +11,8 @@
 #                                # /tmp/klab-build-old in the background; `wait` for it, then
 #                                # OLD is its klab binary
 #   dr_ab b1 --variant X decode-attn --batch 1   # klab bench ARGS, old then new, two rounds
+#                                # (DR_AB_SIDES="old:$OLD A:binA B:binB" for other sides)
+#   dr_e2e_ab 7b-q4_0 -1 --model llama2-7b --weights q4_0 --batch 1   # dr_e2e old then new
 #   dr_e2e 7b-q4 --model llama2-7b --weights q4_0 --batch 1   # DR_KLAB=$OLD for the old binary
 #   dr_issue_tables              # dr_attn_tables (the issue-4 attention shapes, PyTorch's
 #                                # SDPA) then dr_e2e_matrices (the issue-8 e2e matrices:
@@ -89,19 +91,27 @@ dr_build_old() {  # TARGET...: background build of .carry/snap-old.tgz; sets OLD
     echo "old build rc $? ($((SECONDS - t0))s)") &
 }
 
-dr_ab() {  # NAME ARGS...: klab bench ARGS, old ($OLD) then new ($K), two rounds
-  local name=$1 i side bin
+dr_ab() {  # NAME ARGS...: klab bench ARGS on each side, two rounds. Sides: DR_AB_SIDES, entries
+  # SIDE:BINARY in run order; by default "old:$OLD new:$K" (old then new).
+  local name=$1 i entry side bin
   shift
   for i in 1 2; do
-    for side in old new; do
-      bin=$K
-      [ "$side" = old ] && bin=$OLD
+    for entry in ${DR_AB_SIDES:-old:$OLD new:$K}; do
+      side=${entry%%:*}
+      bin=${entry#*:}
       timeout 100 "$bin" bench "$@" --json "$R/bench-$name-$side-$i.json" \
         > "$R/bench-$name-$side-$i.txt" 2>&1
       echo "$name $side $i: $(grep -h '^bench: .*\[' "$R/bench-$name-$side-$i.txt" |
         sed -E 's/.*\[(.*)\] +([0-9.]+) us.*/\1 \2/' | tr '\n' ';')"
     done
   done
+}
+
+dr_e2e_ab() {  # BASE TAIL ARGS...: dr_e2e BASE-oldTAIL on $OLD, then BASE-newTAIL on $K
+  local base=$1 tail=$2
+  shift 2
+  DR_KLAB=$OLD dr_e2e "$base-old$tail" "$@"
+  DR_KLAB=$K dr_e2e "$base-new$tail" "$@"
 }
 
 dr_issue_tables() {  # the issues' tables: attention (4), SDPA beside it, e2e matrices (8)

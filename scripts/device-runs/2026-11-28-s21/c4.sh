@@ -13,17 +13,5 @@ ln -sf /tmp/m.gguf ~/.local/share/klab/models/SmolLM2-135M-Instruct.Q4_1.gguf
 dr_start c4
 sha256sum /tmp/m.gguf | cut -c1-16
 dr_build klab_cli test_cuda_model_cuda_session_test
-dr_test realmodel test_cuda_model_cuda_session_test 150 --gtest_filter='*RealModel*'
-timeout 90 compute-sanitizer --tool memcheck --error-exitcode 99 "$K" generate -m /tmp/m.gguf \
-  -p "The capital of France is" -n 16 --temp 0 --device cuda > "$R/generate-memcheck.log" 2>&1
-echo "generate memcheck rc $? $(grep 'ERROR SUMMARY' "$R/generate-memcheck.log")"
-for g in 1 0; do
-  KLAB_CUDA_GRAPHS=$g timeout 60 "$K" generate -m /tmp/m.gguf -p "Once upon a time" -n 256 \
-    --temp 0 --device cuda > "$R/generate-graphs$g.txt" 2>&1
-  echo "graphs=$g: $(tail -1 "$R/generate-graphs$g.txt" | cut -c1-150)"
-done
-timeout 60 "$K" bench e2e --model default --batch 1,16 --ctx 512 --prompt 512 \
-  --json "$R/e2e-default.json" > "$R/e2e-default.txt" 2>&1
-echo "e2e default rc $? ($((SECONDS - t0))s)"
-grep -hE "^bench: e2e.*tokens/s" "$R"/e2e-*.txt | cut -c1-140
+dr_real_model_checks
 dr_finish

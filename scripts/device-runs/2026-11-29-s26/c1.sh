@@ -32,12 +32,7 @@ dr_ab swiglu --variant mma_staged_pdl --seconds 0.15 gemv --M 1 --bits 4,8 --epi
 dr_ab q8 --variant mma_staged_pdl --seconds 0.15 gemv --M 1 --bits 8 --N 12288,4096 \
   --K 4096,11008
 dr_pack
-for i in 1 2; do
-  DR_KLAB=$OLD dr_e2e "7b-q4_0-old-$i" --model llama2-7b --weights q4_0 --batch 1
-  dr_e2e "7b-q4_0-new-$i" --model llama2-7b --weights q4_0 --batch 1
-done
-DR_KLAB=$OLD dr_e2e 7b-q8_0-old --model llama2-7b --weights q8_0 --batch 1
-dr_e2e 7b-q8_0-new --model llama2-7b --weights q8_0 --batch 1
-DR_KLAB=$OLD dr_e2e 8b-q4_0-old --model llama3-8b --weights q4_0 --batch 1
-dr_e2e 8b-q4_0-new --model llama3-8b --weights q4_0 --batch 1
+for i in 1 2; do dr_e2e_ab 7b-q4_0 "-$i" --model llama2-7b --weights q4_0 --batch 1; done
+dr_e2e_ab 7b-q8_0 "" --model llama2-7b --weights q8_0 --batch 1
+dr_e2e_ab 8b-q4_0 "" --model llama3-8b --weights q4_0 --batch 1
 dr_finish

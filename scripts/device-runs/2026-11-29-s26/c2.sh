@@ -30,25 +30,12 @@ dr_test_sharded gemv test_cuda_gemv_gemv_q_test 12 150
 
 dr_pack
 wait
-bench3() {  # NAME ARGS...: old, A, B; two rounds
-  local name=$1 i side bin
-  shift
-  for i in 1 2; do
-    for side in old A B; do
-      bin=$B/bin/klab$side
-      [ "$side" = old ] && bin=$OLD
-      timeout 100 "$bin" bench "$@" --json "$R/bench-$name-$side-$i.json" \
-        > "$R/bench-$name-$side-$i.txt" 2>&1
-      echo "$name $side $i: $(grep -h '^bench: .*\[' "$R/bench-$name-$side-$i.txt" |
-        sed -E 's/.*\[(.*)\] +([0-9.]+) us.*/\1 \2/' | tr '\n' ';')"
-    done
-  done
-}
-bench3 q4 --variant mma_staged_pdl --seconds 0.15 gemv --M 1 --bits 4 --N 12288,4096,4096 \
+DR_AB_SIDES="old:$OLD A:$B/bin/klabA B:$B/bin/klabB"
+dr_ab q4 --variant mma_staged_pdl --seconds 0.15 gemv --M 1 --bits 4 --N 12288,4096,4096 \
   --K 4096,4096,11008
-bench3 swiglu --variant mma_staged_pdl --seconds 0.15 gemv --M 1 --bits 4,8 --epilogue swiglu \
+dr_ab swiglu --variant mma_staged_pdl --seconds 0.15 gemv --M 1 --bits 4,8 --epilogue swiglu \
   --N 11008 --K 4096
-bench3 q8 --variant mma_staged_pdl --seconds 0.15 gemv --M 1 --bits 8 --N 12288,4096 \
+dr_ab q8 --variant mma_staged_pdl --seconds 0.15 gemv --M 1 --bits 8 --N 12288,4096 \
   --K 4096,11008
 dr_pack
 for i in 1 2; do
