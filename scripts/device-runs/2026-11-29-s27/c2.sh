@@ -6,9 +6,7 @@ set -uo pipefail
 . scripts/device-runs/lib.sh
 cp .carry/model.b /tmp/m.b 2>/dev/null
 dr_start c2
-for b in "$B"/tests/test_cuda*; do
-  echo "$b"
-done | xargs -P 16 -I{} bash -c 'n=$(basename {}); timeout 200 compute-sanitizer --tool memcheck \
+find "$B/tests" -maxdepth 1 -type f -executable -name 'test_cuda*' | sort | xargs -P 16 -I{} bash -c 'n=$(basename {}); timeout 200 compute-sanitizer --tool memcheck \
   --error-exitcode 99 --print-limit 20 {} --gtest_brief=1 > '"$R"'/memcheck-$n.log 2>&1; echo "$n rc $?"' \
   > "$R/memcheck-verdicts.txt"
 sort "$R/memcheck-verdicts.txt"
