@@ -54,15 +54,6 @@ bool one_row_per_warp(std::int64_t n) {
   return !off && n / 4 < std::int64_t{16} * sms;
 }
 
-// The one-token QKV epilogue kernel's rows a warp: 4 (x shared by 4 rows, 768 blocks at
-// Llama-2-7B's 12288 rows: ~23 warps an SM, each with 8 loads of 16 bytes in flight a lane) or
-// 2 (1,536 blocks, the gate/up kernel's shape: 2 rows, 4 loads each). KLAB_CUDA_DENSE_QKV_ROWS=2
-// or 4 (a study switch, read once).
-int qkv_rows_per_warp() {
-  static const int rows = env_int("KLAB_CUDA_DENSE_QKV_ROWS") == 2 ? 2 : 4;
-  return rows;
-}
-
 // Qkv: the QKV epilogue (p.qkv: bias, interleaved RoPE, q and the KV-cache rows) instead of y;
 // a warp's R (even) consecutive rows hold whole rotation pairs. RmsScale: p.x_rms_scale. Copy:
 // p.y_copy, in kernels of their own (gemv_dense_vec16_copy_kernel): with a run-time branch in
@@ -232,8 +223,6 @@ void launch_vec16(const GemvParams& params, cudaStream_t stream, bool pdl) {
         if constexpr (std::is_same_v<T, __half>) {
           if (p.epilogue == Epilogue::swiglu)
             launch(gemv_dense_vec16_kernel<T, MT, 2, 4, true, false, true>, 1);
-          else if (p.qkv.on && MT == 1 && qkv_rows_per_warp() == 2)
-            launch(gemv_dense_vec16_kernel<T, MT, 2, 4, false, true, true>, 2);
           else if (p.qkv.on)
             launch(gemv_dense_vec16_kernel<T, MT, 4, 2, false, true, true>, 4);
           else
@@ -243,8 +232,6 @@ void launch_vec16(const GemvParams& params, cudaStream_t stream, bool pdl) {
         }
       } else if (p.epilogue == Epilogue::swiglu)
         launch(gemv_dense_vec16_kernel<T, MT, 2, 4, true>, 1);
-      else if (p.qkv.on && MT == 1 && qkv_rows_per_warp() == 2)
-        launch(gemv_dense_vec16_kernel<T, MT, 2, 4, false, true>, 2);
       else if (p.qkv.on)
         launch(gemv_dense_vec16_kernel<T, MT, 4, 2, false, true>, 4);
       else if (one_row_per_warp(p.N))
