@@ -257,9 +257,11 @@ class CudaSession final : public Session {
   // norm weight folded into their columns (W diag(g); the norm kernels then take weights of
   // ones), and in decode steps of one row the residual GEMVs (O, down) also write the
   // residual row in f16 (xh_), which the next dense GEMV reads as x, scaling its sums by
-  // inv_rms: the F16 decode chain runs no norm kernel after layer 0's
-  // (KLAB_CUDA_DENSE_NORM=kernel: no fold, the norm kernels; a study switch).
-  bool dense_norm_fold_ = true;
+  // inv_rms: the F16 decode chain runs no norm kernel after layer 0's. Off by default since
+  // session 27: on the H200 the norm kernels' chain ran 7B F16 B=1 faster (c6: 264.8 tok/s
+  // against 257.2 / 255.9 folded, alternating; the H100 had measured the two equal, s12 c1).
+  // KLAB_CUDA_DENSE_NORM=fold turns it on (a study switch).
+  bool dense_norm_fold_ = false;
   bool norms_folded_ = false;  // every layer: QKV and gate/up folded, O and down dense
   bool head_folded_ = false;   // the (untied, dense) LM head folded
   DeviceBuffer xh_;            // f16 [rows, hidden]: the residual rows the residual GEMVs copy
@@ -395,7 +397,7 @@ CudaSession::CudaSession(std::shared_ptr<const Model> model, const SessionOption
       qkv_norm_kernel_(!env_is("KLAB_CUDA_QKV_NORM", "prologue")),
       dense_qkv_fused_(!env_is("KLAB_CUDA_DENSE_QKV", "chain")),
       wide_qkv_fused_(!env_is("KLAB_CUDA_WIDE_QKV", "chain")),
-      dense_norm_fold_(!env_is("KLAB_CUDA_DENSE_NORM", "kernel")),
+      dense_norm_fold_(env_is("KLAB_CUDA_DENSE_NORM", "fold")),
       ablate_(ablate_from_env()),
       l2_prefetch_bytes_(l2_prefetch_from_env()),
       l2_prefetch_kernel_(env_is("KLAB_CUDA_L2_PREFETCH_AT", "kernel")),
@@ -1062,11 +1064,11 @@ bool CudaSession::qkv_fused(const Layer& l, const AttnStep& step, const TensorVi
   return true;
 }
 
-// Whether a decode step of these rows takes the folded norms (norms_folded_): the residual
-// GEMVs write xh_ and the dense GEMVs after the norms read it. One row only: H100, 7B F16 ctx
-// 512, tok/s fold / norm kernels (KLAB_CUDA_DENSE_NORM=kernel), alternating (s12 c1, with the
-// copy in kernels of its own): B=1 196.9, 197.1 / 197.1, 197.3 (s11 c5: +0.9%), B=4 529.6,
-// 530.2 / 538.7, 537.7 (-1.5%).
+// Whether a decode step of these rows takes the folded norms (norms_folded_, only with
+// KLAB_CUDA_DENSE_NORM=fold): the residual GEMVs write xh_ and the dense GEMVs after the norms
+// read it. One row only: H100, 7B F16 ctx 512, tok/s fold / norm kernels, alternating (s12 c1,
+// with the copy in kernels of its own): B=1 196.9, 197.1 / 197.1, 197.3 (s11 c5: +0.9%), B=4
+// 529.6, 530.2 / 538.7, 537.7 (-1.5%). H200 (s27 c6), B=1: 257.2 / 255.9 folded, 264.8 not.
 bool CudaSession::fold_step(std::int64_t rows, bool decode) const {
   return norms_folded_ && fused_ == Fused::staged && decode && rows == 1 && gemv_variant_ == "auto";
 }

@@ -141,10 +141,11 @@ TEST_F(CudaSessionTest, FusedDecodeBlocksMatchCpu) {
 }
 
 // The default decode path (KLAB_CUDA_FUSED unset: the RMSNorm folded into the chain's own
-// mma_staged GEMV wherever the chain runs it, the dense QKV GEMV with its epilogue, dense f16
-// weights with the norm weights folded in and no norm kernel after layer 0) and the plain chain
+// mma_staged GEMV wherever the chain runs it, the dense QKV GEMV with its epilogue; with
+// KLAB_CUDA_DENSE_NORM=fold also dense f16 weights with the norm weights folded in and no norm
+// kernel after layer 0) and the plain chain
 // (KLAB_CUDA_FUSED=0), with and without PDL, give the CPU engine's answers; 4-bit sym / asym,
-// 8-bit, f16 (also with KLAB_CUDA_DENSE_NORM=kernel), GQA, qwen2 biases.
+// 8-bit, f16 (also with KLAB_CUDA_DENSE_NORM=fold), GQA, qwen2 biases.
 TEST_F(CudaSessionTest, StagedNormDefaultAndUnfusedChainMatchCpu) {
   for (const char* fused : {static_cast<const char*>(nullptr), "0"})
     for (const char* pdl : {"1", "0"}) {
@@ -152,14 +153,14 @@ TEST_F(CudaSessionTest, StagedNormDefaultAndUnfusedChainMatchCpu) {
                    " KLAB_CUDA_PDL=" + pdl);
       const ScopedEnv fused_env("KLAB_CUDA_FUSED", fused);
       const ScopedEnv pdl_env("KLAB_CUDA_PDL", pdl);
-      // f16: the dense QKV GEMV with the QKV epilogue, the norms folded (default).
+      // f16: the dense QKV GEMV with the QKV epilogue on the norm kernel's rows (default).
       for (TensorType t : {TensorType::q4_0, TensorType::q4_1, TensorType::q8_0, TensorType::f16}) {
         TinySpec s = shape(4, 1, 64);
         s.matrix_type = t;
         s.embd_type = TensorType::q8_0;
         expect_cuda_matches_cpu(s);
       }
-      for (const char* norm : {static_cast<const char*>(nullptr), "kernel"}) {
+      for (const char* norm : {static_cast<const char*>(nullptr), "fold"}) {
         SCOPED_TRACE(std::string("KLAB_CUDA_DENSE_NORM=") + (norm ? norm : "(unset)"));
         const ScopedEnv norm_env("KLAB_CUDA_DENSE_NORM", norm);
         TinySpec s = shape(4, 2, 128);  // an untied f16 LM head (folded too)
