@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Prepared in session 27 for the next session's first call (move it into the dated folder).
+# Session 27 made the RMSNorm kernels the F16 decode default (c6: 7B F16 B=1 264.8 tok/s against
+# 257.2 / 255.9 with the fold; `KLAB_CUDA_DENSE_NORM=fold` for the fold) and measured
+# `KLAB_CUDA_DENSE_QKV=chain` +3.4% alone (265.2, one run) but +2.4% with the norm kernels
+# (262.5 / 262.7, c7), against the fused QKV block's +1.3% (B=1) and +2.9% (B=4) on the H100
+# (s10 c3). This call: the full build, the engine session tests (both norm modes), then
+# alternating two rounds at 7B F16 ctx 512, B=1 and B=4: default / KLAB_CUDA_DENSE_QKV=chain /
+# KLAB_CUDA_DENSE_NORM=fold, and the Llama-2-7B and Llama-3-8B F16 matrices with the new default.
+# Prediction: B=1 default 262-267 tok/s, chain within ±1% of it, fold 255-258; B=4 default =
+# fold (one-row steps only) ~627, chain 600-620 (H100: -2.9%); 8B F16 B=1 +2..+4% over s21's
+# 226.9.
+set -uo pipefail
+. scripts/device-runs/lib.sh
+dr_start f16
+dr_build klab_cli test_cuda_model_cuda_session_test
+dr_test session test_cuda_model_cuda_session_test 200 --gtest_filter='-*RealModel*'
+dr_pack
+run() {  # NAME BATCH [VAR=VALUE...]
+  local name=$1 batch=$2
+  shift 2
+  (
+    [ $# -gt 0 ] && export "$@"
+    dr_e2e "$name" --model llama2-7b --weights f16 --batch "$batch"
+  )
+}
+for i in 1 2; do
+  for b in 1 4; do
+    run "f16-b$b-default-$i" "$b"
+    run "f16-b$b-qkv-chain-$i" "$b" KLAB_CUDA_DENSE_QKV=chain
+    run "f16-b$b-norm-fold-$i" "$b" KLAB_CUDA_DENSE_NORM=fold
+  done
+done
+dr_pack
+timeout 150 "$K" bench e2e --model llama2-7b,llama3-8b --weights f16 --batch 1,4,16 --ctx 512,4096 \
+  --prompt 512 --json "$R/e2e-f16.json" > "$R/e2e-f16.txt" 2>&1
+echo "e2e f16 rc $? ($((SECONDS - t0))s)"
+grep -hE "^bench: e2e.*tokens/s" "$R/e2e-f16.txt" | cut -c1-110
+dr_finish
