@@ -6,10 +6,12 @@
 # (262.5 / 262.7, c7), against the fused QKV block's +1.3% (B=1) and +2.9% (B=4) on the H100
 # (s10 c3). This call: the full build, the engine session tests (both norm modes), then
 # alternating two rounds at 7B F16 ctx 512, B=1 and B=4: default / KLAB_CUDA_DENSE_QKV=chain /
-# KLAB_CUDA_DENSE_NORM=fold, and the Llama-2-7B and Llama-3-8B F16 matrices with the new default.
+# KLAB_CUDA_DENSE_NORM=fold, the new default's F16 timeline (where the missed 5 points go now), a
+# Q8_0 sweep of the staged GEMV's switches (never re-run at 8 bits on the H200; s5 on the H100 had
+# the 8-bit QKV 5% faster at 4 warps), and the Llama-2-7B and Llama-3-8B F16 matrices.
 # Prediction: B=1 default 262-267 tok/s, chain within ±1% of it, fold 255-258; B=4 default =
 # fold (one-row steps only) ~627, chain 600-620 (H100: -2.9%); 8B F16 B=1 +2..+4% over s21's
-# 226.9.
+# 226.9; Q8_0 switches within ±1% or slower (the default's 424-430).
 set -uo pipefail
 . scripts/device-runs/lib.sh
 dr_start f16
@@ -31,6 +33,21 @@ for i in 1 2; do
     run "f16-b$b-norm-fold-$i" "$b" KLAB_CUDA_DENSE_NORM=fold
   done
 done
+dr_pack
+dr_timeline f16-default f16 llama2-7b
+q8() {  # NAME [VAR=VALUE...]
+  local name=$1
+  shift
+  (
+    [ $# -gt 0 ] && export "$@"
+    dr_e2e "$name" --model llama2-7b --weights q8_0 --batch 1
+  )
+}
+q8 q8-default-1
+q8 q8-staged-warps4 KLAB_CUDA_STAGED_WARPS=4
+q8 q8-one-wave-off KLAB_CUDA_STAGED_ONE_WAVE=0
+q8 q8-early-kv-off KLAB_CUDA_DECODE_EARLY_KV=0
+q8 q8-default-2
 dr_pack
 timeout 150 "$K" bench e2e --model llama2-7b,llama3-8b --weights f16 --batch 1,4,16 --ctx 512,4096 \
   --prompt 512 --json "$R/e2e-f16.json" > "$R/e2e-f16.txt" 2>&1
