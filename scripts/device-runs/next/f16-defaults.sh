@@ -12,6 +12,8 @@
 # Prediction: B=1 default 262-267 tok/s, chain within ±1% of it, fold 255-258; B=4 default =
 # fold (one-row steps only) ~627, chain 600-620 (H100: -2.9%); 8B F16 B=1 +2..+4% over s21's
 # 226.9; Q8_0 switches within ±1% or slower (the default's 424-430).
+# Expected length ~500-560 s (build ~120, session test ~40, 17 e2e runs ~190, timeline, matrices
+# at ctx 512 ~100): run it alone in its call.
 set -uo pipefail
 . scripts/device-runs/lib.sh
 dr_start f16
@@ -49,7 +51,7 @@ q8 q8-one-wave-off KLAB_CUDA_STAGED_ONE_WAVE=0
 q8 q8-early-kv-off KLAB_CUDA_DECODE_EARLY_KV=0
 q8 q8-default-2
 dr_pack
-timeout 150 "$K" bench e2e --model llama2-7b,llama3-8b --weights f16 --batch 1,4,16 --ctx 512,4096 \
+timeout 150 "$K" bench e2e --model llama2-7b,llama3-8b --weights f16 --batch 1,4,16 --ctx 512 \
   --prompt 512 --json "$R/e2e-f16.json" > "$R/e2e-f16.txt" 2>&1
 echo "e2e f16 rc $? ($((SECONDS - t0))s)"
 grep -hE "^bench: e2e.*tokens/s" "$R/e2e-f16.txt" | cut -c1-110
