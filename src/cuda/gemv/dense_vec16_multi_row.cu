@@ -255,24 +255,25 @@ void launch_vec16(const GemvParams& params, cudaStream_t stream, bool pdl) {
         } else {
           fail("gemv vec16_multi_row: x_rms_scale takes f16 rows");
         }
-      } else if (MT == 1 && x_prefetch()) {  // kAhead: no second instantiation at MT > 1
-        constexpr bool kAhead = MT == 1;
-        if (p.epilogue == Epilogue::swiglu)
-          launch(gemv_dense_vec16_kernel<T, MT, 2, 4, true, false, false, kAhead>, 1);
-        else if (p.qkv.on)
-          launch(gemv_dense_vec16_kernel<T, MT, 4, 2, false, true, false, kAhead>, 4);
-        else if (one_row_per_warp(p.N))
-          launch(gemv_dense_vec16_kernel<T, MT, 1, 8, false, false, false, kAhead>, 1);
+      } else {
+        // The plain kernels; with x_prefetch() their one-token copies that prefetch x (kAhead
+        // is false at MT > 1, so those take the plain kernels and add no instantiation).
+        const auto plain = [&](auto ahead) {
+          constexpr bool kAhead = decltype(ahead)::value;
+          if (p.epilogue == Epilogue::swiglu)
+            launch(gemv_dense_vec16_kernel<T, MT, 2, 4, true, false, false, kAhead>, 1);
+          else if (p.qkv.on)
+            launch(gemv_dense_vec16_kernel<T, MT, 4, 2, false, true, false, kAhead>, 4);
+          else if (one_row_per_warp(p.N))
+            launch(gemv_dense_vec16_kernel<T, MT, 1, 8, false, false, false, kAhead>, 1);
+          else
+            launch(gemv_dense_vec16_kernel<T, MT, 4, 2, false, false, false, kAhead>, 4);
+        };
+        if (x_prefetch())
+          plain(std::bool_constant<MT == 1>{});
         else
-          launch(gemv_dense_vec16_kernel<T, MT, 4, 2, false, false, false, kAhead>, 4);
-      } else if (p.epilogue == Epilogue::swiglu)
-        launch(gemv_dense_vec16_kernel<T, MT, 2, 4, true>, 1);
-      else if (p.qkv.on)
-        launch(gemv_dense_vec16_kernel<T, MT, 4, 2, false, true>, 4);
-      else if (one_row_per_warp(p.N))
-        launch(gemv_dense_vec16_kernel<T, MT, 1, 8, false>, 1);
-      else
-        launch(gemv_dense_vec16_kernel<T, MT, 4, 2, false>, 4);
+          plain(std::false_type{});
+      }
     });
   });
 }
