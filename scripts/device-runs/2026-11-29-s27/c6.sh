@@ -12,24 +12,19 @@ dr_start c6
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 mkdir -p /tmp/c6b && xz -dc "$DR_ROOT/.carry/klab.xz" > /tmp/c6b/klab && chmod +x /tmp/c6b/klab
 K=/tmp/c6b/klab
-run() {  # NAME WEIGHTS [VAR=VALUE]
-  local name=$1 weights=$2
-  shift 2
-  (
-    [ $# -gt 0 ] && export "$@"
-    dr_e2e "$name" --model llama2-7b --weights "$weights" --batch 1
-  )
+e2e7b() {  # NAME WEIGHTS: B=1 ctx 512; a switch goes in front as VAR=VALUE (dr_e2e sees it)
+  dr_e2e "$1" --model llama2-7b --weights "$2" --batch 1
 }
-run f16-default-1 f16
-run f16-dense-norm-kernel f16 KLAB_CUDA_DENSE_NORM=kernel
-run f16-dense-trigger-late f16 KLAB_CUDA_DENSE_TRIGGER=late
-run f16-dense-qkv-chain f16 KLAB_CUDA_DENSE_QKV=chain
-run f16-dense-rows4 f16 KLAB_CUDA_DENSE_ROWS=4
-run f16-default-2 f16
+e2e7b f16-default-1 f16
+KLAB_CUDA_DENSE_NORM=kernel e2e7b f16-dense-norm-kernel f16
+KLAB_CUDA_DENSE_TRIGGER=late e2e7b f16-dense-trigger-late f16
+KLAB_CUDA_DENSE_QKV=chain e2e7b f16-dense-qkv-chain f16
+KLAB_CUDA_DENSE_ROWS=4 e2e7b f16-dense-rows4 f16
+e2e7b f16-default-2 f16
 dr_pack
-run q4-default-1 q4_0
-run q4-qkv-trigger-late q4_0 KLAB_CUDA_QKV_TRIGGER=late
-run q4-decode-early-kv-0 q4_0 KLAB_CUDA_DECODE_EARLY_KV=0
-run q4-qkv-norm-prologue q4_0 KLAB_CUDA_QKV_NORM=prologue
-run q4-default-2 q4_0
+e2e7b q4-default-1 q4_0
+KLAB_CUDA_QKV_TRIGGER=late e2e7b q4-qkv-trigger-late q4_0
+KLAB_CUDA_DECODE_EARLY_KV=0 e2e7b q4-decode-early-kv-0 q4_0
+KLAB_CUDA_QKV_NORM=prologue e2e7b q4-qkv-norm-prologue q4_0
+e2e7b q4-default-2 q4_0
 dr_finish

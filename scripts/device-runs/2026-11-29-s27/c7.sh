@@ -9,17 +9,13 @@ set -uo pipefail
 dr_start c7
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 K=/tmp/c6b/klab
-run() {  # NAME [VAR=VALUE...]
-  local name=$1
-  shift
-  (
-    [ $# -gt 0 ] && export "$@"
-    dr_e2e "$name" --model llama2-7b --weights f16 --batch 1
-  )
+f16() {  # NAME: 7B F16 B=1 ctx 512; switches go in front as VAR=VALUE (dr_e2e sees them)
+  dr_e2e "$1" --model llama2-7b --weights f16 --batch 1
 }
 for i in 1 2; do
-  run "f16-default-$i"
-  run "f16-norm-kernel-qkv-chain-$i" KLAB_CUDA_DENSE_NORM=kernel KLAB_CUDA_DENSE_QKV=chain
-  run "f16-all-three-$i" KLAB_CUDA_DENSE_NORM=kernel KLAB_CUDA_DENSE_QKV=chain KLAB_CUDA_DENSE_TRIGGER=late
+  f16 "f16-default-$i"
+  KLAB_CUDA_DENSE_NORM=kernel KLAB_CUDA_DENSE_QKV=chain f16 "f16-norm-kernel-qkv-chain-$i"
+  KLAB_CUDA_DENSE_NORM=kernel KLAB_CUDA_DENSE_QKV=chain KLAB_CUDA_DENSE_TRIGGER=late \
+    f16 "f16-all-three-$i"
 done
 dr_finish

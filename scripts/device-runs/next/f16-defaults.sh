@@ -20,36 +20,23 @@ dr_start f16
 dr_build klab_cli test_cuda_model_cuda_session_test
 dr_test session test_cuda_model_cuda_session_test 200 --gtest_filter='-*RealModel*'
 dr_pack
-run() {  # NAME BATCH [VAR=VALUE...]
-  local name=$1 batch=$2
-  shift 2
-  (
-    [ $# -gt 0 ] && export "$@"
-    dr_e2e "$name" --model llama2-7b --weights f16 --batch "$batch"
-  )
+e2e7b() {  # NAME WEIGHTS BATCH: ctx 512; switches go in front as VAR=VALUE (dr_e2e sees them)
+  dr_e2e "$1" --model llama2-7b --weights "$2" --batch "$3"
 }
 for i in 1 2; do
   for b in 1 4; do
-    run "f16-b$b-default-$i" "$b"
-    run "f16-b$b-qkv-chain-$i" "$b" KLAB_CUDA_DENSE_QKV=chain
-    run "f16-b$b-norm-fold-$i" "$b" KLAB_CUDA_DENSE_NORM=fold
+    e2e7b "f16-b$b-default-$i" f16 "$b"
+    KLAB_CUDA_DENSE_QKV=chain e2e7b "f16-b$b-qkv-chain-$i" f16 "$b"
+    KLAB_CUDA_DENSE_NORM=fold e2e7b "f16-b$b-norm-fold-$i" f16 "$b"
   done
 done
 dr_pack
 dr_timeline f16-default f16 llama2-7b
-q8() {  # NAME [VAR=VALUE...]
-  local name=$1
-  shift
-  (
-    [ $# -gt 0 ] && export "$@"
-    dr_e2e "$name" --model llama2-7b --weights q8_0 --batch 1
-  )
-}
-q8 q8-default-1
-q8 q8-staged-warps4 KLAB_CUDA_STAGED_WARPS=4
-q8 q8-one-wave-off KLAB_CUDA_STAGED_ONE_WAVE=0
-q8 q8-early-kv-off KLAB_CUDA_DECODE_EARLY_KV=0
-q8 q8-default-2
+e2e7b q8-default-1 q8_0 1
+KLAB_CUDA_STAGED_WARPS=4 e2e7b q8-staged-warps4 q8_0 1
+KLAB_CUDA_STAGED_ONE_WAVE=0 e2e7b q8-one-wave-off q8_0 1
+KLAB_CUDA_DECODE_EARLY_KV=0 e2e7b q8-early-kv-off q8_0 1
+e2e7b q8-default-2 q8_0 1
 dr_pack
 timeout 150 "$K" bench e2e --model llama2-7b,llama3-8b --weights f16 --batch 1,4,16 --ctx 512 \
   --prompt 512 --json "$R/e2e-f16.json" > "$R/e2e-f16.txt" 2>&1
