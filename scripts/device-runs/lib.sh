@@ -5,6 +5,7 @@
 #   dr_build klab_cli test_...   # configure /tmp/klab-build and build these targets (-j16)
 #   dr_test fused test_cuda_fused_decode_fused_decode_test 120 [gtest args...]
 #   dr_test_sharded gemv test_cuda_gemv_gemv_q_test 12 100
+#   dr_ctest_gpu 16 575          # ctest -L gpu in $B, 16 jobs, until 575 s after dr_start
 #                                # N gtest shards at once (the references run on the CPU:
 #                                # the GEMV binary takes 190 s whole, ~50 s as 12 shards, s22)
 #   dr_build_old klab_cli        # build .carry/snap-old.tgz (the previous commit) into
@@ -77,6 +78,15 @@ dr_test_sharded() {  # NAME BINARY SHARDS TIMEOUT: one log a shard, one summary 
   echo "$name: $(cat "$R/$name".*.log | grep -cE '^\[       OK \]') ok," \
     "$(cat "$R/$name".*.log | grep -cE '^\[  FAILED  \].*\(') failed ($((SECONDS - t0))s)"
   grep -hE "^\[  FAILED  \].*\(|Failure$|exception" "$R/$name".*.log | head -6
+}
+
+dr_ctest_gpu() {  # JOBS UNTIL: every GPU test (ctest -L gpu), cut UNTIL s after dr_start
+  local left=$(($2 - (SECONDS - t0)))
+  (cd "$B" && timeout "$left" ctest -L gpu -j"$1" --timeout 300 --output-on-failure \
+    > "$R/ctest.log" 2>&1)
+  echo "ctest rc $? $(grep -E 'tests passed|tests failed' "$R/ctest.log") ($((SECONDS - t0))s)"
+  echo "skipped: $(grep -c '\*\*\*Skipped' "$R/ctest.log")"
+  grep -E "\*\*\*Failed|\*\*\*Timeout|Exception" "$R/ctest.log" | head -10
 }
 
 dr_build_old() {  # TARGET...: background build of .carry/snap-old.tgz; sets OLD

@@ -12,9 +12,5 @@ cp .carry/model.a /tmp/m.a 2>/dev/null
 dr_start c1
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv > "$R/gpu.txt" 2>&1
 dr_build
-left=$((570 - (SECONDS - t0)))
-(cd "$B" && timeout "$left" ctest -L gpu -j12 --timeout 300 --output-on-failure > "$R/ctest.log" 2>&1)
-echo "ctest rc $? $(grep -E 'tests passed|tests failed' "$R/ctest.log") ($((SECONDS - t0))s)"
-echo "skipped: $(grep -c '\*\*\*Skipped' "$R/ctest.log")"
-grep -E "\*\*\*Failed|\*\*\*Timeout|Exception" "$R/ctest.log" | head -10
+dr_ctest_gpu 12 570
 dr_finish

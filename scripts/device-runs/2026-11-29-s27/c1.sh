@@ -11,10 +11,6 @@ cp .carry/model.a /tmp/m.a 2>/dev/null
 dr_start c1
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv > "$R/gpu.txt" 2>&1
 dr_build
-left=$((575 - (SECONDS - t0)))
-(cd "$B" && timeout "$left" ctest -L gpu -j16 --timeout 300 --output-on-failure > "$R/ctest.log" 2>&1)
-echo "ctest rc $? $(grep -E 'tests passed|tests failed' "$R/ctest.log") ($((SECONDS - t0))s)"
-echo "skipped: $(grep -c '\*\*\*Skipped' "$R/ctest.log")"
-grep -E "\*\*\*Failed|\*\*\*Timeout|Exception" "$R/ctest.log" | head -10
+dr_ctest_gpu 16 575
 tail -3 "$R/ctest.log"
 dr_finish
