@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepared in session 27 for the next session's first call (move it into the dated folder).
+# Session 28 c1 (prepared in session 27 as next/f16-defaults.sh).
 # Session 27 made the RMSNorm kernels the F16 decode default (c6: 7B F16 B=1 264.8 tok/s against
 # 257.2 / 255.9 with the fold; `KLAB_CUDA_DENSE_NORM=fold` for the fold) and measured
 # `KLAB_CUDA_DENSE_QKV=chain` +3.4% alone (265.2, one run) but +2.4% with the norm kernels
@@ -16,7 +16,7 @@
 # at ctx 512 ~100): run it alone in its call.
 set -uo pipefail
 . scripts/device-runs/lib.sh
-dr_start f16
+dr_start c1
 dr_build klab_cli test_cuda_model_cuda_session_test
 dr_test session test_cuda_model_cuda_session_test 200 --gtest_filter='-*RealModel*'
 dr_pack
