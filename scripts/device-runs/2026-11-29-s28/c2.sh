@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Session 28 c2: run as scripts/device-runs/next/dense-x-prefetch.sh from commit ab433cf (right after c1,
+# warm); measured 45% slower end to end and removed (see bench/results/2026-11-29-s28-logs/README.md).
 # Prepared in session 27 (not run: no device time left), for after next/f16-defaults.sh.
 # Why: the one-token dense GEMVs (F16 decode: QKV, gate/up, O, down, LM head) load x one u at a
 # time behind each u's FMAs (SASS of the one-row kernel: `LDG.E.128 R4, [R50+0x200*u]` after the
