@@ -54,31 +54,14 @@ bool one_row_per_warp(std::int64_t n) {
   return !off && n / 4 < std::int64_t{16} * sms;
 }
 
-// One token's x read a whole iteration ahead: the U x vectors of an iteration are prefetched
-// into L1 right after its weight loads (after the PDL wait: x may come from the previous
-// kernel), so the loop's x loads, which ptxas issues one u at a time behind each u's FMAs (one
-// L2 round trip each on an iteration's new columns: 8 in a row in the one-row kernel), hit L1.
-// KLAB_CUDA_DENSE_X_PREFETCH=1: the prefetching kernels at one token (a study switch, read once;
-// prepared in session 27, not yet run on a GPU).
-bool x_prefetch() {
-  static const bool on = env_equals("KLAB_CUDA_DENSE_X_PREFETCH", "1");
-  return on;
-}
-
-__device__ __forceinline__ void prefetch_l1(const void* p) {
-  asm volatile("prefetch.global.L1 [%0];" ::"l"(p));
-}
-
 // Qkv: the QKV epilogue (p.qkv: bias, interleaved RoPE, q and the KV-cache rows) instead of y;
 // a warp's R (even) consecutive rows hold whole rotation pairs. RmsScale: p.x_rms_scale. Copy:
 // p.y_copy, in kernels of their own (gemv_dense_vec16_copy_kernel): with a run-time branch in
 // every plain kernel (session 11 c5) Llama-2-7B F16 B=4 fell from ~537 to ~494 tok/s in both
 // modes, as their register allocation changed.
-template <class T, int MT, int R, int U, bool Swiglu, bool Qkv, bool RmsScale, bool Copy,
-          bool XPrefetch = false>
+template <class T, int MT, int R, int U, bool Swiglu, bool Qkv, bool RmsScale, bool Copy>
 __device__ __forceinline__ void dense_vec16_body(const GemvParams& p) {
   static_assert(!Qkv || (R % 2 == 0 && !Swiglu));
-  static_assert(!XPrefetch || MT == 1, "x_prefetch: one token");
   constexpr int kV = kVec16<T>;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const std::int64_t outs_per_warp = Swiglu ? 1 : R;
@@ -125,13 +108,6 @@ __device__ __forceinline__ void dense_vec16_body(const GemvParams& p) {
     if (!waited) {
       wait_once();
       waited = true;
-    }
-    if constexpr (XPrefetch) {
-#pragma unroll
-      for (int u = 0; u < U; ++u) {
-        const std::int64_t v = base + 32 * u;
-        if (v < vecs) prefetch_l1(x + v * kV);
-      }
     }
 #pragma unroll
     for (int u = 0; u < U; ++u) {
@@ -199,10 +175,9 @@ __device__ __forceinline__ void dense_vec16_body(const GemvParams& p) {
   }
 }
 
-template <class T, int MT, int R, int U, bool Swiglu, bool Qkv = false, bool RmsScale = false,
-          bool XPrefetch = false>
+template <class T, int MT, int R, int U, bool Swiglu, bool Qkv = false, bool RmsScale = false>
 __global__ void __launch_bounds__(kWarps * 32) gemv_dense_vec16_kernel(GemvParams p) {
-  dense_vec16_body<T, MT, R, U, Swiglu, Qkv, RmsScale, false, XPrefetch>(p);
+  dense_vec16_body<T, MT, R, U, Swiglu, Qkv, RmsScale, false>(p);
 }
 
 // The one-row copy kernel is held to 8 blocks an SM (64 registers), as the plain one is: the O
@@ -255,25 +230,14 @@ void launch_vec16(const GemvParams& params, cudaStream_t stream, bool pdl) {
         } else {
           fail("gemv vec16_multi_row: x_rms_scale takes f16 rows");
         }
-      } else {
-        // The plain kernels; with x_prefetch() their one-token copies that prefetch x (kAhead
-        // is false at MT > 1, so those take the plain kernels and add no instantiation).
-        const auto plain = [&](auto ahead) {
-          constexpr bool kAhead = decltype(ahead)::value;
-          if (p.epilogue == Epilogue::swiglu)
-            launch(gemv_dense_vec16_kernel<T, MT, 2, 4, true, false, false, kAhead>, 1);
-          else if (p.qkv.on)
-            launch(gemv_dense_vec16_kernel<T, MT, 4, 2, false, true, false, kAhead>, 4);
-          else if (one_row_per_warp(p.N))
-            launch(gemv_dense_vec16_kernel<T, MT, 1, 8, false, false, false, kAhead>, 1);
-          else
-            launch(gemv_dense_vec16_kernel<T, MT, 4, 2, false, false, false, kAhead>, 4);
-        };
-        if (x_prefetch())
-          plain(std::bool_constant<MT == 1>{});
-        else
-          plain(std::false_type{});
-      }
+      } else if (p.epilogue == Epilogue::swiglu)
+        launch(gemv_dense_vec16_kernel<T, MT, 2, 4, true>, 1);
+      else if (p.qkv.on)
+        launch(gemv_dense_vec16_kernel<T, MT, 4, 2, false, true>, 4);
+      else if (one_row_per_warp(p.N))
+        launch(gemv_dense_vec16_kernel<T, MT, 1, 8, false>, 1);
+      else
+        launch(gemv_dense_vec16_kernel<T, MT, 4, 2, false>, 4);
     });
   });
 }
