@@ -28,6 +28,7 @@
 #include "cuda/common/quant_unpack.cuh"
 #include "cuda/common/reduce.cuh"
 #include "cuda/common/rope.cuh"
+#include "cuda/common/smem_opt_in.hpp"
 #include "cuda/fused_decode/fused_params.hpp"
 #include "cuda/gemv/mma_gemv.cuh"
 #include "klab/cuda/check.hpp"
@@ -421,22 +422,10 @@ __global__ void __launch_bounds__(kThreads)
 
 template <int Bits, FusedMode Mode>
 void launch_fused(const FusedParams& p, cudaStream_t stream) {
-  const auto kernel = fused_mma_kernel<Bits, Mode>;
-  if (p.smem_bytes > 48 * 1024) {
-    // Above the default 48 KB a kernel must opt in; raise it once per instantiation.
-    static const bool opted_in = [&] {
-      int device = 0, optin = 0;
-      check(cudaGetDevice(&device), "cudaGetDevice");
-      check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
-            "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)");
-      cudaFuncAttributes attrs{};
-      check(cudaFuncGetAttributes(&attrs, kernel), "cudaFuncGetAttributes(fused_mma_kernel)");
-      check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                 optin - static_cast<int>(attrs.sharedSizeBytes)),
-            "cudaFuncSetAttribute(fused_mma_kernel)");
-      return true;
-    }();
-    (void)opted_in;
+  constexpr auto* kernel = &fused_mma_kernel<Bits, Mode>;
+  if (p.smem_bytes > 48 * 1024) {  // above the default 48 KiB a kernel must opt in
+    const KernelSmem& ks = kernel_smem<kernel>(SIZE_MAX, "fused_mma_kernel");
+    check_dynamic_smem(p.smem_bytes, ks, "fused decode (mma)");
   }
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = dim3(static_cast<unsigned>(p.tiles), static_cast<unsigned>(p.split), 1);

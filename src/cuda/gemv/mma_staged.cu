@@ -16,21 +16,18 @@ namespace {
 struct SmLimits {
   int sms = 0;
   std::size_t smem = 0, reserved = 0;  // shared memory an SM, reserved a block
-  std::size_t block_optin = 0;         // shared memory one block may opt in to (static + dynamic)
 };
 
 const SmLimits& sm_limits() {  // one device per process (as the engine)
   static const SmLimits l = [] {
-    int device = 0, per_sm = 0, per_block = 0, optin = 0;
+    int device = 0, per_sm = 0, per_block = 0;
     check(cudaGetDevice(&device), "cudaGetDevice");
-    check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
-          "cudaDeviceGetAttribute(maxSharedMemoryPerBlockOptin)");
     check(cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device),
           "cudaDeviceGetAttribute(maxSharedMemoryPerMultiprocessor)");
     check(cudaDeviceGetAttribute(&per_block, cudaDevAttrReservedSharedMemoryPerBlock, device),
           "cudaDeviceGetAttribute(reservedSharedMemoryPerBlock)");
     return SmLimits{current_sm_count(), static_cast<std::size_t>(per_sm),
-                    static_cast<std::size_t>(per_block), static_cast<std::size_t>(optin)};
+                    static_cast<std::size_t>(per_block)};
   }();
   return l;
 }
@@ -43,19 +40,8 @@ int blocks_per_sm(int warps, std::size_t smem, std::size_t static_smem) {
   return std::min(by_smem, min_blocks(warps));
 }
 
-std::size_t dynamic_smem_limit(std::size_t static_smem) {
-  const std::size_t optin = sm_limits().block_optin;
-  return std::min(kMaxDynamicSmem, optin > static_smem ? optin - static_smem : 0);
-}
-
-void check_dynamic_smem(std::size_t smem, std::size_t limit) {
-  if (smem > limit)
-    fail("gemv mma_staged: the launch needs " + std::to_string(smem) +
-         " bytes of dynamic shared memory, more than the kernel's limit of " +
-         std::to_string(limit));
-}
-
-std::size_t spread_smem(std::int64_t blocks, std::size_t smem, std::size_t static_smem) {
+std::size_t spread_smem(std::int64_t blocks, std::size_t smem, const KernelSmem& kernel) {
+  const std::size_t static_smem = kernel.static_bytes;
   const SmLimits& l = sm_limits();
   const std::size_t sm_smem = l.smem, reserved = l.reserved;
   const std::int64_t cap = (blocks + l.sms - 1) / l.sms;
@@ -63,7 +49,7 @@ std::size_t spread_smem(std::int64_t blocks, std::size_t smem, std::size_t stati
   const std::size_t share = sm_smem / static_cast<std::size_t>(cap + 1) + 1;
   if (share <= static_smem + reserved) return smem;
   const std::size_t dynamic = share - static_smem - reserved;
-  return dynamic > dynamic_smem_limit(static_smem) ? smem : std::max(smem, dynamic);
+  return dynamic > kernel.dynamic_limit ? smem : std::max(smem, dynamic);
 }
 
 }  // namespace staged

@@ -28,6 +28,7 @@
 #include "cuda/common/env_switch.hpp"
 #include "cuda/common/l2_prefetch.cuh"
 #include "cuda/common/reduce.cuh"
+#include "cuda/common/smem_opt_in.hpp"
 #include "cuda/common/smem_tiles.cuh"
 #include "cuda/gemv/mma_gemv.cuh"
 #include "cuda/gemv/qkv_epilogue.cuh"
@@ -430,12 +431,6 @@ inline bool one_wave_search() {
 // holds at once (its shared memory and the 64-register bound). Host; mma_staged.cu.
 int blocks_per_sm(int warps, std::size_t smem, std::size_t static_smem);
 
-// The dynamic shared memory a kernel with `static_smem` static bytes may ask for: kMaxDynamicSmem,
-// less what the block's opt-in limit (227 KiB on sm_90) leaves after the static bytes. Asking
-// the runtime for more than that fails the attribute call (s26 c2: 16 static bytes more made
-// every 8-bit 16-warp kernel fail). Host; mma_staged.cu.
-std::size_t dynamic_smem_limit(std::size_t static_smem);
-
 inline Shape shape_of(const GemvParams& p) {
   static const int sms = current_sm_count();  // one device per process (as the engine)
   const bool swiglu = p.epilogue == Epilogue::swiglu;
@@ -486,37 +481,16 @@ inline bool fits(const GemvParams& p) {
 
 // The dynamic shared memory that keeps a grid of `blocks` at ceil(blocks / SMs) blocks an SM
 // (GemvParams::spread): each block asks for its share of the SM's shared memory. Never less
-// than `smem`; no cap when the share would not fit one block.
-std::size_t spread_smem(std::int64_t blocks, std::size_t smem, std::size_t static_smem);
-
-// Throws a klab::Error when `smem` dynamic bytes exceed the kernel's limit. Host; mma_staged.cu.
-void check_dynamic_smem(std::size_t smem, std::size_t limit);
-
-struct KernelSmem {
-  std::size_t static_bytes = 0, dynamic_limit = 0;
-};
-
-template <auto* Kernel>
-const KernelSmem& kernel_smem() {
-  static const KernelSmem k = [] {  // once: raise to the most this kernel may ask for
-    cudaFuncAttributes attr{};
-    check(cudaFuncGetAttributes(&attr, Kernel), "cudaFuncGetAttributes(gemv_mma_staged_kernel)");
-    const KernelSmem s{attr.sharedSizeBytes, dynamic_smem_limit(attr.sharedSizeBytes)};
-    check(cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(s.dynamic_limit)),
-          "cudaFuncSetAttribute(gemv_mma_staged_kernel)");
-    return s;
-  }();
-  return k;
-}
+// than `smem`; no cap when the share would not fit one block or exceeds the kernel's limit.
+std::size_t spread_smem(std::int64_t blocks, std::size_t smem, const KernelSmem& kernel);
 
 template <class T, int Bits, bool Swiglu, bool Asym, int W, int D>
 void launch_kernel(const GemvParams& p, std::size_t smem, cudaStream_t stream, bool pdl) {
   constexpr auto* kernel = &gemv_mma_staged_kernel<T, Bits, Swiglu, Asym, W, D>;
-  const KernelSmem& ks = kernel_smem<kernel>();
-  check_dynamic_smem(smem, ks.dynamic_limit);
+  const KernelSmem& ks = kernel_smem<kernel>(kMaxDynamicSmem, "gemv_mma_staged_kernel");
+  check_dynamic_smem(smem, ks, "gemv mma_staged");
   const std::int64_t blocks = p.tw.tiles();
-  if (p.spread) smem = spread_smem(blocks, smem, ks.static_bytes);
+  if (p.spread) smem = spread_smem(blocks, smem, ks);
   decode::launch_maybe_pdl(kernel, dim3(static_cast<unsigned>(blocks)), dim3(W * 32), smem, stream,
                            pdl, "gemv_mma_staged_kernel", p);
 }
