@@ -8,6 +8,9 @@
 #   dr_ctest_gpu 16 575          # ctest -L gpu in $B, 16 jobs, until 575 s after dr_start
 #                                # N gtest shards at once (the references run on the CPU:
 #                                # the GEMV binary takes 190 s whole, ~50 s as 12 shards, s22)
+#   dr_sanitize racecheck decode "$bin" 480 filters.txt   # one compute-sanitizer process a
+#                                # line of filters.txt (a gtest filter), in the background;
+#                                # `wait`, then dr_sanitize_summary racecheck decode
 #   dr_build_old klab_cli        # build .carry/snap-old.tgz (the previous commit) into
 #                                # /tmp/klab-build-old in the background; `wait` for it, then
 #                                # OLD is its klab binary
@@ -87,6 +90,27 @@ dr_ctest_gpu() {  # JOBS UNTIL: every GPU test (ctest -L gpu), cut UNTIL s after
   echo "ctest rc $? $(grep -E 'tests passed|tests failed' "$R/ctest.log") ($((SECONDS - t0))s)"
   echo "skipped: $(grep -c '\*\*\*Skipped' "$R/ctest.log")"
   grep -E "\*\*\*Failed|\*\*\*Timeout|Exception" "$R/ctest.log" | head -10
+}
+
+dr_sanitize() {  # TOOL NAME BINARY LIMIT FILTERS: one compute-sanitizer process a line of the
+  # file FILTERS (a gtest filter), all in the background; `wait`, then dr_sanitize_summary
+  local tool=$1 name=$2 bin=$3 limit=$4 filters=$5 i=0 f
+  while IFS= read -r f; do
+    timeout "$limit" compute-sanitizer --tool "$tool" --error-exitcode 99 --print-limit 20 \
+      "$bin" --gtest_filter="$f" > "$R/$tool-$name.$i.log" 2>&1 &
+    i=$((i + 1))
+  done < "$filters"
+}
+
+dr_sanitize_summary() {  # TOOL NAME: tests finished, the tool's summaries, where cut ones stopped
+  local logs=("$R/$1-$2".*.log) f
+  echo "$1 $2: $(cat "${logs[@]}" | grep -cE '^\[       OK \]') ok," \
+    "$(cat "${logs[@]}" | grep -cE '^\[  FAILED  \].*\(') failed," \
+    "$(grep -l '^\[  PASSED  \]' "${logs[@]}" | wc -l) / ${#logs[@]} processes finished"
+  grep -h "SUMMARY" "${logs[@]}" | sort | uniq -c
+  for f in "${logs[@]}"; do
+    grep -q '^\[  PASSED  \]' "$f" || echo "  cut: $(basename "$f"): $(grep -E '^\[ RUN' "$f" | tail -1)"
+  done
 }
 
 dr_build_old() {  # TARGET...: background build of .carry/snap-old.tgz; sets OLD

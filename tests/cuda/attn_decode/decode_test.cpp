@@ -265,27 +265,32 @@ TEST_F(DecodeSplitTest, PlansThatDoNotMatchTheLengths) {
 // The most splits a plan may hold (kMaxSplits 256 of 32 keys): every lane of the one-pass
 // combine holds 8 log-sum-exps and each warp takes 8 batches of partial rows; the shorter
 // sequences end between batches and inside one.
-TEST_F(DecodeSplitTest, TheMostSplitsAPlanHolds) {
+// One test a head dim (and below, a cluster size or a readiness): each is a few minutes under
+// compute-sanitizer racecheck, which then runs them as separate tests and shards.
+class DecodeSplitHeadDimTest : public GpuTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(DecodeSplitHeadDimTest, TheMostSplitsAPlanHolds) {
   const std::vector<std::int32_t> lens = {8192, 4097, 1000, 65};
-  for (const int head_dim : {64, 128, 256}) {
-    SCOPED_TRACE("head_dim " + std::to_string(head_dim));
-    CacheSpec spec{DType::bf16, true, 15, 2, head_dim, lens};
-    DecodeProblem p(spec, lens, 3, 0.07f);
-    const HostTensor ref = p.reference();
-    cuda::DecodePlan plan = cuda::plan_decode_attention(4, 6, 2, head_dim, DType::bf16, lens);
-    plan.max_splits = 256;
-    plan.chunk = 32;
-    plan.fused_splits = 256;  // the fused cut's most: 64 keys each (8192 keys: 128 splits)
-    plan.sm_count = 1 << 20;
-    plan.cluster_splits = 16;  // the largest cluster: 16 CTAs of 512 keys for 8192
-    plan.workspace_bytes = cuda::decode_workspace_bytes(plan);
-    p.use_plan(plan);
-    for (const std::string& v : kSplitVariants) {
-      SCOPED_TRACE(v);
-      EXPECT_LE(rel_error(p.run(v).view(), ref.view()), 1e-2);
-    }
+  const int head_dim = GetParam();
+  CacheSpec spec{DType::bf16, true, 15, 2, head_dim, lens};
+  DecodeProblem p(spec, lens, 3, 0.07f);
+  const HostTensor ref = p.reference();
+  cuda::DecodePlan plan = cuda::plan_decode_attention(4, 6, 2, head_dim, DType::bf16, lens);
+  plan.max_splits = 256;
+  plan.chunk = 32;
+  plan.fused_splits = 256;  // the fused cut's most: 64 keys each (8192 keys: 128 splits)
+  plan.sm_count = 1 << 20;
+  plan.cluster_splits = 16;  // the largest cluster: 16 CTAs of 512 keys for 8192
+  plan.workspace_bytes = cuda::decode_workspace_bytes(plan);
+  p.use_plan(plan);
+  for (const std::string& v : kSplitVariants) {
+    SCOPED_TRACE(v);
+    EXPECT_LE(rel_error(p.run(v).view(), ref.view()), 1e-2);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(HeadDims, DecodeSplitHeadDimTest, ::testing::Values(64, 128, 256),
+                         [](const auto& info) { return "d" + std::to_string(info.param); });
 
 TEST_F(DecodeSplitTest, PlanChoosesSplitsForLongSingleSequences) {
   const std::vector<std::int32_t> one_long = {16384};
@@ -423,29 +428,34 @@ TEST_F(DecodeSplitTest, FusedCutFollowsTheActualLengths) {
 // where the device cannot hold the grid's clusters), contiguous and paged (page 17, so a CTA's
 // range starts inside a page), with a window guess that matches the longest length's cut and
 // one that does not; mixed lengths, one of them cut into fewer splits than the cluster has CTAs.
-TEST_F(DecodeSplitTest, ClusterEverySize) {
+class DecodeClusterSizeTest : public GpuTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(DecodeClusterSizeTest, EveryVariantMatchesTheReference) {
   const std::vector<std::int32_t> lens = {1, 4097, 65, 700};
+  const int n = GetParam();
   for (const bool paged : {false, true}) {
     CacheSpec spec{DType::bf16, paged, 17, 2, 128, lens};
     DecodeProblem p(spec, lens, 4, 0.088f);
     const HostTensor ref = p.reference();
     p.plan_for_lengths();
-    for (int n = 1; n <= 16; ++n)
-      for (const int guess : {(4097 + n - 1) / n, 48}) {
-        cuda::DecodePlan plan = *p.plan;
-        plan.cluster_splits = n;
-        plan.cluster_chunk = (guess + 15) / 16 * 16;
-        p.use_plan(plan);
-        p.indices_ready = n % 2 == 1;
-        for (const std::string& v : kClusterVariants) {
-          SCOPED_TRACE(v + (paged ? " paged" : " contiguous") + " cluster " + std::to_string(n) +
-                       " guess " + std::to_string(plan.cluster_chunk) +
-                       (p.indices_ready ? " indices ready" : ""));
-          EXPECT_LE(rel_error(p.run(v).view(), ref.view()), 1e-2);
-        }
+    for (const int guess : {(4097 + n - 1) / n, 48}) {
+      cuda::DecodePlan plan = *p.plan;
+      plan.cluster_splits = n;
+      plan.cluster_chunk = (guess + 15) / 16 * 16;
+      p.use_plan(plan);
+      p.indices_ready = n % 2 == 1;
+      for (const std::string& v : kClusterVariants) {
+        SCOPED_TRACE(v + (paged ? " paged" : " contiguous") + " guess " +
+                     std::to_string(plan.cluster_chunk) +
+                     (p.indices_ready ? " indices ready" : ""));
+        EXPECT_LE(rel_error(p.run(v).view(), ref.view()), 1e-2);
       }
+    }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Sizes, DecodeClusterSizeTest, ::testing::Range(1, 17),
+                         [](const auto& info) { return "cluster" + std::to_string(info.param); });
 
 // Rows of a contiguous cache past a sequence's length hold NaN: the speculative prologue loads
 // some of them when the plan's guessed cut holds (here for the 4000-key sequence, planned at
@@ -568,39 +578,44 @@ TEST_F(DecodeSplitTest, ClusterSizesTheDeviceHolds) {
 // One captured cluster call replayed with new queries and lengths (other cuts, other split
 // counts per sequence) under the plan it was captured with; the lengths are written by host
 // copies between replays, so they may also be read before the PDL wait (indices_ready).
-TEST_F(DecodeSplitTest, ClusterGraphReplaysWithNewLengths) {
+class DecodeClusterGraphTest : public GpuTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(DecodeClusterGraphTest, ReplaysWithNewLengths) {
   const std::vector<std::int32_t> capacity = {2500, 700, 77};
   CacheSpec spec{DType::f16, true, 16, 2, 64, capacity};
   DecodeProblem p(spec, capacity, 3, 0.1f);
   p.plan_for_lengths();
   cudaStream_t stream = nullptr;
   cuda_ok(cudaStreamCreate(&stream));
-  for (const bool ready : {false, true})
-    for (const std::string& v : kClusterVariants) {
-      p.indices_ready = ready;
-      const cuda::DecodeAttnArgs args = p.args();
-      cuda::decode_attention(args, stream, v);  // sets kernel attributes
+  const bool ready = GetParam();
+  for (const std::string& v : kClusterVariants) {
+    p.indices_ready = ready;
+    const cuda::DecodeAttnArgs args = p.args();
+    cuda::decode_attention(args, stream, v);  // sets kernel attributes
+    cuda_ok(cudaStreamSynchronize(stream));
+    const CapturedGraph graph(stream, [&] { cuda::decode_attention(args, stream, v); });
+    const std::vector<std::vector<std::int32_t>> replays = {
+        {2500, 700, 77}, {17, 699, 0}, {2048, 1, 76}};
+    for (const auto& lens : replays) {
+      SCOPED_TRACE(v + (ready ? " indices ready" : "") + " lengths " + std::to_string(lens[0]) +
+                   ", " + std::to_string(lens[1]) + ", " + std::to_string(lens[2]));
+      p.lens = lens;
+      p.q = random_tensor(DType::f16, {3, 6, 64}, -2.0f, 2.0f);
+      cuda_ok(cudaMemcpy(p.dq.view().data, p.q.view().data, p.q.view().nbytes(),
+                         cudaMemcpyHostToDevice));
+      cuda_ok(cudaMemcpy(p.dlens.view().data, lens.data(), lens.size() * sizeof(std::int32_t),
+                         cudaMemcpyHostToDevice));
+      p.dout.poison();
+      graph.launch();
       cuda_ok(cudaStreamSynchronize(stream));
-      const CapturedGraph graph(stream, [&] { cuda::decode_attention(args, stream, v); });
-      const std::vector<std::vector<std::int32_t>> replays = {
-          {2500, 700, 77}, {17, 699, 0}, {2048, 1, 76}};
-      for (const auto& lens : replays) {
-        SCOPED_TRACE(v + (ready ? " indices ready" : "") + " lengths " + std::to_string(lens[0]) +
-                     ", " + std::to_string(lens[1]) + ", " + std::to_string(lens[2]));
-        p.lens = lens;
-        p.q = random_tensor(DType::f16, {3, 6, 64}, -2.0f, 2.0f);
-        cuda_ok(cudaMemcpy(p.dq.view().data, p.q.view().data, p.q.view().nbytes(),
-                           cudaMemcpyHostToDevice));
-        cuda_ok(cudaMemcpy(p.dlens.view().data, lens.data(), lens.size() * sizeof(std::int32_t),
-                           cudaMemcpyHostToDevice));
-        p.dout.poison();
-        graph.launch();
-        cuda_ok(cudaStreamSynchronize(stream));
-        EXPECT_LE(rel_error(p.result().view(), p.reference().view()), 1e-2);
-      }
+      EXPECT_LE(rel_error(p.result().view(), p.reference().view()), 1e-2);
     }
+  }
   cuda_ok(cudaStreamDestroy(stream));
 }
+
+INSTANTIATE_TEST_SUITE_P(IndicesReady, DecodeClusterGraphTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "ready" : "not_ready"; });
 
 // Call 2's query is call 1's output, on one stream with no sync between: a kernel launched
 // with programmatic dependent launch must still wait for everything before it.
