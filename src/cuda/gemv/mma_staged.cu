@@ -3,10 +3,6 @@
 // (gate + up for SwiGLU) per block. Kernel and rationale: mma_staged.cuh.
 #include "cuda/gemv/mma_staged.cuh"
 
-#include <string>
-
-#include "klab/error.hpp"
-
 namespace klab::cuda::gemv_impl {
 
 namespace staged {
