@@ -5,9 +5,9 @@
 #   dr_build klab_cli test_...   # configure /tmp/klab-build and build these targets (-j16)
 #   dr_test fused test_cuda_fused_decode_fused_decode_test 120 [gtest args...]
 #   dr_test_sharded gemv test_cuda_gemv_gemv_q_test 12 100
-#   dr_ctest_gpu 16 575          # ctest -L gpu in $B, 16 jobs, until 575 s after dr_start
 #                                # N gtest shards at once (the references run on the CPU:
 #                                # the GEMV binary takes 190 s whole, ~50 s as 12 shards, s22)
+#   dr_ctest_gpu 16 575          # ctest -L gpu in $B, 16 jobs, until 575 s after dr_start
 #   dr_sanitize racecheck decode "$bin" 480 filters.txt   # one compute-sanitizer process a
 #                                # line of filters.txt (a gtest filter), in the background;
 #                                # `wait`, then dr_sanitize_summary racecheck decode
@@ -71,6 +71,10 @@ dr_test() {  # NAME BINARY TIMEOUT [ARGS...]
   grep -E "^\[  FAILED  \]|Failure|exception" "$R/$name.log" | head -8
 }
 
+dr_gtest_counts() {  # LOG...: "N ok, M failed" over gtest logs
+  echo "$(cat "$@" | grep -cE '^\[       OK \]') ok, $(cat "$@" | grep -cE '^\[  FAILED  \].*\(') failed"
+}
+
 dr_test_sharded() {  # NAME BINARY SHARDS TIMEOUT: one log a shard, one summary line
   local name=$1 bin=$2 n=$3 limit=$4 i
   for ((i = 0; i < n; i++)); do
@@ -78,8 +82,7 @@ dr_test_sharded() {  # NAME BINARY SHARDS TIMEOUT: one log a shard, one summary 
       > "$R/$name.$i.log" 2>&1 &
   done
   wait
-  echo "$name: $(cat "$R/$name".*.log | grep -cE '^\[       OK \]') ok," \
-    "$(cat "$R/$name".*.log | grep -cE '^\[  FAILED  \].*\(') failed ($((SECONDS - t0))s)"
+  echo "$name: $(dr_gtest_counts "$R/$name".*.log) ($((SECONDS - t0))s)"
   grep -hE "^\[  FAILED  \].*\(|Failure$|exception" "$R/$name".*.log | head -6
 }
 
@@ -104,8 +107,7 @@ dr_sanitize() {  # TOOL NAME BINARY LIMIT FILTERS: one compute-sanitizer process
 
 dr_sanitize_summary() {  # TOOL NAME: tests finished, the tool's summaries, where cut ones stopped
   local logs=("$R/$1-$2".*.log) f
-  echo "$1 $2: $(cat "${logs[@]}" | grep -cE '^\[       OK \]') ok," \
-    "$(cat "${logs[@]}" | grep -cE '^\[  FAILED  \].*\(') failed," \
+  echo "$1 $2: $(dr_gtest_counts "${logs[@]}")," \
     "$(grep -l '^\[  PASSED  \]' "${logs[@]}" | wc -l) / ${#logs[@]} processes finished"
   grep -h "SUMMARY" "${logs[@]}" | sort | uniq -c
   for f in "${logs[@]}"; do
