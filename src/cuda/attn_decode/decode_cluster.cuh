@@ -191,10 +191,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   // go out before the wait too (all rows but the sequence's last, which the kernel before may
   // be writing), q after it.
   const bool early_kv = p.history_ready;
-  if (p.indices_ready) {
-    stage_guessed_window();
-    if (!early_kv) pdl_wait();
-  }
+  if (p.indices_ready) stage_guessed_window();
   Vec16<T> qv[S::kQPerThread];
   auto load_q_rows = [&] {
 #pragma unroll
@@ -209,8 +206,6 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
       }
     }
   };
-  if (!early_kv) load_q_rows();
-  if (!p.indices_ready) stage_guessed_window();
 
   const int max_len = seq.max_len < 0x7fffffff ? static_cast<int>(seq.max_len) : 0x7fffffff;
   T* pipe = reinterpret_cast<T*>(smem) + warp * S::kWarpElems;
@@ -256,10 +251,12 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   // Every tile's rows are taken before the first copy: a paged cache's table reads (the global
   // table in the speculative prologue) are then all in flight together, one memory latency,
   // not one a tile (the copies are volatile asm, so nothing moves a load above them).
-  auto issue_prologue = [&] {
-    TileRows<T, D> t[S::kStages];
+  using PrologueRows = TileRows<T, D>[S::kStages];
+  auto take_prologue_rows = [&](PrologueRows& t) {
 #pragma unroll
     for (int s = 0; s < S::kStages; ++s) t[s] = rows_of(s);
+  };
+  auto copy_prologue = [&](PrologueRows& t) {
 #pragma unroll
     for (int s = 0; s < S::kStages - 1; ++s) {
 #pragma unroll
@@ -276,6 +273,11 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
     }
     ahead = t[S::kStages - 1];
   };
+  auto issue_prologue = [&] {
+    PrologueRows t;
+    take_prologue_rows(t);
+    copy_prologue(t);
+  };
 
   // Speculative: the range of the plan's guessed cut, clamped to the rows the cache holds, goes
   // out before the length is known. Rows the actual length excludes are masked in the softmax
@@ -283,14 +285,24 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   // here (the staged window is not visible to every warp before a block barrier): table, then
   // copies, with no wait for the length and no barrier in between; table entries past the
   // sequence's pages are either unmapped (zero-filled) or another sequence's rows (masked).
+  //
+  // With indices_ready the table reads go out before the PDL wait (only the copies need the
+  // kernel before this one to have finished), so a paged prologue's copies follow the wait as
+  // directly as a contiguous one's (s24-s25: the table -> copy latency was most of the paged
+  // penalty at B=1 S=4096).
   const bool spec = p.speculate && !early_kv && p.chunk > 0;
+  PrologueRows spec_rows;
   if (spec) {
     const std::int64_t guess_begin = std::int64_t{split} * p.chunk;
     const int gb = guess_begin < max_len ? static_cast<int>(guess_begin) : max_len;
     const std::int64_t guess_end = std::int64_t{gb} + p.chunk;
     set_range(gb, guess_end < max_len ? static_cast<int>(guess_end) : max_len);
-    issue_prologue();
+    take_prologue_rows(spec_rows);
   }
+  if (p.indices_ready && !early_kv) pdl_wait();
+  if (!early_kv) load_q_rows();
+  if (!p.indices_ready) stage_guessed_window();
+  if (spec) copy_prologue(spec_rows);
 
   const int len = seq.len < 0 ? 0 : seq.len < max_len ? seq.len : max_len;
   const SeqSplit cut = cluster_split(len, static_cast<int>(gridDim.x));

@@ -755,10 +755,13 @@ TEST_F(FusedDecode, StagedNormQkvGqa) {
 // (check_norm_qkv's unnormed mode) on the f16 residual rows with the norm weight folded into W,
 // with the QKV epilogue (interleaved) or qkv_rope_kv_write after it (half_split). Llama-2-7B QKV
 // shape with GQA 1, SmolLM2's 3, 4 and 8; M = 1, 3, 8; pages 15 / 16 / 17; K = 1000 (not a multiple
-// of the 256-column pass of a warp).
+// of the 256-column pass of a warp). At one token the epilogue kernel runs 4 rows a warp for
+// Llama-2-7B's 12,288 rows and 2 for Llama-3-8B's 6,144 and the small shapes.
 TEST_F(FusedDecode, StagedDenseQkvOnNormRows) {
   const QkvCase cases[] = {
       {1, 32, 32, 128, 4096, WKind::f16, RopeStyle::interleaved, false, 16, false},
+      {1, 32, 8, 128, 4096, WKind::f16, RopeStyle::interleaved, false, 17, false},
+      {1, 9, 3, 64, 1000, WKind::f16, RopeStyle::interleaved, true, 0, true},
       {3, 9, 3, 64, 576, WKind::f16, RopeStyle::interleaved, false, 15, true},
       {8, 16, 4, 64, 1000, WKind::f16, RopeStyle::interleaved, true, 17, true},
       {1, 32, 4, 128, 4096, WKind::f16, RopeStyle::half_split, false, 0, false},
