@@ -10,6 +10,7 @@ set -uo pipefail
 DR_NAME=c8
 R=/tmp/c8 && rm -rf "$R" && mkdir -p "$R"
 t0=$SECONDS
+export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 bin=/tmp/t_decode
 xz -dc .carry/t_attn_decode_decode.xz > "$bin" && chmod +x "$bin"
 nvidia-smi --query-gpu=name --format=csv,noheader
