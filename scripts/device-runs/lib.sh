@@ -17,7 +17,8 @@
 #   dr_ab b1 --variant X decode-attn --batch 1   # klab bench ARGS, old then new, two rounds
 #                                # (DR_AB_SIDES="old:$OLD A:binA B:binB" for other sides)
 #   dr_e2e_ab 7b-q4_0 -1 --model llama2-7b --weights q4_0 --batch 1   # dr_e2e old then new
-#   dr_e2e 7b-q4 --model llama2-7b --weights q4_0 --batch 1   # DR_KLAB=$OLD for the old binary
+#   dr_e2e 7b-q4 --model llama2-7b --weights q4_0 --batch 1   # DR_KLAB=$OLD for the old binary,
+#                                # DR_CTX=4096 for another context (default 512)
 #   dr_issue_tables              # dr_attn_tables (the issue-4 attention shapes, PyTorch's
 #                                # SDPA) then dr_e2e_matrices (the issue-8 e2e matrices:
 #                                # Llama-2-7B Q4_0/Q8_0/F16, Llama-3-8B Q4_0)
@@ -179,10 +180,11 @@ dr_e2e_matrices() {  # issue 8's e2e matrices: Llama-2-7B Q4_0 / Q8_0 / F16, Lla
   grep -hE "^bench: e2e.*tokens/s" "$R"/e2e-llama*.txt | cut -c1-110
 }
 
-dr_e2e() {  # NAME ARGS... (klab bench e2e at ctx 512, no prompt, unless ARGS say otherwise)
+dr_e2e() {  # NAME ARGS... (klab bench e2e, no prompt unless ARGS say otherwise, at ctx
+  # DR_CTX or 512: klab refuses a second --ctx, so ARGS cannot carry one)
   local name=$1
   shift
-  timeout 100 "${DR_KLAB:-$K}" bench e2e --prompt 0 --ctx 512 "$@" --json "$R/e2e-$name.json" \
+  timeout 100 "${DR_KLAB:-$K}" bench e2e --prompt 0 --ctx "${DR_CTX:-512}" "$@" --json "$R/e2e-$name.json" \
     > "$R/e2e-$name.txt" 2>&1
   echo "$name: $(grep -hoE '[0-9.,]+ tokens/s' "$R/e2e-$name.txt" | tr '\n' ' ')($((SECONDS - t0))s)"
 }
