@@ -435,6 +435,27 @@ def make_plots(doc: dict, img_dir: Path, md_dir: Path, plt) -> list[str]:
 
 
 # ---- document ------------------------------------------------------------------------------
+def run_anchor(doc: dict) -> str:
+    return "run-" + slug(Path(doc["_path"]).stem)
+
+
+def peer_anchor(peer: dict) -> str:
+    return "sdpa-" + slug(Path(peer["_path"]).stem)
+
+
+def contents_section(docs: list[dict], timelines: list[dict] | None, sdpa: list[dict] | None) -> list[str]:
+    """One line a section, newest first as rendered, so a reader finds a run by its file name."""
+    lines = []
+    if timelines:
+        lines.append(f"- [Decode step inside the CUDA graph: {len(timelines)} kernel timelines](#timelines)")
+    for doc in docs:
+        lines.append(f"- [{doc['date'][:10]} · {card(doc)} · {doc.get('suite', '')} · "
+                     f"`{Path(doc['_path']).name}`](#{run_anchor(doc)})")
+    for peer in sdpa or []:
+        lines.append(f"- [PyTorch SDPA · `{Path(peer['_path']).name}`](#{peer_anchor(peer)})")
+    return ["## Contents", ""] + lines + [""] if len(lines) > 1 else []
+
+
 def render(docs: list[dict], out: Path, img_dir: Path, plots: bool, note: str = "",
            sdpa: list[dict] | None = None, timelines: list[dict] | None = None,
            plots_newest: int | None = None) -> str:
@@ -456,8 +477,10 @@ def render(docs: list[dict], out: Path, img_dir: Path, plots: bool, note: str = 
                 "runs); the older runs keep their tables." if plots_newest is not None else ""), ""]
     if note:
         parts += [f"> {note}", ""]
+    parts += contents_section(docs, timelines, sdpa)
     if timelines:
-        parts += ["## Decode step inside the CUDA graph (kernel timelines)", "",
+        parts += ['<a id="timelines"></a>', "",
+                  "## Decode step inside the CUDA graph (kernel timelines)", "",
                   "`klab bench e2e --timeline PREFIX` (CUPTI concurrent-kernel records of the replayed "
                   "decode graph); where the step's time goes, kernel by kernel.", ""]
         for t in timelines:
@@ -468,7 +491,8 @@ def render(docs: list[dict], out: Path, img_dir: Path, plots: bool, note: str = 
                   "case as skipped. The H100 numbers arrive with the first committed GPU result "
                   "(`scripts/gpu-check.sh` writes it).", ""]
     for rank, doc in enumerate(docs):
-        parts += [f"## {card(doc)} — {doc['date'][:10]} ({doc.get('suite', '')})", "",
+        parts += [f'<a id="{run_anchor(doc)}"></a>', "",
+                  f"## {card(doc)} — {doc['date'][:10]} ({doc.get('suite', '')})", "",
                   machine_section(doc), "", "### Ceilings (same run)", "", ceilings_section(doc), "",
                   "### Fastest valid variant per shape", "", best_section(doc), ""]
         drawn = plots_newest is None or rank < plots_newest
@@ -479,7 +503,8 @@ def render(docs: list[dict], out: Path, img_dir: Path, plots: bool, note: str = 
         skipped = sum(1 for c in doc["cases"] if c.get("skipped"))
         parts += [f"### All cases ({n}, {skipped} skipped)", "", op_sections(doc), ""]
     for peer in sdpa or []:
-        parts += ["## Attention peers: PyTorch scaled_dot_product_attention", "", sdpa_section(peer, docs), ""]
+        parts += [f'<a id="{peer_anchor(peer)}"></a>', "",
+                  "## Attention peers: PyTorch scaled_dot_product_attention", "", sdpa_section(peer, docs), ""]
     return "\n".join(parts).rstrip() + "\n"
 
 

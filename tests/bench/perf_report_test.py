@@ -81,6 +81,10 @@ def main():
                                 timelines=[perf_report.load_timeline(tl)])
         assert "## Decode step inside the CUDA graph" in md and "--timeline " + tl in md, md
         assert "| `gemv [688x128]` | 32.0 | 628.8 | 19.6 | 667.8 | 39.1 |" in md, md
+        # Contents: a line a section, each link to an anchor the document holds.
+        run = "run-" + perf_report.slug(Path(a).stem)
+        assert "## Contents" in md and "(#timelines)" in md and f"(#{run})" in md, md
+        assert '<a id="timelines"></a>' in md and f'<a id="{run}"></a>' in md, md
 
         # SDPA beside klab: only klab runs of the same card and call count (an H200 run of the
         # same shape, faster, must not stand beside the H100's SDPA numbers).
