@@ -44,14 +44,18 @@ namespace {
 
 constexpr int kWarps = 4;
 
+int sm_count() {
+  static const int sms = current_sm_count();  // one device per process (as the engine)
+  return sms;
+}
+
 // 4 rows a warp share each x load, but leave few warps where N is small: Llama-2-7B's O and
 // down projections (N = 4096) ran 1,024 warps, ~8 an SM, at ~75% of their bytes' copy time in
 // the F16 decode step (the gate/up GEMV, 2,752 blocks, at 98%). Below 16 warps an SM: a row each.
 // KLAB_CUDA_DENSE_ROWS=4: always 4 rows a warp (a study switch, read once).
 bool one_row_per_warp(std::int64_t n) {
-  static const int sms = current_sm_count();  // one device per process (as the engine)
   static const bool off = env_equals("KLAB_CUDA_DENSE_ROWS", "4");
-  return !off && n / 4 < std::int64_t{16} * sms;
+  return !off && n / 4 < std::int64_t{16} * sm_count();
 }
 
 // The one-token QKV epilogue kernel takes 2 rows a warp (gate/up's shape) where 4 would leave
@@ -59,8 +63,7 @@ bool one_row_per_warp(std::int64_t n) {
 // the F16 step 21.3 µs a layer for 11.9 µs of bytes (s28 c6), where Llama-2-7B's 12,288 rows (768
 // blocks) run at copy. (At 7B, 2 rows a warp moved no step time: s27 c4.)
 bool two_qkv_rows_per_warp(std::int64_t n) {
-  static const int sms = current_sm_count();  // one device per process (as the engine)
-  return n / 16 < std::int64_t{4} * sms;
+  return n / 16 < std::int64_t{4} * sm_count();
 }
 
 // Qkv: the QKV epilogue (p.qkv: bias, interleaved RoPE, q and the KV-cache rows) instead of y;
