@@ -18,10 +18,11 @@
 // lane reading back the chunks it copied, or ("math") the warp running the decode's tile math on
 // each staged tile (TileMath: the cluster kernel's MMAs, softmax step and ldmatrix reads; its
 // bookkeeping, prologue and merges left out). s30 c1 (H200, no math): per_head/9c9 17.54 µs at
-// S=16384 against `_spec`'s 24.03 in the same call; c2 asks whether the tile math is the rest. Every byte is read (XOR into a sink). Timed as `klab
-// bench` times: CUDA graphs of 32 back-to-back PDL launches, median of replays, each launch a
-// fresh part of a 4 GiB pool. Rows: µs a launch and % of the same run's D2D copy (read + write
-// bytes / time, as klab's ceiling) at S = 4096, 16384, 32768.
+// S=16384 against `_spec`'s 24.03 in the same call; c2 asks whether the tile math is the rest.
+// Every byte is read (XOR into a sink). Timed as `klab bench` times: CUDA graphs of 32 back-to-back
+// PDL launches, median of replays, each launch a fresh part of a 4 GiB pool. Rows: µs a launch and
+// % of the same run's D2D copy (read + write bytes / time, as klab's ceiling) at S = 4096, 16384,
+// 32768.
 //
 // Build and run (standalone, no klab libraries):
 //   nvcc -O3 -std=c++20 -arch=sm_90a scripts/probes/decode_stream_pattern.cu -o /tmp/stream_pattern
@@ -41,7 +42,7 @@ namespace {
 using probe::check;
 
 constexpr int kHeads = 8;
-constexpr int kRowBytes = 256;                  // d128 bf16
+constexpr int kRowBytes = 256;                   // d128 bf16
 constexpr int kTokenBytes = kHeads * kRowBytes;  // one token's K (or V) row, all heads
 constexpr int kTileKeys = 16;
 constexpr int kTileBytes = kTileKeys * kRowBytes;  // K (or V) of one head's tile
@@ -52,14 +53,18 @@ constexpr int kMinSmem = 143744;  // `_spec`'s: one CTA an SM
 __device__ __forceinline__ void pdl_trigger() {
   asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
 }
-__device__ __forceinline__ void pdl_wait() { asm volatile("griddepcontrol.wait;\n" ::: "memory"); }
+__device__ __forceinline__ void pdl_wait() {
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+}
 __device__ __forceinline__ std::uint32_t smem_u32(const void* p) {
   return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
 }
 __device__ __forceinline__ void cp_async16(std::uint32_t dst, const void* src) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src) : "memory");
 }
-__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+__device__ __forceinline__ void cp_commit() {
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
 template <int N>
 __device__ __forceinline__ void cp_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
@@ -94,7 +99,9 @@ __device__ __forceinline__ std::uint32_t pack_bf16(float lo, float hi) {
   asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
   return r;
 }
-__device__ __forceinline__ int swz(int row, int chunk) { return row * 16 + (chunk ^ (row % 8)); }
+__device__ __forceinline__ int swz(int row, int chunk) {
+  return row * 16 + (chunk ^ (row % 8));
+}
 
 struct TileMath {
   std::uint32_t q[8][4];
@@ -168,12 +175,13 @@ __device__ __forceinline__ Work cta_work(int total_tiles) {
   return {t0, t1 - t0, kAllHeads ? -1 : static_cast<int>(blockIdx.y)};
 }
 
-// ---- the decode's epilogue (`kMerge`) ------------------------------------------------------------
-// decode_cluster.cuh's end of a CTA, on TileMath's state (GQA 4: head rows 0..3): the warps' O
-// rows, maxes and sums meet in shared memory (two block barriers), 64 threads fold the 8 warps
-// into the CTA's state in an export area, one cluster barrier (release / acquire), then
-// merge_cluster's pass (16 lanes an output chunk, one a source CTA, read through distributed
-// shared memory, shuffle-reduced, 16 bytes stored) and a relaxed cluster barrier before exit.
+// ---- the decode's epilogue (`kMerge`)
+// ------------------------------------------------------------ decode_cluster.cuh's end of a CTA,
+// on TileMath's state (GQA 4: head rows 0..3): the warps' O rows, maxes and sums meet in shared
+// memory (two block barriers), 64 threads fold the 8 warps into the CTA's state in an export area,
+// one cluster barrier (release / acquire), then merge_cluster's pass (16 lanes an output chunk, one
+// a source CTA, read through distributed shared memory, shuffle-reduced, 16 bytes stored) and a
+// relaxed cluster barrier before exit.
 __device__ __forceinline__ std::uint32_t cluster_map(std::uint32_t addr, int rank) {
   std::uint32_t r;
   asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(r) : "r"(addr), "r"(rank));
@@ -229,7 +237,8 @@ __device__ void push_merge(const float* eo, const float* emax, const float* esum
   const float mx = active ? in[8] : -INFINITY;
   v[8] = active ? in[9] : 0.0f;
   float gm = mx;
-  for (int off = kLanes / 2; off > 0; off /= 2) gm = fmaxf(gm, __shfl_xor_sync(0xffffffffu, gm, off));
+  for (int off = kLanes / 2; off > 0; off /= 2)
+    gm = fmaxf(gm, __shfl_xor_sync(0xffffffffu, gm, off));
   const float w = active ? exp2f(mx - gm) : 0.0f;
 #pragma unroll
   for (int e = 0; e < 9; ++e) v[e] *= w;
@@ -238,8 +247,9 @@ __device__ void push_merge(const float* eo, const float* emax, const float* esum
     for (int e = 0; e < 9; ++e) v[e] += __shfl_xor_sync(0xffffffffu, v[e], off);
   if (src == 0 && item < kItems) {
     const float inv = v[8] > 0.0f ? 1.0f / v[8] : 0.0f;
-    const uint4 o = make_uint4(pack_bf16(v[0] * inv, v[1] * inv), pack_bf16(v[2] * inv, v[3] * inv),
-                               pack_bf16(v[4] * inv, v[5] * inv), pack_bf16(v[6] * inv, v[7] * inv));
+    const uint4 o =
+        make_uint4(pack_bf16(v[0] * inv, v[1] * inv), pack_bf16(v[2] * inv, v[3] * inv),
+                   pack_bf16(v[4] * inv, v[5] * inv), pack_bf16(v[6] * inv, v[7] * inv));
     reinterpret_cast<uint4*>(out)[blockIdx.y * kItems + item] = o;
   }
 }
@@ -322,9 +332,11 @@ __device__ void merge_epilogue(const TileMath& m, std::uint8_t* smem, std::uint8
     const float l = active ? ld_cluster(remote + 4 * (kRows * kD + kRows + r)) : 0.0f;
     float v[9];
 #pragma unroll
-    for (int e = 0; e < 8; ++e) v[e] = active ? ld_cluster(remote + 4 * (r * kD + c * 8 + e)) : 0.0f;
+    for (int e = 0; e < 8; ++e)
+      v[e] = active ? ld_cluster(remote + 4 * (r * kD + c * 8 + e)) : 0.0f;
     float gm = mx;
-    for (int off = kLanes / 2; off > 0; off /= 2) gm = fmaxf(gm, __shfl_xor_sync(0xffffffffu, gm, off));
+    for (int off = kLanes / 2; off > 0; off /= 2)
+      gm = fmaxf(gm, __shfl_xor_sync(0xffffffffu, gm, off));
     const float w = active ? exp2f(mx - gm) : 0.0f;
 #pragma unroll
     for (int e = 0; e < 8; ++e) v[e] *= w;
@@ -334,8 +346,9 @@ __device__ void merge_epilogue(const TileMath& m, std::uint8_t* smem, std::uint8
       for (int e = 0; e < 9; ++e) v[e] += __shfl_xor_sync(0xffffffffu, v[e], off);
     if (src == 0 && item < kRows * kChunks) {
       const float inv = v[8] > 0.0f ? 1.0f / v[8] : 0.0f;
-      const uint4 o = make_uint4(pack_bf16(v[0] * inv, v[1] * inv), pack_bf16(v[2] * inv, v[3] * inv),
-                                 pack_bf16(v[4] * inv, v[5] * inv), pack_bf16(v[6] * inv, v[7] * inv));
+      const uint4 o =
+          make_uint4(pack_bf16(v[0] * inv, v[1] * inv), pack_bf16(v[2] * inv, v[3] * inv),
+                     pack_bf16(v[4] * inv, v[5] * inv), pack_bf16(v[6] * inv, v[7] * inv));
       reinterpret_cast<uint4*>(out)[blockIdx.y * kRows * kChunks + item] = o;
     }
   }
@@ -352,7 +365,8 @@ __device__ __forceinline__ unsigned extra_work(unsigned seed, int lane) {
 #pragma unroll
   for (int j = 0; j < kExtra / 4; ++j)
 #pragma unroll
-    for (int c = 0; c < 4; ++c) asm volatile("mad.lo.u32 %0, %0, %0, %1;\n" : "+r"(x[c]) : "r"(lane));
+    for (int c = 0; c < 4; ++c)
+      asm volatile("mad.lo.u32 %0, %0, %0, %1;\n" : "+r"(x[c]) : "r"(lane));
   return x[0] ^ x[1] ^ x[2] ^ x[3];
 }
 
@@ -543,8 +557,7 @@ double copy_gbps(std::uint8_t* pool, cudaStream_t stream) {
   const double us = probe::median_replay_us(
       stream,
       [&] {
-        check(cudaMemcpyAsync(pool + bytes, pool, bytes, cudaMemcpyDeviceToDevice, stream),
-              "copy");
+        check(cudaMemcpyAsync(pool + bytes, pool, bytes, cudaMemcpyDeviceToDevice, stream), "copy");
       },
       15);
   return 2.0 * static_cast<double>(bytes) / (us * 1e-6) / 1e9;
@@ -555,13 +568,15 @@ template <int kWarps, int kStages, bool kAllHeads, bool kMath = false, int kExtr
 Style ring_style(const char* what, int n, int cluster) {
   const int ring = kWarps * kStages * 2 * kTileBytes + (kMerge == 4 ? 8 * 1024 : 0);
   const std::string shape = std::to_string(kWarps) + "w" + std::to_string(kStages) + "s" +
-                            (kMath ? " math" : "") +
-                            (kExtra ? " +" + std::to_string(kExtra) : "") +
+                            (kMath ? " math" : "") + (kExtra ? " +" + std::to_string(kExtra) : "") +
                             (kMerge ? " merge" + std::to_string(kMerge) : "");
-  return {std::string(what) + "/" + std::to_string(n) + (cluster ? "c" + std::to_string(cluster) : "") +
-              " " + shape,
-          ring_kernel<kWarps, kStages, kAllHeads, kMath, kExtra, kMerge>, kWarps * 32, ring > kMinSmem ? ring : kMinSmem,
-          kAllHeads ? dim3(n) : dim3(n, kHeads), cluster};
+  return {std::string(what) + "/" + std::to_string(n) +
+              (cluster ? "c" + std::to_string(cluster) : "") + " " + shape,
+          ring_kernel<kWarps, kStages, kAllHeads, kMath, kExtra, kMerge>,
+          kWarps * 32,
+          ring > kMinSmem ? ring : kMinSmem,
+          kAllHeads ? dim3(n) : dim3(n, kHeads),
+          cluster};
 }
 
 }  // namespace
@@ -586,19 +601,19 @@ int main(int argc, char** argv) {
   const std::string group = argc > 1 ? argv[1] : "all";
   std::vector<Style> styles;
   if (group == "all" || group == "layout")
-    styles.insert(styles.end(),
-                  {ring_style<8, 2, false>("per_head", 9, 9),
-                   ring_style<8, 2, false>("per_head", 9, 0),
-                   ring_style<8, 2, false>("per_head", 16, 0),
-                   ring_style<8, 3, false>("per_head", 9, 9),
-                   ring_style<8, 2, true>("all_heads", 72, 0),
-                   ring_style<8, 2, true>("all_heads", sms, 0),
-                   ring_style<8, 3, true>("all_heads", sms, 0),
-                   ring_style<4, 4, true>("all_heads", sms, 0),
-                   {"bulk/" + std::to_string(sms), bulk_kernel, kBulkThreads,
-                    kBulkStages * kBulkStage > kMinSmem ? kBulkStages * kBulkStage : kMinSmem,
-                    dim3(sms), 0},
-                   {"bulk/72", bulk_kernel, kBulkThreads, kMinSmem, dim3(72), 0}});
+    styles.insert(
+        styles.end(),
+        {ring_style<8, 2, false>("per_head", 9, 9),
+         ring_style<8, 2, false>("per_head", 9, 0),
+         ring_style<8, 2, false>("per_head", 16, 0),
+         ring_style<8, 3, false>("per_head", 9, 9),
+         ring_style<8, 2, true>("all_heads", 72, 0),
+         ring_style<8, 2, true>("all_heads", sms, 0),
+         ring_style<8, 3, true>("all_heads", sms, 0),
+         ring_style<4, 4, true>("all_heads", sms, 0),
+         {"bulk/" + std::to_string(sms), bulk_kernel, kBulkThreads,
+          kBulkStages * kBulkStage > kMinSmem ? kBulkStages * kBulkStage : kMinSmem, dim3(sms), 0},
+         {"bulk/72", bulk_kernel, kBulkThreads, kMinSmem, dim3(72), 0}});
   if (group == "all" || group == "math")
     styles.insert(styles.end(), {ring_style<8, 3, false, true>("per_head", 9, 9),
                                  ring_style<4, 6, false, true>("per_head", 9, 9),

@@ -39,6 +39,9 @@
 
 namespace klab::cuda::decode {
 
+// A push-merge receive entry (push_state): 8 O values, max, sum, 2 pad (48 bytes: 16-byte stores).
+constexpr int kRecvFloats = 12;
+
 template <class T, int D, int kWarps, int kMaxStages>
 struct ClusterShape {
   static constexpr int kThreads = kWarps * 32;
@@ -60,47 +63,62 @@ struct ClusterShape {
   static constexpr std::size_t kMergeBytes = sizeof(float) * kWarps * kMmaRows * (kMergeStride + 2);
   static constexpr std::size_t kQOffset = kPipeBytes > kMergeBytes ? kPipeBytes : kMergeBytes;
   // The CTA's state the cluster reads: O [row][D] (unnormalised), max [row], sum [row].
-  static constexpr std::size_t kExportOffset = kQOffset + sizeof(T) * kMmaRows * D;
-  static constexpr std::size_t kExportBytes = sizeof(float) * kMmaRows * (D + 2);
-  static constexpr std::size_t kPagesOffset = kExportOffset + kExportBytes;
+  // The receive area of the push merge (push_state / merge_owned): an entry per (owned output
+  // chunk, source CTA), kRecvFloats floats each; at most (chunks / n + 1) * n <= chunks + 16.
+  static constexpr std::size_t kRecvOffset = kQOffset + sizeof(T) * kMmaRows * D;
+  static constexpr std::size_t kRecvBytes =
+      sizeof(float) * kRecvFloats * (kMmaRows * kChunks + kClusterMaxSplits);
+  static constexpr std::size_t kPagesOffset = kRecvOffset + kRecvBytes;
   static constexpr std::size_t kSmemBytes = kPagesOffset + sizeof(int) * kPageWindow;
   static_assert(sizeof(T) == 2 && D % 64 == 0, "f16 / bf16 rows of 64, 128 or 256");
-  static_assert(kQOffset % 16 == 0 && kExportOffset % 16 == 0 && kPagesOffset % 16 == 0);
+  static_assert(kQOffset % 16 == 0 && kRecvOffset % 16 == 0 && kPagesOffset % 16 == 0);
   static_assert(kSmemBytes <= 227 * 1024, "over the sm_90 shared memory of a CTA");
 };
 
-// Merges this CTA's states with the other `count` CTAs' of its cluster and writes out[b, h0 ..].
-// Thread = (output chunk of 8 columns of one head row, source CTA): `lanes` (a power of two >=
-// count) consecutive lanes read the same chunk from each source's shared memory, meet by
-// shuffles (max, then weighted sums) and one of them stores. The chunks are dealt over the n
-// CTAs of the cluster. Called by every thread of the CTA between two cluster barriers.
+// The push merge. Output chunk `item` (8 columns of one head row) belongs to CTA item % n of the
+// cluster's n; each CTA stores its state of every chunk (8 unnormalised O values relative to its
+// max, the max, the sum) into the owner's receive area at entry (item / n) * n + its rank, before
+// one cluster barrier (release / acquire); after it each owner merges its chunks from its own
+// shared memory. Why: reading the states through distributed shared memory after the barrier,
+// as before, put a remote round trip and a second barrier (keeping every CTA alive for its
+// readers) on the path to `out`: the probe of session 30 (scripts/probes/
+// decode_stream_pattern.cu, c6 / c7) measured that epilogue at 2.2-3.3 µs a launch, this one
+// ~0.9 µs less.
+__device__ __forceinline__ void push_state(std::uint32_t recv_addr, int item, const float (&acc)[8],
+                                           float mx, float sum) {
+  const int n = static_cast<int>(gridDim.x);
+  const int entry = (item / n) * n + static_cast<int>(blockIdx.x);
+  const std::uint32_t dst = cluster_map(recv_addr + sizeof(float) * kRecvFloats * entry, item % n);
+  st_cluster_f32x4(dst, make_float4(acc[0], acc[1], acc[2], acc[3]));
+  st_cluster_f32x4(dst + 16, make_float4(acc[4], acc[5], acc[6], acc[7]));
+  st_cluster_f32x2(dst + 32, mx, sum);
+}
+
+// Thread = (owned chunk, source CTA): `lanes` (a power of two >= n) consecutive lanes read one
+// chunk's n entries, meet by shuffles (max, then weighted sums) and one of them stores. Every
+// thread of the CTA runs the same passes (the shuffles need whole warps).
 template <class T, int D, int kThreads>
-__device__ __forceinline__ void merge_cluster(const DecodeParams& p, std::uint32_t export_addr,
-                                              int b, int h0, int n_heads, int count) {
+__device__ __forceinline__ void merge_owned(const DecodeParams& p, const float* recv, int b, int h0,
+                                            int n_heads) {
   constexpr int kChunks = D / 8;
+  const int n = static_cast<int>(gridDim.x), rank = static_cast<int>(blockIdx.x);
   int lanes = 2;
-  while (lanes < count) lanes *= 2;
-  const int per_cta = kThreads / lanes;  // chunks per CTA per pass
+  while (lanes < n) lanes *= 2;
+  const int per_pass = kThreads / lanes;
   const int items = n_heads * kChunks;
-  const int tid = static_cast<int>(threadIdx.x);
-  const int src = tid % lanes;
-  const bool reads = src < count;
-  const std::uint32_t remote = cluster_map(export_addr, reads ? src : 0);
-  const std::uint32_t remote_max = remote + sizeof(float) * kMmaRows * D;
-  const std::uint32_t remote_sum = remote_max + sizeof(float) * kMmaRows;
-  const int stride = static_cast<int>(gridDim.x) * per_cta;
-  for (int first = static_cast<int>(blockIdx.x) * per_cta; first < items; first += stride) {
-    const int item = first + tid / lanes;
-    const bool active = item < items;
-    const int row = item / kChunks, c = item % kChunks;
+  const int owned = items > rank ? (items - rank + n - 1) / n : 0;
+  const int tid = static_cast<int>(threadIdx.x), src = tid % lanes;
+  for (int first = 0; first < owned; first += per_pass) {
+    const int slot = first + tid / lanes;
+    const bool active = slot < owned;
     float m = -INFINITY, l = 0.0f;
     float4 lo = make_float4(0.0f, 0.0f, 0.0f, 0.0f), hi = lo;
-    if (active && reads) {
-      m = ld_cluster_f32(remote_max + sizeof(float) * row);
-      l = ld_cluster_f32(remote_sum + sizeof(float) * row);
-      const std::uint32_t o = remote + sizeof(float) * (row * D + c * 8);
-      lo = ld_cluster_f32x4(o);
-      hi = ld_cluster_f32x4(o + 16);
+    if (active && src < n) {
+      const float* e = recv + kRecvFloats * (slot * n + src);
+      lo = *reinterpret_cast<const float4*>(e);
+      hi = *reinterpret_cast<const float4*>(e + 4);
+      m = e[8];
+      l = e[9];
     }
     float mx = m;
     for (int off = lanes / 2; off > 0; off /= 2)
@@ -112,6 +130,7 @@ __device__ __forceinline__ void merge_cluster(const DecodeParams& p, std::uint32
 #pragma unroll
       for (int e = 0; e < 9; ++e) v[e] += __shfl_xor_sync(0xffffffffu, v[e], off);
     if (active && src == 0) {
+      const int item = rank + slot * n, row = item / kChunks, c = item % kChunks;
       const float inv = v[8] > 0.0f ? 1.0f / v[8] : 0.0f;
       Vec16<T> out;
 #pragma unroll
@@ -159,6 +178,10 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   constexpr int kDTiles = D / 8;   // O column tiles
   extern __shared__ __align__(128) unsigned char smem[];
   pdl_launch_dependents();
+  // The first phase of the cluster barrier: waited for just before the merge's remote stores,
+  // it guarantees every CTA of the cluster has started (its receive area exists), and by then
+  // it has long completed.
+  cluster_arrive_relaxed();
   // q and the cache rows may come from the kernel before this one; the lengths and the block
   // table too, unless the caller wrote them ahead of the stream work (indices_ready): then they
   // are read, and the table window staged, while that kernel still runs.
@@ -311,6 +334,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   const bool direct = cut.count <= 1;
   if (direct && split > 0) {
     if (spec) cp_async_wait<0>();  // no copy lands in released shared memory
+    cluster_wait();                // every CTA completes the barrier phase it arrived on
     return;
   }
   const int first = split * cut.chunk < len ? split * cut.chunk : len;  // past count: empty
@@ -508,10 +532,10 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   __syncthreads();
 
   // Thread = (head row, 8 columns): one split writes out, else the CTA's state (O relative to
-  // its max, unnormalised) goes to the export area the cluster reads.
-  float* eo = reinterpret_cast<float*>(smem + S::kExportOffset);
-  float* emax = eo + kMmaRows * D;
-  float* esum = emax + kMmaRows;
+  // its max, unnormalised) goes to the chunk's owner (push_state).
+  cluster_wait();  // every CTA of the cluster has started: its receive area may be written
+  float* recv = reinterpret_cast<float*>(smem + S::kRecvOffset);
+  const std::uint32_t recv_addr = smem_addr(recv);
   for (int idx = tid; idx < n_heads * S::kChunks; idx += S::kThreads) {
     const int row = idx / S::kChunks, c = idx % S::kChunks;
     float mx = -INFINITY;
@@ -537,24 +561,15 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
       for (int e = 0; e < 8; ++e) out[e] = from_f32<T>(acc[e] * inv);
       out.store(static_cast<T*>(p.out) + b * p.out_stride_b + (h0 + row) * p.out_stride_h + c * 8);
     } else {
-      float* dst = eo + row * D + c * 8;
-      *reinterpret_cast<float4*>(dst) = make_float4(acc[0], acc[1], acc[2], acc[3]);
-      *reinterpret_cast<float4*>(dst + 4) = make_float4(acc[4], acc[5], acc[6], acc[7]);
-      if (c == 0) {
-        emax[row] = mx;
-        esum[row] = sum;
-      }
+      push_state(recv_addr, idx, acc, mx, sum);
     }
   }
   if (direct) return;
 
-  cluster_sync();  // every CTA's state is written and visible to the cluster
-  merge_cluster<T, D, S::kThreads>(p, smem_addr(eo), b, h0, n_heads, cut.count);
-  // No CTA exits (releasing its shared memory) while another still reads it. The reads have
-  // returned (their values are stored), so the arrive orders nothing: `out`'s stores drain
-  // while the barrier completes instead of before it.
-  cluster_arrive_relaxed();
-  cluster_wait();
+  // Every CTA's pushes have landed and are visible. Nothing is read remotely after this, so no
+  // second barrier keeps a CTA alive for readers: each exits after merging its own chunks.
+  cluster_sync();
+  merge_owned<T, D, S::kThreads>(p, recv, b, h0, n_heads);
 #else
   (void)p;
 #endif

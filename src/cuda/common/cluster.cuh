@@ -96,4 +96,29 @@ __device__ __forceinline__ float4 ld_cluster_f32x4(std::uint32_t addr) {
   return v;
 }
 
+// Stores to another CTA's shared memory (a shared::cluster address from cluster_map). Valid once
+// that CTA has started (a cluster barrier phase it arrived on has completed); visible to it after
+// a barrier this CTA arrives on with release and it waits on with acquire.
+__device__ __forceinline__ void st_cluster_f32x4(std::uint32_t addr, float4 v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("st.shared::cluster.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"r"(addr), "f"(v.x),
+               "f"(v.y), "f"(v.z), "f"(v.w)
+               : "memory");
+#else
+  (void)addr;
+  (void)v;
+#endif
+}
+
+__device__ __forceinline__ void st_cluster_f32x2(std::uint32_t addr, float a, float b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("st.shared::cluster.v2.f32 [%0], {%1, %2};\n" ::"r"(addr), "f"(a), "f"(b)
+               : "memory");
+#else
+  (void)addr;
+  (void)a;
+  (void)b;
+#endif
+}
+
 }  // namespace klab::cuda
