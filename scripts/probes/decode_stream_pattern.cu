@@ -26,7 +26,7 @@
 //
 // Build and run (standalone, no klab libraries):
 //   nvcc -O3 -std=c++20 -arch=sm_90a scripts/probes/decode_stream_pattern.cu -o /tmp/stream_pattern
-//   /tmp/stream_pattern [layout|math|extra|merge|one [S]]
+//   /tmp/stream_pattern [layout|math|extra|merge|one [S,S,...]]
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -540,15 +540,30 @@ double time_style(const Style& st, int seq_len, std::uint8_t* pool, unsigned* si
   const std::size_t half = static_cast<std::size_t>(seq_len) * kTokenBytes;  // K (or V)
   const std::size_t parts = kPool / (2 * half);
   const int total_tiles = seq_len / kTileKeys;
+  // PROBE_SETS=n: n sets of K and V, each its own cudaMalloc of exactly `half` bytes, in turn
+  // (as `klab bench decode-attn` allocates and rotates them), instead of parts of the pool.
+  const char* sets_env = std::getenv("PROBE_SETS");
+  const int sets = sets_env ? std::atoi(sets_env) : 0;
+  std::vector<std::uint8_t*> own(2 * static_cast<std::size_t>(sets), nullptr);
+  for (std::uint8_t*& b : own) {
+    check(cudaMalloc(&b, half), "malloc set");
+    check(cudaMemset(b, 1, half), "fill set");
+  }
   const double us = probe::median_replay_us(
       stream,
       [&] {
         for (int i = 0; i < kLaunches; ++i) {
           const std::uint8_t* k = pool + (i % parts) * 2 * half;
-          check(cudaLaunchKernelEx(&cfg, st.kernel, k, k + half, total_tiles, sink), "launch");
+          const std::uint8_t* v = k + half;
+          if (sets > 0) {
+            k = own[2 * (i % sets)];
+            v = own[2 * (i % sets) + 1];
+          }
+          check(cudaLaunchKernelEx(&cfg, st.kernel, k, v, total_tiles, sink), "launch");
         }
       },
       15);
+  for (std::uint8_t* b : own) check(cudaFree(b), "free set");
   return us / kLaunches;
 }
 
@@ -639,9 +654,16 @@ int main(int argc, char** argv) {
                                  ring_style<8, 3, false, true>("per_head", 16, 2),
                                  ring_style<8, 3, false, true, 256>("per_head", 16, 2),
                                  ring_style<8, 3, false, true, 640>("per_head", 16, 2)});
-  // argv[2]: one length instead of these (a profiler run, s30 c4)
+  // argv[2]: other lengths, a comma list (one for a profiler run, s30 c4)
   std::vector<int> lens = {4096, 8192, 12288, 16384, 32768};
-  if (argc > 2) lens = {std::atoi(argv[2])};
+  if (argc > 2) {  // a comma list
+    lens.clear();
+    for (const char* c = argv[2]; *c != '\0';) {
+      char* next = nullptr;
+      lens.push_back(static_cast<int>(std::strtol(c, &next, 10)));
+      c = *next == ',' ? next + 1 : next;
+    }
+  }
   std::printf("%-32s", "style (µs a launch, % copy)");
   for (int s : lens) std::printf("   S=%-11d", s);
   std::printf("\n");
