@@ -26,7 +26,7 @@
 //
 // Build and run (standalone, no klab libraries):
 //   nvcc -O3 -std=c++20 -arch=sm_90a scripts/probes/decode_stream_pattern.cu -o /tmp/stream_pattern
-//   /tmp/stream_pattern [layout|math|extra|merge|one [S,S,...]]
+//   [PROBE_RANDOM=1] [PROBE_SETS=n] /tmp/stream_pattern [layout|math|extra|merge|lazy|one [S,...]]
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -103,18 +103,46 @@ __device__ __forceinline__ int swz(int row, int chunk) {
   return row * 16 + (chunk ^ (row % 8));
 }
 
+// A uniform float in [-1, 1) from an index (random data for PROBE_RANDOM=1 and Q).
+__host__ __device__ inline float hash_unit(std::uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352dU;
+  x ^= x >> 15;
+  x *= 0x846ca68bU;
+  x ^= x >> 16;
+  return static_cast<float>(x >> 8) * (2.0f / 16777216.0f) - 1.0f;
+}
+
+__global__ void fill_bf16_random(std::uint32_t* words, std::size_t n) {
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::size_t{gridDim.x} * blockDim.x) {
+    const auto j = static_cast<std::uint32_t>(i);
+    words[i] = pack_bf16(hash_unit(2 * j), hash_unit(2 * j + 1));
+  }
+}
+
+// kLazy: O and the sum are rescaled only when a row's max rose more than kLazyLog2 (log2 units)
+// above the max they are relative to (P <= 2^kLazyLog2 then): the same result, since the sum is
+// kept relative to the same max; most tiles of a long range then skip the rescale.
+constexpr float kLazyLog2 = 8.0f;
+
+template <bool kLazy>
 struct TileMath {
   std::uint32_t q[8][4];
   float o[16][4] = {};
   float row_max = -INFINITY, row_sum = 0.0f;
 
-  __device__ explicit TileMath(int lane) {
+  __device__ explicit TileMath(int lane) {  // q in [-2, 2), as klab bench fills it
 #pragma unroll
     for (int kk = 0; kk < 8; ++kk)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) q[kk][e] = pack_bf16(0.01f * (lane % 7), 0.02f * (kk + e));
+      for (int e = 0; e < 4; ++e) {
+        const std::uint32_t i = (lane * 8 + kk) * 8 + 2 * e;
+        q[kk][e] = pack_bf16(2.0f * hash_unit(i), 2.0f * hash_unit(i + 1));
+      }
   }
   __device__ __forceinline__ void tile(std::uint32_t k_s, std::uint32_t v_s, int lane) {
+    constexpr float kScaleLog2 = 0.08838835f * 1.44269504f;  // 1 / sqrt(128), log2 units
     float s[2][4] = {};
 #pragma unroll
     for (int kk = 0; kk < 8; ++kk) {
@@ -123,9 +151,14 @@ struct TileMath {
       mma_bf16(s[0], q[kk], r[0], r[1]);
       mma_bf16(s[1], q[kk], r[2], r[3]);
     }
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[nt][e] *= kScaleLog2;
     float mx = fmaxf(row_max, fmaxf(fmaxf(s[0][0], s[0][1]), fmaxf(s[1][0], s[1][1])));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+    if (kLazy && mx <= row_max + kLazyLog2) mx = row_max;  // keep the stale max
     const float alpha = exp2f(row_max - mx);
     row_max = mx;
     float sum = 0.0f;
@@ -256,8 +289,8 @@ __device__ void push_merge(const float* eo, const float* emax, const float* esum
 
 // kStop: 1 = only the warp merge in shared memory, 2 = and both cluster barriers (no DSMEM
 // reads), 3 = all of it, 4 = the warp merge and then push_merge instead.
-template <int kWarps, int kStop>
-__device__ void merge_epilogue(const TileMath& m, std::uint8_t* smem, std::uint8_t* recv,
+template <int kWarps, int kStop, class Math>
+__device__ void merge_epilogue(const Math& m, std::uint8_t* smem, std::uint8_t* recv,
                                unsigned* out) {
   constexpr int kRows = 4, kD = 128, kStride = kD + 4, kChunks = kD / 8;
   const int tid = static_cast<int>(threadIdx.x), warp = tid / 32, lane = tid % 32;
@@ -370,7 +403,7 @@ __device__ __forceinline__ unsigned extra_work(unsigned seed, int lane) {
   return x[0] ^ x[1] ^ x[2] ^ x[3];
 }
 
-template <int kWarps, int kStages, bool kAllHeads, bool kMath, int kExtra, int kMerge>
+template <int kWarps, int kStages, bool kAllHeads, int kMath, int kExtra, int kMerge>
 __global__ void __launch_bounds__(kWarps * 32, 1)
     ring_kernel(const std::uint8_t* __restrict__ k, const std::uint8_t* __restrict__ v,
                 int total_tiles, unsigned* sink) {
@@ -403,13 +436,13 @@ __global__ void __launch_bounds__(kWarps * 32, 1)
     cp_commit();
   }
   unsigned acc = 0;
-  TileMath math(lane);
+  TileMath<kMath == 2> math(lane);
   for (int i = 0; i < mine; ++i) {
     if (i + kStages - 1 < mine) issue(i + kStages - 1);
     cp_commit();
     cp_wait<kStages - 1>();
     const std::uint8_t* stage = my_ring + (i % kStages) * 2 * kTileBytes;
-    if constexpr (kMath) {
+    if constexpr (kMath > 0) {
       __syncwarp();  // every lane's copies of the tile are visible to the warp
       math.tile(smem_u32(stage), smem_u32(stage + kTileBytes), lane);
       if constexpr (kExtra > 0) acc = extra_work<kExtra>(acc + i, lane);
@@ -428,7 +461,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1)
     merge_epilogue<kWarps, kMerge>(math, ring, ring + kWarps * kStages * 2 * kTileBytes, sink + 16);
     return;
   }
-  if (kMath) acc ^= math.digest();
+  if (kMath > 0) acc ^= math.digest();
   if (acc == 0x12345678u) sink[0] = acc;
 }
 
@@ -578,12 +611,12 @@ double copy_gbps(std::uint8_t* pool, cudaStream_t stream) {
   return 2.0 * static_cast<double>(bytes) / (us * 1e-6) / 1e9;
 }
 
-template <int kWarps, int kStages, bool kAllHeads, bool kMath = false, int kExtra = 0,
+template <int kWarps, int kStages, bool kAllHeads, int kMath = 0, int kExtra = 0,
           int kMerge = 0>
 Style ring_style(const char* what, int n, int cluster) {
   const int ring = kWarps * kStages * 2 * kTileBytes + (kMerge == 4 ? 8 * 1024 : 0);
   const std::string shape = std::to_string(kWarps) + "w" + std::to_string(kStages) + "s" +
-                            (kMath ? " math" : "") + (kExtra ? " +" + std::to_string(kExtra) : "") +
+                            (kMath == 2 ? " lazy" : kMath ? " math" : "") + (kExtra ? " +" + std::to_string(kExtra) : "") +
                             (kMerge ? " merge" + std::to_string(kMerge) : "");
   return {std::string(what) + "/" + std::to_string(n) +
               (cluster ? "c" + std::to_string(cluster) : "") + " " + shape,
@@ -604,7 +637,16 @@ int main(int argc, char** argv) {
   std::uint8_t* pool = nullptr;
   unsigned* sink = nullptr;
   check(cudaMalloc(&pool, kPool), "malloc pool");
-  check(cudaMemset(pool, 1, kPool), "fill pool");
+  // PROBE_RANDOM=1: bf16 in [-1, 1) as klab bench fills K and V (the softmax max then moves as
+  // in the bench), else 0x01 bytes (scores ~0: the max never moves after the first tile).
+  const char* random_env = std::getenv("PROBE_RANDOM");
+  if (random_env && std::atoi(random_env) == 1) {
+    fill_bf16_random<<<4 * sms, 256>>>(reinterpret_cast<std::uint32_t*>(pool), kPool / 4);
+    check(cudaGetLastError(), "fill launch");
+    check(cudaDeviceSynchronize(), "fill pool");
+  } else {
+    check(cudaMemset(pool, 1, kPool), "fill pool");
+  }
   check(cudaMalloc(&sink, 64 + 8 * 1024), "malloc sink");  // + the merge's out rows
   cudaStream_t stream;
   check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream");
@@ -643,6 +685,13 @@ int main(int argc, char** argv) {
                                  ring_style<8, 3, false, true, 0, 2>("per_head", 9, 9),
                                  ring_style<8, 3, false, true, 0, 3>("per_head", 9, 9),
                                  ring_style<8, 3, false, true, 0, 4>("per_head", 9, 9)});
+  if (group == "all" || group == "lazy")
+    styles.insert(styles.end(), {ring_style<8, 3, false, 1>("per_head", 9, 9),
+                                 ring_style<8, 3, false, 2>("per_head", 9, 9),
+                                 ring_style<8, 3, false, 1, 0, 4>("per_head", 9, 9),
+                                 ring_style<8, 3, false, 2, 0, 4>("per_head", 9, 9),
+                                 ring_style<8, 3, false, 1>("per_head", 16, 2),
+                                 ring_style<8, 3, false, 2>("per_head", 16, 2)});
   if (group == "one") styles.push_back(ring_style<8, 3, false, true>("per_head", 9, 9));
   if (group == "all" || group == "extra")
     styles.insert(styles.end(), {ring_style<8, 3, false>("per_head", 9, 9),
