@@ -114,9 +114,6 @@ constexpr SeqSplit cluster_split(int len, int n) {
   return {(len + c - 1) / c, c};
 }
 
-// SMs of the current device.
-int current_sm_count();
-
 // Query heads per tiled block for a group of `group` query heads per KV head: 1, 4 or 8.
 constexpr int group_tile(int group) {
   return group <= 1 ? 1 : group <= 4 ? 4 : kMaxGroupTile;

@@ -9,6 +9,7 @@
 
 #include "cuda/attn_decode/decode_params.hpp"
 #include "cuda/attn_decode/split_plan.hpp"
+#include "cuda/common/device_sm_count.hpp"
 #include "cuda/common/env_switch.hpp"
 #include "cuda/common/launch_util.hpp"
 #include "klab/cuda/attention.hpp"
@@ -17,14 +18,6 @@
 namespace klab::cuda {
 
 namespace decode {
-
-int current_sm_count() {
-  int device = 0, count = 0;
-  check(cudaGetDevice(&device), "cudaGetDevice");
-  check(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device),
-        "cudaDeviceGetAttribute(multiProcessorCount)");
-  return count;
-}
 
 namespace {
 
@@ -154,7 +147,7 @@ DecodePlan plan_decode_attention(int batch, int num_q_heads, int num_kv_heads, i
     check_arg(kv_lens[b] >= 0, op, "kv_lens", [&] {
       return "element [" + std::to_string(b) + "] is negative: " + std::to_string(kv_lens[b]);
     });
-  if (sm_count <= 0) sm_count = decode::current_sm_count();
+  if (sm_count <= 0) sm_count = device_sm_count();
 
   // Sized for the tensor-core kernel that "auto" runs (decode_mma.cuh): one wave of its
   // resident blocks, each (sequence, KV head, <= 16 query heads) cut into chunks.

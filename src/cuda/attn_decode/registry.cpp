@@ -5,6 +5,7 @@
 
 #include "cuda/attn_decode/decode_params.hpp"
 #include "cuda/common/attn_checks.hpp"
+#include "cuda/common/device_sm_count.hpp"
 #include "cuda/common/env_switch.hpp"
 #include "cuda/common/launch_util.hpp"
 #include "klab/cuda/attention.hpp"
@@ -51,7 +52,7 @@ decode::DecodeParams fused_params_of(const DecodeAttnArgs& a) {
   if (!a.plan) return p;
   p.max_splits = a.plan->fused_splits;
   p.chunk = a.plan->fused_chunk;
-  p.sm_count = a.plan->sm_count > 0 ? a.plan->sm_count : decode::current_sm_count();
+  p.sm_count = a.plan->sm_count > 0 ? a.plan->sm_count : device_sm_count();
   p.counters = nullptr;
   p.part_o = p.part_lse = nullptr;
   if (p.max_splits > 1 && a.workspace) {

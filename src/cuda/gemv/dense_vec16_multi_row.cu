@@ -28,6 +28,7 @@
 #include <type_traits>
 
 #include "cuda/attn_decode/pdl.cuh"
+#include "cuda/common/device_sm_count.hpp"
 #include "cuda/common/env_switch.hpp"
 #include "cuda/common/reduce.cuh"
 #include "cuda/common/vec.cuh"
@@ -38,16 +39,9 @@
 
 namespace klab::cuda::gemv_impl {
 
-int current_sm_count();  // mma_pipelined.cu
-
 namespace {
 
 constexpr int kWarps = 4;
-
-int sm_count() {
-  static const int sms = current_sm_count();  // one device per process (as the engine)
-  return sms;
-}
 
 // 4 rows a warp share each x load, but leave few warps where N is small: Llama-2-7B's O and
 // down projections (N = 4096) ran 1,024 warps, ~8 an SM, at ~75% of their bytes' copy time in
@@ -55,7 +49,7 @@ int sm_count() {
 // KLAB_CUDA_DENSE_ROWS=4: always 4 rows a warp (a study switch, read once).
 bool one_row_per_warp(std::int64_t n) {
   static const bool off = env_equals("KLAB_CUDA_DENSE_ROWS", "4");
-  return !off && n / 4 < std::int64_t{16} * sm_count();
+  return !off && n / 4 < std::int64_t{16} * device_sm_count();
 }
 
 // The one-token QKV epilogue kernel takes 2 rows a warp (gate/up's shape) where 4 would leave
@@ -63,7 +57,7 @@ bool one_row_per_warp(std::int64_t n) {
 // the F16 step 21.3 µs a layer for 11.9 µs of bytes (s28 c6), where Llama-2-7B's 12,288 rows (768
 // blocks) run at copy. (At 7B, 2 rows a warp moved no step time: s27 c4.)
 bool two_qkv_rows_per_warp(std::int64_t n) {
-  return n / 16 < std::int64_t{4} * sm_count();
+  return n / 16 < std::int64_t{4} * device_sm_count();
 }
 
 // Qkv: the QKV epilogue (p.qkv: bias, interleaved RoPE, q and the KV-cache rows) instead of y;

@@ -37,14 +37,11 @@
 #include <cstdint>
 
 #include "cuda/attn_decode/pdl.cuh"
+#include "cuda/common/device_sm_count.hpp"
 #include "cuda/common/launch_util.hpp"
 #include "cuda/common/mma.cuh"
 #include "cuda/gemv/gemv_common.cuh"
 #include "klab/cuda/check.hpp"
-
-namespace klab::cuda::gemv_impl {
-int current_sm_count();  // mma_pipelined.cu
-}  // namespace klab::cuda::gemv_impl
 
 namespace klab::cuda::gemv_impl::dp4a {
 
@@ -415,7 +412,7 @@ void launch_kernel(const GemvParams& p, cudaStream_t stream, bool pdl) {
     return true;
   }();
   (void)raised;
-  static const int sms = current_sm_count();  // one device per process (as the engine)
+  const int sms = device_sm_count();
   const Plan plan = plan_of(p, sms);
   const std::int64_t blocks = std::clamp<std::int64_t>(ceil_div(plan.passes, kWarps), 1, sms);
   decode::launch_maybe_pdl(kernel, dim3(static_cast<unsigned>(blocks)), dim3(kThreads),

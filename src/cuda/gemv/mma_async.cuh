@@ -19,13 +19,10 @@
 #pragma once
 
 #include "cuda/attn_decode/pdl.cuh"
+#include "cuda/common/device_sm_count.hpp"
 #include "cuda/common/smem_tiles.cuh"
 #include "cuda/gemv/mma_gemv.cuh"
 #include "klab/cuda/check.hpp"
-
-namespace klab::cuda::gemv_impl {
-int current_sm_count();  // mma_pipelined.cu
-}  // namespace klab::cuda::gemv_impl
 
 namespace klab::cuda::gemv_impl::async {
 
@@ -216,7 +213,7 @@ void launch_shape(const GemvParams& p, cudaStream_t stream, bool pdl) {
 // blocks already carry two tiles and stay at 8 warps (16 would spill at 64 registers).
 template <class T>
 void launch_act(const GemvParams& p, cudaStream_t stream, bool pdl) {
-  static const int sms = current_sm_count();  // one device per process (as the engine)
+  const int sms = device_sm_count();
   const bool few_tiles = p.tw.tiles() <= 3 * sms;
   dispatch_bits(p.tw.bits, [&](auto bits) {
     constexpr int B = decltype(bits)::value;

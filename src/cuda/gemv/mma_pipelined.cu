@@ -4,14 +4,6 @@
 
 namespace klab::cuda::gemv_impl {
 
-int current_sm_count() {
-  int device = 0, sms = 0;
-  check(cudaGetDevice(&device), "cudaGetDevice");
-  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
-        "cudaDeviceGetAttribute(multiProcessorCount)");
-  return sms;
-}
-
 void launch_mma_pipelined(const GemvParams& p, cudaStream_t stream) {
   dispatch_act(p.act, [&](auto t) { launch_mma_pipelined_act<decltype(t)>(p, stream, false); });
 }

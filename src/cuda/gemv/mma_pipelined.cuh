@@ -25,6 +25,7 @@
 #include <algorithm>
 
 #include "cuda/attn_decode/pdl.cuh"
+#include "cuda/common/device_sm_count.hpp"
 #include "cuda/common/launch_util.hpp"
 #include "cuda/gemv/mma_gemv.cuh"
 #include "klab/cuda/check.hpp"
@@ -242,8 +243,6 @@ int pipelined_blocks_per_sm(std::size_t smem) {
   return blocks;
 }
 
-int current_sm_count();
-
 // Launches the kernel for one activation dtype (instantiated in mma_pipelined_{f16,bf16}.cu).
 template <class T, int Bits, bool Swiglu, bool Asym>
 void launch_mma_pipelined_kernel(const GemvParams& p, cudaStream_t stream, bool pdl) {
@@ -253,7 +252,7 @@ void launch_mma_pipelined_kernel(const GemvParams& p, cudaStream_t stream, bool 
   constexpr std::size_t kTileBytes = kWarps * tiles_per_item<Swiglu>() * kPartFloats * 4;
   const std::int64_t tiles = p.tw.tiles();
   const std::int64_t resident =
-      std::int64_t{pipelined_blocks_per_sm<kernel>(kMaxTiles * kTileBytes)} * current_sm_count();
+      std::int64_t{pipelined_blocks_per_sm<kernel>(kMaxTiles * kTileBytes)} * device_sm_count();
   const auto per_block =
       static_cast<int>(std::clamp<std::int64_t>(ceil_div(tiles, resident), 1, kMaxTiles));
   const auto blocks = static_cast<unsigned>(ceil_div(tiles, per_block));

@@ -1,6 +1,7 @@
 // gemv_q / mma_staged: the tensor-core GEMV with x and the tile's scales staged in shared
 // memory once per block and only the codes streamed (per-warp cp.async ring); one 16-row tile
 // (gate + up for SwiGLU) per block. Kernel and rationale: mma_staged.cuh.
+#include "cuda/common/device_sm_count.hpp"
 #include "cuda/gemv/mma_staged.cuh"
 
 namespace klab::cuda::gemv_impl {
@@ -22,7 +23,7 @@ const SmLimits& sm_limits() {  // one device per process (as the engine)
           "cudaDeviceGetAttribute(maxSharedMemoryPerMultiprocessor)");
     check(cudaDeviceGetAttribute(&per_block, cudaDevAttrReservedSharedMemoryPerBlock, device),
           "cudaDeviceGetAttribute(reservedSharedMemoryPerBlock)");
-    return SmLimits{current_sm_count(), static_cast<std::size_t>(per_sm),
+    return SmLimits{device_sm_count(), static_cast<std::size_t>(per_sm),
                     static_cast<std::size_t>(per_block)};
   }();
   return l;

@@ -25,6 +25,7 @@
 #include <algorithm>
 
 #include "cuda/attn_decode/pdl.cuh"
+#include "cuda/common/device_sm_count.hpp"
 #include "cuda/common/env_switch.hpp"
 #include "cuda/common/l2_prefetch.cuh"
 #include "cuda/common/reduce.cuh"
@@ -33,10 +34,6 @@
 #include "cuda/gemv/mma_gemv.cuh"
 #include "cuda/gemv/qkv_epilogue.cuh"
 #include "klab/cuda/check.hpp"
-
-namespace klab::cuda::gemv_impl {
-int current_sm_count();  // mma_pipelined.cu
-}  // namespace klab::cuda::gemv_impl
 
 namespace klab::cuda::gemv_impl::staged {
 
@@ -432,7 +429,7 @@ inline bool one_wave_search() {
 int blocks_per_sm(int warps, std::size_t smem, std::size_t static_smem);
 
 inline Shape shape_of(const GemvParams& p) {
-  static const int sms = current_sm_count();  // one device per process (as the engine)
+  const int sms = device_sm_count();
   const bool swiglu = p.epilogue == Epilogue::swiglu;
   const int tiles = swiglu ? 2 : 1;
   const std::int64_t chunks = p.tw.chunks();

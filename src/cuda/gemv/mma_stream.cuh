@@ -22,6 +22,7 @@
 #include <algorithm>
 
 #include "cuda/attn_decode/pdl.cuh"
+#include "cuda/common/device_sm_count.hpp"
 #include "cuda/common/launch_util.hpp"
 #include "cuda/gemv/mma_gemv.cuh"
 #include "klab/cuda/check.hpp"
@@ -231,8 +232,6 @@ __global__ void __launch_bounds__(stream::kWarps * 32, stream::kMinBlocksPerSm)
   }
 }
 
-int current_sm_count();
-
 // Resident blocks of `Kernel` per SM with `smem` bytes of partials (queried once per kernel).
 template <auto* Kernel>
 int stream_blocks_per_sm(std::size_t smem) {
@@ -253,7 +252,7 @@ void launch_mma_stream_kernel(const GemvParams& p, cudaStream_t stream, bool pdl
   constexpr std::size_t kTileBytes = kWarps * tiles_per_item<Swiglu>() * kPartFloats * 4;
   const std::int64_t tiles = p.tw.tiles();
   const std::int64_t resident =
-      std::int64_t{stream_blocks_per_sm<kernel>(kMaxTiles * kTileBytes)} * current_sm_count();
+      std::int64_t{stream_blocks_per_sm<kernel>(kMaxTiles * kTileBytes)} * device_sm_count();
   // One wave of at most `resident` blocks, each with at most kMaxTiles tiles (its partials).
   const std::int64_t blocks = std::clamp(resident, ceil_div(tiles, kMaxTiles), tiles);
   const auto max_per_block = static_cast<int>(ceil_div(tiles, blocks));

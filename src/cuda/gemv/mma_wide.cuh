@@ -20,6 +20,7 @@
 #include <algorithm>
 
 #include "cuda/attn_decode/pdl.cuh"
+#include "cuda/common/device_sm_count.hpp"
 #include "cuda/common/env_switch.hpp"
 #include "cuda/gemv/mma_gemv.cuh"
 #include "cuda/gemv/qkv_epilogue.cuh"
@@ -357,8 +358,6 @@ inline int wide_row_tiles_max(bool swiglu, int nt) {
   return nt == 1 ? 1 : nt == 2 ? (swiglu ? 2 : 4) : (swiglu ? 1 : 2);
 }
 
-int current_sm_count();  // mma_pipelined.cu
-
 // KLAB_CUDA_WIDE_ROWS = 1..4 replaces wide_row_tiles' choice, capped at what is compiled for the
 // case (a study switch for the bench and the tests; read at every launch).
 inline int wide_row_tiles_forced(int chosen, bool swiglu, int nt) {
@@ -404,7 +403,7 @@ inline int wide_n_tiles(int M) {
 
 // Row tiles a block of the launch for p (the rule, or KLAB_CUDA_WIDE_ROWS).
 inline int wide_row_tiles_of(const GemvParams& p) {
-  static const int sms = current_sm_count();  // one device per process (as the engine)
+  const int sms = device_sm_count();
   const bool swiglu = p.epilogue == Epilogue::swiglu;
   const int nt = wide_n_tiles(p.M);
   // Read at every launch, as KLAB_CUDA_WIDE_ROWS (a study switch).

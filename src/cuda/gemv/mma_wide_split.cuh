@@ -39,6 +39,7 @@
 
 #include "cuda/attn_decode/pdl.cuh"
 #include "cuda/common/cluster.cuh"
+#include "cuda/common/device_sm_count.hpp"
 #include "cuda/common/launch_attrs.hpp"
 #include "cuda/common/smem_tiles.cuh"
 #include "cuda/gemv/mma_wide.cuh"
@@ -311,7 +312,7 @@ void launch_kernel(const GemvParams& p, cudaStream_t stream, bool pdl) {
     return true;
   }();
   (void)raised;
-  static const int sms = current_sm_count();  // one device per process (as the engine)
+  const int sms = device_sm_count();
   const Shape s = shape_of(p.tw.tiles(), p.tw.chunks(), sms, env_int("KLAB_CUDA_WIDE_SPLIT"));
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = dim3(s.blocks);

@@ -2,6 +2,7 @@
 // per persistent block and codes + scale lines streamed through a per-warp cp.async ring.
 // Kernel and rationale: mma_wide_staged.cuh; kernels instantiated per activation dtype in
 // mma_wide_staged_f16.cu and mma_wide_staged_bf16.cu.
+#include "cuda/common/device_sm_count.hpp"
 #include "cuda/gemv/mma_wide_staged.cuh"
 
 namespace klab::cuda::gemv_impl {
@@ -33,7 +34,7 @@ Shape shape_of(const GemvParams& p) {
 }
 
 void set_grid(Shape& s, std::int64_t tiles, int max_clusters) {
-  static const int sms = current_sm_count();  // one device per process (as the engine)
+  const int sms = device_sm_count();
   const std::int64_t clusters = s.slices > 1 ? max_clusters : sms;
   s.tiles_per_block = static_cast<int>((tiles + clusters - 1) / clusters);
   s.blocks = static_cast<int>((tiles + s.tiles_per_block - 1) / s.tiles_per_block) * s.slices;
