@@ -36,10 +36,21 @@
 #include <vector>
 
 #include "graph_timing.cuh"
+#include "probe_ptx.cuh"
 
 namespace {
 
+using probe::bulk_copy;
 using probe::check;
+using probe::cp_async16;
+using probe::cp_commit;
+using probe::cp_wait;
+using probe::mbar_expect;
+using probe::mbar_init;
+using probe::mbar_wait;
+using probe::pdl_trigger;
+using probe::pdl_wait;
+using probe::smem_u32;
 
 constexpr int kHeads = 8;
 constexpr int kRowBytes = 256;                   // d128 bf16
@@ -49,26 +60,6 @@ constexpr int kTileBytes = kTileKeys * kRowBytes;  // K (or V) of one head's til
 constexpr std::size_t kPool = std::size_t{4} << 30;
 constexpr int kLaunches = 32;
 constexpr int kMinSmem = 143744;  // `_spec`'s: one CTA an SM
-
-__device__ __forceinline__ void pdl_trigger() {
-  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-}
-__device__ __forceinline__ void pdl_wait() {
-  asm volatile("griddepcontrol.wait;\n" ::: "memory");
-}
-__device__ __forceinline__ std::uint32_t smem_u32(const void* p) {
-  return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
-}
-__device__ __forceinline__ void cp_async16(std::uint32_t dst, const void* src) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src) : "memory");
-}
-__device__ __forceinline__ void cp_commit() {
-  asm volatile("cp.async.commit_group;\n" ::: "memory");
-}
-template <int N>
-__device__ __forceinline__ void cp_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
 
 // ---- the decode's tile math (`kMath`) ---------------------------------------------------------
 // What the cluster decode does with a staged 16-key tile (decode_cluster.cuh's loop, without its
@@ -240,6 +231,24 @@ __device__ __forceinline__ void st_cluster_v2(std::uint32_t addr, float a, float
                : "memory");
 }
 
+// kLanes consecutive lanes, one a source's state of one output chunk (max, 8 O values and the sum
+// in v), meet by shuffles; the first lane's result is the merged chunk, normalised and packed.
+template <int kLanes>
+__device__ __forceinline__ uint4 merge_lanes(float mx, float (&v)[9], bool active) {
+  float gm = mx;
+  for (int off = kLanes / 2; off > 0; off /= 2)
+    gm = fmaxf(gm, __shfl_xor_sync(0xffffffffu, gm, off));
+  const float w = active ? exp2f(mx - gm) : 0.0f;
+#pragma unroll
+  for (int e = 0; e < 9; ++e) v[e] *= w;
+  for (int off = kLanes / 2; off > 0; off /= 2)
+#pragma unroll
+    for (int e = 0; e < 9; ++e) v[e] += __shfl_xor_sync(0xffffffffu, v[e], off);
+  const float inv = v[8] > 0.0f ? 1.0f / v[8] : 0.0f;
+  return make_uint4(pack_bf16(v[0] * inv, v[1] * inv), pack_bf16(v[2] * inv, v[3] * inv),
+                    pack_bf16(v[4] * inv, v[5] * inv), pack_bf16(v[6] * inv, v[7] * inv));
+}
+
 __device__ void push_merge(const float* eo, const float* emax, const float* esum,
                            std::uint8_t* recv_mem, unsigned* out) {
   constexpr int kRows = 4, kD = 128, kChunks = kD / 8, kItems = kRows * kChunks, kLanes = 16;
@@ -247,7 +256,7 @@ __device__ void push_merge(const float* eo, const float* emax, const float* esum
   const int tid = static_cast<int>(threadIdx.x), n = static_cast<int>(gridDim.x);
   const int rank = static_cast<int>(blockIdx.x);
   float* recv = reinterpret_cast<float*>(recv_mem);  // [slot][source kLanes][kSlotFloats]
-  const std::uint32_t recv_s = static_cast<std::uint32_t>(__cvta_generic_to_shared(recv));
+  const std::uint32_t recv_s = smem_u32(recv);
   __syncthreads();  // the export rows are written
   if (tid < kItems) {
     const int r = tid / kChunks, c = tid % kChunks, owner = tid % n, slot = tid / n;
@@ -267,24 +276,9 @@ __device__ void push_merge(const float* eo, const float* emax, const float* esum
   float v[9];
 #pragma unroll
   for (int e = 0; e < 8; ++e) v[e] = active ? in[e] : 0.0f;
-  const float mx = active ? in[8] : -INFINITY;
   v[8] = active ? in[9] : 0.0f;
-  float gm = mx;
-  for (int off = kLanes / 2; off > 0; off /= 2)
-    gm = fmaxf(gm, __shfl_xor_sync(0xffffffffu, gm, off));
-  const float w = active ? exp2f(mx - gm) : 0.0f;
-#pragma unroll
-  for (int e = 0; e < 9; ++e) v[e] *= w;
-  for (int off = kLanes / 2; off > 0; off /= 2)
-#pragma unroll
-    for (int e = 0; e < 9; ++e) v[e] += __shfl_xor_sync(0xffffffffu, v[e], off);
-  if (src == 0 && item < kItems) {
-    const float inv = v[8] > 0.0f ? 1.0f / v[8] : 0.0f;
-    const uint4 o =
-        make_uint4(pack_bf16(v[0] * inv, v[1] * inv), pack_bf16(v[2] * inv, v[3] * inv),
-                   pack_bf16(v[4] * inv, v[5] * inv), pack_bf16(v[6] * inv, v[7] * inv));
-    reinterpret_cast<uint4*>(out)[blockIdx.y * kItems + item] = o;
-  }
+  const uint4 o = merge_lanes<kLanes>(active ? in[8] : -INFINITY, v, active);
+  if (src == 0 && item < kItems) reinterpret_cast<uint4*>(out)[blockIdx.y * kItems + item] = o;
 }
 
 // kStop: 1 = only the warp merge in shared memory, 2 = and both cluster barriers (no DSMEM
@@ -361,29 +355,16 @@ __device__ void merge_epilogue(const Math& m, std::uint8_t* smem, std::uint8_t* 
        first += count * per_cta) {
     const int item = first + tid / kLanes, r = item / kChunks, c = item % kChunks;
     const bool active = item < kRows * kChunks && src < count;
-    float mx = active ? ld_cluster(remote + 4 * (kRows * kD + r)) : -INFINITY;
+    const float mx = active ? ld_cluster(remote + 4 * (kRows * kD + r)) : -INFINITY;
     const float l = active ? ld_cluster(remote + 4 * (kRows * kD + kRows + r)) : 0.0f;
     float v[9];
 #pragma unroll
     for (int e = 0; e < 8; ++e)
       v[e] = active ? ld_cluster(remote + 4 * (r * kD + c * 8 + e)) : 0.0f;
-    float gm = mx;
-    for (int off = kLanes / 2; off > 0; off /= 2)
-      gm = fmaxf(gm, __shfl_xor_sync(0xffffffffu, gm, off));
-    const float w = active ? exp2f(mx - gm) : 0.0f;
-#pragma unroll
-    for (int e = 0; e < 8; ++e) v[e] *= w;
-    v[8] = l * w;
-    for (int off = kLanes / 2; off > 0; off /= 2)
-#pragma unroll
-      for (int e = 0; e < 9; ++e) v[e] += __shfl_xor_sync(0xffffffffu, v[e], off);
-    if (src == 0 && item < kRows * kChunks) {
-      const float inv = v[8] > 0.0f ? 1.0f / v[8] : 0.0f;
-      const uint4 o =
-          make_uint4(pack_bf16(v[0] * inv, v[1] * inv), pack_bf16(v[2] * inv, v[3] * inv),
-                     pack_bf16(v[4] * inv, v[5] * inv), pack_bf16(v[6] * inv, v[7] * inv));
+    v[8] = l;
+    const uint4 o = merge_lanes<kLanes>(mx, v, active);
+    if (src == 0 && item < kRows * kChunks)
       reinterpret_cast<uint4*>(out)[blockIdx.y * kRows * kChunks + item] = o;
-    }
   }
   asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
   asm volatile("barrier.cluster.wait.aligned;\n" ::: "memory");
@@ -468,18 +449,6 @@ __global__ void __launch_bounds__(kWarps * 32, 1)
 // ---- bulk style -------------------------------------------------------------------------------
 constexpr int kBulkThreads = 128, kBulkStages = 6, kBulkStage = 16 * 1024;
 
-__device__ __forceinline__ void mbar_wait(std::uint32_t bar, unsigned parity) {
-  asm volatile(
-      "{\n"
-      ".reg .pred p;\n"
-      "WAIT_%=:\n"
-      "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
-      "@!p bra WAIT_%=;\n"
-      "}\n" ::"r"(bar),
-      "r"(parity)
-      : "memory");
-}
-
 // CTA c: tokens of the c-th range; stage s copies the (s / 2)-th 16 KiB of that range's K (s even)
 // or V (s odd).
 __global__ void __launch_bounds__(kBulkThreads, 1)
@@ -501,17 +470,11 @@ __global__ void __launch_bounds__(kBulkThreads, 1)
     const std::size_t off = begin + std::size_t{static_cast<unsigned>(s / 2)} * kBulkStage;
     const unsigned n = stage_bytes(s);
     const std::uint32_t bar = full_s + (s % kBulkStages) * 8;
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(n)
-                 : "memory");
-    asm volatile(
-        "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, "
-        "[%3];\n" ::"r"(mem_s + (s % kBulkStages) * kBulkStage),
-        "l"((s % 2 ? v : k) + off), "r"(n), "r"(bar)
-        : "memory");
+    mbar_expect(bar, n);
+    bulk_copy(mem_s + (s % kBulkStages) * kBulkStage, (s % 2 ? v : k) + off, n, bar);
   };
   if (threadIdx.x == 0) {
-    for (int s = 0; s < kBulkStages; ++s)
-      asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(full_s + s * 8) : "memory");
+    for (int s = 0; s < kBulkStages; ++s) mbar_init(full_s + s * 8, 1);
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
   __syncthreads();
@@ -611,12 +574,14 @@ double copy_gbps(std::uint8_t* pool, cudaStream_t stream) {
   return 2.0 * static_cast<double>(bytes) / (us * 1e-6) / 1e9;
 }
 
-template <int kWarps, int kStages, bool kAllHeads, int kMath = 0, int kExtra = 0,
-          int kMerge = 0>
+template <int kWarps, int kStages, bool kAllHeads, int kMath = 0, int kExtra = 0, int kMerge = 0>
 Style ring_style(const char* what, int n, int cluster) {
   const int ring = kWarps * kStages * 2 * kTileBytes + (kMerge == 4 ? 8 * 1024 : 0);
   const std::string shape = std::to_string(kWarps) + "w" + std::to_string(kStages) + "s" +
-                            (kMath == 2 ? " lazy" : kMath ? " math" : "") + (kExtra ? " +" + std::to_string(kExtra) : "") +
+                            (kMath == 2 ? " lazy"
+                             : kMath    ? " math"
+                                        : "") +
+                            (kExtra ? " +" + std::to_string(kExtra) : "") +
                             (kMerge ? " merge" + std::to_string(kMerge) : "");
   return {std::string(what) + "/" + std::to_string(n) +
               (cluster ? "c" + std::to_string(cluster) : "") + " " + shape,

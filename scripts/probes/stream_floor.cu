@@ -36,10 +36,21 @@
 #include <vector>
 
 #include "graph_timing.cuh"
+#include "probe_ptx.cuh"
 
 namespace {
 
+using probe::bulk_copy;
 using probe::check;
+using probe::cp_async16;
+using probe::cp_commit;
+using probe::cp_wait;
+using probe::mbar_expect;
+using probe::mbar_init;
+using probe::mbar_wait;
+using probe::pdl_trigger;
+using probe::pdl_wait;
+using probe::smem_u32;
 
 constexpr std::size_t kBufBytes = std::size_t{4} << 30;
 
@@ -51,17 +62,8 @@ const char* name_of(Style s) {
                               : "bulk";
 }
 
-__device__ __forceinline__ void pdl_wait() {
-  asm volatile("griddepcontrol.wait;\n" ::: "memory");
-}
-__device__ __forceinline__ void pdl_trigger() {
-  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-}
 __host__ __device__ constexpr std::size_t smaller(std::size_t a, std::size_t b) {
   return a < b ? a : b;
-}
-__device__ __forceinline__ std::uint32_t smem_u32(const void* p) {
-  return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
 }
 
 // ---- ldg ------------------------------------------------------------------------------------
@@ -102,17 +104,6 @@ constexpr int kXBytes = 8 * 1024;
 constexpr std::size_t kRingStatic =
     std::size_t{kRingWarps} * kRingDepth * kChunk + kXBytes + kRingWarps * 32 * 4;
 constexpr std::size_t kRingSmemBudget = 220 * 1024;
-
-__device__ __forceinline__ void cp_async16(std::uint32_t dst, const void* src) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src) : "memory");
-}
-__device__ __forceinline__ void cp_commit() {
-  asm volatile("cp.async.commit_group;\n" ::: "memory");
-}
-template <int N>
-__device__ __forceinline__ void cp_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
 
 // kStageX: as mma_staged after its PDL wait, the block also copies an 8 KiB x (K = 4096 f16,
 // L2-resident) into shared memory, waits for every copy so far and syncs before its loop, and
@@ -182,33 +173,6 @@ __global__ void __launch_bounds__(kRingWarps * 32)
 
 // ---- bulk (TMA 1-D copies into an mbarrier ring) --------------------------------------------
 constexpr int kBulkThreads = 128, kBulkStages = 4, kBulkStage = 16 * 1024, kBulkPerSm = 2;
-
-__device__ __forceinline__ void mbar_init(std::uint32_t bar, unsigned count) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
-}
-__device__ __forceinline__ void mbar_expect(std::uint32_t bar, unsigned bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes)
-               : "memory");
-}
-__device__ __forceinline__ void mbar_wait(std::uint32_t bar, unsigned parity) {
-  asm volatile(
-      "{\n"
-      ".reg .pred p;\n"
-      "WAIT_%=:\n"
-      "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
-      "@!p bra WAIT_%=;\n"
-      "}\n" ::"r"(bar),
-      "r"(parity)
-      : "memory");
-}
-__device__ __forceinline__ void bulk_copy(std::uint32_t dst, const void* src, unsigned bytes,
-                                          std::uint32_t bar) {
-  asm volatile(
-      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::
-          "r"(dst),
-      "l"(src), "r"(bytes), "r"(bar)
-      : "memory");
-}
 
 // Block b streams bytes [b * share, (b + 1) * share) (share a multiple of 16).
 __global__ void __launch_bounds__(kBulkThreads)
