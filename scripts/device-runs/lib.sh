@@ -2,6 +2,9 @@
 # it from a script run at the repository root of the device's copy of the work tree:
 #   . scripts/device-runs/lib.sh
 #   dr_start c1                  # unpack .carry/snap.tgz to /tmp/snap, cd there, R=/tmp/c1
+#   dr_start_carried c1 commit-new   # instead of dr_start where the binaries were built on the
+#                                # dev machine and carried (xz): R, B, t0, libraries, commit
+#   dr_unxz klab-new.xz /tmp/klab-new   # a carried binary, unpacked and executable
 #   dr_build klab_cli test_...   # configure /tmp/klab-build and build these targets (-j16)
 #   dr_test fused test_cuda_fused_decode_fused_decode_test 120 [gtest args...]
 #   dr_test_sharded gemv test_cuda_gemv_gemv_q_test 12 100
@@ -52,6 +55,27 @@ dr_start() {  # NAME
   K=$B/bin/klab
   t0=$SECONDS
   nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
+}
+
+dr_start_carried() {  # NAME [COMMIT_FILE]: a call that runs binaries built on the dev machine and
+  # carried (no snapshot, no build): R=/tmp/NAME, t0, the CUDA and CUPTI libraries on
+  # LD_LIBRARY_PATH, KLAB_GIT_COMMIT from .carry/COMMIT_FILE (default: commit); B=/tmp/NAME-build
+  # for dr_test's tests/ (dr_unxz them there)
+  DR_NAME=$1
+  DR_ROOT=$PWD
+  R=/tmp/$DR_NAME
+  rm -rf "$R" && mkdir -p "$R"
+  B=/tmp/$DR_NAME-build
+  mkdir -p "$B/tests"
+  t0=$SECONDS
+  export LD_LIBRARY_PATH=/usr/local/cuda/lib64:/usr/local/cuda/extras/CUPTI/lib64:${LD_LIBRARY_PATH:-}
+  export KLAB_GIT_COMMIT
+  KLAB_GIT_COMMIT=$(cat ".carry/${2:-commit}" 2>/dev/null || echo unknown)
+  nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
+}
+
+dr_unxz() {  # CARRIED DEST: .carry/CARRIED (an xz'd binary) unpacked to DEST, executable
+  xz -dc ".carry/$1" > "$2" && chmod +x "$2"
 }
 
 dr_build() {  # TARGET... (none: everything)
