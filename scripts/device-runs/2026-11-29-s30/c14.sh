@@ -3,9 +3,9 @@
 # serves every GEMV launch rule and the decode plan) on the GPU, through the test binaries it
 # reaches, built on the dev machine at 4cea008 and carried: decode attention, fused decode,
 # dense and 4-bit / 8-bit GEMV, each in gtest shards (the dp4a test left out: the carry limit);
-# then the refactored probe (probe_ptx.cuh, merge_lanes) at S = 4096 / 16384. Prediction, written before the run: every test passes (the
-# same SM count as before, queried once); the probe's merge3 / merge4 rows within ~0.2 µs of c7
-# (8.39 / 21.25, 7.63 / 20.33).
+# then the refactored probe (probe_ptx.cuh, merge_lanes) at S = 4096 / 16384. Prediction,
+# written before the run: every test passes (the same SM count as before, queried once); the
+# probe's merge3 / merge4 rows within ~0.2 µs of c7 (8.39 / 21.25, 7.63 / 20.33).
 set -uo pipefail
 . scripts/device-runs/lib.sh
 dr_start_carried c14 commit-n
