@@ -9,10 +9,11 @@
 // epilogue (partials to global memory, fence, arrival atomic, the last CTA re-reading every
 // partial) are most of the time. Here:
 //   - the splits of one (sequence, KV head tile) are one thread-block cluster (grid x = the
-//     cluster size n <= 16, set at launch). Each CTA merges its warps in shared memory, leaves
-//     its (max, sum, unnormalised O rows) there, and after one cluster barrier the n CTAs merge
-//     the output columns between them, reading each other's states through distributed shared
-//     memory, and write `out`: no partials, no fence, no atomic, no workspace, no counters;
+//     cluster size n <= 16, set at launch). Each CTA merges its warps in shared memory and
+//     stores its (max, sum, unnormalised O) of every output chunk into the shared memory of the
+//     chunk's owner CTA (push_state); after one cluster barrier each owner merges its chunks
+//     locally (merge_owned) and writes `out`: no partials, no fence, no atomic, no workspace,
+//     no counters, no remote loads;
 //   - the cut is this sequence's length over the cluster's n CTAs (decode_params.hpp
 //     cluster_split): no batch-wide reduction, no block barrier to learn it;
 //   - the sequence length, the Q rows (into registers) and, for a paged cache, the block-table

@@ -6,7 +6,9 @@
 // A kernel launched with a cluster dimension of (n, 1, 1) and gridDim.x == n has CTA rank
 // blockIdx.x in its cluster. Reading another CTA's shared memory is only valid after a cluster
 // barrier that the other CTA reached after writing it, and before a second barrier that the
-// other CTA waits on before it exits (its shared memory is released when it exits).
+// other CTA waits on before it exits (its shared memory is released when it exits). Writing
+// it is valid once a barrier phase the other CTA arrived on has completed (it has started) and
+// before the other CTA could exit (a barrier it waits on after this CTA's release arrive).
 //
 // Built for an architecture below sm_90 the functions compile to nothing: host code must not
 // launch such kernels with clusters there (their launches fail, and callers check).
