@@ -63,7 +63,6 @@ struct ClusterShape {
   static constexpr int kMergeStride = D + 4;
   static constexpr std::size_t kMergeBytes = sizeof(float) * kWarps * kMmaRows * (kMergeStride + 2);
   static constexpr std::size_t kQOffset = kPipeBytes > kMergeBytes ? kPipeBytes : kMergeBytes;
-  // The CTA's state the cluster reads: O [row][D] (unnormalised), max [row], sum [row].
   // The receive area of the push merge (push_state / merge_owned): an entry per (owned output
   // chunk, source CTA), kRecvFloats floats each; at most (chunks / n + 1) * n <= chunks + 16.
   static constexpr std::size_t kRecvOffset = kQOffset + sizeof(T) * kMmaRows * D;
@@ -82,9 +81,9 @@ struct ClusterShape {
 // one cluster barrier (release / acquire); after it each owner merges its chunks from its own
 // shared memory. Why: reading the states through distributed shared memory after the barrier,
 // as before, put a remote round trip and a second barrier (keeping every CTA alive for its
-// readers) on the path to `out`: the probe of session 30 (scripts/probes/
-// decode_stream_pattern.cu, c6 / c7) measured that epilogue at 2.2-3.3 µs a launch, this one
-// ~0.9 µs less.
+// readers) on the path to `out`. Session 30 (H200): in the probe (scripts/probes/
+// decode_stream_pattern.cu, c6 / c7) the old epilogue took 2.2-3.3 µs a launch and this one
+// 0.65-0.9 less; in the kernel (c8) `_s2` B=1 0.2-0.5 µs less, `_spec` unchanged.
 __device__ __forceinline__ void push_state(std::uint32_t recv_addr, int item, const float (&acc)[8],
                                            float mx, float sum) {
   const int n = static_cast<int>(gridDim.x);
