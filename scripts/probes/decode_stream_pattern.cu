@@ -40,17 +40,7 @@
 
 namespace {
 
-using probe::bulk_copy;
-using probe::check;
-using probe::cp_async16;
-using probe::cp_commit;
-using probe::cp_wait;
-using probe::mbar_expect;
-using probe::mbar_init;
-using probe::mbar_wait;
-using probe::pdl_trigger;
-using probe::pdl_wait;
-using probe::smem_u32;
+using namespace probe;  // graph_timing.cuh and probe_ptx.cuh
 
 constexpr int kHeads = 8;
 constexpr int kRowBytes = 256;                   // d128 bf16
@@ -485,11 +475,7 @@ __global__ void __launch_bounds__(kBulkThreads, 1)
   for (int s = 0; s < stages; ++s) {
     mbar_wait(full_s + (s % kBulkStages) * 8, (s / kBulkStages) & 1);
     const std::uint8_t* stage = stage_mem + (s % kBulkStages) * kBulkStage;
-    const int n = static_cast<int>(stage_bytes(s));
-    for (int i = static_cast<int>(threadIdx.x) * 16; i < n; i += kBulkThreads * 16) {
-      const uint4 x = *reinterpret_cast<const uint4*>(stage + i);
-      acc ^= x.x ^ x.y ^ x.z ^ x.w;
-    }
+    acc ^= xor_words(stage, static_cast<int>(stage_bytes(s)));
     __syncthreads();  // every thread is done with the stage before it is refilled
     if (threadIdx.x == 0 && s + kBulkStages < stages) {
       asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");

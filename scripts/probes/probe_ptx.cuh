@@ -60,4 +60,16 @@ __device__ __forceinline__ void bulk_copy(std::uint32_t dst, const void* src, un
       : "memory");
 }
 
+// The XOR of this thread's 16-byte words of a staged buffer (thread t: words t, t + blockDim.x,
+// ...): the probes read every staged byte so that nothing is elided.
+__device__ __forceinline__ unsigned xor_words(const std::uint8_t* p, int bytes) {
+  unsigned acc = 0;
+  for (int i = static_cast<int>(threadIdx.x) * 16; i < bytes;
+       i += static_cast<int>(blockDim.x) * 16) {
+    const uint4 v = *reinterpret_cast<const uint4*>(p + i);
+    acc ^= v.x ^ v.y ^ v.z ^ v.w;
+  }
+  return acc;
+}
+
 }  // namespace probe

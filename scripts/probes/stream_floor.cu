@@ -40,17 +40,7 @@
 
 namespace {
 
-using probe::bulk_copy;
-using probe::check;
-using probe::cp_async16;
-using probe::cp_commit;
-using probe::cp_wait;
-using probe::mbar_expect;
-using probe::mbar_init;
-using probe::mbar_wait;
-using probe::pdl_trigger;
-using probe::pdl_wait;
-using probe::smem_u32;
+using namespace probe;  // graph_timing.cuh and probe_ptx.cuh
 
 constexpr std::size_t kBufBytes = std::size_t{4} << 30;
 
@@ -204,10 +194,7 @@ __global__ void __launch_bounds__(kBulkThreads)
     const std::size_t off = begin + std::size_t{static_cast<unsigned>(s)} * kBulkStage;
     const int bytes = static_cast<int>(smaller(kBulkStage, end - off));
     const std::uint8_t* stage = stage_mem + (s % kBulkStages) * kBulkStage;
-    for (int i = threadIdx.x * 16; i < bytes; i += kBulkThreads * 16) {
-      const uint4 v = *reinterpret_cast<const uint4*>(stage + i);
-      acc ^= v.x ^ v.y ^ v.z ^ v.w;
-    }
+    acc ^= xor_words(stage, bytes);
     __syncthreads();  // every thread is done with the stage before it is refilled
     if (threadIdx.x == 0 && s + kBulkStages < stages) {
       asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
