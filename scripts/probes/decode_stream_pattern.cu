@@ -14,6 +14,9 @@
 //                   reads at any moment are whole 2 KiB rows.
 //   bulk/N:         grid N: CTA c streams its range's K bytes and V bytes (each contiguous) by
 //                   16 KiB cp.async.bulk copies through a 6-stage mbarrier ring: memcpy's pattern.
+// Groups (argv[1]): layout (s30 c1), math (c2), extra (c3), merge (c5-c7, c14), lazy (c11), and
+// prologue: `_spec`'s prologue pieces added to the tile math and push merge (kPrologue; written
+// at the end of session 30, compiled but not yet run on a GPU).
 // Ring styles: per warp a cp.async ring of `stages` tiles (K 16 x 256 B + V 16 x 256 B), each
 // lane reading back the chunks it copied, or ("math") the warp running the decode's tile math on
 // each staged tile (TileMath: the cluster kernel's MMAs, softmax step and ldmatrix reads; its
@@ -26,7 +29,8 @@
 //
 // Build and run (standalone, no klab libraries):
 //   nvcc -O3 -std=c++20 -arch=sm_90a scripts/probes/decode_stream_pattern.cu -o /tmp/stream_pattern
-//   [PROBE_RANDOM=1] [PROBE_SETS=n] /tmp/stream_pattern [layout|math|extra|merge|lazy|one [S,...]]
+//   [PROBE_RANDOM=1] [PROBE_SETS=n] /tmp/stream_pattern \
+//       [layout|math|extra|merge|lazy|prologue|one [S,...]]
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -50,6 +54,10 @@ constexpr int kTileBytes = kTileKeys * kRowBytes;  // K (or V) of one head's til
 constexpr std::size_t kPool = std::size_t{4} << 30;
 constexpr int kLaunches = 32;
 constexpr int kMinSmem = 143744;  // `_spec`'s: one CTA an SM
+// The sink buffer: words the kernels write (0..63 bytes), the merge's output rows (from 64), the
+// sequence length kPrologue & 1 reads, the q rows kPrologue & 2 reads.
+constexpr std::size_t kSinkBytes = 64 * 1024, kLenOffset = 16 * 1024, kQOffset = 32 * 1024;
+constexpr int kQSmemBytes = 16 * kRowBytes;  // Q as the MMA's A tile: 16 rows, 4 of them heads
 
 // ---- the decode's tile math (`kMath`) ---------------------------------------------------------
 // What the cluster decode does with a staged 16-key tile (decode_cluster.cuh's loop, without its
@@ -121,6 +129,11 @@ struct TileMath {
         const std::uint32_t i = (lane * 8 + kk) * 8 + 2 * e;
         q[kk][e] = pack_bf16(2.0f * hash_unit(i), 2.0f * hash_unit(i + 1));
       }
+  }
+  // Q's fragments from a staged [16 rows][128] tile (swz), as the decode kernel loads them.
+  __device__ __forceinline__ void load_q(std::uint32_t q_s, int lane) {
+#pragma unroll
+    for (int kk = 0; kk < 8; ++kk) ldsm_x4(q[kk], q_s + 16 * swz(lane % 16, kk * 2 + lane / 16));
   }
   __device__ __forceinline__ void tile(std::uint32_t k_s, std::uint32_t v_s, int lane) {
     constexpr float kScaleLog2 = 0.08838835f * 1.44269504f;  // 1 / sqrt(128), log2 units
@@ -374,17 +387,27 @@ __device__ __forceinline__ unsigned extra_work(unsigned seed, int lane) {
   return x[0] ^ x[1] ^ x[2] ^ x[3];
 }
 
-template <int kWarps, int kStages, bool kAllHeads, int kMath, int kExtra, int kMerge>
+// kPrologue (bits), pieces of the decode's prologue (s30, for a next session): 1 = the warps'
+// tile counts from a sequence length read from global memory before the PDL wait (indices_ready),
+// the first copies issued from the guess (total_tiles) before it arrives, as `_spec` does;
+// 2 = Q's 4 head rows from global memory after the wait, through shared memory (a block barrier)
+// into the TileMath registers by ldmatrix, instead of constants.
+template <int kWarps, int kStages, bool kAllHeads, int kMath, int kExtra, int kMerge,
+          int kPrologue = 0>
 __global__ void __launch_bounds__(kWarps * 32, 1)
     ring_kernel(const std::uint8_t* __restrict__ k, const std::uint8_t* __restrict__ v,
                 int total_tiles, unsigned* sink) {
   extern __shared__ __align__(128) std::uint8_t ring[];
   pdl_trigger();
+  const auto* sink_bytes = reinterpret_cast<const std::uint8_t*>(sink);
+  int len = 0;
+  if constexpr ((kPrologue & 1) != 0)
+    len = *reinterpret_cast<const volatile int*>(sink_bytes + kLenOffset);
   pdl_wait();
   const Work w = cta_work<kAllHeads>(total_tiles);
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
-  const int items = kAllHeads ? w.tiles * kHeads : w.tiles;
-  const int mine = items > warp ? (items - warp + kWarps - 1) / kWarps : 0;
+  const int guessed_items = kAllHeads ? w.tiles * kHeads : w.tiles;
+  int mine = guessed_items > warp ? (guessed_items - warp + kWarps - 1) / kWarps : 0;
   std::uint8_t* my_ring = ring + warp * kStages * 2 * kTileBytes;
   const auto issue = [&](int i) {  // the warp's i-th item into stage i % kStages
     const int item = warp + i * kWarps;
@@ -408,6 +431,23 @@ __global__ void __launch_bounds__(kWarps * 32, 1)
   }
   unsigned acc = 0;
   TileMath<kMath == 2> math(lane);
+  if constexpr ((kPrologue & 2) != 0) {
+    constexpr int kRingBytes = kWarps * kStages * 2 * kTileBytes + (kMerge == 4 ? 8 * 1024 : 0);
+    std::uint8_t* q_tile = ring + kRingBytes;
+    for (int c = static_cast<int>(threadIdx.x); c < 16 * 16; c += kWarps * 32) {
+      const int row = c / 16, col = c % 16;
+      const uint4 x = row < 4 ? *reinterpret_cast<const uint4*>(sink_bytes + kQOffset + c * 16)
+                              : make_uint4(0u, 0u, 0u, 0u);
+      *reinterpret_cast<uint4*>(q_tile + 16 * swz(row, col)) = x;
+    }
+    __syncthreads();
+    math.load_q(smem_u32(q_tile), lane);
+  }
+  if constexpr ((kPrologue & 1) != 0) {  // the length's cut; the guess above must agree
+    const Work actual = cta_work<kAllHeads>(len / kTileKeys);
+    const int items = kAllHeads ? actual.tiles * kHeads : actual.tiles;
+    mine = items > warp ? (items - warp + kWarps - 1) / kWarps : 0;
+  }
   for (int i = 0; i < mine; ++i) {
     if (i + kStages - 1 < mine) issue(i + kStages - 1);
     cp_commit();
@@ -521,6 +561,9 @@ double time_style(const Style& st, int seq_len, std::uint8_t* pool, unsigned* si
   cfg.numAttrs = st.cluster > 0 ? 2 : 1;
   const std::size_t half = static_cast<std::size_t>(seq_len) * kTokenBytes;  // K (or V)
   const std::size_t parts = kPool / (2 * half);
+  check(cudaMemcpy(reinterpret_cast<std::uint8_t*>(sink) + kLenOffset, &seq_len, sizeof(int),
+                   cudaMemcpyHostToDevice),
+        "length");  // what kPrologue & 1 reads
   const int total_tiles = seq_len / kTileKeys;
   // PROBE_SETS=n: n sets of K and V, each its own cudaMalloc of exactly `half` bytes, in turn
   // (as `klab bench decode-attn` allocates and rotates them), instead of parts of the pool.
@@ -560,18 +603,21 @@ double copy_gbps(std::uint8_t* pool, cudaStream_t stream) {
   return 2.0 * static_cast<double>(bytes) / (us * 1e-6) / 1e9;
 }
 
-template <int kWarps, int kStages, bool kAllHeads, int kMath = 0, int kExtra = 0, int kMerge = 0>
+template <int kWarps, int kStages, bool kAllHeads, int kMath = 0, int kExtra = 0, int kMerge = 0,
+          int kPrologue = 0>
 Style ring_style(const char* what, int n, int cluster) {
-  const int ring = kWarps * kStages * 2 * kTileBytes + (kMerge == 4 ? 8 * 1024 : 0);
+  const int ring = kWarps * kStages * 2 * kTileBytes + (kMerge == 4 ? 8 * 1024 : 0) +
+                   ((kPrologue & 2) != 0 ? kQSmemBytes : 0);
   const std::string shape = std::to_string(kWarps) + "w" + std::to_string(kStages) + "s" +
                             (kMath == 2 ? " lazy"
                              : kMath    ? " math"
                                         : "") +
                             (kExtra ? " +" + std::to_string(kExtra) : "") +
-                            (kMerge ? " merge" + std::to_string(kMerge) : "");
+                            (kMerge ? " merge" + std::to_string(kMerge) : "") +
+                            (kPrologue ? " pro" + std::to_string(kPrologue) : "");
   return {std::string(what) + "/" + std::to_string(n) +
               (cluster ? "c" + std::to_string(cluster) : "") + " " + shape,
-          ring_kernel<kWarps, kStages, kAllHeads, kMath, kExtra, kMerge>,
+          ring_kernel<kWarps, kStages, kAllHeads, kMath, kExtra, kMerge, kPrologue>,
           kWarps * 32,
           ring > kMinSmem ? ring : kMinSmem,
           kAllHeads ? dim3(n) : dim3(n, kHeads),
@@ -598,7 +644,8 @@ int main(int argc, char** argv) {
   } else {
     check(cudaMemset(pool, 1, kPool), "fill pool");
   }
-  check(cudaMalloc(&sink, 64 + 8 * 1024), "malloc sink");  // + the merge's out rows
+  check(cudaMalloc(&sink, kSinkBytes), "malloc sink");
+  check(cudaMemset(sink, 0x3c, kSinkBytes), "fill sink");  // q rows: bf16 0x3c3c (~0.011)
   cudaStream_t stream;
   check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream");
   const double copy = copy_gbps(pool, stream);
@@ -643,6 +690,11 @@ int main(int argc, char** argv) {
                                  ring_style<8, 3, false, 2, 0, 4>("per_head", 9, 9),
                                  ring_style<8, 3, false, 1>("per_head", 16, 2),
                                  ring_style<8, 3, false, 2>("per_head", 16, 2)});
+  if (group == "all" || group == "prologue")
+    styles.insert(styles.end(), {ring_style<8, 3, false, 1, 0, 4>("per_head", 9, 9),
+                                 ring_style<8, 3, false, 1, 0, 4, 1>("per_head", 9, 9),
+                                 ring_style<8, 3, false, 1, 0, 4, 2>("per_head", 9, 9),
+                                 ring_style<8, 3, false, 1, 0, 4, 3>("per_head", 9, 9)});
   if (group == "one") styles.push_back(ring_style<8, 3, false, true>("per_head", 9, 9));
   if (group == "all" || group == "extra")
     styles.insert(styles.end(), {ring_style<8, 3, false>("per_head", 9, 9),
