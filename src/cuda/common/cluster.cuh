@@ -28,8 +28,10 @@ __device__ __forceinline__ void cluster_arrive() {
 
 // An arrive that orders no memory operation: for a barrier that only keeps shared memory alive
 // (no CTA exits while another reads it), where every remote load before it has returned its
-// value. A release arrive there also waits for the thread's global stores to drain (ncu: the
-// decode attention's last barrier stalled on that MEMBAR after its output stores).
+// value (mma_wide_split's last barrier), or one that only says the CTA has started (the cluster
+// decode's first phase, waited before its remote stores). A release arrive also waits for the
+// thread's global stores to drain (ncu: the decode attention's old last barrier stalled on that
+// MEMBAR after its output stores).
 __device__ __forceinline__ void cluster_arrive_relaxed() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
