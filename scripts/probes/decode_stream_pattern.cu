@@ -284,6 +284,124 @@ __device__ void push_merge(const float* eo, const float* emax, const float* esum
   if (src == 0 && item < kItems) reinterpret_cast<uint4*>(out)[blockIdx.y * kItems + item] = o;
 }
 
+// The two-level merge (kStop 5, s31): a head's range dealt to `groups` clusters of n CTAs (grid x
+// = groups * n). Inside a cluster the push merge as kStop 4 (n > 1), each owner's merged chunks
+// (unnormalised, with their max and sum) then go to a global partial [head][item][group]; a
+// counter per (head, owner rank) counts the groups' arrivals (fence, atomic) and the last to
+// arrive merges the `groups` partials of its chunks (L2 reads) and writes them, then resets the
+// counter. The 128-SM deal with clusters of 2 (16 CTAs a head) is the design session 30 budgeted.
+constexpr int kMaxGroups = 32;
+__device__ float g_partials[kHeads * 64 * kMaxGroups * 12];
+__device__ unsigned g_counters[kHeads * 16];
+
+__device__ __forceinline__ int cluster_size() {
+  unsigned r;
+  asm("mov.u32 %0, %%cluster_nctarank;\n" : "=r"(r));
+  return static_cast<int>(r);
+}
+__device__ __forceinline__ int cluster_rank() {
+  unsigned r;
+  asm("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+  return static_cast<int>(r);
+}
+__device__ __forceinline__ int pow2_at_least(int n) {
+  int p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+// `lanes` consecutive lanes (a power of two) holding states (max mx, 8 O values and the sum in
+// v) meet; every lane ends with the merged unnormalised state relative to the returned max.
+__device__ __forceinline__ float fold_lanes(int lanes, float mx, float (&v)[9], bool active) {
+  float gm = active ? mx : -INFINITY;
+  for (int off = lanes / 2; off > 0; off /= 2)
+    gm = fmaxf(gm, __shfl_xor_sync(0xffffffffu, gm, off));
+  const float w = active ? exp2f(mx - gm) : 0.0f;
+#pragma unroll
+  for (int e = 0; e < 9; ++e) v[e] *= w;
+  for (int off = lanes / 2; off > 0; off /= 2)
+#pragma unroll
+    for (int e = 0; e < 9; ++e) v[e] += __shfl_xor_sync(0xffffffffu, v[e], off);
+  return gm;
+}
+
+__device__ void two_level_merge(const float* eo, const float* emax, const float* esum,
+                                std::uint8_t* recv_mem, unsigned* out) {
+  constexpr int kRows = 4, kD = 128, kChunks = kD / 8, kItems = kRows * kChunks, kSlotFloats = 12;
+  __shared__ int s_last;
+  const int tid = static_cast<int>(threadIdx.x), threads = static_cast<int>(blockDim.x);
+  const int n = cluster_size(), rank = cluster_rank();
+  const int groups = static_cast<int>(gridDim.x) / n, group = static_cast<int>(blockIdx.x) / n;
+  const int head = static_cast<int>(blockIdx.y), lanes = pow2_at_least(n);
+  float* recv = reinterpret_cast<float*>(recv_mem);  // [slot][source lanes][kSlotFloats]
+  __syncthreads();  // the export rows are written
+  if (n > 1) {
+    if (tid < kItems) {
+      const int r = tid / kChunks, c = tid % kChunks, owner = tid % n, slot = tid / n;
+      const std::uint32_t dst =
+          cluster_map(smem_u32(recv + (slot * lanes + rank) * kSlotFloats), owner);
+      const float* src = eo + r * kD + c * 8;
+      st_cluster_v4(dst, make_float4(src[0], src[1], src[2], src[3]));
+      st_cluster_v4(dst + 16, make_float4(src[4], src[5], src[6], src[7]));
+      st_cluster_v2(dst + 32, emax[r], esum[r]);
+    }
+    asm volatile("barrier.cluster.arrive.release.aligned;\n" ::: "memory");
+    asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+  }
+  const int owned = (kItems - rank + n - 1) / n;
+  const int per_pass = threads / lanes, src = tid % lanes;
+  for (int first = 0; first < owned; first += per_pass) {
+    const int slot = first + tid / lanes, item = rank + n * slot;
+    const bool active = slot < owned && src < n;
+    float v[9] = {}, mx = -INFINITY;
+    if (active) {
+      const int r = item / kChunks, c = item % kChunks;
+      const float* in = n > 1 ? recv + (slot * lanes + src) * kSlotFloats : nullptr;
+#pragma unroll
+      for (int e = 0; e < 8; ++e) v[e] = n > 1 ? in[e] : eo[r * kD + c * 8 + e];
+      mx = n > 1 ? in[8] : emax[r];
+      v[8] = n > 1 ? in[9] : esum[r];
+    }
+    const float gm = fold_lanes(lanes, mx, v, active);
+    if (src == 0 && slot < owned) {
+      float4* dst = reinterpret_cast<float4*>(
+          g_partials + ((head * kItems + item) * kMaxGroups + group) * kSlotFloats);
+      dst[0] = make_float4(v[0], v[1], v[2], v[3]);
+      dst[1] = make_float4(v[4], v[5], v[6], v[7]);
+      dst[2] = make_float4(gm, v[8], 0.0f, 0.0f);
+    }
+  }
+  __syncthreads();
+  if (tid == 0) {
+    __threadfence();
+    s_last = atomicAdd(&g_counters[head * 16 + rank], 1u) == static_cast<unsigned>(groups - 1);
+  }
+  __syncthreads();
+  if (!s_last) return;
+  __threadfence();
+  const int glanes = pow2_at_least(groups), gpass = threads / glanes, g = tid % glanes;
+  for (int first = 0; first < owned; first += gpass) {
+    const int slot = first + tid / glanes, item = rank + n * slot;
+    const bool active = slot < owned && g < groups;
+    float v[9] = {}, mx = -INFINITY;
+    if (active) {
+      const float4* in = reinterpret_cast<const float4*>(
+          g_partials + ((head * kItems + item) * kMaxGroups + g) * kSlotFloats);
+      const float4 a = __ldcg(in), b = __ldcg(in + 1), c = __ldcg(in + 2);
+      v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z;
+      v[7] = b.w, mx = c.x, v[8] = c.y;
+    }
+    fold_lanes(glanes, mx, v, active);
+    if (g == 0 && slot < owned) {
+      const float inv = v[8] > 0.0f ? 1.0f / v[8] : 0.0f;
+      reinterpret_cast<uint4*>(out)[head * kItems + item] =
+          make_uint4(pack_bf16(v[0] * inv, v[1] * inv), pack_bf16(v[2] * inv, v[3] * inv),
+                     pack_bf16(v[4] * inv, v[5] * inv), pack_bf16(v[6] * inv, v[7] * inv));
+    }
+  }
+  if (tid == 0) g_counters[head * 16 + rank] = 0u;
+}
+
 // kStop: 1 = only the warp merge in shared memory, 2 = and both cluster barriers (no DSMEM
 // reads), 3 = all of it, 4 = the warp merge and then push_merge instead.
 template <int kWarps, int kStop, class Math>
@@ -335,6 +453,10 @@ __device__ void merge_epilogue(const Math& m, std::uint8_t* smem, std::uint8_t* 
   }
   if constexpr (kStop == 4) {
     push_merge(eo, emax, esum, recv, out);
+    return;
+  }
+  if constexpr (kStop == 5) {
+    two_level_merge(eo, emax, esum, recv, out);
     return;
   }
   if constexpr (kStop == 1) {
@@ -432,7 +554,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1)
   unsigned acc = 0;
   TileMath<kMath == 2> math(lane);
   if constexpr ((kPrologue & 2) != 0) {
-    constexpr int kRingBytes = kWarps * kStages * 2 * kTileBytes + (kMerge == 4 ? 8 * 1024 : 0);
+    constexpr int kRingBytes = kWarps * kStages * 2 * kTileBytes + (kMerge >= 4 ? 8 * 1024 : 0);
     std::uint8_t* q_tile = ring + kRingBytes;
     for (int c = static_cast<int>(threadIdx.x); c < 16 * 16; c += kWarps * 32) {
       const int row = c / 16, col = c % 16;
@@ -606,7 +728,7 @@ double copy_gbps(std::uint8_t* pool, cudaStream_t stream) {
 template <int kWarps, int kStages, bool kAllHeads, int kMath = 0, int kExtra = 0, int kMerge = 0,
           int kPrologue = 0>
 Style ring_style(const char* what, int n, int cluster) {
-  const int ring = kWarps * kStages * 2 * kTileBytes + (kMerge == 4 ? 8 * 1024 : 0) +
+  const int ring = kWarps * kStages * 2 * kTileBytes + (kMerge >= 4 ? 8 * 1024 : 0) +
                    ((kPrologue & 2) != 0 ? kQSmemBytes : 0);
   const std::string shape = std::to_string(kWarps) + "w" + std::to_string(kStages) + "s" +
                             (kMath == 2 ? " lazy"
@@ -695,6 +817,17 @@ int main(int argc, char** argv) {
                                  ring_style<8, 3, false, 1, 0, 4, 1>("per_head", 9, 9),
                                  ring_style<8, 3, false, 1, 0, 4, 2>("per_head", 9, 9),
                                  ring_style<8, 3, false, 1, 0, 4, 3>("per_head", 9, 9)});
+  // s31: the two-level merge (kStop 5) on the 72-SM deal (one group: the global step alone) and
+  // on 112 / 128 SMs (clusters of 7, 2 or none), with and without the prologue pieces.
+  if (group == "all" || group == "wide")
+    styles.insert(styles.end(), {ring_style<8, 3, false, 1, 0, 4>("per_head", 9, 9),
+                                 ring_style<8, 3, false, 1, 0, 5>("per_head", 9, 9),
+                                 ring_style<8, 3, false, 1>("per_head", 16, 2),
+                                 ring_style<8, 3, false, 1, 0, 5>("per_head", 16, 2),
+                                 ring_style<8, 3, false, 1, 0, 5>("per_head", 16, 0),
+                                 ring_style<8, 3, false, 1, 0, 5>("per_head", 14, 7),
+                                 ring_style<8, 3, false, 1, 0, 5, 3>("per_head", 16, 2),
+                                 ring_style<4, 6, false, 1, 0, 5>("per_head", 16, 2)});
   if (group == "one") styles.push_back(ring_style<8, 3, false, true>("per_head", 9, 9));
   if (group == "all" || group == "extra")
     styles.insert(styles.end(), {ring_style<8, 3, false>("per_head", 9, 9),
