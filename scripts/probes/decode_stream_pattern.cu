@@ -325,6 +325,19 @@ __device__ __forceinline__ float fold_lanes(int lanes, float mx, float (&v)[9], 
   return gm;
 }
 
+// kAcqRel (kStop 6): the arrival is one atom.add.acq_rel.gpu after the block barrier (release:
+// cumulative over the partial stores the barrier ordered; acquire: the last group's reads see
+// the others'), instead of __threadfence (fence.sc.gpu), the atomic and a second fence.
+__device__ __forceinline__ unsigned atom_add_acq_rel(unsigned* addr, unsigned v) {
+  unsigned old;
+  asm volatile("atom.acq_rel.gpu.global.add.u32 %0, [%1], %2;\n"
+               : "=r"(old)
+               : "l"(addr), "r"(v)
+               : "memory");
+  return old;
+}
+
+template <bool kAcqRel>
 __device__ void two_level_merge(const float* eo, const float* emax, const float* esum,
                                 std::uint8_t* recv_mem, unsigned* out) {
   constexpr int kRows = 4, kD = 128, kChunks = kD / 8, kItems = kRows * kChunks, kSlotFloats = 12;
@@ -373,12 +386,17 @@ __device__ void two_level_merge(const float* eo, const float* emax, const float*
   }
   __syncthreads();
   if (tid == 0) {
-    __threadfence();
-    s_last = atomicAdd(&g_counters[head * 16 + rank], 1u) == static_cast<unsigned>(groups - 1);
+    unsigned* counter = &g_counters[head * 16 + rank];
+    if constexpr (kAcqRel) {
+      s_last = atom_add_acq_rel(counter, 1u) == static_cast<unsigned>(groups - 1);
+    } else {
+      __threadfence();
+      s_last = atomicAdd(counter, 1u) == static_cast<unsigned>(groups - 1);
+    }
   }
   __syncthreads();
   if (!s_last) return;
-  __threadfence();
+  if constexpr (!kAcqRel) __threadfence();
   const int glanes = pow2_at_least(groups), gpass = threads / glanes, g = tid % glanes;
   for (int first = 0; first < owned; first += gpass) {
     const int slot = first + tid / glanes, item = rank + n * slot;
@@ -455,8 +473,8 @@ __device__ void merge_epilogue(const Math& m, std::uint8_t* smem, std::uint8_t* 
     push_merge(eo, emax, esum, recv, out);
     return;
   }
-  if constexpr (kStop == 5) {
-    two_level_merge(eo, emax, esum, recv, out);
+  if constexpr (kStop == 5 || kStop == 6) {
+    two_level_merge<kStop == 6>(eo, emax, esum, recv, out);
     return;
   }
   if constexpr (kStop == 1) {
@@ -828,6 +846,18 @@ int main(int argc, char** argv) {
                                  ring_style<8, 3, false, 1, 0, 5>("per_head", 14, 7),
                                  ring_style<8, 3, false, 1, 0, 5, 3>("per_head", 16, 2),
                                  ring_style<4, 6, false, 1, 0, 5>("per_head", 16, 2)});
+  // s31 c2: the arrival as one acq_rel atomic (kStop 6), and 96-SM deals (clusters of 3 or 4).
+  if (group == "all" || group == "wide2")
+    styles.insert(styles.end(), {ring_style<8, 3, false, 1, 0, 4>("per_head", 9, 9),
+                                 ring_style<8, 3, false, 1, 0, 5>("per_head", 9, 9),
+                                 ring_style<8, 3, false, 1, 0, 6>("per_head", 9, 9),
+                                 ring_style<8, 3, false, 1>("per_head", 16, 2),
+                                 ring_style<8, 3, false, 1, 0, 5>("per_head", 16, 2),
+                                 ring_style<8, 3, false, 1, 0, 6>("per_head", 16, 2),
+                                 ring_style<8, 3, false, 1>("per_head", 12, 4),
+                                 ring_style<8, 3, false, 1, 0, 6>("per_head", 12, 4),
+                                 ring_style<8, 3, false, 1, 0, 6>("per_head", 12, 3),
+                                 ring_style<8, 3, false, 1, 0, 6>("per_head", 16, 0)});
   if (group == "one") styles.push_back(ring_style<8, 3, false, true>("per_head", 9, 9));
   if (group == "all" || group == "extra")
     styles.insert(styles.end(), {ring_style<8, 3, false>("per_head", 9, 9),
