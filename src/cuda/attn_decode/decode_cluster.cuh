@@ -36,7 +36,6 @@
 
 #include "cuda/attn_decode/decode_mma.cuh"
 #include "cuda/common/cluster.cuh"
-#include "cuda/common/env_switch.hpp"
 #include "cuda/common/launch_attrs.hpp"
 
 namespace klab::cuda::decode {
@@ -171,13 +170,7 @@ __device__ __forceinline__ int window_pages(std::int64_t keys, int page_size) {
 // rows to zero-fill are -1).
 constexpr std::int64_t kDeferredRow = -2;
 
-// kStudy (session 31, a study of where `_spec` spends its time; results are wrong when set):
-// 1 = no epilogue after the loop, 2 = the warp merge but no push / cluster merge, 4 = Q rows
-// constant (no global load), 8 = no push stores (the barrier and the owners' merge kept), 16 = no
-// owners' merge after the barrier, 32 = the loop's copies in the plain form (every row valid),
-// 64 = the loop's rows from key0 by one product (no cursor; contiguous only), 128 = no
-// last-tile checks in the loop (V zeroing, deferred row, key mask).
-template <class T, int D, int kWarps, int kMaxStages, int kStudy = 0>
+template <class T, int D, int kWarps, int kMaxStages>
 __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodeParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   using S = ClusterShape<T, D, kWarps, kMaxStages>;
@@ -224,22 +217,15 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   if (p.indices_ready) stage_guessed_window();
   Vec16<T> qv[S::kQPerThread];
   auto load_q_rows = [&] {
-    if constexpr ((kStudy & 4) != 0) {
 #pragma unroll
-      for (int j = 0; j < S::kQPerThread; ++j)
+    for (int j = 0; j < S::kQPerThread; ++j) {
+      const int idx = tid + j * S::kThreads, row = idx / S::kChunks, c = idx % S::kChunks;
+      if (row < n_heads) {
+        qv[j].load(static_cast<const T*>(p.q) + b * p.q_stride_b + (h0 + row) * p.q_stride_h +
+                   c * 8);
+      } else {
 #pragma unroll
-        for (int e = 0; e < 8; ++e) qv[j][e] = from_f32<T>(0.01f * static_cast<float>(e + tid));
-    } else {
-#pragma unroll
-      for (int j = 0; j < S::kQPerThread; ++j) {
-        const int idx = tid + j * S::kThreads, row = idx / S::kChunks, c = idx % S::kChunks;
-        if (row < n_heads) {
-          qv[j].load(static_cast<const T*>(p.q) + b * p.q_stride_b + (h0 + row) * p.q_stride_h +
-                     c * 8);
-        } else {
-#pragma unroll
-          for (int e = 0; e < 8; ++e) qv[j][e] = from_f32<T>(0.0f);
-        }
+        for (int e = 0; e < 8; ++e) qv[j][e] = from_f32<T>(0.0f);
       }
     }
   };
@@ -422,27 +408,14 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
 
   for (int i = 0; i < my_tiles; ++i) {
     const int next = i + S::kStages - 1;
-    if constexpr ((kStudy & 32) != 0) {
-      if (next < my_tiles)
-#pragma unroll
-        for (int r = 0; r < S::kRowsPerLane; ++r)
-          copier.copy_plain(next % S::kStages, r, ahead.off[r]);
-    } else {
-      if (next < my_tiles) load_tile(ahead, next % S::kStages, std::false_type{});
-    }
+    if (next < my_tiles) load_tile(ahead, next % S::kStages, std::false_type{});
     cp_async_commit();
-    if constexpr ((kStudy & 64) != 0) {
-      const std::int64_t row0 = std::int64_t{key0(next + 1) + lane / 8} * seq.row_stride;
-#pragma unroll
-      for (int r = 0; r < S::kRowsPerLane; ++r) ahead.off[r] = row0 + r * 4 * seq.row_stride;
-    } else {
-      ahead = rows_of(next + 1);
-    }
+    ahead = rows_of(next + 1);
     cp_async_wait<S::kStages - 1>();
     const int k0 = key0(i);
     T* tk = pipe + (i % S::kStages) * S::kTileElems;
     T* tv = tk + S::kStages * S::kTileElems;
-    if ((kStudy & 128) == 0 && spec && k0 + kMmaKeys > end) {  // V rows past the length hold real rows: zero them
+    if (spec && k0 + kMmaKeys > end) {  // V rows past the length hold real rows: zero them
 #pragma unroll
       for (int r = 0; r < S::kRowsPerLane; ++r) {
         const int row = lane / 8 + 4 * r;
@@ -455,7 +428,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
     }
     // The row copied after the PDL wait belongs to the warp's last tile (the range's last key):
     // waiting for everything there costs no pipelining, and the earlier tiles hid its latency.
-    if ((kStudy & 128) == 0 && i == deferred_stage) cp_async_wait<0>();
+    if (i == deferred_stage) cp_async_wait<0>();
     __syncwarp();  // every lane's copies of tile i are visible to the whole warp
     float s[2][4] = {};
 #pragma unroll
@@ -475,7 +448,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
     for (int nt = 0; nt < 2; ++nt)
 #pragma unroll
       for (int e = 0; e < 4; ++e) s[nt][e] *= sl;
-    if ((kStudy & 128) == 0 && k0 + kMmaKeys > end) {
+    if (k0 + kMmaKeys > end) {
 #pragma unroll
       for (int nt = 0; nt < 2; ++nt)
 #pragma unroll
@@ -534,12 +507,6 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
     __syncwarp();  // every lane is done with stage i before the next iteration refills it
   }
   cp_async_wait<0>();
-  if constexpr ((kStudy & 1) != 0) {
-    if (row_sum[0] == 1234.5f && o[0][0] == 1.0f && o[kDTiles - 1][1] == 2.0f)
-      static_cast<T*>(p.out)[tid] = from_f32<T>(row_max[0]);
-    cluster_wait();
-    return;
-  }
   __syncthreads();  // the warp merge below reuses every warp's ring
 
   // The kWarps warp states per head row meet in shared memory.
@@ -567,10 +534,6 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   // Thread = (head row, 8 columns): one split writes out, else the CTA's state (O relative to
   // its max, unnormalised) goes to the chunk's owner (push_state).
   cluster_wait();  // every CTA of the cluster has started: its receive area may be written
-  if constexpr ((kStudy & 2) != 0) {
-    if (mo[tid] == 1234.5f) static_cast<T*>(p.out)[tid] = from_f32<T>(mmax[0]);
-    return;
-  }
   float* recv = reinterpret_cast<float*>(smem + S::kRecvOffset);
   const std::uint32_t recv_addr = smem_addr(recv);
   for (int idx = tid; idx < n_heads * S::kChunks; idx += S::kThreads) {
@@ -597,10 +560,8 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
 #pragma unroll
       for (int e = 0; e < 8; ++e) out[e] = from_f32<T>(acc[e] * inv);
       out.store(static_cast<T*>(p.out) + b * p.out_stride_b + (h0 + row) * p.out_stride_h + c * 8);
-    } else if constexpr ((kStudy & 8) == 0) {
-      push_state(recv_addr, idx, acc, mx, sum);
     } else {
-      if (acc[0] == 1234.5f) static_cast<T*>(p.out)[tid] = from_f32<T>(mx + sum);
+      push_state(recv_addr, idx, acc, mx, sum);
     }
   }
   if (direct) return;
@@ -608,7 +569,6 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   // Every CTA's pushes have landed and are visible. Nothing is read remotely after this, so no
   // second barrier keeps a CTA alive for readers: each exits after merging its own chunks.
   cluster_sync();
-  if constexpr ((kStudy & 16) != 0) return;
   merge_owned<T, D, S::kThreads>(p, recv, b, h0, n_heads);
 #else
   (void)p;
@@ -687,44 +647,7 @@ void launch_cluster_dim(const DecodeParams& p, cudaStream_t stream) {
   LaunchAttrs attrs;
   attrs.pdl(true).cluster(static_cast<unsigned>(n)).apply(cfg);
   constexpr const char* what = "decode_attention mma cluster";
-  auto kernel = decode_cluster_kernel<T, D, kWarps, kMaxStages>;
-  if constexpr (kWarps == 8 && D == 128 && std::is_same_v<T, __nv_bfloat16>) {
-    // KLAB_CUDA_DECODE_STUDY (session 31's study; wrong results): see kStudy.
-    static const int study = env_int("KLAB_CUDA_DECODE_STUDY");
-    static const bool set = [] {
-      for (auto k : {decode_cluster_kernel<T, D, kWarps, kMaxStages, 1>,
-                     decode_cluster_kernel<T, D, kWarps, kMaxStages, 2>,
-                     decode_cluster_kernel<T, D, kWarps, kMaxStages, 4>,
-                     decode_cluster_kernel<T, D, kWarps, kMaxStages, 5>,
-                     decode_cluster_kernel<T, D, kWarps, kMaxStages, 8>,
-                     decode_cluster_kernel<T, D, kWarps, kMaxStages, 16>,
-                     decode_cluster_kernel<T, D, kWarps, kMaxStages, 24>,
-                     decode_cluster_kernel<T, D, kWarps, kMaxStages, 32>,
-                     decode_cluster_kernel<T, D, kWarps, kMaxStages, 64>,
-                     decode_cluster_kernel<T, D, kWarps, kMaxStages, 128>,
-                     decode_cluster_kernel<T, D, kWarps, kMaxStages, 224>}) {
-        check(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                   static_cast<int>(S::kSmemBytes)),
-              "study smem");
-        check(cudaFuncSetAttribute(k, cudaFuncAttributeNonPortableClusterSizeAllowed, 1),
-              "study cluster");
-      }
-      return true;
-    }();
-    (void)set;
-    if (study == 1) kernel = decode_cluster_kernel<T, D, kWarps, kMaxStages, 1>;
-    if (study == 2) kernel = decode_cluster_kernel<T, D, kWarps, kMaxStages, 2>;
-    if (study == 4) kernel = decode_cluster_kernel<T, D, kWarps, kMaxStages, 4>;
-    if (study == 5) kernel = decode_cluster_kernel<T, D, kWarps, kMaxStages, 5>;
-    if (study == 8) kernel = decode_cluster_kernel<T, D, kWarps, kMaxStages, 8>;
-    if (study == 16) kernel = decode_cluster_kernel<T, D, kWarps, kMaxStages, 16>;
-    if (study == 24) kernel = decode_cluster_kernel<T, D, kWarps, kMaxStages, 24>;
-    if (study == 32) kernel = decode_cluster_kernel<T, D, kWarps, kMaxStages, 32>;
-    if (study == 64) kernel = decode_cluster_kernel<T, D, kWarps, kMaxStages, 64>;
-    if (study == 128) kernel = decode_cluster_kernel<T, D, kWarps, kMaxStages, 128>;
-    if (study == 224) kernel = decode_cluster_kernel<T, D, kWarps, kMaxStages, 224>;
-  }
-  check(cudaLaunchKernelEx(&cfg, kernel, q), what);
+  check(cudaLaunchKernelEx(&cfg, decode_cluster_kernel<T, D, kWarps, kMaxStages>, q), what);
   check_launch(what);
 }
 

@@ -123,25 +123,6 @@ struct RingCopier {
       cp_async16_at(dst + kVBytes + j * 128, vs + 64 * j, valid);
     }
   }
-  // Session 31's study (kStudy & 32): the same copies in the plain 16-byte form.
-  __device__ __forceinline__ void copy_plain(int stage, int r, std::int64_t src) const {
-    constexpr std::uint32_t kTileBytes = S::kTileElems * sizeof(T);
-    constexpr std::uint32_t kVBytes = S::kStages * kTileBytes;
-    const std::uint32_t dst = ((r & 1) ? dst_odd : dst_even) +
-                              static_cast<std::uint32_t>(r >> 1) * (8 * S::kChunks * 16) +
-                              static_cast<std::uint32_t>(stage) * kTileBytes;
-    const T* ks = k_lane + src;
-    const T* vs = v_lane + src;
-#pragma unroll
-    for (int j = 0; j < S::kChunkGroups; ++j) {
-      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst + j * 128),
-                   "l"(ks + 64 * j)
-                   : "memory");
-      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst + kVBytes + j * 128),
-                   "l"(vs + 64 * j)
-                   : "memory");
-    }
-  }
 };
 
 template <class T, int D, bool kFused>
