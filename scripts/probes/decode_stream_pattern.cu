@@ -527,11 +527,27 @@ __device__ __forceinline__ unsigned extra_work(unsigned seed, int lane) {
   return x[0] ^ x[1] ^ x[2] ^ x[3];
 }
 
+// kPrologue & 8 (s31): the copies in the kernel's form, cp.async with a source-size operand
+// (zero-fill when invalid; always valid here), instead of the plain 16-byte form.
+template <bool kZfill>
+__device__ __forceinline__ void copy16(std::uint32_t dst, const void* src) {
+  if constexpr (kZfill) {
+    const int valid_bytes = 16;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+                 "r"(valid_bytes)
+                 : "memory");
+  } else {
+    cp_async16(dst, src);
+  }
+}
+
 // kPrologue (bits), pieces of the decode's prologue (s30, for a next session): 1 = the warps'
 // tile counts from a sequence length read from global memory before the PDL wait (indices_ready),
 // the first copies issued from the guess (total_tiles) before it arrives, as `_spec` does;
 // 2 = Q's 4 head rows from global memory after the wait, through shared memory (a block barrier)
-// into the TileMath registers by ldmatrix, instead of constants.
+// into the TileMath registers by ldmatrix, instead of constants; 4 (s31) = the kernel's copy deal
+// (a lane copies chunks lane % 8 and lane % 8 + 8 of rows lane / 8 + 4 r, RingCopier) instead of
+// chunks lane + 32 j of the tile; 8 = copy16's zero-fill form.
 template <int kWarps, int kStages, bool kAllHeads, int kMath, int kExtra, int kMerge,
           int kPrologue = 0>
 __global__ void __launch_bounds__(kWarps * 32, 1)
@@ -556,13 +572,26 @@ __global__ void __launch_bounds__(kWarps * 32, 1)
     const std::size_t base = static_cast<std::size_t>(tile) * kTileKeys * kTokenBytes +
                              static_cast<std::size_t>(head) * kRowBytes;
     std::uint8_t* stage = my_ring + (i % kStages) * 2 * kTileBytes;
+    if constexpr ((kPrologue & 4) != 0) {  // the kernel's deal: rows lane / 8 + 4 r, chunks
+#pragma unroll                              // lane % 8 + 8 j (RingCopier)
+      for (int r = 0; r < 4; ++r)
 #pragma unroll
-    for (int j = 0; j < kTileBytes / 16 / 32; ++j) {
-      const int chunk = lane + 32 * j, row = chunk / 16, col = chunk % 16;
-      const std::size_t off = base + static_cast<std::size_t>(row) * kTokenBytes + col * 16;
-      const int at = kMath ? swz(row, col) : chunk;
-      cp_async16(smem_u32(stage + at * 16), k + off);
-      cp_async16(smem_u32(stage + kTileBytes + at * 16), v + off);
+        for (int j = 0; j < 2; ++j) {
+          const int row = lane / 8 + 4 * r, col = lane % 8 + 8 * j;
+          const std::size_t off = base + static_cast<std::size_t>(row) * kTokenBytes + col * 16;
+          const int at = swz(row, col);
+          copy16<(kPrologue & 8) != 0>(smem_u32(stage + at * 16), k + off);
+          copy16<(kPrologue & 8) != 0>(smem_u32(stage + kTileBytes + at * 16), v + off);
+        }
+    } else {
+#pragma unroll
+      for (int j = 0; j < kTileBytes / 16 / 32; ++j) {
+        const int chunk = lane + 32 * j, row = chunk / 16, col = chunk % 16;
+        const std::size_t off = base + static_cast<std::size_t>(row) * kTokenBytes + col * 16;
+        const int at = kMath ? swz(row, col) : chunk;
+        copy16<(kPrologue & 8) != 0>(smem_u32(stage + at * 16), k + off);
+        copy16<(kPrologue & 8) != 0>(smem_u32(stage + kTileBytes + at * 16), v + off);
+      }
     }
   };
   for (int s = 0; s < kStages - 1; ++s) {
@@ -858,6 +887,24 @@ int main(int argc, char** argv) {
                                  ring_style<8, 3, false, 1, 0, 6>("per_head", 12, 4),
                                  ring_style<8, 3, false, 1, 0, 6>("per_head", 12, 3),
                                  ring_style<8, 3, false, 1, 0, 6>("per_head", 16, 0)});
+  // s31 c3: the kernel's copy deal (pro4) and its zero-fill form (pro8) on the 72-SM deal.
+  if (group == "all" || group == "copies")
+    styles.insert(styles.end(), {ring_style<8, 3, false, 1, 0, 4>("per_head", 9, 9),
+                                 ring_style<8, 3, false, 1, 0, 4, 4>("per_head", 9, 9),
+                                 ring_style<8, 3, false, 1, 0, 4, 8>("per_head", 9, 9),
+                                 ring_style<8, 3, false, 1, 0, 4, 12>("per_head", 9, 9),
+                                 ring_style<8, 3, false, 1, 0, 4, 15>("per_head", 9, 9),
+                                 ring_style<8, 3, false, 0, 0, 0, 4>("per_head", 9, 9),
+                                 ring_style<8, 3, false>("per_head", 9, 9)});
+  // s31 c8: one cluster a head of 9, 8, 7 or 6 CTAs (c7: `_spec` forced to clusters of 8 took
+  // 22.8 µs at S=16384 on a card where its default 9 took 26.9).
+  if (group == "all" || group == "gpc")
+    styles.insert(styles.end(), {ring_style<8, 3, false, 1, 0, 4>("per_head", 9, 9),
+                                 ring_style<8, 3, false, 1, 0, 4>("per_head", 8, 8),
+                                 ring_style<8, 3, false, 1, 0, 4>("per_head", 7, 7),
+                                 ring_style<8, 3, false, 1, 0, 4>("per_head", 6, 6),
+                                 ring_style<8, 3, false>("per_head", 9, 9),
+                                 ring_style<8, 3, false>("per_head", 8, 8)});
   if (group == "one") styles.push_back(ring_style<8, 3, false, true>("per_head", 9, 9));
   if (group == "all" || group == "extra")
     styles.insert(styles.end(), {ring_style<8, 3, false>("per_head", 9, 9),
