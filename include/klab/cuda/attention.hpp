@@ -85,9 +85,11 @@ struct DecodePlan {
   // `cluster_splits` CTAs (min(fused_splits, 16); 0 where the device cannot launch clusters),
   // over which the device spreads the sequence's actual length. cluster_chunk: the cut of the
   // longest planned length (the block-table window a paged CTA stages before its length
-  // arrives). No workspace.
+  // arrives). cluster_len: that longest length (a launch that takes another cluster size than
+  // cluster_splits, as the device holds them, re-cuts it). No workspace.
   int cluster_splits = 0;
   int cluster_chunk = 0;
+  int cluster_len = 0;
   std::size_t workspace_bytes = 0;
 };
 

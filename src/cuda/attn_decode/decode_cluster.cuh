@@ -620,6 +620,23 @@ inline int fit_cluster(const std::array<int, kClusterMaxSplits + 1>& capacity, i
   return 1;
 }
 
+// The cluster size a launch takes: fit_cluster's, except that the 8-warp CTA (`_w8`, `_spec`)
+// takes clusters of 8 instead of 9..15 when all of the grid's clusters of 8 are resident at once.
+// Why (session 31, H200, calls c7-c9 on three cards, forced sizes alternating in each call):
+// `_spec` at B=1, 32 / 8 heads, d128, in clusters of 8 took 22.6-22.85 µs at S=16384 on every
+// card; in the 9 fit_cluster picks, 23.8 on one card and 26.9 on two (the session 30 "bimodal
+// by call" time); S=8192 13.5 against 14.6, S=32768 37.4-37.8 against 39.0, S=4096 within 0.1.
+// The other shapes measured keep the larger size: 4 warps a CTA (`_w4_spec` 26.9-27.0 in 9
+// against 28.4-28.6 in 8), two CTAs an SM (`_s2` 25.1-25.3 in 16 against 29.0 in 8), and four
+// clusters (32 / 4 heads: 16.3 in 16 against 18.9 in 8).
+template <int kWarps>
+int launch_cluster_size(const std::array<int, kClusterMaxSplits + 1>& capacity, int wanted,
+                        std::int64_t clusters) {
+  const int n = fit_cluster(capacity, wanted, clusters);
+  if (kWarps == 8 && n > 8 && n < kClusterMaxSplits && capacity[8] >= clusters) return 8;
+  return n;
+}
+
 inline int cluster_heads(const DecodeParams& p) {
   const int group = p.num_q_heads / p.cache.num_kv_heads;
   return p.cache.num_kv_heads * ((group + kMmaRows - 1) / kMmaRows);
@@ -631,12 +648,15 @@ void launch_cluster_dim(const DecodeParams& p, cudaStream_t stream) {
   const auto& capacity = cluster_capacity<T, D, kWarps, kMaxStages>();
   if (capacity[1] < 1) fail("decode_attention cluster: this device cannot launch the kernel");
   const int heads = cluster_heads(p);
-  const int n = fit_cluster(capacity, p.max_splits, std::int64_t{heads} * p.batch);
+  const int n = launch_cluster_size<kWarps>(capacity, p.max_splits, std::int64_t{heads} * p.batch);
   DecodeParams q = p;
   q.max_splits = n;
-  // The window guess for n splits of the range the plan guessed for its own count.
+  // The guess of the cut for n splits: the planned length's (p.guess_len), else the range the
+  // plan guessed for its own count (which can round one 16-key tile past the actual cut).
   if (n != p.max_splits && p.chunk > 0)
-    q.chunk = cluster_split(p.chunk * (p.max_splits < 1 ? 1 : p.max_splits), n).chunk;
+    q.chunk = p.guess_len > 0
+                  ? cluster_split(p.guess_len, n).chunk
+                  : cluster_split(p.chunk * (p.max_splits < 1 ? 1 : p.max_splits), n).chunk;
 
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim =
@@ -657,7 +677,7 @@ template <class T, int kWarps, int kMaxStages>
 int decode_cluster_size_typed(const DecodeParams& p) {
   const std::int64_t clusters = std::int64_t{cluster_heads(p)} * p.batch;
   auto size = [&](const std::array<int, kClusterMaxSplits + 1>& c) {
-    return c[1] >= 1 ? fit_cluster(c, p.max_splits, clusters) : 0;
+    return c[1] >= 1 ? launch_cluster_size<kWarps>(c, p.max_splits, clusters) : 0;
   };
   switch (p.cache.head_dim) {
     case 64:

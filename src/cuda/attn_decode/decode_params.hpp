@@ -41,6 +41,9 @@ struct DecodeParams {
   // Split-KV partition and partial results (max_splits == 1: write `out` directly).
   int max_splits = 1;
   int chunk = 0;
+  // The cluster variants: the longest length the plan was made for (DecodePlan::cluster_len), so
+  // that a launch taking another cluster size than the plan's re-cuts it exactly; 0: unknown.
+  int guess_len = 0;
   float* part_o = nullptr;       // [B, Hq, max_splits, D]
   float* part_lse = nullptr;     // [B, Hq, max_splits], log2 of the partial softmax sum + max
   unsigned* counters = nullptr;  // [kCounterSlots], zero between calls (split_kv_mma_fused)

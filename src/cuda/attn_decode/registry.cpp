@@ -71,6 +71,7 @@ decode::DecodeParams cluster_params_of(const DecodeAttnArgs& a) {
   p.part_o = p.part_lse = nullptr;
   p.max_splits = a.plan ? a.plan->cluster_splits : 0;
   p.chunk = a.plan ? a.plan->cluster_chunk : 0;
+  p.guess_len = a.plan ? a.plan->cluster_len : 0;
   return p;
 }
 

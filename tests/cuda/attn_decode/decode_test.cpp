@@ -572,6 +572,11 @@ TEST_F(DecodeSplitTest, ClusterSizesTheDeviceHolds) {
                 << " planned cluster " << wanted << " -> launched " << size << "\n";
       EXPECT_GE(size, 1) << c.name;
       EXPECT_LE(size, wanted) << c.name;
+      // The 8-warp CTA takes clusters of 8 rather than 9..15 (launch_cluster_size): on the
+      // H100 / H200 the 8 clusters of 8 of one sequence are all resident.
+      if (c.cta == cuda::decode::ClusterCta::w8 && batch == 1 && kv_heads == 8) {
+        EXPECT_TRUE(size <= 8 || size == 16) << c.name << ": " << size;
+      }
     }
 }
 
