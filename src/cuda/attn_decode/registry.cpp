@@ -82,9 +82,6 @@ bool has_fused_plan(const DecodeAttnArgs& a) {
   return a.plan && (a.plan->fused_splits <= 1 || a.workspace != nullptr);
 }
 
-// Planned keys from which one contiguous GQA sequence takes split_kv_mma_cluster_w4_spec.
-constexpr std::int64_t kLongSingleSequence = 8192;
-
 registry::OpRegistry<DecodeAttnArgs> build() {
   registry::OpRegistry<DecodeAttnArgs> r("decode_attention");
   r.add({"block_per_head",
@@ -225,7 +222,11 @@ registry::OpRegistry<DecodeAttnArgs> build() {
     // _s2 / _spec: S=4096 11.82, 11.84, 12.08, 12.32, 12.05 / 12.10, 11.95, 12.16, 12.26, 12.50;
     // S=16384 33.98, 33.79 / 34.21, 33.79; MHA 32/32 S=512 7.98, 8.12, 8.03 / 8.70, 8.67, 8.58
     // (a paged cache could not speculate then, so _spec's 8 warps bought nothing there). So _s2
-    // for one paged sequence too (until session 25, below).
+    // for one paged sequence too (until session 25, below). H200, session 31 (c10, c12):
+    // _w4_spec no longer takes one long contiguous sequence. With the 8-warp CTA in clusters of
+    // 8 (launch_cluster_size), _spec B=1 S=16384 22.3-22.5 us against _w4_spec's 26.6-27.0
+    // (sessions 30-31, every card); the H100 comparison above predates that change and the
+    // session 23-24 loop changes and was not repeated (no H100 lent since session 20).
     if (has_split_plan(a)) {
       if (!mma) return std::string("split_kv");
       const auto supported = [&](const char* name) {
@@ -233,18 +234,13 @@ registry::OpRegistry<DecodeAttnArgs> build() {
       };
       const std::int64_t batch = a.q.dim(0);
       const bool contiguous = a.cache.block_table == nullptr;
-      const bool gqa = a.q.dim(1) > a.cache.num_kv_heads;
-      const std::int64_t planned = std::int64_t{a.plan->cluster_chunk} * a.plan->cluster_splits;
-      const bool long_single = batch == 1 && contiguous && gqa && planned >= kLongSingleSequence;
       // H200, session 25 (c2, bench, indices_ready): once a paged cache speculates too, one
       // paged sequence is faster on _spec: paged16 B=1 S=4096 _spec 10.24 / 10.27 us against
       // _s2 10.82 / 10.64 (it was _s2 11.22 / 10.59 against _spec 10.54 / 10.46 before). So
       // _s2 for one sequence only with history_ready (the engine), either layout.
-      const bool s2 = batch >= 16 || (contiguous && batch >= 2 && batch < 8) ||
-                      (batch == 1 && a.history_ready && !long_single);
-      const char* cluster = s2            ? "split_kv_mma_cluster_s2"
-                            : long_single ? "split_kv_mma_cluster_w4_spec"
-                                          : "split_kv_mma_cluster_spec";
+      const bool s2 =
+          batch >= 16 || (contiguous && batch >= 2 && batch < 8) || (batch == 1 && a.history_ready);
+      const char* cluster = s2 ? "split_kv_mma_cluster_s2" : "split_kv_mma_cluster_spec";
       for (const char* name : {cluster, "split_kv_mma_cluster_spec"})
         if (supported(name)) return std::string(name);
       return std::string((!contiguous || batch > 1) && supported("split_kv_mma_fused")

@@ -726,20 +726,22 @@ TEST_F(DecodeGroupTest, AutoPicksAWorkingVariant) {
 
 // auto's cluster choice at one sequence: _s2 in the engine's setting (history_ready; either
 // layout), _spec without history_ready (either layout: a paged cache speculates through its
-// global table since session 25); each also computes the right result.
+// global table since session 25; a long one too since session 31); each also computes the right
+// result.
 TEST_F(DecodeGroupTest, AutoAtOneSequenceFollowsHistoryReadyAndLayout) {
-  const std::vector<std::int32_t> lens = {700};
-  for (const bool paged : {false, true})
-    for (const bool history : {false, true}) {
-      SCOPED_TRACE(std::string(paged ? "paged" : "contiguous") + (history ? " history" : ""));
-      CacheSpec spec{DType::f16, paged, 16, 8, 128, lens};
-      DecodeProblem p(spec, lens, 4, 0.088f);
-      p.plan_for_lengths();
-      p.indices_ready = p.history_ready = history;
-      const std::string want = history ? "split_kv_mma_cluster_s2" : "split_kv_mma_cluster_spec";
-      EXPECT_EQ(cuda::decode_attention_registry().pick(p.args()).name, want);
-      EXPECT_LE(rel_error(p.run("auto").view(), p.reference().view()), 1e-2);
-    }
+  for (const std::vector<std::int32_t> lens : {std::vector<std::int32_t>{700}, {9000}})
+    for (const bool paged : {false, true})
+      for (const bool history : {false, true}) {
+        SCOPED_TRACE(std::string(paged ? "paged" : "contiguous") + (history ? " history" : "") +
+                     " length " + std::to_string(lens[0]));
+        CacheSpec spec{DType::f16, paged, 16, 8, 128, lens};
+        DecodeProblem p(spec, lens, 4, 0.088f);
+        p.plan_for_lengths();
+        p.indices_ready = p.history_ready = history;
+        const std::string want = history ? "split_kv_mma_cluster_s2" : "split_kv_mma_cluster_spec";
+        EXPECT_EQ(cuda::decode_attention_registry().pick(p.args()).name, want);
+        EXPECT_LE(rel_error(p.run("auto").view(), p.reference().view()), 1e-2);
+      }
 }
 
 class DecodeArgsTest : public GpuTest {};
