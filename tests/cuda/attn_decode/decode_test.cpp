@@ -729,7 +729,7 @@ TEST_F(DecodeGroupTest, AutoPicksAWorkingVariant) {
 // global table since session 25; a long one too since session 31); each also computes the right
 // result.
 TEST_F(DecodeGroupTest, AutoAtOneSequenceFollowsHistoryReadyAndLayout) {
-  for (const std::vector<std::int32_t> lens : {std::vector<std::int32_t>{700}, {9000}})
+  for (const std::vector<std::int32_t>& lens : {std::vector<std::int32_t>{700}, {9000}})
     for (const bool paged : {false, true})
       for (const bool history : {false, true}) {
         SCOPED_TRACE(std::string(paged ? "paged" : "contiguous") + (history ? " history" : "") +
