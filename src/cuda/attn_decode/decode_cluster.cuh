@@ -621,20 +621,25 @@ inline int fit_cluster(const std::array<int, kClusterMaxSplits + 1>& capacity, i
 }
 
 // The cluster size a launch takes: fit_cluster's, except that the 8-warp CTA (`_w8`, `_spec`)
-// takes clusters of 8 instead of 9..15 when all of the grid's clusters of 8 are resident at once.
-// Why (session 31, H200, calls c7-c9 on three cards, forced sizes alternating in each call):
-// `_spec` at B=1, 32 / 8 heads, d128, in clusters of 8 took 22.6-22.85 µs at S=16384 on every
-// card; in the 9 fit_cluster picks, 23.8 on one card and 26.9 on two (the session 30 "bimodal
-// by call" time); S=8192 13.5 against 14.6, S=32768 37.4-37.8 against 39.0, S=4096 within 0.1.
-// The other shapes measured keep the larger size: 4 warps a CTA (`_w4_spec` 26.9-27.0 in 9
-// against 28.4-28.6 in 8), two CTAs an SM (`_s2` 25.1-25.3 in 16 against 29.0 in 8), and four
-// clusters (32 / 4 heads: 16.3 in 16 against 18.9 in 8).
+// takes clusters of 8 instead of 9..15 when all of the grid's clusters of 8 are resident at once
+// and the plan was made for at least kClustersOf8From keys (guess_len; 0: unknown, no change).
+// Why (session 31, H200, calls c7-c11 on five cards, forced sizes alternating in each call):
+// `_spec` at B=1, 32 / 8 heads, d128, in clusters of 8 took 22.3-22.85 µs at S=16384 on every
+// card; in the 9 fit_cluster picks, 23.5-23.8 on three cards and 26.9 on two (the session 30
+// "bimodal by call" time); S=8192 13.3-13.5 against 14.5-14.6, S=32768 36.9-37.8 against
+// 38.3-39.0. At S=4096 clusters of 8 gained nothing (contiguous +0.1, paged16 +0.15 µs: c10,
+// c11), hence the length floor. The other shapes measured keep the larger size: 4 warps a CTA
+// (`_w4_spec` 26.9-27.0 in 9 against 28.4-28.6 in 8), two CTAs an SM (`_s2` 25.1-25.3 in 16
+// against 29.0 in 8), and four clusters (32 / 4 heads: 16.3 in 16 against 18.9 in 8).
+constexpr int kClustersOf8From = 8192;
+
 template <int kWarps>
 int launch_cluster_size(const std::array<int, kClusterMaxSplits + 1>& capacity, int wanted,
-                        std::int64_t clusters) {
+                        std::int64_t clusters, int guess_len) {
   const int n = fit_cluster(capacity, wanted, clusters);
-  if (kWarps == 8 && n > 8 && n < kClusterMaxSplits && capacity[8] >= clusters) return 8;
-  return n;
+  const bool eight = kWarps == 8 && n > 8 && n < kClusterMaxSplits && capacity[8] >= clusters &&
+                     guess_len >= kClustersOf8From;
+  return eight ? 8 : n;
 }
 
 inline int cluster_heads(const DecodeParams& p) {
@@ -648,7 +653,8 @@ void launch_cluster_dim(const DecodeParams& p, cudaStream_t stream) {
   const auto& capacity = cluster_capacity<T, D, kWarps, kMaxStages>();
   if (capacity[1] < 1) fail("decode_attention cluster: this device cannot launch the kernel");
   const int heads = cluster_heads(p);
-  const int n = launch_cluster_size<kWarps>(capacity, p.max_splits, std::int64_t{heads} * p.batch);
+  const int n = launch_cluster_size<kWarps>(capacity, p.max_splits, std::int64_t{heads} * p.batch,
+                                            p.guess_len);
   DecodeParams q = p;
   q.max_splits = n;
   // The guess of the cut for n splits: the planned length's (p.guess_len), else the range the
@@ -677,7 +683,7 @@ template <class T, int kWarps, int kMaxStages>
 int decode_cluster_size_typed(const DecodeParams& p) {
   const std::int64_t clusters = std::int64_t{cluster_heads(p)} * p.batch;
   auto size = [&](const std::array<int, kClusterMaxSplits + 1>& c) {
-    return c[1] >= 1 ? launch_cluster_size<kWarps>(c, p.max_splits, clusters) : 0;
+    return c[1] >= 1 ? launch_cluster_size<kWarps>(c, p.max_splits, clusters, p.guess_len) : 0;
   };
   switch (p.cache.head_dim) {
     case 64:
