@@ -19,8 +19,10 @@ dr_ab spec-b1 --variant split_kv_mma_cluster_spec decode-attn --batch 1 \
   --len 4096,8192,16384,32768 --layout contiguous,paged
 dr_ab s2-b1 --variant split_kv_mma_cluster_s2 decode-attn --batch 1 --len 4096,16384 \
   --layout contiguous,paged
-dr_ab b8-32 --variant split_kv_mma_cluster_spec,split_kv_mma_cluster_s2 decode-attn \
-  --batch 8,16,32 --len 4096 --layout contiguous
+dr_ab spec-b8-32 --variant split_kv_mma_cluster_spec decode-attn --batch 8,16,32 --len 4096 \
+  --layout contiguous
+dr_ab s2-b8-32 --variant split_kv_mma_cluster_s2 decode-attn --batch 8,16,32 --len 4096 \
+  --layout contiguous
 dr_pack
 dr_test decode test_cuda_attn_decode_decode_test 300 --gtest_brief=1
 dr_pack
