@@ -54,15 +54,8 @@ struct ClusterShape {
   static constexpr int kFit = static_cast<int>(kPipeBudget / (kWarps * kStageBytes));
   static constexpr int kStages = kFit > kMaxStages ? kMaxStages : kFit < 1 ? 1 : kFit;
   static constexpr int kWarpElems = 2 * kStages * kTileElems;
-  // Lanes that copy one K / V row (RingCopier): at D = 128 16, so one copy instruction of a
-  // warp moves two whole 256-byte rows, not half rows of four. Why: in the stream probe
-  // (scripts/probes/decode_stream_pattern.cu, session 31 c3) the half-row deal cost 0.6-0.8 µs
-  // a B=1 launch with the tile math (nothing without it). At D = 256 a lane would carry 16 row
-  // offsets a tile, at D = 64 it is the same deal: both keep 8.
-  static constexpr int kLanesPerRow = D == 128 ? 16 : 8;
-  static constexpr int kRowGap = 32 / kLanesPerRow;
-  static constexpr int kRowsPerLane = kMmaKeys / kRowGap;
-  static constexpr int kChunkGroups = kChunks / kLanesPerRow;
+  static constexpr int kRowsPerLane = kMmaKeys / 4;
+  static constexpr int kChunkGroups = kChunks / 8;
   static constexpr bool kQInRegs = D <= 128;
   static constexpr int kQPerThread = (kMmaRows * kChunks + kThreads - 1) / kThreads;
   static constexpr std::size_t kPipeBytes = sizeof(T) * kWarps * kWarpElems;
@@ -203,8 +196,6 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   const int b = blockIdx.z;
   const int split = blockIdx.x;  // == the CTA's rank in its (n, 1, 1) cluster
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  // This lane's first row of each warp tile and its first chunk of a row (RingCopier).
-  const int lane_row = lane / S::kLanesPerRow, lane_chunk = lane % S::kLanesPerRow;
 
   // In flight together: the length, the Q rows, a paged cache's block-table window for the
   // range the plan guesses (p.chunk per split). With indices_ready the window is staged before
@@ -246,7 +237,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   const T* vg = static_cast<const T*>(p.cache.v) + hkv * p.cache.head_stride;
 
   // This CTA's key range [begin, end) and this warp's tiles of it; warp tile i covers keys
-  // key0(i) .. +15, of which this lane copies rows lane_row + kRowGap r.
+  // key0(i) .. +15, of which this lane copies rows lane / 8 + 4 r.
   int begin = 0, end = 0, my_tiles = 0;
   PageWindow window;
   RowCursor<S::kRowsPerLane> cursor;
@@ -256,16 +247,16 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
     end = last;
     const int block_tiles = (end - begin + kMmaKeys - 1) / kMmaKeys;
     my_tiles = block_tiles > warp ? (block_tiles - warp + kWarps - 1) / kWarps : 0;
-    cursor.start(seq, key0(0), lane_row, S::kRowGap, kWarps * kMmaKeys);
+    cursor.start(seq, key0(0), lane / 8, 4, kWarps * kMmaKeys);
   };
   auto rows_of = [&](int i) {  // called for i = 0, 1, 2, ... in order after set_range
-    RowOffsets<S::kRowsPerLane> t;
+    TileRows<T, D> t;
     cursor.take(seq, window, i < my_tiles ? end : 0, t.off);
     return t;
   };
   const RingCopier<S, T> copier(pipe, kg, vg, lane);
   // Only the prologue's tiles can hold the deferred row: the loop's copies skip that check.
-  auto load_tile = [&](const RowOffsets<S::kRowsPerLane>& t, int stage, auto may_defer) {
+  auto load_tile = [&](const TileRows<T, D>& t, int stage, auto may_defer) {
 #pragma unroll
     for (int r = 0; r < S::kRowsPerLane; ++r) {
       if (decltype(may_defer)::value && t.off[r] == kDeferredRow) continue;  // after the wait
@@ -275,7 +266,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   };
   // The first kStages - 1 tiles (with the first loop iteration's, every stage) go out before
   // anything waits on them; `ahead`: the rows of the tile after them.
-  RowOffsets<S::kRowsPerLane> ahead;
+  TileRows<T, D> ahead;
   // early_kv: the row of key `defer_key` (the sequence's last) is left out of the prologue's
   // copies and remembered (its stage, row slot and cache offset) for after the wait.
   int defer_key = -1, deferred_stage = -1, deferred_r = 0;
@@ -283,7 +274,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
   // Every tile's rows are taken before the first copy: a paged cache's table reads (the global
   // table in the speculative prologue) are then all in flight together, one memory latency,
   // not one a tile (the copies are volatile asm, so nothing moves a load above them).
-  using PrologueRows = RowOffsets<S::kRowsPerLane>[S::kStages];
+  using PrologueRows = TileRows<T, D>[S::kStages];
   auto take_prologue_rows = [&](PrologueRows& t) {
 #pragma unroll
     for (int s = 0; s < S::kStages; ++s) t[s] = rows_of(s);
@@ -293,8 +284,8 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
     for (int s = 0; s < S::kStages - 1; ++s) {
 #pragma unroll
       for (int r = 0; r < S::kRowsPerLane; ++r)
-        if (defer_key >= 0 && key0(s) + lane_row + S::kRowGap * r == defer_key &&
-            t[s].off[r] >= 0 && s < my_tiles) {
+        if (defer_key >= 0 && key0(s) + lane / 8 + 4 * r == defer_key && t[s].off[r] >= 0 &&
+            s < my_tiles) {
           deferred_stage = s;
           deferred_r = r;
           deferred_off = t[s].off[r];
@@ -427,12 +418,11 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decode_cluster_kernel(DecodePa
     if (spec && k0 + kMmaKeys > end) {  // V rows past the length hold real rows: zero them
 #pragma unroll
       for (int r = 0; r < S::kRowsPerLane; ++r) {
-        const int row = lane_row + S::kRowGap * r;
+        const int row = lane / 8 + 4 * r;
         if (k0 + row < end) continue;
 #pragma unroll
         for (int j = 0; j < S::kChunkGroups; ++j)
-          *reinterpret_cast<uint4*>(
-              tv + swizzled_chunk<S::kChunks>(row, lane_chunk + S::kLanesPerRow * j) * 8) =
+          *reinterpret_cast<uint4*>(tv + swizzled_chunk<S::kChunks>(row, lane % 8 + 8 * j) * 8) =
               make_uint4(0u, 0u, 0u, 0u);
       }
     }

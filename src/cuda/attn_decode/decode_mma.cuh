@@ -55,11 +55,8 @@ struct MmaShape {
   static constexpr int kStages = D >= 256 ? 2 : D >= 128 ? 3 : 4;
   static constexpr int kTileElems = kMmaKeys * D;              // one K (or V) warp tile
   static constexpr int kWarpElems = 2 * kStages * kTileElems;  // a warp's K stages, V stages
-  // A tile row is copied by 8 lanes (RingCopier): lane copies rows lane / 8 + 4 r.
-  static constexpr int kLanesPerRow = 8;
-  static constexpr int kRowGap = 32 / kLanesPerRow;  // rows between a lane's rows
-  static constexpr int kRowsPerLane = kMmaKeys / kRowGap;
-  static constexpr int kChunkGroups = kChunks / kLanesPerRow;  // chunks of a row a lane copies
+  static constexpr int kRowsPerLane = kMmaKeys / 4;            // lanes 8r..8r+7 copy row r, +4..
+  static constexpr int kChunkGroups = kChunks / 8;             // 8-chunk groups per row
   static constexpr bool kQInRegs = D <= 128;
   static constexpr std::size_t kPipeBytes = sizeof(T) * kMmaWarps * kWarpElems;
   // Merge: O rows [warp][row][kMergeStride] (padded against bank conflicts), then max and sum
@@ -82,67 +79,48 @@ constexpr std::size_t mma_smem_bytes() {
   return kFused ? MmaShape<T, D>::kFusedSmemBytes : MmaShape<T, D>::kSmemBytes;
 }
 
-// Element offsets (head 0, dim 0) of the N rows this lane copies for a warp tile, or -1 for
-// rows outside [.., end) or not addressable (zero-filled).
-template <int N>
-struct RowOffsets {
-  std::int64_t off[N];
-};
+// Element offsets (head 0, dim 0) of the kRowsPerLane rows this lane copies for a warp tile,
+// or -1 for rows outside [.., end) or not addressable (zero-filled).
 template <class T, int D>
-using TileRows = RowOffsets<MmaShape<T, D>::kRowsPerLane>;
+struct TileRows {
+  std::int64_t off[MmaShape<T, D>::kRowsPerLane];
+};
 
-// This lane's ring copies of a warp's K and V tiles: L = S::kLanesPerRow lanes copy a row, so
-// row slot r of a tile is tile row lane / L + (32 / L) r, and the lane copies its chunks
-// lane % L + L j (j < kChunkGroups) of both the K and the V row. The swizzle (swizzled_chunk) of
-// slots r and r + kBases is the same (their rows differ by 8) and the chunk step j only adds L
-// chunks, so kBases shared addresses and the lane's K / V column pointers, computed once, give
-// every copy as a base plus an immediate; a stage adds one product. S: the kernel's shape
-// (MmaShape, ClusterShape): kChunks, kLanesPerRow, kRowGap, kChunkGroups, kTileElems, kStages
-// (the V stages follow the K stages in the warp's ring).
+// This lane's ring copies of a warp's K and V tiles: row slot r of a tile is tile row
+// lane / 8 + 4 r, and the lane copies its chunks lane % 8 + 8 j (j < kChunkGroups) of both the
+// K and the V row. The swizzle (swizzled_chunk) of slots r and r + 2 is the same (their rows
+// differ by 8) and the chunk step j only adds 8 chunks, so two shared addresses and the lane's
+// K / V column pointers, computed once, give every copy as a base plus an immediate; a stage
+// adds one product. S: the kernel's shape (MmaShape, ClusterShape): kChunks, kChunkGroups,
+// kTileElems, kStages (the V stages follow the K stages in the warp's ring).
 // Why: rebuilt per copy, the addresses were ~50 SASS a row, ~200 of a tile's ~530 (cuobjdump,
 // session 24); in the cluster kernel B=1 S=4096 -4% (paged16 -6.6%), H200 s24 c6.
 template <class S, class T>
 struct RingCopier {
-  static constexpr int kBases = 8 / S::kRowGap;
-  static_assert(kBases == 2 || kBases == 4, "8 or 16 lanes a row");
-  // Slot b's first chunk in stage 0 (K), b < kBases: named registers; as an array member they
-  // took 24-32 bytes of stack in the cluster kernels (cuobjdump -res-usage, session 31).
-  std::uint32_t dst0, dst1, dst2 = 0, dst3 = 0;
+  std::uint32_t dst_even, dst_odd;  // slot 0's and slot 1's first chunk in stage 0 (K)
   const T* k_lane;
   const T* v_lane;
 
   __device__ __forceinline__ RingCopier(const T* pipe, const T* kg, const T* vg, int lane)
-      : dst0(slot_base(pipe, lane, 0)),
-        dst1(slot_base(pipe, lane, 1)),
-        k_lane(kg + (lane % S::kLanesPerRow) * 8),
-        v_lane(vg + (lane % S::kLanesPerRow) * 8) {
-    if constexpr (kBases == 4) {
-      dst2 = slot_base(pipe, lane, 2);
-      dst3 = slot_base(pipe, lane, 3);
-    }
-  }
-
-  static __device__ __forceinline__ std::uint32_t slot_base(const T* pipe, int lane, int b) {
-    return smem_addr(pipe) + swizzled_chunk<S::kChunks>(lane / S::kLanesPerRow + S::kRowGap * b,
-                                                        lane % S::kLanesPerRow) *
-                                 16;
-  }
+      : dst_even(smem_addr(pipe) + swizzled_chunk<S::kChunks>(lane / 8, lane % 8) * 16),
+        dst_odd(smem_addr(pipe) + swizzled_chunk<S::kChunks>(lane / 8 + 4, lane % 8) * 16),
+        k_lane(kg + (lane % 8) * 8),
+        v_lane(vg + (lane % 8) * 8) {}
 
   // Row slot r of stage `stage`: the K and V rows at cache offset `src` (elements, head 0 of
   // the lane's KV head), zero-filled when not valid.
   __device__ __forceinline__ void copy(int stage, int r, std::int64_t src, bool valid) const {
     constexpr std::uint32_t kTileBytes = S::kTileElems * sizeof(T);
     constexpr std::uint32_t kVBytes = S::kStages * kTileBytes;
-    const int b = r % kBases;
-    const std::uint32_t base = b == 0 ? dst0 : b == 1 ? dst1 : b == 2 ? dst2 : dst3;
-    const std::uint32_t to = base + static_cast<std::uint32_t>(r / kBases) * (8 * S::kChunks * 16) +
-                             static_cast<std::uint32_t>(stage) * kTileBytes;
+    const std::uint32_t dst = ((r & 1) ? dst_odd : dst_even) +
+                              static_cast<std::uint32_t>(r >> 1) * (8 * S::kChunks * 16) +
+                              static_cast<std::uint32_t>(stage) * kTileBytes;
     const T* ks = k_lane + src;
     const T* vs = v_lane + src;
 #pragma unroll
     for (int j = 0; j < S::kChunkGroups; ++j) {
-      cp_async16_at(to + j * S::kLanesPerRow * 16, ks + S::kLanesPerRow * 8 * j, valid);
-      cp_async16_at(to + kVBytes + j * S::kLanesPerRow * 16, vs + S::kLanesPerRow * 8 * j, valid);
+      cp_async16_at(dst + j * 128, ks + 64 * j, valid);
+      cp_async16_at(dst + kVBytes + j * 128, vs + 64 * j, valid);
     }
   }
 };
