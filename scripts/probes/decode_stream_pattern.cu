@@ -14,9 +14,11 @@
 //                   reads at any moment are whole 2 KiB rows.
 //   bulk/N:         grid N: CTA c streams its range's K bytes and V bytes (each contiguous) by
 //                   16 KiB cp.async.bulk copies through a 6-stage mbarrier ring: memcpy's pattern.
-// Groups (argv[1]): layout (s30 c1), math (c2), extra (c3), merge (c5-c7, c14), lazy (c11), and
-// prologue: `_spec`'s prologue pieces added to the tile math and push merge (kPrologue; written
-// at the end of session 30, compiled but not yet run on a GPU).
+// Groups (argv[1]): layout (s30 c1), math (c2), extra (c3), merge (c5-c7, c14), lazy (c11),
+// prologue (s31 c1: `_spec`'s prologue pieces added to the tile math and push merge, kPrologue),
+// wide / wide2 (s31 c1 / c2: the two-level merge of 128- and 96-SM deals, kStop 5 / 6), copies
+// (s31 c3: the kernel's copy deal and cp.async form) and gpc (s31 c8: one cluster a head of
+// 9 / 8 / 7 / 6 CTAs).
 // Ring styles: per warp a cp.async ring of `stages` tiles (K 16 x 256 B + V 16 x 256 B), each
 // lane reading back the chunks it copied, or ("math") the warp running the decode's tile math on
 // each staged tile (TileMath: the cluster kernel's MMAs, softmax step and ldmatrix reads; its
@@ -29,8 +31,8 @@
 //
 // Build and run (standalone, no klab libraries):
 //   nvcc -O3 -std=c++20 -arch=sm_90a scripts/probes/decode_stream_pattern.cu -o /tmp/stream_pattern
-//   [PROBE_RANDOM=1] [PROBE_SETS=n] /tmp/stream_pattern \
-//       [layout|math|extra|merge|lazy|prologue|one [S,...]]
+//   [PROBE_RANDOM=1] [PROBE_SETS=n] /tmp/stream_pattern GROUP [S,...]
+// with GROUP one of layout, math, extra, merge, lazy, prologue, wide, wide2, copies, gpc, one.
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -234,22 +236,49 @@ __device__ __forceinline__ void st_cluster_v2(std::uint32_t addr, float a, float
                : "memory");
 }
 
-// kLanes consecutive lanes, one a source's state of one output chunk (max, 8 O values and the sum
-// in v), meet by shuffles; the first lane's result is the merged chunk, normalised and packed.
-template <int kLanes>
-__device__ __forceinline__ uint4 merge_lanes(float mx, float (&v)[9], bool active) {
-  float gm = mx;
-  for (int off = kLanes / 2; off > 0; off /= 2)
+// `lanes` consecutive lanes (a power of two) holding states (max mx, 8 O values and the sum in
+// v) meet; every lane ends with the merged unnormalised state relative to the returned max.
+__device__ __forceinline__ float fold_lanes(int lanes, float mx, float (&v)[9], bool active) {
+  float gm = active ? mx : -INFINITY;
+  for (int off = lanes / 2; off > 0; off /= 2)
     gm = fmaxf(gm, __shfl_xor_sync(0xffffffffu, gm, off));
   const float w = active ? exp2f(mx - gm) : 0.0f;
 #pragma unroll
   for (int e = 0; e < 9; ++e) v[e] *= w;
-  for (int off = kLanes / 2; off > 0; off /= 2)
+  for (int off = lanes / 2; off > 0; off /= 2)
 #pragma unroll
     for (int e = 0; e < 9; ++e) v[e] += __shfl_xor_sync(0xffffffffu, v[e], off);
+  return gm;
+}
+
+// kLanes consecutive lanes, one a source's state of one output chunk (max, 8 O values and the sum
+// in v), meet by shuffles; the first lane's result is the merged chunk, normalised and packed.
+template <int kLanes>
+__device__ __forceinline__ uint4 merge_lanes(float mx, float (&v)[9], bool active) {
+  fold_lanes(kLanes, mx, v, active);
   const float inv = v[8] > 0.0f ? 1.0f / v[8] : 0.0f;
   return make_uint4(pack_bf16(v[0] * inv, v[1] * inv), pack_bf16(v[2] * inv, v[3] * inv),
                     pack_bf16(v[4] * inv, v[5] * inv), pack_bf16(v[6] * inv, v[7] * inv));
+}
+
+// Each of the first 64 threads stores its CTA's state of one output chunk (export rows eo, emax,
+// esum: 4 heads x 128) into the receive area of the chunk's owner (chunk % n) at entry
+// (chunk / n) * lanes + rank, then one cluster barrier (release / acquire).
+__device__ __forceinline__ void push_states(const float* eo, const float* emax, const float* esum,
+                                            float* recv, int lanes, int n, int rank) {
+  constexpr int kD = 128, kChunks = kD / 8, kItems = 4 * kChunks, kSlotFloats = 12;
+  const int tid = static_cast<int>(threadIdx.x);
+  if (tid < kItems) {
+    const int r = tid / kChunks, c = tid % kChunks, owner = tid % n, slot = tid / n;
+    const std::uint32_t dst =
+        cluster_map(smem_u32(recv + (slot * lanes + rank) * kSlotFloats), owner);
+    const float* src = eo + r * kD + c * 8;
+    st_cluster_v4(dst, make_float4(src[0], src[1], src[2], src[3]));
+    st_cluster_v4(dst + 16, make_float4(src[4], src[5], src[6], src[7]));
+    st_cluster_v2(dst + 32, emax[r], esum[r]);
+  }
+  asm volatile("barrier.cluster.arrive.release.aligned;\n" ::: "memory");
+  asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
 }
 
 __device__ void push_merge(const float* eo, const float* emax, const float* esum,
@@ -259,19 +288,8 @@ __device__ void push_merge(const float* eo, const float* emax, const float* esum
   const int tid = static_cast<int>(threadIdx.x), n = static_cast<int>(gridDim.x);
   const int rank = static_cast<int>(blockIdx.x);
   float* recv = reinterpret_cast<float*>(recv_mem);  // [slot][source kLanes][kSlotFloats]
-  const std::uint32_t recv_s = smem_u32(recv);
-  __syncthreads();  // the export rows are written
-  if (tid < kItems) {
-    const int r = tid / kChunks, c = tid % kChunks, owner = tid % n, slot = tid / n;
-    const std::uint32_t dst =
-        cluster_map(recv_s + 4 * ((slot * kLanes + rank) * kSlotFloats), owner);
-    const float* src = eo + r * kD + c * 8;
-    st_cluster_v4(dst, make_float4(src[0], src[1], src[2], src[3]));
-    st_cluster_v4(dst + 16, make_float4(src[4], src[5], src[6], src[7]));
-    st_cluster_v2(dst + 32, emax[r], esum[r]);
-  }
-  asm volatile("barrier.cluster.arrive.release.aligned;\n" ::: "memory");
-  asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+  __syncthreads();                                   // the export rows are written
+  push_states(eo, emax, esum, recv, kLanes, n, rank);
   const int slot = tid / kLanes, src = tid % kLanes, item = rank + n * slot;
   if (slot * n >= kItems) return;  // whole warps past this CTA's chunks
   const bool active = item < kItems && src < n;
@@ -310,21 +328,6 @@ __device__ __forceinline__ int pow2_at_least(int n) {
   return p;
 }
 
-// `lanes` consecutive lanes (a power of two) holding states (max mx, 8 O values and the sum in
-// v) meet; every lane ends with the merged unnormalised state relative to the returned max.
-__device__ __forceinline__ float fold_lanes(int lanes, float mx, float (&v)[9], bool active) {
-  float gm = active ? mx : -INFINITY;
-  for (int off = lanes / 2; off > 0; off /= 2)
-    gm = fmaxf(gm, __shfl_xor_sync(0xffffffffu, gm, off));
-  const float w = active ? exp2f(mx - gm) : 0.0f;
-#pragma unroll
-  for (int e = 0; e < 9; ++e) v[e] *= w;
-  for (int off = lanes / 2; off > 0; off /= 2)
-#pragma unroll
-    for (int e = 0; e < 9; ++e) v[e] += __shfl_xor_sync(0xffffffffu, v[e], off);
-  return gm;
-}
-
 // kAcqRel (kStop 6): the arrival is one atom.add.acq_rel.gpu after the block barrier (release:
 // cumulative over the partial stores the barrier ordered; acquire: the last group's reads see
 // the others'), instead of __threadfence (fence.sc.gpu), the atomic and a second fence.
@@ -347,20 +350,8 @@ __device__ void two_level_merge(const float* eo, const float* emax, const float*
   const int groups = static_cast<int>(gridDim.x) / n, group = static_cast<int>(blockIdx.x) / n;
   const int head = static_cast<int>(blockIdx.y), lanes = pow2_at_least(n);
   float* recv = reinterpret_cast<float*>(recv_mem);  // [slot][source lanes][kSlotFloats]
-  __syncthreads();  // the export rows are written
-  if (n > 1) {
-    if (tid < kItems) {
-      const int r = tid / kChunks, c = tid % kChunks, owner = tid % n, slot = tid / n;
-      const std::uint32_t dst =
-          cluster_map(smem_u32(recv + (slot * lanes + rank) * kSlotFloats), owner);
-      const float* src = eo + r * kD + c * 8;
-      st_cluster_v4(dst, make_float4(src[0], src[1], src[2], src[3]));
-      st_cluster_v4(dst + 16, make_float4(src[4], src[5], src[6], src[7]));
-      st_cluster_v2(dst + 32, emax[r], esum[r]);
-    }
-    asm volatile("barrier.cluster.arrive.release.aligned;\n" ::: "memory");
-    asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
-  }
+  __syncthreads();                                   // the export rows are written
+  if (n > 1) push_states(eo, emax, esum, recv, lanes, n, rank);
   const int owned = (kItems - rank + n - 1) / n;
   const int per_pass = threads / lanes, src = tid % lanes;
   for (int first = 0; first < owned; first += per_pass) {
@@ -573,7 +564,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1)
                              static_cast<std::size_t>(head) * kRowBytes;
     std::uint8_t* stage = my_ring + (i % kStages) * 2 * kTileBytes;
     if constexpr ((kPrologue & 4) != 0) {  // the kernel's deal: rows lane / 8 + 4 r, chunks
-#pragma unroll                              // lane % 8 + 8 j (RingCopier)
+#pragma unroll                             // lane % 8 + 8 j (RingCopier)
       for (int r = 0; r < 4; ++r)
 #pragma unroll
         for (int j = 0; j < 2; ++j) {
