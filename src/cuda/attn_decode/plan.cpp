@@ -174,8 +174,7 @@ DecodePlan plan_decode_attention(int batch, int num_q_heads, int num_kv_heads, i
   if (decode::device_launches_clusters()) {
     plan.cluster_splits = cluster.max_splits;
     plan.cluster_chunk = cluster.chunk;
-    plan.cluster_len = static_cast<int>(
-        std::max<std::int32_t>(0, *std::max_element(kv_lens.begin(), kv_lens.end())));
+    plan.cluster_len = *std::max_element(kv_lens.begin(), kv_lens.end());  // checked >= 0 above
   }
   plan.workspace_bytes = decode_workspace_bytes(plan);
   return plan;
